@@ -1,0 +1,3 @@
+"""tuiexplore: step real socket syscalls and watch Linux decide FIN or RST."""
+
+__version__ = "0.1.0"

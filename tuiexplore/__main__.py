@@ -1,0 +1,3 @@
+from tuiexplore.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""One actor: an OS process of its own that performs exactly one syscall per request.
+
+Run as ``python -m tuiexplore.lab.actor NAME PARENT_PID`` by the lab agent, inside the lab's
+namespace. Requests and replies are JSON lines on stdin/stdout. The syscall runs on a worker
+thread so that a call that blocks (accept, read, close with SO_LINGER) never hangs the lab: the
+reply then says "blocked", and a late reply follows when the kernel lets the call return.
+
+Only the standard library is imported here: an actor must start fast and stay small.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as errno_mod
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from typing import Any
+
+from tuiexplore.lab.calls import (
+    SHUTDOWN_HOW,
+    SIOCINQ,
+    SIOCOUTQ,
+    SIOCOUTQNSD,
+    SOCKOPTS,
+    TCP_INFO,
+    TCP_LINGER2,
+    TCP_STATES,
+    epoll_mask,
+    epoll_names,
+)
+
+PR_SET_NAME = 15
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class Actor:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.objs: dict[str, Any] = {}  # fd name -> socket.socket | select.epoll
+        self.eof_read: set[str] = set()  # sockets whose read() returned 0
+        self.out_lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def send(self, msg: dict[str, Any]) -> None:
+        line = json.dumps(msg) + "\n"
+        with self.out_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    def fileno_of(self, name: str) -> int:
+        obj = self.objs.get(name)
+        if obj is None:
+            raise OSError(errno_mod.EBADF, f"no fd named {name!r} in {self.name}")
+        return obj.fileno()
+
+    # -- inventory: what the kernel says about each of our sockets ---------------------------
+    def inventory(self) -> list[dict[str, Any]]:
+        return [self.describe(n) for n, o in self.objs.items() if isinstance(o, socket.socket) and o.fileno() >= 0]
+
+    def describe(self, name: str) -> dict[str, Any]:
+        sock = self.objs[name]
+        fd = sock.fileno()
+        info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, 104)
+        state = TCP_STATES.get(info[0], str(info[0]))
+        unacked, sacked = struct.unpack_from("II", info, 24)
+        on, secs = struct.unpack("ii", sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        d: dict[str, Any] = {
+            "name": name,
+            "fd": fd,
+            "state": state,
+            "linger": [on, secs],
+            "linger2": struct.unpack("i", sock.getsockopt(socket.IPPROTO_TCP, TCP_LINGER2, 4))[0],
+            "eof_read": name in self.eof_read,
+            "nonblocking": not sock.getblocking(),
+        }
+        try:
+            d["lport"] = sock.getsockname()[1]
+        except OSError:
+            d["lport"] = 0
+        try:
+            d["rport"] = sock.getpeername()[1]
+        except OSError:
+            d["rport"] = 0
+        if state == "LISTEN":
+            # For a listener TCP_INFO reports the accept queue: unacked = length, sacked = backlog.
+            d.update(accept_queue=unacked, backlog=sacked, inq=0, outq=0, unsent=0)
+        else:
+            d.update(inq=_ioctl_int(fd, SIOCINQ), outq=_ioctl_int(fd, SIOCOUTQ), unsent=_ioctl_int(fd, SIOCOUTQNSD))
+        return d
+
+    # -- the calls ---------------------------------------------------------------------------
+    def do(self, call: str, a: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Perform one syscall. Returns (ret, result); raises OSError with the kernel's errno."""
+        if call == "socket":
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.objs[a["as"]] = s
+            self.eof_read.discard(a["as"])
+            return s.fileno(), {"fd": a["as"]}
+        if call == "epoll_create":
+            ep = select.epoll()
+            self.objs[a["as"]] = ep
+            return ep.fileno(), {"fd": a["as"]}
+        if call == "setsockopt":
+            level, opt = SOCKOPTS[a["option"]]
+            value = a["value"]
+            raw = struct.pack("ii", *value) if a["option"] == "SO_LINGER" else struct.pack("i", value)
+            socket.socket.setsockopt(self.objs[a["fd"]], level, opt, raw)
+            return 0, {}
+        if call == "bind":
+            self.objs[a["fd"]].bind(("127.0.0.1", a["port"]))
+            return 0, {}
+        if call == "listen":
+            self.objs[a["fd"]].listen(a["backlog"])
+            return 0, {}
+        if call == "connect":
+            return self.connect(a)
+        if call == "accept":
+            conn, addr = self.objs[a["fd"]].accept()
+            self.objs[a["as"]] = conn
+            self.eof_read.discard(a["as"])
+            return conn.fileno(), {"fd": a["as"], "peer_port": addr[1]}
+        if call == "epoll_ctl":
+            ep: select.epoll = self.objs[a["ep"]]
+            fd = self.fileno_of(a["fd"])
+            mask = epoll_mask(a["events"])
+            {"ADD": lambda: ep.register(fd, mask), "MOD": lambda: ep.modify(fd, mask), "DEL": lambda: ep.unregister(fd)}[
+                a["op"]
+            ]()
+            return 0, {}
+        if call == "epoll_wait":
+            ep = self.objs[a["ep"]]
+            timeout = a["timeout_ms"]
+            ready = ep.poll(timeout / 1000 if timeout >= 0 else -1, a["maxevents"])
+            by_fd = {o.fileno(): n for n, o in self.objs.items() if o.fileno() >= 0}
+            events = [
+                {"fd": by_fd.get(fd, str(fd)), "events": epoll_names(mask), "mask": f"{mask:x}"} for fd, mask in ready
+            ]
+            return len(ready), {"ready": events}
+        if call == "read":
+            data = os.read(self.fileno_of(a["fd"]), a["size"])
+            if not data:
+                self.eof_read.add(a["fd"])
+            return len(data), {"bytes": len(data), "data": _printable(data)}
+        if call == "write":
+            payload = a["data"].encode() if a.get("data") is not None else b"x" * a["size"]
+            n = os.write(self.fileno_of(a["fd"]), payload)
+            return n, {"bytes": n}
+        if call == "shutdown":
+            self.objs[a["fd"]].shutdown(SHUTDOWN_HOW[a["how"]])
+            return 0, {}
+        if call == "close":
+            obj = self.objs[a["fd"]]
+            fd = obj.fileno()
+            if fd < 0:
+                raise OSError(errno_mod.EBADF, "already closed")
+            obj.close()
+            return 0, {}
+        raise OSError(errno_mod.ENOSYS, f"unknown call {call}")
+
+    def connect(self, a: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        sock: socket.socket = self.objs[a["fd"]]
+        if a["family"] == "AF_UNSPEC":
+            # Python's connect() cannot pass an AF_UNSPEC sockaddr; this is the same syscall.
+            addr = struct.pack("H14x", socket.AF_UNSPEC)
+            if _libc.connect(sock.fileno(), ctypes.c_char_p(addr), len(addr)) != 0:
+                e = ctypes.get_errno()
+                raise OSError(e, os.strerror(e))
+            return 0, {}
+        if a["nonblocking"]:
+            sock.setblocking(False)
+        rc = sock.connect_ex(("127.0.0.1", a["port"]))
+        if rc:
+            raise OSError(rc, os.strerror(rc))
+        return 0, {}
+
+    # -- request loop ------------------------------------------------------------------------
+    def execute(self, req: dict[str, Any], done: threading.Event, busy: threading.Lock) -> None:
+        t0 = time.time()
+        try:
+            ret, result = self.do(req["call"], req["args"])
+            err = None
+        except OSError as exc:
+            ret, result, err = -1, {"message": exc.strerror or str(exc)}, errno_mod.errorcode.get(exc.errno or 0)
+        reply = {"id": req["id"], "ret": ret, "errno": err, "result": result, "t0": t0, "t1": time.time()}
+        reply["sockets"] = self.inventory()
+        # Free the actor before replying: the agent sends the next request as soon as it reads this.
+        busy.release()
+        done.set()
+        self.send(reply)
+
+    def run(self) -> None:
+        busy = threading.Lock()
+        for line in sys.stdin:
+            req = json.loads(line)
+            if req["call"] == "inspect":
+                self.send({"id": req["id"], "sockets": self.inventory(), "pid": os.getpid()})
+                continue
+            if req["call"] == "exit":
+                now = time.time()
+                self.send({"id": req["id"], "ret": 0, "errno": None, "result": {}, "t0": now, "t1": now})
+                os._exit(0)
+            if not busy.acquire(blocking=False):
+                self.send({"id": req["id"], "busy": True})
+                continue
+            done = threading.Event()
+            threading.Thread(target=self.execute, args=(req, done, busy), daemon=True).start()
+            if not done.wait(req.get("block_s", 1.0)):
+                self.send({"id": req["id"], "blocked": True, "t0": time.time()})
+
+
+def _ioctl_int(fd: int, req: int) -> int:
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, req, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
+
+
+def _printable(data: bytes) -> str:
+    """Untrusted payload bytes as printable ASCII; everything else as \\xNN."""
+    return "".join(chr(b) if 32 <= b < 127 and b != 0x5C else f"\\x{b:02x}" for b in data[:256])
+
+
+def main() -> None:
+    name, parent = sys.argv[1], int(sys.argv[2])
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the agent died before we could ask to die with it
+        os._exit(1)
+    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(f"te-{name}"[:15].encode()))
+    Actor(name).run()
+
+
+if __name__ == "__main__":
+    main()

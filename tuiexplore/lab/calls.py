@@ -1,0 +1,164 @@
+"""The syscall vocabulary shared by scenario files, the actors and the views.
+
+One table says, for every call, which arguments it takes, their types and defaults, so the
+validator, the actor and the UI cannot disagree about what a step means.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+# Python's socket module lacks some Linux constants; these values are the kernel's ABI.
+TCP_LINGER2 = 8
+TCP_INFO = 11
+SIOCINQ = 0x541B
+SIOCOUTQ = 0x5411
+SIOCOUTQNSD = 0x894B
+
+SOCKOPTS: dict[str, tuple[int, int]] = {
+    "SO_REUSEADDR": (socket.SOL_SOCKET, socket.SO_REUSEADDR),
+    "SO_LINGER": (socket.SOL_SOCKET, socket.SO_LINGER),
+    "SO_RCVBUF": (socket.SOL_SOCKET, socket.SO_RCVBUF),
+    "SO_SNDBUF": (socket.SOL_SOCKET, socket.SO_SNDBUF),
+    "SO_KEEPALIVE": (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+    "TCP_NODELAY": (socket.IPPROTO_TCP, socket.TCP_NODELAY),
+    "TCP_LINGER2": (socket.IPPROTO_TCP, TCP_LINGER2),
+    "TCP_KEEPIDLE": (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+    "TCP_KEEPINTVL": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+    "TCP_KEEPCNT": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+}
+
+# Bit order is the kernel's (include/uapi/linux/eventpoll.h); decoding walks it low to high.
+EPOLL_BITS: dict[str, int] = {
+    "EPOLLIN": 0x001,
+    "EPOLLPRI": 0x002,
+    "EPOLLOUT": 0x004,
+    "EPOLLERR": 0x008,
+    "EPOLLHUP": 0x010,
+    "EPOLLRDNORM": 0x040,
+    "EPOLLRDBAND": 0x080,
+    "EPOLLWRNORM": 0x100,
+    "EPOLLWRBAND": 0x200,
+    "EPOLLMSG": 0x400,
+    "EPOLLRDHUP": 0x2000,
+    "EPOLLEXCLUSIVE": 1 << 28,
+    "EPOLLWAKEUP": 1 << 29,
+    "EPOLLONESHOT": 1 << 30,
+    "EPOLLET": 1 << 31,
+}
+
+SHUTDOWN_HOW = {"SHUT_RD": socket.SHUT_RD, "SHUT_WR": socket.SHUT_WR, "SHUT_RDWR": socket.SHUT_RDWR}
+EPOLL_OPS = ("ADD", "MOD", "DEL")
+FAMILIES = ("AF_INET", "AF_UNSPEC")
+
+TCP_STATES = {
+    1: "ESTABLISHED",
+    2: "SYN_SENT",
+    3: "SYN_RECV",
+    4: "FIN_WAIT1",
+    5: "FIN_WAIT2",
+    6: "TIME_WAIT",
+    7: "CLOSE",
+    8: "CLOSE_WAIT",
+    9: "LAST_ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+    12: "NEW_SYN_RECV",
+}
+
+
+def epoll_mask(names: list[str]) -> int:
+    mask = 0
+    for name in names:
+        mask |= EPOLL_BITS[name]
+    return mask
+
+
+def epoll_names(mask: int) -> list[str]:
+    return [name for name, bit in EPOLL_BITS.items() if mask & bit]
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a call: its kind decides validation and how the actor reads it."""
+
+    name: str
+    kind: str  # "fd", "ep", "new", "int", "str", "names", "choice", "bool", "linger", "sockval"
+    default: Any = None
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    args: tuple[Arg, ...] = field(default_factory=tuple)
+    summary: str = ""
+    closing: bool = False  # the kernel may send FIN or RST because of it: predicted and judged
+
+    def arg(self, name: str) -> Arg | None:
+        return next((a for a in self.args if a.name == name), None)
+
+
+_FD = Arg("fd", "fd", required=True)
+
+CALLS: dict[str, Call] = {
+    c.name: c
+    for c in (
+        Call("socket", (Arg("as", "new", required=True),), "create a TCP socket"),
+        Call(
+            "setsockopt",
+            (_FD, Arg("option", "choice", required=True, choices=tuple(SOCKOPTS)), Arg("value", "sockval", required=True)),
+            "set a socket option",
+        ),
+        Call("bind", (_FD, Arg("port", "int")), "bind to 127.0.0.1 and the lab port"),
+        Call("listen", (_FD, Arg("backlog", "int", 16)), "start listening"),
+        Call(
+            "connect",
+            (
+                _FD,
+                Arg("port", "int"),
+                Arg("nonblocking", "bool", False),
+                Arg("family", "choice", "AF_INET", choices=FAMILIES),
+            ),
+            "connect to the lab port (AF_UNSPEC disconnects)",
+        ),
+        Call("accept", (_FD, Arg("as", "new", required=True)), "accept a connection"),
+        Call("epoll_create", (Arg("as", "new", required=True),), "create an epoll instance"),
+        Call(
+            "epoll_ctl",
+            (
+                Arg("ep", "ep", required=True),
+                Arg("op", "choice", "ADD", choices=EPOLL_OPS),
+                _FD,
+                Arg("events", "names", ["EPOLLIN"]),
+            ),
+            "add, modify or remove an fd in an epoll set",
+        ),
+        Call(
+            "epoll_wait",
+            (Arg("ep", "ep", required=True), Arg("timeout_ms", "int", 1000), Arg("maxevents", "int", 10)),
+            "wait for epoll events",
+        ),
+        Call("read", (_FD, Arg("size", "int", 4096)), "read from the socket"),
+        Call("write", (_FD, Arg("data", "str"), Arg("size", "int")), "write to the socket"),
+        Call(
+            "shutdown",
+            (_FD, Arg("how", "choice", "SHUT_WR", choices=tuple(SHUTDOWN_HOW))),
+            "shut down one or both directions",
+            closing=True,
+        ),
+        Call("close", (_FD,), "close the fd", closing=True),
+        Call("exit", (), "the process exits; the kernel closes its fds", closing=True),
+        Call("sleep", (Arg("ms", "int", required=True),), "the lab waits (timers, delayed ACKs)"),
+    )
+}
+
+
+def is_closing(call: str, args: dict[str, Any]) -> bool:
+    """Whether the kernel's close/disconnect logic runs for this step (it gets a verdict)."""
+    if call == "connect":
+        return args.get("family") == "AF_UNSPEC"
+    return CALLS[call].closing

@@ -1,0 +1,175 @@
+"""The typed events every view consumes: one ordered timeline, kernel -> evidence -> view.
+
+``to_json()`` gives exactly the contract's JSON Lines shape (shared/README.md); fields that the
+contract does not name (raw frame bytes, explanations) stay on the dataclass for the views.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    type: ClassVar[str] = "event"
+    internal: ClassVar[tuple[str, ...]] = ()
+    t: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"type": self.type, **asdict(self)}
+        for k in self.internal:
+            d.pop(k, None)
+        d["t"] = round(self.t, 6)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+@dataclass(frozen=True)
+class StepEvent(Event):
+    type: ClassVar[str] = "step"
+    step: int
+    actor: str
+    call: str
+    args: dict[str, Any]
+    ret: int | None
+    errno: str | None
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EpollEvent(Event):
+    type: ClassVar[str] = "epoll"
+    step: int
+    actor: str
+    fd: str
+    events: list[str]
+    mask: str
+
+
+@dataclass(frozen=True)
+class PacketEvent(Event):
+    type: ClassVar[str] = "packet"
+    internal: ClassVar[tuple[str, ...]] = ("raw", "index")
+    src: str
+    dst: str
+    sport: int
+    dport: int
+    flags: str
+    seq: int
+    ack: int
+    len: int
+    win: int
+    step: int | None = None
+    index: int = 0
+    raw: bytes = b""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["from"], d["to"] = d.pop("src"), d.pop("dst")
+        if d["step"] is None:
+            del d["step"]
+        return d
+
+    def tcpdump(self) -> str:
+        """The packet in tcpdump's words (relative sequence numbers)."""
+        parts = [f"Flags [{self.flags}]"]
+        if self.len:
+            parts.append(f"seq {self.seq}:{self.seq + self.len}")
+        elif "S" in self.flags or "F" in self.flags or "R" in self.flags:
+            parts.append(f"seq {self.seq}")
+        if "." in self.flags:
+            parts.append(f"ack {self.ack}")
+        parts.append(f"win {self.win}")
+        parts.append(f"length {self.len}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class StateEvent(Event):
+    type: ClassVar[str] = "state"
+    actor: str
+    fd: str
+    old: str
+    new: str
+    source: str
+    step: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if d["step"] is None:
+            del d["step"]
+        return d
+
+
+@dataclass(frozen=True)
+class VerdictEvent(Event):
+    type: ClassVar[str] = "verdict"
+    internal: ClassVar[tuple[str, ...]] = ("explanation",)
+    step: int
+    actor: str
+    fd: str
+    call: str
+    predicted: str
+    observed: str
+    branch: str
+    rst_reason: str | None
+    counters: dict[str, int]
+    agree: bool
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class CountersEvent(Event):
+    type: ClassVar[str] = "counters"
+    step: int
+    deltas: dict[str, int]
+
+
+@dataclass(frozen=True)
+class NoteEvent(Event):
+    type: ClassVar[str] = "note"
+    level: str
+    text: str
+    step: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if d["step"] is None:
+            del d["step"]
+        return d
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls for cls in (StepEvent, EpollEvent, PacketEvent, StateEvent, VerdictEvent, CountersEvent, NoteEvent)
+}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What a finished run produced, in order."""
+
+    events: list[Event] = field(default_factory=list)
+
+    def of(self, kind: type[Event]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def to_wire(event: Event) -> str:
+    """Everything, internal fields included, for the agent -> client pipe."""
+    d = asdict(event)
+    d["type"] = event.type
+    if isinstance(event, PacketEvent):
+        d["raw"] = event.raw.hex()
+    return json.dumps(d)
+
+
+def from_wire(d: dict[str, Any]) -> Event:
+    d = dict(d)
+    cls = EVENT_TYPES[d.pop("type")]
+    if cls is PacketEvent:
+        d["raw"] = bytes.fromhex(d.get("raw", ""))
+    return cls(**d)
