@@ -141,12 +141,18 @@ def predict_close(s: SocketView, version: tuple[int, int, int], exiting: bool = 
         outcome, text = "FIN", f"{s.state} -> {nxt}: FIN"
         if s.unsent:
             outcome, text = "none", f"{s.state} -> {nxt}: FIN queued behind {s.unsent} unsent bytes (peer window closed)"
-        wait = s.linger[0] and s.linger[1] > 0 and not exiting
+        wait = bool(s.linger[0] and s.linger[1] > 0 and not exiting)
         if wait:
             text += f"; close() waits up to {s.linger[1]} s for the FIN to be ACKed (SO_LINGER)"
-        reaches_fw2 = not s.unsent and (s.peer_acks_fin or wait) and nxt == "FIN_WAIT1"
-        if s.linger2 < 0 and reaches_fw2:
-            return _linger2(version, (*path, "linger2_abort"), text + "; the peer ACKs it at once, so the orphan is in FIN_WAIT2")
+        acked = not s.unsent and s.peer_acks_fin and nxt == "FIN_WAIT1"
+        if s.linger2 < 0 and acked:
+            if wait:  # the ACK arrives while close() sleeps: the orphan check then sees FIN_WAIT2
+                return _linger2(version, (*path, "linger2_abort"), text + "; it is ACKed while close() waits")
+            # Without a wait the ACK is handled after sock_orphan(): tcp_rcv_state_process() finds
+            # a dead FIN_WAIT1 socket with linger2 < 0 and calls tcp_done() with no RST.
+            text += ("; the ACK then finds the orphan with TCP_LINGER2 < 0 and the kernel drops it silently "
+                     "(TCPAbortOnData): the peer's next segment gets a bare RST from no socket")
+            return Prediction(outcome, "fin", None, ("TcpExt.TCPAbortOnData",), text, tuple(path))
         return Prediction(outcome, "fin", None, (), text, tuple(path))
     if s.state == "FIN_WAIT2" and s.linger2 < 0:
         return _linger2(version, (*path, "no_fin", "linger2_abort"), "already in FIN_WAIT2 (our FIN was ACKed)")

@@ -1,0 +1,126 @@
+"""Command line: ``tuiexplore [SCENARIO]`` opens the explorer; ``list`` and ``run`` work headless.
+
+Exit codes of ``run`` (the contract): 0 every step ran and every verdict and expectation held,
+1 one did not (or the lab could not start), 2 unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+from tuiexplore import __version__
+
+COMMANDS = ("list", "run")
+
+
+def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGTERM, _term)
+    try:
+        if argv and argv[0] in COMMANDS:
+            return _command(argv)
+        return _explorer(argv)
+    except KeyboardInterrupt:
+        print("interrupted; the lab was stopped", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+def _command(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="tuiexplore", description="Step real socket syscalls and watch FIN or RST happen.")
+    p.add_argument("--version", action="version", version=f"tuiexplore {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list the built-in scenarios")
+    r = sub.add_parser("run", help="run a scenario headless and check its expectations")
+    r.add_argument("scenario", help="a built-in name (see 'tuiexplore list') or a TOML file")
+    fmt = r.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON Lines events on stdout (the contract's stream)")
+    fmt.add_argument("--text", action="store_true", help="a transcript for humans and bug reports (default)")
+    r.add_argument("--pcap", metavar="FILE", help="also write the captured packets to FILE (pcap)")
+    r.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    args = p.parse_args(argv)
+    if args.cmd == "list":
+        return _list()
+    return _run(args)
+
+
+def _list() -> int:
+    from tuiexplore.scenarios.scenario import builtin_names, load
+
+    for name in builtin_names():
+        print(f"{name:<24} {load(name).title}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tuiexplore import runner, transcript
+    from tuiexplore.lab.client import LabError
+    from tuiexplore.scenarios.scenario import ScenarioError, load
+
+    try:
+        scn = load(args.scenario)
+    except ScenarioError as exc:
+        print(f"tuiexplore: {exc}", file=sys.stderr)
+        return 2
+    out_lock = threading.Lock()
+
+    def emit(text: str) -> None:
+        with out_lock:
+            print(text, flush=True)
+
+    if args.json:
+        on_event, on_ready = (lambda e: emit(e.to_json())), None
+    else:
+        on_event = lambda e: emit(transcript.line(e))  # noqa: E731
+        on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
+    try:
+        result = runner.run(scn, on_event=on_event, tracer=not args.no_trace, pcap=args.pcap, on_ready=on_ready)
+    except LabError as exc:
+        print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
+        return 1
+    summary = [f"{result.frames} packets captured, {result.drops} dropped by the kernel"]
+    if args.pcap:
+        summary.append(f"pcap written to {args.pcap}")
+    stream = sys.stderr if args.json else sys.stdout
+    print("# " + "; ".join(summary), file=stream)
+    for f in result.failures:
+        print(f"FAILED: {f}", file=stream)
+    if result.ok:
+        print(f"# {scn.name}: every step ran, every verdict and expectation held", file=stream)
+    return 0 if result.ok else 1
+
+
+def _explorer(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="tuiexplore",
+        description="Step real socket syscalls and watch Linux decide FIN or RST. "
+        f"Headless: tuiexplore {{{','.join(COMMANDS)}}} ...",
+    )
+    p.add_argument("--version", action="version", version=f"tuiexplore {__version__}")
+    p.add_argument("scenario", nargs="?", default="seed-rst", help="built-in name or TOML file (default: seed-rst)")
+    p.add_argument("--theme", default=None, help="colour theme (dark, light, contrast)")
+    p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    args = p.parse_args(argv)
+    from tuiexplore.scenarios.scenario import ScenarioError, load
+
+    try:
+        scn = load(args.scenario)
+    except ScenarioError as exc:
+        print(f"tuiexplore: {exc}", file=sys.stderr)
+        return 2
+    try:
+        from tuiexplore.tui.app import run_app
+    except ImportError:
+        print("tuiexplore: the explorer UI is not part of this build yet; run 'tuiexplore run SCENARIO --text'",
+              file=sys.stderr)
+        return 1
+    return run_app(scn, theme=args.theme, tracer=not args.no_trace)

@@ -1,0 +1,96 @@
+"""Running a scenario headless: perform its steps in a fresh lab, then check its expectations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tuiexplore.lab.client import Lab, LabInfo, StepDone
+from tuiexplore.scenarios.scenario import Scenario
+from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    info: LabInfo | None = None
+    events: list[Event] = field(default_factory=list)
+    done: list[StepDone] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    drops: int = 0
+    frames: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def run(
+    scn: Scenario,
+    on_event: Callable[[Event], None] | None = None,
+    tracer: bool = True,
+    pcap: str | None = None,
+    on_ready: Callable[[LabInfo], None] | None = None,
+) -> RunResult:
+    result = RunResult(scn)
+
+    def collect(e: Event) -> None:
+        result.events.append(e)
+        if on_event:
+            on_event(e)
+
+    with Lab(collect) as lab:
+        result.info = lab.start(scn.actors, scn.port, tracer)
+        if on_ready:
+            on_ready(result.info)
+        for step in scn.steps:
+            done = lab.step(step.index, step.actor, step.call, step.resolved(result.info.port))
+            result.done.append(done)
+        stats = lab.stats()
+        result.drops, result.frames = stats["drops"], stats["frames"]
+        if pcap:
+            lab.write_pcap(pcap)
+    result.failures = check(scn, result)
+    return result
+
+
+def check(scn: Scenario, result: RunResult) -> list[str]:
+    """Every way the run fell short of the file: steps not performed, disagreements, expectations."""
+    failures = []
+    events = result.events
+    for d in result.done:
+        if not d.ok:
+            step = next((e for e in events if isinstance(e, StepEvent) and e.step == d.step), None)
+            why = step.result.get("message", "") if step else "no result"
+            failures.append(f"step {d.step}: did not run as written ({why})")
+    if result.drops:
+        failures.append(f"the capture lost {result.drops} packets (kernel drop counter)")
+    verdicts = [e for e in events if isinstance(e, VerdictEvent)]
+    for v in verdicts:
+        if not v.agree:
+            failures.append(f"step {v.step}: {v.actor} {v.call}({v.fd}) predicted {v.predicted} ({v.branch}), observed {v.observed}")
+    for ex in scn.expects:
+        seen = [(p.src, p.flags) for p in events if isinstance(p, PacketEvent) and p.step == ex.step]
+        if not _in_order(ex.packets, seen):
+            want = ", ".join(" ".join(p) for p in ex.packets)
+            got = ", ".join(" ".join(p) for p in seen) or "none"
+            failures.append(f"step {ex.step}: expected packets [{want}] in this order, saw [{got}]")
+        if ex.verdict is not None:
+            observed = strongest(v.observed for v in verdicts if v.step == ex.step)
+            if observed != ex.verdict:
+                failures.append(f"step {ex.step}: expected verdict {ex.verdict}, observed {observed}")
+    return failures
+
+
+def strongest(outcomes) -> str:  # noqa: ANN001 - any iterable of outcome names
+    seen = set(outcomes)
+    return next((o for o in ("RST", "FIN") if o in seen), "none")
+
+
+def _in_order(want: list[tuple[str, str]], seen: list[tuple[str, str]]) -> bool:
+    it = iter(seen)
+    return all(any(w == s for s in it) for w in want)
+
+
+def notes(result: RunResult) -> list[NoteEvent]:
+    return [e for e in result.events if isinstance(e, NoteEvent)]

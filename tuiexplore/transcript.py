@@ -1,0 +1,79 @@
+"""A plain-text transcript of a timeline, for pasting into a bug report.
+
+Syscalls with their results, interleaved with tcpdump-style packet lines, state changes, epoll
+results, counter deltas and verdicts, in timeline order. Payload bytes arrive already escaped by
+the actor (printable ASCII, else \\xNN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuiexplore.lab.calls import CALLS
+from tuiexplore.lab.client import LabInfo
+from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
+
+
+def call_text(call: str, args: dict[str, Any]) -> str:
+    spec = CALLS.get(call)
+    parts = []
+    for a in spec.args if spec else ():
+        v = args.get(a.name)
+        if v is None or a.kind == "new" or (v == a.default and a.kind not in ("fd", "ep")):
+            continue
+        parts.append(str(v) if a.kind in ("fd", "ep") else f"{a.name}={_value(v)}")
+    return f"{call}({', '.join(parts)})"
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, list):
+        return "|".join(map(str, v)) if all(isinstance(x, str) for x in v) else "[" + ", ".join(map(str, v)) + "]"
+    if isinstance(v, str):
+        return repr(v)
+    return str(v)
+
+
+def result_text(e: StepEvent) -> str:
+    if e.result.get("blocked"):
+        return "... blocked (still in the kernel)"
+    if e.ret is None:
+        return f"not performed: {e.result.get('message', '')}"
+    text = f"= {e.ret}"
+    if e.errno:
+        text += f" {e.errno} ({e.result.get('message', '')})"
+    if "fd" in e.result and e.call in ("socket", "accept", "epoll_create"):
+        text += f" [{e.result['fd']}]"
+    if e.call == "read" and e.ret and e.ret > 0:
+        text += f' "{e.result.get("data", "")}"'
+    return text
+
+
+def line(e: Event) -> str:
+    t = f"{e.t:8.4f}"
+    if isinstance(e, StepEvent):
+        return f"{t}  [{e.step:>2}] {e.actor:<8} {call_text(e.call, e.args)} {result_text(e)}"
+    if isinstance(e, PacketEvent):
+        mark = f"<{e.step}>" if e.step is not None else "   "
+        return f"{t}  {mark:>4} {e.src} > {e.dst} {e.sport} > {e.dport}: {e.tcpdump()}"
+    if isinstance(e, StateEvent):
+        return f"{t}       state    {e.actor} {e.fd}: {e.old} -> {e.new} ({e.source})"
+    if isinstance(e, EpollEvent):
+        return f"{t}       epoll    {e.actor} {e.fd}: {'|'.join(e.events)} (events: {e.mask})"
+    if isinstance(e, CountersEvent):
+        return f"{t}       counters " + ", ".join(f"{k} {v:+d}" for k, v in e.deltas.items())
+    if isinstance(e, VerdictEvent):
+        mark = "agrees" if e.agree else "DISAGREES"
+        return (f"{t}  VERDICT step {e.step}: {e.actor} {e.call}({e.fd}) predicted {e.predicted} [{e.branch}], "
+                f"observed {e.observed} - {mark}\n{'':10}{e.explanation}")
+    if isinstance(e, NoteEvent):
+        return f"{t}       {e.level}: {e.text}"
+    return f"{t}  {e.to_json()}"
+
+
+def header(name: str, title: str, summary: str, info: LabInfo) -> list[str]:
+    mode = "root, private netns" if info.mode == "root" else "unprivileged, user+network namespace"
+    trace = "tracepoints on" if info.tracepoints else "tracepoints off"
+    out = [f"# {name}: {title}", f"# kernel {info.release} · lab port {info.port} · {mode} · {trace}"]
+    if summary:
+        out.append(f"# {summary}")
+    return out
