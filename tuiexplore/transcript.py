@@ -44,7 +44,10 @@ def result_text(e: StepEvent) -> str:
     if "fd" in e.result and e.call in ("socket", "accept", "epoll_create"):
         text += f" [{e.result['fd']}]"
     if e.call == "read" and e.ret and e.ret > 0:
-        text += f' "{e.result.get("data", "")}"'
+        data = e.result.get("data", "")
+        text += f' "{data[:40]}"' + ("..." if len(data) > 40 else "")
+    if "blocked_s" in e.result:
+        text += f" after {e.result['blocked_s']:.2f} s in the kernel"
     return text
 
 

@@ -305,7 +305,10 @@ class Agent:
             return True
         if "sockets" in msg:
             self.update_sockets(a, msg["sockets"])
-        self.emit(StepEvent(t, n, a.name, call, args, msg["ret"], msg["errno"], msg["result"]))
+        result = msg["result"]
+        if msg["t1"] - msg["t0"] >= 0.05:  # worth saying: the call slept in the kernel
+            result = {**result, "blocked_s": round(msg["t1"] - msg["t0"], 3)}
+        self.emit(StepEvent(t, n, a.name, call, args, msg["ret"], msg["errno"], result))
         self.emit_epoll(n, a.name, msg)
         return msg["ret"] is not None
 
@@ -325,7 +328,6 @@ class Agent:
 
     def forget_fds(self, a: ActorProc) -> None:
         a.sockets.clear()
-        self.listeners = {p: o for p, o in self.listeners.items() if o[0] != a.name}
 
     # -- evidence ----------------------------------------------------------------------------
     def wait(self, seconds: float) -> float:
@@ -400,6 +402,10 @@ class Agent:
         return self.listeners.get(lport, ("?", "?"))
 
     def on_frame(self, f: Frame) -> None:
+        if (f.sport, f.dport) not in self.owners and f.flag_bits & 0x12 == 0x02 and self.current and self.current[1]:
+            # A SYN from a port no socket reports: the connect() under way, which failed and
+            # gave its port back (ECONNREFUSED) before the actor could read it.
+            self.owners[(f.sport, f.dport)] = self.current
         self.frames.append(f)
         if self.step is not None:
             self.step_frames.append(f)
@@ -432,6 +438,9 @@ class Agent:
     def poll_states(self) -> None:
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""
         self.inspect_all()
+        self.listeners = {
+            s["lport"]: (a.name, s["name"]) for a in self.actors.values() for s in a.sockets.values() if s["state"] == "LISTEN"
+        }
         now = procnet.states()
         for key in sorted(set(now) | set(self.known_state)):
             old = self.known_state.get(key, "CLOSE")
@@ -469,8 +478,9 @@ class Agent:
         return result
 
     def update_sockets(self, a: ActorProc, sockets: list[dict[str, Any]]) -> None:
+        # Listeners closed in this step stay known until it ends (poll_states): the RSTs of
+        # their un-accepted children are still theirs.
         a.sockets = {s["name"]: s for s in sockets}
-        self.listeners = {p: o for p, o in self.listeners.items() if o[0] != a.name}
         for s in sockets:
             if s["state"] == "LISTEN":
                 self.listeners[s["lport"]] = (a.name, s["name"])
