@@ -11,7 +11,6 @@ they feed one inbox that the main thread alone consumes, so no state is shared.
 from __future__ import annotations
 
 import bisect
-import ctypes
 import json
 import os
 import queue
@@ -35,7 +34,6 @@ QUIET_S = 0.06  # > the 40 ms minimum delayed ACK: a step's late ACK still belon
 SETTLE_MAX_S = 2.0
 HOLD_S = 0.01
 DEFAULT_BLOCK_S = 1.0
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -95,14 +93,15 @@ class Agent:
         self.port = self.opts.get("port") or _free_port()
         notes: list[tuple[str, str]] = []
         self.capture = Capture(on_frame=lambda: self.inbox.put(("wake",)))
-        actors = threading.Thread(target=self.spawn_all, args=(self.opts.get("actors", []),))
-        actors.start()  # actor start-up overlaps the scapy import and sniffer start
+        # Spawned from this (the main) thread: PR_SET_PDEATHSIG fires when the creating *thread*
+        # ends. Their interpreters start while we import scapy and start the sniffer.
+        for name in self.opts.get("actors", []):
+            self.spawn(name)
         self.capture.start()
         notes += [("info", n) for n in self.capture.notes]
         tracer_state = self.start_tracer(ns)
         if tracer_state:
             notes.append(("warn" if os.geteuid() == 0 or ns.mode == "root" else "info", tracer_state))
-        actors.join()
         threading.Thread(target=self.read_stdin, daemon=True).start()
         self.t0 = time.time()
         info = {
@@ -136,10 +135,6 @@ class Agent:
         if not t.has_reason:
             return f"kernel {os.uname().release} has no RST reasons in tcp_send_reset (added in 6.10)"
         return ""
-
-    def spawn_all(self, names: list[str]) -> None:
-        for name in names:
-            self.spawn(name)
 
     def spawn(self, name: str) -> ActorProc:
         env = dict(os.environ)
@@ -559,11 +554,9 @@ def _free_port() -> int:
 
 
 def main() -> None:
+    # No PR_SET_PDEATHSIG here: the client may start us from a short-lived thread. When the
+    # client dies, for any reason, our stdin reaches EOF and we stop (read_stdin -> quit).
     opts = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if opts.get("parent") and os.getppid() != opts["parent"]:
-        sys.exit(1)
     try:
         ns = namespace.enter()
     except namespace.NamespaceError as exc:

@@ -176,7 +176,7 @@ class _Validator:
             if not isinstance(actor, str) or not _NAME.match(actor):
                 self.fail(f"{where}: field 'actor': required, a name like 'server' (letters, digits, _ . -)", "step", i, "actor")
             if actor in exited:
-                self.fail(f"{where}: actor '{actor}' already exited at step {exited[actor]}", "step", i, "actor")
+                self.fail(f"{where}: field 'actor': '{actor}' already exited at step {exited[actor]}", "step", i, "actor")
             call_name = raw.get("call")
             if call_name not in CALLS:
                 self.fail(f"{where}: field 'call': unknown call {call_name!r} (expected one of: {', '.join(CALLS)})", "step", i, "call")

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the project's virtual environment: scripts/setup.sh [EXTRA]
+# EXTRA "test" adds the test tools. As root on Debian/Ubuntu it also installs what the lab and
+# the tests use from the system: python3-venv, iproute2, tcpdump (to read pcaps), tmux.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extra="${1:-}"
+venv="${TUIEXPLORE_VENV:-.venv}"
+
+need_apt=()
+pick_python() {
+  # Prefer the distribution's interpreter: it is readable by every uid, which the
+  # unprivileged-lab test relies on (a pyenv build under /root is not).
+  for py in /usr/bin/python3 python3; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$py"; return 0
+    fi
+  done
+  return 1
+}
+python="$(pick_python || true)"
+[ -n "$python" ] || { echo "tuiexplore needs Python >= 3.11 (apt-get install python3)" >&2; exit 1; }
+"$python" -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ "$extra" = "test" ]; then
+  command -v tcpdump >/dev/null || need_apt+=(tcpdump)
+  command -v tmux >/dev/null || need_apt+=(tmux)
+  command -v setpriv >/dev/null || need_apt+=(util-linux)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing system packages: ${need_apt[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "please install: ${need_apt[*]} (e.g. sudo apt-get install ${need_apt[*]})" >&2
+    [[ " ${need_apt[*]} " == *" python3-venv "* ]] && exit 1
+  fi
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv"
+fi
+spec="."
+[ "$extra" = "test" ] && spec=".[test]"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$spec"

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tuiexplore import runner
+from tuiexplore.scenarios.scenario import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+IS_ROOT = os.geteuid() == 0
+
+
+def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "tuiexplore", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
+
+
+def run_text(text: str, name: str = "unseen") -> runner.RunResult:
+    return runner.run(parse(text, f"{name}.toml", name))
+
+
+@pytest.fixture
+def scenario_file(tmp_path):
+    def make(text: str, name: str = "s.toml") -> str:
+        p = tmp_path / name
+        p.write_text(text)
+        return str(p)
+    return make
+
+
+# The server half that most scenarios share.
+SERVER = """
+[[step]]
+actor = "server"
+call = "socket"
+as = "l"
+
+[[step]]
+actor = "server"
+call = "setsockopt"
+fd = "l"
+option = "SO_REUSEADDR"
+value = 1
+
+[[step]]
+actor = "server"
+call = "bind"
+fd = "l"
+
+[[step]]
+actor = "server"
+call = "listen"
+fd = "l"
+"""
+
+CONNECT = """
+[[step]]
+actor = "client"
+call = "socket"
+as = "c"
+
+[[step]]
+actor = "client"
+call = "connect"
+fd = "c"
+
+[[step]]
+actor = "server"
+call = "accept"
+fd = "l"
+as = "s"
+"""
+
+
+def steps(*parts: str, title: str = "unseen") -> str:
+    return f'title = "{title}"\n' + "\n".join(parts)
+
+
+def step(actor: str, call: str, **args) -> str:
+    lines = ["[[step]]", f'actor = "{actor}"', f'call = "{call}"']
+    for k, v in args.items():
+        key = "as" if k == "as_" else k
+        if isinstance(v, str):
+            lines.append(f'{key} = "{v}"')
+        elif isinstance(v, bool):
+            lines.append(f"{key} = {'true' if v else 'false'}")
+        else:
+            lines.append(f"{key} = {v!r}".replace("'", '"'))
+    return "\n".join(lines) + "\n"
