@@ -16,6 +16,7 @@ Branch ids (fixed, documented in the README):
 ``fin``              tcp_close_state() asks for a FIN: sent now, or queued behind unsent data
 ``no_fin``           no FIN to send (SYN_SENT, or our FIN was sent already): nothing new
 ``linger2_abort``    orphan in FIN_WAIT2 with TCP_LINGER2 < 0: RST, TCPAbortOnLinger
+``linger2_orphan_ack`` FIN sent, the peer's ACK finds the orphan with TCP_LINGER2 < 0: RST, TCPAbortOnData
 ``shutdown_fin``     shutdown(SHUT_WR/RDWR) in a state that sends a FIN
 ``shutdown_none``    shutdown that sends nothing (SHUT_RD, FIN already sent, not connected)
 ``disconnect``       connect(AF_UNSPEC) or shutdown() of a connecting socket: tcp_disconnect()
@@ -37,6 +38,7 @@ BRANCHES: dict[str, str] = {
     "fin": "tcp_close_state() -> tcp_send_fin()",
     "no_fin": "no FIN to send in this state",
     "linger2_abort": "FIN_WAIT2 orphan with TCP_LINGER2 < 0",
+    "linger2_orphan_ack": "FIN sent; the peer's ACK finds the orphan with TCP_LINGER2 < 0 and is answered with RST",
     "shutdown_fin": "shutdown(SHUT_WR): tcp_close_state() -> tcp_send_fin()",
     "shutdown_none": "shutdown() that sends nothing in this state",
     "disconnect": "tcp_disconnect(): RST if the state needs one",
@@ -91,11 +93,12 @@ class Prediction:
     path: tuple[str, ...] = field(default_factory=tuple)  # branches passed, for the kernel panel
 
 
-def rst_reason(name: str, version: tuple[int, int, int]) -> str | None:
-    """Close-path reasons exist from 6.12; 6.10/6.11 pass NOT_SPECIFIED; before 6.10 there is none."""
+def rst_reason(name: str, version: tuple[int, int, int], passive: bool = False) -> str | None:
+    """Close-path reasons exist from 6.12; 6.10/6.11 pass NOT_SPECIFIED; before 6.10 there is none.
+    Passive resets (answering a segment) carry their drop reason from 6.10 on."""
     if version < (6, 10, 0):
         return None
-    return name if version >= (6, 12, 0) else "NOT_SPECIFIED"
+    return name if passive or version >= (6, 12, 0) else "NOT_SPECIFIED"
 
 
 def _unread(s: SocketView, version: tuple[int, int, int]) -> tuple[bool, str]:
@@ -148,11 +151,13 @@ def predict_close(s: SocketView, version: tuple[int, int, int], exiting: bool = 
         if s.linger2 < 0 and acked:
             if wait:  # the ACK arrives while close() sleeps: the orphan check then sees FIN_WAIT2
                 return _linger2(version, (*path, "linger2_abort"), text + "; it is ACKed while close() waits")
-            # Without a wait the ACK is handled after sock_orphan(): tcp_rcv_state_process() finds
-            # a dead FIN_WAIT1 socket with linger2 < 0 and calls tcp_done() with no RST.
-            text += ("; the ACK then finds the orphan with TCP_LINGER2 < 0 and the kernel drops it silently "
-                     "(TCPAbortOnData): the peer's next segment gets a bare RST from no socket")
-            return Prediction(outcome, "fin", None, ("TcpExt.TCPAbortOnData",), text, tuple(path))
+            # Without a wait the ACK is handled after sock_orphan(): tcp_rcv_state_process() finds a
+            # dead FIN_WAIT1 socket with linger2 < 0, calls tcp_done() and returns non-zero, so
+            # tcp_v4_do_rcv() answers the ACK with a reset.
+            text += ("; the peer's ACK then reaches the orphan, which TCP_LINGER2 < 0 forbids to wait in "
+                     "FIN_WAIT2: tcp_rcv_state_process() kills it and the ACK is answered with RST")
+            return Prediction("RST", "linger2_orphan_ack", rst_reason("TCP_ABORT_ON_DATA", version, passive=True),
+                              ("TcpExt.TCPAbortOnData", "Tcp.OutRsts"), text, (*path, "linger2_orphan_ack"))
         return Prediction(outcome, "fin", None, (), text, tuple(path))
     if s.state == "FIN_WAIT2" and s.linger2 < 0:
         return _linger2(version, (*path, "no_fin", "linger2_abort"), "already in FIN_WAIT2 (our FIN was ACKed)")
