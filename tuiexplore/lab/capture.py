@@ -194,6 +194,7 @@ def write_pcap(path: str, frames: list[Frame]) -> None:
     from scapy.utils import PcapWriter
 
     with PcapWriter(path, linktype=1, sync=False) as w:
+        w.write_header(None)  # write_packet() alone leaves the file headerless (and empty runs need one)
         for f in frames:
             sec = int(f.ts)
             w.write_packet(f.raw, sec=sec, usec=int((f.ts - sec) * 1e6))

@@ -1,0 +1,72 @@
+"""The predictor's kernel-version logic, on states no lab on this kernel can produce."""
+
+from tuiexplore.lab.predict import BRANCHES, SocketView, kernel_version, predict_close, predict_disconnect, predict_shutdown
+
+V69, V610, V612, V617, V618 = (6, 9, 0), (6, 10, 3), (6, 12, 1), (6, 17, 9), (6, 18, 2)
+
+
+def test_version_parsing():
+    assert kernel_version("6.18.44-fc-v657") == (6, 18, 44)
+    assert kernel_version("5.10.0-28-amd64") == (5, 10, 0)
+    assert kernel_version("4.9") == (4, 9, 0)
+
+
+def test_reason_names_follow_the_kernel_version():
+    s = SocketView("ESTABLISHED", inq=1)
+    assert predict_close(s, V69).reason is None
+    assert predict_close(s, V610).reason == "NOT_SPECIFIED"
+    assert predict_close(s, V612).reason == "TCP_ABORT_ON_CLOSE"
+    z = SocketView("ESTABLISHED", linger=(1, 0))
+    assert predict_close(z, V612).reason == "TCP_STATE"  # SO_LINGER 0 is not ABORT_ON_LINGER
+    assert "TcpExt.TCPAbortOnData" in predict_close(z, V612).counters
+
+
+def test_fin_riding_on_read_data_before_and_after_6_18():
+    # The peer's FIN came on a data segment; the data was read, EOF was not.
+    s = SocketView("CLOSE_WAIT", inq=0, fin_skb_pending=True)
+    assert predict_close(s, V617).outcome == "RST"
+    assert predict_close(s, V617).branch == "data_was_unread"
+    assert predict_close(s, V618).outcome == "FIN"
+
+
+def test_already_closed_comes_before_unread_and_linger():
+    s = SocketView("CLOSE", inq=10, linger=(1, 0))
+    p = predict_close(s, V618)
+    assert (p.outcome, p.branch) == ("none", "already_closed")
+
+
+def test_unread_comes_before_linger_zero():
+    p = predict_close(SocketView("ESTABLISHED", inq=3, linger=(1, 0)), V618)
+    assert p.branch == "data_was_unread"
+
+
+def test_disconnect_states():
+    assert predict_disconnect(SocketView("SYN_SENT"), V618).outcome == "none"
+    assert predict_disconnect(SocketView("LAST_ACK", unsent=5), V612).reason == "TCP_DISCONNECT_WITH_DATA"
+    assert predict_disconnect(SocketView("LAST_ACK"), V612).outcome == "none"
+    assert predict_disconnect(SocketView("FIN_WAIT2"), V612).outcome == "RST"
+
+
+def test_shutdown_never_resets_a_connection():
+    assert predict_shutdown(SocketView("ESTABLISHED", inq=100), "SHUT_RDWR", V618).outcome == "FIN"
+    assert predict_shutdown(SocketView("ESTABLISHED", unsent=100), "SHUT_WR", V618).outcome == "none"
+    assert predict_shutdown(SocketView("FIN_WAIT2"), "SHUT_WR", V618).branch == "shutdown_none"
+    assert predict_shutdown(SocketView("LISTEN", accept_queue=2), "SHUT_WR", V618).outcome == "none"
+    assert predict_shutdown(SocketView("LISTEN", accept_queue=2), "SHUT_RDWR", V618).outcome == "RST"
+
+
+def test_every_branch_is_documented():
+    produced = {
+        predict_close(SocketView("LISTEN"), V618).branch,
+        predict_close(SocketView("CLOSE"), V618).branch,
+        predict_close(SocketView("ESTABLISHED", inq=1), V618).branch,
+        predict_close(SocketView("ESTABLISHED", linger=(1, 0)), V618).branch,
+        predict_close(SocketView("ESTABLISHED"), V618).branch,
+        predict_close(SocketView("FIN_WAIT1"), V618).branch,
+        predict_close(SocketView("FIN_WAIT2", linger2=-1), V618).branch,
+        predict_close(SocketView("ESTABLISHED", linger2=-1), V618).branch,
+        predict_shutdown(SocketView("ESTABLISHED"), "SHUT_WR", V618).branch,
+        predict_shutdown(SocketView("ESTABLISHED"), "SHUT_RD", V618).branch,
+        predict_disconnect(SocketView("ESTABLISHED"), V618).branch,
+    }
+    assert produced <= set(BRANCHES)
