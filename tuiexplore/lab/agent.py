@@ -102,6 +102,7 @@ class Agent:
         tracer_state = self.start_tracer(ns)
         if tracer_state:
             notes.append(("warn" if os.geteuid() == 0 or ns.mode == "root" else "info", tracer_state))
+        self.inspect_all()  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
         self.t0 = time.time()
         info = {
