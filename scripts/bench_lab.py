@@ -42,10 +42,14 @@ def main() -> None:
                 run_over.append((time.perf_counter() - t - done.waited_s) * 1000)
                 agent_over.append(done.overhead_ms)
         overheads += run_over
-        print(f"{i:>4} {ready[-1]:>8.3f} {len(run_over):>5} {statistics.median(run_over):>16.2f} {pct(run_over, 95):>7.2f} "
-              f"{max(run_over):>7.2f} {statistics.median(agent_over):>13.2f}")
-    print(f"all: ready p50 {statistics.median(ready):.3f} s, p95 {pct(ready, 95):.3f} s; "
-          f"step overhead p50 {statistics.median(overheads):.2f} ms, p95 {pct(overheads, 95):.2f} ms over {len(overheads)} steps")
+        print(
+            f"{i:>4} {ready[-1]:>8.3f} {len(run_over):>5} {statistics.median(run_over):>16.2f} {pct(run_over, 95):>7.2f} "
+            f"{max(run_over):>7.2f} {statistics.median(agent_over):>13.2f}"
+        )
+    print(
+        f"all: ready p50 {statistics.median(ready):.3f} s, p95 {pct(ready, 95):.3f} s; "
+        f"step overhead p50 {statistics.median(overheads):.2f} ms, p95 {pct(overheads, 95):.2f} ms over {len(overheads)} steps"
+    )
     print(f"lab_ready_s={statistics.median(ready):.3f}")
     print(f"step_overhead_ms={statistics.median(overheads):.2f}")
 

@@ -16,8 +16,9 @@ IS_ROOT = os.geteuid() == 0
 
 def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "tuiexplore", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "tuiexplore", *args], capture_output=True, text=True, timeout=timeout, env=env, **kw
+    )
 
 
 def run_text(text: str, name: str = "unseen") -> runner.RunResult:
@@ -30,6 +31,7 @@ def scenario_file(tmp_path):
         p = tmp_path / name
         p.write_text(text)
         return str(p)
+
     return make
 
 

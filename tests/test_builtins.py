@@ -7,9 +7,19 @@ from tuiexplore.scenarios.scenario import builtin_names, load
 from tuiexplore.timeline import PacketEvent, StepEvent, VerdictEvent
 
 EXPECTED = {
-    "seed-rst", "read-then-close", "linger-zero", "clean-close", "half-close", "write-after-peer-close",
-    "peer-reset-then-write", "listener-close-pending", "linger2-negative", "zero-window-close",
-    "connect-refused", "exit-with-unread", "disconnect",
+    "seed-rst",
+    "read-then-close",
+    "linger-zero",
+    "clean-close",
+    "half-close",
+    "write-after-peer-close",
+    "peer-reset-then-write",
+    "listener-close-pending",
+    "linger2-negative",
+    "zero-window-close",
+    "connect-refused",
+    "exit-with-unread",
+    "disconnect",
 }
 
 

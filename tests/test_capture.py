@@ -16,8 +16,9 @@ from tuiexplore.lab.capture import Frame, RelativeSeq, decode, tcpdump_flags
 
 def frame(sport, dport, seq, ack, flags, payload=b"", win=512):
     tcp = struct.pack("!HHIIHHHH", sport, dport, seq, ack, (5 << 12) | flags, win, 0, 0) + payload
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, socket.inet_aton("127.0.0.1"),
-                     socket.inet_aton("127.0.0.1"))
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, socket.inet_aton("127.0.0.1"), socket.inet_aton("127.0.0.1")
+    )
     return b"\0" * 12 + b"\x08\x00" + ip + tcp
 
 

@@ -26,5 +26,24 @@ def test_domain_is_free_of_ui_code():
 
 
 def test_actor_imports_only_the_standard_library():
-    assert imports(PKG / "lab" / "actor.py") - {"__future__", "ctypes", "errno", "fcntl", "json", "os", "select", "signal",
-                                               "socket", "struct", "sys", "threading", "time", "typing", "tuiexplore"} == set()
+    assert (
+        imports(PKG / "lab" / "actor.py")
+        - {
+            "__future__",
+            "ctypes",
+            "errno",
+            "fcntl",
+            "json",
+            "os",
+            "select",
+            "signal",
+            "socket",
+            "struct",
+            "sys",
+            "threading",
+            "time",
+            "typing",
+            "tuiexplore",
+        }
+        == set()
+    )

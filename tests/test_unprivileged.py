@@ -25,8 +25,19 @@ def readable_python() -> str:
     # The distribution's interpreter first: a build under /root may pass a probe (setpriv keeps the
     # saved uid 0) yet be unreachable from inside the lab's user namespace.
     for candidate in ("/usr/bin/python3", base):
-        probe = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", candidate, "-c",
-                                "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
+        probe = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                candidate,
+                "-c",
+                "import sys; print(sys.version_info[:2])",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if probe.returncode == 0 and probe.stdout.strip() == str(sys.version_info[:2]):
             return candidate
     pytest.fail("no Python interpreter readable by uid 65534 (scripts/setup.sh builds the venv on /usr/bin/python3)")
@@ -41,15 +52,36 @@ def test_seed_rst_unprivileged():
                 src = Path(mod.__file__).parent
                 shutil.copytree(src, site / src.name, ignore=shutil.ignore_patterns("__pycache__"))
             subprocess.run(["chmod", "-R", "a+rX", str(site)], check=True)
-            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", readable_python(), "-m", "tuiexplore",
-                   "run", "seed-rst", "--json"]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
-                                  cwd=site, env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(site), "HOME": "/tmp"})
+            cmd = [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                readable_python(),
+                "-m",
+                "tuiexplore",
+                "run",
+                "seed-rst",
+                "--json",
+            ]
+            proc = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                cwd=site,
+                env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(site), "HOME": "/tmp"},
+            )
         finally:
             shutil.rmtree(site, ignore_errors=True)
     else:
-        proc = subprocess.run([sys.executable, "-m", "tuiexplore", "run", "seed-rst", "--json"], capture_output=True,
-                              text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.run(
+            [sys.executable, "-m", "tuiexplore", "run", "seed-rst", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     notes = [e["text"] for e in events if e["type"] == "note"]

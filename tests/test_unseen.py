@@ -17,39 +17,72 @@ OPT = lambda actor, fd, opt, v: step(actor, "setsockopt", fd=fd, option=opt, val
 
 CASES = {
     # name: (scenario body, [(actor, fd, observed, branch)] for every verdict in order)
-    "partial-read-then-close": (W("server", "s") + R("client", "c", 2) + CLOSE("client", "c"),
-                                [("client", "c", "RST", "data_was_unread")]),
+    "partial-read-then-close": (
+        W("server", "s") + R("client", "c", 2) + CLOSE("client", "c"),
+        [("client", "c", "RST", "data_was_unread")],
+    ),
     "server-closes-with-unread": (W("client", "c") + CLOSE("server", "s"), [("server", "s", "RST", "data_was_unread")]),
-    "shutdown-rdwr-never-resets": (W("server", "s") + step("client", "shutdown", fd="c", how="SHUT_RDWR") + CLOSE("client", "c"),
-                                   [("client", "c", "FIN", "shutdown_fin"), ("client", "c", "RST", "data_was_unread")]),
-    "shut-rd-keeps-queue": (step("client", "shutdown", fd="c", how="SHUT_RD") + W("server", "s") + CLOSE("client", "c"),
-                            [("client", "c", "none", "shutdown_none"), ("client", "c", "RST", "data_was_unread")]),
-    "linger-positive-acked-fast": (OPT("client", "c", "SO_LINGER", [1, 5]) + CLOSE("client", "c"), [("client", "c", "FIN", "fin")]),
-    "linger-zero-with-unread-is-abort-on-close": (W("server", "s") + OPT("client", "c", "SO_LINGER", [1, 0]) + CLOSE("client", "c"),
-                                                  [("client", "c", "RST", "data_was_unread")]),
-    "close-wait-with-unread": (W("client", "c") + CLOSE("client", "c") + CLOSE("server", "s"),
-                               [("client", "c", "FIN", "fin"), ("server", "s", "RST", "data_was_unread")]),
-    "close-wait-all-read": (W("client", "c") + CLOSE("client", "c") + R("server", "s") + CLOSE("server", "s"),
-                            [("client", "c", "FIN", "fin"), ("server", "s", "FIN", "fin")]),
-    "linger2-negative-from-established": (OPT("client", "c", "TCP_LINGER2", -1) + CLOSE("client", "c"),
-                                          [("client", "c", "RST", "linger2_orphan_ack")]),
-    "linger2-negative-with-linger-wait": (OPT("client", "c", "TCP_LINGER2", -1) + OPT("client", "c", "SO_LINGER", [1, 3])
-                                          + CLOSE("client", "c"), [("client", "c", "RST", "linger2_abort")]),
-    "linger-zero-in-fin-wait2": (step("client", "shutdown", fd="c", how="SHUT_WR") + OPT("client", "c", "SO_LINGER", [1, 0])
-                                 + CLOSE("client", "c"), [("client", "c", "FIN", "shutdown_fin"), ("client", "c", "RST", "linger_zero")]),
-    "linger-zero-in-close-wait": (CLOSE("client", "c") + OPT("server", "s", "SO_LINGER", [1, 0]) + R("server", "s")
-                                  + CLOSE("server", "s"), [("client", "c", "FIN", "fin"), ("server", "s", "RST", "linger_zero")]),
-    "disconnect-listener": (step("client", "socket", as_="c2") + step("client", "connect", fd="c2")
-                            + step("server", "connect", fd="l", family="AF_UNSPEC"), [("server", "l", "RST", "disconnect")]),
-    "shutdown-rd-on-listener-with-child": (step("client", "socket", as_="c2") + step("client", "connect", fd="c2")
-                                           + step("server", "shutdown", fd="l", how="SHUT_RD"), [("server", "l", "RST", "disconnect")]),
-    "server-exit-listener-and-conn": (step("client", "socket", as_="c2") + step("client", "connect", fd="c2") + W("client", "c")
-                                      + step("server", "exit"),
-                                      [("server", "l", "RST", "listen_stop"), ("server", "s", "RST", "data_was_unread")]),
+    "shutdown-rdwr-never-resets": (
+        W("server", "s") + step("client", "shutdown", fd="c", how="SHUT_RDWR") + CLOSE("client", "c"),
+        [("client", "c", "FIN", "shutdown_fin"), ("client", "c", "RST", "data_was_unread")],
+    ),
+    "shut-rd-keeps-queue": (
+        step("client", "shutdown", fd="c", how="SHUT_RD") + W("server", "s") + CLOSE("client", "c"),
+        [("client", "c", "none", "shutdown_none"), ("client", "c", "RST", "data_was_unread")],
+    ),
+    "linger-positive-acked-fast": (
+        OPT("client", "c", "SO_LINGER", [1, 5]) + CLOSE("client", "c"),
+        [("client", "c", "FIN", "fin")],
+    ),
+    "linger-zero-with-unread-is-abort-on-close": (
+        W("server", "s") + OPT("client", "c", "SO_LINGER", [1, 0]) + CLOSE("client", "c"),
+        [("client", "c", "RST", "data_was_unread")],
+    ),
+    "close-wait-with-unread": (
+        W("client", "c") + CLOSE("client", "c") + CLOSE("server", "s"),
+        [("client", "c", "FIN", "fin"), ("server", "s", "RST", "data_was_unread")],
+    ),
+    "close-wait-all-read": (
+        W("client", "c") + CLOSE("client", "c") + R("server", "s") + CLOSE("server", "s"),
+        [("client", "c", "FIN", "fin"), ("server", "s", "FIN", "fin")],
+    ),
+    "linger2-negative-from-established": (
+        OPT("client", "c", "TCP_LINGER2", -1) + CLOSE("client", "c"),
+        [("client", "c", "RST", "linger2_orphan_ack")],
+    ),
+    "linger2-negative-with-linger-wait": (
+        OPT("client", "c", "TCP_LINGER2", -1) + OPT("client", "c", "SO_LINGER", [1, 3]) + CLOSE("client", "c"),
+        [("client", "c", "RST", "linger2_abort")],
+    ),
+    "linger-zero-in-fin-wait2": (
+        step("client", "shutdown", fd="c", how="SHUT_WR") + OPT("client", "c", "SO_LINGER", [1, 0]) + CLOSE("client", "c"),
+        [("client", "c", "FIN", "shutdown_fin"), ("client", "c", "RST", "linger_zero")],
+    ),
+    "linger-zero-in-close-wait": (
+        CLOSE("client", "c") + OPT("server", "s", "SO_LINGER", [1, 0]) + R("server", "s") + CLOSE("server", "s"),
+        [("client", "c", "FIN", "fin"), ("server", "s", "RST", "linger_zero")],
+    ),
+    "disconnect-listener": (
+        step("client", "socket", as_="c2")
+        + step("client", "connect", fd="c2")
+        + step("server", "connect", fd="l", family="AF_UNSPEC"),
+        [("server", "l", "RST", "disconnect")],
+    ),
+    "shutdown-rd-on-listener-with-child": (
+        step("client", "socket", as_="c2")
+        + step("client", "connect", fd="c2")
+        + step("server", "shutdown", fd="l", how="SHUT_RD"),
+        [("server", "l", "RST", "disconnect")],
+    ),
+    "server-exit-listener-and-conn": (
+        step("client", "socket", as_="c2") + step("client", "connect", fd="c2") + W("client", "c") + step("server", "exit"),
+        [("server", "l", "RST", "listen_stop"), ("server", "s", "RST", "data_was_unread")],
+    ),
     "exit-skips-linger-wait": (OPT("client", "c", "SO_LINGER", [1, 5]) + step("client", "exit"), [("client", "c", "FIN", "fin")]),
-    "close-after-peer-reset": (OPT("client", "c", "SO_LINGER", [1, 0]) + W("server", "s") + CLOSE("client", "c")
-                               + CLOSE("server", "s"),
-                               [("client", "c", "RST", "data_was_unread"), ("server", "s", "none", "already_closed")]),
+    "close-after-peer-reset": (
+        OPT("client", "c", "SO_LINGER", [1, 0]) + W("server", "s") + CLOSE("client", "c") + CLOSE("server", "s"),
+        [("client", "c", "RST", "data_was_unread"), ("server", "s", "none", "already_closed")],
+    ),
 }
 
 
@@ -66,10 +99,16 @@ def test_unseen_scenario(name):
 
 def test_syn_sent_close_sends_nothing():
     # backlog 0 admits one connection; the second client's SYN is dropped, so it stays in SYN_SENT
-    body = (step("server", "socket", as_="l") + step("server", "bind", fd="l") + step("server", "listen", fd="l", backlog=0)
-            + step("a", "socket", as_="c") + step("a", "connect", fd="c")
-            + step("b", "socket", as_="c") + step("b", "connect", fd="c", nonblocking=True)
-            + step("b", "close", fd="c"))
+    body = (
+        step("server", "socket", as_="l")
+        + step("server", "bind", fd="l")
+        + step("server", "listen", fd="l", backlog=0)
+        + step("a", "socket", as_="c")
+        + step("a", "connect", fd="c")
+        + step("b", "socket", as_="c")
+        + step("b", "connect", fd="c", nonblocking=True)
+        + step("b", "close", fd="c")
+    )
     result = run_text(steps(body, title="syn-sent"))
     v = [e for e in result.events if isinstance(e, VerdictEvent)]
     assert [(x.actor, x.observed, x.branch) for x in v] == [("b", "none", "no_fin")], [x.explanation for x in v]

@@ -8,19 +8,45 @@ GOOD_HEAD = 'title = "t"\n\n[[step]]\nactor = "client"\ncall = "socket"\nas = "c
 CASES = [
     ("unknown call", GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "conect"\nfd = "c"\n', 10, "call", "unknown call 'conect'"),
     ("missing fd name", GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "close"\nfd = "nope"\n', 11, "fd", "no fd named 'nope'"),
-    ("wrong type", GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "read"\nfd = "c"\nsize = "big"\n', 12, "size",
-     "must be an integer"),
+    (
+        "wrong type",
+        GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "read"\nfd = "c"\nsize = "big"\n',
+        12,
+        "size",
+        "must be an integer",
+    ),
     ("toml syntax", 'title = "t"\n[[step]]\nactor = "client"\ncall = socket\n', 4, None, "TOML syntax error"),
-    ("unknown field", GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "read"\nfd = "c"\nbytes = 3\n', 12, "bytes",
-     "not an argument of read"),
+    (
+        "unknown field",
+        GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "read"\nfd = "c"\nbytes = 3\n',
+        12,
+        "bytes",
+        "not an argument of read",
+    ),
     ("fd of another actor", GOOD_HEAD + '[[step]]\nactor = "server"\ncall = "close"\nfd = "c"\n', 11, "fd", "no fd named 'c'"),
     ("missing title", '[[step]]\nactor = "a"\ncall = "socket"\nas = "x"\n', 1, "title", "required"),
-    ("linger shape", GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "setsockopt"\nfd = "c"\noption = "SO_LINGER"\nvalue = 1\n',
-     13, "value", "[onoff, seconds]"),
+    (
+        "linger shape",
+        GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "setsockopt"\nfd = "c"\noption = "SO_LINGER"\nvalue = 1\n',
+        13,
+        "value",
+        "[onoff, seconds]",
+    ),
     ("verdict on non-closing step", GOOD_HEAD + '[[expect]]\nstep = 1\nverdict = "RST"\n', 10, "verdict", "not a closing call"),
-    ("step after exit", GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "exit"\n\n[[step]]\nactor = "client"\ncall = "socket"\n'
-     'as = "d"\n', 13, "actor", "already exited"),
-    ("bad expect packet", GOOD_HEAD + '[[expect]]\nstep = 1\npackets = ["mallory R."]\n', 10, "packets", "<actor> <tcpdump flags>"),
+    (
+        "step after exit",
+        GOOD_HEAD + '[[step]]\nactor = "client"\ncall = "exit"\n\n[[step]]\nactor = "client"\ncall = "socket"\nas = "d"\n',
+        13,
+        "actor",
+        "already exited",
+    ),
+    (
+        "bad expect packet",
+        GOOD_HEAD + '[[expect]]\nstep = 1\npackets = ["mallory R."]\n',
+        10,
+        "packets",
+        "<actor> <tcpdump flags>",
+    ),
 ]
 
 

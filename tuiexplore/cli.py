@@ -120,7 +120,6 @@ def _explorer(argv: list[str]) -> int:
     try:
         from tuiexplore.tui.app import run_app
     except ImportError:
-        print("tuiexplore: the explorer UI is not part of this build yet; run 'tuiexplore run SCENARIO --text'",
-              file=sys.stderr)
+        print("tuiexplore: the explorer UI is not part of this build yet; run 'tuiexplore run SCENARIO --text'", file=sys.stderr)
         return 1
     return run_app(scn, theme=args.theme, tracer=not args.no_trace)

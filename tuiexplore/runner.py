@@ -68,7 +68,9 @@ def check(scn: Scenario, result: RunResult) -> list[str]:
     verdicts = [e for e in events if isinstance(e, VerdictEvent)]
     for v in verdicts:
         if not v.agree:
-            failures.append(f"step {v.step}: {v.actor} {v.call}({v.fd}) predicted {v.predicted} ({v.branch}), observed {v.observed}")
+            failures.append(
+                f"step {v.step}: {v.actor} {v.call}({v.fd}) predicted {v.predicted} ({v.branch}), observed {v.observed}"
+            )
     for ex in scn.expects:
         seen = [(p.src, p.flags) for p in events if isinstance(p, PacketEvent) and p.step == ex.step]
         if not _in_order(ex.packets, seen):

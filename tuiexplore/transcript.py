@@ -66,8 +66,10 @@ def line(e: Event) -> str:
         return f"{t}       counters " + ", ".join(f"{k} {v:+d}" for k, v in e.deltas.items())
     if isinstance(e, VerdictEvent):
         mark = "agrees" if e.agree else "DISAGREES"
-        return (f"{t}  VERDICT step {e.step}: {e.actor} {e.call}({e.fd}) predicted {e.predicted} [{e.branch}], "
-                f"observed {e.observed} - {mark}\n{'':10}{e.explanation}")
+        return (
+            f"{t}  VERDICT step {e.step}: {e.actor} {e.call}({e.fd}) predicted {e.predicted} [{e.branch}], "
+            f"observed {e.observed} - {mark}\n{'':10}{e.explanation}"
+        )
     if isinstance(e, NoteEvent):
         return f"{t}       {e.level}: {e.text}"
     return f"{t}  {e.to_json()}"

@@ -141,9 +141,7 @@ class Actor:
             timeout = a["timeout_ms"]
             ready = ep.poll(timeout / 1000 if timeout >= 0 else -1, a["maxevents"])
             by_fd = {o.fileno(): n for n, o in self.objs.items() if o.fileno() >= 0}
-            events = [
-                {"fd": by_fd.get(fd, str(fd)), "events": epoll_names(mask), "mask": f"{mask:x}"} for fd, mask in ready
-            ]
+            events = [{"fd": by_fd.get(fd, str(fd)), "events": epoll_names(mask), "mask": f"{mask:x}"} for fd, mask in ready]
             return len(ready), {"ready": events}
         if call == "read":
             data = os.read(self.fileno_of(a["fd"]), a["size"])

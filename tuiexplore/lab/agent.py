@@ -123,7 +123,10 @@ class Agent:
         if self.opts.get("no_tracer"):
             return "tracepoints off (--no-trace)"
         if ns.mode != "root":
-            return "tracepoints unavailable: they need root (this lab runs unprivileged in a user namespace); verdicts use packets and counters"
+            return (
+                "tracepoints unavailable: they need root (this lab runs unprivileged in a user namespace); "
+                "verdicts use packets and counters"
+            )
         from tuiexplore.lab import tracer
 
         try:
@@ -143,7 +146,11 @@ class Agent:
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         proc = subprocess.Popen(
             [sys.executable, "-m", "tuiexplore.lab.actor", name, str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+            bufsize=1,
         )
         a = ActorProc(name, proc, proc.pid)
         self.actors[name] = a
@@ -217,8 +224,14 @@ class Agent:
             a.blocked = None
             took = msg["t1"] - msg["t0"]
             err = f" ({msg['errno']})" if msg.get("errno") else ""
-            self.emit(NoteEvent(self.rel(msg["t1"]), "info",
-                                f"step {req['step']}: {name} {req['call']}() returned {msg['ret']}{err} after {took:.2f} s", req["step"]))
+            self.emit(
+                NoteEvent(
+                    self.rel(msg["t1"]),
+                    "info",
+                    f"step {req['step']}: {name} {req['call']}() returned {msg['ret']}{err} after {took:.2f} s",
+                    req["step"],
+                )
+            )
             self.emit_epoll(req["step"], name, msg)
 
     # -- one step ----------------------------------------------------------------------------
@@ -256,8 +269,20 @@ class Agent:
             self.emit(CountersEvent(self.rel(time.time()), n, delta))
         others = set(self.owners)
         for sock, pred in preds:
-            self.emit(judge(t=self.rel(time.time()), step=n, actor=actor, call=call, sock=sock, pred=pred,
-                            frames=self.step_frames, resets=self.step_resets, deltas=delta, others=others))
+            self.emit(
+                judge(
+                    t=self.rel(time.time()),
+                    step=n,
+                    actor=actor,
+                    call=call,
+                    sock=sock,
+                    pred=pred,
+                    frames=self.step_frames,
+                    resets=self.step_resets,
+                    deltas=delta,
+                    others=others,
+                )
+            )
         overhead = (time.time() - wall0 - waited) * 1000
         self.ctl(kind="done", step=n, ok=ok, overhead_ms=round(overhead, 3), waited_s=round(waited, 4))
         self.step = self.current = None
@@ -293,8 +318,18 @@ class Agent:
         t = self.rel(msg.get("t0", time.time()))
         if msg.get("busy"):
             blocked = a.blocked or {}
-            self.emit(StepEvent(t, n, a.name, call, args, None, None,
-                                {"message": f"{a.name} is still blocked in {blocked.get('call')}() from step {blocked.get('step')}"}))
+            self.emit(
+                StepEvent(
+                    t,
+                    n,
+                    a.name,
+                    call,
+                    args,
+                    None,
+                    None,
+                    {"message": f"{a.name} is still blocked in {blocked.get('call')}() from step {blocked.get('step')}"},
+                )
+            )
             return False
         if msg.get("blocked"):
             self.emit(StepEvent(t, n, a.name, call, args, None, None, {"blocked": True}))
@@ -408,10 +443,23 @@ class Agent:
         if f.flag_bits & 0x01 and f.payload_len:
             self.fin_with_data.add((f.dport, f.sport))
         seq, ack = self.relseq(f)
-        self.emit(PacketEvent(
-            self.rel(f.ts), self.owner(f.sport, f.dport)[0], self.owner(f.dport, f.sport)[0], f.sport, f.dport,
-            f.flags, seq, ack, f.payload_len, f.win, self.step, len(self.frames), f.raw,
-        ))
+        self.emit(
+            PacketEvent(
+                self.rel(f.ts),
+                self.owner(f.sport, f.dport)[0],
+                self.owner(f.dport, f.sport)[0],
+                f.sport,
+                f.dport,
+                f.flags,
+                seq,
+                ack,
+                f.payload_len,
+                f.win,
+                self.step,
+                len(self.frames),
+                f.raw,
+            )
+        )
 
     def on_trace(self, ev: Any) -> None:
         if ev.event == "tcp_send_reset":
@@ -501,7 +549,11 @@ class Agent:
         out = []
         for s in targets:
             view = SocketView(
-                state=s["state"], inq=s["inq"], unsent=s["unsent"], linger=tuple(s["linger"]), linger2=s["linger2"],
+                state=s["state"],
+                inq=s["inq"],
+                unsent=s["unsent"],
+                linger=tuple(s["linger"]),
+                linger2=s["linger2"],
                 accept_queue=s.get("accept_queue", 0),
                 fin_skb_pending=(s["lport"], s["rport"]) in self.fin_with_data and not s["eof_read"],
                 peer_acks_fin=states.get((s["rport"], s["lport"])) in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"),

@@ -152,9 +152,7 @@ class Capture:
             )
         self._sock = sock
         started = threading.Event()
-        self._sniffer = AsyncSniffer(
-            opened_socket=sock, prn=self._enqueue, store=False, started_callback=started.set
-        )
+        self._sniffer = AsyncSniffer(opened_socket=sock, prn=self._enqueue, store=False, started_callback=started.set)
         self._sniffer.start()
         if not started.wait(timeout):
             exc = getattr(self._sniffer, "exception", None)

@@ -58,14 +58,21 @@ class Lab:
         self._dead = False
 
     # -- life cycle --------------------------------------------------------------------------
-    def start(self, actors: list[str] | None = None, port: int | None = None, tracer: bool = True, timeout: float = 15.0) -> LabInfo:
+    def start(
+        self, actors: list[str] | None = None, port: int | None = None, tracer: bool = True, timeout: float = 15.0
+    ) -> LabInfo:
         opts = {"actors": actors or [], "port": port, "no_tracer": not tracer, "parent": os.getpid()}
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "tuiexplore.lab.agent", json.dumps(opts)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env, text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            text=True,
+            bufsize=1,
             start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the lab in order
         )
         threading.Thread(target=self._read, name="lab-reader", daemon=True).start()

@@ -17,11 +17,11 @@ def read(paths: tuple[str, ...] = ("/proc/net/snmp", "/proc/net/netstat")) -> di
     for path in paths:
         with open(path) as f:
             lines = f.read().splitlines()
-        for header, row in zip(lines[::2], lines[1::2]):
+        for header, row in zip(lines[::2], lines[1::2], strict=False):
             group, _, names = header.partition(":")
             if group not in _GROUPS:
                 continue
-            for name, value in zip(names.split(), row.partition(":")[2].split()):
+            for name, value in zip(names.split(), row.partition(":")[2].split(), strict=True):
                 key = f"{group}.{name}"
                 if key not in _NOT_COUNTERS:
                     values[key] = int(value)

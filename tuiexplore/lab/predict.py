@@ -119,7 +119,10 @@ def predict_close(s: SocketView, version: tuple[int, int, int], exiting: bool = 
         n = s.accept_queue
         if n:
             return Prediction(
-                "RST", "listen_stop", rst_reason("TCP_STATE", version), ("Tcp.OutRsts",),
+                "RST",
+                "listen_stop",
+                rst_reason("TCP_STATE", version),
+                ("Tcp.OutRsts",),
                 f"listener closed with {n} un-accepted connection{'s' if n != 1 else ''}: each is reset",
                 (*path, "listen_stop"),
             )
@@ -128,16 +131,33 @@ def predict_close(s: SocketView, version: tuple[int, int, int], exiting: bool = 
     unread, why = _unread(s, version)
     if s.state == "CLOSE":
         extra = f"; {why} is discarded silently" if unread else ""
-        return Prediction("none", "already_closed", None, (), f"socket already closed (reset or never connected){extra}", (*path, "already_closed"))
+        return Prediction(
+            "none",
+            "already_closed",
+            None,
+            (),
+            f"socket already closed (reset or never connected){extra}",
+            (*path, "already_closed"),
+        )
     if unread:
         return Prediction(
-            "RST", "data_was_unread", rst_reason("TCP_ABORT_ON_CLOSE", version),
-            ("TcpExt.TCPAbortOnClose", "Tcp.OutRsts"), f"{why} (RFC 2525 §2.17)", (*path, "data_was_unread"),
+            "RST",
+            "data_was_unread",
+            rst_reason("TCP_ABORT_ON_CLOSE", version),
+            ("TcpExt.TCPAbortOnClose", "Tcp.OutRsts"),
+            f"{why} (RFC 2525 §2.17)",
+            (*path, "data_was_unread"),
         )
     if s.linger[0] and s.linger[1] == 0:
         out, reason, text = _disconnect(s, version)
-        return Prediction(out, "linger_zero", reason, ("TcpExt.TCPAbortOnData",) + (("Tcp.OutRsts",) if out == "RST" else ()),
-                          f"SO_LINGER {{1, 0}}: {text}", (*path, "linger_zero"))
+        return Prediction(
+            out,
+            "linger_zero",
+            reason,
+            ("TcpExt.TCPAbortOnData",) + (("Tcp.OutRsts",) if out == "RST" else ()),
+            f"SO_LINGER {{1, 0}}: {text}",
+            (*path, "linger_zero"),
+        )
     nxt, send_fin = CLOSE_STATE.get(s.state, (s.state, False))
     if send_fin:
         path.append("fin")
@@ -154,21 +174,37 @@ def predict_close(s: SocketView, version: tuple[int, int, int], exiting: bool = 
             # Without a wait the ACK is handled after sock_orphan(): tcp_rcv_state_process() finds a
             # dead FIN_WAIT1 socket with linger2 < 0, calls tcp_done() and returns non-zero, so
             # tcp_v4_do_rcv() answers the ACK with a reset.
-            text += ("; the peer's ACK then reaches the orphan, which TCP_LINGER2 < 0 forbids to wait in "
-                     "FIN_WAIT2: tcp_rcv_state_process() kills it and the ACK is answered with RST")
-            return Prediction("RST", "linger2_orphan_ack", rst_reason("TCP_ABORT_ON_DATA", version, passive=True),
-                              ("TcpExt.TCPAbortOnData", "Tcp.OutRsts"), text, (*path, "linger2_orphan_ack"))
+            text += (
+                "; the peer's ACK then reaches the orphan, which TCP_LINGER2 < 0 forbids to wait in "
+                "FIN_WAIT2: tcp_rcv_state_process() kills it and the ACK is answered with RST"
+            )
+            return Prediction(
+                "RST",
+                "linger2_orphan_ack",
+                rst_reason("TCP_ABORT_ON_DATA", version, passive=True),
+                ("TcpExt.TCPAbortOnData", "Tcp.OutRsts"),
+                text,
+                (*path, "linger2_orphan_ack"),
+            )
         return Prediction(outcome, "fin", None, (), text, tuple(path))
     if s.state == "FIN_WAIT2" and s.linger2 < 0:
         return _linger2(version, (*path, "no_fin", "linger2_abort"), "already in FIN_WAIT2 (our FIN was ACKed)")
-    why_none = "SYN_SENT -> CLOSE: the connection attempt is abandoned" if s.state == "SYN_SENT" else f"{s.state}: our FIN was already sent"
+    why_none = (
+        "SYN_SENT -> CLOSE: the connection attempt is abandoned"
+        if s.state == "SYN_SENT"
+        else f"{s.state}: our FIN was already sent"
+    )
     return Prediction("none", "no_fin", None, (), why_none, (*path, "no_fin"))
 
 
 def _linger2(version: tuple[int, int, int], path: tuple[str, ...], text: str) -> Prediction:
     return Prediction(
-        "RST", "linger2_abort", rst_reason("TCP_ABORT_ON_LINGER", version),
-        ("TcpExt.TCPAbortOnLinger", "Tcp.OutRsts"), f"{text}; TCP_LINGER2 < 0 resets it", path,
+        "RST",
+        "linger2_abort",
+        rst_reason("TCP_ABORT_ON_LINGER", version),
+        ("TcpExt.TCPAbortOnLinger", "Tcp.OutRsts"),
+        f"{text}; TCP_LINGER2 < 0 resets it",
+        path,
     )
 
 
@@ -176,7 +212,11 @@ def _disconnect(s: SocketView, version: tuple[int, int, int]) -> tuple[str, str 
     """tcp_disconnect(): which RST, if any, it sends from this state."""
     if s.state == "LISTEN":
         n = s.accept_queue
-        return ("RST" if n else "none"), (rst_reason("TCP_STATE", version) if n else None), f"listener stopped, {n} child(ren) reset"
+        return (
+            ("RST" if n else "none"),
+            (rst_reason("TCP_STATE", version) if n else None),
+            f"listener stopped, {n} child(ren) reset",
+        )
     if s.state in NEED_RESET:
         return "RST", rst_reason("TCP_STATE", version), f"{s.state} needs a reset"
     if s.state in ("CLOSING", "LAST_ACK") and s.unsent:
@@ -202,10 +242,19 @@ def predict_shutdown(s: SocketView, how: str, version: tuple[int, int, int]) -> 
     if s.state == "LISTEN":
         return Prediction("none", "shutdown_none", None, (), "SHUT_WR on a listener does nothing", ("shutdown_none",))
     if not snd:
-        return Prediction("none", "shutdown_none", None, (), "SHUT_RD sends nothing; later data is still ACKed", ("shutdown_none",))
+        return Prediction(
+            "none", "shutdown_none", None, (), "SHUT_RD sends nothing; later data is still ACKed", ("shutdown_none",)
+        )
     nxt, send_fin = CLOSE_STATE.get(s.state, (s.state, False))
     if send_fin and s.state in ("ESTABLISHED", "SYN_RECV", "CLOSE_WAIT"):
         if s.unsent:
-            return Prediction("none", "shutdown_fin", None, (), f"{s.state} -> {nxt}: FIN queued behind {s.unsent} unsent bytes", ("shutdown_fin",))
+            return Prediction(
+                "none",
+                "shutdown_fin",
+                None,
+                (),
+                f"{s.state} -> {nxt}: FIN queued behind {s.unsent} unsent bytes",
+                ("shutdown_fin",),
+            )
         return Prediction("FIN", "shutdown_fin", None, (), f"{s.state} -> {nxt}: FIN", ("shutdown_fin",))
     return Prediction("none", "shutdown_none", None, (), f"{s.state}: no FIN to send", ("shutdown_none",))

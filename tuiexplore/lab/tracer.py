@@ -100,7 +100,9 @@ class Tracer:
             raise TracerUnavailable(f"cannot create a tracefs instance: {exc.strerror}") from exc
         try:
             self._write("trace_clock", "mono")
-            self._write("events/sock/inet_sock_set_state/filter", f"protocol == 6 && (sport == {self.port} || dport == {self.port})")
+            self._write(
+                "events/sock/inet_sock_set_state/filter", f"protocol == 6 && (sport == {self.port} || dport == {self.port})"
+            )
             self._write("events/sock/inet_sock_set_state/enable", "1")
             self._write("events/tcp/tcp_send_reset/enable", "1")
             self._pipe = os.open(os.path.join(self._dir, "trace_pipe"), os.O_RDONLY | os.O_NONBLOCK)

@@ -57,10 +57,22 @@ def judge(
     if reason:
         parts.append(f"kernel reason {reason}")
     if not agree:
-        parts.append(f"PREDICTED {pred.outcome}"
-                     + (f" with reason {pred.reason}" if pred.reason and reason and pred.reason != reason else "")
-                     + f" ({BRANCHES[pred.branch]}) - the kernel did otherwise")
+        parts.append(
+            f"PREDICTED {pred.outcome}"
+            + (f" with reason {pred.reason}" if pred.reason and reason and pred.reason != reason else "")
+            + f" ({BRANCHES[pred.branch]}) - the kernel did otherwise"
+        )
     return VerdictEvent(
-        t, step, actor, sock["name"], call, pred.outcome, observed, pred.branch, reason, dict(deltas), agree,
+        t,
+        step,
+        actor,
+        sock["name"],
+        call,
+        pred.outcome,
+        observed,
+        pred.branch,
+        reason,
+        dict(deltas),
+        agree,
         " · ".join(parts),
     )

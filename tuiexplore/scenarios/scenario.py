@@ -179,14 +179,20 @@ class _Validator:
                 self.fail(f"{where}: field 'actor': '{actor}' already exited at step {exited[actor]}", "step", i, "actor")
             call_name = raw.get("call")
             if call_name not in CALLS:
-                self.fail(f"{where}: field 'call': unknown call {call_name!r} (expected one of: {', '.join(CALLS)})", "step", i, "call")
+                self.fail(
+                    f"{where}: field 'call': unknown call {call_name!r} (expected one of: {', '.join(CALLS)})", "step", i, "call"
+                )
             call = CALLS[call_name]
             where = f"step {i + 1} ({call_name})"
             allowed = {"actor", "call", "say"} | {a.name for a in call.args}
             for key in raw:
                 if key not in allowed:
-                    self.fail(f"{where}: field '{key}': not an argument of {call_name} (allowed: {', '.join(sorted(allowed))})",
-                              "step", i, key)
+                    self.fail(
+                        f"{where}: field '{key}': not an argument of {call_name} (allowed: {', '.join(sorted(allowed))})",
+                        "step",
+                        i,
+                        key,
+                    )
             say = raw.get("say")
             if say is not None and not isinstance(say, str):
                 self.fail(f"{where}: field 'say': must be a string", "step", i, "say")
@@ -243,7 +249,7 @@ class _Validator:
                 fail(f"unknown value {v!r} (expected one of: {', '.join(a.choices)})")
         elif a.kind == "names":
             if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-                fail("must be a list of event names, e.g. [\"EPOLLIN\", \"EPOLLRDHUP\"]")
+                fail('must be a list of event names, e.g. ["EPOLLIN", "EPOLLRDHUP"]')
             bad = [x for x in v if x not in EPOLL_BITS]
             if bad:
                 fail(f"unknown event {bad[0]!r} (known: {', '.join(EPOLL_BITS)})")
@@ -279,8 +285,13 @@ class _Validator:
             for p in raw.get("packets", []):
                 parts = p.split() if isinstance(p, str) else []
                 if len(parts) != 2 or parts[0] not in actors or not _FLAGS.match(parts[1]):
-                    self.fail(f"{where}: field 'packets': {p!r} must be \"<actor> <tcpdump flags>\" with an actor of this "
-                              f"scenario or '?', e.g. \"client R.\"", "expect", i, "packets")
+                    self.fail(
+                        f"{where}: field 'packets': {p!r} must be \"<actor> <tcpdump flags>\" with an actor of this "
+                        f"scenario or '?', e.g. \"client R.\"",
+                        "expect",
+                        i,
+                        "packets",
+                    )
                 packets.append((parts[0], parts[1]))
             verdict = raw.get("verdict")
             if verdict is not None:
@@ -288,8 +299,13 @@ class _Validator:
                     self.fail(f"{where}: field 'verdict': must be FIN, RST or none", "expect", i, "verdict")
                 s = steps[n - 1]
                 if not is_closing(s.call, s.args):
-                    self.fail(f"{where}: field 'verdict': step {n} ({s.call}) is not a closing call "
-                              "(close, exit, shutdown, connect with AF_UNSPEC)", "expect", i, "verdict")
+                    self.fail(
+                        f"{where}: field 'verdict': step {n} ({s.call}) is not a closing call "
+                        "(close, exit, shutdown, connect with AF_UNSPEC)",
+                        "expect",
+                        i,
+                        "verdict",
+                    )
             out.append(Expect(n, packets, verdict))
         return out
 
