@@ -47,8 +47,15 @@ class StepDone:
 
 
 class Lab:
-    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
-        self.on_event = on_event or (lambda e: None)
+    def __init__(
+        self,
+        on_event: Callable[[Event], None] | None = None,
+        on_batch: Callable[[list[Event]], None] | None = None,
+    ) -> None:
+        """``on_event`` gets events one by one; ``on_batch`` gets every event that arrived in one
+        read from the agent's pipe, in order (what a UI wants: one message per batch)."""
+        self.on_event = on_event
+        self.on_batch = on_batch
         self.info: LabInfo | None = None
         self._proc: subprocess.Popen | None = None
         self._replies: dict[Any, dict[str, Any]] = {}
@@ -152,20 +159,36 @@ class Lab:
 
     # -- the reader thread -------------------------------------------------------------------
     def _read(self) -> None:
-        proc = self._proc
-        for line in proc.stdout:
-            msg = json.loads(line)
-            if "ctl" in msg:
+        fd = self._proc.stdout.fileno()
+        pending = b""
+        while chunk := os.read(fd, 1 << 16):
+            *lines, pending = (pending + chunk).split(b"\n")
+            batch: list[Event] = []
+            for line in lines:
+                msg = json.loads(line)
+                if "ctl" not in msg:
+                    batch.append(from_wire(msg))
+                    continue
+                self._deliver(batch)  # a reply is seen only after the events before it
+                batch = []
                 kind = msg["ctl"]
                 key = kind if kind in ("ready", "error") else (kind, msg.get("step", msg.get("id")))
                 with self._cond:
                     self._replies[key] = msg
                     self._cond.notify_all()
-            else:
-                self.on_event(from_wire(msg))
+            self._deliver(batch)
         with self._cond:
             self._dead = True
             self._cond.notify_all()
+
+    def _deliver(self, batch: list[Event]) -> None:
+        if not batch:
+            return
+        if self.on_event:
+            for e in batch:
+                self.on_event(e)
+        if self.on_batch:
+            self.on_batch(batch)
 
     def _wait(self, key: Any, timeout: float) -> dict[str, Any]:
         with self._cond:

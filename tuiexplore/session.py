@@ -1,0 +1,211 @@
+"""An interactive lab session: a scenario to step through, manual steps that may depart from it,
+restarts, and the seed server's own loop. No UI code: the TUI drives it from one worker thread.
+
+Steps are numbered in the order they run, whatever their origin (scenario, key, palette,
+server policy); ``origin`` records which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuiexplore.lab.calls import CALLS
+from tuiexplore.lab.client import Lab, LabInfo, StepDone
+from tuiexplore.scenarios.scenario import Scenario, Step
+from tuiexplore.timeline import Event, StepEvent
+
+SEED_EVENTS = ["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "EPOLLHUP"]
+
+
+@dataclass
+class FdModel:
+    """What an actor holds, as far as its steps said (for defaults and for dimming keys)."""
+
+    sockets: list[str] = field(default_factory=list)  # open sockets, oldest first
+    epolls: list[str] = field(default_factory=list)
+    listeners: set[str] = field(default_factory=set)
+    connected: set[str] = field(default_factory=set)
+    exited: bool = False
+
+    def latest(self, kind: str = "socket") -> str | None:
+        names = {"socket": self.sockets, "epoll": self.epolls}[kind]
+        return names[-1] if names else None
+
+    def conn(self) -> str | None:
+        """The socket a default read/write/close should use: the newest non-listener."""
+        return next((s for s in reversed(self.sockets) if s not in self.listeners), None)
+
+
+class Session:
+    def __init__(
+        self,
+        scenario: Scenario,
+        on_batch: Callable[[list[Event]], None],
+        tracer: bool = True,
+        lab_factory: Callable[..., Lab] = Lab,
+    ) -> None:
+        self.scenario = scenario
+        self.tracer = tracer
+        self._on_batch = on_batch
+        self._lab_factory = lab_factory
+        self.lab: Lab | None = None
+        self.info: LabInfo | None = None
+        self.cursor = 0  # index of the scenario's next step
+        self.number = 0  # steps run so far
+        self.origin: dict[int, str] = {}  # step number -> "scenario" | "manual" | "server policy"
+        self.fds: dict[str, FdModel] = {}
+        self.results: dict[int, StepEvent] = {}
+        self.seed_server = False
+        self._seed_written: set[str] = set()
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self) -> LabInfo:
+        self.lab = self._lab_factory(on_batch=self._batch)
+        actors = self.scenario.actors or ["server", "client"]
+        self.info = self.lab.start(list(dict.fromkeys([*actors, "server", "client"])), self.scenario.port, self.tracer)
+        return self.info
+
+    def restart(self) -> LabInfo:
+        self.close()
+        self.cursor = self.number = 0
+        self.origin.clear()
+        self.fds.clear()
+        self.results.clear()
+        self._seed_written.clear()
+        return self.start()
+
+    def close(self) -> None:
+        if self.lab is not None:
+            self.lab.close()
+            self.lab = None
+
+    def _batch(self, events: list[Event]) -> None:
+        for e in events:
+            if isinstance(e, StepEvent):
+                self.results[e.step] = e
+                self._track(e)
+        self._on_batch(events)
+
+    # -- steps -------------------------------------------------------------------------------
+    @property
+    def next_step(self) -> Step | None:
+        return self.scenario.steps[self.cursor] if self.cursor < len(self.scenario.steps) else None
+
+    def run_next(self) -> StepDone | None:
+        step = self.next_step
+        if step is None:
+            return None
+        self.cursor += 1
+        return self._run(step.actor, step.call, step.args, "scenario")
+
+    def run_manual(self, actor: str, call: str, args: dict[str, Any]) -> StepDone:
+        return self._run(actor, call, args, "manual")
+
+    def _run(self, actor: str, call: str, args: dict[str, Any], origin: str) -> StepDone:
+        self.number += 1
+        n = self.number
+        self.origin[n] = origin
+        full = {a.name: a.default for a in CALLS[call].args if a.default is not None}
+        full.update({k: v for k, v in args.items() if v is not None})
+        if CALLS[call].arg("port") is not None and full.get("port") is None:
+            full["port"] = self.info.port
+        done = self.lab.step(n, actor, call, full)
+        if self.seed_server and actor != "server" and origin != "server policy":
+            self.run_seed_server()
+        return done
+
+    def predict(self, actor: str, call: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.lab.predict(actor, call, args) if self.lab else []
+
+    def predict_next(self) -> list[dict[str, Any]]:
+        """The prediction for the scenario's next step, if it is a closing call."""
+        from tuiexplore.lab.calls import is_closing
+
+        step = self.next_step
+        if step is None or not is_closing(step.call, step.args):
+            return []
+        return self.predict(step.actor, step.call, step.args)
+
+    def inspect(self) -> dict[str, Any]:
+        return self.lab.inspect() if self.lab else {}
+
+    # -- what each actor holds ---------------------------------------------------------------
+    def model(self, actor: str) -> FdModel:
+        return self.fds.setdefault(actor, FdModel())
+
+    def _track(self, e: StepEvent) -> None:
+        m = self.model(e.actor)
+        ok = e.ret is not None and e.ret >= 0 and not e.errno
+        name = e.result.get("fd")
+        if e.call in ("socket", "accept") and ok:
+            m.sockets.append(name)
+            if e.call == "accept":
+                m.connected.add(name)
+        elif e.call == "epoll_create" and ok:
+            m.epolls.append(name)
+        elif e.call == "listen" and ok:
+            m.listeners.add(e.args["fd"])
+        elif e.call == "connect" and (ok or e.errno == "EINPROGRESS"):
+            if e.args.get("family") == "AF_UNSPEC":
+                m.connected.discard(e.args["fd"])
+            else:
+                m.connected.add(e.args["fd"])
+        elif e.call == "close" and ok:
+            fd = e.args["fd"]
+            for names in (m.sockets, m.epolls):
+                if fd in names:
+                    names.remove(fd)
+            m.listeners.discard(fd)
+            m.connected.discard(fd)
+        elif e.call == "exit":
+            self.fds[e.actor] = FdModel(exited=True)
+
+    def fresh_name(self, actor: str, base: str) -> str:
+        m = self.model(actor)
+        taken = set(m.sockets) | set(m.epolls)
+        if base not in taken:
+            return base
+        return next(f"{base}{i}" for i in range(2, 1000) if f"{base}{i}" not in taken)
+
+    # -- the seed server's loop --------------------------------------------------------------
+    def run_seed_server(self) -> None:
+        """The seed's server, one real syscall per step: set up a listener in epoll, then on each
+        wake-up accept, write "1" once on a connection's EPOLLOUT, and close on HUP/ERR."""
+        m = self.model("server")
+        if m.exited:
+            return
+        run = lambda call, **a: self._run("server", call, a, "server policy")  # noqa: E731
+        if not m.listeners:
+            lst = self.fresh_name("server", "listener")
+            run("socket", **{"as": lst})
+            run("setsockopt", fd=lst, option="SO_REUSEADDR", value=1)
+            run("bind", fd=lst)
+            run("listen", fd=lst)
+        ep = m.latest("epoll")
+        if ep is None:
+            ep = self.fresh_name("server", "ep")
+            run("epoll_create", **{"as": ep})
+            for lst in sorted(m.listeners):
+                run("epoll_ctl", ep=ep, op="ADD", fd=lst, events=["EPOLLIN"])
+        for _ in range(8):  # bounded: a wake-up with nothing to do ends the loop
+            done = run("epoll_wait", ep=ep, timeout_ms=0)
+            ready = self.results.get(done.step)
+            acted = False
+            for ev in ready.result.get("ready", []) if ready else []:
+                fd, names = ev["fd"], set(ev["events"])
+                if fd in m.listeners and "EPOLLIN" in names:
+                    conn = self.fresh_name("server", "conn")
+                    run("accept", fd=fd, **{"as": conn})
+                    run("epoll_ctl", ep=ep, op="ADD", fd=conn, events=SEED_EVENTS)
+                    acted = True
+                elif names & {"EPOLLHUP", "EPOLLERR", "EPOLLRDHUP"} and fd in m.sockets:
+                    run("close", fd=fd)
+                    acted = True
+                elif "EPOLLOUT" in names and fd not in self._seed_written and fd in m.sockets:
+                    self._seed_written.add(fd)
+                    run("write", fd=fd, data="1")
+                    acted = True
+            if not acted:
+                return
