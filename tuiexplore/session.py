@@ -37,6 +37,12 @@ class FdModel:
         """The socket a default read/write/close should use: the newest non-listener."""
         return next((s for s in reversed(self.sockets) if s not in self.listeners), None)
 
+    def fresh_name(self, base: str) -> str:
+        taken = set(self.sockets) | set(self.epolls)
+        if base not in taken:
+            return base
+        return next(f"{base}{i}" for i in range(2, 1000) if f"{base}{i}" not in taken)
+
 
 class Session:
     def __init__(
@@ -45,8 +51,11 @@ class Session:
         on_batch: Callable[[list[Event]], None],
         tracer: bool = True,
         lab_factory: Callable[..., Lab] = Lab,
+        on_step: Callable[[int, str, str, str], None] | None = None,
     ) -> None:
+        """``on_step(number, actor, call, origin)`` is called as each step is sent to the lab."""
         self.scenario = scenario
+        self._on_step = on_step or (lambda *a: None)
         self.tracer = tracer
         self._on_batch = on_batch
         self._lab_factory = lab_factory
@@ -107,6 +116,7 @@ class Session:
         self.number += 1
         n = self.number
         self.origin[n] = origin
+        self._on_step(n, actor, call, origin)
         full = {a.name: a.default for a in CALLS[call].args if a.default is not None}
         full.update({k: v for k, v in args.items() if v is not None})
         if CALLS[call].arg("port") is not None and full.get("port") is None:
@@ -163,11 +173,7 @@ class Session:
             self.fds[e.actor] = FdModel(exited=True)
 
     def fresh_name(self, actor: str, base: str) -> str:
-        m = self.model(actor)
-        taken = set(m.sockets) | set(m.epolls)
-        if base not in taken:
-            return base
-        return next(f"{base}{i}" for i in range(2, 1000) if f"{base}{i}" not in taken)
+        return self.model(actor).fresh_name(base)
 
     # -- the seed server's loop --------------------------------------------------------------
     def run_seed_server(self) -> None:

@@ -1,0 +1,1 @@
+"""Theme data for tuiexplore's UI (installed as the package ``tuiexplore.themes``)."""

@@ -1,0 +1,57 @@
+"""Typed messages from the lab's worker thread to the UI (posted, never called across threads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from tuiexplore.lab.client import LabInfo, StepDone
+from tuiexplore.scenarios.scenario import Scenario
+from tuiexplore.session import FdModel
+from tuiexplore.timeline import Event
+
+
+@dataclass
+class LabStarted(Message):
+    info: LabInfo
+    scenario: Scenario
+
+
+@dataclass
+class LabEvents(Message):
+    """Every event that arrived in one read from the lab, in timeline order."""
+
+    events: list[Event]
+
+
+@dataclass
+class StepFinished(Message):
+    done: StepDone | None
+    origin: dict[int, str]  # step number -> where it came from
+    models: dict[str, FdModel]  # copies: what each actor holds now
+    cursor: int  # index of the scenario's next step
+    prediction: list[dict[str, Any]]  # for the scenario's next step, if it is a closing call
+    sockets: dict[str, Any]  # the agent's inventory: actor -> {pid, sockets, blocked}
+    names: dict[int, str]  # pid -> process name (psutil), untrusted text
+
+
+@dataclass
+class StepStarted(Message):
+    step: int
+    actor: str
+    call: str
+    origin: str  # "scenario" | "manual" | "server policy"
+
+
+@dataclass
+class LabFailed(Message):
+    text: str
+
+
+@dataclass
+class Busy(Message):
+    """How many requests wait for the lab (0: idle)."""
+
+    pending: int
