@@ -5,11 +5,10 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-
-import psutil
 from collections.abc import Callable
 from typing import Any
 
+import psutil
 from textual.message_pump import MessagePump
 
 from tuiexplore.lab.client import LabError
