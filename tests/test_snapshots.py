@@ -1,0 +1,19 @@
+"""What the screen shows, at 80x24 and 160x48, in all three themes (recorded seed-rst timeline)."""
+
+import pytest
+from tui_fakes import FakeDriver
+
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.tui.app import make_app
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "contrast"])
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_layout(snap_compare, theme, size):
+    app = make_app(load("seed-rst"), theme=theme, driver_factory=FakeDriver)
+    assert snap_compare(app, terminal_size=size)
+
+
+def test_narrow_kernel_tab(snap_compare):
+    app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+    assert snap_compare(app, terminal_size=(80, 24), press=["3"])

@@ -1,0 +1,155 @@
+"""The explorer driven as a person would, with keys, against a real lab."""
+
+import asyncio
+import time
+
+from tuiexplore.scenarios.scenario import load, parse
+from tuiexplore.timeline import VerdictEvent
+from tuiexplore.tui.app import ExplorerApp, make_app
+from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, VerdictLine, printable
+
+
+async def until(pilot, cond, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out waiting for the lab"
+        await pilot.pause(0.05)
+
+
+def idle(app: ExplorerApp) -> bool:
+    return app.info is not None and app.pending == 0 and app.driver is not None and app.driver._requests.empty()
+
+
+def log_text(app: ExplorerApp, actor: str) -> str:
+    log = app.query_one(f"#actor-{actor}", ActorLog)
+    return "\n".join("".join(seg.text for seg in strip) for strip in log.lines)
+
+
+def packet_flags(app: ExplorerApp) -> list[tuple[str, str, str]]:
+    return [(p.src, p.dst, p.flags) for p in app.query_one(PacketTable).packets.values()]
+
+
+def test_seed_with_keys_then_read_first_gives_fin():
+    async def body():
+        app = make_app(load("seed-rst"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.info is not None)
+            assert app.check_action("manual", ("client", "close")) is None  # dimmed before any socket
+            for _ in range(15):
+                await pilot.press("n")
+            await until(pilot, lambda: app.cursor == 15 and app.last_verdict is not None and idle(app))
+            await pilot.pause(0.3)
+            assert ("client", "server", "R.") in packet_flags(app)
+            assert "EPOLLIN|EPOLLOUT|EPOLLERR|EPOLLHUP|EPOLLRDHUP" in log_text(app, "server").replace("\n", "")
+            v = app.last_verdict
+            assert (v.observed, v.branch, v.agree) == ("RST", "data_was_unread", True)
+            assert "data_was_unread" in app.query_one(KernelView).taken
+            assert "1 byte unread" in str(app.query_one(VerdictLine).render())
+
+            await pilot.press("r")
+            await until(pilot, lambda: app.cursor == 0 and not app.query_one(PacketTable).packets and idle(app))
+            for _ in range(13):  # up to the server's write of "1"
+                await pilot.press("n")
+            await until(pilot, lambda: app.cursor == 13 and idle(app) and "client" in app.models)
+            await pilot.press("e")  # client read: the byte leaves the receive queue
+            await until(pilot, lambda: '"1"' in log_text(app, "client") and idle(app))
+            await pilot.press("x")  # client close
+            await until(pilot, lambda: app.last_verdict is not None and idle(app))
+            v = app.last_verdict
+            assert (v.observed, v.branch, v.agree) == ("FIN", "fin", True)
+            assert ("client", "server", "F.") in packet_flags(app)
+            assert "fin" in app.query_one(KernelView).taken
+
+    asyncio.run(body())
+
+
+def test_seed_server_loop_while_stepping_only_the_client():
+    async def body():
+        app = make_app(load("seed-rst"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.info is not None)
+            await pilot.press("s")  # the server sets itself up and runs the seed's loop
+            await until(pilot, lambda: idle(app) and "listener" in app.models.get("server").listeners)
+            for key in ("k", "c", "x"):  # client: socket, connect, close
+                await until(pilot, lambda k=key: app.check_action("manual", ("client", {"k": "socket", "c": "connect",
+                                                                                       "x": "close"}[k])) is True)
+                await pilot.press(key)
+                await until(pilot, lambda: idle(app))
+            await until(pilot, lambda: app.last_verdict is not None and idle(app))
+            client = [e for e in app.events if isinstance(e, VerdictEvent) and e.actor == "client"]
+            assert [(v.observed, v.branch, v.agree) for v in client] == [("RST", "data_was_unread", True)]
+            # the loop then sees the reset and closes its side: nothing left to send
+            server = [e for e in app.events if isinstance(e, VerdictEvent) and e.actor == "server"]
+            assert [(v.observed, v.branch) for v in server] == [("none", "already_closed")]
+            assert "write(conn, data='1') = 1" in log_text(app, "server")
+            assert "201d" in log_text(app, "server")
+
+    asyncio.run(body())
+
+
+PAYLOAD_SCENARIO = r'''
+title = "untrusted payload"
+[[step]]
+actor = "server"
+call = "socket"
+as = "l"
+[[step]]
+actor = "server"
+call = "bind"
+fd = "l"
+[[step]]
+actor = "server"
+call = "listen"
+fd = "l"
+[[step]]
+actor = "client"
+call = "socket"
+as = "c"
+[[step]]
+actor = "client"
+call = "connect"
+fd = "c"
+[[step]]
+actor = "server"
+call = "accept"
+fd = "l"
+as = "s"
+[[step]]
+actor = "server"
+call = "write"
+fd = "s"
+data = "[b]x[/b]\u001b[31m"
+[[step]]
+actor = "client"
+call = "read"
+fd = "c"
+'''
+
+
+def test_payload_markup_and_escapes_are_shown_literally():
+    async def body():
+        app = make_app(parse(PAYLOAD_SCENARIO, "payload.toml", "payload"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.info is not None)
+            for _ in range(8):
+                await pilot.press("n")
+            await until(pilot, lambda: app.cursor == 8 and idle(app) and "read(" in log_text(app, "client"))
+            await pilot.pause(0.2)
+            text = log_text(app, "client")
+            assert '"[b]x[/b]\\x1b[31m"' in text  # the tags as typed, ESC as \x1b
+            assert "\x1b" not in text
+            # the packet's dissection screen prints the payload as text too
+            table = app.query_one(PacketTable)
+            data_row = next(i for i, p in enumerate(table.packets.values()) if p.len)
+            table.focus()
+            table.move_cursor(row=data_row)
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            shown = str(app.screen.query("Static").last().render())
+            assert "[b]x[/b]" in shown and "\x1b" not in shown
+
+    asyncio.run(body())
+
+
+def test_printable_neutralises_control_characters():
+    assert printable("te-\x1b[31mevil\x07") == "te-\\x1b[31mevil\\x07"
