@@ -71,8 +71,12 @@ def test_seed_server_loop_while_stepping_only_the_client():
             await pilot.press("s")  # the server sets itself up and runs the seed's loop
             await until(pilot, lambda: idle(app) and "listener" in app.models.get("server").listeners)
             for key in ("k", "c", "x"):  # client: socket, connect, close
-                await until(pilot, lambda k=key: app.check_action("manual", ("client", {"k": "socket", "c": "connect",
-                                                                                       "x": "close"}[k])) is True)
+                await until(
+                    pilot,
+                    lambda k=key: (
+                        app.check_action("manual", ("client", {"k": "socket", "c": "connect", "x": "close"}[k])) is True
+                    ),
+                )
                 await pilot.press(key)
                 await until(pilot, lambda: idle(app))
             await until(pilot, lambda: app.last_verdict is not None and idle(app))
@@ -87,7 +91,7 @@ def test_seed_server_loop_while_stepping_only_the_client():
     asyncio.run(body())
 
 
-PAYLOAD_SCENARIO = r'''
+PAYLOAD_SCENARIO = r"""
 title = "untrusted payload"
 [[step]]
 actor = "server"
@@ -123,7 +127,7 @@ data = "[b]x[/b]\u001b[31m"
 actor = "client"
 call = "read"
 fd = "c"
-'''
+"""
 
 
 def test_payload_markup_and_escapes_are_shown_literally():

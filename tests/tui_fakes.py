@@ -14,11 +14,40 @@ from tuiexplore.tui.messages import Busy, LabEvents, LabStarted, StepFinished
 DATA = Path(__file__).parent / "data" / "seed-rst-events.jsonl"
 INFO = LabInfo(kernel="6.18.44", release="6.18.44-test", port=40000, mode="root", tracepoints=True)
 SOCKETS = {
-    "server": {"pid": 1001, "blocked": False, "sockets": [
-        {"name": "listener", "fd": 3, "state": "LISTEN", "inq": 0, "outq": 0, "unsent": 0, "linger": [0, 0],
-         "linger2": 60, "accept_queue": 0, "backlog": 16, "lport": 40000, "rport": 0, "eof_read": False},
-        {"name": "conn", "fd": 5, "state": "CLOSE", "inq": 0, "outq": 0, "unsent": 0, "linger": [0, 0],
-         "linger2": 60, "lport": 40000, "rport": 50000, "eof_read": False}]},
+    "server": {
+        "pid": 1001,
+        "blocked": False,
+        "sockets": [
+            {
+                "name": "listener",
+                "fd": 3,
+                "state": "LISTEN",
+                "inq": 0,
+                "outq": 0,
+                "unsent": 0,
+                "linger": [0, 0],
+                "linger2": 60,
+                "accept_queue": 0,
+                "backlog": 16,
+                "lport": 40000,
+                "rport": 0,
+                "eof_read": False,
+            },
+            {
+                "name": "conn",
+                "fd": 5,
+                "state": "CLOSE",
+                "inq": 0,
+                "outq": 0,
+                "unsent": 0,
+                "linger": [0, 0],
+                "linger2": 60,
+                "lport": 40000,
+                "rport": 50000,
+                "eof_read": False,
+            },
+        ],
+    },
     "client": {"pid": 1002, "blocked": False, "sockets": []},
 }
 
@@ -32,10 +61,13 @@ class FakeDriver:
         last = max(e.step for e in events if isinstance(e, StepEvent))
         self.target.post_message(LabStarted(INFO, self.scenario))
         self.target.post_message(LabEvents(events))
-        models = {"server": FdModel(sockets=["listener", "conn"], epolls=["ep"], listeners={"listener"},
-                                    connected={"conn"}), "client": FdModel()}
-        self.target.post_message(StepFinished(StepDone(last, True, 1.0, 0.06), {}, models, last, [], SOCKETS,
-                                              {1001: "te-server", 1002: "te-client"}))
+        models = {
+            "server": FdModel(sockets=["listener", "conn"], epolls=["ep"], listeners={"listener"}, connected={"conn"}),
+            "client": FdModel(),
+        }
+        self.target.post_message(
+            StepFinished(StepDone(last, True, 1.0, 0.06), {}, models, last, [], SOCKETS, {1001: "te-server", 1002: "te-client"})
+        )
         self.target.post_message(Busy(0))
 
     def submit(self, op: str, *args) -> None:  # noqa: ANN002

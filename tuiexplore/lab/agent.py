@@ -32,7 +32,7 @@ from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, Pac
 
 QUIET_S = 0.06  # > the 40 ms minimum delayed ACK: a step's late ACK still belongs to it
 SETTLE_MAX_S = 2.0
-HOLD_S = 0.01
+HOLD_S = 0.003
 DEFAULT_BLOCK_S = 1.0
 
 
@@ -383,8 +383,11 @@ class Agent:
                 last = now
             if now - last >= QUIET_S:
                 break
+            wait = QUIET_S - (now - last)
+            if self.held:  # wake up when the oldest held item may go out
+                wait = min(wait, max(0.0, self.held[0][0] + HOLD_S - now))
             try:
-                item = self.inbox.get(timeout=QUIET_S - (now - last))
+                item = self.inbox.get(timeout=wait)
             except queue.Empty:
                 continue
             self.handle(item)

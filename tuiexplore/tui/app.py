@@ -200,7 +200,7 @@ class ExplorerApp(App):
         tabs = "  ".join(
             f"[{i + 1} {n.capitalize()}]" if i == index else f" {i + 1} {n.capitalize()} " for i, n in enumerate(PANELS)
         )
-        self.query_one("#tabs", Static).update(tabs)
+        self.query_one("#tabs", Static).update(tabs, layout=False)
 
     def update_status(self) -> None:
         scn = self.scenario
@@ -222,7 +222,7 @@ class ExplorerApp(App):
             parts.append(f"working ({self.pending} queued)")
         if self.seed:
             parts.append("server loop ON")
-        self.query_one("#status", Static).update(" · ".join(parts))
+        self.query_one("#status", Static).update(" · ".join(parts), layout=False)
 
     # -- messages from the lab ---------------------------------------------------------------
     @on(LabStarted)
@@ -293,7 +293,15 @@ class ExplorerApp(App):
                     f"next: {nxt.actor} {call_text(nxt.call, nxt.args)} — predicted {p['outcome']} [{p['branch']}]: {p['text']}"
                 )
         self.update_status()
-        self.refresh_bindings()
+        self.refresh_keys()
+
+    def refresh_keys(self) -> None:
+        """Refresh the footer only when a key's state changed: a refresh recomposes the Footer,
+        which costs a full layout (tens of ms on a 2-core machine)."""
+        state = tuple(self.check_action(b.action.split("(")[0], _params(b.action)) for b in self.BINDINGS)
+        if state != getattr(self, "_key_state", None):
+            self._key_state = state
+            self.refresh_bindings()
 
     @on(LabFailed)
     def lab_failed(self, m: LabFailed) -> None:
@@ -338,7 +346,7 @@ class ExplorerApp(App):
         self.query_one(KernelView).mark()
         self.query_one(VerdictLine).show_text(HINT)
         self.seed = False
-        self.refresh_bindings()
+        self.refresh_keys()
 
     def action_open(self) -> None:
         def chosen(scn: Scenario | None) -> None:
@@ -477,6 +485,16 @@ def palette_calls(actor: str, m: FdModel) -> list[tuple[str, str, dict[str, Any]
             for fd in m.sockets
         ]
     return out
+
+
+def _params(action: str) -> tuple[object, ...]:
+    """The literal arguments of a binding's action string, e.g. "manual('client', 'read')"."""
+    if "(" not in action:
+        return ()
+    import ast
+
+    args = ast.literal_eval("(" + action.split("(", 1)[1].rstrip(")") + ",)")
+    return tuple(args)
 
 
 def make_app(scenario: Scenario, theme: str | None = None, tracer: bool = True, **kw: Any) -> ExplorerApp:

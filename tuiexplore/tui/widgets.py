@@ -175,6 +175,9 @@ class KernelView(VerticalScroll):
                 row = row.stylize_before("on $predicted-line")
             out.append(row)
         self._code.update(Content("\n").join(out))
+        # A fixed size spares every screen layout from measuring ~200 highlighted lines.
+        self._code.styles.width = max(row.cell_length for row in out) + 1
+        self._code.styles.height = len(out)
         # Scroll to the decisive branch (the last one marked), not to the drain loop before it.
         decisive = self.taken[-1:] or self.predicted[-1:]
         target = sorted(self.lines_of(decisive) or hot or pred)

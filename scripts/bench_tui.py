@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Benchmark the explorer: key press -> packet row on screen, and launch -> first interactive frame.
+
+key_to_packet: over STEPS manual steps (client write "x", which puts a data packet and its ACK
+on the wire), the time from the key reaching the app to the first frame composed with the
+packet's row in the table (headless Textual, real lab). first_frame: from spawning `python` to the app's
+first interactive frame (headless driver), median of RUNS launches.
+Usage: scripts/bench_tui.py [STEPS] [RUNS]    Goals: p95 < 50 ms, first frame < 1.0 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from textual import events  # noqa: E402
+
+from tuiexplore.scenarios.scenario import load  # noqa: E402
+from tuiexplore.tui.app import ExplorerApp, make_app  # noqa: E402
+from tuiexplore.tui.widgets import PacketTable  # noqa: E402
+
+
+class TimedApp(ExplorerApp):
+    """Notes when each key reaches the app (Pilot's own bookkeeping around a press is not the
+    user's wait) and when each frame is composed."""
+
+    key_at = 0.0
+    frames: list[float]
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.key_at = time.perf_counter()
+        await super().on_event(event)
+
+    def _display(self, screen, renderable) -> None:  # noqa: ANN001
+        # Headless, the driver drops the frame, but it was composed all the same.
+        if renderable is not None:
+            self.frames.append(time.perf_counter())
+        super()._display(screen, renderable)
+
+
+FIRST_FRAME = """
+import sys, time
+t0 = float(sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.tui.app import make_app
+async def report(pilot):
+    print(time.time() - t0, flush=True)
+    pilot.app.exit()
+make_app(load("seed-rst")).run(headless=True, auto_pilot=report)
+"""
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def key_to_packet(steps: int) -> list[float]:
+    app = TimedApp(load("read-then-close"))
+    app.frames = []
+    samples: list[float] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+
+        async def until(cond, timeout=30.0):  # noqa: ANN001
+            end = time.monotonic() + timeout
+            while not cond():
+                if time.monotonic() > end:
+                    raise TimeoutError
+                await asyncio.sleep(0.001)
+
+        await until(lambda: app.info is not None)
+        for _ in range(9):  # up to and including the accept: a connected pair
+            await pilot.press("n")
+        await until(lambda: app.cursor == 9 and app.pending == 0 and app.check_action("manual", ("client", "write")) is True)
+        await pilot.pause(0.2)
+        table = app.query_one(PacketTable)
+        for _ in range(steps):
+            before = len(table.packets)
+            press = asyncio.create_task(pilot.press("w"))  # pilot.press itself waits for the whole step
+            await until(lambda: len(table.packets) > before)
+            row_at = time.perf_counter()
+            await until(lambda: app.frames and app.frames[-1] >= row_at)
+            samples.append((app.frames[-1] - app.key_at) * 1000)
+            await press
+            await until(lambda: app.pending == 0)
+            await pilot.pause(0.08)  # let the step settle before the next key
+    return samples
+
+
+def first_frame(runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t0 = time.time()
+        p = subprocess.run([sys.executable, "-c", FIRST_FRAME, str(t0), str(ROOT)], capture_output=True, text=True, timeout=60)
+        out.append(float(p.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def main() -> None:
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    k = asyncio.run(key_to_packet(steps))
+    f = first_frame(runs)
+    print(f"{'measure':<22} {'n':>4} {'median':>9} {'p95':>9} {'max':>9}")
+    print(f"{'key_to_packet (ms)':<22} {len(k):>4} {statistics.median(k):>9.1f} {pct(k, 95):>9.1f} {max(k):>9.1f}")
+    print(f"{'first_frame (s)':<22} {len(f):>4} {statistics.median(f):>9.3f} {pct(f, 95):>9.3f} {max(f):>9.3f}")
+    print(f"key_to_packet_p95_ms={pct(k, 95):.1f}")
+    print(f"first_frame_s={statistics.median(f):.3f}")
+
+
+if __name__ == "__main__":
+    main()
