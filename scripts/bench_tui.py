@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from textual import events  # noqa: E402
 
 from tuiexplore.scenarios.scenario import load  # noqa: E402
-from tuiexplore.tui.app import ExplorerApp, make_app  # noqa: E402
+from tuiexplore.tui.app import ExplorerApp  # noqa: E402
 from tuiexplore.tui.widgets import PacketTable  # noqa: E402
 
 
@@ -86,9 +86,9 @@ async def key_to_packet(steps: int) -> list[float]:
         for _ in range(steps):
             before = len(table.packets)
             press = asyncio.create_task(pilot.press("w"))  # pilot.press itself waits for the whole step
-            await until(lambda: len(table.packets) > before)
+            await until(lambda b=before: len(table.packets) > b)
             row_at = time.perf_counter()
-            await until(lambda: app.frames and app.frames[-1] >= row_at)
+            await until(lambda r=row_at: app.frames and app.frames[-1] >= r)
             samples.append((app.frames[-1] - app.key_at) * 1000)
             await press
             await until(lambda: app.pending == 0)
