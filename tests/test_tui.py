@@ -144,9 +144,9 @@ def test_payload_markup_and_escapes_are_shown_literally():
             assert "\x1b" not in text
             # the packet's dissection screen prints the payload as text too
             table = app.query_one(PacketTable)
-            data_row = next(i for i, p in enumerate(table.packets.values()) if p.len)
+            data_row = next(i for i, p in enumerate(table.rows) if p.len)
             table.focus()
-            table.move_cursor(row=data_row)
+            table.cursor = data_row
             await pilot.press("enter")
             await pilot.pause(0.3)
             shown = str(app.screen.query("Static").last().render())

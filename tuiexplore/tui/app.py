@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.lab.client import LabInfo
@@ -263,7 +263,11 @@ class ExplorerApp(App):
         elif isinstance(e, EpollEvent):
             self.actor_log(e.actor).add_epoll(e)
         elif isinstance(e, StateEvent) and e.actor != "?":
-            self.actor_log(e.actor).add_note(NoteEvent(e.t, "info", f"state {e.fd}: {e.old} → {e.new}"))
+            text = f"state {e.fd}: {e.old} → {e.new}"
+            if e.old == "CLOSE" and e.new in ("FIN_WAIT2", "TIME_WAIT"):
+                # tcp_time_wait() traces the full socket's X -> CLOSE; a mini-socket carries on.
+                text = f"state {e.fd}: handed over to a timewait mini-socket in {e.new}"
+            self.actor_log(e.actor).add_note(NoteEvent(e.t, "info", text))
         elif isinstance(e, VerdictEvent):
             self.last_verdict = e
             self.query_one(VerdictLine).show_verdict(e)
@@ -407,11 +411,9 @@ class ExplorerApp(App):
             lines.append(f"  {n}: {ex.lines[n - ex.first_line].strip()}")
         self.push_screen(TextScreen(f"Verdict of step {v.step}", "\n".join(lines)))
 
-    @on(DataTable.RowSelected, "#packets")
-    def packet_selected(self, event: DataTable.RowSelected) -> None:
-        p = self.query_one(PacketTable).packets.get(int(event.row_key.value))
-        if p is None:
-            return
+    @on(PacketTable.Selected)
+    def packet_selected(self, event: PacketTable.Selected) -> None:
+        p = event.packet
         from scapy.layers.l2 import Ether
 
         dissection = Ether(p.raw).show(dump=True)
