@@ -157,3 +157,22 @@ def test_payload_markup_and_escapes_are_shown_literally():
 
 def test_printable_neutralises_control_characters():
     assert printable("te-\x1b[31mevil\x07") == "te-\\x1b[31mevil\\x07"
+
+
+def test_open_another_scenario_from_the_picker():
+    async def body():
+        app = make_app(load("seed-rst"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.info is not None)
+            await pilot.press("o")
+            await pilot.pause(0.2)
+            picker = app.screen.query_one("#builtins")
+            picker.highlighted = [o.id for o in picker.options].index("linger-zero")
+            await pilot.press("enter")
+            await until(pilot, lambda: app.scenario.name == "linger-zero" and idle(app))
+            for _ in range(len(app.scenario.steps)):
+                await pilot.press("n")
+            await until(pilot, lambda: app.cursor == len(app.scenario.steps) and app.last_verdict is not None and idle(app))
+            assert (app.last_verdict.observed, app.last_verdict.branch) == ("RST", "linger_zero")
+
+    asyncio.run(body())

@@ -353,14 +353,16 @@ class ExplorerApp(App):
         self.refresh_keys()
 
     def action_open(self) -> None:
-        def chosen(scn: Scenario | None) -> None:
+        async def chosen(scn: Scenario | None) -> None:
             if scn is None:
                 return
             self.scenario = scn
             self.clear_panels()
-            self.query_one("#actors").remove_children()
-            for actor in self.actor_names():
-                self.query_one("#actors").mount(ActorLog(actor, id=f"actor-{actor}"))
+            actors = self.query_one("#actors")
+            self.screen.set_focus(None)  # focus on a removed panel would cut the app's keys off
+            await actors.remove_children()  # the new panels reuse the ids: wait for the old ones to go
+            await actors.mount_all([ActorLog(actor, id=f"actor-{actor}") for actor in self.actor_names()])
+            self.query(ActorLog).first().focus()
             self.driver.submit("load", scn)
             self.update_status()
 

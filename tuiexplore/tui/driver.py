@@ -86,3 +86,5 @@ class LabDriver(threading.Thread):
             )
         except LabError as exc:
             self.target.post_message(LabFailed(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a dead driver would leave the UI waiting forever
+            self.target.post_message(LabFailed(f"internal error in {op}: {type(exc).__name__}: {exc}"))

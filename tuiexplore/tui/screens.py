@@ -51,21 +51,27 @@ dialogs; it never changes the lab.
 """
 
 
-class Dialog(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="dialog.close")]
+class Dialog(ModalScreen[object]):
+    BINDINGS = [Binding("escape", "dismiss", "Close", id="dialog.close")]
     DEFAULT_CSS = """
     Dialog { align: center middle; }
     Dialog > .dialog { width: 90%; height: 90%; border: round $primary; background: $surface; padding: 0 1; }
+    ScenarioPicker OptionList { height: 1fr; }
+    ScenarioPicker #error { height: auto; }
     """
 
 
-class HelpScreen(Dialog):
+class ReadOnlyDialog(Dialog):
+    BINDINGS = [Binding("q", "dismiss", "Close", id="dialog.quit")]
+
+
+class HelpScreen(ReadOnlyDialog):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):
             yield Markdown(HELP)
 
 
-class TextScreen(Dialog):
+class TextScreen(ReadOnlyDialog):
     """Plain text (dissections, verdict details): never parsed as markup."""
 
     def __init__(self, title: str, text: str) -> None:
