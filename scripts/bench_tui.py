@@ -20,6 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import tuiexplore.tui  # noqa: E402, F401 - sets Textual's frame rate before Textual is imported
+
+# isort: split
 from textual import events  # noqa: E402
 
 from tuiexplore.scenarios.scenario import load  # noqa: E402
@@ -28,8 +31,7 @@ from tuiexplore.tui.widgets import PacketTable  # noqa: E402
 
 
 class TimedApp(ExplorerApp):
-    """Notes when each key reaches the app (Pilot's own bookkeeping around a press is not the
-    user's wait) and when each frame is composed."""
+    """Notes when each key reaches the app and when each frame is composed."""
 
     key_at = 0.0
     frames: list[float]
@@ -85,12 +87,12 @@ async def key_to_packet(steps: int) -> list[float]:
         table = app.query_one(PacketTable)
         for _ in range(steps):
             before = len(table.packets)
-            press = asyncio.create_task(pilot.press("w"))  # pilot.press itself waits for the whole step
+            # The key arrives as a terminal key would; Pilot.press adds its own waits for idleness.
+            app.post_message(events.Key("w", "w"))
             await until(lambda b=before: len(table.packets) > b)
             row_at = time.perf_counter()
             await until(lambda r=row_at: app.frames and app.frames[-1] >= r)
             samples.append((app.frames[-1] - app.key_at) * 1000)
-            await press
             await until(lambda: app.pending == 0)
             await pilot.pause(0.08)  # let the step settle before the next key
     return samples

@@ -17,13 +17,14 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import DataTable, Static
 
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
 from tuiexplore.timeline import EpollEvent, NoteEvent, PacketEvent, StepEvent, VerdictEvent
 from tuiexplore.transcript import call_text, result_text
 
 MAX_PACKETS = 2000
+VIRTUAL_CHUNK = 32
 
 
 def printable(text: str) -> str:
@@ -31,13 +32,91 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
-class ActorLog(RichLog):
-    """One actor's syscalls with their results, and its epoll event log."""
+def grow(view: ScrollView, width: int, needed: int) -> None:
+    """Set a view's scrollable height without a screen layout per line: every change of
+    virtual_size costs one (~15 ms here), so it stays at the visible height while the content
+    fits, then grows in chunks."""
+    visible = view.scrollable_content_region.height
+    current = view.virtual_size.height
+    if not visible:  # not laid out yet: exact for now, on_resize settles it
+        target = needed
+    elif needed <= visible:
+        target = visible
+    elif needed > current or needed < current - VIRTUAL_CHUNK:
+        target = needed + VIRTUAL_CHUNK - needed % VIRTUAL_CHUNK
+    else:
+        return
+    if target != current or width != view.virtual_size.width:
+        view.virtual_size = Size(width, target)
+
+
+class ActorLog(ScrollView, can_focus=True):
+    """One actor's syscalls with their results, and its epoll event log.
+
+    Line API with wrapped lines kept as Strips: a write renders only the new line, and the
+    scrollable height grows in chunks, so a step does not cost a full screen layout (RichLog's
+    per-write virtual-size change did, ~15 ms here).
+    """
 
     def __init__(self, actor: str, **kw: Any) -> None:
-        super().__init__(markup=False, highlight=False, wrap=True, min_width=20, max_lines=2000, **kw)
+        super().__init__(**kw)
         self.actor = actor
         self.border_title = actor.capitalize()
+        self.entries: list[Text] = []
+        self.lines: list[Strip] = []
+        self._wrapped_at = 0
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.lines.clear()
+        self.scroll_to(y=0, animate=False)
+        self.refresh()
+
+    def _wrap(self, text: Text, width: int) -> list[Strip]:
+        strips = []
+        for line in text.wrap(self.app.console, max(width, 10)):
+            # Text.render() drops a line's base style unless it has spans: make it a span.
+            line.stylize_before(line.style)
+            strips.append(Strip(list(line.render(self.app.console))))
+        return strips
+
+    def write(self, text: Text) -> None:
+        self.entries.append(text)
+        if len(self.entries) > 2000:
+            del self.entries[:500]
+            self._wrapped_at = 0
+        width = self.scrollable_content_region.width
+        if width and width == self._wrapped_at:
+            follow = self.scroll_offset.y >= self.max_scroll_y
+            self.lines.extend(self._wrap(text, width))
+            self._sized(follow)
+        else:
+            self.call_after_refresh(self._rewrap)
+
+    def on_resize(self) -> None:
+        self._rewrap()
+
+    def _rewrap(self) -> None:
+        width = self.scrollable_content_region.width
+        if not width:
+            return
+        self._wrapped_at = width
+        self.lines = [strip for e in self.entries for strip in self._wrap(e, width)]
+        self._sized(True)
+
+    def _sized(self, follow: bool) -> None:
+        needed = len(self.lines)
+        grow(self, 0, needed)  # lines are wrapped: no horizontal scrolling
+        if follow:
+            self.scroll_to(y=max(0, needed - self.scrollable_content_region.height), animate=False)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        i = y + self.scroll_offset.y
+        width = self.scrollable_content_region.width
+        if 0 <= i < len(self.lines):
+            return self.lines[i].extend_cell_length(width).apply_style(self.rich_style)
+        return Strip.blank(width, self.rich_style)
 
     def add_step(self, e: StepEvent, origin: str) -> None:
         style = "dim" if origin == "server policy" else ""
@@ -49,10 +128,11 @@ class ActorLog(RichLog):
         self.write(line)
 
     def add_epoll(self, e: EpollEvent) -> None:
-        self.write(Text(f"     epoll {e.fd}: {'|'.join(e.events)}  events: {e.mask}", style="italic"))
+        # Rich's wrapping drops leading spaces, so the indent is a glyph.
+        self.write(Text(f"  ↳ epoll {e.fd}: {'|'.join(e.events)}  events: {e.mask}", style="italic"))
 
     def add_note(self, e: NoteEvent) -> None:
-        self.write(Text(f"     {printable(e.text)}", style="dim"))
+        self.write(Text(f"  · {printable(e.text)}", style="dim"))
 
 
 class PacketTable(ScrollView, can_focus=True):
@@ -104,11 +184,14 @@ class PacketTable(ScrollView, can_focus=True):
                 self.packets.pop(p.index, None)
             self.rows = self.rows[-MAX_PACKETS:]
             self._cache.clear()
-        self.virtual_size = Size(len(self.HEADER), len(self.rows) + 1)
+        grow(self, len(self.HEADER), len(self.rows) + 1)
         if follow:
             self.cursor = len(self.rows) - 1
         self.border_subtitle = f"{len(self.packets)} shown · {self.rows[-1].index if self.rows else 0} captured"
         self.refresh()
+
+    def on_resize(self) -> None:
+        grow(self, len(self.HEADER), len(self.rows) + 1)
 
     def watch_cursor(self, old: int, new: int) -> None:
         if new >= 0:
