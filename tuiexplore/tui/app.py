@@ -416,6 +416,7 @@ class ExplorerApp(App):
     @on(PacketTable.Selected)
     def packet_selected(self, event: PacketTable.Selected) -> None:
         p = event.packet
+        from scapy.layers import inet  # noqa: F401 - binds IP/TCP under Ether for the dissection
         from scapy.layers.l2 import Ether
 
         dissection = Ether(p.raw).show(dump=True)

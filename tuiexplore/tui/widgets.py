@@ -142,7 +142,7 @@ class PacketTable(ScrollView, can_focus=True):
     re-rendered every visible cell on each append, ~45 ms per step on this 2-core machine.
     """
 
-    HEADER = f"{'#':>4} {'step':>5} {'t':>9}  {'direction':<19} {'flags':<7} {'seq':>7} {'ack':>7} {'len':>6} {'win':>6}"
+    HEADER = f"{'#':>4} {'step':>5} {'t':>8}  {'direction':<17} {'flags':<6} {'seq':>6} {'ack':>6} {'len':>5} {'win':>5}"
     BINDINGS = [
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
@@ -234,10 +234,10 @@ class PacketTable(ScrollView, can_focus=True):
         v = self.app.theme_variables
         flag_style = f"bold {v['rst']}" if "R" in p.flags else (f"bold {v['fin']}" if "F" in p.flags else "")
         step = f"<{p.step}>" if p.step is not None else ""
-        text = Text(f"{p.index:>4} {step:>5} {p.t:>9.4f}  {f'{p.src} → {p.dst}':<19} ")
-        text.append(f"{'[' + p.flags + ']':<7}", style=flag_style)
+        text = Text(f"{p.index:>4} {step:>5} {p.t:>8.3f}  {f'{p.src} → {p.dst}':<17} ")
+        text.append(f"{'[' + p.flags + ']':<6}", style=flag_style)
         ack = str(p.ack) if "." in p.flags else ""
-        text.append(f" {p.seq:>7} {ack:>7} {p.len:>6} {p.win:>6}")
+        text.append(f" {p.seq:>6} {ack:>6} {p.len:>5} {p.win:>5}")
         if selected:
             text.stylize("reverse" if self.has_focus else "underline")
         return text
