@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
 
 
-def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def cli(*args: str, timeout: float = 120, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    env = {**(env or os.environ), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "tuiexplore", *args], capture_output=True, text=True, timeout=timeout, env=env, **kw
     )

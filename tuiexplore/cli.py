@@ -14,7 +14,7 @@ from typing import Any
 
 from tuiexplore import __version__
 
-COMMANDS = ("list", "run")
+COMMANDS = ("list", "run", "kernel")
 
 
 def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
@@ -47,10 +47,57 @@ def _command(argv: list[str]) -> int:
     fmt.add_argument("--text", action="store_true", help="a transcript for humans and bug reports (default)")
     r.add_argument("--pcap", metavar="FILE", help="also write the captured packets to FILE (pcap)")
     r.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")
+    k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
+    k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
     args = p.parse_args(argv)
     if args.cmd == "list":
         return _list()
+    if args.cmd == "kernel":
+        return _kernel(args)
     return _run(args)
+
+
+def _kernel(args: argparse.Namespace) -> int:
+    import platform
+
+    from tuiexplore.kernel.notes import version_notes
+    from tuiexplore.kernel.source import SourceError, discover
+
+    try:
+        ex = discover(args.kernel_src)
+    except SourceError as exc:
+        print(f"tuiexplore: {exc}", file=sys.stderr)
+        return 2
+    print(f"# {ex.origin}")
+    if ex.hint:
+        print(f"# {ex.hint}")
+    for note in version_notes(ex, platform.release()):
+        print(f"# note: {note}")
+    marks: dict[int, list[str]] = {}
+    for branch, lines in ex.branches.items():
+        for n in lines:
+            marks.setdefault(n, []).append(branch)
+    width = len(str(ex.last_line))
+    for i, line in enumerate(ex.lines):
+        n = ex.first_line + i
+        tag = f"  <- {', '.join(marks[n])}" if n in marks else ""
+        print(f"{n:>{width}} {'▶' if n in marks else ' '} {line.expandtabs(4)}{tag}")
+    if args.table:
+        print()
+        if ex.table:
+            print(
+                f"# tcp_close_state() and its transition table, {ex.table_first_line}-{ex.table_first_line + len(ex.table) - 1}"
+            )
+            for i, line in enumerate(ex.table):
+                print(f"{ex.table_first_line + i:>{width}}   {line.expandtabs(4)}")
+        else:
+            from tuiexplore.lab.predict import CLOSE_STATE
+
+            print("# no kernel source with tcp_close_state() was found; tuiexplore's model of its table:")
+            for old, (new, fin) in CLOSE_STATE.items():
+                print(f"  {old:<12} -> {new:<10} {'send FIN' if fin else ''}")
+    return 0
 
 
 def _list() -> int:

@@ -50,6 +50,8 @@ class Excerpt:
     licence: str = "GPL-2.0"
     branches: dict[str, list[int]] = field(default_factory=dict)  # branch -> file line numbers
     hint: str = ""  # how to get the running kernel's own source, when this is not it
+    table: list[str] = field(default_factory=list)  # new_state[] and tcp_close_state(), when found
+    table_first_line: int = 0
 
     @property
     def last_line(self) -> int:
@@ -118,7 +120,18 @@ def extract(text: str, version: str, origin: str, licence: str = "GPL-2.0", hint
         return None
     first, last = (min(inner[0], outer[0]), max(inner[1], outer[1])) if inner else outer
     lines = whole[first - 1 : last]
-    return Excerpt(lines, first, version, origin, licence, locate(lines, first), hint)
+    table_first, table = extract_table(text)
+    return Excerpt(lines, first, version, origin, licence, locate(lines, first), hint, table, table_first)
+
+
+def extract_table(text: str) -> tuple[int, list[str]]:
+    """tcp_close_state() and the new_state[] table above it: (first line, lines), or (0, [])."""
+    fn = find_function(text, "tcp_close_state")
+    if fn is None:
+        return 0, []
+    lines = text.splitlines()
+    start = next((n for n in range(fn[0] - 1, max(fn[0] - 60, 0), -1) if "new_state[" in lines[n - 1]), fn[0])
+    return start, lines[start - 1 : fn[1]]
 
 
 def locate(lines: list[str], first_line: int) -> dict[str, list[int]]:
