@@ -10,7 +10,7 @@ from conftest import cli
 
 from tuiexplore.kernel.excerpt import bundled, extract
 from tuiexplore.kernel.notes import version_notes
-from tuiexplore.kernel.source import SourceError, candidates, discover
+from tuiexplore.kernel.source import candidates, discover
 
 # Noise a parser must survive: a prototype, braces in comments and strings, an #ifdef'd decoy.
 PREAMBLE = [
@@ -27,7 +27,7 @@ PREAMBLE = [
 
 def shape(kind: str) -> tuple[str, dict[str, int], tuple[int, int]]:
     """A tcp.c in one of the historical shapes; returns (text, expected branch lines, (first, last))."""
-    lines: list[str] = list(PREAMBLE) + ["static int filler_%d;" % i for i in range(40)]
+    lines: list[str] = list(PREAMBLE) + [f"static int filler_{i};" for i in range(40)]
     want: dict[str, int] = {}
 
     def add(text: str, mark: str | None = None) -> None:
@@ -145,11 +145,16 @@ def test_extraction_and_branches_on_every_shape(kind):
     assert ex.table[-1] == "}" and text.splitlines()[ex.table_first_line - 1] == ex.table[0]
 
 
+def makefile(version: tuple[int, int, int]) -> str:
+    v, p, s = version
+    return f"VERSION = {v}\nPATCHLEVEL = {p}\nSUBLEVEL = {s}\nEXTRAVERSION =\n"
+
+
 def write_tree(root, kind, version=(6, 1, 99)):
     text, want, span = shape(kind)
     (root / "net" / "ipv4").mkdir(parents=True)
     (root / "net" / "ipv4" / "tcp.c").write_text(text)
-    (root / "Makefile").write_text("VERSION = %d\nPATCHLEVEL = %d\nSUBLEVEL = %d\nEXTRAVERSION =\n" % version)
+    (root / "Makefile").write_text(makefile(version))
     return want, span
 
 
@@ -158,7 +163,7 @@ def write_tarball(path, kind, version=(6, 1, 99), mode="w:xz"):
     top = path.name.split(".tar")[0]
     with tarfile.open(path, mode) as tar:
         for name, data in (
-            (f"{top}/Makefile", "VERSION = %d\nPATCHLEVEL = %d\nSUBLEVEL = %d\n" % version),
+            (f"{top}/Makefile", makefile(version)),
             (f"{top}/README", "x" * 1000),
             (f"{top}/net/ipv4/tcp.c", text),
         ):
