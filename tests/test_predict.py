@@ -70,3 +70,11 @@ def test_every_branch_is_documented():
         predict_disconnect(SocketView("ESTABLISHED"), V618).branch,
     }
     assert produced <= set(BRANCHES)
+
+
+def test_the_running_kernels_own_source_decides_the_unread_rule():
+    # A 6.12 stable kernel whose source shows the backported copied_seq test
+    s = SocketView("CLOSE_WAIT", inq=0, fin_skb_pending=True)
+    assert predict_close(s, (6, 12, 117)).outcome == "RST"
+    assert predict_close(s, (6, 12, 117), unread_rule="copied_seq").outcome == "FIN"
+    assert predict_close(s, (6, 18, 1), unread_rule="skb_len").outcome == "RST"

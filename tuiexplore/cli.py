@@ -156,6 +156,7 @@ def _explorer(argv: list[str]) -> int:
     p.add_argument("scenario", nargs="?", default="seed-rst", help="built-in name or TOML file (default: seed-rst)")
     p.add_argument("--theme", default=None, help="colour theme (dark, light, contrast)")
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
     args = p.parse_args(argv)
     from tuiexplore.scenarios.scenario import ScenarioError, load
 
@@ -169,4 +170,4 @@ def _explorer(argv: list[str]) -> int:
     except ImportError:
         print("tuiexplore: the explorer UI is not part of this build yet; run 'tuiexplore run SCENARIO --text'", file=sys.stderr)
         return 1
-    return run_app(scn, theme=args.theme, tracer=not args.no_trace)
+    return run_app(scn, theme=args.theme, tracer=not args.no_trace, kernel_src=args.kernel_src)

@@ -68,13 +68,21 @@ class Session:
         self.results: dict[int, StepEvent] = {}
         self.seed_server = False
         self._seed_written: set[str] = set()
+        self.unread_rule: str | None = None  # from the running kernel's own source, when found
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> LabInfo:
         self.lab = self._lab_factory(on_batch=self._batch)
         actors = self.scenario.actors or ["server", "client"]
         self.info = self.lab.start(list(dict.fromkeys([*actors, "server", "client"])), self.scenario.port, self.tracer)
+        if self.unread_rule:
+            self.lab.set_unread_rule(self.unread_rule)
         return self.info
+
+    def set_unread_rule(self, rule: str | None) -> None:
+        self.unread_rule = rule
+        if self.lab is not None:
+            self.lab.set_unread_rule(rule)
 
     def restart(self) -> LabInfo:
         self.close()

@@ -11,6 +11,7 @@ they feed one inbox that the main thread alone consumes, so no state is shared.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import json
 import os
 import queue
@@ -63,6 +64,7 @@ class Agent:
         self.step: int | None = None
         self.current: tuple[str, str | None] | None = None  # (actor, fd) of the step under way
         self.held: list[tuple[float, Any]] = []  # drained but not yet emitted (see drain)
+        self.last_t = 0.0  # t of the last event written: the stream never goes back in time
         self.req_id = 0
         self.tracer = None
         self.capture: Capture | None = None
@@ -72,6 +74,11 @@ class Agent:
 
     # -- output ------------------------------------------------------------------------------
     def emit(self, ev: Event) -> None:
+        # The stream is in timeline order. Under load a tracepoint or a frame can reach us after
+        # a later event went out (beyond HOLD_S); it is then stamped no earlier than that event.
+        if ev.t < self.last_t:
+            ev = dataclasses.replace(ev, t=self.last_t)
+        self.last_t = ev.t
         self._write(to_wire(ev))
 
     def ctl(self, **msg: Any) -> None:
@@ -200,6 +207,9 @@ class Agent:
                 self.ctl(kind="pcap", id=cmd.get("id"), path=cmd["path"], frames=len(self.frames))
             except OSError as exc:
                 self.ctl(kind="pcap", id=cmd.get("id"), error=f"{cmd['path']}: {exc.strerror}")
+        elif kind == "config":  # e.g. the running kernel's own source was found after start
+            self.opts.update({k: v for k, v in cmd.items() if k in ("unread_rule",)})
+            self.ctl(kind="config", id=cmd.get("id"))
         elif kind == "stats":
             self.ctl(kind="stats", id=cmd.get("id"), frames=len(self.frames), drops=self.capture.drops())
 
@@ -566,7 +576,7 @@ class Agent:
             elif call == "shutdown":
                 p = predict_shutdown(view, args["how"], self.version)
             else:
-                p = predict_close(view, self.version, exiting=call == "exit")
+                p = predict_close(view, self.version, exiting=call == "exit", unread_rule=self.opts.get("unread_rule"))
             out.append((s, p))
         return out
 

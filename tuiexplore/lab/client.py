@@ -140,6 +140,10 @@ class Lab:
             raise LabError(f"cannot write the pcap: {reply['error']}")
         return reply["frames"]
 
+    def set_unread_rule(self, rule: str | None) -> None:
+        """How the running kernel judges unread data, from its own source ("copied_seq"/"skb_len")."""
+        self._ask("config", {"cmd": "config", "unread_rule": rule})
+
     def stats(self) -> dict[str, int]:
         return self._ask("stats", {"cmd": "stats"})
 

@@ -101,10 +101,13 @@ def rst_reason(name: str, version: tuple[int, int, int], passive: bool = False) 
     return name if passive or version >= (6, 12, 0) else "NOT_SPECIFIED"
 
 
-def _unread(s: SocketView, version: tuple[int, int, int]) -> tuple[bool, str]:
+def _unread(s: SocketView, version: tuple[int, int, int], rule: str | None) -> tuple[bool, str]:
+    """``rule`` is what the running kernel's own source says ("copied_seq" or "skb_len"), when
+    it was found; otherwise the version decides (stable trees may carry the 6.18 backport)."""
     if s.inq > 0:
         return True, f"{s.inq} byte{'s' if s.inq != 1 else ''} unread in the receive queue"
-    if s.fin_skb_pending and version < (6, 18, 0):
+    old_rule = rule == "skb_len" if rule else version < (6, 18, 0)
+    if s.fin_skb_pending and old_rule:
         return True, (
             "the peer's FIN arrived in a segment with data; that data was read but EOF was not, and "
             "kernels before 6.18 count the segment as unread"
@@ -112,7 +115,9 @@ def _unread(s: SocketView, version: tuple[int, int, int]) -> tuple[bool, str]:
     return False, ""
 
 
-def predict_close(s: SocketView, version: tuple[int, int, int], exiting: bool = False) -> Prediction:
+def predict_close(
+    s: SocketView, version: tuple[int, int, int], exiting: bool = False, unread_rule: str | None = None
+) -> Prediction:
     """__tcp_close(): close() of the last reference, or the process exiting."""
     path = ["shutdown_mask"]
     if s.state == "LISTEN":
@@ -128,7 +133,7 @@ def predict_close(s: SocketView, version: tuple[int, int, int], exiting: bool = 
             )
         return Prediction("none", "listen_stop", None, (), "listener closed with an empty accept queue", (*path, "listen_stop"))
     path.append("drain")
-    unread, why = _unread(s, version)
+    unread, why = _unread(s, version, unread_rule)
     if s.state == "CLOSE":
         extra = f"; {why} is discarded silently" if unread else ""
         return Prediction(

@@ -8,11 +8,12 @@ what it was told (models, origins), so key dimming needs no shared state.
 from __future__ import annotations
 
 import os
+import platform
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
@@ -21,7 +22,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tuiexplore.kernel.excerpt import Excerpt, bundled
+from tuiexplore.kernel.notes import version_notes
+from tuiexplore.kernel.source import SourceError, discover
 from tuiexplore.lab.client import LabInfo
+from tuiexplore.lab.predict import CLOSE_STATE, kernel_version
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel, Session
 from tuiexplore.timeline import (
@@ -37,7 +41,7 @@ from tuiexplore.timeline import (
 from tuiexplore.transcript import call_text
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
-from tuiexplore.tui.messages import Busy, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
+from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.screens import HelpScreen, ScenarioPicker, TextScreen
 from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStrip, VerdictLine, printable
 
@@ -108,6 +112,7 @@ class ExplorerApp(App):
         Binding("o", "open", "Open", id="open"),
         Binding("s", "seed", "Server loop", id="seed"),
         Binding("v", "verdict", "Verdict", id="verdict", show=False),
+        Binding("t", "table", "tcp_close_state table", id="table", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"show.{PANELS[i]}", show=False) for i in range(4)],
@@ -131,6 +136,8 @@ class ExplorerApp(App):
         excerpt: Excerpt | None = None,
         driver_factory: Callable[..., LabDriver] = LabDriver,
         watch_tty: bool = False,
+        find_source: bool = False,
+        kernel_src: str | None = None,
     ) -> None:
         super().__init__()
         self.CSS = themes.stylesheet()
@@ -143,6 +150,7 @@ class ExplorerApp(App):
         self.driver_factory = driver_factory
         self.driver: LabDriver | None = None
         self.watch_tty = watch_tty
+        self.find_source, self.kernel_src = find_source, kernel_src
         self.info: LabInfo | None = None
         self.models: dict[str, FdModel] = {}
         self.origin: dict[int, str] = {}
@@ -182,6 +190,21 @@ class ExplorerApp(App):
         self.driver.start()
         if self.watch_tty:
             self.set_interval(5, self.check_terminal)
+        if self.find_source:
+            self.discover_source()
+
+    @work(thread=True, exclusive=True, group="kernel-source", exit_on_error=False, description="find tcp.c")
+    def discover_source(self) -> None:
+        """The running kernel's own tcp.c, if this machine has it (a first tarball read takes ~10 s)."""
+        ex = discover(self.kernel_src)
+        self.post_message(KernelSourceFound(ex, version_notes(ex, platform.release())))
+
+    @on(KernelSourceFound)
+    def kernel_source_found(self, m: KernelSourceFound) -> None:
+        self.excerpt = m.excerpt
+        self.query_one(KernelView).set_excerpt(m.excerpt, m.notes)
+        if m.excerpt.version and kernel_version(m.excerpt.version) == kernel_version(platform.release()):
+            self.driver.submit("rule", m.excerpt.unread_rule)  # the running kernel's own source: its rule
 
     def check_terminal(self) -> None:
         # Over ssh a dropped connection leaves no TTY; exit instead of spinning (dolphie's trick).
@@ -374,6 +397,18 @@ class ExplorerApp(App):
         self.notify("seed server loop " + ("on: step the client, the server reacts" if self.seed else "off"), timeout=4)
         self.update_status()
 
+    def action_table(self) -> None:
+        ex = self.excerpt
+        if ex.table:
+            body = "\n".join(f"{ex.table_first_line + i:>5}  {line.expandtabs(4)}" for i, line in enumerate(ex.table))
+            title = f"tcp_close_state() and its table · {ex.origin}"
+        else:
+            body = "No kernel source with tcp_close_state() was found; tuiexplore's model of its table:\n\n" + "\n".join(
+                f"  {old:<12} -> {new:<10} {'send FIN' if fin else ''}" for old, (new, fin) in CLOSE_STATE.items()
+            )
+            title = "tcp_close_state() (model)"
+        self.push_screen(TextScreen(title, body))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -507,14 +542,16 @@ def make_app(scenario: Scenario, theme: str | None = None, tracer: bool = True, 
     return ExplorerApp(scenario, theme=theme, tracer=tracer, **kw)
 
 
-def run_app(scenario: Scenario, theme: str | None = None, tracer: bool = True) -> int:
+def run_app(scenario: Scenario, theme: str | None = None, tracer: bool = True, kernel_src: str | None = None) -> int:
     if sys.stdout.isatty():
         # An exported COLUMNS/LINES would override the real terminal size in Textual.
         os.environ.pop("COLUMNS", None)
         os.environ.pop("LINES", None)
     try:
-        app = make_app(scenario, theme=theme, tracer=tracer, watch_tty=True)
-    except ValueError as exc:
+        if kernel_src:
+            discover(kernel_src)  # an unusable --kernel-src is an input error, said before the screen opens
+        app = make_app(scenario, theme=theme, tracer=tracer, watch_tty=True, find_source=True, kernel_src=kernel_src)
+    except (ValueError, SourceError) as exc:
         print(f"tuiexplore: {exc}", file=sys.stderr)
         return 2
     app.run()

@@ -74,6 +74,9 @@ class LabDriver(threading.Thread):
                 done = s.run_next()
             elif op == "manual":
                 done = s.run_manual(*args)
+            elif op == "rule":
+                s.set_unread_rule(args[0])
+                return
             elif op == "seed":
                 s.seed_server = args[0]
                 if s.seed_server:

@@ -7,6 +7,7 @@ from typing import Any
 
 from textual.message import Message
 
+from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.lab.client import LabInfo, StepDone
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
@@ -55,3 +56,11 @@ class Busy(Message):
     """How many requests wait for the lab (0: idle)."""
 
     pending: int
+
+
+@dataclass
+class KernelSourceFound(Message):
+    """The tcp_close source to show (the running kernel's, or the bundled one) and what it means."""
+
+    excerpt: Excerpt
+    notes: list[str]

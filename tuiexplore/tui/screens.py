@@ -44,6 +44,7 @@ the socket states and counters, and (as root) its tracepoints.
 | `ctrl+p` | command palette: any call with its arguments, for any actor |
 | `1` `2` `3` `4` | show actors / packets / kernel / sockets (narrow terminals) |
 | `v` | verdict details |
+| `t` | tcp_close_state() and its transition table |
 | `?` | this help · `q` quit |
 
 Keys that make no sense now (close before socket) are dimmed in the footer. Esc only closes

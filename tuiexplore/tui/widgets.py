@@ -294,12 +294,23 @@ class KernelView(VerticalScroll):
         self.predicted: list[str] = []
         self.taken: list[str] = []
         self.note = ""
+        self._notes = Static("", markup=False, id="kernel-notes")
         self._code = Static("", markup=False)
 
     def compose(self):  # noqa: ANN201
+        yield self._notes
         yield self._code
 
+    def set_excerpt(self, excerpt: Excerpt, notes: list[str]) -> None:
+        """Another source (the running kernel's own, found in the background) and what it means."""
+        self.excerpt = excerpt
+        self.border_title = f"Kernel: tcp_close() · {excerpt.origin}"
+        self._notes.update(Content.styled("\n".join(f"ⓘ {printable(n)}" for n in notes), "$text-muted"))
+        self._notes.display = bool(notes)
+        self.render_code()
+
     def on_mount(self) -> None:
+        self._notes.display = False
         self.render_code()
 
     def mark(self, predicted: list[str] | None = None, taken: list[str] | None = None, note: str = "") -> None:
@@ -335,7 +346,8 @@ class KernelView(VerticalScroll):
         decisive = self.taken[-1:] or self.predicted[-1:]
         target = sorted(self.lines_of(decisive) or hot or pred)
         if target:
-            self.scroll_to(y=max(0, target[0] - ex.first_line - 3), animate=False)
+            above = self._notes.outer_size.height if self._notes.display else 0
+            self.scroll_to(y=max(0, above + target[0] - ex.first_line - 3), animate=False)
         sub = [ELSEWHERE[b] for b in self.taken + self.predicted if b in ELSEWHERE]
         self.border_subtitle = " · ".join(dict.fromkeys([*sub, *([self.note] if self.note else []), ex.hint]))
 
