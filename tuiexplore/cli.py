@@ -7,6 +7,7 @@ Exit codes of ``run`` (the contract): 0 every step ran and every verdict and exp
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -47,6 +48,7 @@ def _command(argv: list[str]) -> int:
     fmt.add_argument("--text", action="store_true", help="a transcript for humans and bug reports (default)")
     r.add_argument("--pcap", metavar="FILE", help="also write the captured packets to FILE (pcap)")
     r.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    r.add_argument("--export", metavar="DIR", help="also write a bundle: capture.pcap, timeline.jsonl, transcript.md, screen.svg")
     k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")
     k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
@@ -129,14 +131,28 @@ def _run(args: argparse.Namespace) -> int:
     else:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
+    pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]
     try:
-        result = runner.run(scn, on_event=on_event, tracer=not args.no_trace, pcap=args.pcap, on_ready=on_ready)
+        if args.export:
+            os.makedirs(args.export, exist_ok=True)
+        result = runner.run(scn, on_event=on_event, tracer=not args.no_trace, pcap=pcaps, on_ready=on_ready)
     except LabError as exc:
         print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"tuiexplore: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1
     summary = [f"{result.frames} packets captured, {result.drops} dropped by the kernel"]
     if args.pcap:
         summary.append(f"pcap written to {args.pcap}")
+    if args.export:
+        from tuiexplore import export
+        from tuiexplore.kernel.source import discover
+
+        excerpt = discover()
+        export.write_common(args.export, scn, result.info, result.events, excerpt)
+        export.screenshot(os.path.join(args.export, "screen.svg"), scn, result.info, result.events, excerpt)
+        summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
     stream = sys.stderr if args.json else sys.stdout
     print("# " + "; ".join(summary), file=stream)
     for f in result.failures:

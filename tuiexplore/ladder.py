@@ -80,7 +80,7 @@ def ladder(events: list[Event], width: int = 72, with_steps: bool = True) -> lis
             text = f" {label(e)} "
             mid = lo + 1 + max(1, (hi - lo - 1 - len(text)) // 2)
             if len(text) < hi - lo - 3:
-                row[mid:mid + len(text)] = list(text)
+                row[mid : mid + len(text)] = list(text)
             else:  # too long for the gap: write it after the rightmost lifeline
                 row += list(f"  {text.strip()}")
             step = f"<{e.step}>" if e.step is not None else ""

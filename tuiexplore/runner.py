@@ -29,7 +29,7 @@ def run(
     scn: Scenario,
     on_event: Callable[[Event], None] | None = None,
     tracer: bool = True,
-    pcap: str | None = None,
+    pcap: str | list[str] | None = None,
     on_ready: Callable[[LabInfo], None] | None = None,
 ) -> RunResult:
     result = RunResult(scn)
@@ -48,8 +48,8 @@ def run(
             result.done.append(done)
         stats = lab.stats()
         result.drops, result.frames = stats["drops"], stats["frames"]
-        if pcap:
-            lab.write_pcap(pcap)
+        for path in [pcap] if isinstance(pcap, str) else pcap or []:
+            lab.write_pcap(path)
     result.failures = check(scn, result)
     return result
 

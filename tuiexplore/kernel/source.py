@@ -120,17 +120,19 @@ def load(found: Found, env: Mapping[str, str] | None = None) -> Excerpt | None:
         cached = _cache_file(path, env)
         if cached.is_file():
             d = json.loads(cached.read_text())
-            return Excerpt(
-                d["lines"],
-                d["first_line"],
+            lines, first = d["lines"], d["first_line"]
+            ex = Excerpt(
+                lines,
+                first,
                 d["version"],
-                d["origin"],
+                "",
                 d["licence"],
-                locate(d["lines"], d["first_line"]),
+                locate(lines, first),
                 d.get("hint", ""),
                 d["table"],
                 d["table_first_line"],
             )
+            return dataclasses.replace(ex, origin=_origin(found, is_tar, ex))
     except (OSError, ValueError, KeyError):
         cached = None
     try:
@@ -142,12 +144,10 @@ def load(found: Found, env: Mapping[str, str] | None = None) -> Excerpt | None:
     if got is None:
         return None
     version, text = got
-    origin = f"{'tarball' if is_tar else 'tree'} {path} ({found.how}): Linux {version or '?'}, {TCP_C}"
-    ex = extract(text, version, origin)
+    ex = extract(text, version, "")
     if ex is None:
         return None
-    origin = f"{origin} {ex.first_line}-{ex.last_line}, GPL-2.0"
-    ex = dataclasses.replace(ex, origin=origin)
+    ex = dataclasses.replace(ex, origin=_origin(found, is_tar, ex))
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +156,13 @@ def load(found: Found, env: Mapping[str, str] | None = None) -> Excerpt | None:
         except OSError:
             pass  # no cache is no reason to fail
     return ex
+
+
+def _origin(found: Found, is_tar: bool, ex: Excerpt) -> str:
+    """Where the text came from, for the panel title (not cached: the same file may be found by
+    another rule next time)."""
+    kind = "tarball" if is_tar else "tree"
+    return f"{kind} {found.path} ({found.how}): Linux {ex.version or '?'}, {TCP_C} {ex.first_line}-{ex.last_line}, GPL-2.0"
 
 
 def discover(kernel_src: str | None = None, env: Mapping[str, str] | None = None, **where: str) -> Excerpt:

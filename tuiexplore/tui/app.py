@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tuiexplore import export
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
@@ -113,6 +115,7 @@ class ExplorerApp(App):
         Binding("s", "seed", "Server loop", id="seed"),
         Binding("v", "verdict", "Verdict", id="verdict", show=False),
         Binding("t", "table", "tcp_close_state table", id="table", show=False),
+        Binding("ctrl+e", "export", "Export", id="export", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"show.{PANELS[i]}", show=False) for i in range(4)],
@@ -396,6 +399,20 @@ class ExplorerApp(App):
         self.driver.submit("seed", self.seed)
         self.notify("seed server loop " + ("on: step the client, the server reacts" if self.seed else "off"), timeout=4)
         self.update_status()
+
+    def action_export(self) -> None:
+        """A bundle for a write-up: timeline, Markdown transcript, this screen as SVG, and the pcap."""
+        if self.info is None:
+            return
+        directory = os.path.abspath(time.strftime("tuiexplore-export-%Y%m%d-%H%M%S"))
+        try:
+            export.write_common(directory, self.scenario, self.info, list(self.events), self.excerpt)
+            self.save_screenshot("screen.svg", directory)
+        except OSError as exc:
+            self.notify(f"export failed: {exc.strerror}: {exc.filename}", severity="error", markup=False)
+            return
+        self.driver.submit("pcap", os.path.join(directory, "capture.pcap"))
+        self.notify(f"exported to {directory}", markup=False, timeout=8)
 
     def action_table(self) -> None:
         ex = self.excerpt

@@ -74,6 +74,9 @@ class LabDriver(threading.Thread):
                 done = s.run_next()
             elif op == "manual":
                 done = s.run_manual(*args)
+            elif op == "pcap":
+                s.lab.write_pcap(args[0])
+                return
             elif op == "rule":
                 s.set_unread_rule(args[0])
                 return

@@ -15,8 +15,9 @@ from tuiexplore.timeline import Event, StepEvent
 from tuiexplore.tui.messages import Busy, LabEvents, LabStarted, StepFinished
 
 
-def replay_factory(info: LabInfo, events: list[Event], sockets: dict[str, Any] | None = None,
-                   names: dict[int, str] | None = None) -> Callable[..., ReplayDriver]:
+def replay_factory(
+    info: LabInfo, events: list[Event], sockets: dict[str, Any] | None = None, names: dict[int, str] | None = None
+) -> Callable[..., ReplayDriver]:
     def make(target: MessagePump, scenario: Scenario, tracer: bool = True) -> ReplayDriver:
         return ReplayDriver(target, scenario, info, events, sockets or {}, names or {})
 
@@ -24,8 +25,15 @@ def replay_factory(info: LabInfo, events: list[Event], sockets: dict[str, Any] |
 
 
 class ReplayDriver:
-    def __init__(self, target: MessagePump, scenario: Scenario, info: LabInfo, events: list[Event],
-                 sockets: dict[str, Any], names: dict[int, str]) -> None:
+    def __init__(
+        self,
+        target: MessagePump,
+        scenario: Scenario,
+        info: LabInfo,
+        events: list[Event],
+        sockets: dict[str, Any],
+        names: dict[int, str],
+    ) -> None:
         self.target, self.scenario, self.info, self.events = target, scenario, info, events
         self.sockets, self.names = sockets, names
         self.submitted: list[tuple[str, tuple[Any, ...]]] = []
@@ -35,8 +43,17 @@ class ReplayDriver:
         self.target.post_message(LabStarted(self.info, self.scenario))
         self.target.post_message(LabEvents(list(self.events)))
         last = max(steps, default=0)
-        self.target.post_message(StepFinished(StepDone(last, True, 0.0, 0.0), {}, {"server": FdModel(), "client": FdModel()},
-                                              min(last, len(self.scenario.steps)), [], self.sockets, self.names))
+        self.target.post_message(
+            StepFinished(
+                StepDone(last, True, 0.0, 0.0),
+                {},
+                {"server": FdModel(), "client": FdModel()},
+                min(last, len(self.scenario.steps)),
+                [],
+                self.sockets,
+                self.names,
+            )
+        )
         self.target.post_message(Busy(0))
 
     def submit(self, op: str, *args: Any) -> None:

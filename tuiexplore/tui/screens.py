@@ -45,6 +45,7 @@ the socket states and counters, and (as root) its tracepoints.
 | `1` `2` `3` `4` | show actors / packets / kernel / sockets (narrow terminals) |
 | `v` | verdict details |
 | `t` | tcp_close_state() and its transition table |
+| `ctrl+e` | export: pcap, JSON Lines timeline, Markdown transcript, SVG of this screen |
 | `?` | this help · `q` quit |
 
 Keys that make no sense now (close before socket) are dimmed in the footer. Esc only closes
