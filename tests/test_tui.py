@@ -176,3 +176,18 @@ def test_open_another_scenario_from_the_picker():
             assert (app.last_verdict.observed, app.last_verdict.branch) == ("RST", "linger_zero")
 
     asyncio.run(body())
+
+
+def test_demo_autoplays_to_the_end_with_every_narration():
+    async def body():
+        scn = load("seed-rst")
+        app = make_app(scn, autoplay=True, pause_s=0.2)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.cursor == len(scn.steps) and idle(app) and not app.autoplay, timeout=60)
+            logs = (log_text(app, "server") + log_text(app, "client")).replace("\n", " ")
+            for step in scn.steps:
+                if step.say:
+                    assert f"» {step.say}"[:30] in logs, step.say
+            assert app.last_verdict.observed == "RST"
+
+    asyncio.run(body())

@@ -15,7 +15,7 @@ from typing import Any
 
 from tuiexplore import __version__
 
-COMMANDS = ("list", "run", "kernel")
+COMMANDS = ("list", "run", "kernel", "demo")
 
 
 def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _term)
     try:
+        if argv and argv[0] == "demo":
+            return _explorer(argv[1:], demo=True)
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)
@@ -162,14 +164,17 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _explorer(argv: list[str]) -> int:
+def _explorer(argv: list[str], demo: bool = False) -> int:
     p = argparse.ArgumentParser(
-        prog="tuiexplore",
-        description="Step real socket syscalls and watch Linux decide FIN or RST. "
-        f"Headless: tuiexplore {{{','.join(COMMANDS)}}} ...",
+        prog="tuiexplore demo" if demo else "tuiexplore",
+        description="Play a scenario step by step with its narration, unattended."
+        if demo
+        else f"Step real socket syscalls and watch Linux decide FIN or RST. Also: tuiexplore {{{','.join(COMMANDS)}}} ...",
     )
     p.add_argument("--version", action="version", version=f"tuiexplore {__version__}")
     p.add_argument("scenario", nargs="?", default="seed-rst", help="built-in name or TOML file (default: seed-rst)")
+    if demo:
+        p.add_argument("--pause", type=float, default=2.0, metavar="SECONDS", help="pause per step (default 2)")
     p.add_argument("--theme", default=None, help="colour theme (dark, light, contrast)")
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
@@ -186,4 +191,8 @@ def _explorer(argv: list[str]) -> int:
     except ImportError:
         print("tuiexplore: the explorer UI is not part of this build yet; run 'tuiexplore run SCENARIO --text'", file=sys.stderr)
         return 1
-    return run_app(scn, theme=args.theme, tracer=not args.no_trace, kernel_src=args.kernel_src)
+    pause = getattr(args, "pause", 2.0)
+    if not 0.2 <= pause <= 60:
+        print("tuiexplore: --pause must be from 0.2 to 60 seconds", file=sys.stderr)
+        return 2
+    return run_app(scn, theme=args.theme, tracer=not args.no_trace, kernel_src=args.kernel_src, autoplay=demo, pause_s=pause)

@@ -51,9 +51,10 @@ class Session:
         on_batch: Callable[[list[Event]], None],
         tracer: bool = True,
         lab_factory: Callable[..., Lab] = Lab,
-        on_step: Callable[[int, str, str, str], None] | None = None,
+        on_step: Callable[[int, str, str, str, str | None], None] | None = None,
     ) -> None:
-        """``on_step(number, actor, call, origin)`` is called as each step is sent to the lab."""
+        """``on_step(number, actor, call, origin, say)`` is called as each step is sent to the lab;
+        ``say`` is the scenario step's narration, if it has one."""
         self.scenario = scenario
         self._on_step = on_step or (lambda *a: None)
         self.tracer = tracer
@@ -115,16 +116,16 @@ class Session:
         if step is None:
             return None
         self.cursor += 1
-        return self._run(step.actor, step.call, step.args, "scenario")
+        return self._run(step.actor, step.call, step.args, "scenario", step.say)
 
     def run_manual(self, actor: str, call: str, args: dict[str, Any]) -> StepDone:
         return self._run(actor, call, args, "manual")
 
-    def _run(self, actor: str, call: str, args: dict[str, Any], origin: str) -> StepDone:
+    def _run(self, actor: str, call: str, args: dict[str, Any], origin: str, say: str | None = None) -> StepDone:
         self.number += 1
         n = self.number
         self.origin[n] = origin
-        self._on_step(n, actor, call, origin)
+        self._on_step(n, actor, call, origin, say)
         full = {a.name: a.default for a in CALLS[call].args if a.default is not None}
         full.update({k: v for k, v in args.items() if v is not None})
         if CALLS[call].arg("port") is not None and full.get("port") is None:

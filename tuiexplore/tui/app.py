@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
+from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -116,6 +118,10 @@ class ExplorerApp(App):
         Binding("v", "verdict", "Verdict", id="verdict", show=False),
         Binding("t", "table", "tcp_close_state table", id="table", show=False),
         Binding("ctrl+e", "export", "Export", id="export", show=False),
+        Binding("a", "autoplay", "Autoplay", id="autoplay"),
+        Binding("plus,equals_sign", "pace(0.5)", "Slower", id="slower", show=False),
+        Binding("minus", "pace(-0.5)", "Faster", id="faster", show=False),
+        Binding("b", "back", "Step back", id="back", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"show.{PANELS[i]}", show=False) for i in range(4)],
@@ -141,6 +147,8 @@ class ExplorerApp(App):
         watch_tty: bool = False,
         find_source: bool = False,
         kernel_src: str | None = None,
+        autoplay: bool = False,
+        pause_s: float = 2.0,
     ) -> None:
         super().__init__()
         self.CSS = themes.stylesheet()
@@ -154,6 +162,9 @@ class ExplorerApp(App):
         self.driver: LabDriver | None = None
         self.watch_tty = watch_tty
         self.find_source, self.kernel_src = find_source, kernel_src
+        self.autoplay, self.pause_s = autoplay, pause_s
+        self._autoplay_timer = None
+        self.narrations: dict[int, str] = {}  # step number -> what the scenario says about it
         self.info: LabInfo | None = None
         self.models: dict[str, FdModel] = {}
         self.origin: dict[int, str] = {}
@@ -178,6 +189,7 @@ class ExplorerApp(App):
             yield KernelView(self.excerpt, id="kernel")
             yield PacketTable(id="packets")
             yield SocketsStrip(id="sockets")
+        yield Static("", id="narration", markup=False)
         yield VerdictLine(id="verdict")
         yield Footer(compact=True)
 
@@ -187,6 +199,7 @@ class ExplorerApp(App):
 
     def on_mount(self) -> None:
         self.query_one("#verdict", VerdictLine).show_text(HINT)
+        self.query_one("#narration", Static).display = False
         self.watch_shown(self.shown)
         self.update_status()
         self.driver = self.driver_factory(self, self.scenario, tracer=self.tracer)
@@ -248,6 +261,8 @@ class ExplorerApp(App):
             parts.append(f"working ({self.pending} queued)")
         if self.seed:
             parts.append("server loop ON")
+        if self.autoplay:
+            parts.append(f"autoplay every {self.pause_s:.1f} s (a pause, +/- pace, b back)")
         self.query_one("#status", Static).update(" · ".join(parts), layout=False)
 
     # -- messages from the lab ---------------------------------------------------------------
@@ -260,10 +275,19 @@ class ExplorerApp(App):
     def busy(self, m: Busy) -> None:
         self.pending = m.pending
         self.update_status()
+        if m.pending == 0:
+            self.schedule_autoplay()
 
     @on(StepStarted)
     def step_started(self, m: StepStarted) -> None:
         self.origin[m.step] = m.origin
+        if m.origin == "scenario":
+            text = m.say or f"{m.actor} {m.call}()"
+            if m.say:
+                self.narrations[m.step] = m.say
+            narration = self.query_one("#narration", Static)
+            narration.update(Content(f"» step {m.step}: {printable(text)}"))
+            narration.display = True
 
     @on(LabEvents)
     def lab_events(self, m: LabEvents) -> None:
@@ -285,7 +309,10 @@ class ExplorerApp(App):
 
     def show_event(self, e: Event) -> None:
         if isinstance(e, StepEvent):
-            self.actor_log(e.actor).add_step(e, self.origin.get(e.step, "scenario"))
+            log = self.actor_log(e.actor)
+            log.add_step(e, self.origin.get(e.step, "scenario"))
+            if e.step in self.narrations and self.origin.get(e.step) == "scenario":
+                log.write(Text(f"  » {printable(self.narrations[e.step])}", style="italic"))
         elif isinstance(e, EpollEvent):
             self.actor_log(e.actor).add_epoll(e)
         elif isinstance(e, StateEvent) and e.actor != "?":
@@ -324,6 +351,41 @@ class ExplorerApp(App):
                 )
         self.update_status()
         self.refresh_keys()
+        self.schedule_autoplay()
+
+    def schedule_autoplay(self) -> None:
+        if self._autoplay_timer is not None:
+            self._autoplay_timer.stop()
+            self._autoplay_timer = None
+        if self.autoplay and self.pending == 0 and self.info is not None:
+            if self.cursor < len(self.scenario.steps):
+                self._autoplay_timer = self.set_timer(self.pause_s, self.action_next)
+            else:
+                self.autoplay = False
+                self.notify("autoplay: the scenario is done (r restarts, a plays again)", timeout=6)
+                self.update_status()
+
+    def action_autoplay(self) -> None:
+        self.autoplay = not self.autoplay
+        if self.autoplay and self.cursor >= len(self.scenario.steps):
+            self.clear_panels()
+            self.driver.submit("restart")
+        self.update_status()
+        self.schedule_autoplay()
+
+    def action_pace(self, delta: float) -> None:
+        self.pause_s = max(0.5, min(30.0, self.pause_s + delta))
+        self.update_status()
+        self.schedule_autoplay()
+
+    def action_back(self) -> None:
+        """Step back: a fresh lab replays the scenario up to the step before the last one."""
+        target = max(0, self.cursor - 1)
+        self.clear_panels()
+        self.driver.submit("restart")
+        for _ in range(target):
+            self.cursor += 1
+            self.driver.submit("next")
 
     def refresh_keys(self) -> None:
         """Refresh the footer only when a key's state changed: a refresh recomposes the Footer,
@@ -375,6 +437,8 @@ class ExplorerApp(App):
         self.query_one(SocketsStrip).clear()
         self.query_one(KernelView).mark()
         self.query_one(VerdictLine).show_text(HINT)
+        self.narrations.clear()
+        self.query_one("#narration", Static).display = False
         self.seed = False
         self.refresh_keys()
 
@@ -559,7 +623,14 @@ def make_app(scenario: Scenario, theme: str | None = None, tracer: bool = True, 
     return ExplorerApp(scenario, theme=theme, tracer=tracer, **kw)
 
 
-def run_app(scenario: Scenario, theme: str | None = None, tracer: bool = True, kernel_src: str | None = None) -> int:
+def run_app(
+    scenario: Scenario,
+    theme: str | None = None,
+    tracer: bool = True,
+    kernel_src: str | None = None,
+    autoplay: bool = False,
+    pause_s: float = 2.0,
+) -> int:
     if sys.stdout.isatty():
         # An exported COLUMNS/LINES would override the real terminal size in Textual.
         os.environ.pop("COLUMNS", None)
@@ -567,7 +638,16 @@ def run_app(scenario: Scenario, theme: str | None = None, tracer: bool = True, k
     try:
         if kernel_src:
             discover(kernel_src)  # an unusable --kernel-src is an input error, said before the screen opens
-        app = make_app(scenario, theme=theme, tracer=tracer, watch_tty=True, find_source=True, kernel_src=kernel_src)
+        app = make_app(
+            scenario,
+            theme=theme,
+            tracer=tracer,
+            watch_tty=True,
+            find_source=True,
+            kernel_src=kernel_src,
+            autoplay=autoplay,
+            pause_s=pause_s,
+        )
     except (ValueError, SourceError) as exc:
         print(f"tuiexplore: {exc}", file=sys.stderr)
         return 2

@@ -44,6 +44,7 @@ class StepStarted(Message):
     actor: str
     call: str
     origin: str  # "scenario" | "manual" | "server policy"
+    say: str | None = None  # the scenario step's narration
 
 
 @dataclass
