@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 
 from tuiexplore import __version__
 
-COMMANDS = ("list", "run", "kernel", "demo")
+COMMANDS = ("list", "run", "kernel", "demo", "compare")
 
 
 def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
@@ -54,7 +55,14 @@ def _command(argv: list[str]) -> int:
     k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")
     k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
+    c = sub.add_parser("compare", help="run two scenarios in two labs and show them side by side")
+    c.add_argument("a", help="first scenario (built-in name or TOML file)")
+    c.add_argument("b", help="second scenario")
+    c.add_argument("--text", action="store_true", help="print the comparison instead of opening it in the explorer")
+    c.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     args = p.parse_args(argv)
+    if args.cmd == "compare":
+        return _compare(args)
     if args.cmd == "list":
         return _list()
     if args.cmd == "kernel":
@@ -101,6 +109,36 @@ def _kernel(args: argparse.Namespace) -> int:
             print("# no kernel source with tcp_close_state() was found; tuiexplore's model of its table:")
             for old, (new, fin) in CLOSE_STATE.items():
                 print(f"  {old:<12} -> {new:<10} {'send FIN' if fin else ''}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tuiexplore import compare, runner
+    from tuiexplore.lab.client import LabError
+    from tuiexplore.scenarios.scenario import ScenarioError, load
+
+    try:
+        scns = [load(args.a), load(args.b)]
+    except ScenarioError as exc:
+        print(f"tuiexplore: {exc}", file=sys.stderr)
+        return 2
+    print(f"running {scns[0].name} and {scns[1].name} in two labs...", file=sys.stderr, flush=True)
+    try:
+        with ThreadPoolExecutor(2) as pool:  # two labs, two namespaces: they cannot see each other
+            results = list(pool.map(lambda s: runner.run(s, tracer=not args.no_trace), scns))
+    except LabError as exc:
+        print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
+        return 1
+    rows = compare.align(results[0].events, results[1].events)
+    names = (f"{scns[0].name}: {scns[0].title}", f"{scns[1].name}: {scns[1].title}")
+    if args.text:
+        print("\n".join(compare.text(rows, names, width=shutil.get_terminal_size((140, 40)).columns)))
+        return 0
+    from tuiexplore.tui.compare_app import CompareApp
+
+    CompareApp(rows, names).run()
     return 0
 
 

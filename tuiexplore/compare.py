@@ -1,0 +1,97 @@
+"""Two runs side by side, aligned step by step, and the first point where their packets differ.
+
+Steps are aligned by what they do (actor, call, arguments but the lab's port), so a step that
+only one scenario has becomes a gap on the other side instead of shifting everything after it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
+from tuiexplore.transcript import call_text, result_text
+
+
+@dataclass
+class Side:
+    step: StepEvent | None
+    packets: list[PacketEvent] = field(default_factory=list)
+    verdict: VerdictEvent | None = None
+
+    def text(self) -> str:
+        if self.step is None:
+            return ""
+        return f"[{self.step.step}] {self.step.actor} {call_text(self.step.call, self.step.args)} {result_text(self.step)}"
+
+    def wire(self) -> list[str]:
+        return [f"{p.src} {p.flags}" for p in self.packets]
+
+
+@dataclass
+class Row:
+    left: Side
+    right: Side
+
+    @property
+    def one_sided(self) -> bool:
+        return (self.left.step is None) != (self.right.step is None)
+
+    @property
+    def packets_differ(self) -> bool:
+        return self.left.wire() != self.right.wire()
+
+
+def _sides(events: list[Event]) -> list[Side]:
+    sides = {e.step: Side(e) for e in events if isinstance(e, StepEvent)}
+    for e in events:
+        if isinstance(e, PacketEvent) and e.step in sides:
+            sides[e.step].packets.append(e)
+        elif isinstance(e, VerdictEvent) and e.step in sides:
+            sides[e.step].verdict = e
+    return [sides[k] for k in sorted(sides)]
+
+
+def _signature(side: Side) -> tuple:
+    s = side.step
+    return s.actor, s.call, tuple(sorted((k, str(v)) for k, v in s.args.items() if k != "port"))
+
+
+def align(left: list[Event], right: list[Event]) -> list[Row]:
+    a, b = _sides(left), _sides(right)
+    rows: list[Row] = []
+    matcher = difflib.SequenceMatcher(a=[_signature(s) for s in a], b=[_signature(s) for s in b], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            rows += [Row(a[i1 + k], b[j1 + k]) for k in range(i2 - i1)]
+            continue
+        paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+        rows += [Row(a[i1 + k], b[j1 + k]) for k in range(paired)]
+        rows += [Row(a[i], Side(None)) for i in range(i1 + paired, i2)]
+        rows += [Row(Side(None), b[j]) for j in range(j1 + paired, j2)]
+    return rows
+
+
+def first_divergence(rows: list[Row]) -> int | None:
+    """The first row where the wire differs (a step only one side has, with no packets, is not)."""
+    return next((i for i, r in enumerate(rows) if r.packets_differ), None)
+
+
+def text(rows: list[Row], names: tuple[str, str], width: int = 70) -> list[str]:
+    first = first_divergence(rows)
+    half = (width - 5) // 2
+    out = [f"   {names[0][:half]:<{half}} | {names[1][:half]}", f"   {'-' * half}-+-{'-' * half}"]
+    for i, r in enumerate(rows):
+        mark = ">> " if i == first else ("+  " if r.one_sided else "   ")
+        out.append(f"{mark}{r.left.text()[:half]:<{half}} | {r.right.text()[:half]}")
+        if r.left.packets or r.right.packets:
+            lw, rw = "  ".join(r.left.wire()), "  ".join(r.right.wire())
+            out.append(f"{mark}{('  ' + lw)[:half]:<{half}} | {('  ' + rw)[:half]}")
+        if r.left.verdict or r.right.verdict:
+            lv, rv = (f"  -> {s.verdict.observed} [{s.verdict.branch}]" if s.verdict else "" for s in (r.left, r.right))
+            out.append(f"{mark}{lv[:half]:<{half}} | {rv[:half]}")
+    if first is None:
+        out.append("   the two runs put the same packets on the wire")
+    else:
+        out.append(f">> first divergence on the wire: row {first + 1}")
+    return out
