@@ -20,7 +20,11 @@ def test_a_step_only_one_side_has_is_a_gap_not_a_shift():
     right = [*common, step(3, "c", "read", fd="s"), step(4, "c", "close", fd="s"), packet(4, "c", "s", "F.")]
     rows = align(left, right)
     assert [(r.left.step and r.left.step.call, r.right.step and r.right.step.call) for r in rows] == [
-        ("socket", "socket"), ("connect", "connect"), (None, "read"), ("close", "close")]
+        ("socket", "socket"),
+        ("connect", "connect"),
+        (None, "read"),
+        ("close", "close"),
+    ]
     assert first_divergence(rows) == 3  # the read has no packets; the close's R. vs F. is the divergence
     assert any(line.startswith(">>") and "c R." in line and "c F." in line for line in text(rows, ("a", "b")))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from tuiexplore import __version__
 
-COMMANDS = ("list", "run", "kernel", "demo", "compare")
+COMMANDS = ("list", "run", "kernel", "demo", "compare", "serve")
 
 
 def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
@@ -60,7 +60,14 @@ def _command(argv: list[str]) -> int:
     c.add_argument("b", help="second scenario")
     c.add_argument("--text", action="store_true", help="print the comparison instead of opening it in the explorer")
     c.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    sv = sub.add_parser("serve", help="serve the explorer to a browser (textual-serve), on 127.0.0.1 by default")
+    sv.add_argument("scenario", nargs="?", default="seed-rst", help="scenario to open (default: seed-rst)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
     args = p.parse_args(argv)
+    if args.cmd == "serve":
+        return _serve(args)
     if args.cmd == "compare":
         return _compare(args)
     if args.cmd == "list":
@@ -139,6 +146,42 @@ def _compare(args: argparse.Namespace) -> int:
     from tuiexplore.tui.compare_app import CompareApp
 
     CompareApp(rows, names).run()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Each browser tab gets its own explorer process, and so its own lab."""
+    import shlex
+    import socket
+
+    from tuiexplore.scenarios.scenario import ScenarioError, load
+
+    try:
+        load(args.scenario)
+    except ScenarioError as exc:
+        print(f"tuiexplore: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with socket.socket() as probe:
+            probe.bind((args.host, args.port))
+    except OSError as exc:
+        print(f"tuiexplore: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    from textual_serve.server import Server
+
+    command = shlex.join([sys.executable, "-m", "tuiexplore", *(["demo"] if args.demo else []), args.scenario])
+    url = f"http://{args.host}:{args.port}"
+    print(f"tuiexplore: serving the explorer on {url}", flush=True)
+    if args.host in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"  from another machine: ssh -L {args.port}:127.0.0.1:{args.port} {os.environ.get('USER', 'you')}@"
+            f"{socket.gethostname()}  then open http://localhost:{args.port}",
+            flush=True,
+        )
+    from importlib import resources
+
+    templates = str(resources.files("tuiexplore.tui") / "serve_templates")
+    Server(command, host=args.host, port=args.port, title="tuiexplore", templates_path=templates).serve()
     return 0
 
 

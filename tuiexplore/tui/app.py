@@ -642,7 +642,8 @@ def run_app(
             scenario,
             theme=theme,
             tracer=tracer,
-            watch_tty=True,
+            # Under textual-serve (TEXTUAL_DRIVER set) the browser is the terminal: nothing to watch.
+            watch_tty="TEXTUAL_DRIVER" not in os.environ,
             find_source=True,
             kernel_src=kernel_src,
             autoplay=autoplay,

@@ -305,7 +305,7 @@ class KernelView(VerticalScroll):
         """Another source (the running kernel's own, found in the background) and what it means."""
         self.excerpt = excerpt
         self.border_title = f"Kernel: tcp_close() · {excerpt.origin}"
-        self._notes.update(Content.styled("\n".join(f"ⓘ {printable(n)}" for n in notes), "$text-muted"))
+        self._notes.update(Content.styled("\n".join(f"note: {printable(n)}" for n in notes), "$text-muted"))
         self._notes.display = bool(notes)
         self.render_code()
 
