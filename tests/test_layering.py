@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "tuiexplore"
-DOMAIN = ["lab", "scenarios", "timeline.py", "runner.py", "transcript.py"]
+DOMAIN = ["lab", "scenarios", "kernel", "timeline.py", "session.py", "runner.py", "transcript.py", "ladder.py", "compare.py"]
 
 
 def imports(path: Path) -> set[str]:
