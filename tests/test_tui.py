@@ -3,6 +3,8 @@
 import asyncio
 import time
 
+from conftest import CONNECT, SERVER, step, steps
+
 from tuiexplore.scenarios.scenario import load, parse
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.tui.app import ExplorerApp, make_app
@@ -91,43 +93,14 @@ def test_seed_server_loop_while_stepping_only_the_client():
     asyncio.run(body())
 
 
-PAYLOAD_SCENARIO = r"""
-title = "untrusted payload"
-[[step]]
-actor = "server"
-call = "socket"
-as = "l"
-[[step]]
-actor = "server"
-call = "bind"
-fd = "l"
-[[step]]
-actor = "server"
-call = "listen"
-fd = "l"
-[[step]]
-actor = "client"
-call = "socket"
-as = "c"
-[[step]]
-actor = "client"
-call = "connect"
-fd = "c"
-[[step]]
-actor = "server"
-call = "accept"
-fd = "l"
-as = "s"
-[[step]]
-actor = "server"
-call = "write"
-fd = "s"
-data = "[b]x[/b]\u001b[31m"
-[[step]]
-actor = "client"
-call = "read"
-fd = "c"
-"""
+# TOML's \u001b escape puts a real ESC byte into the payload.
+PAYLOAD_SCENARIO = steps(
+    SERVER,
+    CONNECT,
+    step("server", "write", fd="s", data="[b]x[/b]\\u001b[31m"),
+    step("client", "read", fd="c"),
+    title="untrusted payload",
+)
 
 
 def test_payload_markup_and_escapes_are_shown_literally():
@@ -135,9 +108,9 @@ def test_payload_markup_and_escapes_are_shown_literally():
         app = make_app(parse(PAYLOAD_SCENARIO, "payload.toml", "payload"))
         async with app.run_test(size=(160, 48)) as pilot:
             await until(pilot, lambda: app.info is not None)
-            for _ in range(8):
+            for _ in range(9):
                 await pilot.press("n")
-            await until(pilot, lambda: app.cursor == 8 and idle(app) and "read(" in log_text(app, "client"))
+            await until(pilot, lambda: app.cursor == 9 and idle(app) and "read(" in log_text(app, "client"))
             await pilot.pause(0.2)
             text = log_text(app, "client")
             assert '"[b]x[/b]\\x1b[31m"' in text  # the tags as typed, ESC as \x1b

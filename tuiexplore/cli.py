@@ -19,6 +19,19 @@ from tuiexplore import __version__
 COMMANDS = ("list", "run", "kernel", "demo", "compare", "serve")
 
 
+class InputError(Exception):
+    """Unusable input: one line on stderr, exit status 2."""
+
+
+def _scenario(name: str):  # noqa: ANN202 - Scenario, imported lazily to keep --help fast
+    from tuiexplore.scenarios.scenario import ScenarioError, load
+
+    try:
+        return load(name)
+    except ScenarioError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
     raise SystemExit(128 + signum)
 
@@ -32,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)
+    except InputError as exc:
+        print(f"tuiexplore: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; the lab was stopped", file=sys.stderr)
         return 130
@@ -86,8 +102,7 @@ def _kernel(args: argparse.Namespace) -> int:
     try:
         ex = discover(args.kernel_src)
     except SourceError as exc:
-        print(f"tuiexplore: {exc}", file=sys.stderr)
-        return 2
+        raise InputError(str(exc)) from None
     print(f"# {ex.origin}")
     if ex.hint:
         print(f"# {ex.hint}")
@@ -124,13 +139,8 @@ def _compare(args: argparse.Namespace) -> int:
 
     from tuiexplore import compare, runner
     from tuiexplore.lab.client import LabError
-    from tuiexplore.scenarios.scenario import ScenarioError, load
 
-    try:
-        scns = [load(args.a), load(args.b)]
-    except ScenarioError as exc:
-        print(f"tuiexplore: {exc}", file=sys.stderr)
-        return 2
+    scns = [_scenario(args.a), _scenario(args.b)]
     print(f"running {scns[0].name} and {scns[1].name} in two labs...", file=sys.stderr, flush=True)
     try:
         with ThreadPoolExecutor(2) as pool:  # two labs, two namespaces: they cannot see each other
@@ -154,13 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
     import shlex
     import socket
 
-    from tuiexplore.scenarios.scenario import ScenarioError, load
-
-    try:
-        load(args.scenario)
-    except ScenarioError as exc:
-        print(f"tuiexplore: {exc}", file=sys.stderr)
-        return 2
+    _scenario(args.scenario)
     try:
         with socket.socket() as probe:
             probe.bind((args.host, args.port))
@@ -196,13 +200,8 @@ def _list() -> int:
 def _run(args: argparse.Namespace) -> int:
     from tuiexplore import runner, transcript
     from tuiexplore.lab.client import LabError
-    from tuiexplore.scenarios.scenario import ScenarioError, load
 
-    try:
-        scn = load(args.scenario)
-    except ScenarioError as exc:
-        print(f"tuiexplore: {exc}", file=sys.stderr)
-        return 2
+    scn = _scenario(args.scenario)
     out_lock = threading.Lock()
 
     def emit(text: str) -> None:
@@ -260,13 +259,8 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
     args = p.parse_args(argv)
-    from tuiexplore.scenarios.scenario import ScenarioError, load
 
-    try:
-        scn = load(args.scenario)
-    except ScenarioError as exc:
-        print(f"tuiexplore: {exc}", file=sys.stderr)
-        return 2
+    scn = _scenario(args.scenario)
     try:
         from tuiexplore.tui.app import run_app
     except ImportError:

@@ -17,14 +17,7 @@ from tuiexplore.transcript import call_text
 
 
 def label(p: PacketEvent) -> str:
-    parts = [f"[{p.flags}]"]
-    if p.len:
-        parts.append(f"{p.seq}:{p.seq + p.len}")
-    elif "S" in p.flags or "F" in p.flags or "R" in p.flags:
-        parts.append(f"seq {p.seq}")
-    if "." in p.flags:
-        parts.append(f"ack {p.ack}")
-    return " ".join(parts)
+    return " ".join([f"[{p.flags}]", *p.numbers()])
 
 
 def actors_of(events: Iterable[Event]) -> list[str]:

@@ -74,18 +74,20 @@ class PacketEvent(Event):
             del d["step"]
         return d
 
-    def tcpdump(self) -> str:
-        """The packet in tcpdump's words (relative sequence numbers)."""
-        parts = [f"Flags [{self.flags}]"]
+    def numbers(self) -> list[str]:
+        """seq and ack as tcpdump prints them: a range for data, seq alone for SYN/FIN/RST."""
+        parts = []
         if self.len:
             parts.append(f"seq {self.seq}:{self.seq + self.len}")
         elif "S" in self.flags or "F" in self.flags or "R" in self.flags:
             parts.append(f"seq {self.seq}")
         if "." in self.flags:
             parts.append(f"ack {self.ack}")
-        parts.append(f"win {self.win}")
-        parts.append(f"length {self.len}")
-        return ", ".join(parts)
+        return parts
+
+    def tcpdump(self) -> str:
+        """The packet in tcpdump's words (relative sequence numbers)."""
+        return ", ".join([f"Flags [{self.flags}]", *self.numbers(), f"win {self.win}", f"length {self.len}"])
 
 
 @dataclass(frozen=True)
