@@ -5,7 +5,6 @@ ladder diagram) and an SVG screenshot of the explorer showing the same run."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 from tuiexplore.kernel.excerpt import Excerpt
@@ -73,7 +72,3 @@ def screenshot(
 def summary(directory: str) -> str:
     d = Path(directory)
     return ", ".join(f"{name} ({(d / name).stat().st_size} bytes)" for name in FILES if (d / name).exists())
-
-
-def load_events(path: str) -> list[dict]:
-    return [json.loads(x) for x in Path(path).read_text().splitlines()]

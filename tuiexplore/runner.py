@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tuiexplore.lab.client import Lab, LabInfo, StepDone
 from tuiexplore.scenarios.scenario import Scenario
-from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
+from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
 
 @dataclass
@@ -92,7 +92,3 @@ def strongest(outcomes) -> str:  # noqa: ANN001 - any iterable of outcome names
 def _in_order(want: list[tuple[str, str]], seen: list[tuple[str, str]]) -> bool:
     it = iter(seen)
     return all(any(w == s for s in it) for w in want)
-
-
-def notes(result: RunResult) -> list[NoteEvent]:
-    return [e for e in result.events if isinstance(e, NoteEvent)]

@@ -7,7 +7,7 @@ contract does not name (raw frame bytes, explanations) stay on the dataclass for
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 
@@ -148,16 +148,6 @@ class NoteEvent(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (StepEvent, EpollEvent, PacketEvent, StateEvent, VerdictEvent, CountersEvent, NoteEvent)
 }
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """What a finished run produced, in order."""
-
-    events: list[Event] = field(default_factory=list)
-
-    def of(self, kind: type[Event]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 def to_wire(event: Event) -> str:

@@ -31,7 +31,7 @@ from tuiexplore.kernel.source import SourceError, discover
 from tuiexplore.lab.client import LabInfo
 from tuiexplore.lab.predict import CLOSE_STATE, kernel_version
 from tuiexplore.scenarios.scenario import Scenario
-from tuiexplore.session import FdModel, Session
+from tuiexplore.session import FdModel
 from tuiexplore.timeline import (
     CountersEvent,
     EpollEvent,
@@ -658,5 +658,3 @@ def run_app(
         return 1
     return 0
 
-
-__all__ = ["ExplorerApp", "Session", "make_app", "run_app"]
