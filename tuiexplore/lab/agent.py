@@ -255,15 +255,14 @@ class Agent:
         before = counters.read()
         preds: list[tuple[dict[str, Any], Prediction]] = []
         ok = True
-        a = self.actors.get(actor) or self.spawn(actor)
-        if not a.alive:
-            self.emit(StepEvent(self.rel(time.time()), n, actor, call, args, None, "ESRCH", {"message": f"{actor} has exited"}))
-            self.ctl(kind="done", step=n, ok=False, overhead_ms=0.0, waited_s=0.0)
-            return
-        if call == "sleep":
+        if call == "sleep":  # the lab waits; no process needed for it
             t = time.time()
             self.emit(StepEvent(self.rel(t), n, actor, call, args, 0, None, {}))
             waited += self.wait(args["ms"] / 1000)
+        elif not (a := self.actors.get(actor) or self.spawn(actor)).alive:
+            self.emit(StepEvent(self.rel(time.time()), n, actor, call, args, None, "ESRCH", {"message": f"{actor} has exited"}))
+            self.ctl(kind="done", step=n, ok=False, overhead_ms=0.0, waited_s=0.0)
+            return
         else:
             if is_closing(call, args):
                 preds = self.predict(actor, call, args)

@@ -68,7 +68,8 @@ class Scenario:
 
     @property
     def actors(self) -> list[str]:
-        return list(dict.fromkeys(s.actor for s in self.steps))
+        """The processes the lab needs (a ``sleep`` names an actor but runs in the lab itself)."""
+        return list(dict.fromkeys(s.actor for s in self.steps if s.call != "sleep"))
 
 
 # -- the catalog ------------------------------------------------------------------------------
