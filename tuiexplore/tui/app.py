@@ -30,6 +30,7 @@ from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
 from tuiexplore.lab.client import LabInfo
 from tuiexplore.lab.predict import CLOSE_STATE, kernel_version
+from tuiexplore.ladder import ladder
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import (
@@ -118,6 +119,7 @@ class ExplorerApp(App):
         Binding("v", "verdict", "Verdict", id="verdict", show=False),
         Binding("t", "table", "tcp_close_state table", id="table", show=False),
         Binding("ctrl+e", "export", "Export", id="export", show=False),
+        Binding("d", "ladder", "Ladder diagram", id="ladder", show=False),
         Binding("a", "autoplay", "Autoplay", id="autoplay"),
         Binding("plus,equals_sign", "pace(0.5)", "Slower", id="slower", show=False),
         Binding("minus", "pace(-0.5)", "Faster", id="faster", show=False),
@@ -477,6 +479,10 @@ class ExplorerApp(App):
             return
         self.driver.submit("pcap", os.path.join(directory, "capture.pcap"))
         self.notify(f"exported to {directory}", markup=False, timeout=8)
+
+    def action_ladder(self) -> None:
+        lines = ladder(list(self.events), width=max(60, int(self.size.width * 0.9) - 12))  # inside the dialog
+        self.push_screen(TextScreen("The exchange as a ladder diagram", "\n".join(lines)))
 
     def action_table(self) -> None:
         ex = self.excerpt

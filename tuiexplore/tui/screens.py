@@ -45,6 +45,7 @@ the socket states and counters, and (as root) its tracepoints.
 | `1` `2` `3` `4` | show actors / packets / kernel / sockets (narrow terminals) |
 | `v` | verdict details |
 | `t` | tcp_close_state() and its transition table |
+| `d` | the packet exchange as a ladder (sequence) diagram |
 | `ctrl+e` | export: pcap, JSON Lines timeline, Markdown transcript, SVG of this screen |
 | `?` | this help · `q` quit |
 
@@ -59,6 +60,8 @@ class Dialog(ModalScreen[object]):
     Dialog { align: center middle; }
     Dialog > .dialog { width: 90%; height: 90%; border: round $primary; background: $surface; padding: 0 1; }
     ScenarioPicker OptionList { height: 1fr; }
+    TextScreen .dialog { overflow-x: auto; }
+    TextScreen .dialog > Static { width: auto; }
     ScenarioPicker #error { height: auto; }
     """
 
