@@ -30,7 +30,7 @@ def test_run_export_bundle(tmp_path):
     svg = ET.parse(out / "screen.svg").getroot()
     assert svg.tag.endswith("svg")
     text = "".join(svg.itertext())
-    assert "close(sock)" in text and "TCP_ABORT_ON_CLOSE" in text
+    assert "close(sock)" in text and "TCPAbortOnClose" in text  # the reason name needs root (tracepoints)
 
 
 def test_ladder_draws_each_packet_between_its_actors():
