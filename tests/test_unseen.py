@@ -8,7 +8,7 @@ before the call, agreed with it.
 import pytest
 from conftest import CONNECT, SERVER, run_text, step, steps
 
-from tuiexplore.timeline import PacketEvent, VerdictEvent
+from tuiexplore.timeline import NoteEvent, PacketEvent, StepEvent, VerdictEvent
 
 W = lambda actor, fd, data="hello": step(actor, "write", fd=fd, data=data)  # noqa: E731
 R = lambda actor, fd, size=4096: step(actor, "read", fd=fd, size=size)  # noqa: E731
@@ -114,3 +114,21 @@ def test_syn_sent_close_sends_nothing():
     assert [(x.actor, x.observed, x.branch) for x in v] == [("b", "none", "no_fin")], [x.explanation for x in v]
     assert v[0].agree
     assert any(isinstance(p, PacketEvent) and p.src == "b" and p.flags == "S" for p in result.events)
+
+
+def test_a_blocking_call_is_reported_and_completes_later():
+    # accept() with nobody connecting blocks: the step says so and the lab goes on; the client's
+    # connect then lets the kernel return from accept, which a note reports.
+    body = (
+        step("server", "accept", fd="l", as_="s")
+        + step("client", "socket", as_="c")
+        + step("client", "connect", fd="c")
+        + step("lab", "sleep", ms=100)
+        + step("client", "close", fd="c")
+    )
+    result = run_text(steps(SERVER, body, title="blocking accept"))
+    accept = next(e for e in result.events if isinstance(e, StepEvent) and e.call == "accept")
+    assert accept.ret is None and accept.result == {"blocked": True}
+    late = [e for e in result.events if isinstance(e, NoteEvent) and e.step == accept.step]
+    assert late and "accept() returned" in late[0].text
+    assert result.ok, result.failures

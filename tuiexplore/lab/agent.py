@@ -308,16 +308,18 @@ class Agent:
         while True:
             try:
                 item = self.inbox.get(timeout=max(0.0, deadline - time.time()))
-            except queue.Empty:
+            except queue.Empty:  # not even a "blocked" answer: treat the actor as blocked all the same
+                a.blocked = {**req, "step": n}
                 return {"id": req["id"], "blocked": True, "t0": t}, time.time() - t
             if item[0] == "actor" and item[1] == a.name and item[2].get("id") == req["id"]:
                 msg = item[2]
                 if msg.get("blocked"):
                     a.blocked = {**req, "step": n}
-                waited = (msg["t1"] - msg["t0"]) if "t1" in msg and msg["t1"] - msg["t0"] > 0.005 else 0.0
-                if msg.get("blocked"):
-                    waited = time.time() - t
-                return msg, waited
+                    return msg, time.time() - t
+                # A call that slept in the kernel (SO_LINGER close, epoll_wait with a timeout) waited;
+                # a syscall that returns at once takes microseconds, so 5 ms tells the two apart.
+                slept = msg["t1"] - msg["t0"]
+                return msg, slept if slept > 0.005 else 0.0
             if item[0] == "actor_exit" and item[1] == a.name:
                 return {"id": req["id"], "ret": None, "errno": None, "result": {"message": "the actor process is gone"}}, 0.0
             # Packets wait until the step event is out: it comes first in the timeline.
