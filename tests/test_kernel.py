@@ -196,7 +196,9 @@ def test_discovery_order(tmp_path, places):
     explicit = discover(str(tmp_path / "src" / "linux-source-6.1.tar.xz"), env=env, **places)
     assert "--kernel-src" in explicit.origin and explicit.has_reasons
     order = [c.how for c in candidates(None, {}, **places)]
-    assert order.index("/usr/src/linux*") < order.index("/usr/src/linux-source-* tarball") if "/usr/src/linux*" in order else True
+    src = places["usr_src"]
+    assert order.index(f"{src}/linux*") < order.index(f"{src}/linux-source-* tarball")
+    assert order[0].endswith("/$(uname -r)/build")
 
 
 @pytest.mark.parametrize("mode,suffix", [("w:xz", ".tar.xz"), ("w:gz", ".tar.gz")])

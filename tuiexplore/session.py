@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuiexplore.lab.calls import CALLS
+from tuiexplore.lab.calls import complete_args, is_closing
 from tuiexplore.lab.client import Lab, LabInfo, StepDone
 from tuiexplore.scenarios.scenario import Scenario, Step
 from tuiexplore.timeline import Event, StepEvent
@@ -126,11 +126,7 @@ class Session:
         n = self.number
         self.origin[n] = origin
         self._on_step(n, actor, call, origin, say)
-        full = {a.name: a.default for a in CALLS[call].args if a.default is not None}
-        full.update({k: v for k, v in args.items() if v is not None})
-        if CALLS[call].arg("port") is not None and full.get("port") is None:
-            full["port"] = self.info.port
-        done = self.lab.step(n, actor, call, full)
+        done = self.lab.step(n, actor, call, complete_args(call, args, self.info.port))
         if self.seed_server and actor != "server" and origin != "server policy":
             self.run_seed_server()
         return done
@@ -140,8 +136,6 @@ class Session:
 
     def predict_next(self) -> list[dict[str, Any]]:
         """The prediction for the scenario's next step, if it is a closing call."""
-        from tuiexplore.lab.calls import is_closing
-
         step = self.next_step
         if step is None or not is_closing(step.call, step.args):
             return []

@@ -108,7 +108,7 @@ class Agent:
         notes += [("info", n) for n in self.capture.notes]
         tracer_state = self.start_tracer(ns)
         if tracer_state:
-            notes.append(("warn" if os.geteuid() == 0 or ns.mode == "root" else "info", tracer_state))
+            notes.append(("warn" if ns.mode == "root" else "info", tracer_state))  # as root, tracing was expected
         self.inspect_all()  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
         self.t0 = time.time()
@@ -261,8 +261,7 @@ class Agent:
             waited += self.wait(args["ms"] / 1000)
         elif not (a := self.actors.get(actor) or self.spawn(actor)).alive:
             self.emit(StepEvent(self.rel(time.time()), n, actor, call, args, None, "ESRCH", {"message": f"{actor} has exited"}))
-            self.ctl(kind="done", step=n, ok=False, overhead_ms=0.0, waited_s=0.0)
-            return
+            ok = False
         else:
             if is_closing(call, args):
                 preds = self.predict(actor, call, args)

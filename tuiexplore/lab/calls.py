@@ -157,6 +157,16 @@ CALLS: dict[str, Call] = {
 }
 
 
+def complete_args(call: str, args: dict[str, Any], port: int) -> dict[str, Any]:
+    """The arguments as performed: defaults filled in, the lab's port where none was given."""
+    spec = CALLS[call]
+    full = {a.name: a.default for a in spec.args if a.default is not None}
+    full.update({k: v for k, v in args.items() if v is not None})
+    if spec.arg("port") is not None and full.get("port") is None:
+        full["port"] = port
+    return full
+
+
 def is_closing(call: str, args: dict[str, Any]) -> bool:
     """Whether the kernel's close/disconnect logic runs for this step (it gets a verdict)."""
     if call == "connect":

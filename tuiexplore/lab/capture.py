@@ -129,13 +129,17 @@ class Capture:
 
     def start(self, timeout: float = 5.0) -> None:
         from scapy.arch.linux import L2ListenSocket  # noqa: I001 - l2 must be imported first
-        from scapy.layers import inet, l2  # noqa: F401 - registers the layers the socket decodes
+        from scapy.config import conf
+        from scapy.layers import l2  # noqa: F401 - without it the socket warns it cannot guess lo's type
         from scapy.sendrecv import AsyncSniffer
 
         try:
             sock = L2ListenSocket(iface="lo")
         except OSError as exc:
             raise CaptureError(f"cannot open a packet socket on lo: {exc.strerror}") from exc
+        # The timeline needs a few header fields (struct, 0.2 us); scapy's dissection (~100 us a
+        # packet) is kept for the one packet a user selects, so the socket hands over raw bytes.
+        sock.LL = conf.raw_layer
         raw = sock.ins
         try:
             raw.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tuiexplore.lab.calls import CALLS, EPOLL_BITS, SOCKOPTS, Arg, is_closing
+from tuiexplore.lab.calls import CALLS, EPOLL_BITS, SOCKOPTS, Arg, complete_args, is_closing
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _FLAGS = re.compile(r"^[FSRPUEW.]+$")
@@ -43,10 +43,7 @@ class Step:
 
     def resolved(self, port: int) -> dict[str, Any]:
         """The arguments as performed: the lab port filled in where the file left it out."""
-        args = dict(self.args)
-        if CALLS[self.call].arg("port") is not None and args.get("port") is None:
-            args["port"] = port
-        return args
+        return complete_args(self.call, self.args, port)
 
 
 @dataclass(frozen=True)

@@ -663,4 +663,3 @@ def run_app(
         print(f"tuiexplore: {app.error}", file=sys.stderr)
         return 1
     return 0
-
