@@ -139,7 +139,7 @@ def _headless(opts: Options) -> int:
     watch = Watch(opts, on_final=lambda conn: emit(record(conn)))
     if not _start(watch):
         return 2
-    for note in watch.notes:
+    for note in [watch.describe(), *watch.notes]:
         emit({"type": "note", "level": "info", "text": note})
     seen = len(watch.source.notes)
     try:

@@ -164,6 +164,16 @@ class Watch:
         self.poller = owners.Poller()
         self.poller.start()
 
+    def describe(self) -> str:
+        """One line: what is watched and on what evidence (also the headless mode's ready signal)."""
+        o = self.opts
+        if o.read:
+            return f"reading {'stdin' if o.read == '-' else o.read} (pcap, link type {self.source.linktype})"
+        where = ", ".join(o.ifaces) or "all interfaces"
+        prog = len(self.source.program)  # type: ignore[union-attr]
+        kernel = "tracepoints on" if self.tracer else "no tracepoints"
+        return f"watching {where}; kernel filter of {prog} BPF instructions; {kernel}"
+
     def run(self) -> None:
         o = self.opts
         t0 = time.monotonic()
@@ -235,6 +245,8 @@ class Watch:
             text = f"sent RST (state {f.get('state', '?').removeprefix('TCP_')}, reason {f.get('reason', '?')})"
             by_syscall = f.get("reason") in owners.SYSCALL_RESETS
         d = conn.side_of(local) if local else None
+        if local and local[1] == 0:  # connect() before its port was chosen: the client
+            d = 0
         who = conn.name(d) if d is not None else "?"
         conn.events.append((ev.ts, "kernel", f"{who} {text}"))
         if by_syscall and d is not None and conn.sides[d].pid is None:

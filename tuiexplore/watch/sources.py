@@ -74,7 +74,12 @@ class LiveSource:
             got = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
             self.notes.append(f"capture buffer {got // 1024} KiB (net.core.rmem_max caps it without root)")
         s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        s.bind((iface or "", ETH_P_ALL))
+        if iface:  # unbound, a packet socket hears every interface (its protocol came with socket())
+            try:
+                s.bind((iface, ETH_P_ALL))
+            except OSError as exc:
+                s.close()
+                raise SourceError(f"cannot capture on {iface}: {exc.strerror}") from None
         s.setblocking(False)
         return s
 

@@ -117,7 +117,11 @@ class Tracker:
         self.finished = 0
         self._ids = 0
         self._pending: dict[tuple, list[TraceEvent]] = {}
-        self._recent: dict[tuple, Conn] = {}  # finalized, still kept: late ACKs and RSTs join them
+        self._recent: dict[tuple, Conn] = {}
+        # connect()'s CLOSE -> SYN_SENT comes before the source port is chosen (sport 0):
+        # matched to the next SYN towards that server instead
+        self._connecting: dict[Ep, deque] = {}
+        self._syns: dict[Ep, deque] = {}  # server -> connections recently opened towards it  # finalized, still kept: late ACKs and RSTs join them
         self.now = 0.0
         self.version = 0  # bumped on every change, so a view can skip redraws
 
@@ -164,10 +168,17 @@ class Tracker:
         self._ids += 1
         conn = Conn(self._ids, client, server, known, p.ts, p.ts)
         self.open[(client, server)] = conn
-        for key in ((client, server), (server, client)):
-            for ev in self._pending.pop(key, []):
-                conn.kernel.append(ev)
-                self.on_kernel(conn, ev)
+        events = [ev for key in ((client, server), (server, client)) for ev in self._pending.pop(key, [])]
+        waiting = self._connecting.get(server)
+        if syn_only and waiting:
+            events.insert(0, waiting.popleft())
+        elif syn_only:
+            self._syns.setdefault(server, deque(maxlen=64)).append(conn)
+            if len(self._syns) > 1000:
+                self._syns.pop(next(iter(self._syns)))
+        for ev in events:
+            conn.kernel.append(ev)
+            self.on_kernel(conn, ev)
         if len(self.open) > MAX_OPEN:
             _, oldest = self.open.popitem(last=False)
             self.aged_out += 1
@@ -212,6 +223,17 @@ class Tracker:
             conn.end = self.classify(conn)
 
     def add_kernel(self, ev: TraceEvent, local: Ep, remote: Ep) -> Conn | None:
+        if local[1] == 0:
+            for conn in self._syns.get(remote, ()):
+                if conn.client[0] == local[0] and abs((conn.sides[0].syn_ts or 0) - ev.ts) < 1.0:
+                    self._syns[remote].remove(conn)
+                    conn.kernel.append(ev)
+                    self.on_kernel(conn, ev)
+                    return conn
+            self._connecting.setdefault(remote, deque(maxlen=64)).append(ev)
+            if len(self._connecting) > 1000:
+                self._connecting.pop(next(iter(self._connecting)))
+            return None
         conn = self.lookup(local, remote) or self._late(local, remote)
         if conn is None:
             # a tracepoint may be read before its packet (connect() runs before the SYN is captured)

@@ -1,0 +1,126 @@
+"""Run inside a fresh network namespace (``unshare -n``): six teardown kinds at once, each a real
+client process and a real server process on its own port, watched live by ``tuiexplore watch
+--json -w`` and then read back with ``-r``. Prints one JSON object: pids, live and read records.
+
+Usage: unshare -n python tests/watch_world.py OUT_DIR [--no-trace]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOSED_PORT = 5099
+PORTS = {"clean": 5001, "unread": 5002, "linger0": 5003, "refused": CLOSED_PORT, "after_close": 5005, "half_close": 5006}
+NOISE_PORT = 5050  # a connection on a port nobody watches: the kernel filter must keep it out
+HOLD = 1.2  # every socket lives this long, so the owner scan (every 0.5 s) sees it
+
+# Each role is a tiny program of its own: (server, client) source, formatted with the port.
+ROLES = {
+    "clean": (
+        "a, _ = l.accept(); a.recv(10); a.recv(10); a.close()",
+        "c.send(b'hi'); time.sleep(HOLD); c.close()",
+    ),
+    "unread": (
+        "a, _ = l.accept(); a.send(b'unread!'); time.sleep(HOLD + 1); a.close()",
+        "time.sleep(HOLD); c.close()",
+    ),
+    "linger0": (
+        "a, _ = l.accept(); a.recv(10); time.sleep(HOLD + 1); a.close()",
+        "c.send(b'req'); time.sleep(HOLD); c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()",
+    ),
+    "after_close": (
+        "a, _ = l.accept(); a.recv(10); time.sleep(0.2); a.send(b'late'); time.sleep(1); a.close()",
+        "time.sleep(HOLD); c.close(); time.sleep(1.5)",
+    ),
+    "half_close": (
+        "a, _ = l.accept(); q = a.recv(10); a.recv(10); time.sleep(0.1); a.send(b'answer'); a.close()",
+        "c.send(b'question'); time.sleep(HOLD); c.shutdown(socket.SHUT_WR); c.recv(10); c.recv(10); time.sleep(0.3); c.close()",
+    ),
+}
+PRELUDE = "import socket, struct, sys, time\nHOLD = {hold}\nport = {port}\n"
+SERVER = "l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\nl.bind(('127.0.0.1', port)); l.listen()\nprint('ready', flush=True)\n"
+CLIENT = "c = socket.create_connection(('127.0.0.1', port))\n"
+REFUSED = "time.sleep(HOLD)\ntry:\n    socket.create_connection(('127.0.0.1', port))\nexcept ConnectionRefusedError:\n    pass\n"
+
+
+def lo_up() -> None:
+    sys.path.insert(0, str(ROOT))
+    from tuiexplore.lab.namespace import _lo_up
+
+    _lo_up()
+
+
+def py(code: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, **kw)
+
+
+def watch(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SSH_CONNECTION", None)
+    return subprocess.Popen([sys.executable, "-m", "tuiexplore", "watch", "--json", *args], stdout=subprocess.PIPE, text=True, env=env)
+
+
+def records(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def main() -> None:
+    out_dir, extra = Path(sys.argv[1]), sys.argv[2:]
+    lo_up()
+    pcap = str(out_dir / "world.pcap")
+    ports = [a for p in PORTS.values() for a in ("--port", str(p))]
+    w = watch(*ports, "-w", pcap, "--duration", "7", *extra)
+    first = w.stdout.readline()  # the "watching ..." note: the capture and tracepoints are live
+    pids: dict[str, dict[str, int | None]] = {}
+    procs = []
+    for name, (server, client) in ROLES.items():
+        head = PRELUDE.format(hold=HOLD, port=PORTS[name])
+        s = py(head + SERVER + server)
+        assert s.stdout.readline().strip() == "ready"
+        procs.append((s, py(head + CLIENT + client)))
+        pids[name] = {"server": s.pid, "client": procs[-1][1].pid}
+    head = PRELUDE.format(hold=HOLD, port=NOISE_PORT)
+    s = py(head + SERVER + ROLES["clean"][0])
+    s.stdout.readline()
+    procs.append((s, py(head + CLIENT + ROLES["clean"][1])))
+    r = py(PRELUDE.format(hold=HOLD, port=CLOSED_PORT) + REFUSED)
+    procs.append((r, r))
+    pids["refused"] = {"server": None, "client": r.pid}
+    for s, c in procs:
+        s.wait(20)
+        c.wait(20)
+    live_out, _ = w.communicate(timeout=30)
+    back = subprocess.run(
+        [sys.executable, "-m", "tuiexplore", "watch", "--json", "-r", pcap],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    print(
+        json.dumps(
+            {
+                "first": first,
+                "ports": PORTS,
+                "pids": pids,
+                "live": records(first + live_out),
+                "read": records(back.stdout),
+                "read_rc": back.returncode,
+                "read_err": back.stderr,
+                "live_rc": w.returncode,
+                "time": time.time(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    socket.setdefaulttimeout(20)
+    main()
