@@ -87,7 +87,7 @@ def test_wire_only_live_capture_agrees(tmp_path):
     d = world(tmp_path, "--no-trace")
     assert "no tracepoints" in d["first"]
     live = by_port(d["live"])
-    for name, (end, cause, summary) in EXPECT.items():
+    for name, (end, cause, _) in EXPECT.items():
         r = live[d["ports"][name]]
         assert (r["end"], r["cause"], r["evidence"], r["rst_reason"]) == (end, cause, "wire", None), (name, r)
         if name != "refused":  # owners from psutil's scan: a refused connect() is over in microseconds
@@ -155,7 +155,9 @@ def _v4(sport, dport, src="10.0.0.1", dst="10.0.0.2", frag=0):
 
 def _v6(sport, dport, src="::1", dst="2001:db8::2"):
     tcp = struct.pack("!HHIIHHHH", sport, dport, 1, 0, (5 << 12) | 0x02, 1000, 0, 0)
-    ip = struct.pack("!IHBB16s16s", 6 << 28, 20, 6, 64, socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst))
+    ip = struct.pack(
+        "!IHBB16s16s", 6 << 28, 20, 6, 64, socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    )
     return ip + tcp
 
 

@@ -45,7 +45,10 @@ ROLES = {
     ),
 }
 PRELUDE = "import socket, struct, sys, time\nHOLD = {hold}\nport = {port}\n"
-SERVER = "l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\nl.bind(('127.0.0.1', port)); l.listen()\nprint('ready', flush=True)\n"
+SERVER = (
+    "l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "l.bind(('127.0.0.1', port)); l.listen()\nprint('ready', flush=True)\n"
+)
 CLIENT = "c = socket.create_connection(('127.0.0.1', port))\n"
 REFUSED = "time.sleep(HOLD)\ntry:\n    socket.create_connection(('127.0.0.1', port))\nexcept ConnectionRefusedError:\n    pass\n"
 
@@ -64,7 +67,9 @@ def py(code: str, **kw) -> subprocess.Popen:
 def watch(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("SSH_CONNECTION", None)
-    return subprocess.Popen([sys.executable, "-m", "tuiexplore", "watch", "--json", *args], stdout=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tuiexplore", "watch", "--json", *args], stdout=subprocess.PIPE, text=True, env=env
+    )
 
 
 def records(out: str) -> list[dict]:

@@ -64,22 +64,21 @@ class Asm:
     def label(self, name: str) -> None:
         self.labels[name] = len(self.code)
 
+    def _rel(self, i: int, target: object) -> int:
+        if isinstance(target, int):
+            return target
+        off = self.labels[str(target)] - i - 1
+        if not 0 <= off <= 255:
+            raise FilterError("the capture filter is too long for classic BPF (use fewer ports)")
+        return off
+
     def program(self) -> list[Insn]:
         out = []
         for i, (code, jt, jf, k) in enumerate(self.code):
-
-            def rel(target: object) -> int:
-                if isinstance(target, int):
-                    return target
-                off = self.labels[str(target)] - i - 1
-                if not 0 <= off <= 255:
-                    raise FilterError("the capture filter is too long for classic BPF (use fewer ports)")
-                return off
-
             if code == JA:
-                out.append((code, 0, 0, rel(k)))
+                out.append((code, 0, 0, self._rel(i, k)))
             elif code & 0x07 == 0x05:
-                out.append((code, rel(jt), rel(jf), int(k)))  # type: ignore[arg-type]
+                out.append((code, self._rel(i, jt), self._rel(i, jf), int(k)))  # type: ignore[arg-type]
             else:
                 out.append((code, 0, 0, int(k)))  # type: ignore[arg-type]
         return out

@@ -145,7 +145,9 @@ class Watch:
                 self.notes.append("filters apply to live capture only; a pcap is read whole")
             return
         if spec.exclude_pair:
-            self.notes.append(f"our own ssh session (ports {spec.exclude_pair[0]}, {spec.exclude_pair[1]}) is excluded; --include-ssh keeps it")
+            self.notes.append(
+                f"our own ssh session (ports {spec.exclude_pair[0]}, {spec.exclude_pair[1]}) is excluded; --include-ssh keeps it"
+            )
         if o.trace and os.geteuid() == 0:
             try:
                 self.tracer = WatchTracer(private_tracefs(), spec.ports, spec.exclude_pair)

@@ -63,7 +63,7 @@ class LiveSource:
         except PermissionError:
             raise NotPermitted(
                 "live capture needs root or CAP_NET_RAW; read a capture instead: "
-                "sudo tcpdump -U -w - 'tcp' | tuiexplore watch -r -   (or over ssh: ssh HOST sudo tcpdump -U -w - | tuiexplore watch -r -)"
+                "sudo tcpdump -U -w - tcp | tuiexplore watch -r - (or: ssh HOST sudo tcpdump -U -w - tcp | tuiexplore watch -r -)"
             ) from None
         # The filter goes on before bind(): nothing unfiltered is queued in between.
         bpf.attach(s, self.program)

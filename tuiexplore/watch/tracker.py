@@ -117,11 +117,11 @@ class Tracker:
         self.finished = 0
         self._ids = 0
         self._pending: dict[tuple, list[TraceEvent]] = {}
-        self._recent: dict[tuple, Conn] = {}
-        # connect()'s CLOSE -> SYN_SENT comes before the source port is chosen (sport 0):
-        # matched to the next SYN towards that server instead
+        self._recent: dict[tuple, Conn] = {}  # finalized, still kept: late ACKs and RSTs join them
+        # connect()'s CLOSE -> SYN_SENT comes before the source port is chosen (sport 0): it is
+        # matched to a SYN towards that server from the same address, whichever is seen first
         self._connecting: dict[Ep, deque] = {}
-        self._syns: dict[Ep, deque] = {}  # server -> connections recently opened towards it  # finalized, still kept: late ACKs and RSTs join them
+        self._syns: dict[Ep, deque] = {}  # server -> connections recently opened towards it
         self.now = 0.0
         self.version = 0  # bumped on every change, so a view can skip redraws
 
