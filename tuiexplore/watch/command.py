@@ -87,7 +87,9 @@ def summary(st: Stats) -> dict[str, Any]:
         "drops": st.drops,
         "connections": st.connections,
         "aged_out": st.aged_out,
+        "open": st.open,
         "cpu_s": round(st.cpu_s, 3),
+        "run_cpu_s": round(st.run_cpu_s, 3),
         "rss_mb": round(st.rss_mb, 1),
     }
 

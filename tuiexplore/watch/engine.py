@@ -50,8 +50,9 @@ class Stats:
     connections: int  # finished
     open: int
     aged_out: int
-    cpu_s: float
-    rss_mb: float
+    cpu_s: float  # the whole process, start-up and imports included
+    run_cpu_s: float  # since run() began: the capture's own cost
+    rss_mb: float  # peak resident set
 
 
 class WatchTracer(Tracer):
@@ -123,6 +124,7 @@ class Watch:
         self._names: dict[int, str | None] = {}
         self._asked = 0
         self._local: set[str] = set()
+        self._cpu0: float | None = None
 
     def spec(self) -> bpf.Spec:
         o = self.opts
@@ -178,6 +180,7 @@ class Watch:
 
     def run(self) -> None:
         o = self.opts
+        self._cpu0 = _cpu()
         t0 = time.monotonic()
         next_housekeep = t0 + HOUSEKEEP
         next_refilter = t0 + 1.0
@@ -291,6 +294,7 @@ class Watch:
 
     def stats(self) -> Stats:
         ru = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = ru.ru_utime + ru.ru_stime
         t = self.tracker
         return Stats(
             t.index,
@@ -299,7 +303,8 @@ class Watch:
             t.finished,
             len(t.open),
             t.aged_out,
-            ru.ru_utime + ru.ru_stime,
+            cpu,
+            cpu - (cpu if self._cpu0 is None else self._cpu0),
             ru.ru_maxrss / 1024,
         )
 
@@ -311,3 +316,8 @@ class Watch:
         self.source.close()
         if self.writer:
             self.writer.close()
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
