@@ -48,7 +48,8 @@ def start_capture(tmp: str, name: str, duration: float) -> tuple[subprocess.Pope
         text=True,
         env=env,
     )
-    t = subprocess.Popen(["tcpdump", "-i", "lo", "-w", f"{tmp}/{name}.pcap", f"tcp port {PORT}"], stderr=subprocess.PIPE, text=True)
+    cmd = ["tcpdump", "-i", "lo", "-w", f"{tmp}/{name}.pcap", f"tcp port {PORT}"]
+    t = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     w.stdout.readline()  # "watching ...": its filter is attached
     while "listening on" not in t.stderr.readline():
         pass
@@ -104,33 +105,35 @@ def traffic(paced: bool) -> int:
     return lo_tx() - before
 
 
+def _connection(n: int) -> list[bytes]:
+    """Connection n: handshake, 44 data segments both ways, then FIN/FIN (or RSTs every third)."""
+    ends = [
+        (socket.inet_aton(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"), 1024 + n % 60000),
+        (socket.inet_aton("10.255.0.1"), 80),
+    ]
+    seq = [1000, 5000]
+
+    def seg(d: int, bits: int, size: int = 0) -> bytes:
+        (sa, sp), (da, dp) = ends[d], ends[1 - d]
+        tcp = struct.pack("!HHIIHHHH", sp, dp, seq[d], seq[1 - d], (5 << 12) | bits, 65535, 0, 0) + b"d" * size
+        seq[d] += size + (1 if bits & 0x03 else 0)
+        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, sa, da) + tcp
+
+    frames = [seg(0, 0x02), seg(1, 0x12), seg(0, 0x10)] + [seg(i % 2, 0x18, 20) for i in range(44)]
+    return frames + ([seg(0, 0x11), seg(1, 0x11), seg(0, 0x10)] if n % 3 else [seg(0, 0x14), seg(1, 0x14), seg(0, 0x14)])
+
+
 def synth_pcap(path: str, packets: int) -> int:
-    """Connections of 50 packets each: handshake, data both ways, then FIN/FIN or an RST."""
     rec = struct.Struct("=IIII")
-    written = 0
+    written = n = 0
     with open(path, "wb") as f:
         f.write(struct.pack("=IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
-        conn = 0
         while written < packets:
-            conn += 1
-            c = (socket.inet_aton(f"10.{conn >> 16 & 255}.{conn >> 8 & 255}.{conn & 255}"), 1024 + conn % 60000)
-            s = (socket.inet_aton("10.255.0.1"), 80)
-            seq = [1000, 5000]
-            ts = conn * 0.001
-
-            def seg(d: int, bits: int, n: int = 0) -> bytes:
-                (sa, sp), (da, dp) = (c, s) if d == 0 else (s, c)
-                tcp = struct.pack("!HHIIHHHH", sp, dp, seq[d], seq[1 - d], (5 << 12) | bits, 65535, 0, 0) + b"d" * n
-                seq[d] += n + (1 if bits & 0x03 else 0)
-                return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, sa, da) + tcp
-
-            frames = [seg(0, 0x02), seg(1, 0x12), seg(0, 0x10)]
-            for i in range(44):
-                frames.append(seg(i % 2, 0x18, 20))
-            frames += [seg(0, 0x11), seg(1, 0x11), seg(0, 0x10)] if conn % 3 else [seg(0, 0x14), seg(1, 0x14), seg(0, 0x14)]
-            for fr in frames:
+            n += 1
+            ts = n * 0.001
+            for fr in _connection(n):
                 f.write(rec.pack(int(ts), int(ts % 1 * 1e6), len(fr), len(fr)) + fr)
-            written += len(frames)
+                written += 1
     return written
 
 
@@ -162,7 +165,8 @@ def main() -> None:
         mem = [json.loads(x) for x in res.stdout.splitlines() if '"summary"' in x][-1]
     load1 = os.getloadavg()
     print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f} (2 cores, shared with other work)")
-    print(f"{'run':<8} {'on lo':>7} {'watch':>7} {'drops':>6} {'tcpdump':>8} {'tcpd drops':>10} {'loss %':>7} {'CPU/pkt':>9} {'RSS MB':>7}")
+    head = f"{'run':<8} {'on lo':>7} {'watch':>7} {'drops':>6} {'tcpdump':>8} {'tcpd drops':>10} {'loss %':>7}"
+    print(f"{head} {'CPU/pkt':>9} {'RSS MB':>7}")
     for name, truth, s in rows:
         loss = 100 * (truth - s["packets"]) / truth
         cpu = s["run_cpu_s"] / max(1, s["packets"]) * 1e6
