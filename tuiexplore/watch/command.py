@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from typing import Any
@@ -114,8 +115,13 @@ def main(argv: list[str]) -> int:
         return 2
     if args.json:
         return _headless(opts)
-    from tuiexplore.tui.watch_app import run_watch_app
+    from tuiexplore.tui.watch_app import run_watch_app, terminal_for_keys
 
+    if args.read == "-":
+        opts.stream = os.fdopen(os.dup(0), "rb")
+        if not terminal_for_keys():
+            print("tuiexplore: stdin is the pcap and there is no terminal (/dev/tty) for the UI; use --json", file=sys.stderr)
+            return 2
     watch = Watch(opts)
     if not _start(watch):
         return 2

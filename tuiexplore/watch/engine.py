@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from tuiexplore.lab.tracer import TraceEvent, Tracer, TracerUnavailable, find_tracefs
 from tuiexplore.watch import bpf, owners
@@ -40,6 +41,7 @@ class Options:
     include_ssh: bool = False
     duration: float | None = None
     count: int | None = None
+    stream: BinaryIO | None = None  # the pcap on stdin, when fd 0 was handed to the UI
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ class Watch:
         """Raises SourceError (NotPermitted without CAP_NET_RAW) or FilterError: one line each."""
         o = self.opts
         spec = self.spec()
-        self.source: LiveSource | PcapSource = PcapSource(o.read) if o.read else LiveSource(o.ifaces, spec)
+        self.source: LiveSource | PcapSource = PcapSource(o.read, o.stream) if o.read else LiveSource(o.ifaces, spec)
         self.notes += self.source.notes
         if o.write:
             self.writer = PcapWriter(o.write)

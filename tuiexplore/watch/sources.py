@@ -155,12 +155,12 @@ def _link_offset(linktype: int, data: bytes) -> int | None:
 class PcapSource:
     """A pcap file, or a pcap stream on stdin (``tcpdump -U -w -``), read as it arrives."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, stream: BinaryIO | None = None) -> None:
         self.path = path
         self.notes: list[str] = []
         self.received = 0
         try:
-            self._f: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+            self._f: BinaryIO = stream or (sys.stdin.buffer if path == "-" else open(path, "rb"))  # noqa: SIM115
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror}") from None
         head = self._read(24)
