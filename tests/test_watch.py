@@ -206,3 +206,11 @@ def test_memory_is_bounded_and_aged_connections_counted():
     assert len(t.overall) == t.overall.maxlen
     last = next(reversed(t.closed.values()))
     assert last.packets == 103 and last.end.cause == "data_was_unread" and last.end.evidence == "wire"
+
+
+def test_watch_package_imports_no_ui():
+    from test_layering import PKG, imports
+
+    offenders = {f.name: imports(f) & {"textual", "rich"} for f in (PKG / "watch").glob("*.py")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+    assert not any("tuiexplore.tui" in f.read_text() for f in (PKG / "watch").glob("*.py"))

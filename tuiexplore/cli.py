@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "watch":
             from tuiexplore.watch.command import main as watch_main
 
-            return watch_main(argv[1:])
+            return watch_main(argv[1:], run_ui=_watch_ui)
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)
@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+
+
+def _watch_ui(watch: Any, theme: str | None) -> int:
+    from tuiexplore.tui.watch_app import run_watch_app
+
+    return run_watch_app(watch, theme=theme)
 
 
 def _command(argv: list[str]) -> int:

@@ -6,7 +6,6 @@ connection's detail) under the engine's lock, so the screen never waits on the c
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -210,14 +209,3 @@ def run_watch_app(watch: Watch, theme: str | None = None) -> int:
     finally:
         watch.close()
     return 0
-
-
-def terminal_for_keys() -> bool:
-    """``-r -`` with the UI: stdin is the pcap, so keys come from /dev/tty (fd 0 is re-pointed)."""
-    try:
-        tty = os.open("/dev/tty", os.O_RDWR)
-    except OSError:
-        return False
-    os.dup2(tty, 0)
-    os.close(tty)
-    return True

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from tuiexplore.watch.bpf import FilterError
@@ -95,7 +96,8 @@ def summary(st: Stats) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], run_ui: Callable[[Watch, str | None], int] | None = None) -> int:
+    """``run_ui`` shows the screen (the CLI entry passes the Textual one; this package imports no UI)."""
     args = parser().parse_args(argv)
     opts = Options(
         ifaces=args.ifaces,
@@ -113,10 +115,8 @@ def main(argv: list[str]) -> int:
     if args.duration is not None and args.duration <= 0:
         print("tuiexplore: --duration must be positive", file=sys.stderr)
         return 2
-    if args.json:
+    if args.json or run_ui is None:
         return _headless(opts)
-    from tuiexplore.tui.watch_app import run_watch_app, terminal_for_keys
-
     if args.read == "-":
         opts.stream = os.fdopen(os.dup(0), "rb")
         if not terminal_for_keys():
@@ -125,7 +125,18 @@ def main(argv: list[str]) -> int:
     watch = Watch(opts)
     if not _start(watch):
         return 2
-    return run_watch_app(watch, theme=args.theme)
+    return run_ui(watch, args.theme)
+
+
+def terminal_for_keys() -> bool:
+    """``-r -`` with the UI: stdin is the pcap, so keys come from /dev/tty (fd 0 is re-pointed)."""
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        return False
+    os.dup2(tty, 0)
+    os.close(tty)
+    return True
 
 
 def _start(watch: Watch) -> bool:
