@@ -28,8 +28,15 @@ EXPECT = {  # scenario: (end, cause, summary)
     "refused": ("refused", "refused", "refused"),
     "after_close": ("FIN then RST", "data_after_close", "RST reply to data after close"),
     "half_close": ("FIN/FIN", "shutdown_fin", "FIN/FIN, client first (half-close)"),
+    "unread6": ("RST", "data_was_unread", "RST by client: unread data"),
 }
-REASONS = {"unread": "TCP_ABORT_ON_CLOSE", "linger0": "TCP_STATE", "refused": "NO_SOCKET", "after_close": "TCP_TIMEWAIT_SOCKET"}
+REASONS = {
+    "unread": "TCP_ABORT_ON_CLOSE",
+    "unread6": "TCP_ABORT_ON_CLOSE",
+    "linger0": "TCP_STATE",
+    "refused": "NO_SOCKET",
+    "after_close": "TCP_TIMEWAIT_SOCKET",
+}
 
 
 def world(tmp_path, *extra: str) -> dict:
@@ -69,14 +76,17 @@ def test_each_teardown_live_with_tracepoints(traced):
         assert r["server_pid"] == pids["server"], (name, r)
         assert r["closed_first_by"] == (r["server"] if name == "refused" else r["client"])
     assert live[traced["ports"]["unread"]]["bytes"] == {"client_to_server": 0, "server_to_client": 7}
+    assert live[traced["ports"]["unread6"]]["client"].startswith("[::1]:")
     summary = traced["live"][-1]
-    assert summary["type"] == "summary" and summary["drops"] == 0 and summary["connections"] == 6
+    assert summary["type"] == "summary" and summary["drops"] == 0 and summary["connections"] == len(EXPECT)
 
 
 def test_the_written_pcap_gives_the_same_answers_minus_owners(traced):
     assert traced["read_rc"] == 0, traced["read_err"]
     live, back = by_port(traced["live"]), by_port(traced["read"])
     assert set(back) == set(live)
+    # tcpdump reads the -w file too (raw IP): one line per packet, as many as watch counted
+    assert len(traced["tcpdump_r"].splitlines()) == traced["live"][-1]["packets"]
     for port, r in back.items():
         same = ("client", "server", "end", "cause", "summary", "closed_first_by", "rst_by", "bytes", "packets")
         assert {k: r[k] for k in same} == {k: live[port][k] for k in same}

@@ -17,7 +17,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOSED_PORT = 5099
-PORTS = {"clean": 5001, "unread": 5002, "linger0": 5003, "refused": CLOSED_PORT, "after_close": 5005, "half_close": 5006}
+PORTS = {
+    "clean": 5001,
+    "unread": 5002,
+    "linger0": 5003,
+    "refused": CLOSED_PORT,
+    "after_close": 5005,
+    "half_close": 5006,
+    "unread6": 5007,
+}
+HOSTS = {"unread6": "::1"}  # the rest on 127.0.0.1
 NOISE_PORT = 5050  # a connection on a port nobody watches: the kernel filter must keep it out
 HOLD = 1.2  # every socket lives this long, so the owner scan (every 0.5 s) sees it
 
@@ -44,13 +53,17 @@ ROLES = {
         "c.send(b'question'); time.sleep(HOLD); c.shutdown(socket.SHUT_WR); c.recv(10); c.recv(10); time.sleep(0.3); c.close()",
     ),
 }
-PRELUDE = "import socket, struct, sys, time\nHOLD = {hold}\nport = {port}\n"
-SERVER = (
-    "l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-    "l.bind(('127.0.0.1', port)); l.listen()\nprint('ready', flush=True)\n"
+ROLES["unread6"] = ROLES["unread"]
+PRELUDE = (
+    "import socket, struct, sys, time\nHOLD = {hold}\nport = {port}\nhost = {host!r}\n"
+    "fam = socket.AF_INET6 if ':' in host else socket.AF_INET\n"
 )
-CLIENT = "c = socket.create_connection(('127.0.0.1', port))\n"
-REFUSED = "time.sleep(HOLD)\ntry:\n    socket.create_connection(('127.0.0.1', port))\nexcept ConnectionRefusedError:\n    pass\n"
+SERVER = (
+    "l = socket.socket(fam); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "l.bind((host, port)); l.listen()\nprint('ready', flush=True)\n"
+)
+CLIENT = "c = socket.create_connection((host, port))\n"
+REFUSED = "time.sleep(HOLD)\ntry:\n    socket.create_connection((host, port))\nexcept ConnectionRefusedError:\n    pass\n"
 
 
 def lo_up() -> None:
@@ -86,16 +99,16 @@ def main() -> None:
     pids: dict[str, dict[str, int | None]] = {}
     procs = []
     for name, (server, client) in ROLES.items():
-        head = PRELUDE.format(hold=HOLD, port=PORTS[name])
+        head = PRELUDE.format(hold=HOLD, port=PORTS[name], host=HOSTS.get(name, "127.0.0.1"))
         s = py(head + SERVER + server)
         assert s.stdout.readline().strip() == "ready"
         procs.append((s, py(head + CLIENT + client)))
         pids[name] = {"server": s.pid, "client": procs[-1][1].pid}
-    head = PRELUDE.format(hold=HOLD, port=NOISE_PORT)
+    head = PRELUDE.format(hold=HOLD, port=NOISE_PORT, host="127.0.0.1")
     s = py(head + SERVER + ROLES["clean"][0])
     s.stdout.readline()
     procs.append((s, py(head + CLIENT + ROLES["clean"][1])))
-    r = py(PRELUDE.format(hold=HOLD, port=CLOSED_PORT) + REFUSED)
+    r = py(PRELUDE.format(hold=HOLD, port=CLOSED_PORT, host="127.0.0.1") + REFUSED)
     procs.append((r, r))
     pids["refused"] = {"server": None, "client": r.pid}
     for s, c in procs:
@@ -118,6 +131,7 @@ def main() -> None:
                 "live": records(first + live_out),
                 "read": records(back.stdout),
                 "read_rc": back.returncode,
+                "tcpdump_r": subprocess.run(["tcpdump", "-n", "-r", pcap], capture_output=True, text=True).stdout,
                 "read_err": back.stderr,
                 "live_rc": w.returncode,
                 "time": time.time(),

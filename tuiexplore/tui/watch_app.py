@@ -159,7 +159,7 @@ class WatchApp(App):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.add_class("-shown")
-        box.focus()
+        self.set_focus(box)  # at once: keys typed right after / must land in the box
 
     def action_unfilter(self) -> None:
         box = self.query_one("#filter", Input)
