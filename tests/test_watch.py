@@ -104,6 +104,13 @@ def test_wire_only_live_capture_agrees(tmp_path):
             assert (r["client_pid"], r["server_pid"]) == (d["pids"][name]["client"], d["pids"][name]["server"]), name
 
 
+def test_pid_filter_follows_the_process_ports(tmp_path):
+    d = world(tmp_path, "--pid-mode")
+    conns = [r for r in d["records"] if r["type"] == "connection"]
+    assert sorted(r["server"] for r in conns) == ["127.0.0.1:5201", "127.0.0.1:5203"]
+    assert all(r["server_pid"] == d["pid"] for r in conns)
+
+
 def test_pcap_on_stdin(traced, tmp_path):
     with open(traced["pcap"], "rb") as f:
         res = cli("watch", "--json", "-r", "-", stdin=f)

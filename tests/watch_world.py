@@ -89,8 +89,34 @@ def records(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def pid_world() -> None:
+    """--pid: two servers; watch follows one process's ports, including one it opens later."""
+    lo_up()
+    head = PRELUDE.format(hold=HOLD, port=5201, host="127.0.0.1")
+    late = "time.sleep(1.5)\nl2 = socket.socket(); l2.bind((host, 5203)); l2.listen()\nb, _ = l2.accept(); b.close()\n"
+    watched = py(head + SERVER + "a, _ = l.accept(); a.close()\n" + late)
+    other = py(PRELUDE.format(hold=HOLD, port=5202, host="127.0.0.1") + SERVER + "a, _ = l.accept(); a.close()\n")
+    for s in (watched, other):
+        assert s.stdout.readline().strip() == "ready"
+    w = watch("--pid", str(watched.pid), "--duration", "5")
+    w.stdout.readline()
+    for port in (5201, 5202):
+        c = socket.create_connection(("127.0.0.1", port))
+        c.recv(10)
+        c.close()
+    time.sleep(2.5)  # the late listener on 5203 is up, and watch re-read the ports (every second)
+    c = socket.create_connection(("127.0.0.1", 5203))
+    c.recv(10)
+    c.close()
+    out, _ = w.communicate(timeout=30)
+    print(json.dumps({"pid": watched.pid, "records": records(out)}))
+
+
 def main() -> None:
     out_dir, extra = Path(sys.argv[1]), sys.argv[2:]
+    if extra == ["--pid-mode"]:
+        pid_world()
+        return
     lo_up()
     pcap = str(out_dir / "world.pcap")
     ports = [a for p in PORTS.values() for a in ("--port", str(p))]

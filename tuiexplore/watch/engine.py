@@ -71,6 +71,11 @@ class WatchTracer(Tracer):
         ports = " || ".join(f"sport == {p} || dport == {p}" for p in sorted(self.ports))
         return f"protocol == 6 && ({ports})"
 
+    def set_ports(self, ports: list[int]) -> None:
+        """--pid's ports changed: the kernel-side filter follows."""
+        self.ports = set(ports)
+        self._write("events/sock/inet_sock_set_state/filter", self.state_filter())
+
     def wants(self, sport: int, dport: int) -> bool:
         if self.exclude and {sport, dport} == set(self.exclude):
             return False
@@ -196,6 +201,8 @@ class Watch:
                 if p is not None:
                     with self.lock:
                         conn = self.tracker.add(p)
+                        if o.pid is not None and conn.packets == 1:
+                            self._pid_owner(conn)
                         if conn.closed_at is not None and not self.settle and not conn.final:
                             self.tracker.finalize(conn)
             if now >= next_housekeep or item is None:
@@ -279,6 +286,13 @@ class Watch:
                 if pid is not None:
                     self._own(conn, d, pid)
 
+    def _pid_owner(self, conn: Conn) -> None:
+        """With --pid, the filter is that process's ports: the local end on one of them is its."""
+        ports = set(self.source.spec.ports) if isinstance(self.source, LiveSource) else set()
+        for d, (addr, port) in enumerate((conn.client, conn.server)):
+            if port in ports and addr in self._local and conn.sides[d].pid is None:
+                self._own(conn, d, self.opts.pid)  # type: ignore[arg-type]
+
     def _refilter(self) -> None:
         try:
             spec = self.spec()
@@ -286,6 +300,11 @@ class Watch:
             return  # the process exited: keep its last ports
         if isinstance(self.source, LiveSource) and spec.ports != self.source.spec.ports:
             self.source.refilter(spec)
+            if self.tracer is not None:
+                try:
+                    self.tracer.set_ports(spec.ports)
+                except OSError as exc:
+                    self.notes.append(f"tracepoint filter not updated ({exc.strerror})")
 
     def _final(self, conn: Conn) -> None:
         self._on_final(conn)
