@@ -119,6 +119,13 @@ def test_pcap_on_stdin(traced, tmp_path):
     assert got == {p: (r["end"], r["cause"]) for p, r in by_port(traced["read"]).items()}
 
 
+def test_count_stops_after_n_connections(traced):
+    res = cli("watch", "--json", "--count", "2", "-r", str(traced["pcap"]))
+    kinds = [json.loads(x)["type"] for x in res.stdout.splitlines()]
+    assert res.returncode == 0 and kinds.count("connection") >= 2 and kinds[-1] == "summary"
+    assert json.loads(res.stdout.splitlines()[-1])["connections"] < len(EXPECT)
+
+
 def test_ethernet_pcap_reads_like_raw_ip(traced, tmp_path):
     src = traced["pcap"]
     eth = tmp_path / "eth.pcap"

@@ -162,13 +162,14 @@ def _headless(opts: Options) -> int:
         emit({"type": "note", "level": "info", "text": note})
     seen = len(watch.source.notes)
     try:
-        watch.run()
-    except KeyboardInterrupt:
-        watch.tracker.finish_all()
-    try:
+        try:
+            watch.run()
+        except KeyboardInterrupt:
+            with watch.lock:
+                watch.tracker.finish_all()
         stats = watch.stats()
     finally:
-        watch.close()
+        watch.close()  # also on SIGTERM (SystemExit): the tracefs instance must go
     for note in watch.source.notes[seen:]:
         emit({"type": "note", "level": "warn", "text": note})
     emit(summary(stats))

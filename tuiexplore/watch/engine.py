@@ -128,6 +128,7 @@ class Watch:
         self.live = opts.read is None
         self.settle = 0.0
         self._stop = threading.Event()
+        self._running = threading.Event()  # set while run() reads: close() waits for it to end
         self._names: dict[int, str | None] = {}
         self._asked = 0
         self._local: set[str] = set()
@@ -186,6 +187,13 @@ class Watch:
         return f"watching {where}; kernel filter of {prog} BPF instructions; {kernel}"
 
     def run(self) -> None:
+        self._running.set()
+        try:
+            self._run()
+        finally:
+            self._running.clear()
+
+    def _run(self) -> None:
         o = self.opts
         self._cpu0 = _cpu()
         t0 = time.monotonic()
@@ -330,6 +338,12 @@ class Watch:
         )
 
     def close(self) -> None:
+        if self._running.is_set():  # the UI quit while the engine thread reads: let it finish first
+            self.stop()
+            for _ in range(40):
+                if not self._running.is_set():
+                    break
+                time.sleep(0.05)
         if self.tracer is not None:
             self.tracer.close()
         if self.poller is not None:
