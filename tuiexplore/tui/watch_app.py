@@ -25,6 +25,7 @@ from tuiexplore.watch.packet import dissect
 from tuiexplore.watch.tracker import Conn
 
 REFRESH = 0.25
+SNAPSHOT = 5000
 CSS = """
 #status { height: 1; background: $panel; padding: 0 1; }
 #filter { height: 1; border: none; padding: 0 1; display: none; }
@@ -96,8 +97,10 @@ class WatchApp(App):
         selected = self.query_one(ConnTable).selected_id()
         with w.lock:
             t = w.tracker
-            rows = [ConnRow.of(c) for c in t.conns()] if t.version != self._version else []
-            conn = next((c for c in t.conns() if c.id == selected), None) if selected is not None else None
+            conns = t.conns()
+            # the newest SNAPSHOT connections: a busy box's 20000 open ones would hold the lock too long
+            rows = [ConnRow.of(c) for c in conns[-SNAPSHOT:]] if t.version != self._version else []
+            conn = next((c for c in reversed(conns) if c.id == selected), None) if selected is not None else None
             detail = detail_of(conn) if conn is not None and self._detail_key != self._key(conn) else None
             if conn is not None:
                 self._detail_key = self._key(conn)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tuiexplore.watch.bpf import FilterError
+from tuiexplore.watch.classify import End
 from tuiexplore.watch.engine import Options, Stats, Watch
 from tuiexplore.watch.sources import SourceError
 from tuiexplore.watch.tracker import Conn
@@ -50,8 +51,9 @@ def _port(text: str) -> int:
 def record(conn: Conn) -> dict[str, Any]:
     """A finished connection as the README documents it."""
     e = conn.end
+    assert isinstance(e, End), "finalized connections are classified"
     c, s = conn.sides
-    first = {conn.ep(0): c, conn.ep(1): s}.get(e.closed_first_by)  # type: ignore[union-attr]
+    first = {conn.ep(0): c, conn.ep(1): s}.get(e.closed_first_by or "")
     owner = first if first is not None and first.pid else (c if c.pid else s)
     return {
         "type": "connection",
@@ -59,14 +61,14 @@ def record(conn: Conn) -> dict[str, Any]:
         "client": conn.ep(0),
         "server": conn.ep(1),
         "client_known": conn.client_known,
-        "end": e.kind,  # type: ignore[union-attr]
-        "summary": e.summary,  # type: ignore[union-attr]
-        "closed_first_by": e.closed_first_by,  # type: ignore[union-attr]
-        "rst_by": e.rst_by,  # type: ignore[union-attr]
-        "cause": e.cause,  # type: ignore[union-attr]
-        "evidence": e.evidence,  # type: ignore[union-attr]
-        "rst_reason": e.rst_reason,  # type: ignore[union-attr]
-        "explanation": e.explanation,  # type: ignore[union-attr]
+        "end": e.kind,
+        "summary": e.summary,
+        "closed_first_by": e.closed_first_by,
+        "rst_by": e.rst_by,
+        "cause": e.cause,
+        "evidence": e.evidence,
+        "rst_reason": e.rst_reason,
+        "explanation": e.explanation,
         "pid": owner.pid,
         "process": owner.process,
         "client_pid": c.pid,

@@ -235,8 +235,8 @@ class Watch:
             if self.poller is not None:
                 while not self.poller.results.empty():
                     self._owners(self.poller.results.get())
-                if self.tracker._ids != self._asked:
-                    self._asked = self.tracker._ids
+                if self.tracker.created != self._asked:
+                    self._asked = self.tracker.created
                     self.poller.want()
             now = time.time() if self.live else self.tracker.now
             self.tracker.tick(now, self.settle)

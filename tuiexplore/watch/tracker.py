@@ -122,8 +122,15 @@ class Tracker:
         # matched to a SYN towards that server from the same address, whichever is seen first
         self._connecting: dict[Ep, deque] = {}
         self._syns: dict[Ep, deque] = {}  # server -> connections recently opened towards it
+        # what tick() looks at, so it does not walk every open connection ten times a second
+        self._closing: dict[int, Conn] = {}
+        self._unanswered: dict[int, Conn] = {}
         self.now = 0.0
         self.version = 0  # bumped on every change, so a view can skip redraws
+
+    @property
+    def created(self) -> int:
+        return self._ids
 
     def conns(self) -> list[Conn]:
         return [*self.closed.values(), *self.open.values()]
@@ -168,6 +175,8 @@ class Tracker:
         self._ids += 1
         conn = Conn(self._ids, client, server, known, p.ts, p.ts)
         self.open[(client, server)] = conn
+        if syn_only:
+            self._unanswered[conn.id] = conn
         events = [ev for key in ((client, server), (server, client)) for ev in self._pending.pop(key, [])]
         waiting = self._connecting.get(server)
         if syn_only and waiting:
@@ -181,8 +190,9 @@ class Tracker:
             self.on_kernel(conn, ev)
         if len(self.open) > MAX_OPEN:
             _, oldest = self.open.popitem(last=False)
+            self._closing.pop(oldest.id, None)
+            self._unanswered.pop(oldest.id, None)
             self.aged_out += 1
-            del oldest
         return conn
 
     def _update(self, conn: Conn, d: int, p: Pkt) -> None:
@@ -198,6 +208,7 @@ class Tracker:
                 conn.events.append((p.ts, "wire", f"{who} SYN" + ("-ACK" if p.bits & ACK else "")))
             if p.bits & ACK:
                 conn.synack = True
+                self._unanswered.pop(conn.id, None)
         if p.length:
             me.received_since_sent = 0
             peer.received_since_sent += p.length
@@ -220,6 +231,7 @@ class Tracker:
         if closed and not conn.final:
             if conn.closed_at is None:
                 conn.closed_at = p.ts
+                self._closing[conn.id] = conn
             conn.end = self.classify(conn)
 
     def add_kernel(self, ev: TraceEvent, local: Ep, remote: Ep) -> Conn | None:
@@ -252,19 +264,21 @@ class Tracker:
 
     def tick(self, now: float, settle: float) -> None:
         """Finalize connections closed ``settle`` seconds ago, and SYNs left unanswered."""
-        for conn in list(self.open.values()):
-            if conn.closed_at is not None and now - conn.closed_at >= settle:
+        for conn in list(self._closing.values()):
+            if now - conn.closed_at >= settle:  # type: ignore[operator]
                 self.finalize(conn)
-            elif conn.closed_at is None and not conn.synack and conn.sides[0].syn_ts is not None:
-                if now - conn.last >= SYN_TIMEOUT:
-                    conn.closed_at = conn.last
-                    conn.end = self.classify(conn)
-                    self.finalize(conn)
+        for conn in list(self._unanswered.values()):
+            if conn.closed_at is None and now - conn.last >= SYN_TIMEOUT:
+                conn.closed_at = conn.last
+                conn.end = self.classify(conn)
+                self.finalize(conn)
 
     def finalize(self, conn: Conn) -> None:
         if conn.final:
             return
         self.open.pop((conn.client, conn.server), None)
+        self._closing.pop(conn.id, None)
+        self._unanswered.pop(conn.id, None)
         if conn.end is None:
             conn.end = self.classify(conn)
         conn.final = True
