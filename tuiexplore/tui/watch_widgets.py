@@ -92,7 +92,8 @@ def detail_of(conn: Conn) -> Detail:
                 p.head,
             )
         )
-    return Detail(ConnRow.of(conn), packets, list(conn.events), conn.packets, first)
+    events = sorted(conn.events, key=lambda e: e[0])  # wire and kernel interleaved by time
+    return Detail(ConnRow.of(conn), packets, events, conn.packets, first)
 
 
 SORTS = {  # the columns, in order: how it ended comes first, so 80 columns show it
