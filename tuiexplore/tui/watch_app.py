@@ -141,8 +141,11 @@ class WatchApp(App):
 
     @on(DataTable.RowHighlighted, "#conns")
     def row_changed(self) -> None:
-        self._detail_key = ()
-        self.refresh_view()
+        # rebuilding the rows highlights the same one again: only a new connection resets the detail
+        selected = self.query_one(ConnTable).selected_id()
+        if selected != (self._detail_key[:1] or (None,))[0]:
+            self._detail_key = ()
+            self.refresh_view()
 
     @on(DataTable.HeaderSelected, "#conns")
     def header_sorted(self) -> None:

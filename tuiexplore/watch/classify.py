@@ -25,7 +25,6 @@ WIRE_CLASSES = {
     "refused": "nothing listened on the port: the SYN was answered with RST (tcp_v4_send_reset, no socket)",
     "data_after_close": "data reached a socket that had been closed (an orphan or TIME_WAIT socket): answered with RST",
     "no_socket": "a segment for a connection this host no longer knows was answered with RST",
-    "reset_by_peer": "the peer reset the connection (its cause is on the peer)",
     "syn_timeout": "the SYN was never answered (filtered, or the host is down)",
     "open": "the connection was still open when the capture ended",
     "half_open": "only one side closed before the capture ended",
@@ -120,7 +119,7 @@ def classify(conn: Conn) -> End:
         evidence, reason = "wire", _reset_reason(conn, r)
         mapped = _REASONS.get(reason or "")
         if reason == "NO_SOCKET":
-            mapped = "refused" if cause == "refused" else "no_socket" if cause != "data_after_close" else cause
+            mapped = cause if cause in ("refused", "data_after_close") else "no_socket"
         elif reason == "TCP_ABORT_ON_DATA":
             mapped = "data_after_close" if conn.sides[r].received_after_fin else "linger2_orphan_ack"
         elif reason and reason != "NOT_SPECIFIED" and not mapped:
