@@ -20,7 +20,7 @@ from typing import BinaryIO
 from tuiexplore.lab.tracer import TraceEvent, Tracer, TracerUnavailable, find_tracefs
 from tuiexplore.watch import bpf, owners
 from tuiexplore.watch.classify import classify
-from tuiexplore.watch.packet import parse_endpoint, parse_ip
+from tuiexplore.watch.packet import parse_ip
 from tuiexplore.watch.sources import LiveSource, PcapSource, PcapWriter
 from tuiexplore.watch.tracker import Conn, Tracker
 
@@ -120,7 +120,8 @@ class Watch:
         self.opts = opts
         self.notes: list[str] = []
         self.lock = threading.Lock()
-        self.tracker = Tracker(classify, on_final=self._final, on_kernel=self._kernel)
+        self.owners = owners.Owners()
+        self.tracker = Tracker(classify, on_final=self._final, on_kernel=self.owners.kernel_event)
         self._on_final = on_final or (lambda c: None)
         self.tracer: WatchTracer | None = None
         self.poller: owners.Poller | None = None
@@ -129,9 +130,7 @@ class Watch:
         self.settle = 0.0
         self._stop = threading.Event()
         self._running = threading.Event()  # set while run() reads: close() waits for it to end
-        self._names: dict[int, str | None] = {}
         self._asked = 0
-        self._local: set[str] = set()
         self._cpu0: float | None = None
 
     def spec(self) -> bpf.Spec:
@@ -170,9 +169,7 @@ class Watch:
                 self.notes.append(f"tracepoints unavailable ({exc}): classifications rest on the wire")
         elif o.trace:
             self.notes.append("tracepoints need root: classifications rest on the wire")
-        import psutil
-
-        self._local = {a.address.split("%")[0] for addrs in psutil.net_if_addrs().values() for a in addrs}
+        self.owners.local = owners.local_addresses()
         self.poller = owners.Poller()
         self.poller.start()
 
@@ -234,7 +231,7 @@ class Watch:
                     self._trace(self.tracer.events.get())
             if self.poller is not None:
                 while not self.poller.results.empty():
-                    self._owners(self.poller.results.get())
+                    self.owners.apply(self.poller.results.get(), self.tracker.open.values())
                 if self.tracker.created != self._asked:
                     self._asked = self.tracker.created
                     self.poller.want()
@@ -244,62 +241,16 @@ class Watch:
             self.writer.flush()
 
     def _trace(self, ev: TraceEvent) -> None:
-        f = ev.fields
-        if ev.event == "inet_sock_set_state":
-            v6 = f.get("family") == "AF_INET6"
-            local = parse_endpoint(f"{f.get('saddrv6' if v6 else 'saddr', '')}:{ev.sport}")
-            remote = parse_endpoint(f"{f.get('daddrv6' if v6 else 'daddr', '')}:{ev.dport}")
-        else:
-            local, remote = parse_endpoint(f.get("src", "")), parse_endpoint(f.get("dest", ""))
+        local, remote = owners.trace_endpoints(ev)
         if local and remote:
             self.tracker.add_kernel(ev, local, remote)
-
-    def _kernel(self, conn: Conn, ev: TraceEvent) -> None:
-        f = ev.fields
-        if ev.event == "inet_sock_set_state":
-            v6 = f.get("family") == "AF_INET6"
-            local = parse_endpoint(f"{f.get('saddrv6' if v6 else 'saddr', '')}:{ev.sport}")
-            change = (f.get("oldstate", ""), f.get("newstate", ""))
-            text = f"{change[0].removeprefix('TCP_')} → {change[1].removeprefix('TCP_')}"
-            by_syscall = change in owners.SYSCALL_CHANGES
-        else:
-            local = parse_endpoint(f.get("src", ""))
-            text = f"sent RST (state {f.get('state', '?').removeprefix('TCP_')}, reason {f.get('reason', '?')})"
-            by_syscall = f.get("reason") in owners.SYSCALL_RESETS
-        d = conn.side_of(local) if local else None
-        if local and local[1] == 0:  # connect() before its port was chosen: the client
-            d = 0
-        who = conn.name(d) if d is not None else "?"
-        conn.events.append((ev.ts, "kernel", f"{who} {text}"))
-        if by_syscall and d is not None and conn.sides[d].pid is None:
-            task = owners.task_pid(ev.task)
-            if task:
-                self._own(conn, d, task[0], task[1])
-
-    def _own(self, conn: Conn, d: int, pid: int, comm: str | None = None) -> None:
-        side = conn.sides[d]
-        side.pid = pid
-        if pid not in self._names:
-            self._names[pid] = owners.process_name(pid, comm)
-        side.process = self._names[pid] or comm
-
-    def _owners(self, snap: owners.Snapshot) -> None:
-        for conn in self.tracker.open.values():
-            for d, (me, peer) in enumerate(((conn.client, conn.server), (conn.server, conn.client))):
-                if conn.sides[d].pid is not None:
-                    continue
-                pid = snap.connected.get((me, peer))
-                if pid is None and d == 1 and me[0] in self._local:
-                    pid = snap.listeners.get(me[1])
-                if pid is not None:
-                    self._own(conn, d, pid)
 
     def _pid_owner(self, conn: Conn) -> None:
         """With --pid, the filter is that process's ports: the local end on one of them is its."""
         ports = set(self.source.spec.ports) if isinstance(self.source, LiveSource) else set()
         for d, (addr, port) in enumerate((conn.client, conn.server)):
-            if port in ports and addr in self._local and conn.sides[d].pid is None:
-                self._own(conn, d, self.opts.pid)  # type: ignore[arg-type]
+            if port in ports and addr in self.owners.local and conn.sides[d].pid is None:
+                self.owners.own(conn, d, self.opts.pid)  # type: ignore[arg-type]
 
     def _refilter(self) -> None:
         try:

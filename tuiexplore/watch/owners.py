@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tuiexplore.lab.tracer import TraceEvent
+from tuiexplore.watch.packet import parse_endpoint
+from tuiexplore.watch.tracker import Conn, Ep
 
 PERIOD = 0.5
 SYSCALL_CHANGES = {("TCP_CLOSE", "TCP_SYN_SENT"), ("TCP_ESTABLISHED", "TCP_FIN_WAIT1"), ("TCP_CLOSE_WAIT", "TCP_LAST_ACK")}
@@ -49,6 +54,68 @@ def scan() -> Snapshot:
         elif c.raddr:
             connected[((_plain(c.laddr.ip), c.laddr.port), (_plain(c.raddr.ip), c.raddr.port))] = c.pid
     return Snapshot(connected, listeners)
+
+
+def local_addresses() -> set[str]:
+    import psutil
+
+    return {a.address.split("%")[0] for addrs in psutil.net_if_addrs().values() for a in addrs}
+
+
+def trace_endpoints(ev: TraceEvent) -> tuple[Ep | None, Ep | None]:
+    """(local, remote) of the socket a tracepoint event is about."""
+    f = ev.fields
+    if ev.event == "inet_sock_set_state":
+        v6 = f.get("family") == "AF_INET6"
+        local = parse_endpoint(f"{f.get('saddrv6' if v6 else 'saddr', '')}:{ev.sport}")
+        return local, parse_endpoint(f"{f.get('daddrv6' if v6 else 'daddr', '')}:{ev.dport}")
+    return parse_endpoint(f.get("src", "")), parse_endpoint(f.get("dest", ""))
+
+
+@dataclass
+class Owners:
+    """Puts pids and process names on connection ends, from scans and from kernel events."""
+
+    local: set[str] = field(default_factory=set)
+    names: dict[int, str | None] = field(default_factory=dict)
+
+    def own(self, conn: Conn, d: int, pid: int, comm: str | None = None) -> None:
+        side = conn.sides[d]
+        side.pid = pid
+        if pid not in self.names:
+            self.names[pid] = process_name(pid, comm)
+        side.process = self.names[pid] or comm
+
+    def apply(self, snap: Snapshot, conns: Iterable[Conn]) -> None:
+        for conn in conns:
+            for d, (me, peer) in enumerate(((conn.client, conn.server), (conn.server, conn.client))):
+                if conn.sides[d].pid is not None:
+                    continue
+                pid = snap.connected.get((me, peer))
+                if pid is None and d == 1 and me[0] in self.local:
+                    pid = snap.listeners.get(me[1])
+                if pid is not None:
+                    self.own(conn, d, pid)
+
+    def kernel_event(self, conn: Conn, ev: TraceEvent) -> None:
+        """A tracepoint joined a connection: a line for its story, and its task when a syscall made it."""
+        f = ev.fields
+        local, _ = trace_endpoints(ev)
+        if ev.event == "inet_sock_set_state":
+            change = (f.get("oldstate", ""), f.get("newstate", ""))
+            text = f"{change[0].removeprefix('TCP_')} → {change[1].removeprefix('TCP_')}"
+            by_syscall = change in SYSCALL_CHANGES
+        else:
+            text = f"sent RST (state {f.get('state', '?').removeprefix('TCP_')}, reason {f.get('reason', '?')})"
+            by_syscall = f.get("reason") in SYSCALL_RESETS
+        d = conn.side_of(local) if local else None
+        if local and local[1] == 0:  # connect() before its port was chosen: the client
+            d = 0
+        conn.events.append((ev.ts, "kernel", f"{conn.name(d) if d is not None else '?'} {text}"))
+        if by_syscall and d is not None and conn.sides[d].pid is None:
+            task = task_pid(ev.task)
+            if task:
+                self.own(conn, d, task[0], task[1])
 
 
 def process_name(pid: int, fallback: str | None = None) -> str | None:
