@@ -238,3 +238,34 @@ def test_watch_package_imports_no_ui():
     offenders = {f.name: imports(f) & {"textual", "rich"} for f in (PKG / "watch").glob("*.py")}
     assert {k: v for k, v in offenders.items() if v} == {}
     assert not any("tuiexplore.tui" in f.read_text() for f in (PKG / "watch").glob("*.py"))
+
+
+def test_unanswered_syn_times_out_and_open_ones_are_reported_at_the_end():
+    finals = []
+    t = Tracker(classify, on_final=finals.append)
+    c, s = ("10.0.0.1", 40000), ("10.0.0.9", 443)
+    t.add(_pkt(100.0, c, s, 0x02))
+    t.add(_pkt(101.0, c, s, 0x02))  # a retransmitted SYN, same connection
+    t.tick(103.5, 0.0)
+    assert finals == []
+    t.tick(104.1, 0.0)
+    assert [(f.end.kind, f.end.cause, f.packets) for f in finals] == [("timeout", "syn_timeout", 2)]
+    c2 = ("10.0.0.1", 40001)
+    t.add(_pkt(105.0, c2, s, 0x02))
+    t.add(_pkt(105.0, s, c2, 0x12))
+    t.add(_pkt(105.0, c2, s, 0x11))
+    t.finish_all()
+    assert (finals[-1].end.kind, finals[-1].end.summary, finals[-1].end.closed_first_by) == (
+        "open",
+        "open (client sent FIN)",
+        "10.0.0.1:40001",
+    )
+
+
+def test_our_own_ssh_session_is_read_from_the_environment(monkeypatch):
+    from tuiexplore.watch.engine import ssh_pair
+
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.7 50122 192.0.2.1 22")
+    assert ssh_pair() == (50122, 22)
+    monkeypatch.setenv("SSH_CONNECTION", "garbage")
+    assert ssh_pair() is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -28,8 +28,7 @@ REFRESH = 0.25
 SNAPSHOT = 5000
 CSS = """
 #status { height: 1; background: $panel; padding: 0 1; }
-#filter { height: 1; border: none; padding: 0 1; display: none; }
-#filter.-shown { display: block; }
+#filter { height: 1; border: none; padding: 0 1; }
 ConnTable { height: 2fr; }
 #detail { height: 3fr; }
 #left { width: 3fr; }
@@ -68,7 +67,7 @@ class WatchApp(App):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status", markup=False)
-        yield Input(placeholder="filter connections (address, port, process, state, how it ended)", id="filter")
+        yield Input(placeholder="/ filters: address, port, process, state, how it ended", id="filter")
         yield ConnTable(id="conns")
         with Horizontal(id="detail"):
             with Vertical(id="left"):
@@ -163,14 +162,19 @@ class WatchApp(App):
         self.refresh_view()
 
     def action_filter(self) -> None:
+        self.set_focus(self.query_one("#filter", Input))
+
+    def on_key(self, event: events.Key) -> None:
+        # Keys typed right after / were already queued for the table when the box took focus;
+        # they bubble up here unhandled and belong to the box.
         box = self.query_one("#filter", Input)
-        box.add_class("-shown")
-        self.set_focus(box)  # at once: keys typed right after / must land in the box
+        if self.focused is box and event.is_printable and event.character:
+            box.insert_text_at_cursor(event.character)
+            event.stop()
 
     def action_unfilter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
-        box.remove_class("-shown")
         self.query_one(ConnTable).focus()
 
     @on(Input.Changed, "#filter")
