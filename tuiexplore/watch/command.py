@@ -117,6 +117,9 @@ def main(argv: list[str], run_ui: Callable[[Watch, str | None], int] | None = No
     if args.duration is not None and args.duration <= 0:
         print("tuiexplore: --duration must be positive", file=sys.stderr)
         return 2
+    if args.count is not None and args.count < 1:
+        print("tuiexplore: --count must be at least 1", file=sys.stderr)
+        return 2
     if args.json or run_ui is None:
         return _headless(opts)
     if args.read == "-":

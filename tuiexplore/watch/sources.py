@@ -183,8 +183,11 @@ class PcapSource:
     def packets(self) -> Iterator[tuple[float, bytes] | None]:
         rec = struct.Struct(self._endian + "IIII")
         while True:
-            head = self._read(16)
-            if head is None:
+            head = self._f.read(16)
+            if not head:
+                return
+            if len(head) < 16:
+                self.notes.append("the capture ended in the middle of a packet header")
                 return
             sec, frac, incl, _orig = rec.unpack(head)
             data = self._read(incl)
