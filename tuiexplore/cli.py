@@ -137,7 +137,8 @@ def _kernel(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from tuiexplore import compare, runner
+    from tuiexplore import runner
+    from tuiexplore.reports import compare
     from tuiexplore.lab.client import LabError
 
     scns = [_scenario(args.a), _scenario(args.b)]
@@ -198,7 +199,8 @@ def _list() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tuiexplore import runner, transcript
+    from tuiexplore import runner
+    from tuiexplore.reports import transcript
     from tuiexplore.lab.client import LabError
 
     scn = _scenario(args.scenario)
@@ -228,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.pcap:
         summary.append(f"pcap written to {args.pcap}")
     if args.export:
-        from tuiexplore import export
+        from tuiexplore.reports import export
         from tuiexplore.kernel.source import discover
 
         excerpt = discover()

@@ -24,13 +24,13 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tuiexplore import export
+from tuiexplore.reports import export
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
 from tuiexplore.lab.client import LabInfo
 from tuiexplore.lab.predict import CLOSE_STATE, kernel_version
-from tuiexplore.ladder import ladder
+from tuiexplore.reports.ladder import ladder
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import (
@@ -43,7 +43,7 @@ from tuiexplore.timeline import (
     StepEvent,
     VerdictEvent,
 )
-from tuiexplore.transcript import call_text
+from tuiexplore.reports.transcript import call_text
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted

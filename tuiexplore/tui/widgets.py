@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Static
 
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
 from tuiexplore.timeline import EpollEvent, NoteEvent, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.transcript import call_text, result_text
+from tuiexplore.reports.transcript import call_text, result_text
 
 MAX_PACKETS = 2000
 VIRTUAL_CHUNK = 32

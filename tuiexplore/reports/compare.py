@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.transcript import call_text, result_text
+from tuiexplore.reports.transcript import call_text, result_text
 
 
 @dataclass

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.lab.client import LabInfo
-from tuiexplore.ladder import ladder
+from tuiexplore.reports.ladder import ladder
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.transcript import call_text, header, line, result_text
+from tuiexplore.reports.transcript import call_text, header, line, result_text
 
 FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg")
 
