@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "tuiexplore"
-DOMAIN = ["lab", "scenarios", "kernel", "timeline.py", "session.py", "runner.py", "transcript.py", "ladder.py", "compare.py"]
+DOMAIN = ["lab", "scenarios", "kernel", "timeline.py", "session.py", "runner.py", "reports"]
 
 
 def imports(path: Path) -> set[str]:

@@ -138,8 +138,8 @@ def _compare(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from tuiexplore import runner
-    from tuiexplore.reports import compare
     from tuiexplore.lab.client import LabError
+    from tuiexplore.reports import compare
 
     scns = [_scenario(args.a), _scenario(args.b)]
     print(f"running {scns[0].name} and {scns[1].name} in two labs...", file=sys.stderr, flush=True)
@@ -200,8 +200,8 @@ def _list() -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from tuiexplore import runner
-    from tuiexplore.reports import transcript
     from tuiexplore.lab.client import LabError
+    from tuiexplore.reports import transcript
 
     scn = _scenario(args.scenario)
     out_lock = threading.Lock()
@@ -230,8 +230,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.pcap:
         summary.append(f"pcap written to {args.pcap}")
     if args.export:
-        from tuiexplore.reports import export
         from tuiexplore.kernel.source import discover
+        from tuiexplore.reports import export
 
         excerpt = discover()
         export.write_common(args.export, scn, result.info, result.events, excerpt)

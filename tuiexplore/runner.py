@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tuiexplore.lab.client import Lab, LabInfo, StepDone
+from tuiexplore.domain import LabInfo, StepDone
+from tuiexplore.lab.client import Lab
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
@@ -47,7 +48,7 @@ def run(
             done = lab.step(step.index, step.actor, step.call, step.resolved(result.info.port))
             result.done.append(done)
         stats = lab.stats()
-        result.drops, result.frames = stats["drops"], stats["frames"]
+        result.drops, result.frames = stats.drops, stats.frames
         for path in [pcap] if isinstance(pcap, str) else pcap or []:
             lab.write_pcap(path)
     result.failures = check(scn, result)

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuiexplore.domain import LabInfo, StepDone
 from tuiexplore.lab.calls import complete_args, is_closing
-from tuiexplore.lab.client import Lab, LabInfo, StepDone
+from tuiexplore.lab.client import Lab
 from tuiexplore.scenarios.scenario import Scenario, Step
 from tuiexplore.timeline import Event, StepEvent
 

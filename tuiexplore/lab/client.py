@@ -16,34 +16,19 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
+from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.tracer import PREFIX, TRACEFS_PATHS
+from tuiexplore.lab.wire import encode
 from tuiexplore.timeline import Event, from_wire
+
+__all__ = ["Lab", "LabError", "LabInfo", "StepDone"]
 
 
 class LabError(RuntimeError):
     """The lab could not start or stopped answering; the message is for the user."""
-
-
-@dataclass(frozen=True)
-class LabInfo:
-    kernel: str
-    release: str
-    port: int
-    mode: str
-    tracepoints: bool
-    rst_reasons: list[str] = field(default_factory=list)
-    t0: float = 0.0
-
-
-@dataclass(frozen=True)
-class StepDone:
-    step: int
-    ok: bool
-    overhead_ms: float
-    waited_s: float
 
 
 class Lab:
@@ -58,7 +43,7 @@ class Lab:
         self.on_batch = on_batch
         self.info: LabInfo | None = None
         self._proc: subprocess.Popen | None = None
-        self._replies: dict[Any, dict[str, Any]] = {}
+        self._replies: dict[Any, proto.Reply] = {}
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
         self._stderr = tempfile.TemporaryFile(mode="w+")
@@ -66,14 +51,19 @@ class Lab:
 
     # -- life cycle --------------------------------------------------------------------------
     def start(
-        self, actors: list[str] | None = None, port: int | None = None, tracer: bool = True, timeout: float = 15.0
+        self,
+        actors: list[str] | None = None,
+        port: int | None = None,
+        tracer: bool = True,
+        timeout: float = 15.0,
+        unread_rule: str | None = None,
     ) -> LabInfo:
-        opts = {"actors": actors or [], "port": port, "no_tracer": not tracer, "parent": os.getpid()}
+        opts = proto.LabOptions(actors or [], port, not tracer, unread_rule)
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tuiexplore.lab.agent", json.dumps(opts)],
+            [sys.executable, "-m", "tuiexplore.lab.agent", encode(opts)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -83,9 +73,7 @@ class Lab:
             start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the lab in order
         )
         threading.Thread(target=self._read, name="lab-reader", daemon=True).start()
-        ready = self._wait("ready", timeout)
-        ready.pop("ctl", None)
-        self.info = LabInfo(**ready)
+        self.info = self._wait("ready", timeout).info
         return self.info
 
     def close(self) -> None:
@@ -94,7 +82,7 @@ class Lab:
             return
         try:
             if proc.poll() is None:
-                proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                proc.stdin.write(encode(proto.QuitCmd()) + "\n")
                 proc.stdin.flush()
                 proc.wait(timeout=5)
         except (OSError, ValueError, subprocess.TimeoutExpired):
@@ -122,41 +110,42 @@ class Lab:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    # -- requests ----------------------------------------------------------------------------
+    # -- requests: one method per command of lab/protocol.py ---------------------------------
     def step(self, n: int, actor: str, call: str, args: dict[str, Any], timeout: float = 60.0) -> StepDone:
-        self._send({"cmd": "step", "step": n, "actor": actor, "call": call, "args": args})
-        msg = self._wait(("done", n), timeout)
-        return StepDone(n, msg["ok"], msg["overhead_ms"], msg["waited_s"])
+        self._send(proto.StepCmd(n, actor, call, args))
+        return self._wait(("done", n), timeout).done
 
-    def predict(self, actor: str, call: str, args: dict[str, Any]) -> list[dict[str, Any]]:
-        return self._ask("prediction", {"cmd": "predict", "actor": actor, "call": call, "args": args})["predictions"]
+    def predict(self, actor: str, call: str, args: dict[str, Any]) -> list[PredictionView]:
+        return self._ask(proto.PredictCmd(self._id(), actor, call, args)).predictions
 
-    def inspect(self) -> dict[str, Any]:
-        return self._ask("sockets", {"cmd": "inspect"})["actors"]
+    def inspect(self) -> dict[str, ActorInventory]:
+        return self._ask(proto.InspectCmd(self._id())).actors
 
     def write_pcap(self, path: str) -> int:
-        reply = self._ask("pcap", {"cmd": "pcap", "path": os.path.abspath(path)})
-        if "error" in reply:
-            raise LabError(f"cannot write the pcap: {reply['error']}")
-        return reply["frames"]
+        reply = self._ask(proto.PcapCmd(self._id(), os.path.abspath(path)))
+        if reply.error:
+            raise LabError(f"cannot write the pcap: {reply.error}")
+        return reply.frames
 
     def set_unread_rule(self, rule: str | None) -> None:
         """How the running kernel judges unread data, from its own source ("copied_seq"/"skb_len")."""
-        self._ask("config", {"cmd": "config", "unread_rule": rule})
+        self._ask(proto.ConfigCmd(self._id(), rule))
 
-    def stats(self) -> dict[str, int]:
-        return self._ask("stats", {"cmd": "stats"})
+    def stats(self) -> proto.Stats:
+        return self._ask(proto.StatsCmd(self._id()))
 
-    def _ask(self, kind: str, cmd: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
-        cmd["id"] = next(self._ids)
+    def _id(self) -> int:
+        return next(self._ids)
+
+    def _ask(self, cmd: Any, timeout: float = 10.0) -> Any:
         self._send(cmd)
-        return self._wait((kind, cmd["id"]), timeout)
+        return self._wait(("id", cmd.id), timeout)
 
-    def _send(self, cmd: dict[str, Any]) -> None:
+    def _send(self, cmd: proto.Command) -> None:
         if self._proc is None or self._proc.poll() is not None:
             raise LabError(self._why_dead())
         try:
-            self._proc.stdin.write(json.dumps(cmd) + "\n")
+            self._proc.stdin.write(encode(cmd) + "\n")
             self._proc.stdin.flush()
         except (BrokenPipeError, ValueError) as exc:
             raise LabError(self._why_dead()) from exc
@@ -170,15 +159,14 @@ class Lab:
             batch: list[Event] = []
             for line in lines:
                 msg = json.loads(line)
-                if "ctl" not in msg:
+                if "type" in msg:
                     batch.append(from_wire(msg))
                     continue
                 self._deliver(batch)  # a reply is seen only after the events before it
                 batch = []
-                kind = msg["ctl"]
-                key = kind if kind in ("ready", "error") else (kind, msg.get("step", msg.get("id")))
+                reply = proto.decode_reply(msg)
                 with self._cond:
-                    self._replies[key] = msg
+                    self._replies[proto.reply_key(reply)] = reply
                     self._cond.notify_all()
             self._deliver(batch)
         with self._cond:
@@ -194,20 +182,20 @@ class Lab:
         if self.on_batch:
             self.on_batch(batch)
 
-    def _wait(self, key: Any, timeout: float) -> dict[str, Any]:
+    def _wait(self, key: Any, timeout: float) -> Any:
         with self._cond:
             ok = self._cond.wait_for(lambda: key in self._replies or "error" in self._replies or self._dead, timeout)
             if key in self._replies:
                 return self._replies.pop(key)
         if "error" in self._replies:
-            raise LabError(self._replies["error"]["text"])
+            raise LabError(self._replies["error"].text)
         if not ok:
             raise LabError(f"the lab did not answer within {timeout:.0f} s (waiting for {key})")
         raise LabError(self._why_dead())
 
     def _why_dead(self) -> str:
         if "error" in self._replies:
-            return self._replies["error"]["text"]
+            return self._replies["error"].text
         try:
             self._stderr.seek(0)
             lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]

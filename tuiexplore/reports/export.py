@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
-from tuiexplore.lab.client import LabInfo
 from tuiexplore.reports.ladder import ladder
+from tuiexplore.reports.transcript import call_text, header, line, result_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.reports.transcript import call_text, header, line, result_text
 
 FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuiexplore.domain import LabInfo
 from tuiexplore.lab.calls import CALLS
-from tuiexplore.lab.client import LabInfo
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
 
 

@@ -24,13 +24,14 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tuiexplore.reports import export
+from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
-from tuiexplore.lab.client import LabInfo
 from tuiexplore.lab.predict import CLOSE_STATE, kernel_version
+from tuiexplore.reports import export
 from tuiexplore.reports.ladder import ladder
+from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import (
@@ -43,7 +44,6 @@ from tuiexplore.timeline import (
     StepEvent,
     VerdictEvent,
 )
-from tuiexplore.reports.transcript import call_text
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
@@ -346,10 +346,10 @@ class ExplorerApp(App):
         if m.prediction:
             p = m.prediction[0]
             nxt = self.scenario.steps[self.cursor]
-            self.query_one(KernelView).mark(predicted=p["path"], note=f"next: {p['branch']} predicted ({p['outcome']})")
+            self.query_one(KernelView).mark(predicted=list(p.path), note=f"next: {p.branch} predicted ({p.outcome})")
             if m.done is None or not self.last_verdict or self.last_verdict.step != m.done.step:
                 self.query_one(VerdictLine).show_text(
-                    f"next: {nxt.actor} {call_text(nxt.call, nxt.args)} — predicted {p['outcome']} [{p['branch']}]: {p['text']}"
+                    f"next: {nxt.actor} {call_text(nxt.call, nxt.args)} — predicted {p.outcome} [{p.branch}]: {p.text}"
                 )
         self.update_status()
         self.refresh_keys()

@@ -11,17 +11,18 @@ from typing import Any
 import psutil
 from textual.message_pump import MessagePump
 
+from tuiexplore.domain import ActorInventory
 from tuiexplore.lab.client import LabError
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import Session
 from tuiexplore.tui.messages import Busy, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 
 
-def process_names(actors: dict[str, Any]) -> dict[int, str]:
+def process_names(actors: dict[str, ActorInventory]) -> dict[int, str]:
     """Who owns each actor's sockets, as the OS says (psutil): pid -> process name."""
     names = {}
     for info in actors.values():
-        pid = info.get("pid")
+        pid = info.pid
         if pid:
             try:
                 names[pid] = psutil.Process(pid).name()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
+from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
 from tuiexplore.kernel.excerpt import Excerpt
-from tuiexplore.lab.client import LabInfo, StepDone
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event
@@ -33,8 +32,8 @@ class StepFinished(Message):
     origin: dict[int, str]  # step number -> where it came from
     models: dict[str, FdModel]  # copies: what each actor holds now
     cursor: int  # index of the scenario's next step
-    prediction: list[dict[str, Any]]  # for the scenario's next step, if it is a closing call
-    sockets: dict[str, Any]  # the agent's inventory: actor -> {pid, sockets, blocked}
+    prediction: list[PredictionView]  # for the scenario's next step, if it is a closing call
+    sockets: dict[str, ActorInventory]  # the agent's inventory
     names: dict[int, str]  # pid -> process name (psutil), untrusted text
 
 

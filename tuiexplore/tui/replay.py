@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.message_pump import MessagePump
 
-from tuiexplore.lab.client import LabInfo, StepDone
+from tuiexplore.domain import LabInfo, StepDone
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event, StepEvent
