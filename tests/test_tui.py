@@ -164,3 +164,26 @@ def test_demo_autoplays_to_the_end_with_every_narration():
             assert app.last_verdict.observed == "RST"
 
     asyncio.run(body())
+
+
+def test_a_call_for_a_blocked_actor_is_refused_and_the_lab_carries_on():
+    """Issue 9's ``n n n n A A``: the second accept() is refused (the first is still in the
+    kernel), said in the server's log; the lab does not fail and the client still steps."""
+
+    async def body():
+        app = make_app(load("seed-rst"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: idle(app))
+            for _ in range(4):
+                await pilot.press("n")
+            await until(pilot, lambda: app.cursor == 4 and idle(app) and "server" in app.models)
+            await pilot.press("A")
+            await until(pilot, lambda: "blocked (still" in log_text(app, "server") and idle(app), timeout=10)
+            await pilot.press("A")
+            await until(pilot, lambda: "refused:" in log_text(app, "server") and idle(app))
+            assert "server is still blocked in accept() from step 5" in " ".join(log_text(app, "server").split())
+            assert app.error == ""
+            await pilot.press("k")  # the client is not blocked: its socket() runs
+            await until(pilot, lambda: "[ 7] socket" in log_text(app, "client") and idle(app))
+
+    asyncio.run(body())

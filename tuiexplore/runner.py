@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from tuiexplore.domain import LabInfo, StepDone
 from tuiexplore.lab.client import Lab
 from tuiexplore.scenarios.scenario import Scenario
-from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
+from tuiexplore.timeline import Event, PacketEvent, VerdictEvent
 
 
 @dataclass
@@ -61,9 +61,7 @@ def check(scn: Scenario, result: RunResult) -> list[str]:
     events = result.events
     for d in result.done:
         if not d.ok:
-            step = next((e for e in events if isinstance(e, StepEvent) and e.step == d.step), None)
-            why = step.result.get("message", "") if step else "no result"
-            failures.append(f"step {d.step}: did not run as written ({why})")
+            failures.append(f"step {d.step}: did not run as written ({d.message or d.outcome})")
     if result.drops:
         failures.append(f"the capture lost {result.drops} packets (kernel drop counter)")
     verdicts = [e for e in events if isinstance(e, VerdictEvent)]

@@ -36,6 +36,10 @@ def _value(v: Any) -> str:
 def result_text(e: StepEvent) -> str:
     if e.result.get("blocked"):
         return "... blocked (still in the kernel)"
+    if e.result.get("failed"):
+        return f"failed in the actor: {e.result.get('message', '')}"
+    if e.result.get("refused"):
+        return f"refused: {e.result.get('message', '')}"
     if e.ret is None:
         return f"not performed: {e.result.get('message', '')}"
     text = f"= {e.ret}"

@@ -340,6 +340,8 @@ class ExplorerApp(App):
 
     @on(StepFinished)
     def step_finished(self, m: StepFinished) -> None:
+        if m.done is not None and not m.done.ok:
+            self.notify(printable(f"step {m.done.step}: {m.done.message}"), severity="warning", markup=False)
         self.models, self.cursor = m.models, m.cursor
         self.origin.update(m.origin)
         self.query_one(SocketsStrip).show(m.sockets, m.names)

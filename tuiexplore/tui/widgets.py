@@ -123,7 +123,8 @@ class ActorLog(ScrollView, can_focus=True):
         style = "dim" if origin == "server policy" else ""
         line = Text(f"[{e.step:>2}] ", style="bold")
         line.append(call_text(e.call, e.args), style=style)
-        line.append(" " + printable(result_text(e)), style="bold red" if e.errno else style)
+        failed = e.errno or e.result.get("failed") or e.result.get("refused")
+        line.append(" " + printable(result_text(e)), style="bold red" if failed else style)
         if origin == "server policy":
             line.append("  (server loop)", style="dim italic")
         self.write(line)
