@@ -187,3 +187,19 @@ def test_a_call_for_a_blocked_actor_is_refused_and_the_lab_carries_on():
             await until(pilot, lambda: "[ 7] socket" in log_text(app, "client") and idle(app))
 
     asyncio.run(body())
+
+
+def test_shutdown_verdict_marks_no_tcp_close_line():
+    from tui_fakes import ShutdownDriver
+
+    async def body():
+        app = make_app(load("half-close"), driver_factory=ShutdownDriver)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.last_verdict is not None)
+            await pilot.pause(0.1)
+            kernel = app.query_one(KernelView)
+            assert app.last_verdict.call == "shutdown" and kernel.taken == ["shutdown_fin"]
+            assert kernel.lines_of(kernel.taken) == set()
+            assert "tcp_shutdown()" in str(kernel.border_subtitle)
+
+    asyncio.run(body())

@@ -22,5 +22,14 @@ SOCKETS = {
     ),
     "client": ActorInventory(pid=1002),
 }
-EVENTS = [from_wire(json.loads(line)) for line in DATA.read_text().splitlines()]
+
+
+def recorded(path: Path) -> list:
+    return [from_wire(json.loads(line)) for line in path.read_text().splitlines()]
+
+
+EVENTS = recorded(DATA)
 FakeDriver = replay_factory(INFO, EVENTS, SOCKETS, {1001: "te-server", 1002: "te-client"})
+# half-close up to its shutdown(SHUT_WR) verdict (step 8): tcp_close() does not run.
+SHUTDOWN_EVENTS = recorded(DATA.parent / "half-close-events.jsonl")
+ShutdownDriver = replay_factory(INFO, SHUTDOWN_EVENTS)

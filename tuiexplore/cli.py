@@ -118,19 +118,11 @@ def _kernel(args: argparse.Namespace) -> int:
         tag = f"  <- {', '.join(marks[n])}" if n in marks else ""
         print(f"{n:>{width}} {'▶' if n in marks else ' '} {line.expandtabs(4)}{tag}")
     if args.table:
-        print()
-        if ex.table:
-            print(
-                f"# tcp_close_state() and its transition table, {ex.table_first_line}-{ex.table_first_line + len(ex.table) - 1}"
-            )
-            for i, line in enumerate(ex.table):
-                print(f"{ex.table_first_line + i:>{width}}   {line.expandtabs(4)}")
-        else:
-            from tuiexplore.lab.predict import CLOSE_STATE
+        from tuiexplore.reports.details import table_text
 
-            print("# no kernel source with tcp_close_state() was found; tuiexplore's model of its table:")
-            for old, (new, fin) in CLOSE_STATE.items():
-                print(f"  {old:<12} -> {new:<10} {'send FIN' if fin else ''}")
+        title, body = table_text(ex)
+        print(f"\n# {title}")
+        print("\n".join(body))
     return 0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
+from tuiexplore.reports.details import branch_lines, elsewhere
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.reports.transcript import call_text, header, line, result_text
 from tuiexplore.scenarios.scenario import Scenario
@@ -35,11 +36,11 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
     for v in verdicts:
         mark = "the prediction held" if v.agree else "**the kernel disagreed with the prediction**"
         out += [f"### Step {v.step}: {v.actor} `{v.call}({v.fd})` → {v.observed} ({mark})", "", v.explanation, ""]
-        lines = sorted({n for b in ("drain", v.branch) for n in excerpt.branches.get(b, [])})
-        if lines and v.branch not in ("listen_stop",):
-            out += [f"Branch `{v.branch}` in {excerpt.origin}:", "", "```c"]
-            out += [f"{n}: {excerpt.lines[n - excerpt.first_line].strip()}" for n in lines]
-            out += ["```", ""]
+        for where in elsewhere(v.path):
+            out += [f"Not in {excerpt.origin}: {where}.", ""]
+        lines = branch_lines(excerpt, v.path)
+        if lines:
+            out += [f"Branch `{v.branch}` in {excerpt.origin}:", "", "```c", *(f"{n}: {code}" for n, code in lines), "```", ""]
     out += ["## Ladder", "", "```", *ladder(events), "```", "", "## Full transcript", "", "```"]
     out += [line(e) for e in events]
     out += ["```", ""]

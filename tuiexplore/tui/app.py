@@ -28,14 +28,14 @@ from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
-from tuiexplore.lab.predict import CLOSE_STATE, kernel_version
+from tuiexplore.lab.predict import kernel_version
 from tuiexplore.reports import export
+from tuiexplore.reports.details import packet_text, table_text, verdict_text
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import (
-    CountersEvent,
     EpollEvent,
     Event,
     NoteEvent,
@@ -326,8 +326,7 @@ class ExplorerApp(App):
         elif isinstance(e, VerdictEvent):
             self.last_verdict = e
             self.query_one(VerdictLine).show_verdict(e)
-            taken = [e.branch] if e.branch == "listen_stop" else ["drain", e.branch]
-            self.query_one(KernelView).mark(taken=taken, note=f"step {e.step}: {e.branch} ({e.observed})")
+            self.query_one(KernelView).mark(taken=list(e.path), note=f"step {e.step}: {e.branch} ({e.observed})")
         elif isinstance(e, NoteEvent):
             if e.level in ("warn", "error"):
                 self.notify(printable(e.text), severity="warning" if e.level == "warn" else "error", markup=False)
@@ -487,16 +486,8 @@ class ExplorerApp(App):
         self.push_screen(TextScreen("The exchange as a ladder diagram", "\n".join(lines)))
 
     def action_table(self) -> None:
-        ex = self.excerpt
-        if ex.table:
-            body = "\n".join(f"{ex.table_first_line + i:>5}  {line.expandtabs(4)}" for i, line in enumerate(ex.table))
-            title = f"tcp_close_state() and its table · {ex.origin}"
-        else:
-            body = "No kernel source with tcp_close_state() was found; tuiexplore's model of its table:\n\n" + "\n".join(
-                f"  {old:<12} -> {new:<10} {'send FIN' if fin else ''}" for old, (new, fin) in CLOSE_STATE.items()
-            )
-            title = "tcp_close_state() (model)"
-        self.push_screen(TextScreen(title, body))
+        title, body = table_text(self.excerpt)
+        self.push_screen(TextScreen(f"{title} · {self.excerpt.origin}" if self.excerpt.table else title, "\n".join(body)))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -507,51 +498,12 @@ class ExplorerApp(App):
         (target.query(ActorLog).first() if PANELS[index] == "actors" else target).focus()
 
     def action_verdict(self) -> None:
-        v = self.last_verdict
-        if v is None:
-            return
-        lines = [
-            v.explanation,
-            "",
-            f"predicted {v.predicted} via branch {v.branch}; observed {v.observed}; {'agree' if v.agree else 'DISAGREE'}",
-            "",
-            "Packets of this step:",
-        ]
-        lines += [
-            f"  #{p.index} {p.src} > {p.dst}: {p.tcpdump()}"
-            for p in self.events
-            if isinstance(p, PacketEvent) and p.step == v.step
-        ]
-        lines += ["", "State changes:"] + [
-            f"  {s.actor} {s.fd}: {s.old} -> {s.new} ({s.source})"
-            for s in self.events
-            if isinstance(s, StateEvent) and s.step == v.step
-        ]
-        lines += ["", "Counters:"] + [
-            f"  {k} {d:+d}" for c in self.events if isinstance(c, CountersEvent) and c.step == v.step for k, d in c.deltas.items()
-        ]
-        ex = self.excerpt
-        taken = [v.branch] if v.branch == "listen_stop" else ["drain", v.branch]
-        lines += ["", f"Source ({ex.origin}):"]
-        for n in sorted({n for b in taken for n in ex.branches.get(b, [])}):
-            lines.append(f"  {n}: {ex.lines[n - ex.first_line].strip()}")
-        self.push_screen(TextScreen(f"Verdict of step {v.step}", "\n".join(lines)))
+        if self.last_verdict is not None:
+            self.push_screen(TextScreen(*verdict_text(self.last_verdict, self.events, self.excerpt)))
 
     @on(PacketTable.Selected)
     def packet_selected(self, event: PacketTable.Selected) -> None:
-        p = event.packet
-        from scapy.layers import inet  # noqa: F401 - binds IP/TCP under Ether for the dissection
-        from scapy.layers.l2 import Ether
-
-        dissection = Ether(p.raw).show(dump=True)
-        why = [f"#{p.index} {p.src} > {p.dst} {p.sport} > {p.dport}: {p.tcpdump()}"]
-        step = next((e for e in self.events if isinstance(e, StepEvent) and e.step == p.step), None)
-        if step:
-            why.append(f"Sent during step {step.step}: {step.actor} {call_text(step.call, step.args)}")
-        verdict = next((e for e in self.events if isinstance(e, VerdictEvent) and e.step == p.step), None)
-        if verdict and "R" in p.flags or verdict and "F" in p.flags:
-            why.append(f"Kernel branch: {verdict.branch} — {verdict.explanation}")
-        self.push_screen(TextScreen(f"Packet #{p.index}", "\n".join(why) + "\n\n" + dissection))
+        self.push_screen(TextScreen(*packet_text(event.packet, self.events)))
 
     # -- command palette: any call with arguments --------------------------------------------
     def get_system_commands(self, screen: Screen):  # noqa: ANN201
