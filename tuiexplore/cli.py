@@ -68,6 +68,7 @@ def _command(argv: list[str]) -> int:
     r.add_argument("--pcap", metavar="FILE", help="also write the captured packets to FILE (pcap)")
     r.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     r.add_argument("--export", metavar="DIR", help="also write a bundle: capture.pcap, timeline.jsonl, transcript.md, screen.svg")
+    r.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* (its unread-data rule, the export)")
     k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")
     k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
@@ -191,7 +192,11 @@ def _list() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import platform
+
     from tuiexplore import runner
+    from tuiexplore.kernel.notes import running_unread_rule
+    from tuiexplore.kernel.source import SourceError, discover
     from tuiexplore.lab.client import LabError
     from tuiexplore.reports import transcript
 
@@ -207,11 +212,22 @@ def _run(args: argparse.Namespace) -> int:
     else:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
+    try:
+        excerpt = discover(args.kernel_src)  # the running kernel's own source, if found: its rules
+    except SourceError as exc:
+        raise InputError(str(exc)) from None
     pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]
     try:
         if args.export:
             os.makedirs(args.export, exist_ok=True)
-        result = runner.run(scn, on_event=on_event, tracer=not args.no_trace, pcap=pcaps, on_ready=on_ready)
+        result = runner.run(
+            scn,
+            on_event=on_event,
+            tracer=not args.no_trace,
+            pcap=pcaps,
+            on_ready=on_ready,
+            unread_rule=running_unread_rule(excerpt, platform.release()),
+        )
     except LabError as exc:
         print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
         return 1
@@ -222,10 +238,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.pcap:
         summary.append(f"pcap written to {args.pcap}")
     if args.export:
-        from tuiexplore.kernel.source import discover
         from tuiexplore.reports import export
 
-        excerpt = discover()
         export.write_common(args.export, scn, result.info, result.events, excerpt)
         export.screenshot(os.path.join(args.export, "screen.svg"), scn, result.info, result.events, excerpt)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")

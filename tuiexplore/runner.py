@@ -32,7 +32,9 @@ def run(
     tracer: bool = True,
     pcap: str | list[str] | None = None,
     on_ready: Callable[[LabInfo], None] | None = None,
+    unread_rule: str | None = None,
 ) -> RunResult:
+    """``unread_rule``: from ``kernel.notes.running_unread_rule`` (the explorer uses the same)."""
     result = RunResult(scn)
 
     def collect(e: Event) -> None:
@@ -41,7 +43,7 @@ def run(
             on_event(e)
 
     with Lab(collect) as lab:
-        result.info = lab.start(scn.actors, scn.port, tracer)
+        result.info = lab.start(scn.actors, scn.port, tracer, unread_rule=unread_rule)
         if on_ready:
             on_ready(result.info)
         for step in scn.steps:

@@ -26,9 +26,8 @@ from textual.widgets import Footer, Static
 
 from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt, bundled
-from tuiexplore.kernel.notes import version_notes
+from tuiexplore.kernel.notes import running_unread_rule, version_notes
 from tuiexplore.kernel.source import SourceError, discover
-from tuiexplore.lab.predict import kernel_version
 from tuiexplore.reports import export
 from tuiexplore.reports.details import packet_text, table_text, verdict_text
 from tuiexplore.reports.ladder import ladder
@@ -221,8 +220,9 @@ class ExplorerApp(App):
     def kernel_source_found(self, m: KernelSourceFound) -> None:
         self.excerpt = m.excerpt
         self.query_one(KernelView).set_excerpt(m.excerpt, m.notes)
-        if m.excerpt.version and kernel_version(m.excerpt.version) == kernel_version(platform.release()):
-            self.driver.submit("rule", m.excerpt.unread_rule)  # the running kernel's own source: its rule
+        rule = running_unread_rule(m.excerpt, platform.release())
+        if rule:
+            self.driver.submit("rule", rule)
 
     def check_terminal(self) -> None:
         # Over ssh a dropped connection leaves no TTY; exit instead of spinning (dolphie's trick).
