@@ -269,11 +269,8 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     args = p.parse_args(argv)
 
     scn = _scenario(args.scenario)
-    try:
-        from tuiexplore.tui.app import run_app
-    except ImportError:
-        print("tuiexplore: the explorer UI is not part of this build yet; run 'tuiexplore run SCENARIO --text'", file=sys.stderr)
-        return 1
+    from tuiexplore.tui.app import run_app
+
     pause = getattr(args, "pause", 2.0)
     if not 0.2 <= pause <= 60:
         print("tuiexplore: --pause must be from 0.2 to 60 seconds", file=sys.stderr)

@@ -44,7 +44,7 @@ from tuiexplore.timeline import (
     VerdictEvent,
 )
 from tuiexplore.tui import theme as themes
-from tuiexplore.tui.driver import LabDriver
+from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SavePcap, SeedLoop, UnreadRule
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.screens import HelpScreen, ScenarioPicker, TextScreen
 from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStrip, VerdictLine, printable
@@ -175,6 +175,7 @@ class ExplorerApp(App):
         self.last_verdict: VerdictEvent | None = None
         self.error = ""
         self.seed = False  # the seed server loop, as last requested
+        self.generation = 0  # of the lab whose messages count (see driver.Restart)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(themes.APP_VARIABLES)
@@ -222,7 +223,7 @@ class ExplorerApp(App):
         self.query_one(KernelView).set_excerpt(m.excerpt, m.notes)
         rule = running_unread_rule(m.excerpt, platform.release())
         if rule:
-            self.driver.submit("rule", rule)
+            self.driver.submit(UnreadRule(rule))
 
     def check_terminal(self) -> None:
         # Over ssh a dropped connection leaves no TTY; exit instead of spinning (dolphie's trick).
@@ -270,6 +271,8 @@ class ExplorerApp(App):
     # -- messages from the lab ---------------------------------------------------------------
     @on(LabStarted)
     def lab_started(self, m: LabStarted) -> None:
+        if m.generation != self.generation:
+            return
         self.info = m.info
         self.update_status()
 
@@ -282,6 +285,8 @@ class ExplorerApp(App):
 
     @on(StepStarted)
     def step_started(self, m: StepStarted) -> None:
+        if m.generation != self.generation:
+            return
         self.origin[m.step] = m.origin
         if m.origin == "scenario":
             text = m.say or f"{m.actor} {m.call}()"
@@ -293,6 +298,8 @@ class ExplorerApp(App):
 
     @on(LabEvents)
     def lab_events(self, m: LabEvents) -> None:
+        if m.generation != self.generation:
+            return
         self.events.extend(m.events)
         packets = [e for e in m.events if isinstance(e, PacketEvent)]
         with self.batch_update():
@@ -339,6 +346,8 @@ class ExplorerApp(App):
 
     @on(StepFinished)
     def step_finished(self, m: StepFinished) -> None:
+        if m.generation != self.generation:
+            return  # a result of a lab replaced since (r, o, autoplay's restart)
         if m.done is not None and not m.done.ok:
             self.notify(printable(f"step {m.done.step}: {m.done.message}"), severity="warning", markup=False)
         self.models, self.cursor = m.models, m.cursor
@@ -371,8 +380,7 @@ class ExplorerApp(App):
     def action_autoplay(self) -> None:
         self.autoplay = not self.autoplay
         if self.autoplay and self.cursor >= len(self.scenario.steps):
-            self.clear_panels()
-            self.driver.submit("restart")
+            self.restart()
         self.update_status()
         self.schedule_autoplay()
 
@@ -384,11 +392,10 @@ class ExplorerApp(App):
     def action_back(self) -> None:
         """Step back: a fresh lab replays the scenario up to the step before the last one."""
         target = max(0, self.cursor - 1)
-        self.clear_panels()
-        self.driver.submit("restart")
+        self.restart()
         for _ in range(target):
             self.cursor += 1
-            self.driver.submit("next")
+            self.driver.submit(Next())
 
     def refresh_keys(self) -> None:
         """Refresh the footer only when a key's state changed: a refresh recomposes the Footer,
@@ -418,16 +425,21 @@ class ExplorerApp(App):
     def action_next(self) -> None:
         if self.cursor < len(self.scenario.steps):
             self.cursor += 1  # optimistic: repeated presses queue the following steps
-            self.driver.submit("next")
+            self.driver.submit(Next())
 
     def action_manual(self, actor: str, call: str) -> None:
         real = manual_args(actor, call, self.models.get(actor, FdModel()))
         if real is not None:
-            self.driver.submit("manual", actor, *real)
+            self.driver.submit(Manual(actor, *real))
 
     def action_restart(self) -> None:
+        self.restart()
+
+    def restart(self, scenario: Scenario | None = None) -> None:
+        """A fresh lab: from now on only its messages count (``generation``)."""
+        self.generation += 1
         self.clear_panels()
-        self.driver.submit("restart")
+        self.driver.submit(Restart(self.generation, scenario))
 
     def clear_panels(self) -> None:
         self.events.clear()
@@ -450,20 +462,19 @@ class ExplorerApp(App):
             if scn is None:
                 return
             self.scenario = scn
-            self.clear_panels()
+            self.restart(scn)
             actors = self.query_one("#actors")
             self.screen.set_focus(None)  # focus on a removed panel would cut the app's keys off
             await actors.remove_children()  # the new panels reuse the ids: wait for the old ones to go
             await actors.mount_all([ActorLog(actor, id=f"actor-{actor}") for actor in self.actor_names()])
             self.query(ActorLog).first().focus()
-            self.driver.submit("load", scn)
             self.update_status()
 
         self.push_screen(ScenarioPicker(), chosen)
 
     def action_seed(self) -> None:
         self.seed = not self.seed
-        self.driver.submit("seed", self.seed)
+        self.driver.submit(SeedLoop(self.seed))
         self.notify("seed server loop " + ("on: step the client, the server reacts" if self.seed else "off"), timeout=4)
         self.update_status()
 
@@ -478,7 +489,7 @@ class ExplorerApp(App):
         except OSError as exc:
             self.notify(f"export failed: {exc.strerror}: {exc.filename}", severity="error", markup=False)
             return
-        self.driver.submit("pcap", os.path.join(directory, "capture.pcap"))
+        self.driver.submit(SavePcap(os.path.join(directory, "capture.pcap")))
         self.notify(f"exported to {directory}", markup=False, timeout=8)
 
     def action_ladder(self) -> None:
@@ -514,7 +525,7 @@ class ExplorerApp(App):
                 yield SystemCommand(
                     f"{actor}: {title}",
                     f"run {call} in {actor} now",
-                    lambda a=actor, c=call, g=args: self.driver.submit("manual", a, c, g),
+                    lambda a=actor, c=call, g=args: self.driver.submit(Manual(a, c, g)),
                 )
 
 

@@ -8,7 +8,6 @@ from textual.message import Message
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
 from tuiexplore.kernel.excerpt import Excerpt
-from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event
 
@@ -16,7 +15,7 @@ from tuiexplore.timeline import Event
 @dataclass
 class LabStarted(Message):
     info: LabInfo
-    scenario: Scenario
+    generation: int = 0  # which lab (see driver.Restart): late messages of an earlier one are dropped
 
 
 @dataclass
@@ -24,6 +23,7 @@ class LabEvents(Message):
     """Every event that arrived in one read from the lab, in timeline order."""
 
     events: list[Event]
+    generation: int = 0
 
 
 @dataclass
@@ -35,6 +35,7 @@ class StepFinished(Message):
     prediction: list[PredictionView]  # for the scenario's next step, if it is a closing call
     sockets: dict[str, ActorInventory]  # the agent's inventory
     names: dict[int, str]  # pid -> process name (psutil), untrusted text
+    generation: int = 0
 
 
 @dataclass
@@ -44,6 +45,7 @@ class StepStarted(Message):
     call: str
     origin: str  # "scenario" | "manual" | "server policy"
     say: str | None = None  # the scenario step's narration
+    generation: int = 0
 
 
 @dataclass
