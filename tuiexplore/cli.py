@@ -239,9 +239,10 @@ def _run(args: argparse.Namespace) -> int:
         summary.append(f"pcap written to {args.pcap}")
     if args.export:
         from tuiexplore.reports import export
+        from tuiexplore.tui.screenshot import replay_screenshot
 
-        export.write_common(args.export, scn, result.info, result.events, excerpt)
-        export.screenshot(os.path.join(args.export, "screen.svg"), scn, result.info, result.events, excerpt)
+        shoot = lambda path: replay_screenshot(path, scn, result.info, result.events, excerpt)  # noqa: E731
+        export.write(args.export, scn, result.info, result.events, excerpt, shoot)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
     stream = sys.stderr if args.json else sys.stdout
     print("# " + "; ".join(summary), file=stream)

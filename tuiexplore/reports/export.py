@@ -4,7 +4,7 @@ ladder diagram) and an SVG screenshot of the explorer showing the same run."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from tuiexplore.domain import LabInfo
@@ -47,27 +47,16 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
     return "\n".join(out)
 
 
-def write_common(directory: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt) -> None:
+def write(
+    directory: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt, screenshot: Callable[[str], None]
+) -> None:
+    """The bundle but the pcap (the lab writes that). ``screenshot(path)`` saves the SVG: the
+    TUI's job, handed in so that reports never import the TUI."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     (d / "timeline.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
     (d / "transcript.md").write_text(markdown(scn, info, events, excerpt))
-
-
-def screenshot(
-    path: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt, size: tuple[int, int] = (160, 48)
-) -> None:
-    """Replay the run into the explorer, headless, and save what the screen shows."""
-    from tuiexplore.tui.app import make_app
-    from tuiexplore.tui.replay import replay_factory
-
-    async def shoot() -> None:
-        app = make_app(scn, excerpt=excerpt, driver_factory=replay_factory(info, events))
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause(0.3)
-            app.save_screenshot(Path(path).name, str(Path(path).parent))
-
-    asyncio.run(shoot())
+    screenshot(str(d / "screen.svg"))
 
 
 def summary(directory: str) -> str:

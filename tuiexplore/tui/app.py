@@ -16,12 +16,12 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.actions import parse
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.content import Content
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tuiexplore.domain import LabInfo
@@ -44,7 +44,9 @@ from tuiexplore.timeline import (
     VerdictEvent,
 )
 from tuiexplore.tui import theme as themes
+from tuiexplore.tui.commands import ActorCalls
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SavePcap, SeedLoop, UnreadRule
+from tuiexplore.tui.keys import CLIENT_KEYS, SERVER_KEYS, manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.screens import HelpScreen, ScenarioPicker, TextScreen
 from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStrip, VerdictLine, printable
@@ -52,59 +54,8 @@ from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStr
 PANELS = ("actors", "packets", "kernel", "sockets")
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
 
-# Manual keys: (actor, call, description); arguments are filled from what the actor holds.
-CLIENT_KEYS = [
-    ("k", "socket", "socket"),
-    ("c", "connect", "connect"),
-    ("e", "read", "read"),
-    ("w", "write", "write"),
-    ("h", "shutdown", "shutdown"),
-    ("l", "linger0", "SO_LINGER 0"),
-    ("x", "close", "close"),
-    ("z", "exit", "exit"),
-]
-SERVER_KEYS = [
-    ("A", "accept", "accept"),
-    ("E", "epoll_wait", "epoll_wait"),
-    ("R", "read", "read"),
-    ("W", "write", "write"),
-    ("X", "close", "close"),
-]
-
-
 CLIENT_GROUP = Binding.Group("client", compact=True)
 SERVER_GROUP = Binding.Group("server", compact=True)
-
-
-def manual_args(actor: str, call: str, m: FdModel) -> tuple[str, dict[str, Any]] | None:
-    """The real call and its arguments for a manual key, or None when it makes no sense now."""
-    conn = m.conn()
-    if m.exited:
-        return None
-    if call == "socket":
-        return "socket", {"as": m.fresh_name("sock")}
-    if call == "connect":
-        target = next((s for s in reversed(m.sockets) if s not in m.connected and s not in m.listeners), None)
-        return ("connect", {"fd": target}) if target else None
-    if call == "accept":
-        lst = next(iter(sorted(m.listeners)), None)
-        return ("accept", {"fd": lst, "as": m.fresh_name("conn")}) if lst else None
-    if call == "epoll_wait":
-        ep = m.latest("epoll")
-        return ("epoll_wait", {"ep": ep, "timeout_ms": 0}) if ep else None
-    if call == "exit":
-        return "exit", {}
-    if conn is None:
-        return None
-    if call in ("read", "write", "shutdown") and conn not in m.connected:
-        return None
-    return {
-        "read": ("read", {"fd": conn}),
-        "write": ("write", {"fd": conn, "data": "1" if actor == "server" else "x"}),
-        "shutdown": ("shutdown", {"fd": conn, "how": "SHUT_WR"}),
-        "linger0": ("setsockopt", {"fd": conn, "option": "SO_LINGER", "value": [1, 0]}),
-        "close": ("close", {"fd": conn}),
-    }.get(call)
 
 
 class ExplorerApp(App):
@@ -135,6 +86,8 @@ class ExplorerApp(App):
             for k, c, d in SERVER_KEYS
         ],
     ]
+
+    COMMANDS = App.COMMANDS | {ActorCalls}
 
     shown: reactive[int] = reactive(0)
 
@@ -400,7 +353,7 @@ class ExplorerApp(App):
     def refresh_keys(self) -> None:
         """Refresh the footer only when a key's state changed: a refresh recomposes the Footer,
         which costs a full layout (tens of ms on a 2-core machine)."""
-        state = tuple(self.check_action(b.action.split("(")[0], _params(b.action)) for b in self.BINDINGS)
+        state = tuple(self.check_action(*parse(b.action)[1:]) for b in self.BINDINGS)
         if state != getattr(self, "_key_state", None):
             self._key_state = state
             self.refresh_bindings()
@@ -484,8 +437,8 @@ class ExplorerApp(App):
             return
         directory = os.path.abspath(time.strftime("tuiexplore-export-%Y%m%d-%H%M%S"))
         try:
-            export.write_common(directory, self.scenario, self.info, list(self.events), self.excerpt)
-            self.save_screenshot("screen.svg", directory)
+            shoot = lambda path: self.save_screenshot(os.path.basename(path), os.path.dirname(path))  # noqa: E731
+            export.write(directory, self.scenario, self.info, list(self.events), self.excerpt, shoot)
         except OSError as exc:
             self.notify(f"export failed: {exc.strerror}: {exc.filename}", severity="error", markup=False)
             return
@@ -516,77 +469,9 @@ class ExplorerApp(App):
     def packet_selected(self, event: PacketTable.Selected) -> None:
         self.push_screen(TextScreen(*packet_text(event.packet, self.events)))
 
-    # -- command palette: any call with arguments --------------------------------------------
-    def get_system_commands(self, screen: Screen):  # noqa: ANN201
-        yield from super().get_system_commands(screen)
-        for actor in self.actor_names():
-            m = self.models.get(actor, FdModel())
-            for title, call, args in palette_calls(actor, m):
-                yield SystemCommand(
-                    f"{actor}: {title}",
-                    f"run {call} in {actor} now",
-                    lambda a=actor, c=call, g=args: self.driver.submit(Manual(a, c, g)),
-                )
-
-
-def palette_calls(actor: str, m: FdModel) -> list[tuple[str, str, dict[str, Any]]]:
-    """Every call this actor could make now, with sensible arguments, for the command palette."""
-    out: list[tuple[str, str, dict[str, Any]]] = [
-        ("socket()", "socket", {"as": m.fresh_name("sock")}),
-        ("epoll_create()", "epoll_create", {"as": m.fresh_name("ep")}),
-        ("exit()", "exit", {}),
-        ("sleep 200 ms", "sleep", {"ms": 200}),
-    ]
-    for fd in m.sockets:
-        out += [
-            (f"bind({fd})", "bind", {"fd": fd}),
-            (f"listen({fd})", "listen", {"fd": fd}),
-            (f"connect({fd})", "connect", {"fd": fd}),
-            (f"connect({fd}, nonblocking)", "connect", {"fd": fd, "nonblocking": True}),
-            (f"connect({fd}, AF_UNSPEC) — disconnect", "connect", {"fd": fd, "family": "AF_UNSPEC"}),
-            (f"accept({fd})", "accept", {"fd": fd, "as": m.fresh_name("conn")}),
-            (f"read({fd})", "read", {"fd": fd}),
-            (f"read({fd}, 1 byte)", "read", {"fd": fd, "size": 1}),
-            (f'write({fd}, "hello")', "write", {"fd": fd, "data": "hello"}),
-            (f"write({fd}, 100000 bytes)", "write", {"fd": fd, "size": 100000}),
-            (f"close({fd})", "close", {"fd": fd}),
-        ]
-        out += [(f"shutdown({fd}, {how})", "shutdown", {"fd": fd, "how": how}) for how in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR")]
-        out += [
-            (f"setsockopt({fd}, SO_LINGER, {v})", "setsockopt", {"fd": fd, "option": "SO_LINGER", "value": v})
-            for v in ([1, 0], [1, 1], [1, 5], [0, 0])
-        ]
-        out += [
-            (f"setsockopt({fd}, TCP_LINGER2, -1)", "setsockopt", {"fd": fd, "option": "TCP_LINGER2", "value": -1}),
-            (f"setsockopt({fd}, SO_RCVBUF, 4096)", "setsockopt", {"fd": fd, "option": "SO_RCVBUF", "value": 4096}),
-            (f"setsockopt({fd}, SO_REUSEADDR, 1)", "setsockopt", {"fd": fd, "option": "SO_REUSEADDR", "value": 1}),
-        ]
-        for opt in ("TCP_NODELAY", "SO_KEEPALIVE"):
-            out.append((f"setsockopt({fd}, {opt}, 1)", "setsockopt", {"fd": fd, "option": opt, "value": 1}))
-    for ep in m.epolls:
-        out += [
-            (f"epoll_wait({ep})", "epoll_wait", {"ep": ep, "timeout_ms": 0}),
-            (f"epoll_wait({ep}, 1 s)", "epoll_wait", {"ep": ep, "timeout_ms": 1000}),
-        ]
-        out += [
-            (
-                f"epoll_ctl({ep}, ADD, {fd}, IN|OUT|RDHUP|HUP)",
-                "epoll_ctl",
-                {"ep": ep, "op": "ADD", "fd": fd, "events": ["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "EPOLLHUP"]},
-            )
-            for fd in m.sockets
-        ]
-    return out
-
-
-def _params(action: str) -> tuple[object, ...]:
-    """The literal arguments of a binding's action string, e.g. "manual('client', 'read')"."""
-    if "(" not in action:
-        return ()
-    import ast
-
-    args = ast.literal_eval("(" + action.split("(", 1)[1].rstrip(")") + ",)")
-    return tuple(args)
+    def run_manual(self, actor: str, call: str, args: dict[str, Any]) -> None:
+        """A call with explicit arguments (the command palette's entries)."""
+        self.driver.submit(Manual(actor, call, args))
 
 
 def make_app(scenario: Scenario, theme: str | None = None, tracer: bool = True, **kw: Any) -> ExplorerApp:
