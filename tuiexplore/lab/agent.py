@@ -32,7 +32,6 @@ from tuiexplore.lab.calls import is_closing
 from tuiexplore.lab.capture import Capture, CaptureError, write_pcap
 from tuiexplore.lab.evidence import Evidence, start_tracer
 from tuiexplore.lab.predict import Prediction, kernel_version
-from tuiexplore.lab.verdict import judge
 from tuiexplore.lab.wire import encode
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, StepEvent, to_wire
 
@@ -235,22 +234,8 @@ class Agent:
         delta = counters.delta(before, counters.read())
         if delta:
             self.emit(CountersEvent(self.rel(time.time()), n, delta))
-        others = set(self.who.owners)
-        for sock, pred in preds:
-            self.emit(
-                judge(
-                    t=self.rel(time.time()),
-                    step=n,
-                    actor=actor,
-                    call=call,
-                    sock=sock,
-                    pred=pred,
-                    frames=self.evidence.step_frames,
-                    resets=self.evidence.step_resets,
-                    deltas=delta,
-                    others=others,
-                )
-            )
+        for verdict in self.evidence.verdicts(self.rel(time.time()), n, actor, call, preds, delta):
+            self.emit(verdict)
         overhead = (time.time() - wall0 - waited) * 1000
         ok = outcome in (RETURNED, BLOCKED)
         self.reply(proto.Done(StepDone(n, ok, round(overhead, 3), round(waited, 4), outcome, message)))

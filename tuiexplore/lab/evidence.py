@@ -15,7 +15,9 @@ from tuiexplore.domain import SocketRow
 from tuiexplore.lab.attribution import Attribution, Owner
 from tuiexplore.lab.capture import Capture, Frame, RelativeSeq
 from tuiexplore.lab.namespace import LabNamespace
-from tuiexplore.timeline import Event, PacketEvent, StateEvent
+from tuiexplore.lab.predict import Prediction
+from tuiexplore.lab.verdict import judge
+from tuiexplore.timeline import Event, PacketEvent, StateEvent, VerdictEvent
 
 QUIET_S = 0.06  # > the 40 ms minimum delayed ACK: a step's late ACK still belongs to it
 SETTLE_MAX_S = 2.0
@@ -130,6 +132,19 @@ class Evidence:
         old, new = ev.fields.get("oldstate", "?").removeprefix("TCP_"), ev.fields.get("newstate", "?").removeprefix("TCP_")
         actor, fd = self.who.state(key, new)
         self.state(ev.ts, actor, fd, old, new, "tracepoint")
+
+    def verdicts(
+        self, t: float, step: int, actor: str, call: str, preds: list[tuple[SocketRow, Prediction]], deltas: dict[str, int]
+    ) -> list[VerdictEvent]:
+        """Each prediction of this step judged against what its socket sent."""
+        others = set(self.who.owners)
+        frames, resets = self.step_frames, self.step_resets
+        return [
+            judge(
+                t=t, step=step, actor=actor, call=call, sock=s, pred=p, frames=frames, resets=resets, deltas=deltas, others=others
+            )
+            for s, p in preds
+        ]
 
     def state(self, ts: float, actor: str, fd: str, old: str, new: str, source: str) -> None:
         self.emit(StateEvent(self.rel(ts), actor, fd, old, new, source, self.step))

@@ -17,7 +17,6 @@ from rich.text import Text
 from textual import on
 from textual.actions import parse
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.content import Content
 from textual.reactive import reactive
@@ -33,56 +32,21 @@ from tuiexplore.reports.ladder import ladder
 from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
-from tuiexplore.timeline import (
-    EpollEvent,
-    Event,
-    NoteEvent,
-    PacketEvent,
-    StateEvent,
-    StepEvent,
-    VerdictEvent,
-)
+from tuiexplore.timeline import EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
+from tuiexplore.tui.bindings import EXPLORER_BINDINGS, PANELS
 from tuiexplore.tui.commands import ActorCalls
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SavePcap, SeedLoop, UnreadRule
-from tuiexplore.tui.keys import CLIENT_KEYS, SERVER_KEYS, manual_args
+from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.screens import HelpScreen, ScenarioPicker, TextScreen
+from tuiexplore.tui.status import StatusLine
 from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStrip, VerdictLine, printable
 
-PANELS = ("actors", "packets", "kernel", "sockets")
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
-
-CLIENT_GROUP = Binding.Group("client", compact=True)
-SERVER_GROUP = Binding.Group("server", compact=True)
 
 
 class ExplorerScreen(Screen):
-    BINDINGS = [
-        Binding("n,space", "next", "Next step", id="next"),
-        Binding("r", "restart", "Restart", id="restart"),
-        Binding("o", "open", "Open", id="open"),
-        Binding("s", "seed", "Server loop", id="seed"),
-        Binding("v", "verdict", "Verdict", id="verdict", show=False),
-        Binding("t", "table", "tcp_close_state table", id="table", show=False),
-        Binding("ctrl+e", "export", "Export", id="export", show=False),
-        Binding("d", "ladder", "Ladder diagram", id="ladder", show=False),
-        Binding("a", "autoplay", "Autoplay", id="autoplay"),
-        Binding("plus,equals_sign", "pace(0.5)", "Slower", id="slower", show=False),
-        Binding("minus", "pace(-0.5)", "Faster", id="faster", show=False),
-        Binding("b", "back", "Step back", id="back", show=False),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("q", "app.quit", "Quit", id="quit"),
-        *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"show.{PANELS[i]}", show=False) for i in range(4)],
-        *[
-            Binding(k, f"manual('client', '{c}')", f"client {d}", id=f"client.{c}", group=CLIENT_GROUP, tooltip=f"client: {d}")
-            for k, c, d in CLIENT_KEYS
-        ],
-        *[
-            Binding(k, f"manual('server', '{c}')", f"server {d}", id=f"server.{c}", group=SERVER_GROUP, tooltip=f"server: {d}")
-            for k, c, d in SERVER_KEYS
-        ],
-    ]
-
+    BINDINGS = EXPLORER_BINDINGS
     COMMANDS = {ActorCalls}
 
     shown: reactive[int] = reactive(0)
@@ -111,7 +75,7 @@ class ExplorerScreen(Screen):
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("", id="status", markup=False)
+        yield StatusLine(id="status")
         yield Static("", id="tabs", markup=False)
         with Container(id="panels"):
             with Horizontal(id="actors", classes="panel -shown"):
@@ -153,30 +117,9 @@ class ExplorerScreen(Screen):
         self.query_one("#tabs", Static).update(tabs, layout=False)
 
     def update_status(self) -> None:
-        scn = self.scenario
-        nxt = scn.steps[self.cursor] if self.cursor < len(scn.steps) else None
-        parts = [f"{scn.name or 'scenario'}: {scn.title}"]
-        parts.append(
-            f"step {self.cursor}/{len(scn.steps)}"
-            + (f" next: {nxt.actor} {call_text(nxt.call, nxt.args)}" if nxt else " (scenario done; manual keys still work)")
+        self.query_one(StatusLine).show(
+            self.scenario, self.cursor, self.info, self.pending, self.seed, self.problem, self.pause_s if self.autoplay else None
         )
-        if self.info:
-            mode = "root" if self.info.mode == "root" else "unprivileged"
-            parts.append(
-                f"kernel {self.info.kernel} · {mode} · tracepoints {'on' if self.info.tracepoints else 'off'}"
-                f" · port {self.info.port}"
-            )
-        else:
-            parts.append("starting the lab…")
-        if self.pending:
-            parts.append(f"working ({self.pending} queued)")
-        if self.seed:
-            parts.append("server loop ON")
-        if self.problem:
-            parts.append(f"⚠ {self.problem}")
-        if self.autoplay:
-            parts.append(f"autoplay every {self.pause_s:.1f} s (a pause, +/- pace, b back)")
-        self.query_one("#status", Static).update(" · ".join(parts), layout=False)
 
     # -- messages from the lab ---------------------------------------------------------------
     @on(LabStarted)
