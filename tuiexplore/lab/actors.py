@@ -138,6 +138,7 @@ class Actors:
     by_name: dict[str, Actor] = field(default_factory=dict)
 
     def get(self, name: str) -> Actor:
+        """The actor of this name, made now if it is the first time it is named."""
         if name not in self.by_name:
             self.by_name[name] = self.factory(name, self.post)
         return self.by_name[name]

@@ -104,7 +104,7 @@ class Agent:
         tracer, why_not = start_tracer(ns, self.port, self.opts.no_tracer, lambda: self.inbox.put(Wake()))
         if why_not:
             notes.append(("warn" if ns.mode == "root" else "info", why_not))  # as root, tracing was expected
-        self.evidence = Evidence(capture, tracer, self.who, self.emit, self.rel, lambda name: self.actors.get(name).sockets)
+        self.evidence = Evidence(capture, tracer, self.who, self.emit, self.rel, self.sockets_of)
         self.inspect_all()  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
         self.t0 = time.time()
@@ -148,9 +148,9 @@ class Agent:
         if isinstance(item, FromClient):
             self.pending.append(item.cmd)
         elif isinstance(item, FromActor):
-            self.on_reply(self.actors.get(item.actor), item.reply)
+            self.on_reply(self.actors.by_name[item.actor], item.reply)
         elif isinstance(item, ActorGone):
-            a = self.actors.get(item.actor)
+            a = self.actors.by_name[item.actor]
             a.alive = False
             a.sockets.clear()
         return True
@@ -180,6 +180,10 @@ class Agent:
                 self.note("error", f"step {n}: {a.name}: {msg.message}", n, msg.t1)
         elif not isinstance(msg, proto.Blocked) or msg.id not in self.replies:
             self.replies[msg.id] = msg
+
+    def sockets_of(self, name: str) -> dict:
+        a = self.actors.by_name.get(name)  # never made just to be asked
+        return a.sockets if a else {}
 
     def update_sockets(self, a: Actor, rows: list) -> None:  # noqa: ANN001 - list[SocketRow]
         a.sockets = {s.name: s for s in rows}
