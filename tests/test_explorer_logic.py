@@ -115,3 +115,27 @@ def test_the_sessions_fd_model_follows_the_step_results():
     assert s.model("client").exited
     s._batch([ev(11, "server", "socket", {"as": "x"}, ret=5, fd="x")], 7)  # from a replaced lab: ignored
     assert s.model("server").sockets == [] and seen == [0, 0, 0]
+
+
+def test_the_palette_offers_each_actors_calls():
+    from textual.command import CommandPalette
+
+    from tuiexplore.tui.commands import ActorCalls
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.pause(0.2)
+            explorer = app.explorer
+            explorer.models = {"client": FdModel(sockets=["sock"])}
+            provider = ActorCalls(explorer)
+            hits = [hit async for hit in provider.search("client: shutdown(sock")]
+            assert [str(h.text) for h in hits][:1] and all("client: shutdown(sock" in str(h.text) for h in hits[:3])
+            app.action_command_palette()
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, CommandPalette)
+            await pilot.press(*"server: socket")
+            await pilot.pause(0.5)
+            assert "server: socket()" in " ".join(str(o.prompt) for o in app.screen.query("CommandList").first().options)
+
+    asyncio.run(body())

@@ -15,10 +15,10 @@ class ActorCalls(Provider):
     """Entries from ``keys.palette_calls`` for each actor, as it holds its fds now."""
 
     def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
-        app = self.app
-        for actor in app.actor_names():
-            for title, call, args in palette_calls(actor, app.models.get(actor, FdModel())):
-                yield f"{actor}: {title}", f"run {call} in {actor} now", partial(app.run_manual, actor, call, args)
+        explorer = self.screen  # the screen the palette was opened on
+        for actor in explorer.actor_names():
+            for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel())):
+                yield f"{actor}: {title}", f"run {call} in {actor} now", partial(explorer.run_manual, actor, call, args)
 
     async def discover(self) -> Hits:
         for text, help_text, run in self.entries():
