@@ -134,13 +134,13 @@ class Actors:
     """The lab's actors by name, made on first use by ``factory``."""
 
     post: Post
-    factory: ActorFactory = ScriptedActor
+    factory: ActorFactory | None = None  # None: ScriptedActor
     by_name: dict[str, Actor] = field(default_factory=dict)
 
     def get(self, name: str) -> Actor:
         """The actor of this name, made now if it is the first time it is named."""
         if name not in self.by_name:
-            self.by_name[name] = self.factory(name, self.post)
+            self.by_name[name] = (self.factory or ScriptedActor)(name, self.post)
         return self.by_name[name]
 
     def live(self) -> list[Actor]:

@@ -44,7 +44,7 @@ class Agent:
         self.opts = opts
         self.inbox: queue.Queue[InboxItem] = queue.Queue()
         self.out_lock = threading.Lock()
-        self.actors = Actors(self.inbox.put, *([factory] if factory else []))
+        self.actors = Actors(self.inbox.put, factory)
         self.who = Attribution()
         self.version = kernel_version()
         self.t0 = time.time()
