@@ -62,3 +62,12 @@ def test_failed_in_the_actor_is_not_run_as_written(scenario_file):
     assert proc.returncode == 1
     assert "step 3: did not run as written (close() could not be performed: server holds no fd named 'conn')" in proc.stderr
     assert steps[4]["ret"] == 0  # the actor is still there and answers the next step
+
+
+def test_exit_ends_a_blocked_actor_and_is_judged(scenario_file):
+    exit_step = '[[step]]\nactor = "server"\ncall = "exit"\n'
+    proc = cli("run", scenario_file(HEAD + LISTENER + ACCEPT + exit_step), "--json")
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    [verdict] = [e for e in events if e["type"] == "verdict"]
+    assert (verdict["step"], verdict["fd"], verdict["branch"], verdict["agree"]) == (5, "listener", "listen_stop", True)

@@ -230,7 +230,7 @@ class Agent:
             waited = self.wait(args["ms"] / 1000)
         else:
             a = self.actors.get(actor)
-            if is_closing(call, args) and a.alive and a.blocked is None:
+            if is_closing(call, args) and _will_run(a, call):
                 preds = self.predict(a, call, args)
             outcome, message, waited = self.perform(n, a, call, args)
         waited += self.settle()
@@ -253,7 +253,7 @@ class Agent:
             message = f"{a.name} has exited"
             self.step_event(t, n, a.name, call, args, errno="ESRCH", result={"message": message})
             return REFUSED, message, 0.0
-        if a.blocked is not None and call != "exit":  # exit ends the process whatever it is in
+        if not _will_run(a, call):
             return self.refuse(t, n, a, call, args)
         req, msg = self.request(a, call, args, _block_bound(call, args, a))
         waited = time.time() - t
@@ -324,7 +324,7 @@ class Agent:
 
     def answer_predict(self, cmd: proto.PredictCmd) -> None:
         a = self.actors.by_name.get(cmd.actor)
-        preds = self.predict(a, cmd.call, cmd.args) if a is not None and a.alive and a.blocked is None else []
+        preds = self.predict(a, cmd.call, cmd.args) if a is not None and _will_run(a, cmd.call) else []
         self.reply(proto.Predictions(cmd.id, [inputs.view(s.name, p) for s, p in preds]))
 
     def answer_pcap(self, cmd: proto.PcapCmd) -> None:
@@ -344,6 +344,11 @@ class Agent:
             a.kill()
         if self.evidence is not None:
             self.evidence.close()
+
+
+def _will_run(a: Actor, call: str) -> bool:
+    """A blocked actor is refused every call but exit, which ends it whatever it is in."""
+    return a.alive and (a.blocked is None or call == "exit")
 
 
 def _block_bound(call: str, args: dict[str, Any], a: Actor) -> float:
