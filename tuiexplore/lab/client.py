@@ -1,4 +1,5 @@
-"""The lab as the UI and the CLI see it: start an agent process, send it steps, receive events.
+"""The lab as the UI and the CLI see it: start an agent (through a ``Transport``), send it the
+commands of ``lab/protocol.py``, receive events and replies.
 
 The calling process never changes namespace. Events arrive on a reader thread and are handed to
 ``on_event`` (the TUI posts them as batched messages; the CLI collects them). Every method that
@@ -10,17 +11,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
 from tuiexplore.lab import protocol as proto
-from tuiexplore.lab.tracer import PREFIX, TRACEFS_PATHS
+from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.lab.wire import encode
 from tuiexplore.timeline import Event, from_wire
 
@@ -36,17 +33,18 @@ class Lab:
         self,
         on_event: Callable[[Event], None] | None = None,
         on_batch: Callable[[list[Event]], None] | None = None,
+        transport: Callable[[proto.LabOptions], Transport] = AgentProcess,
     ) -> None:
         """``on_event`` gets events one by one; ``on_batch`` gets every event that arrived in one
         read from the agent's pipe, in order (what a UI wants: one message per batch)."""
         self.on_event = on_event
         self.on_batch = on_batch
         self.info: LabInfo | None = None
-        self._proc: subprocess.Popen | None = None
+        self._transport = transport
+        self._link: Transport | None = None
         self._replies: dict[Any, proto.Reply] = {}
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
-        self._stderr = tempfile.TemporaryFile(mode="w+")
         self._dead = False
 
     # -- life cycle --------------------------------------------------------------------------
@@ -58,47 +56,15 @@ class Lab:
         timeout: float = 15.0,
         unread_rule: str | None = None,
     ) -> LabInfo:
-        opts = proto.LabOptions(actors or [], port, not tracer, unread_rule)
-        env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tuiexplore.lab.agent", encode(opts)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            env=env,
-            text=True,
-            bufsize=1,
-            start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the lab in order
-        )
+        self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule))
         threading.Thread(target=self._read, name="lab-reader", daemon=True).start()
         self.info = self._wait("ready", timeout).info
         return self.info
 
     def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            if proc.poll() is None:
-                proc.stdin.write(encode(proto.QuitCmd()) + "\n")
-                proc.stdin.flush()
-                proc.wait(timeout=5)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        # A lab killed outright cannot remove its tracefs instance; where we can see it, we do.
-        for base in TRACEFS_PATHS:
-            try:
-                os.rmdir(os.path.join(base, "instances", f"{PREFIX}{proc.pid}"))
-            except OSError:
-                pass
-        self._stderr.close()
+        link, self._link = self._link, None
+        if link is not None:
+            link.stop(encode(proto.QuitCmd()))
 
     def __enter__(self) -> Lab:
         return self
@@ -108,7 +74,7 @@ class Lab:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._link.pid if self._link else None
 
     # -- requests: one method per command of lab/protocol.py ---------------------------------
     def step(self, n: int, actor: str, call: str, args: dict[str, Any], timeout: float = 60.0) -> StepDone:
@@ -142,19 +108,18 @@ class Lab:
         return self._wait(("id", cmd.id), timeout)
 
     def _send(self, cmd: proto.Command) -> None:
-        if self._proc is None or self._proc.poll() is not None:
+        if self._link is None or not self._link.alive():
             raise LabError(self._why_dead())
         try:
-            self._proc.stdin.write(encode(cmd) + "\n")
-            self._proc.stdin.flush()
-        except (BrokenPipeError, ValueError) as exc:
+            self._link.send_line(encode(cmd))
+        except (OSError, ValueError) as exc:
             raise LabError(self._why_dead()) from exc
 
     # -- the reader thread -------------------------------------------------------------------
     def _read(self) -> None:
-        fd = self._proc.stdout.fileno()
+        link = self._link
         pending = b""
-        while chunk := os.read(fd, 1 << 16):
+        while chunk := link.read():
             *lines, pending = (pending + chunk).split(b"\n")
             batch: list[Event] = []
             for line in lines:
@@ -196,10 +161,5 @@ class Lab:
     def _why_dead(self) -> str:
         if "error" in self._replies:
             return self._replies["error"].text
-        try:
-            self._stderr.seek(0)
-            lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]
-        except (OSError, ValueError):
-            lines = []
-        last = lines[-1] if lines else "no message"
-        return f"the lab process stopped unexpectedly ({last})"
+        last = self._link.last_words() if self._link else ""
+        return f"the lab process stopped unexpectedly ({last or 'no message'})"
