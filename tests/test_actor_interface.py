@@ -69,6 +69,6 @@ def test_failed_in_the_actor_and_an_actor_that_is_gone(capsys):
 
 def test_silence_is_taken_as_blocked(capsys, monkeypatch):
     monkeypatch.setattr("tuiexplore.lab.agent.ANSWER_S", 0.0)
-    monkeypatch.setattr("tuiexplore.lab.agent.DEFAULT_BLOCK_S", 0.05)
+    monkeypatch.setattr("tuiexplore.lab.steps.DEFAULT_BLOCK_S", 0.05)
     _, a, outcome, _, _ = perform(capsys, lambda r, t: None)
     assert outcome == BLOCKED and a.blocked is not None

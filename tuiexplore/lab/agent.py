@@ -23,23 +23,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tuiexplore.domain import BLOCKED, FAILED, REFUSED, RETURNED, ActorInventory, LabInfo, StepDone
-from tuiexplore.lab import counters, inputs, namespace, procnet
+from tuiexplore.domain import ActorInventory, LabInfo
+from tuiexplore.lab import inputs, namespace, procnet
 from tuiexplore.lab import protocol as proto
-from tuiexplore.lab.actors import Actor, ActorFactory, ActorGone, Actors, FromActor, FromClient, InboxItem, PendingCall, Wake
+from tuiexplore.lab.actors import Actor, ActorFactory, ActorGone, Actors, FromActor, FromClient, InboxItem, Wake
 from tuiexplore.lab.attribution import Attribution
-from tuiexplore.lab.calls import is_closing
 from tuiexplore.lab.capture import Capture, CaptureError, write_pcap
 from tuiexplore.lab.evidence import Evidence, start_tracer
 from tuiexplore.lab.predict import Prediction, kernel_version
+from tuiexplore.lab.steps import StepRunner, will_run
 from tuiexplore.lab.wire import encode
-from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, StepEvent, to_wire
+from tuiexplore.timeline import Event, NoteEvent, StepEvent, to_wire
 
-DEFAULT_BLOCK_S = 1.0
 ANSWER_S = 2.0  # beyond a request's block_s: an actor that says nothing at all by then is stuck
 
 
-class Agent:
+class Agent(StepRunner):
     def __init__(self, opts: proto.LabOptions, factory: ActorFactory | None = None) -> None:
         self.opts = opts
         self.inbox: queue.Queue[InboxItem] = queue.Queue()
@@ -215,101 +214,6 @@ class Agent:
             if a.name in ids or not a.alive
         }
 
-    # -- one step ----------------------------------------------------------------------------
-    def run_step(self, cmd: proto.StepCmd) -> None:
-        n, actor, call, args = cmd.step, cmd.actor, cmd.call, cmd.args
-        self.evidence.drain(final=True)
-        self.step = n
-        self.evidence.begin_step(n, (actor, args.get("fd")))
-        wall0 = time.time()
-        before = counters.read()
-        preds: list[tuple[Any, Prediction]] = []
-        if call == "sleep":  # the lab waits; no process needed for it
-            self.step_event(time.time(), n, actor, call, args, ret=0)
-            outcome, message = RETURNED, ""
-            waited = self.wait(args["ms"] / 1000)
-        else:
-            a = self.actors.get(actor)
-            if is_closing(call, args) and _will_run(a, call):
-                preds = self.predict(a, call, args)
-            outcome, message, waited = self.perform(n, a, call, args)
-        waited += self.settle()
-        self.poll_states()
-        delta = counters.delta(before, counters.read())
-        if delta:
-            self.emit(CountersEvent(self.rel(time.time()), n, delta))
-        for verdict in self.evidence.verdicts(self.rel(time.time()), n, actor, call, preds, delta):
-            self.emit(verdict)
-        overhead = (time.time() - wall0 - waited) * 1000
-        ok = outcome in (RETURNED, BLOCKED)
-        self.reply(proto.Done(StepDone(n, ok, round(overhead, 3), round(waited, 4), outcome, message)))
-        self.step = None
-        self.evidence.end_step()
-
-    def perform(self, n: int, a: Actor, call: str, args: dict[str, Any]) -> tuple[str, str, float]:
-        """Have the actor make the call; emit its step event. Returns (outcome, message, seconds waited)."""
-        t = time.time()
-        if not a.alive:
-            message = f"{a.name} has exited"
-            self.step_event(t, n, a.name, call, args, errno="ESRCH", result={"message": message})
-            return REFUSED, message, 0.0
-        if not _will_run(a, call):
-            return self.refuse(t, n, a, call, args)
-        req, msg = self.request(a, call, args, _block_bound(call, args, a))
-        waited = time.time() - t
-        if isinstance(msg, proto.Refused):
-            return self.refuse(t, n, a, call, args)
-        if msg is None and a.alive or isinstance(msg, proto.Blocked):
-            # No answer at all is treated like a "blocked" one: the call is somewhere in the kernel.
-            a.blocked = PendingCall(req, n)
-            self.step_event(getattr(msg, "t0", t), n, a.name, call, args, result={"blocked": True})
-            return BLOCKED, "", waited
-        if isinstance(msg, proto.Returned):
-            result = msg.result
-            slept = msg.t1 - msg.t0
-            if slept >= 0.05:  # worth saying: the call slept in the kernel
-                result = {**result, "blocked_s": round(slept, 3)}
-            self.step_event(msg.t0, n, a.name, call, args, ret=msg.ret, errno=msg.errno, result=result)
-            self.emit_epoll(n, a.name, msg)
-            # A call that slept in the kernel (SO_LINGER close, epoll_wait with a timeout) waited;
-            # a syscall that returns at once takes microseconds, so 5 ms tells the two apart.
-            waited = slept if slept > 0.005 else 0.0
-            if call == "exit":
-                waited += self.reap(a)
-            return RETURNED, "", waited
-        message = msg.message if isinstance(msg, proto.Failed) else f"{a.name}: the actor process is gone"
-        self.step_event(getattr(msg, "t0", t), n, a.name, call, args, result={"message": message, "failed": True})
-        return FAILED, message, 0.0
-
-    def refuse(self, t: float, n: int, a: Actor, call: str, args: dict[str, Any]) -> tuple[str, str, float]:
-        busy = a.blocked
-        where = f" in {busy.request.call}() from step {busy.step}" if busy else ""
-        message = f"{a.name} is still blocked{where}; this step was not sent"
-        self.step_event(t, n, a.name, call, args, result={"message": message, "refused": True})
-        return REFUSED, message, 0.0
-
-    def emit_epoll(self, n: int, actor: str, msg: proto.Returned) -> None:
-        for ev in msg.result.get("ready", []):
-            self.emit(EpollEvent(self.rel(msg.t1), n, actor, ev["fd"], ev["events"], ev["mask"]))
-
-    def reap(self, a: Actor) -> float:
-        t = time.time()
-        a.reap(timeout=5)
-        a.alive = False
-        a.sockets.clear()
-        return time.time() - t
-
-    # -- evidence ----------------------------------------------------------------------------
-    def wait(self, seconds: float) -> float:
-        end = time.time() + seconds
-        while (left := end - time.time()) > 0:
-            self.handle_next(left)
-            self.evidence.drain()
-        return seconds
-
-    def settle(self) -> float:
-        return self.evidence.settle(self.handle_next)
-
     def poll_states(self) -> None:
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""
         self.inspect_all()
@@ -324,7 +228,7 @@ class Agent:
 
     def answer_predict(self, cmd: proto.PredictCmd) -> None:
         a = self.actors.by_name.get(cmd.actor)
-        preds = self.predict(a, cmd.call, cmd.args) if a is not None and _will_run(a, cmd.call) else []
+        preds = self.predict(a, cmd.call, cmd.args) if a is not None and will_run(a, cmd.call) else []
         self.reply(proto.Predictions(cmd.id, [inputs.view(s.name, p) for s, p in preds]))
 
     def answer_pcap(self, cmd: proto.PcapCmd) -> None:
@@ -344,23 +248,6 @@ class Agent:
             a.kill()
         if self.evidence is not None:
             self.evidence.close()
-
-
-def _will_run(a: Actor, call: str) -> bool:
-    """A blocked actor is refused every call but exit, which ends it whatever it is in."""
-    return a.alive and (a.blocked is None or call == "exit")
-
-
-def _block_bound(call: str, args: dict[str, Any], a: Actor) -> float:
-    """How long a call may stay in the kernel before the step reports it as blocked."""
-    if call == "epoll_wait" and 0 <= args.get("timeout_ms", 0) <= 10_000:
-        return args["timeout_ms"] / 1000 + DEFAULT_BLOCK_S
-    if call == "close":
-        s = a.sockets.get(args.get("fd"))
-        on, secs = s.linger if s else (0, 0)
-        if on and 0 < secs <= 10:
-            return secs + DEFAULT_BLOCK_S
-    return DEFAULT_BLOCK_S
 
 
 def _free_port() -> int:

@@ -8,9 +8,7 @@ its widgets; key dimming needs no shared state.
 
 from __future__ import annotations
 
-import os
 import platform
-import time
 from typing import Any
 
 from rich.text import Text
@@ -26,26 +24,25 @@ from textual.widgets import Footer, Static
 from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.kernel.notes import running_unread_rule
-from tuiexplore.reports import export
-from tuiexplore.reports.details import packet_text, table_text, verdict_text
-from tuiexplore.reports.ladder import ladder
+from tuiexplore.reports.details import packet_text
 from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
 from tuiexplore.tui.bindings import EXPLORER_BINDINGS, PANELS
 from tuiexplore.tui.commands import ActorCalls
-from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SavePcap, SeedLoop, UnreadRule
+from tuiexplore.tui.dialogs import DialogActions
+from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
 from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
-from tuiexplore.tui.screens import HelpScreen, ScenarioPicker, TextScreen
+from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.status import StatusLine
 from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStrip, VerdictLine, printable
 
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
 
 
-class ExplorerScreen(Screen):
+class ExplorerScreen(DialogActions, Screen):
     BINDINGS = EXPLORER_BINDINGS
     COMMANDS = {ActorCalls}
 
@@ -218,38 +215,6 @@ class ExplorerScreen(Screen):
         self.refresh_keys()
         self.schedule_autoplay()
 
-    def schedule_autoplay(self) -> None:
-        if self._autoplay_timer is not None:
-            self._autoplay_timer.stop()
-            self._autoplay_timer = None
-        if self.autoplay and self.pending == 0 and self.info is not None:
-            if self.cursor < len(self.scenario.steps):
-                self._autoplay_timer = self.set_timer(self.pause_s, self.action_next)
-            else:
-                self.autoplay = False
-                self.notify("autoplay: the scenario is done (r restarts, a plays again)", timeout=6)
-                self.update_status()
-
-    def action_autoplay(self) -> None:
-        self.autoplay = not self.autoplay
-        if self.autoplay and self.cursor >= len(self.scenario.steps):
-            self.restart()
-        self.update_status()
-        self.schedule_autoplay()
-
-    def action_pace(self, delta: float) -> None:
-        self.pause_s = max(0.5, min(30.0, self.pause_s + delta))
-        self.update_status()
-        self.schedule_autoplay()
-
-    def action_back(self) -> None:
-        """Step back: a fresh lab replays the scenario up to the step before the last one."""
-        target = max(0, self.cursor - 1)
-        self.restart()
-        for _ in range(target):
-            self.cursor += 1
-            self.driver.submit(Next())
-
     def refresh_keys(self) -> None:
         """Refresh the footer only when a key's state changed: a refresh recomposes the Footer,
         which costs a full layout (tens of ms on a 2-core machine)."""
@@ -310,60 +275,16 @@ class ExplorerScreen(Screen):
         self.seed = False
         self.refresh_keys()
 
-    def action_open(self) -> None:
-        async def chosen(scn: Scenario | None) -> None:
-            if scn is None:
-                return
-            self.scenario = scn
-            self.restart(scn)
-            actors = self.query_one("#actors")
-            self.set_focus(None)  # focus on a removed panel would cut the app's keys off
-            await actors.remove_children()  # the new panels reuse the ids: wait for the old ones to go
-            await actors.mount_all([ActorLog(actor, id=f"actor-{actor}") for actor in self.actor_names()])
-            self.query(ActorLog).first().focus()
-            self.update_status()
-
-        self.app.push_screen(ScenarioPicker(), chosen)
-
     def action_seed(self) -> None:
         self.seed = not self.seed
         self.driver.submit(SeedLoop(self.seed))
         self.notify("seed server loop " + ("on: step the client, the server reacts" if self.seed else "off"), timeout=4)
         self.update_status()
 
-    def action_export(self) -> None:
-        """A bundle for a write-up: timeline, Markdown transcript, this screen as SVG, and the pcap."""
-        if self.info is None:
-            return
-        directory = os.path.abspath(time.strftime("tuiexplore-export-%Y%m%d-%H%M%S"))
-        try:
-            shoot = lambda path: self.app.save_screenshot(os.path.basename(path), os.path.dirname(path))  # noqa: E731
-            export.write(directory, self.scenario, self.info, list(self.events), self.excerpt, shoot)
-        except OSError as exc:
-            self.notify(f"export failed: {exc.strerror}: {exc.filename}", severity="error", markup=False)
-            return
-        self.driver.submit(SavePcap(os.path.join(directory, "capture.pcap")))
-        self.notify(f"exported to {directory}", markup=False, timeout=8)
-
-    def action_ladder(self) -> None:
-        lines = ladder(list(self.events), width=max(60, int(self.size.width * 0.9) - 12))  # inside the dialog
-        self.app.push_screen(TextScreen("The exchange as a ladder diagram", "\n".join(lines)))
-
-    def action_table(self) -> None:
-        title, body = table_text(self.excerpt)
-        self.app.push_screen(TextScreen(f"{title} · {self.excerpt.origin}" if self.excerpt.table else title, "\n".join(body)))
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
-
     def action_show(self, index: int) -> None:
         self.shown = index
         target = self.query_one(f"#{PANELS[index]}")
         (target.query(ActorLog).first() if PANELS[index] == "actors" else target).focus()
-
-    def action_verdict(self) -> None:
-        if self.last_verdict is not None:
-            self.app.push_screen(TextScreen(*verdict_text(self.last_verdict, self.events, self.excerpt)))
 
     @on(PacketTable.Selected)
     def packet_selected(self, event: PacketTable.Selected) -> None:
