@@ -28,6 +28,7 @@ from tuiexplore.tui.widgets import printable
 class ExplorerApp(App):
     TITLE = "tuiexplore"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    CSS_PATH = themes.stylesheet_path()
 
     def __init__(
         self,
@@ -43,7 +44,6 @@ class ExplorerApp(App):
         pause_s: float = 2.0,
     ) -> None:
         super().__init__()
-        self.CSS = themes.stylesheet()
         for t in themes.load_themes():
             self.register_theme(t)
         self.theme = themes.resolve(theme, list(self.available_themes))
