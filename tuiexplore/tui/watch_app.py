@@ -26,7 +26,7 @@ from tuiexplore.watch.tracker import Conn
 
 REFRESH = 0.25
 SNAPSHOT = 5000
-CSS = """
+WATCH_CSS = """
 #status { height: 1; background: $panel; padding: 0 1; }
 #filter { height: 1; border: none; padding: 0 1; }
 ConnTable { height: 2fr; }
@@ -40,6 +40,8 @@ ConnTable { height: 2fr; }
 
 class WatchApp(App):
     TITLE = "tuiexplore watch"
+    CSS_PATH = themes.stylesheet_path()
+    CSS = WATCH_CSS  # loaded after CSS_PATH: the watch layout wins over the explorer's
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("slash", "filter", "Filter"),
@@ -54,7 +56,6 @@ class WatchApp(App):
         super().__init__()
         self.watch = watch
         self.start_engine = start
-        self.CSS = themes.stylesheet() + CSS
         for t in themes.load_themes():
             self.register_theme(t)
         self.theme = themes.resolve(theme, list(self.available_themes))
