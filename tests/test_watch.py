@@ -111,6 +111,17 @@ def test_pid_filter_follows_the_process_ports(tmp_path):
     assert all(r["server_pid"] == d["pid"] for r in conns)
 
 
+def test_a_lab_tracing_at_the_same_time_lends_watch_nothing(tmp_path):
+    d = world(tmp_path, "--lab-mode")
+    assert d["lab_rc"] == 0, d["lab_err"]
+    lab_states = [e for e in d["lab"] if e["type"] == "state" and e["source"] == "tracepoint"]
+    assert lab_states, "the lab's own tracepoints ran alongside watch's"
+    assert "tracepoints on" in d["first"]
+    (conn,) = [r for r in d["records"] if r["type"] == "connection"]
+    assert (conn["end"], conn["cause"], conn["evidence"]) == ("FIN/FIN", "fin", "tracepoint"), conn
+    assert (conn["client_pid"], conn["server_pid"]) == (d["pids"]["client"], d["pids"]["server"]), conn
+
+
 def test_pcap_on_stdin(traced, tmp_path):
     with open(traced["pcap"], "rb") as f:
         res = cli("watch", "--json", "-r", "-", stdin=f)

@@ -2,7 +2,7 @@
 client process and a real server process on its own port, watched live by ``tuiexplore watch
 --json -w`` and then read back with ``-r``. Prints one JSON object: pids, live and read records.
 
-Usage: unshare -n python tests/watch_world.py OUT_DIR [--no-trace]
+Usage: unshare -n python tests/watch_world.py OUT_DIR [--no-trace | --pid-mode | --lab-mode]
 """
 
 from __future__ import annotations
@@ -112,10 +112,56 @@ def pid_world() -> None:
     print(json.dumps({"pid": watched.pid, "records": records(out)}))
 
 
+LAB_PORT = 5301
+LAB_SCENARIO = """title = "a lab's connect() to the watched port, in its own namespace"
+summary = "its tracepoints run in a tracefs instance of its own while watch's run in another"
+port = {port}
+[[step]]
+actor = "client"
+call = "socket"
+as = "sock"
+[[step]]
+actor = "client"
+call = "connect"
+fd = "sock"
+"""
+
+
+def lab_world(out_dir: Path) -> None:
+    """A real lab traces (its own tracefs instance, its own namespace) while watch traces here:
+    the lab's connect() to 127.0.0.1:LAB_PORT must not lend its actor to our connection there."""
+    lo_up()
+    toml = out_dir / "lab.toml"
+    toml.write_text(LAB_SCENARIO.format(port=LAB_PORT))
+    w = watch("--port", str(LAB_PORT), "--duration", "6")
+    first = w.stdout.readline()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    lab = subprocess.run(
+        [sys.executable, "-m", "tuiexplore", "run", str(toml), "--json"], capture_output=True, text=True, env=env, timeout=60
+    )
+    head = PRELUDE.format(hold=HOLD, port=LAB_PORT, host="127.0.0.1")
+    s = py(head + SERVER + ROLES["clean"][0])
+    assert s.stdout.readline().strip() == "ready"
+    c = py(head + CLIENT + ROLES["clean"][1])
+    s.wait(20)
+    c.wait(20)
+    out, _ = w.communicate(timeout=30)
+    lab_events = [json.loads(line) for line in lab.stdout.splitlines() if line.startswith("{")]
+    print(
+        json.dumps(
+            {"first": first, "records": records(out), "pids": {"server": s.pid, "client": c.pid}}
+            | {"lab_rc": lab.returncode, "lab_err": lab.stderr, "lab": lab_events}
+        )
+    )
+
+
 def main() -> None:
     out_dir, extra = Path(sys.argv[1]), sys.argv[2:]
     if extra == ["--pid-mode"]:
         pid_world()
+        return
+    if extra == ["--lab-mode"]:
+        lab_world(out_dir)
         return
     lo_up()
     pcap = str(out_dir / "world.pcap")

@@ -64,6 +64,11 @@ class WatchTracer(Tracer):
         super().__init__(tracefs, 0)
         self.ports = set(ports)
         self.exclude = exclude
+        self.netns = owners.netns_of("self")
+
+    def parse(self, line: str) -> TraceEvent | None:
+        ev = super().parse(line)
+        return None if ev is None or owners.elsewhere(ev, self.netns) else ev
 
     def state_filter(self) -> str:
         if not self.ports:

@@ -12,6 +12,7 @@ Two sources, merged by the engine:
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Iterable
@@ -102,12 +103,10 @@ class Owners:
         f = ev.fields
         local, _ = trace_endpoints(ev)
         if ev.event == "inet_sock_set_state":
-            change = (f.get("oldstate", ""), f.get("newstate", ""))
-            text = f"{change[0].removeprefix('TCP_')} → {change[1].removeprefix('TCP_')}"
-            by_syscall = change in SYSCALL_CHANGES
+            text = f"{f.get('oldstate', '').removeprefix('TCP_')} → {f.get('newstate', '').removeprefix('TCP_')}"
         else:
             text = f"sent RST (state {f.get('state', '?').removeprefix('TCP_')}, reason {f.get('reason', '?')})"
-            by_syscall = f.get("reason") in SYSCALL_RESETS
+        by_syscall = syscall_made(ev)
         d = conn.side_of(local) if local else None
         if local and local[1] == 0:  # connect() before its port was chosen: the client
             d = 0
@@ -116,6 +115,33 @@ class Owners:
             task = task_pid(ev.task)
             if task:
                 self.own(conn, d, task[0], task[1])
+
+
+def syscall_made(ev: TraceEvent) -> bool:
+    """The event ran in the socket owner's own syscall, so its task is that owner."""
+    f = ev.fields
+    if ev.event == "inet_sock_set_state":
+        return (f.get("oldstate", ""), f.get("newstate", "")) in SYSCALL_CHANGES
+    return f.get("reason") in SYSCALL_RESETS
+
+
+def netns_of(pid: int | str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def elsewhere(ev: TraceEvent, ours: int | None) -> bool:
+    """A syscall's event from a task in another network namespace (a lab's, a container's).
+    Tracepoints are global, and 127.0.0.1:port exists in every namespace: without this, a lab's
+    connect() to the watched port would lend its actor's pid to our next connection there.
+    Softirq-driven events run on an unrelated task and cannot be told apart this way."""
+    task = task_pid(ev.task) if ours is not None and syscall_made(ev) else None
+    if task is None:
+        return False
+    theirs = netns_of(task[0])
+    return theirs is not None and theirs != ours
 
 
 def process_name(pid: int, fallback: str | None = None) -> str | None:
