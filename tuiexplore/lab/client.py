@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, Protocol
 
 from tuiexplore.lab.tracer import PREFIX, TRACEFS_PATHS
 from tuiexplore.timeline import Event, from_wire
@@ -36,6 +36,7 @@ class LabInfo:
     tracepoints: bool
     rst_reasons: list[str] = field(default_factory=list)
     t0: float = 0.0
+    where: str = ""  # set by a launcher: e.g. "guest Linux 6.1.176 (..., QEMU TCG)"; "" = this host
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,29 @@ class StepDone:
     waited_s: float
 
 
+class AgentLauncher(Protocol):
+    """Starts the agent somewhere else (e.g. inside a guest kernel: tuiexplore.guest.machine).
+    ``spawn`` returns a Popen-like object (stdin, stdout, pid, poll, wait, send_signal, kill)
+    whose text pipes speak the agent's protocol."""
+
+    start_timeout: float
+
+    def describe(self) -> str: ...
+
+    def spawn(self, opts: dict[str, Any], env: dict[str, str], stderr: IO[str]) -> subprocess.Popen: ...
+
+
 class Lab:
     def __init__(
         self,
         on_event: Callable[[Event], None] | None = None,
         on_batch: Callable[[list[Event]], None] | None = None,
+        launcher: AgentLauncher | None = None,
     ) -> None:
         """``on_event`` gets events one by one; ``on_batch`` gets every event that arrived in one
-        read from the agent's pipe, in order (what a UI wants: one message per batch)."""
+        read from the agent's pipe, in order (what a UI wants: one message per batch).
+        ``launcher``: where the agent runs; None is a local child process."""
+        self.launcher = launcher
         self.on_event = on_event
         self.on_batch = on_batch
         self.info: LabInfo | None = None
@@ -72,6 +88,8 @@ class Lab:
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        if self.launcher is not None:
+            return self._start_launched(opts, env, timeout)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "tuiexplore.lab.agent", json.dumps(opts)],
             stdin=subprocess.PIPE,
@@ -86,6 +104,17 @@ class Lab:
         ready = self._wait("ready", timeout)
         ready.pop("ctl", None)
         self.info = LabInfo(**ready)
+        return self.info
+
+    def _start_launched(self, opts: dict[str, Any], env: dict[str, str], timeout: float) -> LabInfo:
+        try:
+            self._proc = self.launcher.spawn(opts, env, self._stderr)
+        except RuntimeError as exc:
+            raise LabError(str(exc)) from None
+        threading.Thread(target=self._read, name="lab-reader", daemon=True).start()
+        ready = self._wait("ready", max(timeout, self.launcher.start_timeout))
+        ready.pop("ctl", None)
+        self.info = LabInfo(**ready, where=self.launcher.describe())
         return self.info
 
     def close(self) -> None:
