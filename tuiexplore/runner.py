@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tuiexplore.lab.client import Lab, LabInfo, StepDone
+from tuiexplore.lab.client import AgentLauncher, Lab, LabInfo, StepDone
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
@@ -31,7 +31,9 @@ def run(
     tracer: bool = True,
     pcap: str | list[str] | None = None,
     on_ready: Callable[[LabInfo], None] | None = None,
+    launcher: AgentLauncher | None = None,
 ) -> RunResult:
+    """``launcher``: where the lab's agent runs (e.g. a guest kernel); None is this host."""
     result = RunResult(scn)
 
     def collect(e: Event) -> None:
@@ -39,7 +41,7 @@ def run(
         if on_event:
             on_event(e)
 
-    with Lab(collect) as lab:
+    with Lab(collect, launcher=launcher) as lab:
         result.info = lab.start(scn.actors, scn.port, tracer)
         if on_ready:
             on_ready(result.info)

@@ -21,7 +21,8 @@ from tuiexplore.guest.catalog import ORIGINS, Kernel, Origin, kernels_dir
 from tuiexplore.kernel.source import cache_dir, read_tarball
 
 META = "linux-image-cloud-amd64"
-WANTED = re.compile(r"^linux-(image|binary|modules)-(unsigned-)?\d[\w.+~-]*-cloud-amd64(-unsigned)?$")
+# From 7.x on, modules.builtin (what needs no module) is in linux-base-RELEASE.
+WANTED = re.compile(r"^linux-(image|binary|modules|base)-(unsigned-)?\d[\w.+~-]*-cloud-amd64(-unsigned)?$")
 # What a guest needs from its kernel: a PCI virtio transport, the virtiofs root, and the virtio
 # console the agent talks over. Their dependencies come from each module's own modinfo.
 ROOT_MODULES = ("virtio_pci", "virtiofs")
@@ -174,7 +175,7 @@ class Apt:
                 for alt in group.split("|"):
                     dep = alt.strip().split(" ")[0]
                     if dep.startswith("linux-") and (WANTED.match(dep) or dep.endswith("-cloud-amd64")):
-                        if dep not in seen and dep not in todo and not dep.startswith("linux-base"):
+                        if dep not in seen and dep not in todo:
                             todo.append(dep)
                         break
         return seen
