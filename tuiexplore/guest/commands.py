@@ -25,7 +25,7 @@ def resolve(name: str | None) -> Guest | None:
         if kernel is None:
             have = ", ".join(k.label for k in catalog.cached()) or "none yet"
             raise GuestError(
-                f"no cached kernel {name!r} (cached: {have}); fetch it with 'tuiexplore kernels get {name}' "
+                f"no cached kernel {name!r} (cached: {have}); fetch one with 'tuiexplore kernels get LINE' "
                 f"(lines: {', '.join(catalog.ORIGINS)}) or give a path to a vmlinuz"
             )
     find_tools()

@@ -8,7 +8,6 @@ needed. Only vmlinuz and the few modules a guest needs are kept; the packages ar
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
