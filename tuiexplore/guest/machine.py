@@ -153,8 +153,9 @@ class GuestProcess:
         try:
             listener.bind("\0" + name)
             listener.listen(1)
+            share = ["-o", "source=/", "-o", "cache=always", "-o", "sandbox=chroot", "-o", "log_level=err"]
             fsd_proc = subprocess.Popen(
-                [fsd, f"--fd={listener.fileno()}", "-o", "source=/", "-o", "cache=always", "-o", "sandbox=chroot", "-o", "log_level=err"],
+                [fsd, f"--fd={listener.fileno()}", *share],
                 pass_fds=[listener.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
