@@ -74,7 +74,10 @@ def _command(argv: list[str]) -> int:
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
     c = sub.add_parser("compare", help="run two scenarios in two labs and show them side by side")
     c.add_argument("a", help="first scenario (built-in name or TOML file)")
-    c.add_argument("b", help="second scenario")
+    c.add_argument("b", nargs="?", help="second scenario (default: the first again, with two --kernel)")
+    c.add_argument(
+        "--kernel", action="append", metavar="K", help="kernel of the first, then the second lab (host, a cached line, a vmlinuz)"
+    )
     c.add_argument("--text", action="store_true", help="print the comparison instead of opening it in the explorer")
     c.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     ks = sub.add_parser("kernels", help="list the guest kernels; 'kernels get LINE' fetches a Debian cloud kernel")
@@ -149,16 +152,22 @@ def _compare(args: argparse.Namespace) -> int:
     from tuiexplore import compare, runner
     from tuiexplore.lab.client import LabError
 
-    scns = [_scenario(args.a), _scenario(args.b)]
+    kernels = args.kernel or []
+    if len(kernels) > 2 or (args.b is None and len(kernels) != 2):
+        raise InputError("compare takes two scenarios, or one scenario and two --kernel")
+    scns = [_scenario(args.a), _scenario(args.b or args.a)]
+    launchers = [_guest(k) for k in kernels] + [None] * (2 - len(kernels))
     print(f"running {scns[0].name} and {scns[1].name} in two labs...", file=sys.stderr, flush=True)
     try:
         with ThreadPoolExecutor(2) as pool:  # two labs, two namespaces: they cannot see each other
-            results = list(pool.map(lambda s: runner.run(s, tracer=not args.no_trace), scns))
+            runs = pool.map(lambda s, g: runner.run(s, tracer=not args.no_trace, launcher=g), scns, launchers)
+            results = list(runs)
     except LabError as exc:
         print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
         return 1
     rows = compare.align(results[0].events, results[1].events)
-    names = (f"{scns[0].name}: {scns[0].title}", f"{scns[1].name}: {scns[1].title}")
+    where = [r.info.where or (f"host Linux {r.info.release}" if kernels else "") for r in results]
+    names = tuple(f"{s.name}{' on ' + w if w else ''}: {s.title}" for s, w in zip(scns, where, strict=True))
     if args.text:
         print("\n".join(compare.text(rows, names, width=shutil.get_terminal_size((140, 40)).columns)))
         return 0

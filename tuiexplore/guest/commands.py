@@ -14,7 +14,8 @@ HOST = "host"
 def resolve(name: str | None) -> Guest | None:
     """``--kernel NAME``: a cached kernel, a path to a vmlinuz, or ``host`` (None: no guest).
     Raises GuestError with one line for the user."""
-    if name is None or name == HOST or name == catalog.host_release():
+    host = catalog.host_release()
+    if name is None or name == HOST or host == name or host.startswith((name + ".", name + "-")):
         return None
     if os.sep in name or os.path.isfile(name):
         if not os.path.isfile(name):
