@@ -293,7 +293,10 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--theme", default=None, help="colour theme (dark, light, contrast)")
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
+    p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     args = p.parse_args(argv)
+    launcher = _guest(args.kernel)
+    kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
     scn = _scenario(args.scenario)
     try:
@@ -305,4 +308,6 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     if not 0.2 <= pause <= 60:
         print("tuiexplore: --pause must be from 0.2 to 60 seconds", file=sys.stderr)
         return 2
-    return run_app(scn, theme=args.theme, tracer=not args.no_trace, kernel_src=args.kernel_src, autoplay=demo, pause_s=pause)
+    return run_app(
+        scn, theme=args.theme, tracer=not args.no_trace, kernel_src=kernel_src, autoplay=demo, pause_s=pause, launcher=launcher
+    )

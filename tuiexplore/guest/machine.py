@@ -84,6 +84,10 @@ class Guest:
     start_timeout: float = 90.0
 
     @property
+    def kernel_version(self) -> str:
+        return self.kernel.version
+
+    @property
     def accel(self) -> str:
         return "kvm" if kvm_usable() else "tcg"
 

@@ -53,6 +53,7 @@ class AgentLauncher(Protocol):
     whose text pipes speak the agent's protocol."""
 
     start_timeout: float
+    kernel_version: str  # of the kernel the agent will run on, e.g. "6.1.176"
 
     def describe(self) -> str: ...
 

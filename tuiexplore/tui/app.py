@@ -7,6 +7,7 @@ what it was told (models, origins), so key dimming needs no shared state.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -28,11 +29,11 @@ from tuiexplore import export
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
-from tuiexplore.lab.client import LabInfo
+from tuiexplore.lab.client import AgentLauncher, Lab, LabInfo
 from tuiexplore.lab.predict import CLOSE_STATE, kernel_version
 from tuiexplore.ladder import ladder
 from tuiexplore.scenarios.scenario import Scenario
-from tuiexplore.session import FdModel
+from tuiexplore.session import FdModel, Session
 from tuiexplore.timeline import (
     CountersEvent,
     EpollEvent,
@@ -176,6 +177,7 @@ class ExplorerApp(App):
         self.last_verdict: VerdictEvent | None = None
         self.error = ""
         self.seed = False  # the seed server loop, as last requested
+        self.running_release = platform.release()  # the lab's kernel: a guest's when run_app has a launcher
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(themes.APP_VARIABLES)
@@ -215,13 +217,13 @@ class ExplorerApp(App):
     def discover_source(self) -> None:
         """The running kernel's own tcp.c, if this machine has it (a first tarball read takes ~10 s)."""
         ex = discover(self.kernel_src)
-        self.post_message(KernelSourceFound(ex, version_notes(ex, platform.release())))
+        self.post_message(KernelSourceFound(ex, version_notes(ex, self.running_release)))
 
     @on(KernelSourceFound)
     def kernel_source_found(self, m: KernelSourceFound) -> None:
         self.excerpt = m.excerpt
         self.query_one(KernelView).set_excerpt(m.excerpt, m.notes)
-        if m.excerpt.version and kernel_version(m.excerpt.version) == kernel_version(platform.release()):
+        if m.excerpt.version and kernel_version(m.excerpt.version) == kernel_version(self.running_release):
             self.driver.submit("rule", m.excerpt.unread_rule)  # the running kernel's own source: its rule
 
     def check_terminal(self) -> None:
@@ -254,7 +256,8 @@ class ExplorerApp(App):
         if self.info:
             mode = "root" if self.info.mode == "root" else "unprivileged"
             parts.append(
-                f"kernel {self.info.kernel} · {mode} · tracepoints {'on' if self.info.tracepoints else 'off'}"
+                f"{self.info.where or 'kernel ' + self.info.kernel} · {mode}"
+                f" · tracepoints {'on' if self.info.tracepoints else 'off'}"
                 f" · port {self.info.port}"
             )
         else:
@@ -629,6 +632,11 @@ def make_app(scenario: Scenario, theme: str | None = None, tracer: bool = True, 
     return ExplorerApp(scenario, theme=theme, tracer=tracer, **kw)
 
 
+def _guest_driver(launcher: AgentLauncher) -> Callable[..., LabDriver]:
+    lab = functools.partial(Lab, launcher=launcher)
+    return functools.partial(LabDriver, session_factory=functools.partial(Session, lab_factory=lab))
+
+
 def run_app(
     scenario: Scenario,
     theme: str | None = None,
@@ -636,7 +644,9 @@ def run_app(
     kernel_src: str | None = None,
     autoplay: bool = False,
     pause_s: float = 2.0,
+    launcher: AgentLauncher | None = None,
 ) -> int:
+    """``launcher``: where the lab's agent runs (e.g. a guest kernel); None is this host."""
     if sys.stdout.isatty():
         # An exported COLUMNS/LINES would override the real terminal size in Textual.
         os.environ.pop("COLUMNS", None)
@@ -654,10 +664,13 @@ def run_app(
             kernel_src=kernel_src,
             autoplay=autoplay,
             pause_s=pause_s,
+            **({} if launcher is None else {"driver_factory": _guest_driver(launcher)}),
         )
     except (ValueError, SourceError) as exc:
         print(f"tuiexplore: {exc}", file=sys.stderr)
         return 2
+    if launcher is not None:
+        app.running_release = launcher.kernel_version
     app.run()
     if app.error:
         print(f"tuiexplore: {app.error}", file=sys.stderr)
