@@ -1,6 +1,6 @@
 """The lab inside a QEMU guest kernel (scripts/setup.sh installs QEMU and fetches one kernel).
 
-Slow (a guest boots and starts the agent in ~12 s under TCG), marked ``guest``; CI runs them.
+The tests that boot a guest (~12 s each under TCG) are marked ``guest``; CI runs them.
 """
 
 import json
@@ -19,7 +19,6 @@ from tuiexplore.guest.commands import resolve
 from tuiexplore.guest.machine import GuestError
 from tuiexplore.lab.predict import kernel_version
 
-pytestmark = pytest.mark.guest
 GUEST_TOOLS = ("qemu-system-x86_64", "virtiofsd")
 
 
@@ -60,6 +59,7 @@ def _all_gone(procs: list[psutil.Process], within: float = 15.0) -> list[str]:
     return [f"{_name(p)} {p.pid}" for p in alive]
 
 
+@pytest.mark.guest
 def test_seed_rst_on_a_guest_kernel():
     k = _kernel()
     out = cli("run", "seed-rst", "--kernel", k.label, timeout=240)
@@ -71,6 +71,7 @@ def test_seed_rst_on_a_guest_kernel():
     assert "TcpExt.TCPAbortOnClose +1" in out.stdout
 
 
+@pytest.mark.guest
 def test_json_note_names_the_guest_kernel():
     k = _kernel()
     out = cli("run", "seed-rst", "--json", "--kernel", k.label, timeout=240)
@@ -85,6 +86,7 @@ def test_json_note_names_the_guest_kernel():
         assert verdicts[0]["rst_reason"] is None
 
 
+@pytest.mark.guest
 @pytest.mark.parametrize("how", ["normal", "SIGINT", "SIGTERM", "SIGKILL"])
 def test_every_exit_path_stops_the_guest(how):
     """The app's own QEMU and virtiofsd (its children: other labs may run meanwhile) are gone
@@ -120,3 +122,20 @@ def test_unknown_kernel_is_one_line():
         resolve("9.99")
     out = cli("run", "seed-rst", "--kernel", "9.99")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+@pytest.mark.guest
+def test_kernels_lists_the_host_and_the_cache():
+    k = _kernel()
+    out = cli("kernels")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("host ") and "this machine" in lines[0]
+    assert any(ln.startswith(f"{k.label} ") and k.version in ln for ln in lines), lines
+
+
+def test_kernels_get_unknown_line_is_one_line():
+    out = cli("kernels", "get", "4.19")
+    assert out.returncode == 1 and out.stderr.strip() == (
+        "tuiexplore: unknown kernel line '4.19'; choose one of: 5.10, 6.1, 6.12, 7.x"
+    ), out.stderr

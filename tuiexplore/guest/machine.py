@@ -91,6 +91,18 @@ class Guest:
     def accel(self) -> str:
         return "kvm" if kvm_usable() else "tcg"
 
+    def unread_rule(self) -> str | None:
+        """How this kernel judges unread data, from its own tcp.c when `kernels get` fetched it:
+        Debian's 5.10/6.1/6.12 carry the 6.18 copied_seq fix, so the version alone misleads."""
+        if self.kernel.source is None:
+            return None
+        from tuiexplore.kernel.source import SourceError, discover
+
+        try:
+            return discover(self.kernel.source).unread_rule
+        except SourceError:
+            return None
+
     def describe(self) -> str:
         return f"guest Linux {self.kernel.version} ({self.kernel.release}, QEMU {self.accel.upper()})"
 
@@ -132,6 +144,9 @@ class Guest:
         if not os.path.isfile(self.kernel.vmlinuz):
             raise GuestError(f"{self.kernel.vmlinuz}: no such kernel image")
         qemu, fsd = find_tools()
+        rule = self.unread_rule()
+        if rule and not opts.get("unread_rule"):
+            opts = {**opts, "unread_rule": rule}
         proc = GuestProcess()
         threading.Thread(target=proc.keep, args=(self, qemu, fsd, opts, env, stderr), name="guest-keeper", daemon=True).start()
         proc.started.wait()
