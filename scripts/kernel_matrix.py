@@ -62,6 +62,32 @@ def scenarios() -> list[Scenario]:
     return out
 
 
+def run_kernel(name: str, scns: list[Scenario]) -> tuple[int, int, list[str]]:
+    """(agreeing verdicts, verdicts, failed expectations) of every scenario on one kernel."""
+    launcher = resolve(name)
+    agree = total = 0
+    failed: list[str] = []
+    t0 = time.monotonic()
+    for scn in scns:
+        try:
+            result = runner.run(scn, launcher=launcher)
+        except LabError as exc:
+            failed.append(f"{name} {scn.name}: the lab could not run: {exc}")
+            print(f"EXPECTATION {failed[-1]}", flush=True)
+            continue
+        for v in (e for e in result.events if isinstance(e, VerdictEvent)):
+            total += 1
+            agree += v.agree
+            row = f"{name:<8} {scn.name:<44} {v.step:>4}  {v.predicted:<9} {v.observed:<9}"
+            print(f"{row} {'yes' if v.agree else 'NO'}  [{v.branch}]", flush=True)
+        for f in result.failures:
+            if "predicted" not in f:  # a disagreement is already in the table
+                failed.append(f"{name} {scn.name}: {f}")
+                print(f"EXPECTATION {failed[-1]}", flush=True)
+    print(f"# {name}: {len(scns)} scenarios in {time.monotonic() - t0:.0f} s", flush=True)
+    return agree, total, failed
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kernel", action="append", help="host or a cached line (default: host + every cached kernel)")
@@ -73,26 +99,14 @@ def main() -> int:
     failed: list[str] = []
     versions: list[str] = []
     print(f"{'kernel':<8} {'scenario':<44} {'step':>4}  {'predicted':<9} {'observed':<9} agree", flush=True)
-    for name in names:
-        launcher = resolve(name)
-        label = name
-        versions.append(f"{name}:{catalog.host_release() if launcher is None else launcher.kernel.version}")
-        t0 = time.monotonic()
-        for scn in scns:
-            try:
-                result = runner.run(scn, launcher=launcher)
-            except LabError as exc:
-                failed.append(f"{label} {scn.name}: the lab could not run: {exc}")
-                continue
-            for v in (e for e in result.events if isinstance(e, VerdictEvent)):
-                total += 1
-                agree += v.agree
-                mark = "yes" if v.agree else "NO"
-                print(f"{label:<8} {scn.name:<44} {v.step:>4}  {v.predicted:<9} {v.observed:<9} {mark}  [{v.branch}]", flush=True)
-            failed += [f"{label} {scn.name}: {f}" for f in result.failures if "predicted" not in f]
-        print(f"# {label}: {len(scns)} scenarios in {time.monotonic() - t0:.0f} s", flush=True)
-    for f in failed:
-        print(f"EXPECTATION {f}")
+    try:
+        for name in names:
+            g = resolve(name)
+            versions.append(f"{name}:{catalog.host_release() if g is None else g.kernel.version}")
+            a, t, f = run_kernel(name, scns)
+            agree, total, failed = agree + a, total + t, failed + f
+    except KeyboardInterrupt:
+        print("# interrupted: the totals cover the kernels that finished", flush=True)
     print(f"matrix_agree={agree}/{total}")
     print(f"kernels={','.join(versions)}")
     return 0 if agree == total and not failed else 1
