@@ -60,7 +60,6 @@ def get(label: str, say: Callable[[str], None], source: bool = True, env: Mappin
         kernel = _install(tree, dest, label, version, image, say)
     if source:
         _source(apt, kernel, say)
-    kernel.save()
     return kernel
 
 
@@ -89,6 +88,7 @@ def _install(tree: Path, dest: Path, label: str, version: str, image: str, say: 
     Path(kernel.modules).mkdir()
     for i, m in enumerate(console):
         Path(kernel.modules, f"{i:02d}-{m.name}.ko").write_bytes(m.data())
+    kernel.save()  # usable from here on, even if the optional source download fails
     say(f"Linux {version} ({release}) in {dest}")
     return kernel
 
