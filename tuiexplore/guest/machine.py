@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import base64
 import ctypes
-import json
+import dataclasses
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
-from typing import IO, Any
 
 from tuiexplore.guest.catalog import Kernel
+from tuiexplore.lab.client import LabError
+from tuiexplore.lab.protocol import LabOptions
+from tuiexplore.lab.transport import Transport
+from tuiexplore.lab.wire import encode
 
 QEMU = "qemu-system-x86_64"
 VIRTIOFSD = ("/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd")
@@ -84,10 +89,6 @@ class Guest:
     start_timeout: float = 90.0
 
     @property
-    def kernel_version(self) -> str:
-        return self.kernel.version
-
-    @property
     def accel(self) -> str:
         return "kvm" if kvm_usable() else "tcg"
 
@@ -106,16 +107,16 @@ class Guest:
     def describe(self) -> str:
         return f"guest Linux {self.kernel.version} ({self.kernel.release}, QEMU {self.accel.upper()})"
 
-    def command(self, qemu: str, vfs_name: str, opts: dict[str, Any], env: dict[str, str]) -> list[str]:
+    def command(self, qemu: str, vfs_name: str, opts: LabOptions) -> list[str]:
         k = self.kernel
-        root = env.get("PYTHONPATH", "").split(os.pathsep)[0]
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         args = {
             "console": "ttyS0",
             "root": "root",
             "rootfstype": "virtiofs",
             "panic": "-1",
             "PYTHONPATH": root,
-            "tuiopts": base64.b64encode(json.dumps(opts).encode()).decode(),
+            "tuiopts": base64.b64encode(encode(opts).encode()).decode(),
             "tuimods": k.modules,
         }
         if k.initramfs:
@@ -140,32 +141,43 @@ class Guest:
             "-append", cmdline,
         ]  # fmt: skip
 
-    def spawn(self, opts: dict[str, Any], env: dict[str, str], stderr: IO[str]) -> GuestProcess:
+    def transport(self, opts: LabOptions) -> GuestTransport:
+        """What ``Lab(transport=...)`` calls: boot the guest and return once its agent speaks."""
         if not os.path.isfile(self.kernel.vmlinuz):
-            raise GuestError(f"{self.kernel.vmlinuz}: no such kernel image")
-        qemu, fsd = find_tools()
-        rule = self.unread_rule()
-        if rule and not opts.get("unread_rule"):
-            opts = {**opts, "unread_rule": rule}
-        proc = GuestProcess()
-        threading.Thread(target=proc.keep, args=(self, qemu, fsd, opts, env, stderr), name="guest-keeper", daemon=True).start()
-        proc.started.wait()
-        if proc.error:
-            raise GuestError(proc.error)
-        return proc
+            raise LabError(f"{self.kernel.vmlinuz}: no such kernel image")
+        # The guest's own tcp.c decides, never the host's (None: the agent goes by the version).
+        return GuestTransport(self, dataclasses.replace(opts, unread_rule=self.unread_rule()))
 
 
-class GuestProcess:
-    """QEMU's Popen as the lab client sees it (stdin, stdout, pid, poll, wait, send_signal,
-    kill); waiting also waits for virtiofsd to be stopped."""
+class GuestTransport(Transport):
+    """The agent's JSON lines through QEMU's stdin/stdout (the guest's virtio serial port)."""
 
-    def __init__(self) -> None:
-        self.started = threading.Event()
-        self.finished = threading.Event()
-        self.error = ""
-        self.qemu: subprocess.Popen | None = None
+    def __init__(self, guest: Guest, opts: LabOptions) -> None:
+        try:
+            qemu, fsd = find_tools()
+        except GuestError as exc:
+            raise LabError(str(exc)) from None
+        self.where = guest.describe()
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._started = threading.Event()
+        self._finished = threading.Event()
+        self._error = ""
+        self._qemu: subprocess.Popen | None = None
+        threading.Thread(target=self._keep, args=(guest, qemu, fsd, opts), name="guest-keeper", daemon=True).start()
+        self._started.wait()
+        if self._error:
+            raise LabError(self._error)
+        self.pid = self._qemu.pid
+        # Boot and the agent's start-up take far longer than a local agent's; the client's
+        # ready timeout starts once the first bytes are here.
+        ready = select.select([self._qemu.stdout], [], [], guest.start_timeout)[0]
+        self._first = os.read(self._qemu.stdout.fileno(), 1 << 16) if ready else b""
+        if not ready:
+            self.stop("")
+            raise LabError(f"the guest's lab did not start within {guest.start_timeout:.0f} s")
 
-    def keep(self, guest: Guest, qemu: str, fsd: str, opts: dict[str, Any], env: dict[str, str], stderr: IO[str]) -> None:
+    def _keep(self, guest: Guest, qemu: str, fsd: str, opts: LabOptions) -> None:
+        """Spawns virtiofsd and QEMU and lives exactly as long as QEMU (see the module doc)."""
         name = f"tuiexplore-vfs-{os.getpid()}-{id(self):x}"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         fsd_proc = None
@@ -178,65 +190,70 @@ class GuestProcess:
                 pass_fds=[listener.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=stderr,
+                stderr=self._stderr,
                 preexec_fn=_die_with_parent,
                 start_new_session=True,
             )
             listener.close()
-            self.qemu = subprocess.Popen(
-                guest.command(qemu, name, opts, env),
+            self._qemu = subprocess.Popen(
+                guest.command(qemu, name, opts),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=stderr,
+                stderr=self._stderr,
                 text=True,
                 bufsize=1,
                 preexec_fn=_die_with_parent,
                 start_new_session=True,  # Ctrl-C reaches the client, which stops the guest in order
             )
         except (OSError, GuestError) as exc:
-            self.error = f"cannot start the guest: {exc}"
+            self._error = f"cannot start the guest: {exc}"
             listener.close()
             if fsd_proc:
                 fsd_proc.kill()
                 fsd_proc.wait()
-            self.started.set()
-            self.finished.set()
+            self._started.set()
+            self._finished.set()
             return
-        self.started.set()
-        self.qemu.wait()
+        self._started.set()
+        self._qemu.wait()
         fsd_proc.terminate()
         try:
             fsd_proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             fsd_proc.kill()
             fsd_proc.wait()
-        self.finished.set()
+        self._finished.set()
 
-    @property
-    def stdin(self) -> IO[str]:
-        return self.qemu.stdin
+    def send_line(self, line: str) -> None:
+        self._qemu.stdin.write(line + "\n")
+        self._qemu.stdin.flush()
 
-    @property
-    def stdout(self) -> IO[str]:
-        return self.qemu.stdout
+    def read(self) -> bytes:
+        first, self._first = self._first, b""
+        return first or os.read(self._qemu.stdout.fileno(), 1 << 16)
 
-    @property
-    def pid(self) -> int:
-        return self.qemu.pid
+    def alive(self) -> bool:
+        return self._qemu.poll() is None
 
-    def poll(self) -> int | None:
-        if self.qemu.poll() is None:
-            return None
-        self.finished.wait(5)  # QEMU is gone; virtiofsd follows within moments
-        return self.qemu.returncode
+    def last_words(self) -> str:
+        """The console's last line: the agent's stderr and the kernel's messages go there."""
+        try:
+            self._stderr.seek(0)
+            lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]
+        except (OSError, ValueError):
+            lines = []
+        return lines[-1] if lines else ""
 
-    def wait(self, timeout: float | None = None) -> int:
-        if not self.finished.wait(timeout):
-            raise subprocess.TimeoutExpired(QEMU, timeout)
-        return self.qemu.returncode
-
-    def send_signal(self, sig: int) -> None:
-        self.qemu.send_signal(sig)
-
-    def kill(self) -> None:
-        self.qemu.kill()
+    def stop(self, quit_line: str) -> None:
+        """The agent quits, the guest's init powers off, QEMU exits, the keeper stops virtiofsd."""
+        try:
+            if self._qemu.poll() is None and quit_line:
+                self.send_line(quit_line)
+            if not self._finished.wait(10):
+                raise TimeoutError
+        except (OSError, ValueError, TimeoutError):
+            self._qemu.terminate()
+            if not self._finished.wait(5):
+                self._qemu.kill()
+                self._finished.wait()
+        self._stderr.close()
