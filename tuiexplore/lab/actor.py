@@ -36,6 +36,7 @@ from tuiexplore.lab.calls import (
     epoll_mask,
     epoll_names,
 )
+from tuiexplore.lab.tcpinfo import TCP_INFO_LEN, window_fields
 
 PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
@@ -69,7 +70,7 @@ class Actor:
     def describe(self, name: str) -> dict[str, Any]:
         sock = self.objs[name]
         fd = sock.fileno()
-        info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, 104)
+        info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, TCP_INFO_LEN)
         state = TCP_STATES.get(info[0], str(info[0]))
         unacked, sacked = struct.unpack_from("II", info, 24)
         on, secs = struct.unpack("ii", sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
@@ -95,6 +96,7 @@ class Actor:
             d.update(accept_queue=unacked, backlog=sacked, inq=0, outq=0, unsent=0)
         else:
             d.update(inq=_ioctl_int(fd, SIOCINQ), outq=_ioctl_int(fd, SIOCOUTQ), unsent=_ioctl_int(fd, SIOCOUTQNSD))
+            d.update(window_fields(info))
         return d
 
     # -- the calls ---------------------------------------------------------------------------

@@ -24,9 +24,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuiexplore.lab import counters, namespace, procnet
+from tuiexplore.lab import counters, kernel_inputs, namespace, procnet
 from tuiexplore.lab.calls import is_closing
 from tuiexplore.lab.capture import Capture, CaptureError, Frame, RelativeSeq, write_pcap
+from tuiexplore.lab.exit_order import predict_exit
 from tuiexplore.lab.predict import Prediction, SocketView, kernel_version, predict_close, predict_disconnect, predict_shutdown
 from tuiexplore.lab.verdict import judge
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, to_wire
@@ -559,7 +560,8 @@ class Agent:
         else:
             s = a.sockets.get(args.get("fd"))
             targets = [s] if s else []
-        out = []
+        held = kernel_inputs.open_keys(x for b in self.actors.values() if b.alive for x in b.sockets.values())
+        views = []
         for s in targets:
             view = SocketView(
                 state=s["state"],
@@ -571,12 +573,18 @@ class Agent:
                 fin_skb_pending=(s["lport"], s["rport"]) in self.fin_with_data and not s["eof_read"],
                 peer_acks_fin=states.get((s["rport"], s["lport"])) in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"),
             )
+            views.append(kernel_inputs.complete(view, s, states, held, self.frames))
+        if call == "exit":
+            named = [(s["name"], v) for s, v in zip(targets, views, strict=True)]
+            return list(zip(targets, predict_exit(named, self.version, self.opts.get("unread_rule")), strict=True))
+        out = []
+        for s, view in zip(targets, views, strict=True):
             if call == "connect":
                 p = predict_disconnect(view, self.version)
             elif call == "shutdown":
                 p = predict_shutdown(view, args["how"], self.version)
             else:
-                p = predict_close(view, self.version, exiting=call == "exit", unread_rule=self.opts.get("unread_rule"))
+                p = predict_close(view, self.version, unread_rule=self.opts.get("unread_rule"))
             out.append((s, p))
         return out
 
