@@ -446,6 +446,10 @@ class Agent:
             return self.listeners[lport][0], "?"
         return self.listeners.get(lport, ("?", "?"))
 
+    def pending_of(self, key: tuple[int, int], fd: str) -> str | None:
+        """The listener whose accept queue holds this connection, when no fd owns it yet."""
+        return self.listeners[key[0]][1] if fd == "?" and key[1] and key[0] in self.listeners else None
+
     def on_frame(self, f: Frame) -> None:
         if (f.sport, f.dport) not in self.owners and f.flag_bits & 0x12 == 0x02 and self.current and self.current[1]:
             # A SYN from a port no socket reports: the connect() under way, which failed and
@@ -491,7 +495,7 @@ class Agent:
         old, new = ev.fields.get("oldstate", "?").removeprefix("TCP_"), ev.fields.get("newstate", "?").removeprefix("TCP_")
         self.known_state[key] = new
         actor, fd = self.owner(*key)
-        self.emit(StateEvent(self.rel(ev.ts), actor, fd, old, new, "tracepoint", self.step))
+        self.emit(StateEvent(self.rel(ev.ts), actor, fd, old, new, "tracepoint", self.step, self.pending_of(key, fd)))
 
     def poll_states(self) -> None:
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""
@@ -506,7 +510,7 @@ class Agent:
             if old != new:
                 self.known_state[key] = new
                 actor, fd = self.owner(*key)
-                self.emit(StateEvent(self.rel(time.time()), actor, fd, old, new, "tcp_info", self.step))
+                self.emit(StateEvent(self.rel(time.time()), actor, fd, old, new, "tcp_info", self.step, self.pending_of(key, fd)))
         self.known_state = {k: v for k, v in self.known_state.items() if v != "CLOSE"}
 
     def inspect_all(self) -> dict[str, Any]:

@@ -1,0 +1,36 @@
+"""A log the user has not scrolled always shows its newest line (real lab, seed stepped to the end)."""
+
+import asyncio
+
+import pytest
+from test_tui import idle, until
+
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.tui.app import make_app
+from tuiexplore.tui.widgets import ActorLog
+
+
+def shown(log: ActorLog) -> list[str]:
+    return ["".join(seg.text for seg in log.render_line(y)).rstrip() for y in range(log.scrollable_content_region.height)]
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+def test_newest_line_of_every_log_is_visible_after_16_steps(size):
+    async def body():
+        app = make_app(load("seed-rst"))
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: app.info is not None)
+            for _ in range(16):
+                await pilot.press("n")
+            await until(pilot, lambda: app.cursor == 15 and app.last_verdict is not None and idle(app))
+            await pilot.pause(0.3)
+            if size[0] < 120:
+                await pilot.press("1")  # narrow: the actors tab
+                await pilot.pause(0.1)
+            logs = list(app.query(ActorLog))
+            assert {log.actor for log in logs} >= {"server", "client"}
+            for log in logs:
+                newest = "".join(seg.text for seg in log.lines[-1]).rstrip()
+                assert newest in shown(log), (log.actor, newest, shown(log))
+
+    asyncio.run(body())
