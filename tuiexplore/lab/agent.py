@@ -269,6 +269,7 @@ class Agent:
             reply, waited_call = self.call(a, n, call, args)
             waited += waited_call
             ok = self.emit_reply(n, a, call, args, reply)
+            preds = preds if ok else []  # a call that never ran gets no verdict
             if call == "exit":
                 waited += self.reap(a)
         waited += self.settle()
@@ -313,6 +314,8 @@ class Agent:
                 return {"id": req["id"], "blocked": True, "t0": t}, time.time() - t
             if item[0] == "actor" and item[1] == a.name and item[2].get("id") == req["id"]:
                 msg = item[2]
+                if msg.get("busy"):  # still in an earlier call: this one never reached the kernel
+                    return msg, 0.0
                 if msg.get("blocked"):
                     a.blocked = {**req, "step": n}
                     return msg, time.time() - t
