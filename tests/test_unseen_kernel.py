@@ -45,7 +45,26 @@ EPOLL_ET = step("server", "epoll_create", as_="ep") + step(
 WAIT = step("server", "epoll_wait", ep="ep", timeout_ms=100)
 SECOND = 40123  # a second listener's port (the lab namespace is private: always free)
 
+# backlog 0 admits one child; the next client's SYN is dropped (tcp_conn_request(): accept
+# queue full), so it stays in SYN_SENT with a SYN in flight: a connection only one side knows of.
+HALF_OPEN = (
+    step("server", "socket", as_="l")
+    + step("server", "bind", fd="l")
+    + step("server", "listen", fd="l", backlog=0)
+    + client("a")
+    + step("b", "socket", as_="c")
+    + step("b", "connect", fd="c", nonblocking=True)
+)
+
 CASES = {
+    "half-open-syn-sent-linger-zero": (
+        steps(HALF_OPEN, reset("b")),
+        [("b", "c", "none", "linger_zero")],
+    ),
+    "half-open-syn-sent-shutdown": (
+        steps(HALF_OPEN, SHUT("b", "c", "SHUT_RDWR"), CLOSE("b", "c")),
+        [("b", "c", "none", "disconnect"), ("b", "c", "none", "already_closed")],
+    ),
     # name: (scenario text, [(actor, fd, observed, branch)] for every verdict in order)
     "listener-mixed-children": (
         steps(SERVER, client("a"), client("b"), client("d"), SHUT("b", "c"), reset("d"), CLOSE("server", "l")),
