@@ -257,3 +257,14 @@ def test_epoll_edge_triggered_after_teardown(name):
     masks = {e.step: e.mask for e in result.events if isinstance(e, EpollEvent)}
     assert [masks.get(w.step) for w in waits] == want
     assert result.ok, result.failures
+
+
+def test_a_pending_child_is_named_after_its_listener():
+    from tuiexplore.timeline import StateEvent
+    from tuiexplore.transcript import line
+
+    result = run_text(steps(SERVER, client("a"), CLOSE("server", "l")), "pending")
+    pending = [e for e in result.events if isinstance(e, StateEvent) and e.fd == "?"]
+    assert pending and all(e.actor == "server" and e.listener == "l" for e in pending)
+    assert "state    server l's new connection (not accepted yet): " in line(pending[0])
+    assert "listener" not in pending[0].to_dict()  # the stream keeps the contract's fields
