@@ -268,3 +268,12 @@ def test_a_pending_child_is_named_after_its_listener():
     assert pending and all(e.actor == "server" and e.listener == "l" for e in pending)
     assert "state    server l's new connection (not accepted yet): " in line(pending[0])
     assert "listener" not in pending[0].to_dict()  # the stream keeps the contract's fields
+
+
+def test_listen_stop_resets_only_the_live_children():
+    text, _ = CASES["listener-mixed-children"]
+    result = run_text(text, "mixed")
+    close = next(e.step for e in result.events if isinstance(e, StepEvent) and e.call == "close" and e.actor == "server")
+    sent = [(p.src, p.dst, p.flags) for p in result.events if isinstance(p, PacketEvent) and p.step == close]
+    # a: ESTABLISHED child, b: CLOSE_WAIT child (its client shut down), d: reset by its client
+    assert sorted(sent) == [("server", "a", "R."), ("server", "b", "R.")]
