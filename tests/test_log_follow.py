@@ -34,3 +34,25 @@ def test_newest_line_of_every_log_is_visible_after_16_steps(size):
                 assert newest in shown(log), (log.actor, newest, shown(log))
 
     asyncio.run(body())
+
+
+def test_a_log_scrolled_up_stays_where_the_user_put_it():
+    from rich.text import Text
+    from tui_fakes import FakeDriver
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(0.3)
+            log = app.query_one("#actor-server", ActorLog)
+            for i in range(40):
+                log.write(Text(f"filler {i}"))
+            await pilot.pause(0.1)
+            assert "filler 39" in shown(log)  # followed while at the bottom
+            log.scroll_to(y=0, animate=False)
+            await pilot.pause(0.1)
+            log.write(Text("newest"))
+            await pilot.pause(0.1)
+            assert log.scroll_offset.y == 0 and "newest" not in shown(log)
+
+    asyncio.run(body())
