@@ -246,13 +246,11 @@ def listen_stop(s: SocketView, version: tuple[int, int, int]) -> tuple[str, str 
     if not children:
         return "none", None, "empty accept queue"
     outs = [(c, _disconnect_state(c.state, 0, version)) for c in children]
-    reset = [c for c, (out, _, _) in outs if out == "RST"]
+    reasons = [reason for _, (out, reason, _) in outs if out == "RST"]  # a reason is None before 6.10
     parts = [f"{c.state}: {why}" for c, (_, _, why) in outs]
     n = len(children)
     text = f"{n} un-accepted connection{'s' if n != 1 else ''}, tcp_disconnect() on each ({'; '.join(parts)})"
-    if not reset:
-        return "none", None, text
-    return "RST", next(r for _, (out, r, _) in outs if out == "RST"), text
+    return ("RST", reasons[0], text) if reasons else ("none", None, text)
 
 
 def _disconnect(s: SocketView, version: tuple[int, int, int]) -> tuple[str, str | None, str]:
