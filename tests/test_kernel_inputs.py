@@ -1,11 +1,14 @@
 """The predictor's namespace-wide inputs: accept-queue children and the peer's usable window."""
 
+import dataclasses
+
+from tuiexplore.domain import SocketRow
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.kernel_inputs import accept_children, complete, usable_window
 from tuiexplore.lab.predict import Child, SocketView
 from tuiexplore.lab.tcpinfo import window_fields
 
-SOCK = {"state": "ESTABLISHED", "lport": 5000, "rport": 6000, "outq": 100, "unsent": 40, "snd_wscale": 7}
+SOCK = SocketRow("c", 3, "ESTABLISHED", lport=5000, rport=6000, outq=100, unsent=40, snd_wscale=7)
 
 
 def frame(sport, dport, win, flags=0x10):
@@ -13,8 +16,8 @@ def frame(sport, dport, win, flags=0x10):
 
 
 def test_usable_window_prefers_tcp_info_and_subtracts_bytes_in_flight():
-    assert usable_window({**SOCK, "snd_wnd": 1000}, []) == 1000 - 60
-    assert usable_window({**SOCK, "snd_wnd": 60}, []) == 0
+    assert usable_window(dataclasses.replace(SOCK, snd_wnd=1000), []) == 1000 - 60
+    assert usable_window(dataclasses.replace(SOCK, snd_wnd=60), []) == 0
 
 
 def test_captured_window_is_scaled_except_on_a_syn():
@@ -25,7 +28,7 @@ def test_captured_window_is_scaled_except_on_a_syn():
 
 
 def test_children_from_the_table_plus_the_reset_ones():
-    listener = {"state": "LISTEN", "lport": 80, "rport": 0, "accept_queue": 3}
+    listener = SocketRow("l", 3, "LISTEN", lport=80, accept_queue=3)
     table = {
         (80, 0): "LISTEN",
         (80, 1001): "ESTABLISHED",  # queued

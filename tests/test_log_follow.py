@@ -19,15 +19,15 @@ def test_newest_line_of_every_log_is_visible_after_16_steps(size):
     async def body():
         app = make_app(load("seed-rst"))
         async with app.run_test(size=size) as pilot:
-            await until(pilot, lambda: app.info is not None)
+            await until(pilot, lambda: app.explorer.info is not None)
             for _ in range(16):
                 await pilot.press("n")
-            await until(pilot, lambda: app.cursor == 15 and app.last_verdict is not None and idle(app))
+            await until(pilot, lambda: app.explorer.cursor == 15 and app.explorer.last_verdict is not None and idle(app))
             await pilot.pause(0.3)
             if size[0] < 120:
                 await pilot.press("1")  # narrow: the actors tab
                 await pilot.pause(0.1)
-            logs = list(app.query(ActorLog))
+            logs = list(app.screen.query(ActorLog))
             assert {log.actor for log in logs} >= {"server", "client"}
             for log in logs:
                 newest = "".join(seg.text for seg in log.lines[-1]).rstrip()
@@ -44,7 +44,7 @@ def test_a_log_scrolled_up_stays_where_the_user_put_it():
         app = make_app(load("seed-rst"), driver_factory=FakeDriver)
         async with app.run_test(size=(160, 48)) as pilot:
             await pilot.pause(0.3)
-            log = app.query_one("#actor-server", ActorLog)
+            log = app.screen.query_one("#actor-server", ActorLog)
             for i in range(40):
                 log.write(Text(f"filler {i}"))
             await pilot.pause(0.1)

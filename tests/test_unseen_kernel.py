@@ -260,8 +260,8 @@ def test_epoll_edge_triggered_after_teardown(name):
 
 
 def test_a_pending_child_is_named_after_its_listener():
+    from tuiexplore.reports.transcript import line
     from tuiexplore.timeline import StateEvent
-    from tuiexplore.transcript import line
 
     result = run_text(steps(SERVER, client("a"), CLOSE("server", "l")), "pending")
     pending = [e for e in result.events if isinstance(e, StateEvent) and e.fd == "?"]

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+from tuiexplore.domain import SocketRow
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.predict import Child, SocketView
 
@@ -24,58 +25,56 @@ from tuiexplore.lab.predict import Child, SocketView
 _QUEUED = ("ESTABLISHED", "CLOSE_WAIT")
 
 
-def accept_children(
-    listener: dict[str, Any], table: dict[tuple[int, int], str], open_keys: set[tuple[int, int]]
-) -> tuple[Child, ...]:
+def accept_children(listener: SocketRow, table: dict[tuple[int, int], str], open_keys: set[tuple[int, int]]) -> tuple[Child, ...]:
     """The listener's ``accept_queue`` children: those the table still has, by remote port, plus
     one CLOSE child for each the table no longer has (a reset child is unhashed by tcp_done() but
     stays queued, counted by sk_ack_backlog, until accept() or the listener's close)."""
-    lport = listener["lport"]
+    lport = listener.lport
     alive = [
         Child(r, st) for (lp, r), st in sorted(table.items()) if lp == lport and r and st in _QUEUED and (lp, r) not in open_keys
     ]
-    dead = max(0, listener.get("accept_queue", 0) - len(alive))
+    dead = max(0, listener.accept_queue - len(alive))
     return (*alive, *(Child(0, "CLOSE") for _ in range(dead)))
 
 
-def usable_window(sock: dict[str, Any], frames: Iterable[Frame]) -> int | None:
+def usable_window(sock: SocketRow, frames: Iterable[Frame]) -> int | None:
     """snd_una + snd_wnd - snd_nxt: the window left for the next sequence number. The bytes in
     flight are SIOCOUTQ (write_seq - snd_una) minus SIOCOUTQNSD (write_seq - snd_nxt)."""
-    wnd = sock.get("snd_wnd")
+    wnd = sock.snd_wnd
     if wnd is None:
         wnd = _captured_window(sock, frames)
     if wnd is None:
         return None
-    return wnd - (sock.get("outq", 0) - sock.get("unsent", 0))
+    return wnd - (sock.outq - sock.unsent)
 
 
-def _captured_window(sock: dict[str, Any], frames: Iterable[Frame]) -> int | None:
+def _captured_window(sock: SocketRow, frames: Iterable[Frame]) -> int | None:
     last = None
     for f in frames:
-        if f.sport == sock["rport"] and f.dport == sock["lport"]:
+        if f.sport == sock.rport and f.dport == sock.lport:
             last = f
     if last is None:
         return None
     # A SYN's window is never scaled (RFC 7323 §2.2).
-    return last.win if last.flag_bits & 0x02 else last.win << sock.get("snd_wscale", 0)
+    return last.win if last.flag_bits & 0x02 else last.win << sock.snd_wscale
 
 
 def complete(
     view: SocketView,
-    sock: dict[str, Any],
+    sock: SocketRow,
     table: dict[tuple[int, int], str],
     open_keys: set[tuple[int, int]],
     frames: Iterable[Frame],
 ) -> SocketView:
     """The view with the namespace-wide inputs filled in."""
-    extra: dict[str, Any] = {"lport": sock.get("lport", 0), "rport": sock.get("rport", 0)}
-    if sock["state"] == "LISTEN":
+    extra: dict[str, Any] = {"lport": sock.lport, "rport": sock.rport}
+    if sock.state == "LISTEN":
         extra["children"] = accept_children(sock, table, open_keys)
-    elif sock.get("rport"):
+    elif sock.rport:
         extra["send_window"] = usable_window(sock, frames)
     return dataclasses.replace(view, **extra)
 
 
-def open_keys(sockets: Iterable[dict[str, Any]]) -> set[tuple[int, int]]:
+def open_keys(sockets: Iterable[SocketRow]) -> set[tuple[int, int]]:
     """The connections some live actor holds an fd for (an accepted child is no longer queued)."""
-    return {(s["lport"], s["rport"]) for s in sockets if s.get("rport")}
+    return {(s.lport, s.rport) for s in sockets if s.rport}
