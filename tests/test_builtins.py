@@ -20,6 +20,10 @@ EXPECTED = {
     "connect-refused",
     "exit-with-unread",
     "disconnect",
+    "listener-close-reset-child",
+    "fin-full-window",
+    "sleep-after-exit",
+    "exit-both-ends",
 }
 
 

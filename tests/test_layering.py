@@ -95,7 +95,13 @@ def test_domain_is_free_of_ui_code():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-STDLIB_ONLY = {"tuiexplore.domain", "tuiexplore.lab.wire", "tuiexplore.lab.protocol", "tuiexplore.lab.calls"}
+STDLIB_ONLY = {
+    "tuiexplore.domain",
+    "tuiexplore.lab.wire",
+    "tuiexplore.lab.protocol",
+    "tuiexplore.lab.calls",
+    "tuiexplore.lab.tcpinfo",
+}
 
 
 def test_actor_imports_only_the_standard_library():

@@ -78,3 +78,39 @@ def test_the_running_kernels_own_source_decides_the_unread_rule():
     assert predict_close(s, (6, 12, 117)).outcome == "RST"
     assert predict_close(s, (6, 12, 117), unread_rule="copied_seq").outcome == "FIN"
     assert predict_close(s, (6, 18, 1), unread_rule="skb_len").outcome == "RST"
+
+
+def test_listen_stop_follows_each_childs_state():
+    from tuiexplore.lab.predict import Child
+
+    dead = SocketView("LISTEN", accept_queue=1, children=(Child(0, "CLOSE"),))
+    assert predict_close(dead, V618).outcome == "none"
+    mixed = SocketView("LISTEN", accept_queue=2, children=(Child(5, "CLOSE_WAIT"), Child(0, "CLOSE")))
+    p = predict_close(mixed, V618)
+    assert (p.outcome, p.reason) == ("RST", "TCP_STATE")
+    assert predict_disconnect(dead, V618).outcome == "none"
+    assert predict_shutdown(dead, "SHUT_RD", V618).outcome == "none"
+    # children unknown: every queued child is taken to be alive
+    assert predict_close(SocketView("LISTEN", accept_queue=1), V618).outcome == "RST"
+
+
+def test_a_fin_needs_one_byte_of_window():
+    full = SocketView("ESTABLISHED", send_window=0)
+    assert predict_close(full, V618).outcome == "none"
+    assert predict_shutdown(full, "SHUT_WR", V618).outcome == "none"
+    assert predict_close(SocketView("ESTABLISHED", send_window=1), V618).outcome == "FIN"
+    assert predict_close(SocketView("CLOSE_WAIT", send_window=0), V618).outcome == "none"
+    # a held FIN is not ACKed: no orphan-ACK reset for TCP_LINGER2 < 0
+    assert predict_close(SocketView("ESTABLISHED", send_window=0, linger2=-1), V618).outcome == "none"
+
+
+def test_exit_releases_the_newest_fd_first():
+    from tuiexplore.lab.exit_order import predict_exit
+
+    near = SocketView("ESTABLISHED", lport=1000, rport=2000)
+    far = SocketView("ESTABLISHED", inq=4, lport=2000, rport=1000)
+    preds = predict_exit([("near", near), ("far", far)], V618)
+    assert [(p.outcome, p.branch) for p in preds] == [("none", "already_closed"), ("RST", "data_was_unread")]
+    # listed the other way round, near is released first: its FIN reaches far, whose unread data still resets it
+    preds = predict_exit([("far", far), ("near", near)], V618)
+    assert [(p.outcome, p.branch) for p in preds] == [("RST", "data_was_unread"), ("FIN", "fin")]

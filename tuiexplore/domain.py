@@ -56,6 +56,8 @@ class SocketRow:
     unsent: int = 0
     accept_queue: int = 0
     backlog: int = 0
+    snd_wscale: int = 0
+    snd_wnd: int | None = None  # tcpi_snd_wnd; None on kernels before 5.4 (see lab/tcpinfo.py)
 
 
 @dataclass(frozen=True)

@@ -93,12 +93,18 @@ class PacketEvent(Event):
 @dataclass(frozen=True)
 class StateEvent(Event):
     type: ClassVar[str] = "state"
+    internal: ClassVar[tuple[str, ...]] = ("listener",)
     actor: str
     fd: str
     old: str
     new: str
     source: str
     step: int | None = None
+    listener: str | None = None  # for a connection not accepted yet (fd "?"): whose accept queue holds it
+
+    def who(self) -> str:
+        """The socket in words: its fd name, or whose new connection it is while nobody accepted it."""
+        return f"{self.listener}'s new connection (not accepted yet)" if self.listener else self.fd
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()

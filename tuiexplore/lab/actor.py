@@ -40,6 +40,7 @@ from tuiexplore.lab.calls import (
     epoll_names,
 )
 from tuiexplore.lab.protocol import ActorReply, ActorRequest, Blocked, Failed, Refused, Returned, Sockets, decode_request
+from tuiexplore.lab.tcpinfo import TCP_INFO_LEN, window_fields
 from tuiexplore.lab.wire import encode
 
 PR_SET_NAME = 15
@@ -87,7 +88,7 @@ class Actor:
     def describe(self, name: str) -> SocketRow:
         sock = self.objs[name]
         fd = sock.fileno()
-        info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, 104)
+        info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, TCP_INFO_LEN)
         state = TCP_STATES.get(info[0], str(info[0]))
         unacked, sacked = struct.unpack_from("II", info, 24)
         on, secs = struct.unpack("ii", sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
@@ -113,6 +114,7 @@ class Actor:
             d.update(accept_queue=unacked, backlog=sacked, inq=0, outq=0, unsent=0)
         else:
             d.update(inq=_ioctl_int(fd, SIOCINQ), outq=_ioctl_int(fd, SIOCOUTQ), unsent=_ioctl_int(fd, SIOCOUTQNSD))
+            d.update(window_fields(info))
         d["linger"] = tuple(d["linger"])
         return SocketRow(**d)
 

@@ -218,13 +218,24 @@ class Agent(StepRunner):
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""
         self.inspect_all()
         self.who.reset_listeners({a.name: a.sockets.values() for a in self.actors.all()})
-        for _, old, new, (actor, fd) in self.who.changes(procnet.states()):
-            self.evidence.state(time.time(), actor, fd, old, new, "tcp_info")
+        for key, old, new, (actor, fd) in self.who.changes(procnet.states()):
+            self.evidence.state(time.time(), actor, fd, old, new, "tcp_info", self.who.pending_of(key, fd))
 
     # -- predictions -------------------------------------------------------------------------
     def predict(self, a: Actor, call: str, args: dict[str, Any]) -> list[tuple[Any, Prediction]]:
         self.inspect_all()
-        return inputs.predict(call, args, a.sockets, self.who, procnet.states(), self.version, self.opts.unread_rule)
+        everyone = [s for b in self.actors.live() for s in b.sockets.values()]
+        return inputs.predict(
+            call,
+            args,
+            a.sockets,
+            self.who,
+            procnet.states(),
+            self.version,
+            self.opts.unread_rule,
+            everyone=everyone,
+            frames=self.evidence.frames,
+        )
 
     def answer_predict(self, cmd: proto.PredictCmd) -> None:
         a = self.actors.by_name.get(cmd.actor)

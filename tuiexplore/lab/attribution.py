@@ -32,6 +32,10 @@ class Attribution:
             return self.listeners[lport][0], "?"
         return self.listeners.get(lport, ("?", "?"))
 
+    def pending_of(self, key: Key, fd: str) -> str | None:
+        """The listener whose accept queue holds this connection, when no fd owns it yet."""
+        return self.listeners[key[0]][1] if fd == "?" and key[1] and key[0] in self.listeners else None
+
     def frame(self, sport: int, dport: int, flag_bits: int, payload_len: int, current: Owner | None) -> tuple[str, str]:
         """Record one frame; return (sender actor, receiver actor)."""
         if (sport, dport) not in self.owners and flag_bits & (SYN | ACK) == SYN and current and current[1]:

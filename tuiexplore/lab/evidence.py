@@ -131,7 +131,7 @@ class Evidence:
         key = self.who.trace_key(ev.sport, ev.dport, connecting)
         old, new = ev.fields.get("oldstate", "?").removeprefix("TCP_"), ev.fields.get("newstate", "?").removeprefix("TCP_")
         actor, fd = self.who.state(key, new)
-        self.state(ev.ts, actor, fd, old, new, "tracepoint")
+        self.state(ev.ts, actor, fd, old, new, "tracepoint", self.who.pending_of(key, fd))
 
     def verdicts(
         self, t: float, step: int, actor: str, call: str, preds: list[tuple[SocketRow, Prediction]], deltas: dict[str, int]
@@ -146,8 +146,8 @@ class Evidence:
             for s, p in preds
         ]
 
-    def state(self, ts: float, actor: str, fd: str, old: str, new: str, source: str) -> None:
-        self.emit(StateEvent(self.rel(ts), actor, fd, old, new, source, self.step))
+    def state(self, ts: float, actor: str, fd: str, old: str, new: str, source: str, listener: str | None = None) -> None:
+        self.emit(StateEvent(self.rel(ts), actor, fd, old, new, source, self.step, listener))
 
     def close(self) -> None:
         if self.tracer is not None:

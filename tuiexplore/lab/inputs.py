@@ -4,10 +4,14 @@ their prediction inputs (both go through the agent, with the same ``unread_rule`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tuiexplore.domain import PredictionView, SocketRow
+from tuiexplore.lab import kernel_inputs
 from tuiexplore.lab.attribution import Attribution, Key
+from tuiexplore.lab.capture import Frame
+from tuiexplore.lab.exit_order import predict_exit
 from tuiexplore.lab.predict import Prediction, SocketView, predict_close, predict_disconnect, predict_shutdown
 
 PEER_ACKS_FIN = ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2")
@@ -42,16 +46,27 @@ def predict(
     states: dict[Key, str],
     version: tuple[int, int, int],
     unread_rule: str | None,
+    *,
+    everyone: Iterable[SocketRow] = (),
+    frames: Iterable[Frame] = (),
 ) -> list[tuple[SocketRow, Prediction]]:
+    """``states`` is the namespace's socket table, ``everyone`` the sockets every live actor
+    holds, ``frames`` the capture so far (see ``kernel_inputs.complete``)."""
+    chosen = targets(call, args, held)
+    taken = kernel_inputs.open_keys(everyone)
+    frames = list(frames)
+    views = [kernel_inputs.complete(socket_view(s, attribution, states), s, states, taken, frames) for s in chosen]
+    if call == "exit":
+        named = [(s.name, v) for s, v in zip(chosen, views, strict=True)]
+        return list(zip(chosen, predict_exit(named, version, unread_rule), strict=True))
     out = []
-    for s in targets(call, args, held):
-        view = socket_view(s, attribution, states)
+    for s, view in zip(chosen, views, strict=True):
         if call == "connect":
             p = predict_disconnect(view, version)
         elif call == "shutdown":
             p = predict_shutdown(view, args["how"], version)
         else:
-            p = predict_close(view, version, exiting=call == "exit", unread_rule=unread_rule)
+            p = predict_close(view, version, unread_rule=unread_rule)
         out.append((s, p))
     return out
 

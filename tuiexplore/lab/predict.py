@@ -8,7 +8,7 @@ are what TCP_INFO, SIOCINQ, SIOCOUTQNSD and getsockopt report just before the ca
 Branch ids (fixed, documented in the README):
 
 ===================  ===========================================================================
-``listen_stop``      a listener closes: each child still in the accept queue is reset
+``listen_stop``      a listener closes: tcp_disconnect() on each child still in the accept queue
 ``already_closed``   the socket is in CLOSE (reset, refused, never connected): nothing is sent
 ``data_was_unread``  unread data in the receive queue: RST (RFC 2525 §2.17), TCPAbortOnClose
 ``linger_zero``      SO_LINGER {1, 0}: tcp_disconnect(): RST in most states, TCPAbortOnData
@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 
 BRANCHES: dict[str, str] = {
-    "listen_stop": "listener closed: un-accepted children are reset (inet_csk_listen_stop)",
+    "listen_stop": "listener closed: inet_csk_listen_stop() disconnects each un-accepted child",
     "already_closed": "socket already in CLOSE: nothing to send, unread data dropped silently",
     "data_was_unread": "unread data in the receive queue (RFC 2525 §2.17)",
     "linger_zero": "SO_LINGER on with timeout 0: tcp_disconnect()",
@@ -66,6 +66,14 @@ def kernel_version(release: str | None = None) -> tuple[int, int, int]:
 
 
 @dataclass(frozen=True)
+class Child:
+    """One connection in a listener's accept queue, as the namespace's own socket table shows it."""
+
+    rport: int  # the child's remote port (its local port is the listener's)
+    state: str  # "CLOSE" once the peer reset it: tcp_reset() -> tcp_done() unhashes it, in the queue still
+
+
+@dataclass(frozen=True)
 class SocketView:
     """What the kernel reports about one socket just before the call (see actor.describe)."""
 
@@ -75,6 +83,13 @@ class SocketView:
     linger: tuple[int, int] = (0, 0)
     linger2: int = 0  # getsockopt(TCP_LINGER2): -1 when negative
     accept_queue: int = 0
+    # Each child in the accept queue (None: not read, every child is taken to be alive).
+    children: tuple[Child, ...] | None = None
+    # The peer's usable window for our next byte: tcpi_snd_wnd (or the captured window) minus the
+    # bytes in flight; None when neither is known.
+    send_window: int | None = None
+    lport: int = 0
+    rport: int = 0
     # Pre-6.18 kernels count a FIN-carrying skb whose data was read but whose EOF was not yet
     # read as unread (its length minus the FIN); tracked from the capture by the agent.
     fin_skb_pending: bool = False
@@ -119,17 +134,15 @@ def predict_close(
     """__tcp_close(): close() of the last reference, or the process exiting."""
     path = ["shutdown_mask"]
     if s.state == "LISTEN":
-        n = s.accept_queue
-        if n:
-            return Prediction(
-                "RST",
-                "listen_stop",
-                rst_reason("TCP_STATE", version),
-                ("Tcp.OutRsts",),
-                f"listener closed with {n} un-accepted connection{'s' if n != 1 else ''}: each is reset",
-                (*path, "listen_stop"),
-            )
-        return Prediction("none", "listen_stop", None, (), "listener closed with an empty accept queue", (*path, "listen_stop"))
+        out, reason, text = listen_stop(s, version)
+        return Prediction(
+            out,
+            "listen_stop",
+            reason,
+            ("Tcp.OutRsts",) if out == "RST" else (),
+            f"listener closed: {text}",
+            (*path, "listen_stop"),
+        )
     path.append("drain")
     unread, why = _unread(s, version, unread_rule)
     if s.state == "CLOSE":
@@ -164,13 +177,11 @@ def predict_close(
     nxt, send_fin = CLOSE_STATE.get(s.state, (s.state, False))
     if send_fin:
         path.append("fin")
-        outcome, text = "FIN", f"{s.state} -> {nxt}: FIN"
-        if s.unsent:
-            outcome, text = "none", f"{s.state} -> {nxt}: FIN queued behind {s.unsent} unsent bytes (peer window closed)"
+        outcome, text = _fin_now(s, nxt)
         wait = bool(s.linger[0] and s.linger[1] > 0 and not exiting)
         if wait:
             text += f"; close() waits up to {s.linger[1]} s for the FIN to be ACKed (SO_LINGER)"
-        acked = not s.unsent and s.peer_acks_fin and nxt == "FIN_WAIT1"
+        acked = outcome == "FIN" and s.peer_acks_fin and nxt == "FIN_WAIT1"
         if s.linger2 < 0 and acked:
             if wait:  # the ACK arrives while close() sleeps: the orphan check then sees FIN_WAIT2
                 return _linger2(version, (*path, "linger2_abort"), text + "; it is ACKed while close() waits")
@@ -211,22 +222,53 @@ def _linger2(version: tuple[int, int, int], path: tuple[str, ...], text: str) ->
     )
 
 
+def _fin_now(s: SocketView, nxt: str) -> tuple[str, str]:
+    """tcp_send_fin(): the FIN rides on the last unsent skb, else a FIN-only skb is queued; then
+    tcp_write_xmit() sends it only if tcp_snd_wnd_test() passes: its end_seq (snd_nxt + 1) must not
+    be after tcp_wnd_end() = snd_una + snd_wnd. tcp_cwnd_test() lets a lone FIN through, the peer's
+    window does not: with no usable byte of window the FIN waits for the window to open."""
+    if s.unsent:
+        return "none", f"{s.state} -> {nxt}: FIN queued behind {s.unsent} unsent bytes (peer window closed)"
+    if s.send_window is not None and s.send_window <= 0:
+        return "none", (
+            f"{s.state} -> {nxt}: FIN queued, but the peer's window is full (0 bytes usable, nothing unsent): "
+            "tcp_write_xmit() holds the FIN-only skb (tcp_snd_wnd_test) until the peer's window opens"
+        )
+    return "FIN", f"{s.state} -> {nxt}: FIN"
+
+
+def listen_stop(s: SocketView, version: tuple[int, int, int]) -> tuple[str, str | None, str]:
+    """inet_csk_listen_stop(): every child taken off the accept queue goes through
+    inet_child_forget() -> tcp_disconnect(child), which sends what *that child's* state asks for."""
+    children = s.children if s.children is not None else tuple(Child(0, "ESTABLISHED") for _ in range(s.accept_queue))
+    if not children:
+        return "none", None, "empty accept queue"
+    outs = [(c, _disconnect_state(c.state, 0, version)) for c in children]
+    reasons = [reason for _, (out, reason, _) in outs if out == "RST"]  # a reason is None before 6.10
+    parts = [f"{c.state}: {why}" for c, (_, _, why) in outs]
+    n = len(children)
+    text = f"{n} un-accepted connection{'s' if n != 1 else ''}, tcp_disconnect() on each ({'; '.join(parts)})"
+    return ("RST", reasons[0], text) if reasons else ("none", None, text)
+
+
 def _disconnect(s: SocketView, version: tuple[int, int, int]) -> tuple[str, str | None, str]:
     """tcp_disconnect(): which RST, if any, it sends from this state."""
     if s.state == "LISTEN":
-        n = s.accept_queue
-        return (
-            ("RST" if n else "none"),
-            (rst_reason("TCP_STATE", version) if n else None),
-            f"listener stopped, {n} child(ren) reset",
-        )
-    if s.state in NEED_RESET:
-        return "RST", rst_reason("TCP_STATE", version), f"{s.state} needs a reset"
-    if s.state in ("CLOSING", "LAST_ACK") and s.unsent:
-        return "RST", rst_reason("TCP_DISCONNECT_WITH_DATA", version), f"{s.state} with {s.unsent} unsent bytes"
-    if s.state == "SYN_SENT":
+        out, reason, text = listen_stop(s, version)
+        return out, reason, f"listener stopped: {text}"
+    return _disconnect_state(s.state, s.unsent, version)
+
+
+def _disconnect_state(state: str, unsent: int, version: tuple[int, int, int]) -> tuple[str, str | None, str]:
+    if state in NEED_RESET:
+        return "RST", rst_reason("TCP_STATE", version), f"{state} needs a reset"
+    if state in ("CLOSING", "LAST_ACK") and unsent:
+        return "RST", rst_reason("TCP_DISCONNECT_WITH_DATA", version), f"{state} with {unsent} unsent bytes"
+    if state == "SYN_SENT":
         return "none", None, "SYN_SENT: attempt abandoned without a packet"
-    return "none", None, f"{s.state}: nothing to reset"
+    if state == "CLOSE":
+        return "none", None, "already reset by its peer, nothing to send"
+    return "none", None, f"{state}: nothing to reset"
 
 
 def predict_disconnect(s: SocketView, version: tuple[int, int, int]) -> Prediction:
@@ -250,14 +292,6 @@ def predict_shutdown(s: SocketView, how: str, version: tuple[int, int, int]) -> 
         )
     nxt, send_fin = CLOSE_STATE.get(s.state, (s.state, False))
     if send_fin and s.state in ("ESTABLISHED", "SYN_RECV", "CLOSE_WAIT"):
-        if s.unsent:
-            return Prediction(
-                "none",
-                "shutdown_fin",
-                None,
-                (),
-                f"{s.state} -> {nxt}: FIN queued behind {s.unsent} unsent bytes",
-                ("shutdown_fin",),
-            )
-        return Prediction("FIN", "shutdown_fin", None, (), f"{s.state} -> {nxt}: FIN", ("shutdown_fin",))
+        outcome, text = _fin_now(s, nxt)
+        return Prediction(outcome, "shutdown_fin", None, (), text, ("shutdown_fin",))
     return Prediction("none", "shutdown_none", None, (), f"{s.state}: no FIN to send", ("shutdown_none",))

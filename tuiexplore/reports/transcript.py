@@ -63,7 +63,7 @@ def line(e: Event) -> str:
         mark = f"<{e.step}>" if e.step is not None else "   "
         return f"{t}  {mark:>4} {e.src} > {e.dst} {e.sport} > {e.dport}: {e.tcpdump()}"
     if isinstance(e, StateEvent):
-        return f"{t}       state    {e.actor} {e.fd}: {e.old} -> {e.new} ({e.source})"
+        return f"{t}       state    {e.actor} {e.who()}: {e.old} -> {e.new} ({e.source})"
     if isinstance(e, EpollEvent):
         return f"{t}       epoll    {e.actor} {e.fd}: {'|'.join(e.events)} (events: {e.mask})"
     if isinstance(e, CountersEvent):

@@ -173,7 +173,7 @@ class _Validator:
             actor = raw.get("actor")
             if not isinstance(actor, str) or not _NAME.match(actor):
                 self.fail(f"{where}: field 'actor': required, a name like 'server' (letters, digits, _ . -)", "step", i, "actor")
-            if actor in exited:
+            if actor in exited and raw.get("call") != "sleep":  # sleep is the lab waiting, not the actor
                 self.fail(f"{where}: field 'actor': '{actor}' already exited at step {exited[actor]}", "step", i, "actor")
             call_name = raw.get("call")
             if call_name not in CALLS:

@@ -175,10 +175,10 @@ class ExplorerScreen(DialogActions, Screen):
         elif isinstance(e, EpollEvent):
             self.actor_log(e.actor).add_epoll(e)
         elif isinstance(e, StateEvent) and e.actor != "?":
-            text = f"state {e.fd}: {e.old} → {e.new}"
+            text = f"state {e.who()}: {e.old} → {e.new}"
             if e.old == "CLOSE" and e.new in ("FIN_WAIT2", "TIME_WAIT"):
                 # tcp_time_wait() traces the full socket's X -> CLOSE; a mini-socket carries on.
-                text = f"state {e.fd}: handed over to a timewait mini-socket in {e.new}"
+                text = f"state {e.who()}: handed over to a timewait mini-socket in {e.new}"
             self.actor_log(e.actor).add_note(NoteEvent(e.t, "info", text))
         elif isinstance(e, VerdictEvent):
             self.last_verdict = e

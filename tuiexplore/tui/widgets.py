@@ -88,7 +88,9 @@ class ActorLog(ScrollView, can_focus=True):
             self._wrapped_at = 0
         width = self.scrollable_content_region.width
         if width and width == self._wrapped_at:
-            follow = self.scroll_offset.y >= self.max_scroll_y
+            # At the bottom of the content, not of the virtual height: grow() rounds that up to
+            # a chunk, and max_scroll_y with it, so a log scrolled to its newest line is below it.
+            follow = self.scroll_offset.y >= len(self.lines) - self.scrollable_content_region.height
             self.lines.extend(self._wrap(text, width))
             self._sized(follow)
         else:

@@ -1,0 +1,58 @@
+"""A log the user has not scrolled always shows its newest line (real lab, seed stepped to the end)."""
+
+import asyncio
+
+import pytest
+from test_tui import idle, until
+
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.tui.app import make_app
+from tuiexplore.tui.widgets import ActorLog
+
+
+def shown(log: ActorLog) -> list[str]:
+    return ["".join(seg.text for seg in log.render_line(y)).rstrip() for y in range(log.scrollable_content_region.height)]
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+def test_newest_line_of_every_log_is_visible_after_16_steps(size):
+    async def body():
+        app = make_app(load("seed-rst"))
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: app.explorer.info is not None)
+            for _ in range(16):
+                await pilot.press("n")
+            await until(pilot, lambda: app.explorer.cursor == 15 and app.explorer.last_verdict is not None and idle(app))
+            await pilot.pause(0.3)
+            if size[0] < 120:
+                await pilot.press("1")  # narrow: the actors tab
+                await pilot.pause(0.1)
+            logs = list(app.screen.query(ActorLog))
+            assert {log.actor for log in logs} >= {"server", "client"}
+            for log in logs:
+                newest = "".join(seg.text for seg in log.lines[-1]).rstrip()
+                assert newest in shown(log), (log.actor, newest, shown(log))
+
+    asyncio.run(body())
+
+
+def test_a_log_scrolled_up_stays_where_the_user_put_it():
+    from rich.text import Text
+    from tui_fakes import FakeDriver
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(0.3)
+            log = app.screen.query_one("#actor-server", ActorLog)
+            for i in range(40):
+                log.write(Text(f"filler {i}"))
+            await pilot.pause(0.1)
+            assert "filler 39" in shown(log)  # followed while at the bottom
+            log.scroll_to(y=0, animate=False)
+            await pilot.pause(0.1)
+            log.write(Text("newest"))
+            await pilot.pause(0.1)
+            assert log.scroll_offset.y == 0 and "newest" not in shown(log)
+
+    asyncio.run(body())
