@@ -265,7 +265,7 @@ class ExplorerApp(App):
             parts.append("server loop ON")
         if self.autoplay:
             parts.append(f"autoplay every {self.pause_s:.1f} s (a pause, +/- pace, b back)")
-        self.query_one("#status", Static).update(" · ".join(parts), layout=False)
+        self.query_one("#status", Static).update(Content(printable(" · ".join(parts))), layout=False)
 
     # -- messages from the lab ---------------------------------------------------------------
     @on(LabStarted)
