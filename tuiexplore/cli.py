@@ -1,7 +1,9 @@
 """Command line: ``tuiexplore [SCENARIO]`` opens the explorer; ``list`` and ``run`` work headless.
 
 Exit codes of ``run`` (the contract): 0 every step ran and every verdict and expectation held,
-1 one did not (or the lab could not start), 2 unusable input.
+1 one did not (or the lab could not start), 2 unusable input. Output to a closed pipe
+(``| head -1``) ends any command at once and quietly with 141, as a process killed by SIGPIPE
+(``grep``, ``cat``) shows it to the shell; the lab is stopped first.
 """
 
 from __future__ import annotations
@@ -14,13 +16,41 @@ import sys
 import threading
 from typing import Any
 
-from tuiexplore import __version__
+from tuiexplore import __version__, safetext
 
 COMMANDS = ("list", "run", "kernel", "demo", "compare", "serve")
 
 
 class InputError(Exception):
     """Unusable input: one line on stderr, exit status 2."""
+
+
+class OutputClosed(Exception):
+    """Whoever read stdout went away; raised in the main thread so the lab stops on the way out."""
+
+
+EXIT_PIPE = 128 + signal.SIGPIPE
+
+
+def _say(msg: str) -> None:
+    """One message on stderr; it may quote a file's text, so it is made terminal-safe."""
+    print(f"tuiexplore: {safetext.terminal_lines(msg)}", file=sys.stderr)
+
+
+def _output_gone() -> None:
+    """After the first failed write: the rest (and Python's flush at exit) goes to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    if threading.current_thread() is threading.main_thread():
+        raise OutputClosed
+    # The lab's reader thread wrote the line: wake the main thread out of its wait for the lab.
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGPIPE)
+
+
+def _pipe_signal(signum: int, frame: Any) -> None:  # noqa: ARG001
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # once: the lab's shutdown must not be cut short
+    raise OutputClosed
 
 
 def _scenario(name: str):  # noqa: ANN202 - Scenario, imported lazily to keep --help fast
@@ -46,13 +76,19 @@ def main(argv: list[str] | None = None) -> int:
             return _command(argv)
         return _explorer(argv)
     except InputError as exc:
-        print(f"tuiexplore: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except KeyboardInterrupt:
         print("interrupted; the lab was stopped", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        return 1
+        try:
+            _output_gone()
+        except OutputClosed:
+            pass
+        return EXIT_PIPE
+    except OutputClosed:
+        return EXIT_PIPE
 
 
 def _command(argv: list[str]) -> int:
@@ -203,10 +239,19 @@ def _run(args: argparse.Namespace) -> int:
 
     scn = _scenario(args.scenario)
     out_lock = threading.Lock()
+    closed = threading.Event()
 
     def emit(text: str) -> None:
         with out_lock:
-            print(text, flush=True)
+            if closed.is_set():
+                return
+            try:
+                print(text, flush=True)
+            except BrokenPipeError:
+                closed.set()
+                _output_gone()
+
+    signal.signal(signal.SIGPIPE, _pipe_signal)
 
     if args.json:
         on_event, on_ready = (lambda e: emit(e.to_json())), None

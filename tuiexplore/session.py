@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuiexplore.lab.calls import complete_args, is_closing
+from tuiexplore.lab.calls import ArgError, complete_args, is_closing
 from tuiexplore.lab.client import Lab, LabInfo, StepDone
 from tuiexplore.scenarios.scenario import Scenario, Step
 from tuiexplore.timeline import Event, StepEvent
@@ -126,7 +126,13 @@ class Session:
         n = self.number
         self.origin[n] = origin
         self._on_step(n, actor, call, origin, say)
-        done = self.lab.step(n, actor, call, complete_args(call, args, self.info.port))
+        try:
+            full = complete_args(call, args, self.info.port)
+        except ArgError as exc:  # refused before any syscall, shown like any step that did not run
+            t = max((e.t for e in self.results.values()), default=0.0)
+            self._batch([StepEvent(t, n, actor, call, args, None, None, {"message": f"{exc.field}: {exc}"})])
+            return StepDone(n, False, 0.0, 0.0)
+        done = self.lab.step(n, actor, call, full)
         if self.seed_server and actor != "server" and origin != "server policy":
             self.run_seed_server()
         return done
