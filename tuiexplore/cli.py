@@ -115,7 +115,7 @@ def _command(argv: list[str]) -> int:
     sv = sub.add_parser("serve", help="serve the explorer to a browser (textual-serve), on 127.0.0.1 by default")
     sv.add_argument("scenario", nargs="?", default="seed-rst", help="scenario to open (default: seed-rst)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
     args = p.parse_args(argv)
     if args.cmd == "serve":
@@ -127,6 +127,17 @@ def _command(argv: list[str]) -> int:
     if args.cmd == "kernel":
         return _kernel(args)
     return _run(args)
+
+
+def _port(text: str) -> int:
+    """A TCP port to listen on; 0 (any free port) is refused: the URL and ssh hint must be real."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {safetext.quoted(text)}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port from 1 to 65535")
+    return port
 
 
 def _kernel(args: argparse.Namespace) -> int:
@@ -177,12 +188,12 @@ def _compare(args: argparse.Namespace) -> int:
     from tuiexplore.lab.client import LabError
 
     scns = [_scenario(args.a), _scenario(args.b)]
-    print(f"running {scns[0].name} and {scns[1].name} in two labs...", file=sys.stderr, flush=True)
+    print(safetext.terminal(f"running {scns[0].name} and {scns[1].name} in two labs..."), file=sys.stderr, flush=True)
     try:
         with ThreadPoolExecutor(2) as pool:  # two labs, two namespaces: they cannot see each other
             results = list(pool.map(lambda s: runner.run(s, tracer=not args.no_trace), scns))
     except LabError as exc:
-        print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
+        _say(f"the lab could not run: {exc}")
         return 1
     rows = compare.align(results[0].events, results[1].events)
     names = (f"{scns[0].name}: {scns[0].title}", f"{scns[1].name}: {scns[1].title}")
@@ -205,7 +216,7 @@ def _serve(args: argparse.Namespace) -> int:
         with socket.socket() as probe:
             probe.bind((args.host, args.port))
     except OSError as exc:
-        print(f"tuiexplore: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        _say(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
         return 1
     from textual_serve.server import Server
 
@@ -259,15 +270,14 @@ def _run(args: argparse.Namespace) -> int:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
     pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]
+    _check_outputs(args.export, [args.pcap] if args.pcap else [])
     try:
-        if args.export:
-            os.makedirs(args.export, exist_ok=True)
         result = runner.run(scn, on_event=on_event, tracer=not args.no_trace, pcap=pcaps, on_ready=on_ready)
     except LabError as exc:
-        print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
+        _say(f"the lab could not run: {exc}")
         return 1
     except OSError as exc:
-        print(f"tuiexplore: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        _say(f"cannot write {exc.filename}: {exc.strerror}")
         return 1
     summary = [f"{result.frames} packets captured, {result.drops} dropped by the kernel"]
     if args.pcap:
@@ -287,6 +297,25 @@ def _run(args: argparse.Namespace) -> int:
     if result.ok:
         print(f"# {scn.name}: every step ran, every verdict and expectation held", file=stream)
     return 0 if result.ok else 1
+
+
+def _check_outputs(directory: str | None, files: list[str]) -> None:
+    """Output paths are usable before the lab starts, not found unusable after the whole run."""
+    if directory:
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--export {directory}: cannot create the directory ({exc.strerror})") from None
+        files = [*files, *(os.path.join(directory, name) for name in ("capture.pcap", "timeline.jsonl", "transcript.md"))]
+    for path in files:
+        existed = os.path.lexists(path)
+        try:
+            with open(path, "ab"):  # creates or appends nothing: proves the path is writable now
+                pass
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write there ({exc.strerror})") from None
+        if not existed:
+            os.unlink(path)
 
 
 def _explorer(argv: list[str], demo: bool = False) -> int:

@@ -660,6 +660,6 @@ def run_app(
         return 2
     app.run()
     if app.error:
-        print(f"tuiexplore: {app.error}", file=sys.stderr)
+        print(f"tuiexplore: {printable(str(app.error))}", file=sys.stderr)
         return 1
     return 0
