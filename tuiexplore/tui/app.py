@@ -48,6 +48,7 @@ from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.screens import HelpScreen, ScenarioPicker, TextScreen
+from tuiexplore.tui.signals import exit_on_signals
 from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStrip, VerdictLine, printable
 
 PANELS = ("actors", "packets", "kernel", "sockets")
@@ -206,6 +207,7 @@ class ExplorerApp(App):
         self.update_status()
         self.driver = self.driver_factory(self, self.scenario, tracer=self.tracer)
         self.driver.start()
+        exit_on_signals(self)
         if self.watch_tty:
             self.set_interval(5, self.check_terminal)
         if self.find_source:
@@ -662,4 +664,4 @@ def run_app(
     if app.error:
         print(f"tuiexplore: {printable(str(app.error))}", file=sys.stderr)
         return 1
-    return 0
+    return app.return_code or 0  # 128 + N after SIGHUP or SIGTERM
