@@ -288,10 +288,13 @@ def test_signal_to_the_explorer_restores_the_terminal_and_stops_the_lab(sig):
                 except OSError:  # EIO: the child closed the terminal
                     return
 
-    read_until(lambda: b"\x1b[?1049h" in out and b"tracepoints" in out, 60)  # the lab is up
+    def lab_up() -> bool:  # the agent and its two actors
+        return b"\x1b[?1049h" in out and len(psutil.Process(pid).children(recursive=True)) >= 3
+
+    read_until(lab_up, 60)
     assert b"\x1b[?1049h" in out and b"\x1b[?1000h" in out  # alternate screen, mouse tracking on
     lab = psutil.Process(pid).children(recursive=True)
-    read_until(lambda: False, 2)
+    read_until(lambda: False, 1)
     os.kill(pid, sig)
     mark = len(out)
     read_until(lambda: b"\x1b[?1049l" in out[mark:], 30)
