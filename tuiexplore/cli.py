@@ -69,6 +69,7 @@ def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _term)
+    signal.signal(signal.SIGHUP, _term)  # a lost terminal: stop the lab on the way out, like TERM
     try:
         if argv and argv[0] == "demo":
             return _explorer(argv[1:], demo=True)
