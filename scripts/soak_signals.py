@@ -71,12 +71,13 @@ def alive(procs: dict[int, float]) -> list[int]:
     return out
 
 
-def held_netns(wanted: set[str], host: str) -> set[str]:
-    """The namespaces in ``wanted`` that some process still has or holds open."""
-    held = set()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+def held_netns(wanted: set[str], ours: set[int]) -> tuple[set[str], dict[str, str]]:
+    """The namespaces in ``wanted`` still alive: (held by one of our processes or a bind mount,
+    held only by some other process). nsfs inode numbers are reused once a namespace is freed,
+    so the second set is another lab on this machine that got the same number, not a leftover."""
+    mine: set[str] = set()
+    other: dict[str, str] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         links = [f"/proc/{pid}/ns/net"]
         try:
             links += [f"/proc/{pid}/fd/{fd}" for fd in os.listdir(f"/proc/{pid}/fd")]
@@ -87,9 +88,21 @@ def held_netns(wanted: set[str], host: str) -> set[str]:
                 target = os.readlink(link)
             except OSError:
                 continue
-            if target in wanted and target != host:
-                held.add(target)
-    return held
+            if target in wanted:
+                if int(pid) in ours:
+                    mine.add(target)
+                else:
+                    other[target] = _cmd(int(pid))
+    with open("/proc/self/mountinfo") as f:
+        mine |= {ns for line in f for ns in wanted if ns in line}  # `ip netns add` style bind mounts
+    return mine, {ns: cmd for ns, cmd in other.items() if ns not in mine}
+
+
+def _cmd(pid: int) -> str:
+    try:
+        return " ".join(psutil.Process(pid).cmdline())[:100]
+    except psutil.Error:
+        return "?"
 
 
 def tracefs_instances(pids: set[int]) -> list[str]:
@@ -164,7 +177,7 @@ def main() -> int:
         if (i + 1) % 10 == 0:
             print(f"  {i + 1} runs, {time.monotonic() - t_start:.0f} s", flush=True)
     left_procs = alive(everything.procs)
-    left_ns = held_netns(everything.netns, host_ns)
+    left_ns, reused_ns = held_netns(everything.netns - {host_ns}, set(left_procs))
     left_tracefs = sorted(set(tracefs_after_run) | set(tracefs_instances(set(everything.procs))))
     left_files = sorted(str(p.relative_to(tmp)) for p in Path(tmp).rglob("*"))
     print(
@@ -174,6 +187,9 @@ def main() -> int:
     print(f"tracebacks on stderr: {tracebacks}; runs that hung (60 s): {hangs}")
     print(f"leftover processes: {len(left_procs)} {left_procs or ''}")
     print(f"leftover network namespaces: {len(left_ns)} {sorted(left_ns) or ''}")
+    if reused_ns:
+        example = next(iter(reused_ns.values()))
+        print(f"  (not counted: {len(reused_ns)} namespace numbers now used by other processes, e.g. {example})")
     print(f"leftover tracefs instances: {len(left_tracefs)} {left_tracefs or ''}")
     print(f"leftover temp files: {len(left_files)} {left_files[:5] or ''}")
     if not left_files:
