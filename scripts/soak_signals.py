@@ -149,8 +149,9 @@ def main() -> int:
             stderr=subprocess.PIPE,
             env=env,
             start_new_session=True,  # its own group: a group signal reaches this run only
+            preexec_fn=_default_signals,
         )
-        root, seen, t0 = psutil.Process(proc.pid), Seen(), time.monotonic()
+        root, seen, t0, last_sig = psutil.Process(proc.pid), Seen(), time.monotonic(), None
         while proc.poll() is None and time.monotonic() - t0 < 60:
             seen.look(root)
             if sig is not None and time.monotonic() - t0 >= delay:
@@ -159,6 +160,7 @@ def main() -> int:
                 except ProcessLookupError:
                     pass
                 sent[sig.name] = sent.get(sig.name, 0) + 1
+                last_sig = sig.name
                 owed.pop(0)
                 sig = None
             time.sleep(0.02)
@@ -166,7 +168,10 @@ def main() -> int:
             hangs += 1
             proc.kill()
         err = proc.communicate()[1].decode(errors="replace")
-        tracebacks += "Traceback" in err
+        if "Traceback" in err:
+            tracebacks += 1
+            tail = " | ".join(err.strip().splitlines()[-3:])
+            print(f"  run {i + 1} ({name}, {last_sig or 'no signal'} at {delay:.2f} s): traceback: {tail}", flush=True)
         rc = proc.returncode
         key = f"{rc}" if rc >= 0 else f"killed by {signal.Signals(-rc).name}"
         statuses[key] = statuses.get(key, 0) + 1
@@ -197,6 +202,12 @@ def main() -> int:
     total = len(left_procs) + len(left_ns) + len(left_tracefs) + len(left_files)
     print(f"leftovers={total}")
     return 1 if total else 0
+
+
+def _default_signals() -> None:
+    """Started from `nohup` or `&`, this script ignores HUP or INT, and so would every run."""
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _proc(pid: int) -> psutil.Process | None:
