@@ -152,6 +152,7 @@ def main() -> int:
             preexec_fn=_default_signals,
         )
         root, seen, t0, last_sig = psutil.Process(proc.pid), Seen(), time.monotonic(), None
+        t_sent = t0
         while proc.poll() is None and time.monotonic() - t0 < 60:
             seen.look(root)
             if sig is not None and time.monotonic() - t0 >= delay:
@@ -160,7 +161,7 @@ def main() -> int:
                 except ProcessLookupError:
                     pass
                 sent[sig.name] = sent.get(sig.name, 0) + 1
-                last_sig = sig.name
+                last_sig, t_sent = sig.name, time.monotonic()
                 owed.pop(0)
                 sig = None
             time.sleep(0.02)
@@ -174,6 +175,8 @@ def main() -> int:
             print(f"  run {i + 1} ({name}, {last_sig or 'no signal'} at {delay:.2f} s): traceback: {tail}", flush=True)
         rc = proc.returncode
         key = f"{rc}" if rc >= 0 else f"killed by {signal.Signals(-rc).name}"
+        if rc < 0 and rc != -signal.SIGKILL:  # tuiexplore handles these: say how early it came
+            print(f"  run {i + 1} ({name}): {key}, the signal sent {t_sent - t0:.2f} s after start")
         statuses[key] = statuses.get(key, 0) + 1
         psutil.wait_procs([p for p in map(_proc, alive(seen.procs)) if p], timeout=5)
         tracefs_after_run += tracefs_instances(set(seen.procs) | {proc.pid})
