@@ -19,6 +19,7 @@ import pytest
 from conftest import IS_ROOT, ROOT, cli
 from test_tui import idle, until
 
+from tuiexplore.domain import REFUSED
 from tuiexplore.lab.calls import ArgError, complete_args
 from tuiexplore.scenarios.reader import MAX_BYTES
 from tuiexplore.scenarios.scenario import MAX_ACTORS, load
@@ -69,12 +70,12 @@ def test_manual_step_out_of_range_is_refused_before_the_lab_and_the_lab_goes_on(
         complete_args("setsockopt", {"fd": "c", "option": "SO_LINGER", "value": [1, 1 << 40]}, 4000)
     assert exc.value.field == "value"
     batches: list = []
-    session = Session(load("seed-rst"), batches.extend)
+    session = Session(load("seed-rst"), lambda events, generation: batches.extend(events))
     session.start()
     try:
         session.run_manual("client", "socket", {"as": "c"})
         done = session.run_manual("client", "setsockopt", {"fd": "c", "option": "SO_LINGER", "value": [1, 1 << 40]})
-        assert not done.ok
+        assert not done.ok and done.outcome == REFUSED
         refused = session.results[done.step]
         assert refused.ret is None and "value" in refused.result["message"]
         done = session.run_manual("client", "setsockopt", {"fd": "c", "option": "SO_LINGER", "value": [1, 0]})
@@ -157,9 +158,9 @@ def test_bad_file_opened_with_o_shows_the_error_and_the_app_goes_on(tmp_path):
                 shown = str(app.screen.query_one("#error", Static).render())
                 assert shown.startswith(path) and "\n" not in shown and not CONTROL & set(shown), (name, shown)
                 await pilot.press("escape")
-            assert app.is_running and app.scenario.name == "clean-close"
+            assert app.is_running and app.explorer.scenario.name == "clean-close"
             await pilot.press("n")
-            await until(pilot, lambda: app.cursor == 1 and idle(app))
+            await until(pilot, lambda: app.explorer.cursor == 1 and idle(app))
 
     asyncio.run(body())
 
@@ -230,8 +231,8 @@ def test_hostile_text_in_the_explorer_and_compare_is_text_not_markup(scenario_fi
         async with app.run_test(size=(160, 48)) as pilot:
             await until(pilot, lambda: idle(app))
             await pilot.press("n")
-            await until(pilot, lambda: app.cursor == 1 and idle(app))
-            status = str(app.query_one("#status", Static).render())
+            await until(pilot, lambda: app.explorer.cursor == 1 and idle(app))
+            status = str(app.screen.query_one("#status", Static).render())
             assert not CONTROL & set(status) and "[b]word[/b]" in status and "\\x1b[2J" in status
 
     async def compare():

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from tuiexplore import safetext
+from tuiexplore.domain import LabInfo
 from tuiexplore.lab.calls import CALLS
-from tuiexplore.lab.client import LabInfo
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
 
 
@@ -38,6 +38,10 @@ def _value(v: Any) -> str:
 def result_text(e: StepEvent) -> str:
     if e.result.get("blocked"):
         return "... blocked (still in the kernel)"
+    if e.result.get("failed"):
+        return safetext.terminal(f"failed in the actor: {e.result.get('message', '')}")
+    if e.result.get("refused"):
+        return safetext.terminal(f"refused: {e.result.get('message', '')}")
     if e.ret is None:
         return safetext.terminal(f"not performed: {e.result.get('message', '')}")
     text = f"= {e.ret}"

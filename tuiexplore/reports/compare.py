@@ -10,8 +10,8 @@ import difflib
 from dataclasses import dataclass, field
 
 from tuiexplore import safetext
+from tuiexplore.reports.transcript import call_text, result_text
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.transcript import call_text, result_text
 
 
 @dataclass

@@ -4,16 +4,17 @@ ladder diagram) and an SVG screenshot of the explorer showing the same run."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from tuiexplore import safetext
+from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
-from tuiexplore.lab.client import LabInfo
-from tuiexplore.ladder import ladder
+from tuiexplore.reports.details import branch_lines, elsewhere
+from tuiexplore.reports.ladder import ladder
+from tuiexplore.reports.transcript import call_text, header, line, result_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.transcript import call_text, header, line, result_text
 
 FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg")
 
@@ -36,36 +37,27 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
         mark = "the prediction held" if v.agree else "**the kernel disagreed with the prediction**"
         head = f"### Step {v.step}: {md(v.actor)} {code(f'{v.call}({v.fd})')} → {v.observed} ({mark})"
         out += [head, "", md(v.explanation), ""]
-        lines = sorted({n for b in ("drain", v.branch) for n in excerpt.branches.get(b, [])})
-        if lines and v.branch not in ("listen_stop",):
+        for where in elsewhere(v.path):
+            out += [f"Not in {md(excerpt.origin)}: {md(where)}.", ""]
+        lines = branch_lines(excerpt, v.path)
+        if lines:
             out += [f"Branch {code(v.branch)} in {md(excerpt.origin)}:", ""]
-            out += [*safetext.md_fence([f"{n}: {excerpt.lines[n - excerpt.first_line].strip()}" for n in lines], "c"), ""]
+            out += [*safetext.md_fence([f"{n}: {source}" for n, source in lines], "c"), ""]
     out += ["## Ladder", "", *safetext.md_fence(ladder(events)), "", "## Full transcript", ""]
     out += [*safetext.md_fence([part for e in events for part in line(e).split("\n")]), ""]
     return "\n".join(out)
 
 
-def write_common(directory: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt) -> None:
+def write(
+    directory: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt, screenshot: Callable[[str], None]
+) -> None:
+    """The bundle but the pcap (the lab writes that). ``screenshot(path)`` saves the SVG: the
+    TUI's job, handed in so that reports never import the TUI."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     (d / "timeline.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
     (d / "transcript.md").write_text(markdown(scn, info, events, excerpt))
-
-
-def screenshot(
-    path: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt, size: tuple[int, int] = (160, 48)
-) -> None:
-    """Replay the run into the explorer, headless, and save what the screen shows."""
-    from tuiexplore.tui.app import make_app
-    from tuiexplore.tui.replay import replay_factory
-
-    async def shoot() -> None:
-        app = make_app(scn, excerpt=excerpt, driver_factory=replay_factory(info, events))
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause(0.3)
-            app.save_screenshot(Path(path).name, str(Path(path).parent))
-
-    asyncio.run(shoot())
+    screenshot(str(d / "screen.svg"))
 
 
 def summary(directory: str) -> str:
