@@ -303,7 +303,7 @@ def _run(args: argparse.Namespace) -> int:
     stream = sys.stderr if args.json else sys.stdout
     print("# " + "; ".join(summary), file=stream)
     for f in result.failures:
-        print(f"FAILED: {f}", file=stream)
+        print(safetext.terminal(f"FAILED: {f}"), file=stream)  # it may quote an actor's message
     if result.ok:
         print(f"# {scn.name}: every step ran, every verdict and expectation held", file=stream)
     return 0 if result.ok else 1

@@ -173,7 +173,7 @@ class _Validator:
             if not isinstance(raw, dict):
                 self.fail(f"{where}: must be a table ([[step]])", "step", i)
             actor = raw.get("actor")
-            if not isinstance(actor, str) or not _NAME.match(actor):
+            if not isinstance(actor, str) or not _NAME.fullmatch(actor):
                 self.fail(f"{where}: field 'actor': required, a name like 'server' (letters, digits, _ . -)", "step", i, "actor")
             if actor in exited:
                 self.fail(f"{where}: field 'actor': '{actor}' already exited at step {exited[actor]}", "step", i, "actor")
@@ -220,7 +220,7 @@ class _Validator:
             return a.default
         v = raw[a.name]
         if a.kind == "new":
-            if not isinstance(v, str) or not _NAME.match(v):
+            if not isinstance(v, str) or not _NAME.fullmatch(v):
                 fail("must be a name like 'conn' (letters, digits, _ . -)")
         elif a.kind in ("fd", "ep"):
             if not isinstance(v, str):
@@ -263,7 +263,7 @@ class _Validator:
             packets = []
             for p in raw_packets:
                 parts = p.split() if isinstance(p, str) else []
-                if len(parts) != 2 or parts[0] not in actors or not _FLAGS.match(parts[1]):
+                if len(parts) != 2 or parts[0] not in actors or not _FLAGS.fullmatch(parts[1]):
                     self.fail(
                         f"{where}: field 'packets': {quoted(p)} must be \"<actor> <tcpdump flags>\" with an actor of this "
                         f"scenario or '?', e.g. \"client R.\"",
