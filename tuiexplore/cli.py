@@ -1,7 +1,8 @@
 """Command line: ``tuiexplore [SCENARIO]`` opens the explorer; ``list`` and ``run`` work headless.
 
 Exit codes of ``run`` (the contract): 0 every step ran and every verdict and expectation held,
-1 one did not (or the lab could not start), 2 unusable input.
+1 one did not (or the lab could not start), 2 unusable input; 141 after a closed stdout
+(``pipes``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,19 @@ import sys
 import threading
 from typing import Any
 
-from tuiexplore import __version__
+from tuiexplore import __version__, safetext
+from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
 COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch")
 
 
 class InputError(Exception):
     """Unusable input: one line on stderr, exit status 2."""
+
+
+def _say(msg: str) -> None:
+    """One message on stderr; it may quote a file's text, so it is made terminal-safe."""
+    print(f"tuiexplore: {safetext.terminal_lines(msg)}", file=sys.stderr)
 
 
 def _scenario(name: str):  # noqa: ANN202 - Scenario, imported lazily to keep --help fast
@@ -39,6 +46,7 @@ def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _term)
+    signal.signal(signal.SIGHUP, _term)  # a lost terminal: stop the lab on the way out, like TERM
     try:
         if argv and argv[0] == "demo":
             return _explorer(argv[1:], demo=True)
@@ -50,13 +58,19 @@ def main(argv: list[str] | None = None) -> int:
             return _command(argv)
         return _explorer(argv)
     except InputError as exc:
-        print(f"tuiexplore: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     except KeyboardInterrupt:
         print("interrupted; the lab was stopped", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        return 1
+        try:
+            output_gone()
+        except OutputClosed:
+            pass
+        return EXIT_PIPE
+    except OutputClosed:
+        return EXIT_PIPE
 
 
 def _watch_ui(watch: Any, theme: str | None) -> int:
@@ -98,7 +112,7 @@ def _command(argv: list[str]) -> int:
     sv = sub.add_parser("serve", help="serve the explorer to a browser (textual-serve), on 127.0.0.1 by default")
     sv.add_argument("scenario", nargs="?", default="seed-rst", help="scenario to open (default: seed-rst)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
     args = p.parse_args(argv)
     if args.cmd == "serve":
@@ -114,6 +128,17 @@ def _command(argv: list[str]) -> int:
 
         return kernels(args.action, args.line, source=not args.no_source)
     return _run(args)
+
+
+def _port(text: str) -> int:
+    """A TCP port to listen on; 0 (any free port) is refused: the URL and ssh hint must be real."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {safetext.quoted(text)}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port from 1 to 65535")
+    return port
 
 
 def _kernel(args: argparse.Namespace) -> int:
@@ -161,13 +186,13 @@ def _compare(args: argparse.Namespace) -> int:
         raise InputError("compare takes two scenarios, or one scenario and two --kernel")
     scns = [_scenario(args.a), _scenario(args.b or args.a)]
     launchers = [_guest(k) for k in kernels] + [None] * (2 - len(kernels))
-    print(f"running {scns[0].name} and {scns[1].name} in two labs...", file=sys.stderr, flush=True)
+    print(safetext.terminal(f"running {scns[0].name} and {scns[1].name} in two labs..."), file=sys.stderr, flush=True)
     try:
         with ThreadPoolExecutor(2) as pool:  # two labs, two namespaces: they cannot see each other
             runs = pool.map(lambda s, g: runner.run(s, tracer=not args.no_trace, transport=g and g.transport), scns, launchers)
             results = list(runs)
     except LabError as exc:
-        print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
+        _say(f"the lab could not run: {exc}")
         return 1
     rows = compare.align(results[0].events, results[1].events)
     where = [r.info.where or (f"host Linux {r.info.release}" if kernels else "") for r in results]
@@ -191,7 +216,7 @@ def _serve(args: argparse.Namespace) -> int:
         with socket.socket() as probe:
             probe.bind((args.host, args.port))
     except OSError as exc:
-        print(f"tuiexplore: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        _say(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
         return 1
     from textual_serve.server import Server
 
@@ -233,10 +258,19 @@ def _run(args: argparse.Namespace) -> int:
     if launcher and (args.pcap or args.export):
         raise InputError("--pcap and --export are not available with --kernel yet (the guest's root is read-only)")
     out_lock = threading.Lock()
+    closed = threading.Event()
 
     def emit(text: str) -> None:
         with out_lock:
-            print(text, flush=True)
+            if closed.is_set():
+                return
+            try:
+                print(text, flush=True)
+            except BrokenPipeError:
+                closed.set()
+                output_gone()
+
+    signal.signal(signal.SIGPIPE, on_sigpipe)
 
     if args.json:
         on_event = lambda e: emit(e.to_json())  # noqa: E731
@@ -244,14 +278,13 @@ def _run(args: argparse.Namespace) -> int:
     else:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
+    _check_outputs(args.export, [args.pcap] if args.pcap else [])
     try:
         excerpt = discover(args.kernel_src)  # the running kernel's own source, if found: its rules
     except SourceError as exc:
         raise InputError(str(exc)) from None
     pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]
     try:
-        if args.export:
-            os.makedirs(args.export, exist_ok=True)
         result = runner.run(
             scn,
             on_event=on_event,
@@ -262,10 +295,10 @@ def _run(args: argparse.Namespace) -> int:
             transport=launcher and launcher.transport,
         )
     except LabError as exc:
-        print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
+        _say(f"the lab could not run: {exc}")
         return 1
     except OSError as exc:
-        print(f"tuiexplore: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        _say(f"cannot write {exc.filename}: {exc.strerror}")
         return 1
     summary = [f"{result.frames} packets captured, {result.drops} dropped by the kernel"]
     if args.pcap:
@@ -280,10 +313,29 @@ def _run(args: argparse.Namespace) -> int:
     stream = sys.stderr if args.json else sys.stdout
     print("# " + "; ".join(summary), file=stream)
     for f in result.failures:
-        print(f"FAILED: {f}", file=stream)
+        print(safetext.terminal(f"FAILED: {f}"), file=stream)  # it may quote an actor's message
     if result.ok:
         print(f"# {scn.name}: every step ran, every verdict and expectation held", file=stream)
     return 0 if result.ok else 1
+
+
+def _check_outputs(directory: str | None, files: list[str]) -> None:
+    """Output paths are usable before the lab starts, not found unusable after the whole run."""
+    if directory:
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--export {directory}: cannot create the directory ({exc.strerror})") from None
+        files = [*files, *(os.path.join(directory, name) for name in ("capture.pcap", "timeline.jsonl", "transcript.md"))]
+    for path in files:
+        existed = os.path.lexists(path)
+        try:
+            with open(path, "ab"):  # creates or appends nothing: proves the path is writable now
+                pass
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write there ({exc.strerror})") from None
+        if not existed:
+            os.unlink(path)
 
 
 def _guest(name: str | None):  # noqa: ANN202 - a guest launcher or None, imported lazily

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuiexplore.domain import LabInfo, StepDone
-from tuiexplore.lab.calls import complete_args, is_closing
+from tuiexplore.domain import REFUSED, LabInfo, StepDone
+from tuiexplore.lab.calls import ArgError, complete_args, is_closing
 from tuiexplore.lab.client import Lab
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.transport import AgentProcess, Transport
@@ -131,7 +131,14 @@ class Session:
         n = self.number
         self.origin[n] = origin
         self._on_step(n, actor, call, origin, say)
-        done = self.lab.step(n, actor, call, complete_args(call, args, self.info.port))
+        try:
+            full = complete_args(call, args, self.info.port)
+        except ArgError as exc:  # refused before any syscall, shown like any step that did not run
+            t = max((e.t for e in self.results.values()), default=0.0)
+            message = f"{exc.field}: {exc}"
+            self._batch([StepEvent(t, n, actor, call, args, None, None, {"message": message, "refused": True})], self.generation)
+            return StepDone(n, False, 0.0, 0.0, REFUSED, message)
+        done = self.lab.step(n, actor, call, full)
         if self.seed_server and actor != "server" and origin != "server policy":
             self.run_seed_server()
         return done

@@ -10,6 +10,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+from tuiexplore.safetext import json_line
+
 
 @dataclass(frozen=True)
 class Event:
@@ -25,7 +27,7 @@ class Event:
         return d
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict())
+        return json_line(self.to_dict())
 
 
 @dataclass(frozen=True)

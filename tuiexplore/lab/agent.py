@@ -283,6 +283,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides; Ctrl-C reaches it, not us
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a lost terminal, likewise: the client stops us
     try:
         try:
             agent.start(ns)

@@ -10,6 +10,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuiexplore.safetext import quoted
+
 # Python's socket module lacks some Linux constants; these values are the kernel's ABI.
 TCP_LINGER2 = 8
 TCP_INFO = 11
@@ -157,13 +159,104 @@ CALLS: dict[str, Call] = {
 }
 
 
+INT32 = (-(1 << 31), (1 << 31) - 1)  # the C int the kernel reads for every integer argument here
+
+# The range of each integer argument. Where the kernel takes any int, the bound is the C int;
+# a smaller bound is there because the actor allocates or waits that much.
+LIMITS: dict[str, tuple[int, int]] = {
+    "port": (1, 65535),  # a TCP port; 0 would ask for an ephemeral port, not the lab's
+    "backlog": (0, 65535),  # listen() clamps any larger value to net.core.somaxconn anyway
+    "size": (1, 16 * 1024 * 1024),  # read()/write() buffers the actor allocates
+    "timeout_ms": (-1, 60_000),  # epoll_wait: -1 waits for ever, anything else at most a minute
+    "maxevents": (1, 1024),  # the actor allocates maxevents epoll_event slots
+    "ms": (0, 60_000),  # sleep
+}
+# setsockopt values: an int (struct linger's two ints for SO_LINGER); these keep the buffer sizes
+# and FIN_WAIT2 timers within what the kernel clamps them to rather than wrapping around.
+SOCKOPT_LIMITS: dict[str, tuple[int, int]] = {"SO_RCVBUF": (1, 1 << 30), "SO_SNDBUF": (1, 1 << 30), "TCP_LINGER2": (-1, 1 << 20)}
+SOCKOPT_DEFAULT_LIMIT = (0, 1 << 30)
+LINGER_LIMITS = (INT32, (0, INT32[1]))  # (l_onoff, l_linger in seconds)
+MAX_DATA = LIMITS["size"][1]  # a write's data string, in characters
+
+
+class ArgError(ValueError):
+    """An argument no syscall should see; ``field`` names it, str() says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _in(v: Any, lo: int, hi: int) -> bool:
+    return _is_int(v) and lo <= v <= hi
+
+
+def check_value(a: Arg, v: Any, option: Any = None) -> None:
+    """Raise :class:`ArgError` unless ``v`` is a value argument ``a`` may pass to the kernel.
+
+    fd names are not checked here: only the scenario validator and the actor know them."""
+    fail = lambda msg: ArgError(a.name, msg)  # noqa: E731
+    if a.kind == "int":
+        if not _is_int(v):
+            raise fail(f"must be an integer, not {type(v).__name__}")
+        lo, hi = LIMITS.get(a.name, INT32)
+        if not lo <= v <= hi:
+            raise fail(f"must be from {lo} to {hi}")
+    elif a.kind == "str":
+        if not isinstance(v, str):
+            raise fail(f"must be a string, not {type(v).__name__}")
+        if len(v) > MAX_DATA:
+            raise fail(f"at most {MAX_DATA} characters")
+    elif a.kind == "bool" and not isinstance(v, bool):
+        raise fail("must be true or false")
+    elif a.kind == "choice" and not (isinstance(v, str) and v in a.choices):
+        raise fail(f"unknown value {quoted(v)} (expected one of: {', '.join(a.choices)})")
+    elif a.kind == "names":
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+            raise fail('must be a list of event names, e.g. ["EPOLLIN", "EPOLLRDHUP"]')
+        bad = [x for x in v if x not in EPOLL_BITS]
+        if bad:
+            raise fail(f"unknown event {quoted(bad[0])} (known: {', '.join(EPOLL_BITS)})")
+    elif a.kind == "sockval":
+        _check_sockval(v, option, fail)
+
+
+def _check_sockval(v: Any, option: Any, fail: Any) -> None:
+    if option == "SO_LINGER":
+        (lo1, hi1), (lo2, hi2) = LINGER_LIMITS
+        if not (isinstance(v, list) and len(v) == 2 and _in(v[0], lo1, hi1) and _in(v[1], lo2, hi2)):
+            raise fail(f"SO_LINGER takes [onoff, seconds], e.g. [1, 0], seconds from {lo2} to {hi2}")
+    elif isinstance(option, str) and option in SOCKOPTS:
+        lo, hi = SOCKOPT_LIMITS.get(option, SOCKOPT_DEFAULT_LIMIT)
+        if not _is_int(v):
+            raise fail(f"{option} takes an integer")
+        if not lo <= v <= hi:
+            raise fail(f"{option} must be from {lo} to {hi}")
+
+
+def check_args(call: str, args: dict[str, Any]) -> None:
+    """Every value argument of a step within the kernel's limits, before any syscall sees it."""
+    spec = CALLS.get(call) if isinstance(call, str) else None
+    if spec is None:
+        raise ArgError("call", f"unknown call (expected one of: {', '.join(CALLS)})")
+    for a in spec.args:
+        if args.get(a.name) is not None and a.kind not in ("fd", "ep", "new"):
+            check_value(a, args[a.name], args.get("option"))
+
+
 def complete_args(call: str, args: dict[str, Any], port: int) -> dict[str, Any]:
-    """The arguments as performed: defaults filled in, the lab's port where none was given."""
+    """The arguments as performed: defaults filled in, the lab's port where none was given,
+    every value range-checked (:class:`ArgError`): scenario and manual steps both pass here."""
     spec = CALLS[call]
     full = {a.name: a.default for a in spec.args if a.default is not None}
     full.update({k: v for k, v in args.items() if v is not None})
     if spec.arg("port") is not None and full.get("port") is None:
         full["port"] = port
+    check_args(call, full)
     return full
 
 

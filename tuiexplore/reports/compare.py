@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from tuiexplore import safetext
 from tuiexplore.reports.transcript import call_text, result_text
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
@@ -79,6 +80,7 @@ def first_divergence(rows: list[Row]) -> int | None:
 
 def text(rows: list[Row], names: tuple[str, str], width: int = 70) -> list[str]:
     first = first_divergence(rows)
+    names = (safetext.terminal(names[0]), safetext.terminal(names[1]))  # titles come from files
     half = (width - 5) // 2
     out = [f"   {names[0][:half]:<{half}} | {names[1][:half]}", f"   {'-' * half}-+-{'-' * half}"]
     for i, r in enumerate(rows):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from tuiexplore import safetext
 from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.details import branch_lines, elsewhere
@@ -19,31 +20,31 @@ FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg")
 
 
 def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt) -> str:
-    out = [f"# {scn.title}", "", scn.summary, ""]
-    out += [f"- {h.lstrip('# ')}" for h in header(scn.name, scn.title, "", info)[1:]]
+    md, code = safetext.markdown, safetext.md_code  # titles, names and results come from files and the lab
+    out = [f"# {md(scn.title)}", "", md(scn.summary), ""]
+    out += [f"- {md(h.lstrip('# '))}" for h in header(scn.name, scn.title, "", info)[1:]]
     out += ["", "## Steps", "", "| step | actor | call | result |", "| ---: | --- | --- | --- |"]
     for e in events:
         if isinstance(e, StepEvent):
-            cells = (call_text(e.call, e.args), result_text(e))
-            call, result = (c.replace("|", "\\|") for c in cells)  # a table cell ends at a bare |
-            out.append(f"| {e.step} | {e.actor} | `{call}` | `{result}` |")
-    out += ["", "## Packets (tcpdump notation, relative numbers)", "", "```"]
-    out += [f"<{p.step}> {p.src} > {p.dst} {p.sport} > {p.dport}: {p.tcpdump()}" for p in events if isinstance(p, PacketEvent)]
-    out += ["```", "", "## Verdicts", ""]
+            out.append(f"| {e.step} | {md(e.actor)} | {code(call_text(e.call, e.args))} | {code(result_text(e))} |")
+    out += ["", "## Packets (tcpdump notation, relative numbers)", ""]
+    packets = [f"<{p.step}> {p.src} > {p.dst} {p.sport} > {p.dport}: {p.tcpdump()}" for p in events if isinstance(p, PacketEvent)]
+    out += [*safetext.md_fence(packets), "", "## Verdicts", ""]
     verdicts = [v for v in events if isinstance(v, VerdictEvent)]
     if not verdicts:
         out.append("No closing call in this run.")
     for v in verdicts:
         mark = "the prediction held" if v.agree else "**the kernel disagreed with the prediction**"
-        out += [f"### Step {v.step}: {v.actor} `{v.call}({v.fd})` → {v.observed} ({mark})", "", v.explanation, ""]
+        head = f"### Step {v.step}: {md(v.actor)} {code(f'{v.call}({v.fd})')} → {v.observed} ({mark})"
+        out += [head, "", md(v.explanation), ""]
         for where in elsewhere(v.path):
-            out += [f"Not in {excerpt.origin}: {where}.", ""]
+            out += [f"Not in {md(excerpt.origin)}: {md(where)}.", ""]
         lines = branch_lines(excerpt, v.path)
         if lines:
-            out += [f"Branch `{v.branch}` in {excerpt.origin}:", "", "```c", *(f"{n}: {code}" for n, code in lines), "```", ""]
-    out += ["## Ladder", "", "```", *ladder(events), "```", "", "## Full transcript", "", "```"]
-    out += [line(e) for e in events]
-    out += ["```", ""]
+            out += [f"Branch {code(v.branch)} in {md(excerpt.origin)}:", ""]
+            out += [*safetext.md_fence([f"{n}: {source}" for n, source in lines], "c"), ""]
+    out += ["## Ladder", "", *safetext.md_fence(ladder(events)), "", "## Full transcript", ""]
+    out += [*safetext.md_fence([part for e in events for part in line(e).split("\n")]), ""]
     return "\n".join(out)
 
 

@@ -2,13 +2,15 @@
 
 Syscalls with their results, interleaved with tcpdump-style packet lines, state changes, epoll
 results, counter deltas and verdicts, in timeline order. Payload bytes arrive already escaped by
-the actor (printable ASCII, else \\xNN).
+the actor (printable ASCII, else \\xNN); every other text from a file or the lab goes through
+:func:`safetext.terminal`, so a transcript can be printed on a terminal as it is.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tuiexplore import safetext
 from tuiexplore.domain import LabInfo
 from tuiexplore.lab.calls import CALLS
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
@@ -22,7 +24,7 @@ def call_text(call: str, args: dict[str, Any]) -> str:
         if v is None or a.kind == "new" or (v == a.default and a.kind not in ("fd", "ep")):
             continue
         parts.append(str(v) if a.kind in ("fd", "ep") else f"{a.name}={_value(v)}")
-    return f"{call}({', '.join(parts)})"
+    return safetext.terminal(f"{call}({', '.join(parts)})")
 
 
 def _value(v: Any) -> str:
@@ -37,18 +39,18 @@ def result_text(e: StepEvent) -> str:
     if e.result.get("blocked"):
         return "... blocked (still in the kernel)"
     if e.result.get("failed"):
-        return f"failed in the actor: {e.result.get('message', '')}"
+        return safetext.terminal(f"failed in the actor: {e.result.get('message', '')}")
     if e.result.get("refused"):
-        return f"refused: {e.result.get('message', '')}"
+        return safetext.terminal(f"refused: {e.result.get('message', '')}")
     if e.ret is None:
-        return f"not performed: {e.result.get('message', '')}"
+        return safetext.terminal(f"not performed: {e.result.get('message', '')}")
     text = f"= {e.ret}"
     if e.errno:
-        text += f" {e.errno} ({e.result.get('message', '')})"
+        text += safetext.terminal(f" {e.errno} ({e.result.get('message', '')})")
     if "fd" in e.result and e.call in ("socket", "accept", "epoll_create"):
-        text += f" [{e.result['fd']}]"
+        text += f" [{safetext.terminal(e.result['fd'])}]"
     if e.call == "read" and e.ret and e.ret > 0:
-        data = e.result.get("data", "")
+        data = safetext.terminal(e.result.get("data", ""))
         text += f' "{data[:40]}"' + ("..." if len(data) > 40 else "")
     if "blocked_s" in e.result:
         text += f" after {e.result['blocked_s']:.2f} s in the kernel"
@@ -56,6 +58,11 @@ def result_text(e: StepEvent) -> str:
 
 
 def line(e: Event) -> str:
+    """One event as text; a verdict takes two lines."""
+    return "\n".join(safetext.terminal(part) for part in _line(e).split("\n"))
+
+
+def _line(e: Event) -> str:
     t = f"{e.t:8.4f}"
     if isinstance(e, StepEvent):
         return f"{t}  [{e.step:>2}] {e.actor:<8} {call_text(e.call, e.args)} {result_text(e)}"
@@ -84,9 +91,8 @@ def header(name: str, title: str, summary: str, info: LabInfo) -> list[str]:
     trace = "tracepoints on" if info.tracepoints else "tracepoints off"
     kernel = info.where or f"kernel {info.release}"
     out = [f"# {name}: {title}", f"# {kernel} · lab port {info.port} · {mode} · {trace}"]
-    if summary:
-        out.append(f"# {summary}")
-    return out
+    out += [f"# {s}" for s in summary.splitlines()]  # a multi-line summary stays a comment
+    return [safetext.terminal(h) for h in out]
 
 
 def where_note(info: LabInfo) -> NoteEvent:

@@ -6,6 +6,7 @@ tomllib keeps no line numbers, so :class:`_Lines` finds them in the text.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -13,24 +14,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tuiexplore.lab.calls import CALLS, EPOLL_BITS, SOCKOPTS, Arg, complete_args, is_closing
+from tuiexplore.lab.calls import CALLS, Arg, ArgError, check_value, complete_args, is_closing
+from tuiexplore.safetext import quoted, terminal
+from tuiexplore.scenarios.reader import MAX_DEPTH, ScenarioError, read_file, too_deep
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _FLAGS = re.compile(r"^[FSRPUEW.]+$")
 _TOP_KEYS = {"title", "summary", "port", "step", "expect"}
-_LIMITS = {
-    "port": (1, 65535),
-    "backlog": (0, 65535),
-    "size": (1, 16 * 1024 * 1024),
-    "timeout_ms": (-1, 60_000),
-    "maxevents": (1, 1024),
-    "ms": (0, 60_000),
-}
-_INT_OPTS_LIMITS = {"SO_RCVBUF": (1, 1 << 30), "SO_SNDBUF": (1, 1 << 30), "TCP_LINGER2": (-1, 1 << 20)}
 
-
-class ScenarioError(Exception):
-    """Unusable scenario input; str() is the one-line message for the user."""
+# Documented limits (README, "Scenario files"); the file's size and nesting are bounded in reader.
+MAX_STEPS = 1000
+MAX_ACTORS = 16  # each actor is a process of its own (~13 MB RSS): 16 is more than any exchange needs
+MAX_EXPECTS = MAX_STEPS
+MAX_TITLE = 200  # characters: it has to fit a status line
+MAX_TEXT = 8000  # characters of a summary or a step's narration
 
 
 @dataclass(frozen=True)
@@ -80,18 +77,11 @@ def builtin_names() -> list[str]:
 
 def load(name_or_path: str) -> Scenario:
     """A built-in scenario by name, or a TOML file by path."""
-    path = Path(name_or_path)
-    if name_or_path in builtin_names() and not path.exists():
+    if name_or_path in builtin_names() and not os.path.lexists(name_or_path):
         text = (_catalog() / f"{name_or_path}.toml").read_text(encoding="utf-8")
         return parse(text, f"{name_or_path}.toml", name_or_path)
-    if not path.exists():
-        known = ", ".join(builtin_names())
-        raise ScenarioError(f"{name_or_path}: no such file or built-in scenario (built-ins: {known})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{name_or_path}: cannot read it ({exc})") from exc
-    return parse(text, str(path), path.stem)
+    path = Path(name_or_path)
+    return parse(read_file(name_or_path, builtin_names), str(path), path.stem)
 
 
 # -- parsing and validation -------------------------------------------------------------------
@@ -123,6 +113,11 @@ class _Lines:
 
 
 def parse(text: str, source: str, name: str = "") -> Scenario:
+    """A scenario from TOML text; every way the text can be unusable is a :class:`ScenarioError`."""
+    source = terminal(source)  # a file name is untrusted text in every message
+    deep = too_deep(text)
+    if deep:
+        raise ScenarioError(f"{source}:{deep}: arrays or tables nested deeper than {MAX_DEPTH} levels")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -130,7 +125,9 @@ def parse(text: str, source: str, name: str = "") -> Scenario:
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         where = f"{source}:{m[1]}" if m else source
         detail = re.sub(r"\s*\(at line \d+, column \d+\)", f" (column {m[2]})" if m else "", msg)
-        raise ScenarioError(f"{where}: TOML syntax error: {detail}") from None
+        raise ScenarioError(f"{where}: TOML syntax error: {terminal(detail)}") from None
+    except RecursionError:  # too_deep is a scan, not a parser: a form it misses still ends here
+        raise ScenarioError(f"{source}: arrays or tables nested deeper than {MAX_DEPTH} levels") from None
     return _Validator(data, source, _Lines(text), name).scenario()
 
 
@@ -146,21 +143,26 @@ class _Validator:
         d = self.data
         for key in d:
             if key not in _TOP_KEYS:
-                self.fail(f"field '{key}': unknown top-level field (expected one of: {', '.join(sorted(_TOP_KEYS))})", key=key)
-        if not isinstance(d.get("title"), str) or not d["title"].strip():
-            self.fail("field 'title': required, a non-empty string", key="title")
+                self.fail(
+                    f"field {quoted(key)}: unknown top-level field (expected one of: {', '.join(sorted(_TOP_KEYS))})", key=key
+                )
+        title = d.get("title")
+        if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE:
+            self.fail(f"field 'title': required, a non-empty string of at most {MAX_TITLE} characters", key="title")
         summary = d.get("summary", "")
-        if not isinstance(summary, str):
-            self.fail("field 'summary': must be a string", key="summary")
+        if not isinstance(summary, str) or len(summary) > MAX_TEXT:
+            self.fail(f"field 'summary': must be a string of at most {MAX_TEXT} characters", key="summary")
         port = d.get("port")
         if port is not None and (not _is_int(port) or not 1 <= port <= 65535):
             self.fail("field 'port': must be an integer from 1 to 65535", key="port")
         raw_steps = d.get("step")
         if not isinstance(raw_steps, list) or not raw_steps:
             self.fail("field 'step': at least one [[step]] table is required", key="step")
+        if len(raw_steps) > MAX_STEPS:
+            self.fail(f"field 'step': {len(raw_steps)} steps, at most {MAX_STEPS}", "step", MAX_STEPS)
         steps = self.steps(raw_steps)
         expects = self.expects(d.get("expect", []), steps)
-        return Scenario(self.name, self.source, d["title"].strip(), summary.strip(), steps, expects, port)
+        return Scenario(self.name, self.source, title.strip(), summary.strip(), steps, expects, port)
 
     def steps(self, raw_steps: list[Any]) -> list[Step]:
         names: dict[str, dict[str, str]] = {}  # actor -> fd name -> "socket" | "epoll"
@@ -171,30 +173,31 @@ class _Validator:
             if not isinstance(raw, dict):
                 self.fail(f"{where}: must be a table ([[step]])", "step", i)
             actor = raw.get("actor")
-            if not isinstance(actor, str) or not _NAME.match(actor):
+            if not isinstance(actor, str) or not _NAME.fullmatch(actor):
                 self.fail(f"{where}: field 'actor': required, a name like 'server' (letters, digits, _ . -)", "step", i, "actor")
             if actor in exited and raw.get("call") != "sleep":  # sleep is the lab waiting, not the actor
                 self.fail(f"{where}: field 'actor': '{actor}' already exited at step {exited[actor]}", "step", i, "actor")
             call_name = raw.get("call")
-            if call_name not in CALLS:
-                self.fail(
-                    f"{where}: field 'call': unknown call {call_name!r} (expected one of: {', '.join(CALLS)})", "step", i, "call"
-                )
+            if not isinstance(call_name, str) or call_name not in CALLS:
+                what = "required" if call_name is None else f"unknown call {quoted(call_name)}"
+                self.fail(f"{where}: field 'call': {what} (expected one of: {', '.join(CALLS)})", "step", i, "call")
             call = CALLS[call_name]
+            if call_name != "sleep" and actor not in names and len(names) >= MAX_ACTORS:
+                self.fail(f"{where}: field 'actor': a {MAX_ACTORS + 1}th actor; at most {MAX_ACTORS}", "step", i, "actor")
             where = f"step {i + 1} ({call_name})"
             allowed = {"actor", "call", "say"} | {a.name for a in call.args}
             for key in raw:
                 if key not in allowed:
                     self.fail(
-                        f"{where}: field '{key}': not an argument of {call_name} (allowed: {', '.join(sorted(allowed))})",
+                        f"{where}: field {quoted(key)}: not an argument of {call_name} (allowed: {', '.join(sorted(allowed))})",
                         "step",
                         i,
                         key,
                     )
             say = raw.get("say")
-            if say is not None and not isinstance(say, str):
-                self.fail(f"{where}: field 'say': must be a string", "step", i, "say")
-            fds = names.setdefault(actor, {})
+            if say is not None and (not isinstance(say, str) or len(say) > MAX_TEXT):
+                self.fail(f"{where}: field 'say': must be a string of at most {MAX_TEXT} characters", "step", i, "say")
+            fds = names.setdefault(actor, {}) if call_name != "sleep" else {}
             args = {a.name: self.arg(a, raw, fds, where, i, call_name) for a in call.args}
             if call_name == "write":
                 if (raw.get("data") is None) == (raw.get("size") is None):
@@ -217,7 +220,7 @@ class _Validator:
             return a.default
         v = raw[a.name]
         if a.kind == "new":
-            if not isinstance(v, str) or not _NAME.match(v):
+            if not isinstance(v, str) or not _NAME.fullmatch(v):
                 fail("must be a name like 'conn' (letters, digits, _ . -)")
         elif a.kind in ("fd", "ep"):
             if not isinstance(v, str):
@@ -225,48 +228,23 @@ class _Validator:
             kind = fds.get(v)
             if kind is None:
                 known = ", ".join(fds) or "none yet"
-                fail(f"no fd named {v!r} in this actor (names so far: {known})")
+                fail(f"no fd named {quoted(v)} in this actor (names so far: {known})")
             if a.kind == "ep" and kind != "epoll":
-                fail(f"{v!r} is a socket, not an epoll instance")
+                fail(f"{quoted(v)} is a socket, not an epoll instance")
             if a.kind == "fd" and kind == "epoll" and call != "close":
-                fail(f"{v!r} is an epoll instance, not a socket")
-        elif a.kind == "int":
-            if not _is_int(v):
-                fail(f"must be an integer, not {type(v).__name__}")
-            lo, hi = _LIMITS.get(a.name, (-(1 << 31), (1 << 31) - 1))
-            if not lo <= v <= hi:
-                fail(f"must be from {lo} to {hi}")
-        elif a.kind == "str":
-            if not isinstance(v, str):
-                fail(f"must be a string, not {type(v).__name__}")
-        elif a.kind == "bool":
-            if not isinstance(v, bool):
-                fail("must be true or false")
-        elif a.kind == "choice":
-            if v not in a.choices:
-                fail(f"unknown value {v!r} (expected one of: {', '.join(a.choices)})")
-        elif a.kind == "names":
-            if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-                fail('must be a list of event names, e.g. ["EPOLLIN", "EPOLLRDHUP"]')
-            bad = [x for x in v if x not in EPOLL_BITS]
-            if bad:
-                fail(f"unknown event {bad[0]!r} (known: {', '.join(EPOLL_BITS)})")
-        elif a.kind == "sockval":
-            option = raw.get("option")
-            if option == "SO_LINGER":
-                if not (isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v)) or v[1] < 0:
-                    fail("SO_LINGER takes [onoff, seconds], e.g. [1, 0]")
-            elif option in SOCKOPTS:
-                if not _is_int(v):
-                    fail(f"{option} takes an integer")
-                lo, hi = _INT_OPTS_LIMITS.get(option, (0, 1 << 30))
-                if not lo <= v <= hi:
-                    fail(f"{option} must be from {lo} to {hi}")
+                fail(f"{quoted(v)} is an epoll instance, not a socket")
+        else:
+            try:  # the same check every manual step passes (complete_args): one set of limits
+                check_value(a, v, raw.get("option"))
+            except ArgError as exc:
+                fail(str(exc))
         return v
 
     def expects(self, raw_expects: Any, steps: list[Step]) -> list[Expect]:
         if not isinstance(raw_expects, list):
             self.fail("field 'expect': must be [[expect]] tables", key="expect")
+        if len(raw_expects) > MAX_EXPECTS:
+            self.fail(f"field 'expect': {len(raw_expects)} expectations, at most {MAX_EXPECTS}", "expect", MAX_EXPECTS)
         actors = {s.actor for s in steps} | {"?"}
         out = []
         for i, raw in enumerate(raw_expects):
@@ -275,16 +253,19 @@ class _Validator:
                 self.fail(f"{where}: must be a table ([[expect]])", "expect", i)
             for key in raw:
                 if key not in ("step", "packets", "verdict"):
-                    self.fail(f"{where}: field '{key}': unknown (expected step, packets, verdict)", "expect", i, key)
+                    self.fail(f"{where}: field {quoted(key)}: unknown (expected step, packets, verdict)", "expect", i, key)
             n = raw.get("step")
             if not _is_int(n) or not 1 <= n <= len(steps):
                 self.fail(f"{where}: field 'step': required, a step number from 1 to {len(steps)}", "expect", i, "step")
+            raw_packets = raw.get("packets", [])
+            if not isinstance(raw_packets, list):
+                self.fail(f"{where}: field 'packets': must be a list, e.g. [\"client R.\"]", "expect", i, "packets")
             packets = []
-            for p in raw.get("packets", []):
+            for p in raw_packets:
                 parts = p.split() if isinstance(p, str) else []
-                if len(parts) != 2 or parts[0] not in actors or not _FLAGS.match(parts[1]):
+                if len(parts) != 2 or parts[0] not in actors or not _FLAGS.fullmatch(parts[1]):
                     self.fail(
-                        f"{where}: field 'packets': {p!r} must be \"<actor> <tcpdump flags>\" with an actor of this "
+                        f"{where}: field 'packets': {quoted(p)} must be \"<actor> <tcpdump flags>\" with an actor of this "
                         f"scenario or '?', e.g. \"client R.\"",
                         "expect",
                         i,

@@ -23,6 +23,7 @@ from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
 from tuiexplore.tui.explorer import ExplorerScreen
 from tuiexplore.tui.messages import KernelSourceFound
+from tuiexplore.tui.signals import exit_on_signals
 from tuiexplore.tui.widgets import printable
 
 
@@ -65,6 +66,7 @@ class ExplorerApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(self.explorer)
+        exit_on_signals(self)
         if self.watch_tty:
             self.set_interval(5, self.check_terminal)
         if self.find_source:
@@ -144,6 +146,6 @@ def run_app(
     app.running_release = release or app.running_release
     app.run()
     if app.error:
-        print(f"tuiexplore: {app.error}", file=sys.stderr)
+        print(f"tuiexplore: {printable(str(app.error))}", file=sys.stderr)
         return 1
-    return 0
+    return app.return_code or 0  # 128 + N after SIGHUP or SIGTERM

@@ -28,7 +28,8 @@ class CompareApp(App):
         for t in themes.load_themes():
             self.register_theme(t)
         self.theme = themes.resolve(theme, list(self.available_themes))
-        self.rows, self.names = rows, names
+        self.rows = rows
+        self.names = (printable(names[0]), printable(names[1]))  # titles come from files: shown, never run
         self.first = first_divergence(rows)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -54,7 +55,7 @@ class CompareApp(App):
         with Horizontal():
             for side, name in (("left", self.names[0]), ("right", self.names[1])):
                 with VerticalScroll(id=side) as v:
-                    v.border_title = name
+                    v.border_title = Content(name)  # a plain str would be parsed as markup
                     yield Static(self.column(side), markup=False)
         yield Footer()
 

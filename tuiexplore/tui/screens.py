@@ -85,7 +85,7 @@ class TextScreen(ReadOnlyDialog):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog") as v:
-            v.border_title = self.title_text
+            v.border_title = Content(printable(self.title_text))
             yield Static(Content(printable_block(self.body)), markup=False)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from textual.content import Content
 from textual.widgets import Static
 
 from tuiexplore.domain import LabInfo
 from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Scenario
+from tuiexplore.tui.widgets import printable
 
 
 class StatusLine(Static):
@@ -44,4 +46,4 @@ class StatusLine(Static):
             parts.append(f"⚠ {problem}")
         if autoplay_s is not None:
             parts.append(f"autoplay every {autoplay_s:.1f} s (a pause, +/- pace, b back)")
-        self.update(" · ".join(parts), layout=False)
+        self.update(Content(printable(" · ".join(parts))), layout=False)  # titles come from files

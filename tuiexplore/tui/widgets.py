@@ -19,6 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
 
+from tuiexplore import safetext
 from tuiexplore.domain import ActorInventory
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
 from tuiexplore.reports.transcript import call_text, result_text
@@ -30,7 +31,7 @@ VIRTUAL_CHUNK = 32
 
 def printable(text: str) -> str:
     """Control characters (ESC above all) as \\xNN: nothing reaches the terminal raw."""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    return safetext.terminal(text)
 
 
 def grow(view: ScrollView, width: int, needed: int) -> None:
@@ -294,7 +295,7 @@ class KernelView(VerticalScroll):
     def __init__(self, excerpt: Excerpt, **kw: Any) -> None:
         super().__init__(classes="panel", **kw)
         self.excerpt = excerpt
-        self.border_title = f"Kernel: tcp_close() · {excerpt.origin}"
+        self.border_title = Content(printable(f"Kernel: tcp_close() · {excerpt.origin}"))  # a path, not markup
         self.predicted: list[str] = []
         self.taken: list[str] = []
         self.note = ""
@@ -308,7 +309,7 @@ class KernelView(VerticalScroll):
     def set_excerpt(self, excerpt: Excerpt, notes: list[str]) -> None:
         """Another source (the running kernel's own, found in the background) and what it means."""
         self.excerpt = excerpt
-        self.border_title = f"Kernel: tcp_close() · {excerpt.origin}"
+        self.border_title = Content(printable(f"Kernel: tcp_close() · {excerpt.origin}"))  # a path, not markup
         self._notes.update(Content.styled("\n".join(f"note: {printable(n)}" for n in notes), "$text-muted"))
         self._notes.display = bool(notes)
         self.render_code()
