@@ -68,13 +68,17 @@ class SocketPath:
         return bool(self.moves)
 
     def path_text(self) -> str:
-        """ESTABLISHED -close(), snd RST-> CLOSE, as in a write-up."""
+        """ESTABLISHED ─close(), snd RST→ CLOSE, as in a write-up."""
         if not self.moves:
             return self.state
         out = [self.moves[0].old]
         for m in self.moves:
-            out.append(f"-{m.cause}-> {m.new}{' (tw)' if m.timewait else ''}")
+            out.append(f"{edge_text(m)} {m.new}")
         return " ".join(out)
+
+
+def edge_text(m: Move) -> str:
+    return f"─{m.cause}→"
 
 
 def flag_name(flags: str) -> str:
@@ -152,8 +156,11 @@ def _cause(sock: SocketPath, e: StateEvent, index: int, st: _Step | None) -> str
         return "timeout"
     key = (sock.actor, sock.fd)
     call = st.call
-    own = call is not None and call.actor == e.actor and call.call in CALL_MOVES and (
-        call.call == "exit" or call.args.get("fd") == sock.fd
+    own = (
+        call is not None
+        and call.actor == e.actor
+        and call.call in CALL_MOVES
+        and (call.call == "exit" or call.args.get("fd") == sock.fd)
     )
     sent_rst = any("R" in p.flags and p.src == e.actor for _, p in st.packets)
     if own and key not in st.moved:
@@ -198,9 +205,9 @@ def _apply(sock: SocketPath, e: StateEvent, cause: str) -> None:
         sock.moves.pop()
         before = sock.last
         if last.old == e.new and before is not None and before.new == e.new:
-            sock.moves[-1] = Move(before.old, e.new, f"{before.cause}; tw mini-socket", before.step, before.t, before.source, True)
+            sock.moves[-1] = Move(before.old, e.new, f"{before.cause}, orphan→tw", before.step, before.t, before.source, True)
         else:
-            sock.moves.append(Move(last.old, e.new, f"{last.cause}; tw mini-socket", last.step, last.t, e.source, True))
+            sock.moves.append(Move(last.old, e.new, f"{last.cause}, orphan→tw", last.step, last.t, e.source, True))
         sock.state, sock.timewait = e.new, True
         return
     sock.timewait = sock.timewait and e.new != "CLOSE"
