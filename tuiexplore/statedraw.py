@@ -116,7 +116,10 @@ class Drawing:
         self.gap = max(1, min(3, (height - 1 - 7 * nh - len(sockets)) // 6))
         self.node_h = nh
         self.bus = 7 * nh + 6 * self.gap
-        self.height = self.bus + 1 + len(sockets)
+        # Each socket's path below the drawing, the latest movers first, as many as fit.
+        recent = sorted((s for s in sockets if s.moves), key=lambda s: -s.moves[-1].t)
+        self.captioned = recent[: max(1, height - self.bus - 1)]
+        self.height = self.bus + 1 + len(self.captioned)
         self.chars = [[" "] * self.width for _ in range(self.height)]
         self.tags = [[""] * self.width for _ in range(self.height)]
         self.links: dict[tuple[int, int], set[str]] = {}
@@ -135,10 +138,10 @@ class Drawing:
 
     def _place(self) -> dict[str, Box]:
         col_w = (self.width - 4) / 3
-        boxes = {}
-        for node, (c, r) in NODES.items():
+        boxes: dict[str, Box] = {}
+        for node, (c, r) in sorted(NODES.items(), key=lambda kv: -kv[1][0]):  # right to left: marks stop at the next node
             label = "CLOSE" if node == "START" else node
-            cx = int(2 + col_w * (c + 0.5))
+            cx = int(2 + col_w * (0.45, 1.4, 2.25)[c])  # room on the right of each node for its marks
             y = r * (self.node_h + self.gap)
             marks = self._marks(node)
             if self.boxed:
@@ -147,7 +150,8 @@ class Drawing:
             else:
                 w = len(label) + 2
                 room = sum(len(m) + 1 for m, _ in marks)
-                boxes[node] = Box(cx - w // 2, y, w, 1, min(self.width - 2, cx - w // 2 + w + room))
+                nxt = min((b.x - 2 for b in boxes.values() if b.y == y), default=self.width - 2)
+                boxes[node] = Box(cx - w // 2, y, w, 1, min(nxt, cx - w // 2 + w + room))
         return boxes
 
     # -- drawing -----------------------------------------------------------------------------
@@ -175,7 +179,7 @@ class Drawing:
         self.put(2, self.bus, RAIL_NOTE, "note")
         for s, path in last.items():
             self._label(path, s.last.cause, f"actor{self.colour[s.actor] % 4}")
-        for i, s in enumerate(self.sockets):
+        for i, s in enumerate(self.captioned):
             self._caption(self.bus + 1 + i, s)
 
     def _node(self, node: str, b: Box) -> None:
@@ -308,7 +312,7 @@ def svg(drawing: Drawing, title: str, colours: dict[str, str] | None = None) -> 
     w, h = int(drawing.width * cw) + 20, int((drawing.height + 2) * lh) + 10
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
-        f'<rect width="100%" height="100%" fill="#121212"/>',
+        '<rect width="100%" height="100%" fill="#121212"/>',
         '<g font-family="DejaVu Sans Mono, Menlo, monospace" font-size="14" xml:space="preserve">',
         f'<text x="10" y="{lh}" fill="{pal[""]}" font-weight="bold">{escape(title)}</text>',
     ]

@@ -45,12 +45,14 @@ from tuiexplore.timeline import (
 )
 from tuiexplore.transcript import call_text
 from tuiexplore.tui import theme as themes
+from tuiexplore.tui.diagram import StateDiagram, toggle_diagram
 from tuiexplore.tui.driver import LabDriver
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.screens import HelpScreen, ScenarioPicker, TextScreen
+from tuiexplore.tui.status import StatusLine
 from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStrip, VerdictLine, printable
 
-PANELS = ("actors", "packets", "kernel", "sockets")
+PANELS = ("actors", "packets", "kernel", "sockets", "diagram")
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
 
 # Manual keys: (actor, call, description); arguments are filled from what the actor holds.
@@ -120,13 +122,17 @@ class ExplorerApp(App):
         Binding("t", "table", "tcp_close_state table", id="table", show=False),
         Binding("ctrl+e", "export", "Export", id="export", show=False),
         Binding("d", "ladder", "Ladder diagram", id="ladder", show=False),
+        Binding("m", "diagram", "State diagram", id="diagram", show=False),
         Binding("a", "autoplay", "Autoplay", id="autoplay"),
         Binding("plus,equals_sign", "pace(0.5)", "Slower", id="slower", show=False),
         Binding("minus", "pace(-0.5)", "Faster", id="faster", show=False),
         Binding("b", "back", "Step back", id="back", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
-        *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"show.{PANELS[i]}", show=False) for i in range(4)],
+        *[
+            Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"show.{PANELS[i]}", show=False)
+            for i in range(len(PANELS))
+        ],
         *[
             Binding(k, f"manual('client', '{c}')", f"client {d}", id=f"client.{c}", group=CLIENT_GROUP, tooltip=f"client: {d}")
             for k, c, d in CLIENT_KEYS
@@ -182,13 +188,14 @@ class ExplorerApp(App):
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("", id="status", markup=False)
+        yield StatusLine(id="status")
         yield Static("", id="tabs", markup=False)
         with Container(id="panels"):
             with Horizontal(id="actors", classes="panel -shown"):
                 for actor in self.actor_names():
                     yield ActorLog(actor, id=f"actor-{actor}")
             yield KernelView(self.excerpt, id="kernel")
+            yield StateDiagram(self.actor_names(), id="diagram")  # after the kernel: it takes its grid cell
             yield PacketTable(id="packets")
             yield SocketsStrip(id="sockets")
         yield Static("", id="narration", markup=False)
@@ -265,7 +272,7 @@ class ExplorerApp(App):
             parts.append("server loop ON")
         if self.autoplay:
             parts.append(f"autoplay every {self.pause_s:.1f} s (a pause, +/- pace, b back)")
-        self.query_one("#status", Static).update(" · ".join(parts), layout=False)
+        self.query_one("#status", StatusLine).show(parts)
 
     # -- messages from the lab ---------------------------------------------------------------
     @on(LabStarted)
@@ -300,6 +307,7 @@ class ExplorerApp(App):
                 self.show_event(e)
             if packets:
                 self.query_one(PacketTable).add_packets(packets)
+            self.query_one(StateDiagram).add(self.events, m.events)
 
     def actor_log(self, actor: str) -> ActorLog:
         found = self.query(f"#actor-{actor}")
@@ -437,6 +445,7 @@ class ExplorerApp(App):
         self.query_one(PacketTable).clear()
         self.query_one(PacketTable).packets.clear()
         self.query_one(SocketsStrip).clear()
+        self.query_one(StateDiagram).show(self.events, self.actor_names())
         self.query_one(KernelView).mark()
         self.query_one(VerdictLine).show_text(HINT)
         self.narrations.clear()
@@ -496,6 +505,9 @@ class ExplorerApp(App):
             title = "tcp_close_state() (model)"
         self.push_screen(TextScreen(title, body))
 
+    def action_diagram(self) -> None:
+        toggle_diagram(self, PANELS.index("diagram"))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -554,6 +566,7 @@ class ExplorerApp(App):
     # -- command palette: any call with arguments --------------------------------------------
     def get_system_commands(self, screen: Screen):  # noqa: ANN201
         yield from super().get_system_commands(screen)
+        yield SystemCommand("TCP state diagram", "each socket in its state, its last move lit (m)", self.action_diagram)
         for actor in self.actor_names():
             m = self.models.get(actor, FdModel())
             for title, call, args in palette_calls(actor, m):
