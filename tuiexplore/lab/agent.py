@@ -471,6 +471,7 @@ class Agent:
                 self.step,
                 len(self.frames),
                 f.raw,
+                options=f.options,
             )
         )
 

@@ -20,6 +20,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Static
 
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
+from tuiexplore.tcpdump import TS_MODES, absolute, timestamp
 from tuiexplore.timeline import EpollEvent, NoteEvent, PacketEvent, StepEvent, VerdictEvent
 from tuiexplore.transcript import call_text, result_text
 
@@ -142,7 +143,7 @@ class PacketTable(ScrollView, can_focus=True):
     re-rendered every visible cell on each append, ~45 ms per step on this 2-core machine.
     """
 
-    HEADER = f"{'#':>4} {'step':>5} {'t':>8}  {'direction':<17} {'flags':<6} {'seq':>6} {'ack':>6} {'len':>5} {'win':>5}"
+    HEADER = f"{'#':>4} {'step':>5} {'t':>8}  packet, in tcpdump's notation (S: -S absolute seq, T: -ttt/-ttttt)"
     BINDINGS = [
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
@@ -151,7 +152,11 @@ class PacketTable(ScrollView, can_focus=True):
         Binding("home", "move(-1000000)", "First", show=False),
         Binding("end", "move(1000000)", "Last", show=False),
         Binding("enter", "select", "Packet details", id="packets.select"),
+        Binding("S", "absolute", "-S seq", id="packets.absolute"),
+        Binding("T", "timestamps", "-ttt", id="packets.timestamps"),
     ]
+    absolute: reactive[bool] = reactive(False)
+    ts_mode: reactive[int] = reactive(0)
 
     class Selected(Message):
         def __init__(self, packet: PacketEvent) -> None:
@@ -219,28 +224,50 @@ class PacketTable(ScrollView, can_focus=True):
             key = ("header", width, self.scroll_offset.x)
         elif 0 <= row < len(self.rows):
             key = (self.rows[row].index, width, self.scroll_offset.x, row == self.cursor, self.has_focus, self.app.theme)
+            key += (self.absolute, self.ts_mode)
         else:
             return Strip.blank(width, self.rich_style)
         cached = self._cache.get(key)
         if cached is None:
-            text = Text(self.HEADER, style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor)
+            text = Text(self.HEADER, style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor, row)
             segments = list(text.render(self.app.console))
             cached = Strip(segments).crop(self.scroll_offset.x, self.scroll_offset.x + width).extend_cell_length(width)
             cached = cached.apply_style(self.rich_style)
             self._cache[key] = cached
         return cached
 
-    def row_text(self, p: PacketEvent, selected: bool) -> Text:
+    def row_text(self, p: PacketEvent, selected: bool, row: int = 0) -> Text:
         v = self.app.theme_variables
         flag_style = f"bold {v['rst']}" if "R" in p.flags else (f"bold {v['fin']}" if "F" in p.flags else "")
         step = f"<{p.step}>" if p.step is not None else ""
-        text = Text(f"{p.index:>4} {step:>5} {p.t:>8.3f}  {f'{p.src} → {p.dst}':<17} ")
-        text.append(f"{'[' + p.flags + ']':<6}", style=flag_style)
-        ack = str(p.ack) if "." in p.flags else ""
-        text.append(f" {p.seq:>6} {ack:>6} {p.len:>5} {p.win:>5}")
+        prev = self.rows[row - 1].t if row > 0 else None
+        ts = timestamp(self.ts_mode, p.t, prev, self.rows[0].t if self.rows else None) if self.ts_mode else f"{p.t:>8.3f}"
+        head = f"{p.index:>4} {step:>5} {ts}  {p.src}.{p.sport} > {p.dst}.{p.dport}: "
+        seq_ack = absolute(p.raw) if self.absolute else None
+        body = p.tcpdump(options=True, seq_ack=seq_ack)
+        if len(head) + len(body) > self.size.width - 1:  # the options only where the width allows
+            body = p.tcpdump(options=False, seq_ack=seq_ack)
+        text = Text(head)
+        flags = f"Flags [{p.flags}]"
+        text.append(flags, style=flag_style)
+        text.append(body[len(flags) :])
         if selected:
             text.stylize("reverse" if self.has_focus else "underline")
         return text
+
+    def action_absolute(self) -> None:
+        self.absolute = not self.absolute
+        self.notify("sequence numbers: " + ("absolute (tcpdump -S)" if self.absolute else "relative"), timeout=3)
+
+    def action_timestamps(self) -> None:
+        self.ts_mode = (self.ts_mode + 1) % len(TS_MODES)
+        self.notify(f"timestamps: {TS_MODES[self.ts_mode]}", timeout=3)
+
+    def watch_absolute(self) -> None:
+        self.refresh()
+
+    def watch_ts_mode(self) -> None:
+        self.refresh()
 
     def on_focus(self) -> None:
         self.refresh()
