@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tuiexplore import statedraw
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.lab.client import LabInfo
 from tuiexplore.ladder import ladder
@@ -14,7 +15,7 @@ from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 from tuiexplore.transcript import call_text, header, line, result_text
 
-FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg")
+FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg", "diagram.svg")
 
 
 def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt) -> str:
@@ -40,6 +41,7 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
             out += [f"Branch `{v.branch}` in {excerpt.origin}:", "", "```c"]
             out += [f"{n}: {excerpt.lines[n - excerpt.first_line].strip()}" for n in lines]
             out += ["```", ""]
+    out += statedraw.markdown_section(events)
     out += ["## Ladder", "", "```", *ladder(events), "```", "", "## Full transcript", "", "```"]
     out += [line(e) for e in events]
     out += ["```", ""]
@@ -51,6 +53,7 @@ def write_common(directory: str, scn: Scenario, info: LabInfo, events: list[Even
     d.mkdir(parents=True, exist_ok=True)
     (d / "timeline.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
     (d / "transcript.md").write_text(markdown(scn, info, events, excerpt))
+    (d / "diagram.svg").write_text(statedraw.svg(statedraw.for_export(events), f"TCP states: {scn.name}"))
 
 
 def screenshot(

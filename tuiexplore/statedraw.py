@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from tuiexplore.statediagram import SocketPath, edge_text
+from tuiexplore.statediagram import SocketPath, edge_text, track
 
 # node id -> (column, row); "START" is CLOSE before a socket has moved, "CLOSE" its end.
 NODES = {
@@ -109,7 +109,8 @@ class Drawing:
 
     def __init__(self, width: int, height: int, sockets: list[SocketPath], actors: list[str] | None = None) -> None:
         self.width, self.sockets = max(40, width), sockets
-        order = list(dict.fromkeys([*(actors or []), *(s.actor for s in sockets)]))
+        # The explorer's panel order (server, client, others): the same colour in every form.
+        order = list(dict.fromkeys([*(actors or ["server", "client"]), *(s.actor for s in sockets)]))
         self.colour = {a: i for i, a in enumerate(order)}
         self.boxed = self.width >= 60 and height >= 28
         nh = 3 if self.boxed else 1
@@ -295,7 +296,7 @@ SVG_COLOURS = {
     "edge": "#6c6c6c",
     "node": "#d0d0d0",
     "note": "#8a8a8a",
-    "actor0": "#5fafff",
+    "actor0": "#87afd7",
     "actor1": "#ffaf00",
     "actor2": "#d787ff",
     "actor3": "#5fd7af",
@@ -324,3 +325,18 @@ def svg(drawing: Drawing, title: str, colours: dict[str, str] | None = None) -> 
         out.append(f'<text x="10" y="{(y + 2) * lh}">{spans}</text>')
     out += ["</g>", "</svg>", ""]
     return "\n".join(out)
+
+
+def for_export(events: list, width: int = 100) -> Drawing:
+    """The diagram as the run ended, roomy (boxed), for the transcript and the bundle."""
+    sockets = track(events)
+    return Drawing(width, 34 + len(sockets), sockets)
+
+
+def markdown_section(events: list) -> list[str]:
+    d = for_export(events)
+    out = ["## TCP states", "", "Each socket in its last state (●), its last move lit; every path in full:", "", "```"]
+    out += [line for line in d.lines()[: d.bus + 1]]
+    out += ["```", ""]
+    out += [f"- `{s.name}`: {s.path_text()}" for s in d.sockets if s.moves]
+    return [*out, ""]

@@ -144,6 +144,7 @@ class PacketTable(ScrollView, can_focus=True):
     """
 
     HEADER = f"{'#':>4} {'step':>5} {'t':>8}  packet, in tcpdump's notation (S: -S absolute seq, T: -ttt/-ttttt)"
+    NARROW = 90  # below this width the row number goes: tcpdump's line matters more
     BINDINGS = [
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
@@ -229,7 +230,8 @@ class PacketTable(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         cached = self._cache.get(key)
         if cached is None:
-            text = Text(self.HEADER, style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor, row)
+            header = self.HEADER if width >= self.NARROW else f"{'step':>4} {'t':>7}  packet (tcpdump; S: -S, T: -ttt)"
+            text = Text(header, style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor, row)
             segments = list(text.render(self.app.console))
             cached = Strip(segments).crop(self.scroll_offset.x, self.scroll_offset.x + width).extend_cell_length(width)
             cached = cached.apply_style(self.rich_style)
@@ -242,11 +244,15 @@ class PacketTable(ScrollView, can_focus=True):
         step = f"<{p.step}>" if p.step is not None else ""
         prev = self.rows[row - 1].t if row > 0 else None
         ts = timestamp(self.ts_mode, p.t, prev, self.rows[0].t if self.rows else None) if self.ts_mode else f"{p.t:>8.3f}"
-        head = f"{p.index:>4} {step:>5} {ts}  {p.src}.{p.sport} > {p.dst}.{p.dport}: "
         seq_ack = absolute(p.raw) if self.absolute else None
-        body = p.tcpdump(options=True, seq_ack=seq_ack)
-        if len(head) + len(body) > self.size.width - 1:  # the options only where the width allows
-            body = p.tcpdump(options=False, seq_ack=seq_ack)
+        # As much of tcpdump's line as the width allows: options first to go, then the ports.
+        tiers = [(True, f"{p.src}.{p.sport} > {p.dst}.{p.dport}"), (False, f"{p.src}.{p.sport} > {p.dst}.{p.dport}")]
+        for options, direction in [*tiers, (False, f"{p.src} > {p.dst}")]:
+            head = f"{p.index:>4} {step:>5} {ts}  " if self.size.width >= self.NARROW else f"{step:>4} {ts:>7}  "
+            head += f"{direction}: "
+            body = p.tcpdump(options=options, seq_ack=seq_ack)
+            if len(head) + len(body) <= self.size.width - 1:
+                break
         text = Text(head)
         flags = f"Flags [{p.flags}]"
         text.append(flags, style=flag_style)
