@@ -117,9 +117,8 @@ class Drawing:
         self.gap = max(1, min(3, (height - 1 - 7 * nh - len(sockets)) // 6))
         self.node_h = nh
         self.bus = 7 * nh + 6 * self.gap
-        # Each socket's path below the drawing, the latest movers first, as many as fit.
-        recent = sorted((s for s in sockets if s.moves), key=lambda s: -s.moves[-1].t)
-        self.captioned = recent[: max(1, height - self.bus - 1)]
+        # Each socket's path below the drawing, the latest movers first (a short panel scrolls).
+        self.captioned = sorted((s for s in sockets if s.moves), key=lambda s: -s.moves[-1].t)
         self.height = self.bus + 1 + len(self.captioned)
         self.chars = [[" "] * self.width for _ in range(self.height)]
         self.tags = [[""] * self.width for _ in range(self.height)]

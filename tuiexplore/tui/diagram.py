@@ -27,6 +27,7 @@ class StateDiagram(ScrollView, can_focus=True):
     StateDiagram {
         overflow-x: hidden;
         scrollbar-size-vertical: 1;
+        scrollbar-gutter: stable;  /* captions that overflow must not push the right rail out */
         & > .statediagram--edge { color: $text-muted 70%; }
         & > .statediagram--node { color: $text; text-style: bold; }
         & > .statediagram--note { color: $text-muted; text-style: italic; }

@@ -20,9 +20,10 @@ from textual.strip import Strip
 from textual.widgets import DataTable, Static
 
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
-from tuiexplore.tcpdump import TS_MODES, absolute, timestamp
+from tuiexplore.tcpdump import TS_MODES
 from tuiexplore.timeline import EpollEvent, NoteEvent, PacketEvent, StepEvent, VerdictEvent
 from tuiexplore.transcript import call_text, result_text
+from tuiexplore.tui import packetrow
 
 MAX_PACKETS = 2000
 VIRTUAL_CHUNK = 32
@@ -143,8 +144,7 @@ class PacketTable(ScrollView, can_focus=True):
     re-rendered every visible cell on each append, ~45 ms per step on this 2-core machine.
     """
 
-    HEADER = f"{'#':>4} {'step':>5} {'t':>8}  packet, in tcpdump's notation (S: -S absolute seq, T: -ttt/-ttttt)"
-    NARROW = 90  # below this width the row number goes: tcpdump's line matters more
+    HEADER = packetrow.header(packetrow.NARROW)  # the widest header: the list's scrollable width
     BINDINGS = [
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
@@ -230,8 +230,9 @@ class PacketTable(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         cached = self._cache.get(key)
         if cached is None:
-            header = self.HEADER if width >= self.NARROW else f"{'step':>4} {'t':>7}  packet (tcpdump; S: -S, T: -ttt)"
-            text = Text(header, style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor, row)
+            text = (
+                Text(packetrow.header(width), style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor, row)
+            )
             segments = list(text.render(self.app.console))
             cached = Strip(segments).crop(self.scroll_offset.x, self.scroll_offset.x + width).extend_cell_length(width)
             cached = cached.apply_style(self.rich_style)
@@ -241,22 +242,9 @@ class PacketTable(ScrollView, can_focus=True):
     def row_text(self, p: PacketEvent, selected: bool, row: int = 0) -> Text:
         v = self.app.theme_variables
         flag_style = f"bold {v['rst']}" if "R" in p.flags else (f"bold {v['fin']}" if "F" in p.flags else "")
-        step = f"<{p.step}>" if p.step is not None else ""
         prev = self.rows[row - 1].t if row > 0 else None
-        ts = timestamp(self.ts_mode, p.t, prev, self.rows[0].t if self.rows else None) if self.ts_mode else f"{p.t:>8.3f}"
-        seq_ack = absolute(p.raw) if self.absolute else None
-        # As much of tcpdump's line as the width allows: options first to go, then the ports.
-        tiers = [(True, f"{p.src}.{p.sport} > {p.dst}.{p.dport}"), (False, f"{p.src}.{p.sport} > {p.dst}.{p.dport}")]
-        for options, direction in [*tiers, (False, f"{p.src} > {p.dst}")]:
-            head = f"{p.index:>4} {step:>5} {ts}  " if self.size.width >= self.NARROW else f"{step:>4} {ts:>7}  "
-            head += f"{direction}: "
-            body = p.tcpdump(options=options, seq_ack=seq_ack)
-            if len(head) + len(body) <= self.size.width - 1:
-                break
-        text = Text(head)
-        flags = f"Flags [{p.flags}]"
-        text.append(flags, style=flag_style)
-        text.append(body[len(flags) :])
+        first = self.rows[0].t if self.rows else None
+        text = packetrow.row(p, self.size.width, self.absolute, self.ts_mode, prev, first, flag_style)
         if selected:
             text.stylize("reverse" if self.has_focus else "underline")
         return text
@@ -268,12 +256,6 @@ class PacketTable(ScrollView, can_focus=True):
     def action_timestamps(self) -> None:
         self.ts_mode = (self.ts_mode + 1) % len(TS_MODES)
         self.notify(f"timestamps: {TS_MODES[self.ts_mode]}", timeout=3)
-
-    def watch_absolute(self) -> None:
-        self.refresh()
-
-    def watch_ts_mode(self) -> None:
-        self.refresh()
 
     def on_focus(self) -> None:
         self.refresh()
