@@ -176,7 +176,8 @@ class Drawing:
             self.put(x, y, ch, self.lit.get((x, y), "edge"))
         for node, box in self.boxes.items():
             self._node(node, box)
-        self.put(2, self.bus, RAIL_NOTE, "note")
+        tw = any(s.timewait for s in self.sockets)
+        self.put(2, self.bus, RAIL_NOTE + (" · ·tw: a timewait mini-socket" if tw else ""), "note")
         for s, path in last.items():
             self._label(path, s.last.cause, f"actor{self.colour[s.actor] % 4}")
         for i, s in enumerate(self.captioned):

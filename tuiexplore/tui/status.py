@@ -13,21 +13,17 @@ SEP = " · "
 
 
 def fit(parts: list[str], width: int) -> str:
-    """parts: ["name: title", "step k/N next: ...", lab details, extras...] joined to fit width."""
+    """parts: ["name: title", "step k/N next: ...", lab details, extras...] joined to fit width.
+    The extras (working, server loop, autoplay) say what the app is doing: they outrank the title."""
     if len(SEP.join(parts)) <= width or len(parts) < 2:
         return SEP.join(parts)[: max(width, 1)]
-    head, step, rest = parts[0], parts[1], parts[2:]
-    rest = rest[1:] if rest else rest  # the lab details go first
-    while rest and len(SEP.join([head, step, *rest])) > width:
-        rest = rest[:-1]
+    head, step, rest = parts[0], parts[1], parts[3:]  # parts[2], the lab details, go first
     name = head.split(": ", 1)[0]
+    while rest and len(SEP.join([name, step, *rest])) > width:
+        rest = rest[:-1]
     room = width - len(SEP.join(["", step, *rest]))
-    if room >= len(head):
-        pass
-    elif room > len(name) + 3:
-        head = head[: room - 1] + "…"
-    else:
-        head = name
+    if room < len(head):
+        head = head[: room - 1] + "…" if room > len(name) + 3 else name
     line = SEP.join([head, step, *rest])
     return line if len(line) <= width else line[: width - 1] + "…"
 
