@@ -1,14 +1,15 @@
 """Packet rows in tcpdump's own words: the options string is tcpdump's, byte for byte."""
 
-import json
-import re
 import shutil
 import subprocess
 
 import pytest
-from conftest import cli
 
-from tuiexplore.tcpdump import clock, tcp_options, timestamp
+from tuiexplore import runner, transcript
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.tcpdump import absolute, clock, tcp_options, timestamp
+from tuiexplore.timeline import PacketEvent
+from tuiexplore.tui import packetrow
 
 
 def test_option_kinds():
@@ -25,15 +26,17 @@ def test_timestamps():
 
 
 @pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is installed by scripts/setup.sh")
-def test_syn_options_match_tcpdump_on_the_apps_pcap(tmp_path):
+def test_rows_match_tcpdump_on_the_apps_pcap(tmp_path):
     pcap = tmp_path / "seed.pcap"
-    r = cli("run", "seed-rst", "--json", "--pcap", str(pcap))
-    assert r.returncode == 0, r.stderr
-    packets = [e for e in map(json.loads, r.stdout.splitlines()) if e["type"] == "packet"]
-    out = subprocess.run(["tcpdump", "-nn", "-r", str(pcap)], capture_output=True, text=True, check=True).stdout
-    theirs = re.findall(r"options \[([^\]]*)\]", out)
-    ours = [p["options"] for p in packets if p["options"]]
-    syn = next(p for p in packets if p["flags"] == "S")
-    assert syn["options"].startswith("mss ") and "sackOK" in syn["options"]
-    assert theirs[0] == syn["options"]
-    assert theirs == ours  # every packet, not only the SYN
+    r = runner.run(load("seed-rst"), pcap=str(pcap))
+    assert r.ok, r.failures
+    packets = [e for e in r.events if isinstance(e, PacketEvent)]
+    out = subprocess.run(["tcpdump", "-nn", "-S", "-r", str(pcap)], capture_output=True, text=True, check=True).stdout
+    theirs = [line.split(": ", 1)[1] for line in out.splitlines()]
+    syn = packets[0]
+    assert syn.flags == "S" and theirs[0].startswith("Flags [S], seq ") and "options [mss " in theirs[0]
+    syn_row = packetrow.row(syn, 300, True, 0, None, None, "").plain  # the explorer's row, -S on
+    assert syn_row.endswith(": " + theirs[0])
+    assert f"options [{syn.options}]" in transcript.line(syn) and f"options [{syn.options}]" in theirs[0]
+    # Every packet, word for word, with -S's absolute numbers.
+    assert [p.tcpdump(seq_ack=absolute(p.raw)) for p in packets] == theirs
