@@ -49,7 +49,7 @@ def test_bundle_has_the_state_diagram(tmp_path):
     md = (out / "transcript.md").read_text()
     section = md.split("## TCP states", 1)[1].split("## Ladder", 1)[0]
     assert "TIME_WAIT" in section and "●sock·tw" in section
-    assert "FIN_WAIT1 ─rcv ACK, orphan→tw→ FIN_WAIT2 ─rcv FIN→ TIME_WAIT" in section
+    assert "FIN_WAIT1 ─rcv ACK, tw sock→ FIN_WAIT2 ─rcv FIN→ TIME_WAIT" in section
     assert "CLOSE_WAIT ─close()→ LAST_ACK ─rcv ACK→ CLOSE" in section
     assert "options [mss " in md  # the SYN's options in the transcript
     text = "".join(ET.parse(out / "diagram.svg").getroot().itertext())

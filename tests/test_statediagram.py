@@ -35,12 +35,31 @@ def test_clean_close_paths_from_a_real_lab():
     # FIN_WAIT1 lasts microseconds: only the tracepoint sees it, no poll of /proc/net/tcp could.
     assert (fin_wait1.source, fin_wait1.cause) == ("tracepoint", "close()")
     fin_wait2 = next(m for m in client.moves if m.new == "FIN_WAIT2")
-    assert fin_wait2.timewait and fin_wait2.cause == "rcv ACK, orphan→tw"  # tcp_time_wait(FIN_WAIT2)
+    assert fin_wait2.timewait and fin_wait2.cause == "rcv ACK, tw sock"  # tcp_time_wait(FIN_WAIT2)
     assert client.moves[-1].cause == "rcv FIN" and client.state == "TIME_WAIT" and client.timewait
     assert [m.cause for m in server.moves[-3:]] == ["rcv FIN", "close()", "rcv ACK"]
     d = Drawing(78, 16, track(r.events), ["client", "server"])
     tw = d.boxes["TIME_WAIT"]
     assert "●sock·tw" in d.lines()[tw.y]
+
+
+def test_without_tracepoints_only_polled_states_show():
+    """The same run with the tracer off: FIN_WAIT1 and LAST_ACK, which only a tracepoint sees,
+    are missing, and the moves jump over them (nothing is filled in from a table)."""
+    p = paths(runner.run(load("clean-close"), tracer=False).events)
+    client, server = p["client sock"], p["server conn"]
+    assert "FIN_WAIT1" not in states(client) and "LAST_ACK" not in states(server)
+    assert states(client)[-3:] == ["ESTABLISHED", "FIN_WAIT2", "TIME_WAIT"]
+    assert all(m.source == "tcp_info" for m in client.moves)
+
+
+@root_only
+def test_disconnect_and_connect_again():
+    p = paths(runner.run(load("disconnect")).events)
+    sock = p["client sock"]
+    assert states(sock)[-4:] == ["ESTABLISHED", "CLOSE", "SYN_SENT", "ESTABLISHED"]
+    assert sock.moves[-3].cause == "connect() disconnect: snd RST" and sock.state == "ESTABLISHED"
+    assert p["server conn"].moves[-1].cause == "rcv RST" and p["server conn2"].state == "ESTABLISHED"
 
 
 @root_only

@@ -111,6 +111,7 @@ def track(events: list[Event]) -> list[SocketPath]:
             steps.setdefault(e.step, _Step()).packets.append((i, e))
         elif isinstance(e, VerdictEvent):
             steps.setdefault(e.step, _Step()).branch = e.branch
+    found: list[SocketPath] = []
     sockets: dict[tuple[str, str], SocketPath] = {}
     children: dict[str, list[SocketPath]] = {}  # connections the kernel has, not yet accepted
     for i, e in enumerate(events):
@@ -119,11 +120,13 @@ def track(events: list[Event]) -> list[SocketPath]:
         if not isinstance(e, StateEvent) or e.actor == "?" or e.old == e.new:
             continue
         sock = _socket_of(e, sockets, children)
-        if sock.started and sock.state == e.new:
-            continue  # a poll of /proc/net/tcp seeing again what a tracepoint already showed
+        if sock not in found:
+            found.append(sock)
+        if sock.started and (sock.state == e.new or (e.source == "tcp_info" and e.old != sock.state)):
+            continue  # a poll of /proc/net/tcp seeing again, or late, what a tracepoint showed
         st = steps.get(e.step) if e.step is not None else None
         _apply(sock, e, _cause(sock, e, i, st))
-    return list(dict.fromkeys(sockets.values()))
+    return found
 
 
 def _socket_of(e: StateEvent, sockets: dict[tuple[str, str], SocketPath], children: dict[str, list[SocketPath]]) -> SocketPath:
@@ -135,7 +138,6 @@ def _socket_of(e: StateEvent, sockets: dict[tuple[str, str], SocketPath], childr
             return child
     child = SocketPath(e.actor, "(not accepted)")
     pending.append(child)
-    sockets[(e.actor, f"?{id(child)}")] = child
     return child
 
 
@@ -170,22 +172,14 @@ def _cause(sock: SocketPath, e: StateEvent, index: int, st: _Step | None) -> str
             why = ABORT_WHY.get(st.branch)
             return f"{text} {why}: snd RST" if why else f"{text}, snd RST"
         return text
-    if own and e.new == "CLOSE" and sent_rst and not _received_before(e, index, st):
-        # close() in FIN_WAIT2 with TCP_LINGER2 < 0: the same call's second move, a RST.
-        why = ABORT_WHY.get(st.branch)
-        return f"{call.call}() {why}: snd RST" if why else "snd RST"
     st.moved.add(key)
-    received = _received_before(e, index, st)
     if e.new == "CLOSE":
         if any("R" in p.flags and p.dst == e.actor for _, p in st.packets):
             return "rcv RST"
         if sent_rst:
             return "snd RST"
-    if received is not None:
-        return f"rcv {flag_name(received.flags)}"
-    if e.new == "CLOSE" and sent_rst:
-        return "snd RST"
-    return "timeout"
+    received = _received_before(e, index, st)
+    return f"rcv {flag_name(received.flags)}" if received is not None else "timeout"
 
 
 def _received_before(e: StateEvent, index: int, st: _Step) -> PacketEvent | None:
@@ -205,9 +199,9 @@ def _apply(sock: SocketPath, e: StateEvent, cause: str) -> None:
         sock.moves.pop()
         before = sock.last
         if last.old == e.new and before is not None and before.new == e.new:
-            sock.moves[-1] = Move(before.old, e.new, f"{before.cause}, orphan→tw", before.step, before.t, before.source, True)
+            sock.moves[-1] = Move(before.old, e.new, f"{before.cause}, tw sock", before.step, before.t, before.source, True)
         else:
-            sock.moves.append(Move(last.old, e.new, f"{last.cause}, orphan→tw", last.step, last.t, e.source, True))
+            sock.moves.append(Move(last.old, e.new, f"{last.cause}, tw sock", last.step, last.t, e.source, True))
         sock.state, sock.timewait = e.new, True
         return
     sock.timewait = sock.timewait and e.new != "CLOSE"
