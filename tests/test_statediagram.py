@@ -129,3 +129,26 @@ def test_nodes_are_linux_state_names():
         "CLOSE", "LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2",
         "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK",
     }  # fmt: skip
+
+
+def test_m_and_5_show_the_diagram_at_both_sizes():
+    from tui_fakes import FakeDriver
+
+    async def body(size, key):
+        app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(0.2)
+            diagram = app.query_one(StateDiagram)
+            assert not diagram.region  # hidden until asked for
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            assert diagram.region.width > 0 and diagram.drawing is not None
+            assert "●sock" in "\n".join(diagram.drawing.lines())
+            if size[0] >= 120 and key == "m":
+                await pilot.press("m")  # wide: m again gives the kernel its place back
+                await pilot.pause(0.2)
+                assert not diagram.region
+
+    for size in ((80, 24), (160, 48)):
+        for key in ("m", "5"):
+            asyncio.run(body(size, key))

@@ -61,6 +61,11 @@ class StateDiagram(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._redraw()
 
+    def on_focus(self) -> None:
+        # 5 on a wide terminal focuses the diagram while the kernel holds its place: give it over.
+        if self.screen.has_class("-wide"):
+            self.app.query_one("#panels").add_class("-map")
+
     def _redraw(self) -> None:
         region = self.scrollable_content_region
         if not region.width:

@@ -239,7 +239,7 @@ class PacketTable(ScrollView, can_focus=True):
             self._cache[key] = cached
         return cached
 
-    def row_text(self, p: PacketEvent, selected: bool, row: int = 0) -> Text:
+    def row_text(self, p: PacketEvent, selected: bool, row: int) -> Text:
         v = self.app.theme_variables
         flag_style = f"bold {v['rst']}" if "R" in p.flags else (f"bold {v['fin']}" if "F" in p.flags else "")
         prev = self.rows[row - 1].t if row > 0 else None
