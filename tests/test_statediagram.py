@@ -94,7 +94,7 @@ async def until(pilot, cond, timeout: float = 40.0) -> None:
 
 
 def mark_row(app, node: str) -> str:
-    d = app.query_one(StateDiagram).drawing
+    d = app.screen.query_one(StateDiagram).drawing
     return d.lines()[d.boxes[node].y]
 
 
@@ -105,20 +105,25 @@ def test_marks_follow_a_real_lab_and_step_back():
     async def body():
         app = make_app(load("clean-close"))
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: app.info is not None)
+            await until(pilot, lambda: app.explorer.info is not None)
             await pilot.press("m")
-            assert app.query_one(StateDiagram).display
+            assert app.screen.query_one(StateDiagram).display
             for _ in range(10):  # up to the client's close()
                 await pilot.press("n")
-            await until(pilot, lambda: app.cursor == 10 and app.pending == 0 and "●sock·tw" in mark_row(app, "FIN_WAIT2"))
+            await until(
+                pilot,
+                lambda: app.explorer.cursor == 10 and app.explorer.pending == 0 and "●sock·tw" in mark_row(app, "FIN_WAIT2"),
+            )
             assert "●conn" in mark_row(app, "CLOSE_WAIT")
             for _ in range(2):
                 await pilot.press("n")
-            await until(pilot, lambda: app.cursor == 12 and "●sock·tw" in mark_row(app, "TIME_WAIT"), 20)
+            await until(pilot, lambda: app.explorer.cursor == 12 and "●sock·tw" in mark_row(app, "TIME_WAIT"), 20)
             await until(pilot, lambda: "●conn" in mark_row(app, "CLOSE"))
             assert "●conn" not in mark_row(app, "CLOSE_WAIT")
             await pilot.press("b")  # a fresh lab replays steps 1..11: conn back in CLOSE_WAIT
-            await until(pilot, lambda: app.cursor == 11 and app.pending == 0 and "●conn" in mark_row(app, "CLOSE_WAIT"))
+            await until(
+                pilot, lambda: app.explorer.cursor == 11 and app.explorer.pending == 0 and "●conn" in mark_row(app, "CLOSE_WAIT")
+            )
             assert "●sock·tw" in mark_row(app, "FIN_WAIT2")
 
     asyncio.run(body())
@@ -138,7 +143,7 @@ def test_m_and_5_show_the_diagram_at_both_sizes():
         app = make_app(load("seed-rst"), driver_factory=FakeDriver)
         async with app.run_test(size=size) as pilot:
             await pilot.pause(0.2)
-            diagram = app.query_one(StateDiagram)
+            diagram = app.screen.query_one(StateDiagram)
             assert not diagram.region  # hidden until asked for
             await pilot.press(key)
             await pilot.pause(0.2)

@@ -24,3 +24,10 @@ def test_wide_keeps_everything():
 def test_very_narrow_keeps_the_counter():
     line = fit(PARTS, 40)
     assert len(line) <= 40 and line.startswith("seed-rst · step 13/15 next:")
+
+
+def test_a_long_problem_is_cut_not_dropped():
+    parts = [*PARTS[:3], "⚠ finding tcp.c failed: SourceError: " + "no tcp.c under /nonexistent/tree " * 4]
+    line = fit(parts, 80)
+    assert len(line) == 80 and line.endswith("…")
+    assert "step 13/15 next: client close(sock) · ⚠ finding tcp.c" in line and "kernel" not in line

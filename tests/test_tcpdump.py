@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-from tuiexplore import runner, transcript
+from tuiexplore import runner
+from tuiexplore.reports import transcript
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.tcpdump import absolute, clock, tcp_options, timestamp
 from tuiexplore.timeline import PacketEvent

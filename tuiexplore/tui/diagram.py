@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.segment import Segment
-from textual.app import App
 from textual.geometry import Size
+from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -64,7 +64,7 @@ class StateDiagram(ScrollView, can_focus=True):
     def on_focus(self) -> None:
         # 5 on a wide terminal focuses the diagram while the kernel holds its place: give it over.
         if self.screen.has_class("-wide"):
-            self.app.query_one("#panels").add_class("-map")
+            self.screen.query_one("#panels").add_class("-map")
 
     def _redraw(self) -> None:
         region = self.scrollable_content_region
@@ -91,13 +91,13 @@ class StateDiagram(ScrollView, can_focus=True):
         return Strip(segments).crop(0, width).extend_cell_length(width, base)
 
 
-def toggle_diagram(app: App, tab: int) -> None:
-    """``m``: the diagram's tab on a narrow terminal; on a wide one it takes the kernel's place
-    and back."""
-    if app.screen.has_class("-narrow"):
-        app.action_show(tab)
+def toggle_diagram(screen: Screen, tab: int) -> None:
+    """``m`` on the explorer screen: the diagram's tab on a narrow terminal; on a wide one it takes
+    the kernel's place and back."""
+    if screen.has_class("-narrow"):
+        screen.action_show(tab)
         return
-    panels = app.query_one("#panels")
+    panels = screen.query_one("#panels")
     panels.toggle_class("-map")
     if panels.has_class("-map"):
-        app.query_one(StateDiagram).focus()
+        screen.query_one(StateDiagram).focus()
