@@ -26,13 +26,22 @@ if [ "$extra" = "test" ]; then
   command -v tmux >/dev/null || need_apt+=(tmux)
   command -v setpriv >/dev/null || need_apt+=(util-linux)
 fi
-if [ ${#need_apt[@]} -gt 0 ]; then
+# The guest-kernel tests: QEMU (with virtiofsd) and busybox-static for 5.10/6.1's initramfs;
+# without recommends (firmware, GUI), which a -kernel boot does not use.
+need_guest=()
+if [ "$extra" = "test" ]; then
+  command -v qemu-system-x86_64 >/dev/null || need_guest+=(qemu-system-x86)
+  [ -x /bin/busybox ] || need_guest+=(busybox-static)
+fi
+if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_guest[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing system packages: ${need_apt[*]}" >&2
+    echo "installing system packages: ${need_apt[*]} ${need_guest[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    apt-get update -qq >/dev/null
+    [ ${#need_apt[@]} -eq 0 ] || apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    [ ${#need_guest[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${need_guest[@]}" >/dev/null
   else
-    echo "please install: ${need_apt[*]} (e.g. sudo apt-get install ${need_apt[*]})" >&2
+    echo "please install: ${need_apt[*]} ${need_guest[*]} (e.g. sudo apt-get install ${need_apt[*]} ${need_guest[*]})" >&2
     [[ " ${need_apt[*]} " == *" python3-venv "* ]] && exit 1
   fi
 fi
@@ -42,3 +51,8 @@ fi
 spec="."
 [ "$extra" = "test" ] && spec=".[test]"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$spec"
+kernels="$("$venv/bin/python" -m tuiexplore kernels)"
+if [ "$extra" = "test" ] && ! grep -q '^6\.1 ' <<<"$kernels"; then
+  # One guest kernel for tests/test_guest.py (a private apt state: no root needed, ~15 MB).
+  "$venv/bin/python" -m tuiexplore kernels get 6.1 --no-source >&2
+fi

@@ -16,7 +16,7 @@ from typing import Any
 
 from tuiexplore import __version__
 
-COMMANDS = ("list", "run", "kernel", "demo", "compare", "serve")
+COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch")
 
 
 class InputError(Exception):
@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "demo":
             return _explorer(argv[1:], demo=True)
+        if argv and argv[0] == "watch":
+            from tuiexplore.watch.command import main as watch_main
+
+            return watch_main(argv[1:], run_ui=_watch_ui)
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)
@@ -53,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+
+
+def _watch_ui(watch: Any, theme: str | None) -> int:
+    from tuiexplore.tui.watch_app import run_watch_app
+
+    return run_watch_app(watch, theme=theme)
 
 
 def _command(argv: list[str]) -> int:
@@ -69,14 +79,22 @@ def _command(argv: list[str]) -> int:
     r.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     r.add_argument("--export", metavar="DIR", help="also write a bundle: capture.pcap, timeline.jsonl, transcript.md, screen.svg")
     r.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* (its unread-data rule, the export)")
+    r.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")
     k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
     c = sub.add_parser("compare", help="run two scenarios in two labs and show them side by side")
     c.add_argument("a", help="first scenario (built-in name or TOML file)")
-    c.add_argument("b", help="second scenario")
+    c.add_argument("b", nargs="?", help="second scenario (default: the first again, with two --kernel)")
+    c.add_argument(
+        "--kernel", action="append", metavar="K", help="kernel of the first, then the second lab (host, a cached line, a vmlinuz)"
+    )
     c.add_argument("--text", action="store_true", help="print the comparison instead of opening it in the explorer")
     c.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    ks = sub.add_parser("kernels", help="list the guest kernels; 'kernels get LINE' fetches a Debian cloud kernel")
+    ks.add_argument("action", nargs="?", choices=["get"], help="get: download and unpack LINE into the cache")
+    ks.add_argument("line", nargs="?", help="5.10, 6.1, 6.12 or 7.x")
+    ks.add_argument("--no-source", action="store_true", help="skip the linux-source package (the kernel panel's tcp.c)")
     sv = sub.add_parser("serve", help="serve the explorer to a browser (textual-serve), on 127.0.0.1 by default")
     sv.add_argument("scenario", nargs="?", default="seed-rst", help="scenario to open (default: seed-rst)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -91,6 +109,10 @@ def _command(argv: list[str]) -> int:
         return _list()
     if args.cmd == "kernel":
         return _kernel(args)
+    if args.cmd == "kernels":
+        from tuiexplore.guest.commands import kernels
+
+        return kernels(args.action, args.line, source=not args.no_source)
     return _run(args)
 
 
@@ -134,16 +156,22 @@ def _compare(args: argparse.Namespace) -> int:
     from tuiexplore.lab.client import LabError
     from tuiexplore.reports import compare
 
-    scns = [_scenario(args.a), _scenario(args.b)]
+    kernels = args.kernel or []
+    if len(kernels) > 2 or (args.b is None and len(kernels) != 2):
+        raise InputError("compare takes two scenarios, or one scenario and two --kernel")
+    scns = [_scenario(args.a), _scenario(args.b or args.a)]
+    launchers = [_guest(k) for k in kernels] + [None] * (2 - len(kernels))
     print(f"running {scns[0].name} and {scns[1].name} in two labs...", file=sys.stderr, flush=True)
     try:
         with ThreadPoolExecutor(2) as pool:  # two labs, two namespaces: they cannot see each other
-            results = list(pool.map(lambda s: runner.run(s, tracer=not args.no_trace), scns))
+            runs = pool.map(lambda s, g: runner.run(s, tracer=not args.no_trace, transport=g and g.transport), scns, launchers)
+            results = list(runs)
     except LabError as exc:
         print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
         return 1
     rows = compare.align(results[0].events, results[1].events)
-    names = (f"{scns[0].name}: {scns[0].title}", f"{scns[1].name}: {scns[1].title}")
+    where = [r.info.where or (f"host Linux {r.info.release}" if kernels else "") for r in results]
+    names = tuple(f"{s.name}{' on ' + w if w else ''}: {s.title}" for s, w in zip(scns, where, strict=True))
     if args.text:
         print("\n".join(compare.text(rows, names, width=shutil.get_terminal_size((140, 40)).columns)))
         return 0
@@ -201,6 +229,9 @@ def _run(args: argparse.Namespace) -> int:
     from tuiexplore.reports import transcript
 
     scn = _scenario(args.scenario)
+    launcher = _guest(args.kernel)
+    if launcher and (args.pcap or args.export):
+        raise InputError("--pcap and --export are not available with --kernel yet (the guest's root is read-only)")
     out_lock = threading.Lock()
 
     def emit(text: str) -> None:
@@ -208,7 +239,8 @@ def _run(args: argparse.Namespace) -> int:
             print(text, flush=True)
 
     if args.json:
-        on_event, on_ready = (lambda e: emit(e.to_json())), None
+        on_event = lambda e: emit(e.to_json())  # noqa: E731
+        on_ready = None if launcher is None else (lambda info: on_event(transcript.where_note(info)))
     else:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
@@ -227,6 +259,7 @@ def _run(args: argparse.Namespace) -> int:
             pcap=pcaps,
             on_ready=on_ready,
             unread_rule=running_unread_rule(excerpt, platform.release()),
+            transport=launcher and launcher.transport,
         )
     except LabError as exc:
         print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
@@ -253,6 +286,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _guest(name: str | None):  # noqa: ANN202 - a guest launcher or None, imported lazily
+    if name is None:
+        return None
+    from tuiexplore.guest.commands import resolve
+    from tuiexplore.guest.machine import GuestError
+
+    try:
+        return resolve(name)
+    except GuestError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _explorer(argv: list[str], demo: bool = False) -> int:
     p = argparse.ArgumentParser(
         prog="tuiexplore demo" if demo else "tuiexplore",
@@ -267,7 +312,10 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--theme", default=None, help="colour theme (dark, light, contrast)")
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
+    p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     args = p.parse_args(argv)
+    launcher = _guest(args.kernel)
+    kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
     scn = _scenario(args.scenario)
     from tuiexplore.tui.app import run_app
@@ -276,4 +324,13 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     if not 0.2 <= pause <= 60:
         print("tuiexplore: --pause must be from 0.2 to 60 seconds", file=sys.stderr)
         return 2
-    return run_app(scn, theme=args.theme, tracer=not args.no_trace, kernel_src=args.kernel_src, autoplay=demo, pause_s=pause)
+    return run_app(
+        scn,
+        theme=args.theme,
+        tracer=not args.no_trace,
+        kernel_src=kernel_src,
+        autoplay=demo,
+        pause_s=pause,
+        transport=launcher and launcher.transport,
+        release=launcher and launcher.kernel.version,
+    )

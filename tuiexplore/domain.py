@@ -25,6 +25,7 @@ class LabInfo:
     tracepoints: bool
     rst_reasons: list[str] = field(default_factory=list)
     t0: float = 0.0
+    where: str = ""  # from the transport: e.g. "guest Linux 6.1.176 (..., QEMU TCG)"; "" = this host
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from tuiexplore.domain import LabInfo, StepDone
 from tuiexplore.lab.client import Lab
+from tuiexplore.lab.protocol import LabOptions
+from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, VerdictEvent
 
@@ -33,8 +35,10 @@ def run(
     pcap: str | list[str] | None = None,
     on_ready: Callable[[LabInfo], None] | None = None,
     unread_rule: str | None = None,
+    transport: Callable[[LabOptions], Transport] | None = None,
 ) -> RunResult:
-    """``unread_rule``: from ``kernel.notes.running_unread_rule`` (the explorer uses the same)."""
+    """``unread_rule``: from ``kernel.notes.running_unread_rule`` (the explorer uses the same).
+    ``transport``: how to reach the agent (e.g. in a guest kernel); None is a local process."""
     result = RunResult(scn)
 
     def collect(e: Event) -> None:
@@ -42,7 +46,7 @@ def run(
         if on_event:
             on_event(e)
 
-    with Lab(collect) as lab:
+    with Lab(collect, transport=transport or AgentProcess) as lab:
         result.info = lab.start(scn.actors, scn.port, tracer, unread_rule=unread_rule)
         if on_ready:
             on_ready(result.info)

@@ -14,6 +14,8 @@ from typing import Any
 from tuiexplore.domain import LabInfo, StepDone
 from tuiexplore.lab.calls import complete_args, is_closing
 from tuiexplore.lab.client import Lab
+from tuiexplore.lab.protocol import LabOptions
+from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.scenarios.scenario import Scenario, Step
 from tuiexplore.timeline import Event, StepEvent
 
@@ -52,12 +54,14 @@ class Session:
         on_batch: Callable[[list[Event], int], None],
         tracer: bool = True,
         on_step: Callable[[int, str, str, str, str | None], None] | None = None,
+        transport: Callable[[LabOptions], Transport] = AgentProcess,
     ) -> None:
         """``on_step(number, actor, call, origin, say)`` is called as each step is sent to the lab;
         ``say`` is the scenario step's narration, if it has one."""
         self.scenario = scenario
         self._on_step = on_step or (lambda *a: None)
         self.tracer = tracer
+        self.transport = transport  # how each lab's agent is reached (a guest kernel's, say)
         self._on_batch = on_batch
         self.lab: Lab | None = None
         self.info: LabInfo | None = None
@@ -74,7 +78,7 @@ class Session:
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> LabInfo:
         generation = self.generation
-        self.lab = Lab(on_batch=lambda events: self._batch(events, generation))
+        self.lab = Lab(on_batch=lambda events: self._batch(events, generation), transport=self.transport)
         actors = list(dict.fromkeys([*(self.scenario.actors or []), "server", "client"]))
         self.info = self.lab.start(actors, self.scenario.port, self.tracer, unread_rule=self.unread_rule)
         return self.info

@@ -8,6 +8,7 @@ waits has a deadline: a wedged agent is reported, never waited on forever.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -58,7 +59,7 @@ class Lab:
     ) -> LabInfo:
         self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule))
         threading.Thread(target=self._read, name="lab-reader", daemon=True).start()
-        self.info = self._wait("ready", timeout).info
+        self.info = dataclasses.replace(self._wait("ready", timeout).info, where=self._link.where)
         return self.info
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ class TraceEvent:
     sport: int
     dport: int
     fields: dict[str, str]
+    task: str = ""  # "comm-pid" of the task that was running: the caller for syscall-driven events
 
 
 class TracerUnavailable(RuntimeError):
@@ -100,9 +101,7 @@ class Tracer:
             raise TracerUnavailable(f"cannot create a tracefs instance: {exc.strerror}") from exc
         try:
             self._write("trace_clock", "mono")
-            self._write(
-                "events/sock/inet_sock_set_state/filter", f"protocol == 6 && (sport == {self.port} || dport == {self.port})"
-            )
+            self._write("events/sock/inet_sock_set_state/filter", self.state_filter())
             self._write("events/sock/inet_sock_set_state/enable", "1")
             self._write("events/tcp/tcp_send_reset/enable", "1")
             self._pipe = os.open(os.path.join(self._dir, "trace_pipe"), os.O_RDONLY | os.O_NONBLOCK)
@@ -111,6 +110,13 @@ class Tracer:
             raise TracerUnavailable(f"cannot enable tracepoints: {exc.strerror} ({exc.filename})") from exc
         self._thread = threading.Thread(target=self._read, name="tracer", daemon=True)
         self._thread.start()
+
+    def state_filter(self) -> str:
+        """The kernel-side filter for state changes (tracefs filter syntax)."""
+        return f"protocol == 6 && (sport == {self.port} || dport == {self.port})"
+
+    def wants(self, sport: int, dport: int) -> bool:
+        return self.port in (sport, dport)
 
     def _write(self, rel: str, value: str) -> None:
         with open(os.path.join(self._dir, rel), "w") as f:
@@ -150,9 +156,9 @@ class Tracer:
                 fields["reason"] = self.reasons.get(int(reason), reason)
         else:
             sport, dport = int(fields.get("sport", 0)), int(fields.get("dport", 0))
-        if self.port not in (sport, dport):
+        if not self.wants(sport, dport):
             return None
-        return TraceEvent(float(m["ts"]) + self._offset, m["event"], sport, dport, fields)
+        return TraceEvent(float(m["ts"]) + self._offset, m["event"], sport, dport, fields, m["task"])
 
     def close(self) -> None:
         self._stop.set()

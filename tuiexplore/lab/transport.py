@@ -21,6 +21,7 @@ from tuiexplore.lab.wire import encode
 
 class Transport(ABC):
     pid: int | None = None
+    where: str = ""  # where the agent runs when not on this host, e.g. "guest Linux 6.1.176 (...)"
 
     @abstractmethod
     def send_line(self, line: str) -> None:

@@ -82,7 +82,13 @@ def line(e: Event) -> str:
 def header(name: str, title: str, summary: str, info: LabInfo) -> list[str]:
     mode = "root, private netns" if info.mode == "root" else "unprivileged, user+network namespace"
     trace = "tracepoints on" if info.tracepoints else "tracepoints off"
-    out = [f"# {name}: {title}", f"# kernel {info.release} · lab port {info.port} · {mode} · {trace}"]
+    kernel = info.where or f"kernel {info.release}"
+    out = [f"# {name}: {title}", f"# {kernel} · lab port {info.port} · {mode} · {trace}"]
     if summary:
         out.append(f"# {summary}")
     return out
+
+
+def where_note(info: LabInfo) -> NoteEvent:
+    """For the JSON stream: the lab did not run on this host's kernel."""
+    return NoteEvent(0.0, "info", f"the lab ran in a {info.where}, not on this host's kernel", None)

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
+from tuiexplore.lab.transport import Transport
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
@@ -42,7 +43,9 @@ class ExplorerApp(App):
         kernel_src: str | None = None,
         autoplay: bool = False,
         pause_s: float = 2.0,
+        transport: Callable[..., Transport] | None = None,
     ) -> None:
+        """``transport``: how the lab's agent is reached (e.g. a guest kernel's); None: this host."""
         super().__init__()
         for t in themes.load_themes():
             self.register_theme(t)
@@ -54,6 +57,8 @@ class ExplorerApp(App):
         self.find_source, self.kernel_src = find_source, kernel_src
         self.explorer = ExplorerScreen(scenario, excerpt or bundled(), autoplay, pause_s)
         self.error = ""  # why the lab failed, printed when the app exits
+        self.transport = transport
+        self.running_release = platform.release()  # the lab's kernel (a guest's, with a transport)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(themes.APP_VARIABLES)
@@ -67,14 +72,15 @@ class ExplorerApp(App):
 
     def start_driver(self, target: MessagePump) -> None:
         """Called by the explorer once mounted: the driver posts its messages to it."""
-        self.driver = self.driver_factory(target, self.explorer.scenario, tracer=self.tracer)
+        kw = {} if self.transport is None else {"transport": self.transport}
+        self.driver = self.driver_factory(target, self.explorer.scenario, tracer=self.tracer, **kw)
         self.driver.start()
 
     @work(thread=True, exclusive=True, group="kernel-source", exit_on_error=False, description="finding tcp.c")
     def discover_source(self) -> None:
         """The running kernel's own tcp.c, if this machine has it (a first tarball read takes ~10 s)."""
         ex = discover(self.kernel_src)
-        self.explorer.post_message(KernelSourceFound(ex, version_notes(ex, platform.release())))
+        self.explorer.post_message(KernelSourceFound(ex, version_notes(ex, self.running_release)))
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
@@ -109,7 +115,10 @@ def run_app(
     kernel_src: str | None = None,
     autoplay: bool = False,
     pause_s: float = 2.0,
+    transport: Callable[..., Transport] | None = None,
+    release: str | None = None,
 ) -> int:
+    """``transport``/``release``: a lab elsewhere (a guest kernel) and that kernel's version."""
     if sys.stdout.isatty():
         # An exported COLUMNS/LINES would override the real terminal size in Textual.
         os.environ.pop("COLUMNS", None)
@@ -127,10 +136,12 @@ def run_app(
             kernel_src=kernel_src,
             autoplay=autoplay,
             pause_s=pause_s,
+            transport=transport,
         )
     except (ValueError, SourceError) as exc:
         print(f"tuiexplore: {exc}", file=sys.stderr)
         return 2
+    app.running_release = release or app.running_release
     app.run()
     if app.error:
         print(f"tuiexplore: {app.error}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from textual.message_pump import MessagePump
 
 from tuiexplore.domain import ActorInventory
 from tuiexplore.lab.client import LabError
+from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import Session
 from tuiexplore.timeline import Event
@@ -74,11 +76,13 @@ Request = Next | Manual | Restart | SavePcap | UnreadRule | SeedLoop
 class LabDriver(threading.Thread):
     """Owns the Session; the UI sends it requests with ``submit`` and receives messages only."""
 
-    def __init__(self, target: MessagePump, scenario: Scenario, tracer: bool = True) -> None:
+    def __init__(
+        self, target: MessagePump, scenario: Scenario, tracer: bool = True, transport: Callable[..., Transport] = AgentProcess
+    ) -> None:
         super().__init__(name="lab-driver", daemon=True)
         self.target = target
         self._requests: queue.Queue[Request | None] = queue.Queue()
-        self._session = Session(scenario, on_batch=self._post_events, tracer=tracer, on_step=self._post_step)
+        self._session = Session(scenario, self._post_events, tracer, self._post_step, transport)
         self.generation = 0  # of the lab now running (the driver thread's view)
 
     def _post_events(self, events: list[Event], generation: int) -> None:  # on the lab's reader thread

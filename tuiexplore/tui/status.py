@@ -61,7 +61,8 @@ class StatusLine(Static):
         if info:
             mode = "root" if info.mode == "root" else "unprivileged"
             tracepoints = "on" if info.tracepoints else "off"
-            parts.append(f"kernel {info.kernel} · {mode} · tracepoints {tracepoints} · port {info.port}")
+            kernel = info.where or f"kernel {info.kernel}"
+            parts.append(f"{kernel} · {mode} · tracepoints {tracepoints} · port {info.port}")
         else:
             parts.append("starting the lab…")
         if pending:

@@ -1,0 +1,190 @@
+"""Watch mode's cost, against tcpdump on the same traffic, in a private network namespace.
+
+1. burst: 20k small segments (32 bytes, TCP_NODELAY + MSG_EOR) as fast as one client writes;
+2. paced: 20k packets/s on lo for 2 s (data and ACKs together, paced on lo's own tx counter);
+3. memory: a synthetic pcap of 1M packets (20k connections, every teardown kind) read with -r.
+Runs 1 and 2 are captured by ``tuiexplore watch --json --port P`` and ``tcpdump -w`` at once;
+the ground truth is lo's tx_packets in /proc/net/dev. Prints a table and, last, the goal lines.
+
+Usage: scripts/bench_watch.py   (as root; re-runs itself under ``unshare -n``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 6100
+SEGMENTS = 20_000
+PPS = 20_000
+PACED_S = 2.0
+MSG_EOR = 0x80
+
+
+def lo_tx() -> int:
+    for line in open("/proc/net/dev"):
+        if line.strip().startswith("lo:"):
+            return int(line.split(":", 1)[1].split()[9])  # tx packets
+    raise RuntimeError("no lo in /proc/net/dev")
+
+
+def start_capture(tmp: str, name: str, duration: float) -> tuple[subprocess.Popen, subprocess.Popen]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SSH_CONNECTION", None)
+    w = subprocess.Popen(
+        [sys.executable, "-m", "tuiexplore", "watch", "--json", "--no-trace", "--port", str(PORT), "--duration", str(duration)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    cmd = ["tcpdump", "-i", "lo", "-w", f"{tmp}/{name}.pcap", f"tcp port {PORT}"]
+    t = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    w.stdout.readline()  # "watching ...": its filter is attached
+    while "listening on" not in t.stderr.readline():
+        pass
+    return w, t
+
+
+def finish(w: subprocess.Popen, t: subprocess.Popen) -> dict:
+    out, _ = w.communicate(timeout=60)
+    summary = [json.loads(x) for x in out.splitlines() if '"summary"' in x][-1]
+    t.send_signal(signal.SIGINT)
+    err = t.communicate(timeout=30)[1]
+    summary["tcpdump"] = int(re.search(r"(\d+) packets captured", err)[1])
+    summary["tcpdump_drops"] = int(re.search(r"(\d+) packets dropped by kernel", err)[1])
+    return summary
+
+
+def traffic(paced: bool) -> int:
+    """Returns the packets lo carried."""
+    lst = socket.socket()
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lst.bind(("127.0.0.1", PORT))
+    lst.listen()
+    before = lo_tx()
+    c = socket.create_connection(("127.0.0.1", PORT))
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    a, _ = lst.accept()
+    done = threading.Event()
+
+    def drain() -> None:
+        while a.recv(65536):
+            pass
+        done.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    payload = b"x" * 32
+    if paced:
+        t0 = time.monotonic()
+        while (elapsed := time.monotonic() - t0) < PACED_S:
+            behind = PPS * elapsed - (lo_tx() - before)
+            if behind > 0:  # each write is a data segment plus, often, an ACK: close the gap by half
+                for _ in range(min(200, int(behind) // 2 + 1)):
+                    c.sendmsg([payload], [], MSG_EOR)
+            else:
+                time.sleep(0.0005)
+    else:
+        for _ in range(SEGMENTS):
+            c.sendmsg([payload], [], MSG_EOR)
+    c.close()
+    done.wait(10)
+    a.close()
+    lst.close()
+    time.sleep(0.5)
+    return lo_tx() - before
+
+
+def _connection(n: int) -> list[bytes]:
+    """Connection n: handshake, 44 data segments both ways, then FIN/FIN (or RSTs every third)."""
+    ends = [
+        (socket.inet_aton(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"), 1024 + n % 60000),
+        (socket.inet_aton("10.255.0.1"), 80),
+    ]
+    seq = [1000, 5000]
+
+    def seg(d: int, bits: int, size: int = 0) -> bytes:
+        (sa, sp), (da, dp) = ends[d], ends[1 - d]
+        tcp = struct.pack("!HHIIHHHH", sp, dp, seq[d], seq[1 - d], (5 << 12) | bits, 65535, 0, 0) + b"d" * size
+        seq[d] += size + (1 if bits & 0x03 else 0)
+        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, sa, da) + tcp
+
+    frames = [seg(0, 0x02), seg(1, 0x12), seg(0, 0x10)] + [seg(i % 2, 0x18, 20) for i in range(44)]
+    return frames + ([seg(0, 0x11), seg(1, 0x11), seg(0, 0x10)] if n % 3 else [seg(0, 0x14), seg(1, 0x14), seg(0, 0x14)])
+
+
+def synth_pcap(path: str, packets: int) -> int:
+    rec = struct.Struct("=IIII")
+    written = n = 0
+    with open(path, "wb") as f:
+        f.write(struct.pack("=IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
+        while written < packets:
+            n += 1
+            ts = n * 0.001
+            for fr in _connection(n):
+                f.write(rec.pack(int(ts), int(ts % 1 * 1e6), len(fr), len(fr)) + fr)
+                written += 1
+    return written
+
+
+def main() -> None:
+    if os.environ.get("BENCH_WATCH_NS") != "1":
+        env = {**os.environ, "BENCH_WATCH_NS": "1"}
+        sys.exit(subprocess.call(["unshare", "-n", sys.executable, __file__], env=env))
+    sys.path.insert(0, str(ROOT))
+    from tuiexplore.lab.namespace import _lo_up
+
+    _lo_up()
+    load0 = os.getloadavg()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, paced in (("burst", False), ("paced", True)):
+            w, t = start_capture(tmp, name, 8.0 if paced else 6.0)
+            truth = traffic(paced)
+            s = finish(w, t)
+            rows.append((name, truth, s))
+        pcap = f"{tmp}/synth.pcap"
+        n = synth_pcap(pcap, 1_000_000)
+        res = subprocess.run(
+            [sys.executable, "-m", "tuiexplore", "watch", "--json", "-r", pcap],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=900,
+        )
+        mem = [json.loads(x) for x in res.stdout.splitlines() if '"summary"' in x][-1]
+    load1 = os.getloadavg()
+    print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f} (2 cores, shared with other work)")
+    head = f"{'run':<8} {'on lo':>7} {'watch':>7} {'drops':>6} {'tcpdump':>8} {'tcpd drops':>10} {'loss %':>7}"
+    print(f"{head} {'CPU/pkt':>9} {'RSS MB':>7}")
+    for name, truth, s in rows:
+        loss = 100 * (truth - s["packets"]) / truth
+        cpu = s["run_cpu_s"] / max(1, s["packets"]) * 1e6
+        print(
+            f"{name:<8} {truth:>7} {s['packets']:>7} {s['drops']:>6} {s['tcpdump']:>8} {s['tcpdump_drops']:>10}"
+            f" {loss:>7.2f} {cpu:>7.1f}us {s['rss_mb']:>7.1f}"
+        )
+    cpu = mem["run_cpu_s"] / max(1, mem["packets"]) * 1e6
+    print(
+        f"{'pcap 1M':<8} {n:>7} {mem['packets']:>7} {'-':>6} {'-':>8} {'-':>10} {'-':>7} {cpu:>7.1f}us {mem['rss_mb']:>7.1f}"
+        f"  ({mem['connections']} connections finished, {mem['aged_out']} aged out)"
+    )
+    paced = rows[1]
+    print(f"loss_pct_20kpps={100 * (paced[1] - paced[2]['packets']) / paced[1]:.2f}")
+    print(f"burst_captured={rows[0][2]['packets']}")
+    print(f"tcpdump_burst_captured={rows[0][2]['tcpdump']}")
+    print(f"rss_mb_1m={mem['rss_mb']:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""Watch mode against real processes: six teardown kinds at once in a private network namespace,
+watched live (tracepoints and owners as root) and read back from the pcap written with -w."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+
+import pytest
+from conftest import IS_ROOT, ROOT, cli
+
+from tuiexplore.watch import bpf
+from tuiexplore.watch.classify import classify
+from tuiexplore.watch.packet import parse_ip
+from tuiexplore.watch.sources import PcapSource
+from tuiexplore.watch.tracker import MAX_CLOSED, Tracker
+
+pytestmark = pytest.mark.skipif(not IS_ROOT, reason="live capture and namespaces need root (CI runs as root)")
+
+EXPECT = {  # scenario: (end, cause, summary)
+    "clean": ("FIN/FIN", "fin", "FIN/FIN, client first"),
+    "unread": ("RST", "data_was_unread", "RST by client: unread data"),
+    "linger0": ("RST", "linger_zero", "RST by client: SO_LINGER 0"),
+    "refused": ("refused", "refused", "refused"),
+    "after_close": ("FIN then RST", "data_after_close", "RST reply to data after close"),
+    "half_close": ("FIN/FIN", "shutdown_fin", "FIN/FIN, client first (half-close)"),
+    "unread6": ("RST", "data_was_unread", "RST by client: unread data"),
+}
+REASONS = {
+    "unread": "TCP_ABORT_ON_CLOSE",
+    "unread6": "TCP_ABORT_ON_CLOSE",
+    "linger0": "TCP_STATE",
+    "refused": "NO_SOCKET",
+    "after_close": "TCP_TIMEWAIT_SOCKET",
+}
+
+
+def world(tmp_path, *extra: str) -> dict:
+    res = subprocess.run(
+        ["unshare", "-n", sys.executable, str(ROOT / "tests" / "watch_world.py"), str(tmp_path), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    return {**json.loads(res.stdout), "pcap": tmp_path / "world.pcap"}
+
+
+def by_port(records: list[dict]) -> dict[int, dict]:
+    conns = [r for r in records if r["type"] == "connection"]
+    out = {int(r["server"].rsplit(":", 1)[1]): r for r in conns}
+    assert len(out) == len(conns), "one connection per server port"
+    return out
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    return world(tmp_path_factory.mktemp("traced"))
+
+
+def test_each_teardown_live_with_tracepoints(traced):
+    assert "tracepoints on" in traced["first"]
+    live = by_port(traced["live"])
+    assert set(live) == set(traced["ports"].values()), "the unwatched port 5050 stays out; every watched one is in"
+    for name, (end, cause, summary) in EXPECT.items():
+        r = live[traced["ports"][name]]
+        assert (r["end"], r["cause"], r["summary"]) == (end, cause, summary), (name, r)
+        assert r["evidence"] == "tracepoint", (name, r)
+        assert r["rst_reason"] == REASONS.get(name), (name, r)
+        pids = traced["pids"][name]
+        assert r["client_pid"] == pids["client"], (name, r)
+        assert r["server_pid"] == pids["server"], (name, r)
+        assert r["closed_first_by"] == (r["server"] if name == "refused" else r["client"])
+    assert live[traced["ports"]["unread"]]["bytes"] == {"client_to_server": 0, "server_to_client": 7}
+    assert live[traced["ports"]["unread6"]]["client"].startswith("[::1]:")
+    summary = traced["live"][-1]
+    assert summary["type"] == "summary" and summary["drops"] == 0 and summary["connections"] == len(EXPECT)
+
+
+def test_the_written_pcap_gives_the_same_answers_minus_owners(traced):
+    assert traced["read_rc"] == 0, traced["read_err"]
+    live, back = by_port(traced["live"]), by_port(traced["read"])
+    assert set(back) == set(live)
+    # tcpdump reads the -w file too (raw IP): one line per packet, as many as watch counted
+    assert len(traced["tcpdump_r"].splitlines()) == traced["live"][-1]["packets"]
+    for port, r in back.items():
+        same = ("client", "server", "end", "cause", "summary", "closed_first_by", "rst_by", "bytes", "packets")
+        assert {k: r[k] for k in same} == {k: live[port][k] for k in same}
+        assert r["evidence"] == "wire" and r["client_pid"] is None and r["server_pid"] is None
+
+
+def test_wire_only_live_capture_agrees(tmp_path):
+    d = world(tmp_path, "--no-trace")
+    assert "no tracepoints" in d["first"]
+    live = by_port(d["live"])
+    for name, (end, cause, _) in EXPECT.items():
+        r = live[d["ports"][name]]
+        assert (r["end"], r["cause"], r["evidence"], r["rst_reason"]) == (end, cause, "wire", None), (name, r)
+        if name != "refused":  # owners from psutil's scan: a refused connect() is over in microseconds
+            assert (r["client_pid"], r["server_pid"]) == (d["pids"][name]["client"], d["pids"][name]["server"]), name
+
+
+def test_pid_filter_follows_the_process_ports(tmp_path):
+    d = world(tmp_path, "--pid-mode")
+    conns = [r for r in d["records"] if r["type"] == "connection"]
+    assert sorted(r["server"] for r in conns) == ["127.0.0.1:5201", "127.0.0.1:5203"]
+    assert all(r["server_pid"] == d["pid"] for r in conns)
+
+
+def test_a_lab_tracing_at_the_same_time_lends_watch_nothing(tmp_path):
+    d = world(tmp_path, "--lab-mode")
+    assert d["lab_rc"] == 0, d["lab_err"]
+    lab_states = [e for e in d["lab"] if e["type"] == "state" and e["source"] == "tracepoint"]
+    assert lab_states, "the lab's own tracepoints ran alongside watch's"
+    assert "tracepoints on" in d["first"]
+    (conn,) = [r for r in d["records"] if r["type"] == "connection"]
+    assert (conn["end"], conn["cause"], conn["evidence"]) == ("FIN/FIN", "fin", "tracepoint"), conn
+    assert (conn["client_pid"], conn["server_pid"]) == (d["pids"]["client"], d["pids"]["server"]), conn
+
+
+def test_pcap_on_stdin(traced, tmp_path):
+    with open(traced["pcap"], "rb") as f:
+        res = cli("watch", "--json", "-r", "-", stdin=f)
+    assert res.returncode == 0, res.stderr
+    got = {p: (r["end"], r["cause"]) for p, r in by_port([json.loads(x) for x in res.stdout.splitlines()]).items()}
+    assert got == {p: (r["end"], r["cause"]) for p, r in by_port(traced["read"]).items()}
+
+
+def test_count_stops_after_n_connections(traced):
+    res = cli("watch", "--json", "--count", "2", "-r", str(traced["pcap"]))
+    kinds = [json.loads(x)["type"] for x in res.stdout.splitlines()]
+    assert res.returncode == 0 and kinds.count("connection") >= 2 and kinds[-1] == "summary"
+    assert json.loads(res.stdout.splitlines()[-1])["connections"] < len(EXPECT)
+
+
+def test_ethernet_pcap_reads_like_raw_ip(traced, tmp_path):
+    src = traced["pcap"]
+    eth = tmp_path / "eth.pcap"
+    raw = PcapSource(str(src))
+    with open(eth, "wb") as out:
+        out.write(struct.pack("=IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for ts, data in raw.packets():
+            frame = b"\x00" * 12 + (b"\x86\xdd" if data[0] >> 4 == 6 else b"\x08\x00") + data
+            out.write(struct.pack("=IIII", int(ts), int(ts % 1 * 1e6), len(frame), len(frame)) + frame)
+    res = cli("watch", "--json", "-r", str(eth))
+    got = {p: (r["end"], r["cause"]) for p, r in by_port([json.loads(x) for x in res.stdout.splitlines()]).items()}
+    assert got == {p: (r["end"], r["cause"]) for p, r in by_port(traced["read"]).items()}
+
+
+def test_live_capture_without_cap_net_raw_says_what_to_run():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", sys.executable, "-m", "tuiexplore", "watch", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CAP_NET_RAW" in lines[0] and "watch -r -" in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["-f", "tcp port"], "bad -f expression"),
+        (["-r", "/nonexistent.pcap"], "cannot read /nonexistent.pcap"),
+        (["-r", __file__], "not a pcap"),
+        (["-i", "nosuchif0"], "no interface 'nosuchif0'"),
+        (["--host", "example.org"], "--host needs an IP address"),
+    ],
+)
+def test_bad_input_is_one_line(args, words):
+    res = cli("watch", "--json", *args)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.count("\n") == 1 and words in res.stderr, res.stderr
+
+
+def _v4(sport, dport, src="10.0.0.1", dst="10.0.0.2", frag=0):
+    tcp = struct.pack("!HHIIHHHH", sport, dport, 1, 0, (5 << 12) | 0x02, 1000, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, frag, 64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    return ip + tcp
+
+
+def _v6(sport, dport, src="::1", dst="2001:db8::2"):
+    tcp = struct.pack("!HHIIHHHH", sport, dport, 1, 0, (5 << 12) | 0x02, 1000, 0, 0)
+    ip = struct.pack(
+        "!IHBB16s16s", 6 << 28, 20, 6, 64, socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    )
+    return ip + tcp
+
+
+def test_kernel_filter_programs():
+    prog = bpf.build(bpf.Spec(ports=[80, 443], exclude_pair=(50000, 22), lo_ifindex=1))
+    assert bpf.run(prog, _v4(1234, 80)) and bpf.run(prog, _v4(443, 999)) and bpf.run(prog, _v6(80, 5))
+    assert not bpf.run(prog, _v4(1234, 81)) and not bpf.run(prog, _v6(1, 2))
+    assert not bpf.run(prog, _v4(1234, 80, frag=0x0010)), "a later fragment has no ports"
+    assert not bpf.run(prog, _v4(1234, 80), pkttype=4, ifindex=1), "lo's transmit copy"
+    assert bpf.run(prog, _v4(1234, 80), pkttype=4, ifindex=2), "another interface's only copy"
+    ssh = bpf.build(bpf.Spec(exclude_pair=(50000, 22)))
+    assert not bpf.run(ssh, _v4(50000, 22)) and not bpf.run(ssh, _v4(22, 50000)) and bpf.run(ssh, _v4(50001, 22))
+    host = bpf.build(bpf.Spec(host="2001:db8::2"))
+    assert bpf.run(host, _v6(1, 2)) and not bpf.run(host, _v6(1, 2, dst="2001:db8::3")) and not bpf.run(host, _v4(1, 2))
+    host4 = bpf.build(bpf.Spec(host="10.0.0.2"))
+    assert bpf.run(host4, _v4(1, 2)) and not bpf.run(host4, _v4(1, 2, src="10.0.0.3", dst="10.0.0.4"))
+
+
+def test_a_tcpdump_expression_runs_after_our_blocks():
+    user = bpf.compile_user("tcp dst port 80")
+    prog = bpf.build(bpf.Spec(user=user, exclude_pair=(50000, 80)))
+    assert bpf.run(prog, _v4(1234, 80)) and bpf.run(prog, _v6(1234, 80))
+    assert not bpf.run(prog, _v4(80, 1234)) and not bpf.run(prog, _v4(50000, 80))
+
+
+def _pkt(ts, src, dst, bits, seq=1, ack=1, payload=0):
+    (sa, sp), (da, dp) = src, dst
+    tcp = struct.pack("!HHIIHHHH", sp, dp, seq, ack, (5 << 12) | bits, 1000, 0, 0) + b"x" * payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, socket.inet_aton(sa), socket.inet_aton(da))
+    return parse_ip(ts, ip + tcp)
+
+
+def test_memory_is_bounded_and_aged_connections_counted():
+    t = Tracker(classify)
+    n = MAX_CLOSED + 500
+    for i in range(n):
+        c, s = ("10.0.0.1", 10000 + i % 50000), ("10.0.0.2", 80)
+        t.add(_pkt(i, c, s, 0x02))
+        t.add(_pkt(i, s, c, 0x12))
+        for _ in range(100):  # more packets than a connection's ring keeps
+            t.add(_pkt(i, c, s, 0x18, payload=10))
+        t.add(_pkt(i, s, c, 0x14))
+        t.finalize(t.lookup(c, s))
+    assert len(t.closed) == MAX_CLOSED and t.aged_out == 500 and t.finished == n
+    assert all(len(conn.ring) <= conn.ring.maxlen for conn in t.closed.values())
+    assert len(t.overall) == t.overall.maxlen
+    last = next(reversed(t.closed.values()))
+    assert last.packets == 103 and last.end.cause == "data_was_unread" and last.end.evidence == "wire"
+
+
+def test_watch_package_imports_no_ui():
+    from test_layering import PKG, imports
+
+    offenders = {f.name: imports(f) & {"textual", "rich"} for f in (PKG / "watch").glob("*.py")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+    assert not any("tuiexplore.tui" in f.read_text() for f in (PKG / "watch").glob("*.py"))
+
+
+def test_unanswered_syn_times_out_and_open_ones_are_reported_at_the_end():
+    finals = []
+    t = Tracker(classify, on_final=finals.append)
+    c, s = ("10.0.0.1", 40000), ("10.0.0.9", 443)
+    t.add(_pkt(100.0, c, s, 0x02))
+    t.add(_pkt(101.0, c, s, 0x02))  # a retransmitted SYN, same connection
+    t.tick(103.5, 0.0)
+    assert finals == []
+    t.tick(104.1, 0.0)
+    assert [(f.end.kind, f.end.cause, f.packets) for f in finals] == [("timeout", "syn_timeout", 2)]
+    c2 = ("10.0.0.1", 40001)
+    t.add(_pkt(105.0, c2, s, 0x02))
+    t.add(_pkt(105.0, s, c2, 0x12))
+    t.add(_pkt(105.0, c2, s, 0x11))
+    t.finish_all()
+    assert (finals[-1].end.kind, finals[-1].end.summary, finals[-1].end.closed_first_by) == (
+        "open",
+        "open (client sent FIN)",
+        "10.0.0.1:40001",
+    )
+
+
+def test_our_own_ssh_session_is_read_from_the_environment(monkeypatch):
+    from tuiexplore.watch.engine import ssh_pair
+
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.7 50122 192.0.2.1 22")
+    assert ssh_pair() == (50122, 22)
+    monkeypatch.setenv("SSH_CONNECTION", "garbage")
+    assert ssh_pair() is None

@@ -1,0 +1,95 @@
+"""The watch screen on a recorded capture (tests/data/watch-world.pcap: the six teardown kinds of
+tests/watch_world.py, written by ``watch -w``): rows, filter, sort, detail, kernel branch."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tuiexplore.tui.screens import TextScreen
+from tuiexplore.tui.watch_app import WatchApp
+from tuiexplore.tui.watch_widgets import ConnTable, Story
+from tuiexplore.tui.widgets import KernelView, PacketTable
+from tuiexplore.watch.engine import Options, Watch
+
+PCAP = str(Path(__file__).parent / "data" / "watch-world.pcap")
+
+
+def make_app(theme: str | None = None) -> WatchApp:
+    watch = Watch(Options(read=PCAP))
+    watch.start()
+    return WatchApp(watch, theme=theme)
+
+
+async def settled(app: WatchApp, pilot) -> None:
+    for _ in range(100):
+        if app._done and len(app.query_one(ConnTable).shown) == 6:
+            break
+        await asyncio.sleep(0.05)
+    app.refresh_view()
+    await pilot.pause()
+
+
+def test_rows_filter_sort_and_the_detail_of_one_connection():
+    asyncio.run(_rows_filter_sort())
+
+
+async def _rows_filter_sort() -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        table = app.query_one(ConnTable)
+        kinds = {r.server.rsplit(":", 1)[1]: r.kind for r in table.shown}
+        assert kinds == {
+            "5001": "FIN/FIN, client first",
+            "5002": "RST by client: unread data",
+            "5003": "RST by client: SO_LINGER 0",
+            "5005": "RST reply to data after close",
+            "5006": "FIN/FIN, client first (half-close)",
+            "5099": "refused",
+        }
+        await pilot.press("slash", *"unread", "enter")
+        assert [r.server for r in table.shown] == ["127.0.0.1:5002"]
+        await pilot.pause()
+        story = str(app.query_one(Story).render())
+        assert "RST by client: unread data" in story and "RFC 2525" in story and "client RST [R.]" in story
+        kernel = app.query_one(KernelView)
+        assert kernel.taken == ["shutdown_mask", "drain", "data_was_unread"]
+        packets = app.query_one(PacketTable)
+        assert "R." in [p.flags for p in packets.rows]
+        await pilot.press("p", "end", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen)
+        await pilot.press("escape")
+        await pilot.press("c", "escape")
+        assert len(table.shown) == 6
+        await pilot.press("s", "s")  # sort by the ending, then by client
+        assert table.sort_by == "client"
+        assert [r.client for r in table.shown] == sorted(r.client for r in table.shown)
+        await pilot.press("S")
+        assert [r.client for r in table.shown] == sorted((r.client for r in table.shown), reverse=True)
+
+
+def test_filter_text_is_never_markup():
+    asyncio.run(_filter_markup())
+
+
+async def _filter_markup() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("slash", *"[bold]x[/", "enter")
+        assert app.query_one(ConnTable).shown == []
+        assert "[bold]x[/" in str(app.query_one(ConnTable).border_subtitle)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_watch_layout(snap_compare, size):
+    async def select_unread(pilot) -> None:
+        await settled(pilot.app, pilot)
+        await pilot.press("down")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=select_unread)

@@ -1,0 +1,196 @@
+"""Watch mode's panels: the connections table and the story of one connection.
+
+Rows are built from ``ConnRow`` snapshots taken under the engine's lock, so the widgets never
+touch the tracker. Everything from the wire (addresses, process names) is shown as plain Text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.content import Content
+from textual.widgets import DataTable, Static
+
+from tuiexplore.timeline import PacketEvent
+from tuiexplore.tui.widgets import printable
+from tuiexplore.watch.classify import End
+from tuiexplore.watch.tracker import Conn
+
+MAX_ROWS = 500  # the newest connections shown; the status line counts the rest
+
+
+@dataclass(frozen=True)
+class ConnRow:
+    id: int
+    client: str
+    server: str
+    owner: str
+    state: str
+    up: int
+    down: int
+    duration: float
+    end: End | None
+    kind: str
+    evidence: str
+
+    @classmethod
+    def of(cls, conn: Conn) -> ConnRow:
+        c, s = conn.sides
+        owners = [f"{x.process or '?'}/{x.pid}" for x in (c, s) if x.pid]
+        end = conn.end if isinstance(conn.end, End) else None
+        return cls(
+            conn.id,
+            conn.ep(0),
+            conn.ep(1),
+            " ⇄ ".join(owners),
+            conn.state() if not conn.final or end is None else "CLOSED",
+            c.bytes,
+            s.bytes,
+            conn.last - conn.first,
+            end,
+            end.summary if end else "",
+            end.evidence if end else "",
+        )
+
+    def text(self) -> str:
+        """What the / filter matches against."""
+        return " ".join(map(str, (self.id, self.client, self.server, self.owner, self.state, self.kind, self.evidence)))
+
+
+@dataclass(frozen=True)
+class Detail:
+    """One connection's packets, events and explanation, copied out under the lock."""
+
+    row: ConnRow
+    packets: list[PacketEvent]
+    events: list[tuple[float, str, str]]
+    total_packets: int
+    first: float  # the connection's first packet: times are shown from here
+
+
+def detail_of(conn: Conn) -> Detail:
+    first = conn.first
+    packets = []
+    for index, d, p in conn.ring:
+        seq, ack = conn.rel(d, p)
+        packets.append(
+            PacketEvent(
+                p.ts - first,
+                conn.name(d),
+                conn.name(1 - d),
+                p.sport,
+                p.dport,
+                p.flags,
+                seq,
+                ack,
+                p.length,
+                p.win,
+                None,
+                index,
+                p.head,
+            )
+        )
+    events = sorted(conn.events, key=lambda e: e[0])  # wire and kernel interleaved by time
+    return Detail(ConnRow.of(conn), packets, events, conn.packets, first)
+
+
+SORTS = {  # the columns, in order: how it ended comes first, so 80 columns show it
+    "#": lambda r: r.id,
+    "ended": lambda r: r.kind,
+    "client": lambda r: r.client,
+    "server": lambda r: r.server,
+    "evidence": lambda r: r.evidence,
+    "process": lambda r: r.owner,
+    "state": lambda r: r.state,
+    "→ bytes": lambda r: r.up,
+    "← bytes": lambda r: r.down,
+    "duration": lambda r: r.duration,
+}
+
+
+class ConnTable(DataTable):
+    """One row per connection; sorted by a column (s / S, or a header click) and filtered by /."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, classes="panel", **kw)
+        self.border_title = "Connections"
+        self.sort_by = "#"
+        self.reverse = False
+        self.needle = ""
+        self.shown: list[ConnRow] = []
+
+    def on_mount(self) -> None:
+        for name in SORTS:
+            self.add_column(name, key=name)
+
+    def show(self, rows: list[ConnRow]) -> None:
+        selected = self.selected_id()
+        needle = self.needle.lower()
+        rows = [r for r in rows if needle in r.text().lower()] if needle else rows
+        rows = sorted(rows, key=SORTS[self.sort_by], reverse=self.reverse)
+        if not self.reverse and self.sort_by == "#":
+            rows = rows[-MAX_ROWS:]
+        else:
+            rows = rows[:MAX_ROWS]
+        self.shown = rows
+        self.clear()
+        v = self.app.theme_variables
+        for r in rows:
+            style = ""
+            if r.end is not None:
+                style = f"bold {v['rst']}" if "RST" in r.kind or r.end.kind in ("refused", "timeout") else f"bold {v['fin']}"
+            self.add_row(
+                Text(str(r.id)),
+                Text(r.kind, style=style),
+                Text(printable(r.client)),
+                Text(printable(r.server)),
+                Text(r.evidence),
+                Text(printable(r.owner)),
+                Text(r.state),
+                Text(str(r.up), justify="right"),
+                Text(str(r.down), justify="right"),
+                Text(f"{r.duration:.3f}", justify="right"),
+                key=str(r.id),
+            )
+        ids = [r.id for r in rows]
+        if selected in ids:
+            self.move_cursor(row=ids.index(selected), animate=False)
+        filt = f" · filter: {printable(self.needle)}" if self.needle else ""
+        self.border_subtitle = Content(f"sorted by {self.sort_by}{' ↓' if self.reverse else ''}{filt} · {len(rows)} shown")
+
+    def selected_id(self) -> int | None:
+        if 0 <= self.cursor_row < len(self.shown):
+            return self.shown[self.cursor_row].id
+        return None
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        self.reverse = not self.reverse if key == self.sort_by else False
+        self.sort_by = key
+
+
+class Story(Static):
+    """How the selected connection ended and why, then its state changes and kernel events."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__("", markup=False, **kw)
+
+    def show(self, d: Detail | None) -> None:
+        if d is None:
+            self.update("Select a connection (↑/↓) to see its packets, state changes and the kernel's branch.")
+            return
+        r, e = d.row, d.row.end
+        v = self.app.theme_variables
+        head = Text(f"{r.client} → {r.server}  ")
+        if e is None:
+            head.append(f"{r.state} (still open)", style="bold")
+        else:
+            head.append(e.summary, style=f"bold {v['rst']}" if e.rst_by or e.kind == "timeout" else f"bold {v['fin']}")
+            head.append(f"  [{e.cause}, evidence: {e.evidence}]")
+            head.append(f"\n{printable(e.explanation)}")
+        lines = [head]
+        for ts, source, text in d.events:
+            lines.append(Text(f"  {ts - d.first:8.3f}  {source:<6} {printable(text)}", style="dim" if source == "wire" else ""))
+        self.update(Text("\n").join(lines))
