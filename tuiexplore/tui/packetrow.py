@@ -14,7 +14,7 @@ PORTS = 110  # from this width on, the ports as tcpdump prints them (host.port)
 def header(width: int) -> str:
     if width >= NARROW:
         return f"{'#':>4} {'step':>5} {'t':>8}  packet, in tcpdump's notation (S: -S absolute seq, T: -ttt/-ttttt)"
-    return f"{'step':>4} {'t':>7}  packet (tcpdump; S: -S, T: -ttt)"
+    return f"{'step':>4} {'t':>8}  packet (tcpdump; S: -S, T: -ttt)"
 
 
 def row(
