@@ -40,3 +40,17 @@ def test_ladder_draws_each_packet_between_its_actors():
     assert "[S] seq 0" in syn and syn.rstrip().endswith(">|")  # client -> server
     assert "[S.] seq 0 ack 1" in synack and "|<-" in synack  # server -> client
     assert rst.lstrip().startswith("<14>") and "[R.]" in rst and rst.rstrip().endswith(">|")
+
+
+def test_bundle_has_the_state_diagram(tmp_path):
+    out = tmp_path / "bundle"
+    proc = cli("run", "clean-close", "--export", str(out))
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "transcript.md").read_text()
+    section = md.split("## TCP states", 1)[1].split("## Ladder", 1)[0]
+    assert "TIME_WAIT" in section and "●sock·tw" in section
+    assert "FIN_WAIT1 ─rcv ACK, tw sock→ FIN_WAIT2 ─rcv FIN→ TIME_WAIT" in section
+    assert "CLOSE_WAIT ─close()→ LAST_ACK ─rcv ACK→ CLOSE" in section
+    assert "options [mss " in md  # the SYN's options in the transcript
+    text = "".join(ET.parse(out / "diagram.svg").getroot().itertext())
+    assert "ESTABLISHED" in text and "●conn" in text

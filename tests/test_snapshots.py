@@ -24,3 +24,10 @@ def test_kernel_panel_after_a_shutdown_verdict(snap_compare):
     the panel says where the code is instead."""
     app = make_app(load("half-close"), driver_factory=ShutdownDriver)
     assert snap_compare(app, terminal_size=(80, 24), press=["3"])
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "contrast"])
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_state_diagram(snap_compare, theme, size):
+    app = make_app(load("seed-rst"), theme=theme, driver_factory=FakeDriver)
+    assert snap_compare(app, terminal_size=size, press=["m"])

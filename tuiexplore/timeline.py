@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from tuiexplore.safetext import json_line
+from tuiexplore.tcpdump import frame_options
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class PacketEvent(Event):
     step: int | None = None
     index: int = 0
     raw: bytes = b""
+    options: str = ""  # tcpdump's "options [...]" text; added to the contract, older streams lack it
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
@@ -76,20 +78,23 @@ class PacketEvent(Event):
             del d["step"]
         return d
 
-    def numbers(self) -> list[str]:
-        """seq and ack as tcpdump prints them: a range for data, seq alone for SYN/FIN/RST."""
+    def numbers(self, seq_ack: tuple[int, int] | None = None) -> list[str]:
+        """seq and ack as tcpdump prints them: a range for data, seq alone for SYN/FIN/RST;
+        ``seq_ack`` gives other numbers (the absolute ones of -S)."""
+        seq, ack = seq_ack or (self.seq, self.ack)
         parts = []
         if self.len:
-            parts.append(f"seq {self.seq}:{self.seq + self.len}")
+            parts.append(f"seq {seq}:{(seq + self.len) & 0xFFFFFFFF}")
         elif "S" in self.flags or "F" in self.flags or "R" in self.flags:
-            parts.append(f"seq {self.seq}")
+            parts.append(f"seq {seq}")
         if "." in self.flags:
-            parts.append(f"ack {self.ack}")
+            parts.append(f"ack {ack}")
         return parts
 
-    def tcpdump(self) -> str:
-        """The packet in tcpdump's words (relative sequence numbers)."""
-        return ", ".join([f"Flags [{self.flags}]", *self.numbers(), f"win {self.win}", f"length {self.len}"])
+    def tcpdump(self, options: bool = True, seq_ack: tuple[int, int] | None = None) -> str:
+        """The packet in tcpdump's words (relative sequence numbers unless ``seq_ack``)."""
+        opts = [f"options [{self.options}]"] if options and self.options else []
+        return ", ".join([f"Flags [{self.flags}]", *self.numbers(seq_ack), f"win {self.win}", *opts, f"length {self.len}"])
 
 
 @dataclass(frozen=True)
@@ -178,4 +183,5 @@ def from_wire(d: dict[str, Any]) -> Event:
     cls = EVENT_TYPES[d.pop("type")]
     if cls is PacketEvent:
         d["raw"] = bytes.fromhex(d.get("raw", ""))
+        d.setdefault("options", frame_options(d["raw"]))  # a stream recorded before options existed
     return cls(**d)

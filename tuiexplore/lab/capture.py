@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tuiexplore.tcpdump import tcp_options
+
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
 PACKET_IGNORE_OUTGOING = 23
@@ -49,6 +51,7 @@ class Frame:
     flag_bits: int
     win: int
     payload_len: int
+    options: str = ""  # tcpdump's words, e.g. "mss 65495,sackOK,TS val 1 ecr 0,nop,wscale 7"
 
     @property
     def flags(self) -> str:
@@ -79,6 +82,7 @@ def decode(ts: float, raw: bytes, l2_len: int = 14) -> Frame | None:
         flag_bits=off_flags & 0xFF,
         win=win,
         payload_len=max(0, total - ihl - doff),
+        options=tcp_options(tcp[20:doff]),
     )
 
 

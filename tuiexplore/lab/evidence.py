@@ -119,6 +119,7 @@ class Evidence:
                 self.step,
                 len(self.frames),
                 f.raw,
+                options=f.options,
             )
         )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tuiexplore import safetext
+from tuiexplore import safetext, statedraw
 from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.details import branch_lines, elsewhere
@@ -16,7 +16,7 @@ from tuiexplore.reports.transcript import call_text, header, line, result_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
-FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg")
+FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg", "diagram.svg")
 
 
 def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt) -> str:
@@ -43,6 +43,7 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
         if lines:
             out += [f"Branch {code(v.branch)} in {md(excerpt.origin)}:", ""]
             out += [*safetext.md_fence([f"{n}: {source}" for n, source in lines], "c"), ""]
+    out += statedraw.markdown_section(events)
     out += ["## Ladder", "", *safetext.md_fence(ladder(events)), "", "## Full transcript", ""]
     out += [*safetext.md_fence([part for e in events for part in line(e).split("\n")]), ""]
     return "\n".join(out)
@@ -57,6 +58,7 @@ def write(
     d.mkdir(parents=True, exist_ok=True)
     (d / "timeline.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
     (d / "transcript.md").write_text(markdown(scn, info, events, excerpt))
+    (d / "diagram.svg").write_text(statedraw.svg(statedraw.for_export(events), f"TCP states: {scn.name}"))
     screenshot(str(d / "screen.svg"))
 
 

@@ -6,7 +6,7 @@ from textual.binding import Binding
 
 from tuiexplore.tui.keys import CLIENT_KEYS, SERVER_KEYS
 
-PANELS = ("actors", "packets", "kernel", "sockets")
+PANELS = ("actors", "packets", "kernel", "sockets", "diagram")
 CLIENT_GROUP = Binding.Group("client", compact=True)
 SERVER_GROUP = Binding.Group("server", compact=True)
 
@@ -19,13 +19,14 @@ EXPLORER_BINDINGS = [
     Binding("t", "table", "tcp_close_state table", id="table", show=False),
     Binding("ctrl+e", "export", "Export", id="export", show=False),
     Binding("d", "ladder", "Ladder diagram", id="ladder", show=False),
+    Binding("m", "diagram", "State diagram", id="diagram", show=False),
     Binding("a", "autoplay", "Autoplay", id="autoplay"),
     Binding("plus,equals_sign", "pace(0.5)", "Slower", id="slower", show=False),
     Binding("minus", "pace(-0.5)", "Faster", id="faster", show=False),
     Binding("b", "back", "Step back", id="back", show=False),
     Binding("question_mark", "help", "Help", id="help"),
     Binding("q", "app.quit", "Quit", id="quit"),
-    *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"show.{PANELS[i]}", show=False) for i in range(4)],
+    *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"show.{PANELS[i]}", show=False) for i in range(len(PANELS))],
     *[
         Binding(k, f"manual('client', '{c}')", f"client {d}", id=f"client.{c}", group=CLIENT_GROUP, tooltip=f"client: {d}")
         for k, c, d in CLIENT_KEYS

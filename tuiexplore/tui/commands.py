@@ -12,10 +12,12 @@ from tuiexplore.tui.keys import palette_calls
 
 
 class ActorCalls(Provider):
-    """Entries from ``keys.palette_calls`` for each actor, as it holds its fds now."""
+    """The state diagram's entry, then entries from ``keys.palette_calls`` for each actor, as it
+    holds its fds now."""
 
     def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
         explorer = self.screen  # the screen the palette was opened on
+        yield "TCP state diagram", "each socket in its state, its last move lit (m)", explorer.action_diagram
         for actor in explorer.actor_names():
             for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel())):
                 yield f"{actor}: {title}", f"run {call} in {actor} now", partial(explorer.run_manual, actor, call, args)

@@ -1,5 +1,6 @@
-"""The explorer's dialogs (verdict, table, ladder, help, open), export and autoplay: actions
-mixed into :class:`tuiexplore.tui.explorer.ExplorerScreen`, reading the state it keeps."""
+"""The explorer's dialogs (verdict, table, ladder, help, open), the state diagram's toggle, export
+and autoplay: actions mixed into :class:`tuiexplore.tui.explorer.ExplorerScreen`, reading the
+state it keeps."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from tuiexplore.reports import export
 from tuiexplore.reports.details import table_text, verdict_text
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.scenarios.scenario import Scenario
+from tuiexplore.tui.bindings import PANELS
+from tuiexplore.tui.diagram import toggle_diagram
 from tuiexplore.tui.driver import Next, SavePcap
 from tuiexplore.tui.screens import HelpScreen, ScenarioPicker, TextScreen
 from tuiexplore.tui.widgets import ActorLog
@@ -65,6 +68,9 @@ class DialogActions:
     def action_ladder(self) -> None:
         lines = ladder(list(self.events), width=max(60, int(self.size.width * 0.9) - 12))  # inside the dialog
         self.app.push_screen(TextScreen("The exchange as a ladder diagram", "\n".join(lines)))
+
+    def action_diagram(self) -> None:
+        toggle_diagram(self, PANELS.index("diagram"))
 
     def action_table(self) -> None:
         title, body = table_text(self.excerpt)

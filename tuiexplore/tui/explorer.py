@@ -31,6 +31,7 @@ from tuiexplore.session import FdModel
 from tuiexplore.timeline import EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
 from tuiexplore.tui.bindings import EXPLORER_BINDINGS, PANELS
 from tuiexplore.tui.commands import ActorCalls
+from tuiexplore.tui.diagram import StateDiagram
 from tuiexplore.tui.dialogs import DialogActions
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
 from tuiexplore.tui.keys import manual_args
@@ -79,6 +80,7 @@ class ExplorerScreen(DialogActions, Screen):
                 for actor in self.actor_names():
                     yield ActorLog(actor, id=f"actor-{actor}")
             yield KernelView(self.excerpt, id="kernel")
+            yield StateDiagram(self.actor_names(), id="diagram")  # after the kernel: it takes its grid cell
             yield PacketTable(id="packets")
             yield SocketsStrip(id="sockets")
         yield Static("", id="narration", markup=False)
@@ -157,6 +159,7 @@ class ExplorerScreen(DialogActions, Screen):
                 self.show_event(e)
             if packets:
                 self.query_one(PacketTable).add_packets(packets)
+            self.query_one(StateDiagram).add(self.events, m.events)
 
     def actor_log(self, actor: str) -> ActorLog:
         found = self.query(f"#actor-{actor}")
@@ -268,6 +271,7 @@ class ExplorerScreen(DialogActions, Screen):
         self.query_one(PacketTable).clear()
         self.query_one(PacketTable).packets.clear()
         self.query_one(SocketsStrip).clear()
+        self.query_one(StateDiagram).show(self.events, self.actor_names())
         self.query_one(KernelView).mark()
         self.query_one(VerdictLine).show_text(HINT)
         self.narrations.clear()

@@ -46,6 +46,8 @@ the socket states and counters, and (as root) its tracepoints.
 | `v` | verdict details |
 | `t` | tcp_close_state() and its transition table |
 | `d` | the packet exchange as a ladder (sequence) diagram |
+| `m` | the TCP state diagram: each socket in its state, its last move lit with its cause (tab 5 when narrow) |
+| `S` · `T` on the packets | absolute sequence numbers (tcpdump -S) · timestamps as -ttt / -ttttt |
 | `ctrl+e` | export: pcap, JSON Lines timeline, Markdown transcript, SVG of this screen |
 | `?` | this help · `q` quit |
 

@@ -1,4 +1,10 @@
-"""The status line: the scenario, where it stands, the lab, the queue and the modes."""
+"""The status line: the scenario, where it stands, the lab, the queue and the modes, fitted to the
+terminal so that the step counter and the next step always stay.
+
+What gives way first when the line is too long: the lab details (kernel, mode, port), then the
+scenario's title (its name stays), then the end of the last extra, then the end of the next
+call's text.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,32 @@ from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.tui.widgets import printable
 
+SEP = " · "
+KEEP = 12  # an extra stays, cut with "…", while this much of it fits: a long error still says what failed
+
+
+def fit(parts: list[str], width: int) -> str:
+    """parts: ["name: title", "step k/N next: ...", lab details, extras...] joined to fit width.
+    The extras (working, server loop, a problem, autoplay) say what the app is doing: they outrank the title."""
+    if len(SEP.join(parts)) <= width or len(parts) < 2:
+        return SEP.join(parts)[: max(width, 1)]
+    head, step, rest = parts[0], parts[1], parts[3:]  # parts[2], the lab details, go first
+    name = head.split(": ", 1)[0]
+    while rest and len(SEP.join([name, step, *rest[:-1], rest[-1][:KEEP]])) > width:
+        rest = rest[:-1]
+    room = width - len(SEP.join(["", step, *rest]))
+    if room < len(head):
+        head = head[: room - 1] + "…" if room > len(name) + 3 else name
+    line = SEP.join([head, step, *rest])
+    return line if len(line) <= width else line[: width - 1] + "…"
+
 
 class StatusLine(Static):
+    """A Static that re-fits its parts whenever its width changes."""
+
     def __init__(self, **kw: object) -> None:
         super().__init__("", markup=False, **kw)
+        self.parts: list[str] = []
 
     def show(
         self,
@@ -46,4 +74,12 @@ class StatusLine(Static):
             parts.append(f"⚠ {problem}")
         if autoplay_s is not None:
             parts.append(f"autoplay every {autoplay_s:.1f} s (a pause, +/- pace, b back)")
-        self.update(Content(printable(" · ".join(parts))), layout=False)  # titles come from files
+        self.parts = [printable(p) for p in parts]  # titles come from files
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        width = self.content_region.width or 200
+        self.update(Content(fit(self.parts, width)), layout=False)

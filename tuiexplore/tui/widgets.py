@@ -23,7 +23,9 @@ from tuiexplore import safetext
 from tuiexplore.domain import ActorInventory
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
 from tuiexplore.reports.transcript import call_text, result_text
+from tuiexplore.tcpdump import TS_MODES
 from tuiexplore.timeline import EpollEvent, NoteEvent, PacketEvent, StepEvent, VerdictEvent
+from tuiexplore.tui import packetrow
 
 MAX_PACKETS = 2000
 VIRTUAL_CHUNK = 32
@@ -44,7 +46,8 @@ def grow(view: ScrollView, width: int, needed: int) -> None:
         target = needed
     elif needed <= visible:
         target = visible
-    elif needed > current or needed < current - VIRTUAL_CHUNK:
+    elif needed > current or needed < current - VIRTUAL_CHUNK or current % VIRTUAL_CHUNK:
+        # (a height off the chunks is an exact one from before the first layout: settle it too)
         target = needed + VIRTUAL_CHUNK - needed % VIRTUAL_CHUNK
     else:
         return
@@ -147,7 +150,7 @@ class PacketTable(ScrollView, can_focus=True):
     re-rendered every visible cell on each append, ~45 ms per step on this 2-core machine.
     """
 
-    HEADER = f"{'#':>4} {'step':>5} {'t':>8}  {'direction':<17} {'flags':<6} {'seq':>6} {'ack':>6} {'len':>5} {'win':>5}"
+    HEADER = packetrow.header(packetrow.NARROW)  # the widest header: the list's scrollable width
     BINDINGS = [
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
@@ -156,7 +159,11 @@ class PacketTable(ScrollView, can_focus=True):
         Binding("home", "move(-1000000)", "First", show=False),
         Binding("end", "move(1000000)", "Last", show=False),
         Binding("enter", "select", "Packet details", id="packets.select"),
+        Binding("S", "absolute", "-S seq", id="packets.absolute"),
+        Binding("T", "timestamps", "-ttt", id="packets.timestamps"),
     ]
+    absolute: reactive[bool] = reactive(False)
+    ts_mode: reactive[int] = reactive(0)
 
     class Selected(Message):
         def __init__(self, packet: PacketEvent) -> None:
@@ -224,28 +231,37 @@ class PacketTable(ScrollView, can_focus=True):
             key = ("header", width, self.scroll_offset.x)
         elif 0 <= row < len(self.rows):
             key = (self.rows[row].index, width, self.scroll_offset.x, row == self.cursor, self.has_focus, self.app.theme)
+            key += (self.absolute, self.ts_mode)
         else:
             return Strip.blank(width, self.rich_style)
         cached = self._cache.get(key)
         if cached is None:
-            text = Text(self.HEADER, style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor)
+            text = (
+                Text(packetrow.header(width), style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor, row)
+            )
             segments = list(text.render(self.app.console))
             cached = Strip(segments).crop(self.scroll_offset.x, self.scroll_offset.x + width).extend_cell_length(width)
             cached = cached.apply_style(self.rich_style)
             self._cache[key] = cached
         return cached
 
-    def row_text(self, p: PacketEvent, selected: bool) -> Text:
+    def row_text(self, p: PacketEvent, selected: bool, row: int) -> Text:
         v = self.app.theme_variables
         flag_style = f"bold {v['rst']}" if "R" in p.flags else (f"bold {v['fin']}" if "F" in p.flags else "")
-        step = f"<{p.step}>" if p.step is not None else ""
-        text = Text(f"{p.index:>4} {step:>5} {p.t:>8.3f}  {f'{p.src} → {p.dst}':<17} ")
-        text.append(f"{'[' + p.flags + ']':<6}", style=flag_style)
-        ack = str(p.ack) if "." in p.flags else ""
-        text.append(f" {p.seq:>6} {ack:>6} {p.len:>5} {p.win:>5}")
+        prev = self.rows[row - 1].t if row > 0 else None
+        first = self.rows[0].t if self.rows else None
+        text = packetrow.row(p, self.size.width, self.absolute, self.ts_mode, prev, first, flag_style)
         if selected:
             text.stylize("reverse" if self.has_focus else "underline")
         return text
+
+    def action_absolute(self) -> None:
+        self.absolute = not self.absolute
+        self.notify("sequence numbers: " + ("absolute (tcpdump -S)" if self.absolute else "relative"), timeout=3)
+
+    def action_timestamps(self) -> None:
+        self.ts_mode = (self.ts_mode + 1) % len(TS_MODES)
+        self.notify(f"timestamps: {TS_MODES[self.ts_mode]}", timeout=3)
 
     def on_focus(self) -> None:
         self.refresh()
