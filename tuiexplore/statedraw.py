@@ -337,5 +337,5 @@ def markdown_section(events: list) -> list[str]:
     d = for_export(events)
     out = ["## TCP states", "", "Each socket in its last state (●), its last move lit; every path in full:", ""]
     out += [*safetext.md_fence(d.lines()[: d.bus + 1]), ""]
-    out += [f"- {safetext.md_code(s.name)}: {safetext.markdown(s.path_text())}" for s in d.sockets if s.moves]
+    out += [f"- {safetext.md_code(s.name)}: {safetext.md_code(s.path_text())}" for s in d.sockets if s.moves]
     return [*out, ""]
