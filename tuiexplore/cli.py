@@ -16,7 +16,7 @@ from typing import Any
 
 from tuiexplore import __version__
 
-COMMANDS = ("list", "run", "kernel", "demo", "compare", "serve")
+COMMANDS = ("list", "run", "kernel", "demo", "compare", "serve", "step")
 
 
 class InputError(Exception):
@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "demo":
             return _explorer(argv[1:], demo=True)
+        if argv and argv[0] == "step":  # its own parser: several programs, each after its own "--"
+            from tuiexplore.trace.command import main as step_main
+
+            return step_main(argv[1:])
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)

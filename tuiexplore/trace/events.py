@@ -1,0 +1,36 @@
+"""Timeline events only a traced program has: a parked syscall and the program's own output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from tuiexplore.timeline import Event
+
+
+@dataclass(frozen=True)
+class StopEvent(Event):
+    """A task parked at a syscall entry. ``ret`` is None here; the ``step`` event with the same
+    step number carries the return value at the call's exit."""
+
+    type: ClassVar[str] = "stop"
+    step: int
+    actor: str
+    pid: int
+    tid: int
+    call: str
+    args: dict[str, Any]
+    ret: int | None = None
+    socket: dict[str, Any] | None = None  # the fd's socket: 4-tuple, state, inode
+    prediction: list[dict[str, Any]] | None = None  # closing calls: one per socket affected
+
+
+@dataclass(frozen=True)
+class OutputEvent(Event):
+    """A line the program wrote (escaped): programs never write to the terminal themselves."""
+
+    type: ClassVar[str] = "output"
+    actor: str
+    pid: int
+    stream: str  # "stdout" | "stderr"
+    text: str

@@ -1,0 +1,310 @@
+"""A stepping session over traced programs: the tracer's stops become the contract's timeline.
+
+The Stepper is an event source like the lab: it turns the tracer's raw stops, the capture's
+frames and the programs' output into typed timeline events (``stop``, ``step``, ``epoll``,
+``packet``, ``counters``, ``verdict``, ``note``, ``output``), handed to ``on_event`` in order
+from the thread that runs ``run()``. Policy lives here, mechanism in the tracer:
+
+- ``auto``: every parked call runs on at once, except closing calls, which first wait until the
+  other programs and the wire have been quiet for QUIET_S (as a person pressing a key would be
+  slower than the peer), then get their prediction from the socket's real state and run.
+- manual (``auto=False``): a parked call waits for ``step(tid)``; closing calls still get their
+  prediction when they park and their verdict when the wire is quiet after they ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tuiexplore.lab import counters
+from tuiexplore.lab.capture import Capture, CaptureError
+from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, StepEvent
+from tuiexplore.trace import closing, sockets
+from tuiexplore.trace.events import OutputEvent, StopEvent
+from tuiexplore.trace.launch import Untraceable
+from tuiexplore.trace.syscalls import escape
+from tuiexplore.trace.tracer import Exited, Parked, Returned, Started, TraceEvent, TraceNote, Tracer
+from tuiexplore.trace.wire import Wire
+
+QUIET_S = 0.06  # > the 40 ms minimum delayed ACK, as in the lab
+SETTLE_MAX_S = 2.0
+RETURN_MAX_S = 5.0  # a closing call that blocks (SO_LINGER) longer is judged anyway
+TICK_S = 0.05
+FD_CALLS_TO_LEARN = ("socket", "bind", "listen", "connect", "accept", "accept4", "dup", "dup2", "dup3", "fcntl")
+
+
+@dataclass
+class _Closing:
+    """A closing call from its park to its verdict."""
+
+    step: int
+    parked: Parked
+    targets: list[closing.Target] = field(default_factory=list)
+    frames_from: int = 0
+    before: dict[str, int] = field(default_factory=dict)
+    resumed_at: float = 0.0
+    done: bool = False  # returned, or its process exited
+
+
+@dataclass
+class _Output:
+    actor: str
+    pid: int
+    fds: dict[str, int]
+    offsets: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
+    partial: dict[str, bytes] = field(default_factory=lambda: {"stdout": b"", "stderr": b""})
+
+
+class Stepper:
+    def __init__(
+        self,
+        programs: list[tuple[str, list[str]]],
+        on_event: Callable[[Event], None],
+        *,
+        auto: bool = True,
+        lab: bool = False,
+        capture: bool = True,
+    ) -> None:
+        self.programs = programs
+        self.on_event = on_event
+        self.auto = auto
+        self.lab = lab  # counters are exact only in a private namespace
+        self.inbox: queue.Queue[TraceEvent | None] = queue.Queue()
+        self.tracer = Tracer(self.inbox.put)
+        self.capture = Capture(on_frame=lambda: self.inbox.put(None)) if capture else None
+        self.wire = Wire()
+        self.t0 = time.time()
+        self.steps = 0
+        self.calls: dict[int, tuple[int, Parked]] = {}  # tid -> its parked or running call
+        self.parked: dict[int, tuple[int, Parked]] = {}  # waiting for step(tid) (manual)
+        self.waiting: list[tuple[int, Parked]] = []  # closing calls waiting to settle (auto)
+        self.current: _Closing | None = None
+        self.eof_read: set[tuple[int, int]] = set()
+        self.outputs: dict[int, _Output] = {}
+        self.alive: set[int] = set()
+        self.last_activity = time.time()
+        self.disagreements = 0
+        self.last_t = 0.0
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Capture first (the first SYN must not be missed), then the programs; raises Untraceable."""
+        if self.capture is not None:
+            try:
+                self.capture.start()
+            except CaptureError as exc:
+                self.capture = None
+                self.note("warn", f"no packets: {exc}")
+        self.t0 = time.time()
+        if not self.lab:
+            self.note("info", "outside a lab: packets on lo only, filtered to the programs' own sockets; no counters")
+        try:
+            self.tracer.start(self.programs)
+        except Untraceable:
+            self.stop_capture()
+            raise
+
+    def run(self) -> int:
+        """Until every program has exited (or the session detached). 0 when every verdict held."""
+        try:
+            while True:
+                try:
+                    item = self.inbox.get(timeout=TICK_S)
+                except queue.Empty:
+                    item = None
+                if item is not None:
+                    self.handle(item)
+                self.tick()
+                if self.finished():
+                    break
+        finally:
+            self.flush_outputs(final=True)
+            self.stop_capture()
+        return 1 if self.disagreements else 0
+
+    def step(self, tid: int) -> None:
+        """Manual mode: let the parked call of ``tid`` run."""
+        if tid not in self.parked:
+            return
+        self.parked.pop(tid)
+        if self.current is not None and self.current.parked.tid == tid:
+            self.run_closing(self.current)
+        else:
+            self.tracer.resume(tid)
+
+    def detach(self) -> None:
+        self.tracer.detach()
+
+    def finished(self) -> bool:
+        tracer_done = self.tracer.detached or (not self.alive and self.tracer.join(0))
+        return tracer_done and self.inbox.empty() and self.current is None and not self.waiting
+
+    def stop_capture(self) -> None:
+        if self.capture is not None:
+            self.drain_frames()
+            self.capture.stop()
+            self.capture = None
+
+    # -- output --------------------------------------------------------------------------------
+    def emit(self, ev: Event) -> None:
+        if ev.t < self.last_t:  # the stream never goes back in time (frames are stamped by the kernel)
+            ev = dataclasses.replace(ev, t=self.last_t)
+        self.last_t = ev.t
+        self.on_event(ev)
+
+    def rel(self, ts: float | None = None) -> float:
+        return max(0.0, (time.time() if ts is None else ts) - self.t0)
+
+    def note(self, level: str, text: str) -> None:
+        self.emit(NoteEvent(self.rel(), level, text, self.current.step if self.current else None))
+
+    # -- events from the tracer ----------------------------------------------------------------
+    def handle(self, ev: TraceEvent) -> None:
+        if isinstance(ev, Parked):
+            self.steps += 1
+            n = self.steps
+            self.calls[ev.tid] = (n, ev)
+            if closing.is_closing(ev):
+                if self.auto:
+                    self.waiting.append((n, ev))  # not activity: it waits for the others
+                    return
+                self.parked[ev.tid] = (n, ev)
+                self.predict(n, ev)
+                return
+            self.last_activity = time.time()
+            self.emit(self.stop_event(n, ev))
+            if self.auto:
+                self.tracer.resume(ev.tid)
+            else:
+                self.parked[ev.tid] = (n, ev)
+        elif isinstance(ev, Returned):
+            self.last_activity = time.time()
+            self.returned(ev)
+        elif isinstance(ev, Started):
+            self.alive.add(ev.pid)
+            self.outputs[ev.pid] = _Output(ev.actor, ev.pid, {"stdout": ev.stdout, "stderr": ev.stderr})
+            self.emit(NoteEvent(self.rel(ev.t), "info", f"{ev.actor}: started pid {ev.pid}: {' '.join(ev.argv)}"))
+        elif isinstance(ev, Exited):
+            self.last_activity = time.time()
+            self.alive.discard(ev.pid)
+            self.parked = {tid: v for tid, v in self.parked.items() if v[1].pid != ev.pid}
+            if self.current is not None and self.current.parked.pid == ev.pid:
+                self.current.done = True
+            self.flush_outputs(final=True)
+            self.emit(NoteEvent(self.rel(ev.t), "info", f"{ev.actor}: pid {ev.pid} {ev.status}"))
+        elif isinstance(ev, TraceNote):
+            self.emit(NoteEvent(self.rel(ev.t), ev.level, ev.text))
+
+    def stop_event(self, n: int, p: Parked, prediction: list | None = None) -> StopEvent:
+        fd = p.args.get("fd")
+        s = sockets.resolve(p.pid, fd) if isinstance(fd, int) and fd >= 0 else None
+        if s is not None:
+            self.wire.learn(p.actor, s)
+        return StopEvent(self.rel(p.t), n, p.actor, p.pid, p.tid, p.call, p.args, None, s.to_dict() if s else None, prediction)
+
+    def returned(self, r: Returned) -> None:
+        n, p = self.calls.pop(r.tid, (0, None))
+        args = p.args if p is not None else {}
+        self.emit(StepEvent(self.rel(r.t), n, r.actor, r.call, args, r.ret, r.errno, r.result))
+        for ev in r.result.get("ready", []) if r.call.startswith("epoll") else []:
+            self.emit(EpollEvent(self.rel(r.t), n, r.actor, str(ev["fd"]), ev["events"], ev["mask"]))
+        if r.errno is None and r.call in FD_CALLS_TO_LEARN:
+            fd = r.ret if r.call in ("socket", "accept", "accept4", "dup", "dup2", "dup3", "fcntl") else None
+            self.learn(r, [fd, args.get("fd")])
+        if r.call in ("read", "recvfrom", "recvmsg") and r.ret == 0:
+            self.learn(r, [args.get("fd")], eof=True)
+        if self.current is not None and self.current.parked.tid == r.tid:
+            self.current.done = True
+
+    def learn(self, r: Returned, fds: list[int | None], eof: bool = False) -> None:
+        """The endpoints a call created (its new fd, or the fd it acted on), for the wire."""
+        for fd in fds:
+            s = sockets.resolve(r.pid, fd) if isinstance(fd, int) and fd >= 0 else None
+            if s is not None:
+                self.wire.learn(r.actor, s)
+                if eof:
+                    self.eof_read.add((s.lport, s.rport))
+        self.drain_frames()
+
+    # -- closing calls -------------------------------------------------------------------------
+    def predict(self, n: int, p: Parked) -> _Closing:
+        pending = self.wire.fin_with_data - self.eof_read
+        c = _Closing(n, p, closing.predict(p, pending))
+        self.emit(self.stop_event(n, p, [t.to_dict() for t in c.targets]))
+        for t in c.targets:
+            self.wire.learn(p.actor, t.sock)
+        self.current = c
+        return c
+
+    def tick(self) -> None:
+        self.drain_frames()
+        self.flush_outputs()
+        now = time.time()
+        quiet = now - self.last_activity >= QUIET_S
+        c = self.current
+        if c is not None and c.resumed_at:
+            if (c.done and quiet) or now - c.resumed_at > RETURN_MAX_S:
+                self.judge(c)
+            return
+        if c is not None and not self.auto:
+            return  # manual: waits for step(tid)
+        if self.waiting and (quiet or now - self.waiting[0][1].t > SETTLE_MAX_S):
+            n, p = self.waiting.pop(0)
+            c = self.predict(n, p)
+            self.run_closing(c)
+
+    def run_closing(self, c: _Closing) -> None:
+        c.frames_from = len(self.wire.frames)
+        c.before = counters.read() if self.lab else {}
+        c.resumed_at = time.time()
+        self.last_activity = c.resumed_at
+        self.tracer.resume(c.parked.tid)
+
+    def judge(self, c: _Closing) -> None:
+        self.drain_frames()
+        deltas = counters.delta(c.before, counters.read()) if self.lab else {}
+        if deltas:
+            self.emit(CountersEvent(self.rel(), c.step, deltas))
+        frames = self.wire.frames[c.frames_from :]
+        for t in c.targets:
+            v = closing.verdict(self.rel(), c.step, c.parked.actor, c.parked.call, t, frames, deltas, self.wire.conns)
+            self.disagreements += not v.agree
+            self.emit(v)
+        self.current = None
+
+    # -- the wire and the programs' output -----------------------------------------------------
+    def drain_frames(self) -> None:
+        if self.capture is None:
+            return
+        new = []
+        while True:
+            try:
+                new.append(self.capture.frames.get_nowait())
+            except queue.Empty:
+                break
+        if new:
+            self.last_activity = max(self.last_activity, time.time())
+        step = self.current.step if self.current else (self.steps or None)
+        for ev in self.wire.take(new, step, self.t0):
+            self.emit(ev)
+
+    def flush_outputs(self, final: bool = False) -> None:
+        for out in self.outputs.values():
+            for stream, fd in out.fds.items():
+                try:
+                    data = os.pread(fd, 1 << 16, out.offsets[stream])
+                except OSError:
+                    continue
+                out.offsets[stream] += len(data)
+                buf = out.partial[stream] + data
+                *lines, rest = buf.split(b"\n")
+                if final and rest:
+                    lines, rest = [*lines, rest], b""
+                out.partial[stream] = rest
+                for line in lines:
+                    self.emit(OutputEvent(self.rel(), out.actor, out.pid, stream, escape(line)))
