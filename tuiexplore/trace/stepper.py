@@ -26,7 +26,7 @@ from tuiexplore.lab.capture import Capture, CaptureError
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, StepEvent
 from tuiexplore.trace import closing, sockets
 from tuiexplore.trace.events import OutputEvent, StopEvent
-from tuiexplore.trace.launch import Untraceable
+from tuiexplore.trace.launch import Untraceable, resolve
 from tuiexplore.trace.syscalls import escape
 from tuiexplore.trace.tracer import Exited, Parked, Returned, Started, TraceEvent, TraceNote, Tracer
 from tuiexplore.trace.wire import Wire
@@ -35,6 +35,7 @@ QUIET_S = 0.06  # > the 40 ms minimum delayed ACK, as in the lab
 SETTLE_MAX_S = 2.0
 RETURN_MAX_S = 5.0  # a closing call that blocks (SO_LINGER) longer is judged anyway
 TICK_S = 0.05
+DEFER_MAX_S = 5.0
 FD_CALLS_TO_LEARN = ("socket", "bind", "listen", "connect", "accept", "accept4", "dup", "dup2", "dup3", "fcntl")
 
 
@@ -90,6 +91,8 @@ class Stepper:
         self.last_activity = time.time()
         self.disagreements = 0
         self.last_t = 0.0
+        self.deferred: list[tuple[str, list[str]]] = []
+        self.deferred_since = 0.0
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -103,8 +106,14 @@ class Stepper:
         self.t0 = time.time()
         if not self.lab:
             self.note("info", "outside a lab: packets on lo only, filtered to the programs' own sockets; no counters")
+        # The seed's setup: the others start once the server listens, so their connect() finds it.
+        first = [p for p in self.programs if p[0] == "server"] or self.programs
+        self.deferred = [p for p in self.programs if p not in first]
+        self.deferred_since = time.time()
+        for _, argv in self.deferred:
+            resolve(argv)  # refused before anything starts, like the first ones
         try:
-            self.tracer.start(self.programs)
+            self.tracer.start(first)
         except Untraceable:
             self.stop_capture()
             raise
@@ -140,9 +149,14 @@ class Stepper:
     def detach(self) -> None:
         self.tracer.detach()
 
+    def launch_deferred(self) -> None:
+        for actor, argv in self.deferred:
+            self.tracer.launch(actor, argv)
+        self.deferred = []
+
     def finished(self) -> bool:
         tracer_done = self.tracer.detached or (not self.alive and self.tracer.join(0))
-        return tracer_done and self.inbox.empty() and self.current is None and not self.waiting
+        return tracer_done and not self.deferred and self.inbox.empty() and self.current is None and not self.waiting
 
     def stop_capture(self) -> None:
         if self.capture is not None:
@@ -213,6 +227,8 @@ class Stepper:
         self.emit(StepEvent(self.rel(r.t), n, r.actor, r.call, args, r.ret, r.errno, r.result))
         for ev in r.result.get("ready", []) if r.call.startswith("epoll") else []:
             self.emit(EpollEvent(self.rel(r.t), n, r.actor, str(ev["fd"]), ev["events"], ev["mask"]))
+        if r.call == "listen" and r.actor == "server" and self.deferred:
+            self.launch_deferred()
         if r.errno is None and r.call in FD_CALLS_TO_LEARN:
             fd = r.ret if r.call in ("socket", "accept", "accept4", "dup", "dup2", "dup3", "fcntl") else None
             self.learn(r, [fd, args.get("fd")])
@@ -245,6 +261,9 @@ class Stepper:
         self.drain_frames()
         self.flush_outputs()
         now = time.time()
+        if self.deferred and now - self.deferred_since > DEFER_MAX_S:
+            self.note("warn", f"the server did not listen() within {DEFER_MAX_S:.0f} s; starting the others anyway")
+            self.launch_deferred()
         quiet = now - self.last_activity >= QUIET_S
         c = self.current
         if c is not None and c.resumed_at:

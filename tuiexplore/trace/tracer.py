@@ -112,6 +112,10 @@ class Tracer:
     def resume(self, tid: int) -> None:
         self._command("resume", tid)
 
+    def launch(self, actor: str, argv: list[str]) -> None:
+        """Start one more traced program; a failure arrives as an error TraceNote."""
+        self._command("launch", actor, argv)
+
     def detach(self) -> None:
         """Let every program run on untraced (parked calls then run); the loop ends."""
         self._command("detach")
@@ -135,10 +139,7 @@ class Tracer:
         try:
             self._bell = self._spawn_bell()
             for actor, argv in programs:
-                lp = launch.spawn(actor, argv)
-                self.actors[lp.pid] = actor
-                self.tasks[lp.pid] = _Task(lp.pid, lp.pid, actor, False)
-                self.on_event(Started(time.time(), actor, lp.pid, lp.argv, lp.stdout, lp.stderr))
+                self._spawn(actor, argv)
         except (launch.Untraceable, OSError) as exc:
             self._error = exc if isinstance(exc, launch.Untraceable) else launch.Untraceable(str(exc))
             self._abandon()
@@ -149,6 +150,12 @@ class Tracer:
             self._loop()
         finally:
             self._kill_bell()
+
+    def _spawn(self, actor: str, argv: list[str]) -> None:
+        lp = launch.spawn(actor, argv)
+        self.actors[lp.pid] = actor
+        self.tasks[lp.pid] = _Task(lp.pid, lp.pid, actor, False)
+        self.on_event(Started(time.time(), actor, lp.pid, lp.argv, lp.stdout, lp.stderr))
 
     def _spawn_bell(self) -> int:
         pid = os.posix_spawn("/bin/sleep", ["sleep", "1000000"], dict(os.environ), setsigmask=())
@@ -199,6 +206,11 @@ class Tracer:
                 if task is not None and task.parked:
                     task.parked = False
                     ptrace.resume(task.tid)
+            elif cmd[0] == "launch":
+                try:
+                    self._spawn(cmd[1], cmd[2])
+                except (launch.Untraceable, OSError) as exc:
+                    self.on_event(TraceNote(time.time(), "error", f"{cmd[1]}: {exc}"))
             elif cmd[0] == "detach":
                 self._detach_all()
                 return True
