@@ -58,6 +58,17 @@ def resolve(argv: list[str]) -> str:
     return path
 
 
+def seize_or_kill(pid: int, options: int, what: str) -> None:
+    """Seize our fresh child; if that is refused, kill it (it is only a wrapper) and say why."""
+    try:
+        ptrace.seize(pid, options)
+    except OSError as exc:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        why = "another tracer is attached or ptrace is restricted (Yama, seccomp, container)" if exc.errno == 1 else exc.strerror
+        raise Untraceable(f"{what}: cannot trace it: {why}") from None
+
+
 def spawn(actor: str, argv: list[str], env: dict[str, str] | None = None) -> Launched:
     """Spawn the self-stopping wrapper and seize it. Must run on the tracer's thread."""
     path = resolve(argv)
@@ -81,13 +92,7 @@ def spawn(actor: str, argv: list[str], env: dict[str, str] | None = None) -> Lau
     _, status = os.waitpid(pid, os.WUNTRACED)
     if not os.WIFSTOPPED(status):
         raise Untraceable(f"{argv[0]}: the launcher exited before the program started (status {status:#x})")
-    try:
-        ptrace.seize(pid, ptrace.PROGRAM_OPTIONS)
-    except OSError as exc:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        why = "another tracer is attached or ptrace is restricted (Yama, seccomp, container)" if exc.errno == 1 else exc.strerror
-        raise Untraceable(f"{argv[0]}: cannot trace it: {why}") from None
+    seize_or_kill(pid, ptrace.PROGRAM_OPTIONS, argv[0])
     os.kill(pid, signal.SIGCONT)
     # The files keep their own offsets; our duplicates read from the start (pread).
     fds = [os.dup(f.fileno()) for f in outs]

@@ -309,7 +309,8 @@ class Stepper:
         if new:
             self.last_activity = max(self.last_activity, time.time())
         step = self.current.step if self.current else (self.steps or None)
-        for ev in self.wire.take(new, step, self.t0):
+        connecting = any(p.call == "connect" for _, p in self.calls.values())
+        for ev in self.wire.take(new, step, self.t0, connecting):
             self.emit(ev)
 
     def flush_outputs(self, final: bool = False) -> None:

@@ -136,6 +136,7 @@ class Tracer:
 
     # -- the tracer thread ---------------------------------------------------------------------
     def _main(self, programs: list[tuple[str, list[str]]]) -> None:
+        self.programs_label = programs[0][1][0] if programs else "program"
         try:
             self._bell = self._spawn_bell()
             for actor, argv in programs:
@@ -159,7 +160,7 @@ class Tracer:
 
     def _spawn_bell(self) -> int:
         pid = os.posix_spawn("/bin/sleep", ["sleep", "1000000"], dict(os.environ), setsigmask=())
-        ptrace.seize(pid, ptrace.O_EXITKILL)
+        launch.seize_or_kill(pid, ptrace.O_EXITKILL, self.programs_label)
         return pid
 
     def _kill_bell(self) -> None:

@@ -44,15 +44,18 @@ class Wire:
             return self.endpoints[(ip, port)]
         return next((self.endpoints[(w, port)] for w in WILDCARDS if (w, port) in self.endpoints), None)
 
-    def take(self, new: list[Frame], step: int | None, rel: float) -> list[PacketEvent]:
-        """Frames now known to be ours, as packet events; the rest wait up to HOLD_S."""
+    def take(self, new: list[Frame], step: int | None, rel: float, connecting: bool = False) -> list[PacketEvent]:
+        """Frames now known to be ours, as packet events; the rest wait up to HOLD_S. While a
+        connect() is under way, a frame with one unknown end waits too (it may be its SYN), and
+        so does every frame after it: the stream stays in wire order."""
         pending, self._held = self._held + new, []
         out = []
         now = time.time()
         for f in pending:
             src, dst = self.owner(f.saddr, f.sport), self.owner(f.daddr, f.dport)
-            if src is None and dst is None:
-                if now - f.ts < HOLD_S:
+            young = now - f.ts < HOLD_S
+            if self._held or (src is None and dst is None) or (connecting and None in (src, dst)):
+                if young:
                     self._held.append(f)
                 continue
             self.frames.append(f)
