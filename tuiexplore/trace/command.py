@@ -129,6 +129,5 @@ def main(argv: list[str]) -> int:
         return stepper.run()
     except KeyboardInterrupt:
         stepper.detach()
-        stepper.tracer.join(5)
         print("tuiexplore step: interrupted; detached, the programs run on untraced", file=sys.stderr)
         return 130

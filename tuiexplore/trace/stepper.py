@@ -146,8 +146,24 @@ class Stepper:
         else:
             self.tracer.resume(tid)
 
-    def detach(self) -> None:
+    def detach(self, timeout: float = 5.0) -> None:
+        """Let the programs run on untraced, and report what was still under way. Any thread may
+        call it; if the tracer thread does not answer, the kernel detaches when we exit anyway."""
         self.tracer.detach()
+        self.tracer.join(timeout)
+        while True:
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, Parked):  # a stop that raced the detach: it ran untraced
+                continue
+            if item is not None:
+                self.handle(item)
+        self.waiting.clear()
+        self.current = None
+        self.flush_outputs(final=True)
+        self.stop_capture()
 
     def launch_deferred(self) -> None:
         for actor, argv in self.deferred:
