@@ -85,6 +85,7 @@ class _Task:
     started: bool  # past the wrapper's exec
     pending: Parked | None = None  # the parked call, until its exit stop
     parked: bool = False
+    in_syscall: bool = False  # between an entry we let pass and its exit
 
 
 class Tracer:
@@ -92,6 +93,10 @@ class Tracer:
         self.on_event = on_event
         self.tasks: dict[int, _Task] = {}
         self.actors: dict[int, str] = {}  # tgid -> actor
+        # Per process, fds known not to be sockets: a read() of a pipe is then passed without a
+        # readlink. An fd number changes meaning only after it is closed (close, dup2 over it,
+        # close_range, exec) or handed in by recvmsg, and each of those forgets it.
+        self.plain_fds: dict[int, set[int]] = {}
         self._cmds: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._bell = 0
         self._thread: threading.Thread | None = None
@@ -241,9 +246,14 @@ class Tracer:
         sig, event = os.WSTOPSIG(status), status >> 16
         tid = task.tid
         if sig == ptrace.SYSCALL_TRAP:
-            self._syscall_stop(task)
+            if task.in_syscall:  # the exit of a call we let pass (we always resume with PTRACE_SYSCALL)
+                task.in_syscall = False
+                ptrace.resume(tid)
+            else:
+                self._syscall_stop(task)
         elif event == ptrace.EVENT_EXEC:
             task.started = True
+            self.plain_fds.pop(task.pid, None)
             ptrace.resume(tid)
         elif event in (ptrace.EVENT_FORK, ptrace.EVENT_VFORK, ptrace.EVENT_CLONE):
             new = ptrace.event_msg(tid)
@@ -272,6 +282,7 @@ class Tracer:
         if info.op == ptrace.OP_ENTRY:
             parked = self._entry(task, info) if task.started else None
             if parked is None:
+                task.in_syscall = True
                 ptrace.resume(task.tid)
                 return
             task.pending, task.parked = parked, True
@@ -280,6 +291,7 @@ class Tracer:
             p, task.pending = task.pending, None
             err = errno.errorcode.get(-info.ret, str(-info.ret)) if info.is_error else None
             result = syscalls.exit_result(task.tid, p.call, p.raw, info.ret)
+            self._forget_fds(p, info.ret)
             self.on_event(Returned(time.time(), p.actor, p.pid, p.tid, p.call, info.ret, err, result))
             ptrace.resume(task.tid)
         else:
@@ -302,10 +314,33 @@ class Tracer:
         if call in syscalls.ON_SOCKET_FD:
             if call == "fcntl" and a[1] not in (syscalls.F_DUPFD, syscalls.F_DUPFD_CLOEXEC):
                 return None
-            if inode_of(task.tid, a[0] & 0xFFFFFFFF) is None:
+            fd, plain = a[0] & 0xFFFFFFFF, self.plain_fds.setdefault(task.pid, set())
+            if call in ("dup2", "dup3"):
+                plain.discard(a[1] & 0xFFFFFFFF)
+            if fd in plain:
+                if call == "close":
+                    plain.discard(fd)
                 return None
+            if inode_of(task.tid, fd) is None:
+                if call != "close":
+                    plain.add(fd)
+                return None
+        elif call == "close_range":
+            self.plain_fds.pop(task.pid, None)
         args = syscalls.decode_entry(task.tid, call, a)
         return Parked(time.time(), task.actor, task.pid, task.tid, call, args, a)
+
+    def _forget_fds(self, p: Parked, ret: int) -> None:
+        """A parked call that made an fd a socket: its number is no longer plain."""
+        plain = self.plain_fds.get(p.pid)
+        if plain is None:
+            return
+        if p.call == "recvmsg":  # SCM_RIGHTS may have installed any fd
+            plain.clear()
+        elif ret >= 0:
+            plain.discard(ret)
+            if p.call in ("dup2", "dup3"):
+                plain.discard(p.raw[1] & 0xFFFFFFFF)
 
     def _detach_all(self) -> None:
         """Parked tasks are detached where they stand; running ones are interrupted first, and a
