@@ -95,6 +95,26 @@ def resume(tid: int, sig: int = 0, request: int = PTRACE_SYSCALL) -> bool:
     return True
 
 
+_ENTRY_INFO = _SyscallInfo()  # the tracer thread's own: entry_nr() is called from it alone
+_ENTRY_ADDR = ctypes.addressof(_ENTRY_INFO)
+_ENTRY_SIZE = ctypes.sizeof(_ENTRY_INFO)
+
+
+def entry_nr(tid: int) -> int:
+    """The syscall number at an x86_64 entry stop, else -1 (an exit, another ABI, an error):
+    the cheap first look at every entry, before anything is decoded."""
+    if _libc.ptrace(PTRACE_GET_SYSCALL_INFO, tid, _ENTRY_SIZE, _ENTRY_ADDR) <= 0:
+        return -1
+    if _ENTRY_INFO.op != OP_ENTRY or _ENTRY_INFO.arch != AUDIT_ARCH_X86_64:
+        return -1
+    return _ENTRY_INFO.u[0]
+
+
+def raw_resume(tid: int) -> None:
+    """PTRACE_SYSCALL without error checks, for the hot path (a task that vanished is reaped next)."""
+    _libc.ptrace(PTRACE_SYSCALL, tid, None, None)
+
+
 def event_msg(tid: int) -> int:
     out = ctypes.c_ulong()
     ptrace(PTRACE_GETEVENTMSG, tid, 0, ctypes.addressof(out))

@@ -184,18 +184,32 @@ class Tracer:
         self._kill_bell()
 
     def _loop(self) -> None:
-        while any(t.tid for t in self.tasks.values()):
+        # The hot path, bound to locals: the exit stop of a call we let pass is most stops.
+        waitpid, options, tasks, raw_resume = os.waitpid, ptrace.WALL | ptrace.WNOTHREAD, self.tasks, ptrace.raw_resume
+        syscall_stop, entry_nr, names = (ptrace.SYSCALL_TRAP << 8) | 0x7F, ptrace.entry_nr, syscalls.NAMES
+        while tasks:
             try:
-                tid, status = os.waitpid(-1, ptrace.WALL | ptrace.WNOTHREAD)
+                tid, status = waitpid(-1, options)
             except ChildProcessError:
                 return
+            task = tasks.get(tid)
+            if status == syscall_stop and task is not None and task.started:
+                if task.in_syscall:
+                    task.in_syscall = False
+                    raw_resume(tid)
+                    continue
+                nr = entry_nr(tid)
+                if 0 <= nr < ptrace.X32_BIT and nr not in names:  # not an exit, not x32: a call of no interest
+                    task.in_syscall = True
+                    raw_resume(tid)
+                    continue
             if tid == self._bell:
                 if os.WIFSTOPPED(status):
                     ptrace.resume(tid, 0, ptrace.PTRACE_CONT)  # swallow the ring
                 if self._drain_commands():
                     return
                 continue
-            task = self.tasks.get(tid) or self._adopt(tid)
+            task = task or self._adopt(tid)
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
                 self._gone(task, status)
             elif os.WIFSTOPPED(status):
