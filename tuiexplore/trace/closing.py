@@ -17,7 +17,7 @@ from tuiexplore.lab.predict import Prediction, kernel_version, predict_close, pr
 from tuiexplore.lab.verdict import judge, outcome_of, sent_by
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.trace import sockets
-from tuiexplore.trace.tracer import Parked
+from tuiexplore.trace.events import Parked
 
 STILL_REFERENCED = "still_referenced"
 VERSION = kernel_version()

@@ -1,4 +1,5 @@
-"""Timeline events only a traced program has: a parked syscall and the program's own output."""
+"""What the tracer reports (raw stops, for the Stepper), and the timeline events only a traced
+program has: a parked syscall and the program's own output."""
 
 from __future__ import annotations
 
@@ -34,3 +35,57 @@ class OutputEvent(Event):
     pid: int
     stream: str  # "stdout" | "stderr"
     text: str
+
+
+# -- the tracer's raw reports (tracer thread -> Stepper) ------------------------------------------
+@dataclass(frozen=True)
+class Started:
+    t: float
+    actor: str
+    pid: int
+    argv: list[str]
+    stdout: int
+    stderr: int
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A task stopped at the entry of a network-relevant call; it runs on at resume(tid)."""
+
+    t: float
+    actor: str
+    pid: int
+    tid: int
+    call: str
+    args: dict
+    raw: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Returned:
+    t: float
+    actor: str
+    pid: int
+    tid: int
+    call: str
+    ret: int
+    errno: str | None
+    result: dict
+
+
+@dataclass(frozen=True)
+class Exited:
+    t: float
+    actor: str
+    pid: int
+    status: str  # "exit 0", "killed by SIGKILL"
+
+
+@dataclass(frozen=True)
+class TraceNote:
+    t: float
+    level: str
+    text: str
+
+
+TraceEvent = Started | Parked | Returned | Exited | TraceNote

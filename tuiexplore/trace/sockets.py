@@ -150,3 +150,41 @@ def socket_fds(pid: int) -> list[int]:
     except OSError:
         return []
     return sorted(int(fd) for fd in fds if inode_of(pid, int(fd)) is not None)
+
+
+class PlainFds:
+    """Per process, fds known not to be sockets, so a read() of a pipe passes without a readlink.
+    An fd number changes meaning only after it is closed (close, dup2 over it, close_range, exec)
+    or handed in by recvmsg (SCM_RIGHTS), and each of those forgets it."""
+
+    def __init__(self) -> None:
+        self._by_pid: dict[int, set[int]] = {}
+
+    def is_socket(self, pid: int, tid: int, call: str, a: tuple[int, ...]) -> bool:
+        fd, plain = a[0] & 0xFFFFFFFF, self._by_pid.setdefault(pid, set())
+        if call in ("dup2", "dup3"):
+            plain.discard(a[1] & 0xFFFFFFFF)
+        if fd in plain:
+            if call == "close":
+                plain.discard(fd)
+            return False
+        if inode_of(tid, fd) is None:
+            if call != "close":
+                plain.add(fd)
+            return False
+        return True
+
+    def forget(self, pid: int, call: str, a: tuple[int, ...], ret: int) -> None:
+        """At the exit of a call that may have made an fd a socket."""
+        plain = self._by_pid.get(pid)
+        if plain is None:
+            return
+        if call == "recvmsg":
+            plain.clear()
+        elif ret >= 0:
+            plain.discard(ret)
+            if call in ("dup2", "dup3"):
+                plain.discard(a[1] & 0xFFFFFFFF)
+
+    def reset(self, pid: int) -> None:
+        self._by_pid.pop(pid, None)

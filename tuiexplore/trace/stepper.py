@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 
 from tuiexplore.lab import counters
 from tuiexplore.lab.capture import Capture, CaptureError
-from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, StepEvent
+from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, StepEvent, VerdictEvent
 from tuiexplore.trace import closing, sockets
-from tuiexplore.trace.events import OutputEvent, StopEvent
+from tuiexplore.trace.events import Exited, OutputEvent, Parked, Returned, Started, StopEvent, TraceEvent, TraceNote
 from tuiexplore.trace.launch import Untraceable, resolve
 from tuiexplore.trace.syscalls import escape
-from tuiexplore.trace.tracer import Exited, Parked, Returned, Started, TraceEvent, TraceNote, Tracer
+from tuiexplore.trace.tracer import Tracer
 from tuiexplore.trace.wire import Wire
 
 QUIET_S = 0.06  # > the 40 ms minimum delayed ACK, as in the lab
@@ -51,6 +51,18 @@ class _Closing:
     resumed_at: float = 0.0
     done: bool = False  # returned, or its process exited
 
+    def begin(self, wire: Wire, lab: bool) -> None:
+        """Just before the call runs: where its frames start, and the counters to diff."""
+        self.frames_from = len(wire.frames)
+        self.before = counters.read() if lab else {}
+        self.resumed_at = time.time()
+
+    def judge(self, t: float, wire: Wire, lab: bool) -> tuple[dict[str, int], list[VerdictEvent]]:
+        deltas = counters.delta(self.before, counters.read()) if lab else {}
+        frames = wire.frames[self.frames_from :]
+        p = self.parked
+        return deltas, [closing.verdict(t, self.step, p.actor, p.call, x, frames, deltas, wire.conns) for x in self.targets]
+
 
 @dataclass
 class _Output:
@@ -59,6 +71,22 @@ class _Output:
     fds: dict[str, int]
     offsets: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
     partial: dict[str, bytes] = field(default_factory=lambda: {"stdout": b"", "stderr": b""})
+
+    def lines(self, final: bool) -> list[tuple[str, bytes]]:
+        """Complete lines written since the last look (and, at the end, the unfinished one)."""
+        out = []
+        for stream, fd in self.fds.items():
+            try:
+                data = os.pread(fd, 1 << 16, self.offsets[stream])
+            except OSError:
+                continue
+            self.offsets[stream] += len(data)
+            *done, rest = (self.partial[stream] + data).split(b"\n")
+            if final and rest:
+                done, rest = [*done, rest], b""
+            self.partial[stream] = rest
+            out += [(stream, line) for line in done]
+        return out
 
 
 class Stepper:
@@ -151,14 +179,8 @@ class Stepper:
         call it; if the tracer thread does not answer, the kernel detaches when we exit anyway."""
         self.tracer.detach()
         self.tracer.join(timeout)
-        while True:
-            try:
-                item = self.inbox.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(item, Parked):  # a stop that raced the detach: it ran untraced
-                continue
-            if item is not None:
+        for item in _drain(self.inbox):
+            if item is not None and not isinstance(item, Parked):  # a stop that raced the detach ran untraced
                 self.handle(item)
         self.waiting.clear()
         self.current = None
@@ -255,12 +277,9 @@ class Stepper:
 
     def learn(self, r: Returned, fds: list[int | None], eof: bool = False) -> None:
         """The endpoints a call created (its new fd, or the fd it acted on), for the wire."""
-        for fd in fds:
-            s = sockets.resolve(r.pid, fd) if isinstance(fd, int) and fd >= 0 else None
-            if s is not None:
-                self.wire.learn(r.actor, s)
-                if eof:
-                    self.eof_read.add((s.lport, s.rport))
+        for s in self.wire.learn_fds(r.actor, r.pid, fds):
+            if eof:
+                self.eof_read.add((s.lport, s.rport))
         self.drain_frames()
 
     # -- closing calls -------------------------------------------------------------------------
@@ -294,20 +313,16 @@ class Stepper:
             self.run_closing(c)
 
     def run_closing(self, c: _Closing) -> None:
-        c.frames_from = len(self.wire.frames)
-        c.before = counters.read() if self.lab else {}
-        c.resumed_at = time.time()
+        c.begin(self.wire, self.lab)
         self.last_activity = c.resumed_at
         self.tracer.resume(c.parked.tid)
 
     def judge(self, c: _Closing) -> None:
         self.drain_frames()
-        deltas = counters.delta(c.before, counters.read()) if self.lab else {}
+        deltas, verdicts = c.judge(self.rel(), self.wire, self.lab)
         if deltas:
             self.emit(CountersEvent(self.rel(), c.step, deltas))
-        frames = self.wire.frames[c.frames_from :]
-        for t in c.targets:
-            v = closing.verdict(self.rel(), c.step, c.parked.actor, c.parked.call, t, frames, deltas, self.wire.conns)
+        for v in verdicts:
             self.disagreements += not v.agree
             self.emit(v)
         self.current = None
@@ -331,16 +346,14 @@ class Stepper:
 
     def flush_outputs(self, final: bool = False) -> None:
         for out in self.outputs.values():
-            for stream, fd in out.fds.items():
-                try:
-                    data = os.pread(fd, 1 << 16, out.offsets[stream])
-                except OSError:
-                    continue
-                out.offsets[stream] += len(data)
-                buf = out.partial[stream] + data
-                *lines, rest = buf.split(b"\n")
-                if final and rest:
-                    lines, rest = [*lines, rest], b""
-                out.partial[stream] = rest
-                for line in lines:
-                    self.emit(OutputEvent(self.rel(), out.actor, out.pid, stream, escape(line)))
+            for stream, line in out.lines(final):
+                self.emit(OutputEvent(self.rel(), out.actor, out.pid, stream, escape(line)))
+
+
+def _drain(q: queue.Queue) -> list:
+    out = []
+    while True:
+        try:
+            out.append(q.get_nowait())
+        except queue.Empty:
+            return out

@@ -15,66 +15,14 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tuiexplore.trace import launch, ptrace, syscalls
-from tuiexplore.trace.sockets import inode_of, socket_fds
+from tuiexplore.trace.events import Exited, Parked, Returned, Started, TraceEvent, TraceNote
+from tuiexplore.trace.sockets import PlainFds, socket_fds
 
 GROUP_STOPS = {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
-
-
-@dataclass(frozen=True)
-class Started:
-    t: float
-    actor: str
-    pid: int
-    argv: list[str]
-    stdout: int
-    stderr: int
-
-
-@dataclass(frozen=True)
-class Parked:
-    """A task stopped at the entry of a network-relevant call; it runs on at resume(tid)."""
-
-    t: float
-    actor: str
-    pid: int
-    tid: int
-    call: str
-    args: dict
-    raw: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Returned:
-    t: float
-    actor: str
-    pid: int
-    tid: int
-    call: str
-    ret: int
-    errno: str | None
-    result: dict
-
-
-@dataclass(frozen=True)
-class Exited:
-    t: float
-    actor: str
-    pid: int
-    status: str  # "exit 0", "killed by SIGKILL"
-
-
-@dataclass(frozen=True)
-class TraceNote:
-    t: float
-    level: str
-    text: str
-
-
-TraceEvent = Started | Parked | Returned | Exited | TraceNote
 
 
 @dataclass
@@ -93,10 +41,7 @@ class Tracer:
         self.on_event = on_event
         self.tasks: dict[int, _Task] = {}
         self.actors: dict[int, str] = {}  # tgid -> actor
-        # Per process, fds known not to be sockets: a read() of a pipe is then passed without a
-        # readlink. An fd number changes meaning only after it is closed (close, dup2 over it,
-        # close_range, exec) or handed in by recvmsg, and each of those forgets it.
-        self.plain_fds: dict[int, set[int]] = {}
+        self.plain = PlainFds()
         self._cmds: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._bell = 0
         self._thread: threading.Thread | None = None
@@ -267,7 +212,7 @@ class Tracer:
                 self._syscall_stop(task)
         elif event == ptrace.EVENT_EXEC:
             task.started = True
-            self.plain_fds.pop(task.pid, None)
+            self.plain.reset(task.pid)
             ptrace.resume(tid)
         elif event in (ptrace.EVENT_FORK, ptrace.EVENT_VFORK, ptrace.EVENT_CLONE):
             new = ptrace.event_msg(tid)
@@ -305,7 +250,7 @@ class Tracer:
             p, task.pending = task.pending, None
             err = errno.errorcode.get(-info.ret, str(-info.ret)) if info.is_error else None
             result = syscalls.exit_result(task.tid, p.call, p.raw, info.ret)
-            self._forget_fds(p, info.ret)
+            self.plain.forget(p.pid, p.call, p.raw, info.ret)
             self.on_event(Returned(time.time(), p.actor, p.pid, p.tid, p.call, info.ret, err, result))
             ptrace.resume(task.tid)
         else:
@@ -328,64 +273,47 @@ class Tracer:
         if call in syscalls.ON_SOCKET_FD:
             if call == "fcntl" and a[1] not in (syscalls.F_DUPFD, syscalls.F_DUPFD_CLOEXEC):
                 return None
-            fd, plain = a[0] & 0xFFFFFFFF, self.plain_fds.setdefault(task.pid, set())
-            if call in ("dup2", "dup3"):
-                plain.discard(a[1] & 0xFFFFFFFF)
-            if fd in plain:
-                if call == "close":
-                    plain.discard(fd)
-                return None
-            if inode_of(task.tid, fd) is None:
-                if call != "close":
-                    plain.add(fd)
+            if not self.plain.is_socket(task.pid, task.tid, call, a):
                 return None
         elif call == "close_range":
-            self.plain_fds.pop(task.pid, None)
+            self.plain.reset(task.pid)
         args = syscalls.decode_entry(task.tid, call, a)
         return Parked(time.time(), task.actor, task.pid, task.tid, call, args, a)
 
-    def _forget_fds(self, p: Parked, ret: int) -> None:
-        """A parked call that made an fd a socket: its number is no longer plain."""
-        plain = self.plain_fds.get(p.pid)
-        if plain is None:
-            return
-        if p.call == "recvmsg":  # SCM_RIGHTS may have installed any fd
-            plain.clear()
-        elif ret >= 0:
-            plain.discard(ret)
-            if p.call in ("dup2", "dup3"):
-                plain.discard(p.raw[1] & 0xFFFFFFFF)
-
     def _detach_all(self) -> None:
-        """Parked tasks are detached where they stand; running ones are interrupted first, and a
-        task caught at a signal keeps it (DETACH's data delivers it)."""
-        waiting = set()
-        for task in list(self.tasks.values()):
-            if task.parked:
-                ptrace.resume(task.tid, 0, ptrace.PTRACE_DETACH)
-            else:
-                try:
-                    ptrace.ptrace(ptrace.PTRACE_INTERRUPT, task.tid)
-                    waiting.add(task.tid)
-                except OSError:
-                    pass
+        detach_all(self.tasks.values(), self._bell)
         self.tasks.clear()
-        while waiting:
-            try:
-                tid, status = os.waitpid(-1, ptrace.WALL | ptrace.WNOTHREAD)
-            except ChildProcessError:
-                break
-            if tid not in waiting:
-                if tid == self._bell and os.WIFSTOPPED(status):
-                    ptrace.resume(tid, 0, ptrace.PTRACE_CONT)
-                continue
-            if os.WIFSTOPPED(status):
-                sig, event = os.WSTOPSIG(status), status >> 16
-                deliver = sig if not event and sig != ptrace.SYSCALL_TRAP else 0
-                ptrace.resume(tid, deliver, ptrace.PTRACE_DETACH)
-            waiting.discard(tid)
         self.detached = True
         self.on_event(TraceNote(time.time(), "info", "detached: the programs run on untraced"))
+
+
+def detach_all(tasks: Iterable[_Task], bell: int) -> None:
+    """Parked tasks are detached where they stand; running ones are interrupted first, and a
+    task caught at a signal keeps it (DETACH's data delivers it)."""
+    waiting = set()
+    for task in list(tasks):
+        if task.parked:
+            ptrace.resume(task.tid, 0, ptrace.PTRACE_DETACH)
+        else:
+            try:
+                ptrace.ptrace(ptrace.PTRACE_INTERRUPT, task.tid)
+                waiting.add(task.tid)
+            except OSError:
+                pass
+    while waiting:
+        try:
+            tid, status = os.waitpid(-1, ptrace.WALL | ptrace.WNOTHREAD)
+        except ChildProcessError:
+            break
+        if tid not in waiting:
+            if tid == bell and os.WIFSTOPPED(status):
+                ptrace.resume(tid, 0, ptrace.PTRACE_CONT)
+            continue
+        if os.WIFSTOPPED(status):
+            sig, event = os.WSTOPSIG(status), status >> 16
+            deliver = sig if not event and sig != ptrace.SYSCALL_TRAP else 0
+            ptrace.resume(tid, deliver, ptrace.PTRACE_DETACH)
+        waiting.discard(tid)
 
 
 def _status_ids(tid: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import time
 
 from tuiexplore.lab.capture import Frame, RelativeSeq
 from tuiexplore.timeline import PacketEvent
-from tuiexplore.trace.sockets import SockInfo
+from tuiexplore.trace.sockets import SockInfo, resolve
 
 HOLD_S = 1.0
 WILDCARDS = ("0.0.0.0", "::")
@@ -37,6 +37,13 @@ class Wire:
         self.endpoints[(_norm(s.laddr), s.lport)] = actor
         if s.rport:
             self.conns.add((s.lport, s.rport))
+
+    def learn_fds(self, actor: str, pid: int, fds: list[int | None]) -> list[SockInfo]:
+        found = [resolve(pid, fd) for fd in fds if isinstance(fd, int) and fd >= 0]
+        for s in found:
+            if s is not None:
+                self.learn(actor, s)
+        return [s for s in found if s is not None]
 
     def owner(self, ip: str, port: int) -> str | None:
         ip = _norm(ip)
