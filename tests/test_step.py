@@ -154,3 +154,16 @@ def test_untraceable_programs_get_one_line(tmp_path):
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert r.returncode == 2 and "another tracer" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_threads_ipv6_and_output_escaping():
+    rc, evs, err = step("--", sys.executable, str(PROGS / "thread_v6.py"))
+    assert rc == 0, err
+    [connect] = of(evs, "stop", call="connect")
+    assert connect["tid"] != connect["pid"], "the connecting thread is named by its own tid"
+    assert connect["args"]["addr"]["family"] == "AF_INET6" and connect["args"]["addr"]["ip"] == "::1"
+    [accept] = of(evs, "stop", call="accept4")
+    assert accept["tid"] == accept["pid"] and accept["socket"]["state"] == "LISTEN"
+    assert not of(evs, "stop", call="exit"), "a thread's exit closes nothing: no stop"
+    assert any("IPv6 packets are not captured" in e["text"] for e in of(evs, "note"))
+    assert output(evs, "client") == ["\\x1b[31mred"]

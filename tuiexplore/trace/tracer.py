@@ -270,6 +270,8 @@ class Tracer:
         a = info.args
         if call in ("exit", "exit_group") and not socket_fds(task.pid):
             return None  # nothing of interest dies with it
+        if call == "exit" and _threads(task.pid) > 1:
+            return None  # one thread ends; the fd table lives on with its siblings
         if call in syscalls.ON_SOCKET_FD:
             if call == "fcntl" and a[1] not in (syscalls.F_DUPFD, syscalls.F_DUPFD_CLOEXEC):
                 return None
@@ -328,3 +330,10 @@ def _status_ids(tid: int) -> tuple[int, int]:
     except OSError:
         pass
     return ids["Tgid"], ids["PPid"]
+
+
+def _threads(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
