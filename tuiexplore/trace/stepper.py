@@ -39,6 +39,12 @@ DEFER_MAX_S = 5.0
 FD_CALLS_TO_LEARN = ("socket", "bind", "listen", "connect", "accept", "accept4", "dup", "dup2", "dup3", "fcntl")
 
 
+@dataclass(frozen=True)
+class _Command:
+    kind: str  # "step" | "detach"
+    tid: int = 0
+
+
 @dataclass
 class _Closing:
     """A closing call from its park to its verdict."""
@@ -103,7 +109,7 @@ class Stepper:
         self.on_event = on_event
         self.auto = auto
         self.lab = lab  # counters are exact only in a private namespace
-        self.inbox: queue.Queue[TraceEvent | None] = queue.Queue()
+        self.inbox: queue.Queue[TraceEvent | _Command | None] = queue.Queue()
         self.tracer = Tracer(self.inbox.put)
         self.capture = Capture(on_frame=lambda: self.inbox.put(None)) if capture else None
         self.wire = Wire()
@@ -165,7 +171,14 @@ class Stepper:
         return 1 if self.disagreements else 0
 
     def step(self, tid: int) -> None:
-        """Manual mode: let the parked call of ``tid`` run."""
+        """Manual mode: let the parked call of ``tid`` run. Any thread; applied by run()'s loop."""
+        self.inbox.put(_Command("step", tid))
+
+    def request_detach(self) -> None:
+        """Any thread: run()'s loop detaches and returns (the UI's d key, or quitting)."""
+        self.inbox.put(_Command("detach"))
+
+    def _step(self, tid: int) -> None:
         if tid not in self.parked:
             return
         self.parked.pop(tid)
@@ -175,12 +188,13 @@ class Stepper:
             self.tracer.resume(tid)
 
     def detach(self, timeout: float = 5.0) -> None:
-        """Let the programs run on untraced, and report what was still under way. Any thread may
-        call it; if the tracer thread does not answer, the kernel detaches when we exit anyway."""
+        """Let the programs run on untraced, and report what was still under way. From the thread
+        of run() (or once run() is over; other threads: request_detach). If the tracer thread does
+        not answer, the kernel detaches when we exit anyway."""
         self.tracer.detach()
         self.tracer.join(timeout)
         for item in _drain(self.inbox):
-            if item is not None and not isinstance(item, Parked):  # a stop that raced the detach ran untraced
+            if item is not None and not isinstance(item, Parked | _Command):  # a stop that raced the detach ran untraced
                 self.handle(item)
         self.waiting.clear()
         self.current = None
@@ -216,8 +230,10 @@ class Stepper:
         self.emit(NoteEvent(self.rel(), level, text, self.current.step if self.current else None))
 
     # -- events from the tracer ----------------------------------------------------------------
-    def handle(self, ev: TraceEvent) -> None:
-        if isinstance(ev, Parked):
+    def handle(self, ev: TraceEvent | _Command) -> None:
+        if isinstance(ev, _Command):
+            self._step(ev.tid) if ev.kind == "step" else self.detach()
+        elif isinstance(ev, Parked):
             self.steps += 1
             n = self.steps
             self.calls[ev.tid] = (n, ev)
