@@ -32,12 +32,14 @@ def start_stepping(port: int) -> subprocess.Popen:
 
 
 def read_until_blocked(proc: subprocess.Popen) -> list[dict]:
-    """Events up to the program's recv() stop: from then on it sits in the kernel, traced."""
+    """Events up to the program's recv() stop (from then on it sits in the kernel, traced) and
+    its SYN, which the capture thread may deliver a little later."""
     seen = []
     for line in proc.stdout:
         ev = json.loads(line)
         seen.append(ev)
-        if ev["type"] == "stop" and ev["call"] == "recvfrom":
+        blocked = any(e["type"] == "stop" and e["call"] == "recvfrom" for e in seen)
+        if blocked and any(e["type"] == "packet" and e["flags"] == "S" for e in seen):
             return seen
     raise AssertionError(f"no recvfrom stop; stderr: {proc.stderr.read()}")
 
