@@ -60,7 +60,7 @@ def split_programs(argv: list[str]) -> tuple[list[str], list[tuple[str, list[str
         if not args:
             raise UsageError(f"{name}: no program after '--'")
     if not programs:
-        raise UsageError("no program given\n" + USAGE)
+        raise UsageError("no program given (tuiexplore step --auto -- PROGRAM ARGS; see --help)")
     return opts, programs
 
 

@@ -131,6 +131,8 @@ class Stepper:
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
         """Capture first (the first SYN must not be missed), then the programs; raises Untraceable."""
+        for _, argv in self.programs:
+            resolve(argv)  # refused before anything starts
         if self.capture is not None:
             try:
                 self.capture.start()
@@ -144,8 +146,6 @@ class Stepper:
         first = [p for p in self.programs if p[0] == "server"] or self.programs
         self.deferred = [p for p in self.programs if p not in first]
         self.deferred_since = time.time()
-        for _, argv in self.deferred:
-            resolve(argv)  # refused before anything starts, like the first ones
         try:
             self.tracer.start(first)
         except Untraceable:
