@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,8 @@ def test_program_runs_on_after_the_app_lets_go(how):
     ls.settimeout(20)
     port = ls.getsockname()[1]
     proc = start_stepping(port)
+    guard = threading.Timer(60, proc.kill)  # a stream that never shows the stop must not hang the suite
+    guard.start()
     try:
         conn, _ = ls.accept()
         conn.settimeout(10)
@@ -75,6 +78,7 @@ def test_program_runs_on_after_the_app_lets_go(how):
             got += chunk
         assert got == b"bye:go"
     finally:
+        guard.cancel()
         if proc.poll() is None:
             proc.kill()
         proc.wait()
