@@ -167,3 +167,15 @@ def test_threads_ipv6_and_output_escaping():
     assert not of(evs, "stop", call="exit"), "a thread's exit closes nothing: no stop"
     assert any("IPv6 packets are not captured" in e["text"] for e in of(evs, "note"))
     assert output(evs, "client") == ["\\x1b[31mred"]
+
+
+def test_shutdown_and_disconnect():
+    rc, evs, err = step("--", sys.executable, str(PROGS / "shutdown_disconnect.py"))
+    assert rc == 0, err
+    verdicts = {(v["call"], v["branch"]): v for v in of(evs, "verdict")}
+    assert verdicts[("shutdown", "shutdown_fin")]["observed"] == "FIN"
+    disconnect = verdicts[("connect", "disconnect")]
+    assert disconnect["predicted"] == disconnect["observed"] == "RST"
+    [stop] = [e for e in of(evs, "stop", call="connect") if e["prediction"]]
+    assert stop["args"]["addr"] == {"family": "AF_UNSPEC"} and stop["socket"]["state"] == "CLOSE_WAIT"
+    assert all(v["agree"] for v in verdicts.values())
