@@ -79,12 +79,18 @@ async def key_to_packet(steps: int) -> list[float]:
                     raise TimeoutError
                 await asyncio.sleep(0.001)
 
-        await until(lambda: app.info is not None)
+        await until(lambda: app.explorer.info is not None)
         for _ in range(9):  # up to and including the accept: a connected pair
             await pilot.press("n")
-        await until(lambda: app.cursor == 9 and app.pending == 0 and app.check_action("manual", ("client", "write")) is True)
+        await until(
+            lambda: (
+                app.explorer.cursor == 9
+                and app.explorer.pending == 0
+                and app.explorer.check_action("manual", ("client", "write")) is True
+            )
+        )
         await pilot.pause(0.2)
-        table = app.query_one(PacketTable)
+        table = app.screen.query_one(PacketTable)
         for _ in range(steps):
             before = len(table.packets)
             # The key arrives as a terminal key would; Pilot.press adds its own waits for idleness.
@@ -93,7 +99,7 @@ async def key_to_packet(steps: int) -> list[float]:
             row_at = time.perf_counter()
             await until(lambda r=row_at: app.frames and app.frames[-1] >= r)
             samples.append((app.frames[-1] - app.key_at) * 1000)
-            await until(lambda: app.pending == 0)
+            await until(lambda: app.explorer.pending == 0)
             await pilot.pause(0.08)  # let the step settle before the next key
     return samples
 

@@ -2,7 +2,7 @@
 
 from conftest import cli
 
-from tuiexplore.compare import align, first_divergence, text
+from tuiexplore.reports.compare import align, first_divergence, text
 from tuiexplore.timeline import PacketEvent, StepEvent
 
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import cli
 from tui_fakes import EVENTS
 
-from tuiexplore.ladder import ladder
+from tuiexplore.reports.ladder import ladder
 
 
 def test_run_export_bundle(tmp_path):

@@ -26,9 +26,27 @@ def test_seed_rst_json_stream():
     last_epoll = [e for e in events if e["type"] == "epoll"][-1]
     assert last_epoll["mask"] == "201d"
     assert set(last_epoll["events"]) == {"EPOLLIN", "EPOLLOUT", "EPOLLERR", "EPOLLHUP", "EPOLLRDHUP"}
-    # timeline order
-    ts = [e["t"] for e in events]
-    assert ts == sorted(ts)
+    # Timeline order. Times cannot go back (the agent stamps a late event no earlier than the
+    # last one, see test_a_late_event_is_stamped_no_earlier), so check causal order instead:
+    # steps in their order, and everything a step caused between its step event and the next.
+    at = {e["step"]: i for i, e in enumerate(events) if e["type"] == "step"}
+    assert list(at) == list(range(1, len(at) + 1))
+    caused = [(i, e) for i, e in enumerate(events) if e["type"] in ("packet", "epoll", "verdict", "counters") and "step" in e]
+    assert caused
+    for i, e in caused:
+        assert at[e["step"]] < i < at.get(e["step"] + 1, len(events)), (i, e)
+
+
+def test_a_late_event_is_stamped_no_earlier(capsys):
+    from tuiexplore.lab.agent import Agent
+    from tuiexplore.lab.protocol import LabOptions
+    from tuiexplore.timeline import NoteEvent, from_wire
+
+    agent = Agent(LabOptions())
+    for t in (1.0, 0.5, 2.0):
+        agent.emit(NoteEvent(t, "info", "x"))
+    out = [from_wire(json.loads(line)).t for line in capsys.readouterr().out.splitlines()]
+    assert out == [1.0, 1.0, 2.0]
 
 
 def test_seed_handshake_relative_numbers():

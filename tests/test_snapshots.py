@@ -1,7 +1,7 @@
 """What the screen shows, at 80x24 and 160x48, in all three themes (recorded seed-rst timeline)."""
 
 import pytest
-from tui_fakes import FakeDriver
+from tui_fakes import FakeDriver, ShutdownDriver
 
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.tui.app import make_app
@@ -16,4 +16,11 @@ def test_layout(snap_compare, theme, size):
 
 def test_narrow_kernel_tab(snap_compare):
     app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+    assert snap_compare(app, terminal_size=(80, 24), press=["3"])
+
+
+def test_kernel_panel_after_a_shutdown_verdict(snap_compare):
+    """shutdown(SHUT_WR) runs tcp_shutdown(), not tcp_close(): no tcp_close line is marked taken;
+    the panel says where the code is instead."""
+    app = make_app(load("half-close"), driver_factory=ShutdownDriver)
     assert snap_compare(app, terminal_size=(80, 24), press=["3"])

@@ -6,48 +6,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tuiexplore.lab.client import LabInfo
+from tuiexplore.domain import ActorInventory, LabInfo, SocketRow
 from tuiexplore.timeline import from_wire
 from tuiexplore.tui.replay import replay_factory
 
 DATA = Path(__file__).parent / "data" / "seed-rst-events.jsonl"
 INFO = LabInfo(kernel="6.18.44", release="6.18.44-test", port=40000, mode="root", tracepoints=True)
 SOCKETS = {
-    "server": {
-        "pid": 1001,
-        "blocked": False,
-        "sockets": [
-            {
-                "name": "listener",
-                "fd": 3,
-                "state": "LISTEN",
-                "inq": 0,
-                "outq": 0,
-                "unsent": 0,
-                "linger": [0, 0],
-                "linger2": 60,
-                "accept_queue": 0,
-                "backlog": 16,
-                "lport": 40000,
-                "rport": 0,
-                "eof_read": False,
-            },
-            {
-                "name": "conn",
-                "fd": 5,
-                "state": "CLOSE",
-                "inq": 0,
-                "outq": 0,
-                "unsent": 0,
-                "linger": [0, 0],
-                "linger2": 60,
-                "lport": 40000,
-                "rport": 50000,
-                "eof_read": False,
-            },
+    "server": ActorInventory(
+        pid=1001,
+        sockets=[
+            SocketRow("listener", 3, "LISTEN", linger2=60, backlog=16, lport=40000),
+            SocketRow("conn", 5, "CLOSE", linger2=60, lport=40000, rport=50000),
         ],
-    },
-    "client": {"pid": 1002, "blocked": False, "sockets": []},
+    ),
+    "client": ActorInventory(pid=1002),
 }
-EVENTS = [from_wire(json.loads(line)) for line in DATA.read_text().splitlines()]
+
+
+def recorded(path: Path) -> list:
+    return [from_wire(json.loads(line)) for line in path.read_text().splitlines()]
+
+
+EVENTS = recorded(DATA)
 FakeDriver = replay_factory(INFO, EVENTS, SOCKETS, {1001: "te-server", 1002: "te-client"})
+# half-close up to its shutdown(SHUT_WR) verdict (step 8): tcp_close() does not run.
+SHUTDOWN_EVENTS = recorded(DATA.parent / "half-close-events.jsonl")
+ShutdownDriver = replay_factory(INFO, SHUTDOWN_EVENTS)

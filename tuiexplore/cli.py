@@ -72,6 +72,7 @@ def _command(argv: list[str]) -> int:
     r.add_argument("--pcap", metavar="FILE", help="also write the captured packets to FILE (pcap)")
     r.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     r.add_argument("--export", metavar="DIR", help="also write a bundle: capture.pcap, timeline.jsonl, transcript.md, screen.svg")
+    r.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* (its unread-data rule, the export)")
     k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")
     k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
@@ -122,27 +123,20 @@ def _kernel(args: argparse.Namespace) -> int:
         tag = f"  <- {', '.join(marks[n])}" if n in marks else ""
         print(f"{n:>{width}} {'▶' if n in marks else ' '} {line.expandtabs(4)}{tag}")
     if args.table:
-        print()
-        if ex.table:
-            print(
-                f"# tcp_close_state() and its transition table, {ex.table_first_line}-{ex.table_first_line + len(ex.table) - 1}"
-            )
-            for i, line in enumerate(ex.table):
-                print(f"{ex.table_first_line + i:>{width}}   {line.expandtabs(4)}")
-        else:
-            from tuiexplore.lab.predict import CLOSE_STATE
+        from tuiexplore.reports.details import table_text
 
-            print("# no kernel source with tcp_close_state() was found; tuiexplore's model of its table:")
-            for old, (new, fin) in CLOSE_STATE.items():
-                print(f"  {old:<12} -> {new:<10} {'send FIN' if fin else ''}")
+        title, body = table_text(ex)
+        print(f"\n# {title}")
+        print("\n".join(body))
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from tuiexplore import compare, runner
+    from tuiexplore import runner
     from tuiexplore.lab.client import LabError
+    from tuiexplore.reports import compare
 
     scns = [_scenario(args.a), _scenario(args.b)]
     print(f"running {scns[0].name} and {scns[1].name} in two labs...", file=sys.stderr, flush=True)
@@ -202,8 +196,13 @@ def _list() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tuiexplore import runner, transcript
+    import platform
+
+    from tuiexplore import runner
+    from tuiexplore.kernel.notes import running_unread_rule
+    from tuiexplore.kernel.source import SourceError, discover
     from tuiexplore.lab.client import LabError
+    from tuiexplore.reports import transcript
 
     scn = _scenario(args.scenario)
     out_lock = threading.Lock()
@@ -217,11 +216,22 @@ def _run(args: argparse.Namespace) -> int:
     else:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
+    try:
+        excerpt = discover(args.kernel_src)  # the running kernel's own source, if found: its rules
+    except SourceError as exc:
+        raise InputError(str(exc)) from None
     pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]
     try:
         if args.export:
             os.makedirs(args.export, exist_ok=True)
-        result = runner.run(scn, on_event=on_event, tracer=not args.no_trace, pcap=pcaps, on_ready=on_ready)
+        result = runner.run(
+            scn,
+            on_event=on_event,
+            tracer=not args.no_trace,
+            pcap=pcaps,
+            on_ready=on_ready,
+            unread_rule=running_unread_rule(excerpt, platform.release()),
+        )
     except LabError as exc:
         print(f"tuiexplore: the lab could not run: {exc}", file=sys.stderr)
         return 1
@@ -232,12 +242,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.pcap:
         summary.append(f"pcap written to {args.pcap}")
     if args.export:
-        from tuiexplore import export
-        from tuiexplore.kernel.source import discover
+        from tuiexplore.reports import export
+        from tuiexplore.tui.screenshot import replay_screenshot
 
-        excerpt = discover()
-        export.write_common(args.export, scn, result.info, result.events, excerpt)
-        export.screenshot(os.path.join(args.export, "screen.svg"), scn, result.info, result.events, excerpt)
+        shoot = lambda path: replay_screenshot(path, scn, result.info, result.events, excerpt)  # noqa: E731
+        export.write(args.export, scn, result.info, result.events, excerpt, shoot)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
     stream = sys.stderr if args.json else sys.stdout
     print("# " + "; ".join(summary), file=stream)
@@ -265,11 +274,8 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     args = p.parse_args(argv)
 
     scn = _scenario(args.scenario)
-    try:
-        from tuiexplore.tui.app import run_app
-    except ImportError:
-        print("tuiexplore: the explorer UI is not part of this build yet; run 'tuiexplore run SCENARIO --text'", file=sys.stderr)
-        return 1
+    from tuiexplore.tui.app import run_app
+
     pause = getattr(args, "pause", 2.0)
     if not 0.2 <= pause <= 60:
         print("tuiexplore: --pause must be from 0.2 to 60 seconds", file=sys.stderr)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tuiexplore.lab.client import Lab, LabInfo, StepDone
+from tuiexplore.domain import LabInfo, StepDone
+from tuiexplore.lab.client import Lab
 from tuiexplore.scenarios.scenario import Scenario
-from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
+from tuiexplore.timeline import Event, PacketEvent, VerdictEvent
 
 
 @dataclass
@@ -31,7 +32,9 @@ def run(
     tracer: bool = True,
     pcap: str | list[str] | None = None,
     on_ready: Callable[[LabInfo], None] | None = None,
+    unread_rule: str | None = None,
 ) -> RunResult:
+    """``unread_rule``: from ``kernel.notes.running_unread_rule`` (the explorer uses the same)."""
     result = RunResult(scn)
 
     def collect(e: Event) -> None:
@@ -40,14 +43,14 @@ def run(
             on_event(e)
 
     with Lab(collect) as lab:
-        result.info = lab.start(scn.actors, scn.port, tracer)
+        result.info = lab.start(scn.actors, scn.port, tracer, unread_rule=unread_rule)
         if on_ready:
             on_ready(result.info)
         for step in scn.steps:
             done = lab.step(step.index, step.actor, step.call, step.resolved(result.info.port))
             result.done.append(done)
         stats = lab.stats()
-        result.drops, result.frames = stats["drops"], stats["frames"]
+        result.drops, result.frames = stats.drops, stats.frames
         for path in [pcap] if isinstance(pcap, str) else pcap or []:
             lab.write_pcap(path)
     result.failures = check(scn, result)
@@ -60,9 +63,7 @@ def check(scn: Scenario, result: RunResult) -> list[str]:
     events = result.events
     for d in result.done:
         if not d.ok:
-            step = next((e for e in events if isinstance(e, StepEvent) and e.step == d.step), None)
-            why = step.result.get("message", "") if step else "no result"
-            failures.append(f"step {d.step}: did not run as written ({why})")
+            failures.append(f"step {d.step}: did not run as written ({d.message or d.outcome})")
     if result.drops:
         failures.append(f"the capture lost {result.drops} packets (kernel drop counter)")
     verdicts = [e for e in events if isinstance(e, VerdictEvent)]

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuiexplore.domain import LabInfo, StepDone
 from tuiexplore.lab.calls import complete_args, is_closing
-from tuiexplore.lab.client import Lab, LabInfo, StepDone
+from tuiexplore.lab.client import Lab
 from tuiexplore.scenarios.scenario import Scenario, Step
 from tuiexplore.timeline import Event, StepEvent
 
@@ -48,9 +49,8 @@ class Session:
     def __init__(
         self,
         scenario: Scenario,
-        on_batch: Callable[[list[Event]], None],
+        on_batch: Callable[[list[Event], int], None],
         tracer: bool = True,
-        lab_factory: Callable[..., Lab] = Lab,
         on_step: Callable[[int, str, str, str, str | None], None] | None = None,
     ) -> None:
         """``on_step(number, actor, call, origin, say)`` is called as each step is sent to the lab;
@@ -59,7 +59,6 @@ class Session:
         self._on_step = on_step or (lambda *a: None)
         self.tracer = tracer
         self._on_batch = on_batch
-        self._lab_factory = lab_factory
         self.lab: Lab | None = None
         self.info: LabInfo | None = None
         self.cursor = 0  # index of the scenario's next step
@@ -70,14 +69,14 @@ class Session:
         self.seed_server = False
         self._seed_written: set[str] = set()
         self.unread_rule: str | None = None  # from the running kernel's own source, when found
+        self.generation = 0  # handed to on_batch with the events of the lab it belongs to
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> LabInfo:
-        self.lab = self._lab_factory(on_batch=self._batch)
-        actors = self.scenario.actors or ["server", "client"]
-        self.info = self.lab.start(list(dict.fromkeys([*actors, "server", "client"])), self.scenario.port, self.tracer)
-        if self.unread_rule:
-            self.lab.set_unread_rule(self.unread_rule)
+        generation = self.generation
+        self.lab = Lab(on_batch=lambda events: self._batch(events, generation))
+        actors = list(dict.fromkeys([*(self.scenario.actors or []), "server", "client"]))
+        self.info = self.lab.start(actors, self.scenario.port, self.tracer, unread_rule=self.unread_rule)
         return self.info
 
     def set_unread_rule(self, rule: str | None) -> None:
@@ -99,12 +98,14 @@ class Session:
             self.lab.close()
             self.lab = None
 
-    def _batch(self, events: list[Event]) -> None:
+    def _batch(self, events: list[Event], generation: int) -> None:
+        if generation != self.generation:
+            return  # the last words of a lab that was replaced
         for e in events:
             if isinstance(e, StepEvent):
                 self.results[e.step] = e
                 self._track(e)
-        self._on_batch(events)
+        self._on_batch(events, generation)
 
     # -- steps -------------------------------------------------------------------------------
     @property

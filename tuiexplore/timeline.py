@@ -110,7 +110,7 @@ class StateEvent(Event):
 @dataclass(frozen=True)
 class VerdictEvent(Event):
     type: ClassVar[str] = "verdict"
-    internal: ClassVar[tuple[str, ...]] = ("explanation",)
+    internal: ClassVar[tuple[str, ...]] = ("explanation", "path")
     step: int
     actor: str
     fd: str
@@ -122,6 +122,12 @@ class VerdictEvent(Event):
     counters: dict[str, int]
     agree: bool
     explanation: str = ""
+    # The branches the prediction went through, in order (predict.py ids): the one source the
+    # kernel panel, the verdict dialog and the transcript mark lines from.
+    path: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", tuple(self.path))  # a list when read back from the wire
 
 
 @dataclass(frozen=True)

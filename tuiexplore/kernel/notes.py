@@ -11,6 +11,16 @@ from tuiexplore.kernel.excerpt import BRANCH_PATTERNS, Excerpt
 from tuiexplore.lab.predict import kernel_version
 
 
+def running_unread_rule(ex: Excerpt, running_release: str) -> str | None:
+    """How the running kernel judges unread data, read from its own source: the shown source's
+    rule when it is the running kernel's version (a stable tree may carry the 6.18 backport),
+    else None (the predictor goes by the version). ``tuiexplore run`` and the explorer both
+    hand this to the lab, so they predict from the same inputs."""
+    if ex.version and kernel_version(ex.version) == kernel_version(running_release):
+        return ex.unread_rule
+    return None
+
+
 def version_notes(ex: Excerpt, running_release: str) -> list[str]:
     running = kernel_version(running_release)
     shown = kernel_version(ex.version) if ex.version else None

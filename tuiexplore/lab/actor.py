@@ -1,9 +1,11 @@
 """One actor: an OS process of its own that performs exactly one syscall per request.
 
-Run as ``python -m tuiexplore.lab.actor NAME PARENT_PID`` by the lab agent, inside the lab's
-namespace. Requests and replies are JSON lines on stdin/stdout. The syscall runs on a worker
-thread so that a call that blocks (accept, read, close with SO_LINGER) never hangs the lab: the
-reply then says "blocked", and a late reply follows when the kernel lets the call return.
+Run as ``python -m tuiexplore.lab.actor NAME PARENT_PID`` by the lab agent (through
+``lab/actors.py``), inside the lab's namespace. Requests and replies are the typed messages of
+``lab/protocol.py`` as JSON lines on stdin/stdout. The syscall runs on a worker thread so that a
+call that blocks (accept, read, close with SO_LINGER) never hangs the lab: the reply is then
+``Blocked``, and a late ``Returned`` follows when the kernel lets the call return. A request
+while one is still in the kernel is ``Refused``; an error that is not the kernel's is ``Failed``.
 
 Only the standard library is imported here: an actor must start fast and stay small.
 """
@@ -11,9 +13,9 @@ Only the standard library is imported here: an actor must start fast and stay sm
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno as errno_mod
 import fcntl
-import json
 import os
 import select
 import signal
@@ -24,6 +26,7 @@ import threading
 import time
 from typing import Any
 
+from tuiexplore.domain import SocketRow
 from tuiexplore.lab.calls import (
     SHUTDOWN_HOW,
     SIOCINQ,
@@ -36,22 +39,37 @@ from tuiexplore.lab.calls import (
     epoll_mask,
     epoll_names,
 )
+from tuiexplore.lab.protocol import ActorReply, ActorRequest, Blocked, Failed, Refused, Returned, Sockets, decode_request
+from tuiexplore.lab.wire import encode
 
 PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+class UnknownName(LookupError):
+    """A request names an fd this actor does not hold (e.g. one a blocked accept never returned)."""
+
+
+class _Names(dict):
+    def __init__(self, actor: str) -> None:
+        super().__init__()
+        self.actor = actor
+
+    def __missing__(self, key: str) -> Any:
+        raise UnknownName(f"{self.actor} holds no fd named {key!r}")
+
+
 class Actor:
     def __init__(self, name: str) -> None:
         self.name = name
-        self.objs: dict[str, Any] = {}  # fd name -> socket.socket | select.epoll
+        self.objs: dict[str, Any] = _Names(name)  # fd name -> socket.socket | select.epoll
         self.eof_read: set[str] = set()  # sockets whose read() returned 0
         self.out_lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------
-    def send(self, msg: dict[str, Any]) -> None:
-        line = json.dumps(msg) + "\n"
+    def send(self, msg: ActorReply) -> None:
+        line = encode(msg) + "\n"
         with self.out_lock:
             sys.stdout.write(line)
             sys.stdout.flush()
@@ -63,10 +81,10 @@ class Actor:
         return obj.fileno()
 
     # -- inventory: what the kernel says about each of our sockets ---------------------------
-    def inventory(self) -> list[dict[str, Any]]:
+    def inventory(self) -> list[SocketRow]:
         return [self.describe(n) for n, o in self.objs.items() if isinstance(o, socket.socket) and o.fileno() >= 0]
 
-    def describe(self, name: str) -> dict[str, Any]:
+    def describe(self, name: str) -> SocketRow:
         sock = self.objs[name]
         fd = sock.fileno()
         info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, 104)
@@ -95,7 +113,8 @@ class Actor:
             d.update(accept_queue=unacked, backlog=sacked, inq=0, outq=0, unsent=0)
         else:
             d.update(inq=_ioctl_int(fd, SIOCINQ), outq=_ioctl_int(fd, SIOCOUTQ), unsent=_ioctl_int(fd, SIOCOUTQNSD))
-        return d
+        d["linger"] = tuple(d["linger"])
+        return SocketRow(**d)
 
     # -- the calls ---------------------------------------------------------------------------
     def do(self, call: str, a: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -181,15 +200,18 @@ class Actor:
         return 0, {}
 
     # -- request loop ------------------------------------------------------------------------
-    def execute(self, req: dict[str, Any], done: threading.Event, busy: threading.Lock) -> None:
+    def execute(self, req: ActorRequest, done: threading.Event, busy: threading.Lock) -> None:
         t0 = time.time()
+        reply: ActorReply
         try:
-            ret, result = self.do(req["call"], req["args"])
-            err = None
+            ret, result = self.do(req.call, req.args)
+            reply = Returned(req.id, ret, None, result, t0, time.time())
         except OSError as exc:
-            ret, result, err = -1, {"message": exc.strerror or str(exc)}, errno_mod.errorcode.get(exc.errno or 0)
-        reply = {"id": req["id"], "ret": ret, "errno": err, "result": result, "t0": t0, "t1": time.time()}
-        reply["sockets"] = self.inventory()
+            err = errno_mod.errorcode.get(exc.errno or 0)
+            reply = Returned(req.id, -1, err, {"message": exc.strerror or str(exc)}, t0, time.time())
+        except Exception as exc:  # noqa: BLE001 - whatever it was, the agent must hear it, not wait for it
+            reply = Failed(req.id, f"{req.call}() could not be performed: {_why(exc)}", t0, time.time())
+        reply = dataclasses.replace(reply, sockets=self.inventory())
         # Free the actor before replying: the agent sends the next request as soon as it reads this.
         busy.release()
         done.set()
@@ -197,22 +219,28 @@ class Actor:
 
     def run(self) -> None:
         busy = threading.Lock()
+        running = 0  # the id of the request on the worker thread
         for line in sys.stdin:
-            req = json.loads(line)
-            if req["call"] == "inspect":
-                self.send({"id": req["id"], "sockets": self.inventory(), "pid": os.getpid()})
+            req = decode_request(line)
+            if req.call == "inspect":
+                self.send(Sockets(req.id, os.getpid(), self.inventory()))
                 continue
-            if req["call"] == "exit":
+            if req.call == "exit":
                 now = time.time()
-                self.send({"id": req["id"], "ret": 0, "errno": None, "result": {}, "t0": now, "t1": now})
+                self.send(Returned(req.id, 0, None, {}, now, now))
                 os._exit(0)
             if not busy.acquire(blocking=False):
-                self.send({"id": req["id"], "busy": True})
+                self.send(Refused(req.id, running))
                 continue
+            running = req.id
             done = threading.Event()
             threading.Thread(target=self.execute, args=(req, done, busy), daemon=True).start()
-            if not done.wait(req.get("block_s", 1.0)):
-                self.send({"id": req["id"], "blocked": True, "t0": time.time()})
+            if not done.wait(req.block_s):
+                self.send(Blocked(req.id, time.time()))
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, UnknownName) else f"{type(exc).__name__}: {exc}"
 
 
 def _ioctl_int(fd: int, req: int) -> int:

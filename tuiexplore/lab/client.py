@@ -1,4 +1,5 @@
-"""The lab as the UI and the CLI see it: start an agent process, send it steps, receive events.
+"""The lab as the UI and the CLI see it: start an agent (through a ``Transport``), send it the
+commands of ``lab/protocol.py``, receive events and replies.
 
 The calling process never changes namespace. Events arrive on a reader thread and are handed to
 ``on_event`` (the TUI posts them as batched messages; the CLI collects them). Every method that
@@ -10,40 +11,21 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from tuiexplore.lab.tracer import PREFIX, TRACEFS_PATHS
+from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
+from tuiexplore.lab import protocol as proto
+from tuiexplore.lab.transport import AgentProcess, Transport
+from tuiexplore.lab.wire import encode
 from tuiexplore.timeline import Event, from_wire
+
+__all__ = ["Lab", "LabError", "LabInfo", "StepDone"]
 
 
 class LabError(RuntimeError):
     """The lab could not start or stopped answering; the message is for the user."""
-
-
-@dataclass(frozen=True)
-class LabInfo:
-    kernel: str
-    release: str
-    port: int
-    mode: str
-    tracepoints: bool
-    rst_reasons: list[str] = field(default_factory=list)
-    t0: float = 0.0
-
-
-@dataclass(frozen=True)
-class StepDone:
-    step: int
-    ok: bool
-    overhead_ms: float
-    waited_s: float
 
 
 class Lab:
@@ -51,66 +33,38 @@ class Lab:
         self,
         on_event: Callable[[Event], None] | None = None,
         on_batch: Callable[[list[Event]], None] | None = None,
+        transport: Callable[[proto.LabOptions], Transport] = AgentProcess,
     ) -> None:
         """``on_event`` gets events one by one; ``on_batch`` gets every event that arrived in one
         read from the agent's pipe, in order (what a UI wants: one message per batch)."""
         self.on_event = on_event
         self.on_batch = on_batch
         self.info: LabInfo | None = None
-        self._proc: subprocess.Popen | None = None
-        self._replies: dict[Any, dict[str, Any]] = {}
+        self._transport = transport
+        self._link: Transport | None = None
+        self._replies: dict[Any, proto.Reply] = {}
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
-        self._stderr = tempfile.TemporaryFile(mode="w+")
         self._dead = False
 
     # -- life cycle --------------------------------------------------------------------------
     def start(
-        self, actors: list[str] | None = None, port: int | None = None, tracer: bool = True, timeout: float = 15.0
+        self,
+        actors: list[str] | None = None,
+        port: int | None = None,
+        tracer: bool = True,
+        timeout: float = 15.0,
+        unread_rule: str | None = None,
     ) -> LabInfo:
-        opts = {"actors": actors or [], "port": port, "no_tracer": not tracer, "parent": os.getpid()}
-        env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tuiexplore.lab.agent", json.dumps(opts)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            env=env,
-            text=True,
-            bufsize=1,
-            start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the lab in order
-        )
+        self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule))
         threading.Thread(target=self._read, name="lab-reader", daemon=True).start()
-        ready = self._wait("ready", timeout)
-        ready.pop("ctl", None)
-        self.info = LabInfo(**ready)
+        self.info = self._wait("ready", timeout).info
         return self.info
 
     def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            if proc.poll() is None:
-                proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-                proc.stdin.flush()
-                proc.wait(timeout=5)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        # A lab killed outright cannot remove its tracefs instance; where we can see it, we do.
-        for base in TRACEFS_PATHS:
-            try:
-                os.rmdir(os.path.join(base, "instances", f"{PREFIX}{proc.pid}"))
-            except OSError:
-                pass
-        self._stderr.close()
+        link, self._link = self._link, None
+        if link is not None:
+            link.stop(encode(proto.QuitCmd()))
 
     def __enter__(self) -> Lab:
         return self
@@ -120,65 +74,64 @@ class Lab:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._link.pid if self._link else None
 
-    # -- requests ----------------------------------------------------------------------------
+    # -- requests: one method per command of lab/protocol.py ---------------------------------
     def step(self, n: int, actor: str, call: str, args: dict[str, Any], timeout: float = 60.0) -> StepDone:
-        self._send({"cmd": "step", "step": n, "actor": actor, "call": call, "args": args})
-        msg = self._wait(("done", n), timeout)
-        return StepDone(n, msg["ok"], msg["overhead_ms"], msg["waited_s"])
+        self._send(proto.StepCmd(n, actor, call, args))
+        return self._wait(("done", n), timeout).done
 
-    def predict(self, actor: str, call: str, args: dict[str, Any]) -> list[dict[str, Any]]:
-        return self._ask("prediction", {"cmd": "predict", "actor": actor, "call": call, "args": args})["predictions"]
+    def predict(self, actor: str, call: str, args: dict[str, Any]) -> list[PredictionView]:
+        return self._ask(proto.PredictCmd(self._id(), actor, call, args)).predictions
 
-    def inspect(self) -> dict[str, Any]:
-        return self._ask("sockets", {"cmd": "inspect"})["actors"]
+    def inspect(self) -> dict[str, ActorInventory]:
+        return self._ask(proto.InspectCmd(self._id())).actors
 
     def write_pcap(self, path: str) -> int:
-        reply = self._ask("pcap", {"cmd": "pcap", "path": os.path.abspath(path)})
-        if "error" in reply:
-            raise LabError(f"cannot write the pcap: {reply['error']}")
-        return reply["frames"]
+        reply = self._ask(proto.PcapCmd(self._id(), os.path.abspath(path)))
+        if reply.error:
+            raise LabError(f"cannot write the pcap: {reply.error}")
+        return reply.frames
 
     def set_unread_rule(self, rule: str | None) -> None:
         """How the running kernel judges unread data, from its own source ("copied_seq"/"skb_len")."""
-        self._ask("config", {"cmd": "config", "unread_rule": rule})
+        self._ask(proto.ConfigCmd(self._id(), rule))
 
-    def stats(self) -> dict[str, int]:
-        return self._ask("stats", {"cmd": "stats"})
+    def stats(self) -> proto.Stats:
+        return self._ask(proto.StatsCmd(self._id()))
 
-    def _ask(self, kind: str, cmd: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
-        cmd["id"] = next(self._ids)
+    def _id(self) -> int:
+        return next(self._ids)
+
+    def _ask(self, cmd: Any, timeout: float = 10.0) -> Any:
         self._send(cmd)
-        return self._wait((kind, cmd["id"]), timeout)
+        return self._wait(("id", cmd.id), timeout)
 
-    def _send(self, cmd: dict[str, Any]) -> None:
-        if self._proc is None or self._proc.poll() is not None:
+    def _send(self, cmd: proto.Command) -> None:
+        if self._link is None or not self._link.alive():
             raise LabError(self._why_dead())
         try:
-            self._proc.stdin.write(json.dumps(cmd) + "\n")
-            self._proc.stdin.flush()
-        except (BrokenPipeError, ValueError) as exc:
+            self._link.send_line(encode(cmd))
+        except (OSError, ValueError) as exc:
             raise LabError(self._why_dead()) from exc
 
     # -- the reader thread -------------------------------------------------------------------
     def _read(self) -> None:
-        fd = self._proc.stdout.fileno()
+        link = self._link
         pending = b""
-        while chunk := os.read(fd, 1 << 16):
+        while chunk := link.read():
             *lines, pending = (pending + chunk).split(b"\n")
             batch: list[Event] = []
             for line in lines:
                 msg = json.loads(line)
-                if "ctl" not in msg:
+                if "type" in msg:
                     batch.append(from_wire(msg))
                     continue
                 self._deliver(batch)  # a reply is seen only after the events before it
                 batch = []
-                kind = msg["ctl"]
-                key = kind if kind in ("ready", "error") else (kind, msg.get("step", msg.get("id")))
+                reply = proto.decode_reply(msg)
                 with self._cond:
-                    self._replies[key] = msg
+                    self._replies[proto.reply_key(reply)] = reply
                     self._cond.notify_all()
             self._deliver(batch)
         with self._cond:
@@ -194,24 +147,19 @@ class Lab:
         if self.on_batch:
             self.on_batch(batch)
 
-    def _wait(self, key: Any, timeout: float) -> dict[str, Any]:
+    def _wait(self, key: Any, timeout: float) -> Any:
         with self._cond:
             ok = self._cond.wait_for(lambda: key in self._replies or "error" in self._replies or self._dead, timeout)
             if key in self._replies:
                 return self._replies.pop(key)
         if "error" in self._replies:
-            raise LabError(self._replies["error"]["text"])
+            raise LabError(self._replies["error"].text)
         if not ok:
             raise LabError(f"the lab did not answer within {timeout:.0f} s (waiting for {key})")
         raise LabError(self._why_dead())
 
     def _why_dead(self) -> str:
         if "error" in self._replies:
-            return self._replies["error"]["text"]
-        try:
-            self._stderr.seek(0)
-            lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]
-        except (OSError, ValueError):
-            lines = []
-        last = lines[-1] if lines else "no message"
-        return f"the lab process stopped unexpectedly ({last})"
+            return self._replies["error"].text
+        last = self._link.last_words() if self._link else ""
+        return f"the lab process stopped unexpectedly ({last or 'no message'})"

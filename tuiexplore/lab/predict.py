@@ -10,7 +10,6 @@ Branch ids (fixed, documented in the README):
 ===================  ===========================================================================
 ``listen_stop``      a listener closes: each child still in the accept queue is reset
 ``already_closed``   the socket is in CLOSE (reset, refused, never connected): nothing is sent
-``repair``           TCP_REPAIR mode: silent disconnect
 ``data_was_unread``  unread data in the receive queue: RST (RFC 2525 §2.17), TCPAbortOnClose
 ``linger_zero``      SO_LINGER {1, 0}: tcp_disconnect(): RST in most states, TCPAbortOnData
 ``fin``              tcp_close_state() asks for a FIN: sent now, or queued behind unsent data
@@ -32,7 +31,6 @@ from dataclasses import dataclass, field
 BRANCHES: dict[str, str] = {
     "listen_stop": "listener closed: un-accepted children are reset (inet_csk_listen_stop)",
     "already_closed": "socket already in CLOSE: nothing to send, unread data dropped silently",
-    "repair": "TCP_REPAIR: silent disconnect",
     "data_was_unread": "unread data in the receive queue (RFC 2525 §2.17)",
     "linger_zero": "SO_LINGER on with timeout 0: tcp_disconnect()",
     "fin": "tcp_close_state() -> tcp_send_fin()",

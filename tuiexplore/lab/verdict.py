@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tuiexplore.domain import SocketRow
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.predict import BRANCHES, Prediction
 from tuiexplore.timeline import VerdictEvent
@@ -24,11 +25,11 @@ def outcome_of(frames: Iterable[Frame]) -> str:
     return "none"
 
 
-def sent_by(sock: dict[str, Any], frames: Iterable[Frame], others: set[tuple[int, int]]) -> list[Frame]:
+def sent_by(sock: SocketRow, frames: Iterable[Frame], others: set[tuple[int, int]]) -> list[Frame]:
     """Frames this socket sent. A listener speaks through its un-accepted children: frames from
     its port on connections that no actor owns."""
-    lport, rport = sock["lport"], sock["rport"]
-    if sock["state"] == "LISTEN":
+    lport, rport = sock.lport, sock.rport
+    if sock.state == "LISTEN":
         return [f for f in frames if f.sport == lport and (f.sport, f.dport) not in others]
     return [f for f in frames if f.sport == lport and f.dport == rport]
 
@@ -39,7 +40,7 @@ def judge(
     step: int,
     actor: str,
     call: str,
-    sock: dict[str, Any],
+    sock: SocketRow,
     pred: Prediction,
     frames: list[Frame],
     resets: list[Any],
@@ -66,7 +67,7 @@ def judge(
         t,
         step,
         actor,
-        sock["name"],
+        sock.name,
         call,
         pred.outcome,
         observed,
@@ -75,4 +76,5 @@ def judge(
         dict(deltas),
         agree,
         " · ".join(parts),
+        tuple(pred.path),
     )

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Static
 
-from tuiexplore.compare import Row, first_divergence
+from tuiexplore.reports.compare import Row, first_divergence
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.widgets import printable
 

@@ -5,23 +5,25 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
 from textual.message_pump import MessagePump
 
+from tuiexplore.domain import ActorInventory
 from tuiexplore.lab.client import LabError
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import Session
+from tuiexplore.timeline import Event
 from tuiexplore.tui.messages import Busy, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 
 
-def process_names(actors: dict[str, Any]) -> dict[int, str]:
+def process_names(actors: dict[str, ActorInventory]) -> dict[int, str]:
     """Who owns each actor's sockets, as the OS says (psutil): pid -> process name."""
     names = {}
     for info in actors.values():
-        pid = info.get("pid")
+        pid = info.pid
         if pid:
             try:
                 names[pid] = psutil.Process(pid).name()
@@ -30,67 +32,115 @@ def process_names(actors: dict[str, Any]) -> dict[int, str]:
     return names
 
 
+# -- what the UI asks of the driver (typed; ``LabDriver._do`` is the one dispatcher) ----------
+@dataclass(frozen=True)
+class Next:
+    """The scenario's next step."""
+
+
+@dataclass(frozen=True)
+class Manual:
+    actor: str
+    call: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A fresh lab; messages about earlier labs carry an older ``generation`` and are dropped."""
+
+    generation: int
+    scenario: Scenario | None = None  # another scenario to load (``o``), else the same again
+
+
+@dataclass(frozen=True)
+class SavePcap:
+    path: str
+
+
+@dataclass(frozen=True)
+class UnreadRule:
+    rule: str | None
+
+
+@dataclass(frozen=True)
+class SeedLoop:
+    on: bool
+
+
+Request = Next | Manual | Restart | SavePcap | UnreadRule | SeedLoop
+
+
 class LabDriver(threading.Thread):
     """Owns the Session; the UI sends it requests with ``submit`` and receives messages only."""
 
-    def __init__(
-        self, target: MessagePump, scenario: Scenario, tracer: bool = True, session_factory: Callable[..., Session] = Session
-    ) -> None:
+    def __init__(self, target: MessagePump, scenario: Scenario, tracer: bool = True) -> None:
         super().__init__(name="lab-driver", daemon=True)
         self.target = target
-        self._requests: queue.Queue[tuple[str, tuple[Any, ...]] | None] = queue.Queue()
-        self._session = session_factory(
-            scenario, on_batch=self._post_events, tracer=tracer, on_step=lambda *a: target.post_message(StepStarted(*a))
-        )
+        self._requests: queue.Queue[Request | None] = queue.Queue()
+        self._session = Session(scenario, on_batch=self._post_events, tracer=tracer, on_step=self._post_step)
+        self.generation = 0  # of the lab now running (the driver thread's view)
 
-    def _post_events(self, events) -> None:  # noqa: ANN001 - list[Event], called on the lab's reader thread
-        self.target.post_message(LabEvents(events))
+    def _post_events(self, events: list[Event], generation: int) -> None:  # on the lab's reader thread
+        self.target.post_message(LabEvents(events, generation))
 
-    def submit(self, op: str, *args: Any) -> None:
-        self._requests.put((op, args))
+    def _post_step(self, *started: Any) -> None:
+        self.target.post_message(StepStarted(*started, generation=self.generation))
+
+    def submit(self, req: Request) -> None:
+        self._requests.put(req)
         self.target.post_message(Busy(self._requests.qsize()))
 
     def stop(self) -> None:
         self._requests.put(None)
 
     def run(self) -> None:
-        self._do("start")
+        self._do(None)
         while (req := self._requests.get()) is not None:
-            self._do(req[0], *req[1])
+            self._do(req)
             self.target.post_message(Busy(self._requests.qsize()))
         self._session.close()
 
-    def _do(self, op: str, *args: Any) -> None:
+    def _do(self, req: Request | None) -> None:
+        """Perform one request (None: the first start); every outcome is posted, none raised."""
         s = self._session
         try:
             done = None
-            if op in ("start", "restart", "load"):
-                if op == "load":
-                    s.scenario = args[0]
-                    s.seed_server = False
-                info = s.start() if op == "start" else s.restart()
-                self.target.post_message(LabStarted(info, s.scenario))
-            elif op == "next":
+            if req is None or isinstance(req, Restart):
+                if req is not None:
+                    self.generation = s.generation = req.generation
+                    if req.scenario is not None:
+                        s.scenario, s.seed_server = req.scenario, False
+                info = s.start() if req is None else s.restart()
+                self.target.post_message(LabStarted(info, self.generation))
+            elif isinstance(req, Next):
                 done = s.run_next()
-            elif op == "manual":
-                done = s.run_manual(*args)
-            elif op == "pcap":
-                s.lab.write_pcap(args[0])
+            elif isinstance(req, Manual):
+                done = s.run_manual(req.actor, req.call, req.args)
+            elif isinstance(req, SavePcap):
+                s.lab.write_pcap(req.path)
                 return
-            elif op == "rule":
-                s.set_unread_rule(args[0])
+            elif isinstance(req, UnreadRule):
+                s.set_unread_rule(req.rule)
                 return
-            elif op == "seed":
-                s.seed_server = args[0]
+            elif isinstance(req, SeedLoop):
+                s.seed_server = req.on
                 if s.seed_server:
                     s.run_seed_server()
             sockets = s.inspect()
             self.target.post_message(
                 StepFinished(
-                    done, dict(s.origin), copy.deepcopy(s.fds), s.cursor, s.predict_next(), sockets, process_names(sockets)
+                    done,
+                    dict(s.origin),
+                    copy.deepcopy(s.fds),
+                    s.cursor,
+                    s.predict_next(),
+                    sockets,
+                    process_names(sockets),
+                    self.generation,
                 )
             )
         except LabError as exc:
             self.target.post_message(LabFailed(str(exc)))
         except Exception as exc:  # noqa: BLE001 - a dead driver would leave the UI waiting forever
-            self.target.post_message(LabFailed(f"internal error in {op}: {type(exc).__name__}: {exc}"))
+            self.target.post_message(LabFailed(f"internal error in {type(req).__name__}: {type(exc).__name__}: {exc}"))

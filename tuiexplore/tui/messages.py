@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
+from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
 from tuiexplore.kernel.excerpt import Excerpt
-from tuiexplore.lab.client import LabInfo, StepDone
-from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event
 
@@ -17,7 +15,7 @@ from tuiexplore.timeline import Event
 @dataclass
 class LabStarted(Message):
     info: LabInfo
-    scenario: Scenario
+    generation: int = 0  # which lab (see driver.Restart): late messages of an earlier one are dropped
 
 
 @dataclass
@@ -25,6 +23,7 @@ class LabEvents(Message):
     """Every event that arrived in one read from the lab, in timeline order."""
 
     events: list[Event]
+    generation: int = 0
 
 
 @dataclass
@@ -33,9 +32,10 @@ class StepFinished(Message):
     origin: dict[int, str]  # step number -> where it came from
     models: dict[str, FdModel]  # copies: what each actor holds now
     cursor: int  # index of the scenario's next step
-    prediction: list[dict[str, Any]]  # for the scenario's next step, if it is a closing call
-    sockets: dict[str, Any]  # the agent's inventory: actor -> {pid, sockets, blocked}
+    prediction: list[PredictionView]  # for the scenario's next step, if it is a closing call
+    sockets: dict[str, ActorInventory]  # the agent's inventory
     names: dict[int, str]  # pid -> process name (psutil), untrusted text
+    generation: int = 0
 
 
 @dataclass
@@ -45,6 +45,7 @@ class StepStarted(Message):
     call: str
     origin: str  # "scenario" | "manual" | "server policy"
     say: str | None = None  # the scenario step's narration
+    generation: int = 0
 
 
 @dataclass

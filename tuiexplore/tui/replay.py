@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.message_pump import MessagePump
 
-from tuiexplore.lab.client import LabInfo, StepDone
+from tuiexplore.domain import LabInfo, StepDone
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event, StepEvent
@@ -36,11 +36,10 @@ class ReplayDriver:
     ) -> None:
         self.target, self.scenario, self.info, self.events = target, scenario, info, events
         self.sockets, self.names = sockets, names
-        self.submitted: list[tuple[str, tuple[Any, ...]]] = []
 
     def start(self) -> None:
         steps = [e.step for e in self.events if isinstance(e, StepEvent)]
-        self.target.post_message(LabStarted(self.info, self.scenario))
+        self.target.post_message(LabStarted(self.info))
         self.target.post_message(LabEvents(list(self.events)))
         last = max(steps, default=0)
         self.target.post_message(
@@ -56,8 +55,8 @@ class ReplayDriver:
         )
         self.target.post_message(Busy(0))
 
-    def submit(self, op: str, *args: Any) -> None:
-        self.submitted.append((op, args))  # a replay does not step
+    def submit(self, req: object) -> None:
+        """A replay does not step: requests are ignored."""
 
     def stop(self) -> None:
         pass

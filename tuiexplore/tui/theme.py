@@ -30,8 +30,8 @@ def load_themes() -> list[Theme]:
     return themes
 
 
-def stylesheet() -> str:
-    return (theme_dir() / "app.tcss").read_text(encoding="utf-8")
+def stylesheet_path() -> str:
+    return str(theme_dir() / "app.tcss")
 
 
 def resolve(name: str | None, known: list[str]) -> str:

@@ -19,9 +19,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
 
+from tuiexplore.domain import ActorInventory
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
+from tuiexplore.reports.transcript import call_text, result_text
 from tuiexplore.timeline import EpollEvent, NoteEvent, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.transcript import call_text, result_text
 
 MAX_PACKETS = 2000
 VIRTUAL_CHUNK = 32
@@ -122,7 +123,8 @@ class ActorLog(ScrollView, can_focus=True):
         style = "dim" if origin == "server policy" else ""
         line = Text(f"[{e.step:>2}] ", style="bold")
         line.append(call_text(e.call, e.args), style=style)
-        line.append(" " + printable(result_text(e)), style="bold red" if e.errno else style)
+        failed = e.errno or e.result.get("failed") or e.result.get("refused")
+        line.append(" " + printable(result_text(e)), style="bold red" if failed else style)
         if origin == "server policy":
             line.append("  (server loop)", style="dim italic")
         self.write(line)
@@ -260,27 +262,27 @@ class SocketsStrip(DataTable):
         for c in self.COLUMNS:
             self.add_column(c, key=c)
 
-    def show(self, actors: dict[str, Any], names: dict[int, str]) -> None:
+    def show(self, actors: dict[str, ActorInventory], names: dict[int, str]) -> None:
         self.clear()
         for actor, info in actors.items():
-            pid = info.get("pid")
+            pid = info.pid
             proc = printable(names.get(pid, "")) if pid else "exited"
-            if not info.get("sockets"):
+            if not info.sockets:
                 self.add_row(Text(actor), Text(str(pid or "-")), Text(proc), Text("-"), *[Text("")] * 7)
-            for s in info.get("sockets", []):
-                lingr = f"{{{s['linger'][0]}, {s['linger'][1]}}}" if s["linger"][0] else "off"
+            for s in info.sockets:
+                lingr = f"{{{s.linger[0]}, {s.linger[1]}}}" if s.linger[0] else "off"
                 self.add_row(
                     Text(actor),
                     Text(str(pid)),
                     Text(proc),
-                    Text(f"{s['name']} ({s['fd']})"),
-                    Text(s["state"]),
-                    Text(str(s["inq"])),
-                    Text(str(s["outq"])),
-                    Text(str(s["unsent"])),
+                    Text(f"{s.name} ({s.fd})"),
+                    Text(s.state),
+                    Text(str(s.inq)),
+                    Text(str(s.outq)),
+                    Text(str(s.unsent)),
                     Text(lingr),
-                    Text(str(s["linger2"])),
-                    Text(f"{s['accept_queue']}/{s['backlog']}" if s["state"] == "LISTEN" else ""),
+                    Text(str(s.linger2)),
+                    Text(f"{s.accept_queue}/{s.backlog}" if s.state == "LISTEN" else ""),
                 )
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuiexplore.domain import LabInfo
 from tuiexplore.lab.calls import CALLS
-from tuiexplore.lab.client import LabInfo
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
 
 
@@ -36,6 +36,10 @@ def _value(v: Any) -> str:
 def result_text(e: StepEvent) -> str:
     if e.result.get("blocked"):
         return "... blocked (still in the kernel)"
+    if e.result.get("failed"):
+        return f"failed in the actor: {e.result.get('message', '')}"
+    if e.result.get("refused"):
+        return f"refused: {e.result.get('message', '')}"
     if e.ret is None:
         return f"not performed: {e.result.get('message', '')}"
     text = f"= {e.ret}"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from tuiexplore.reports.transcript import call_text, result_text
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.transcript import call_text, result_text
 
 
 @dataclass

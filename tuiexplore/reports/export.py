@@ -4,15 +4,16 @@ ladder diagram) and an SVG screenshot of the explorer showing the same run."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
+from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
-from tuiexplore.lab.client import LabInfo
-from tuiexplore.ladder import ladder
+from tuiexplore.reports.details import branch_lines, elsewhere
+from tuiexplore.reports.ladder import ladder
+from tuiexplore.reports.transcript import call_text, header, line, result_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.transcript import call_text, header, line, result_text
 
 FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg")
 
@@ -35,38 +36,27 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
     for v in verdicts:
         mark = "the prediction held" if v.agree else "**the kernel disagreed with the prediction**"
         out += [f"### Step {v.step}: {v.actor} `{v.call}({v.fd})` → {v.observed} ({mark})", "", v.explanation, ""]
-        lines = sorted({n for b in ("drain", v.branch) for n in excerpt.branches.get(b, [])})
-        if lines and v.branch not in ("listen_stop",):
-            out += [f"Branch `{v.branch}` in {excerpt.origin}:", "", "```c"]
-            out += [f"{n}: {excerpt.lines[n - excerpt.first_line].strip()}" for n in lines]
-            out += ["```", ""]
+        for where in elsewhere(v.path):
+            out += [f"Not in {excerpt.origin}: {where}.", ""]
+        lines = branch_lines(excerpt, v.path)
+        if lines:
+            out += [f"Branch `{v.branch}` in {excerpt.origin}:", "", "```c", *(f"{n}: {code}" for n, code in lines), "```", ""]
     out += ["## Ladder", "", "```", *ladder(events), "```", "", "## Full transcript", "", "```"]
     out += [line(e) for e in events]
     out += ["```", ""]
     return "\n".join(out)
 
 
-def write_common(directory: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt) -> None:
+def write(
+    directory: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt, screenshot: Callable[[str], None]
+) -> None:
+    """The bundle but the pcap (the lab writes that). ``screenshot(path)`` saves the SVG: the
+    TUI's job, handed in so that reports never import the TUI."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     (d / "timeline.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
     (d / "transcript.md").write_text(markdown(scn, info, events, excerpt))
-
-
-def screenshot(
-    path: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt, size: tuple[int, int] = (160, 48)
-) -> None:
-    """Replay the run into the explorer, headless, and save what the screen shows."""
-    from tuiexplore.tui.app import make_app
-    from tuiexplore.tui.replay import replay_factory
-
-    async def shoot() -> None:
-        app = make_app(scn, excerpt=excerpt, driver_factory=replay_factory(info, events))
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause(0.3)
-            app.save_screenshot(Path(path).name, str(Path(path).parent))
-
-    asyncio.run(shoot())
+    screenshot(str(d / "screen.svg"))
 
 
 def summary(directory: str) -> str:

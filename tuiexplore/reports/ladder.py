@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tuiexplore.reports.transcript import call_text
 from tuiexplore.timeline import Event, PacketEvent, StepEvent
-from tuiexplore.transcript import call_text
 
 
 def label(p: PacketEvent) -> str:

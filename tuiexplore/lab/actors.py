@@ -1,0 +1,150 @@
+"""The actor interface: what the agent needs from anything that performs one syscall per step.
+
+Today's implementation is :class:`ScriptedActor`, a ``python -m tuiexplore.lab.actor`` process of
+its own. A traced program (ptrace) or an agent in a guest plugs in as another ``Actor`` made by
+an ``ActorFactory``; the agent's loop, attribution and predictions do not change.
+
+Contract for an implementation: ``send`` returns at once; every reply arrives later, from any
+thread, as ``post(FromActor(name, reply))`` with the typed replies of ``lab/protocol.py``
+(``Returned`` | ``Blocked`` then ``Returned`` | ``Failed`` | ``Refused`` | ``Sockets`` for an
+``inspect`` request), and ``post(ActorGone(name))`` once when it can answer no more.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tuiexplore.domain import SocketRow
+from tuiexplore.lab.protocol import ActorReply, ActorRequest, Command, decode_actor_reply
+from tuiexplore.lab.wire import encode
+
+
+# -- what the agent's one inbox carries --------------------------------------------------------
+@dataclass(frozen=True)
+class FromClient:
+    cmd: Command
+
+
+@dataclass(frozen=True)
+class FromActor:
+    actor: str
+    reply: ActorReply
+
+
+@dataclass(frozen=True)
+class ActorGone:
+    actor: str
+
+
+@dataclass(frozen=True)
+class Wake:
+    """The capture or the tracer has something queued."""
+
+
+InboxItem = FromClient | FromActor | ActorGone | Wake
+Post = Callable[[InboxItem], None]
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    """A request still in the kernel, and the step that made it."""
+
+    request: ActorRequest
+    step: int
+
+
+class Actor(ABC):
+    def __init__(self, name: str, pid: int | None) -> None:
+        self.name = name
+        self.pid = pid
+        self.alive = True
+        self.sockets: dict[str, SocketRow] = {}  # fd name -> the kernel's latest word on it
+        self.blocked: PendingCall | None = None
+
+    @abstractmethod
+    def send(self, req: ActorRequest) -> None:
+        """Deliver one request; never waits for the answer."""
+
+    @abstractmethod
+    def reap(self, timeout: float) -> None:
+        """After an ``exit`` request: wait for the actor to end, force it after ``timeout``."""
+
+    @abstractmethod
+    def kill(self) -> None:
+        """End it now (the lab is closing)."""
+
+
+ActorFactory = Callable[[str, Post], Actor]
+
+
+class ScriptedActor(Actor):
+    """An actor process of our own, speaking ``protocol`` JSON lines on its stdin/stdout."""
+
+    def __init__(self, name: str, post: Post) -> None:
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        # Spawned from the agent's main thread: PR_SET_PDEATHSIG fires when the creating *thread* ends.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tuiexplore.lab.actor", name, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+        super().__init__(name, self.proc.pid)
+        threading.Thread(target=self._read, args=(post,), daemon=True).start()
+
+    def _read(self, post: Post) -> None:
+        for line in self.proc.stdout:
+            post(FromActor(self.name, decode_actor_reply(line)))
+        post(ActorGone(self.name))
+
+    def send(self, req: ActorRequest) -> None:
+        try:
+            self.proc.stdin.write(encode(req) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # it died; the reader thread posts ActorGone
+
+    def reap(self, timeout: float) -> None:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+@dataclass
+class Actors:
+    """The lab's actors by name, made on first use by ``factory``."""
+
+    post: Post
+    factory: ActorFactory | None = None  # None: ScriptedActor
+    by_name: dict[str, Actor] = field(default_factory=dict)
+
+    def get(self, name: str) -> Actor:
+        """The actor of this name, made now if it is the first time it is named."""
+        if name not in self.by_name:
+            self.by_name[name] = (self.factory or ScriptedActor)(name, self.post)
+        return self.by_name[name]
+
+    def live(self) -> list[Actor]:
+        return [a for a in self.by_name.values() if a.alive]
+
+    def all(self) -> list[Actor]:
+        return list(self.by_name.values())

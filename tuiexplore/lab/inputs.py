@@ -1,0 +1,60 @@
+"""What a prediction is made from: the sockets a closing call affects, each as a ``SocketView``
+built from the kernel's own reports. The one place both ``tuiexplore run`` and the explorer get
+their prediction inputs (both go through the agent, with the same ``unread_rule``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuiexplore.domain import PredictionView, SocketRow
+from tuiexplore.lab.attribution import Attribution, Key
+from tuiexplore.lab.predict import Prediction, SocketView, predict_close, predict_disconnect, predict_shutdown
+
+PEER_ACKS_FIN = ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2")
+
+
+def targets(call: str, args: dict[str, Any], held: dict[str, SocketRow]) -> list[SocketRow]:
+    """The sockets a closing call affects: all of them, in fd order, when the actor exits."""
+    if call == "exit":
+        return sorted(held.values(), key=lambda s: s.fd)
+    s = held.get(args.get("fd"))
+    return [s] if s else []
+
+
+def socket_view(s: SocketRow, attribution: Attribution, states: dict[Key, str]) -> SocketView:
+    return SocketView(
+        state=s.state,
+        inq=s.inq,
+        unsent=s.unsent,
+        linger=tuple(s.linger),
+        linger2=s.linger2,
+        accept_queue=s.accept_queue,
+        fin_skb_pending=attribution.fin_skb_pending(s),
+        peer_acks_fin=states.get((s.rport, s.lport)) in PEER_ACKS_FIN,
+    )
+
+
+def predict(
+    call: str,
+    args: dict[str, Any],
+    held: dict[str, SocketRow],
+    attribution: Attribution,
+    states: dict[Key, str],
+    version: tuple[int, int, int],
+    unread_rule: str | None,
+) -> list[tuple[SocketRow, Prediction]]:
+    out = []
+    for s in targets(call, args, held):
+        view = socket_view(s, attribution, states)
+        if call == "connect":
+            p = predict_disconnect(view, version)
+        elif call == "shutdown":
+            p = predict_shutdown(view, args["how"], version)
+        else:
+            p = predict_close(view, version, exiting=call == "exit", unread_rule=unread_rule)
+        out.append((s, p))
+    return out
+
+
+def view(fd: str, p: Prediction) -> PredictionView:
+    return PredictionView(fd, p.outcome, p.branch, p.reason, p.text, tuple(p.path))

@@ -1,0 +1,100 @@
+"""How the client reaches its agent: a byte stream of JSON lines each way.
+
+``Transport`` is all that ``Lab`` needs; ``AgentProcess`` (today's) runs the agent as a child
+process on this host and talks over its stdin/stdout. An agent elsewhere (inside a guest kernel,
+over a serial line or vsock) is another ``Transport``, handed to ``Lab(transport=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from abc import ABC, abstractmethod
+
+from tuiexplore.lab.protocol import LabOptions
+from tuiexplore.lab.tracer import PREFIX, TRACEFS_PATHS
+from tuiexplore.lab.wire import encode
+
+
+class Transport(ABC):
+    pid: int | None = None
+
+    @abstractmethod
+    def send_line(self, line: str) -> None:
+        """One line (no newline) to the agent; raises OSError or ValueError once it is gone."""
+
+    @abstractmethod
+    def read(self) -> bytes:
+        """The next bytes from the agent, as they come; b"" once it is gone."""
+
+    @abstractmethod
+    def alive(self) -> bool: ...
+
+    @abstractmethod
+    def last_words(self) -> str:
+        """What the agent said last on its way out (for the error message), or ""."""
+
+    @abstractmethod
+    def stop(self, quit_line: str) -> None:
+        """Ask the agent to quit with ``quit_line``; force it if it does not."""
+
+
+class AgentProcess(Transport):
+    def __init__(self, opts: LabOptions) -> None:
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tuiexplore.lab.agent", encode(opts)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the lab in order
+        )
+        self.pid = self._proc.pid
+
+    def send_line(self, line: str) -> None:
+        self._proc.stdin.write(line + "\n")
+        self._proc.stdin.flush()
+
+    def read(self) -> bytes:
+        return os.read(self._proc.stdout.fileno(), 1 << 16)
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def last_words(self) -> str:
+        try:
+            self._stderr.seek(0)
+            lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]
+        except (OSError, ValueError):
+            lines = []
+        return lines[-1] if lines else ""
+
+    def stop(self, quit_line: str) -> None:
+        proc = self._proc
+        try:
+            if proc.poll() is None:
+                self.send_line(quit_line)
+                proc.wait(timeout=5)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        # A lab killed outright cannot remove its tracefs instance; where we can see it, we do.
+        for base in TRACEFS_PATHS:
+            try:
+                os.rmdir(os.path.join(base, "instances", f"{PREFIX}{proc.pid}"))
+            except OSError:
+                pass
+        self._stderr.close()

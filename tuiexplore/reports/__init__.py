@@ -1,0 +1,1 @@
+"""Report views: text, Markdown and bundle writers over the event timeline. No Textual here."""

@@ -1,0 +1,31 @@
+"""The command palette's provider: any call an actor could make now, with its arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tuiexplore.session import FdModel
+from tuiexplore.tui.keys import palette_calls
+
+
+class ActorCalls(Provider):
+    """Entries from ``keys.palette_calls`` for each actor, as it holds its fds now."""
+
+    def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
+        explorer = self.screen  # the screen the palette was opened on
+        for actor in explorer.actor_names():
+            for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel())):
+                yield f"{actor}: {title}", f"run {call} in {actor} now", partial(explorer.run_manual, actor, call, args)
+
+    async def discover(self) -> Hits:
+        for text, help_text, run in self.entries():
+            yield DiscoveryHit(text, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, help_text, run in self.entries():
+            if (score := matcher.match(text)) > 0:
+                yield Hit(score, matcher.highlight(text), run, help=help_text)
