@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tuiexplore.domain import SocketRow
 from tuiexplore.lab import procnet
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.predict import Prediction, kernel_version, predict_close, predict_disconnect, predict_shutdown
@@ -105,7 +106,7 @@ def verdict(
     t: float, step: int, actor: str, call: str, target: Target, frames: list[Frame], deltas: dict[str, int], known: set
 ) -> VerdictEvent:
     s = target.sock
-    sock = {"name": str(target.fd), "lport": s.lport, "rport": s.rport, "state": s.state}
+    sock = SocketRow(name=str(target.fd), fd=target.fd, state=s.state, lport=s.lport, rport=s.rport)
     if target.pred.branch != STILL_REFERENCED:
         return judge(
             t=t,
@@ -124,4 +125,6 @@ def verdict(
     text = f"{call}() -> {observed}: {target.pred.text}"
     if not agree:
         text += " - PREDICTED none (the socket is still referenced) - the kernel did otherwise"
-    return VerdictEvent(t, step, actor, str(target.fd), call, "none", observed, STILL_REFERENCED, None, dict(deltas), agree, text)
+    fd = str(target.fd)
+    path = (STILL_REFERENCED,)
+    return VerdictEvent(t, step, actor, fd, call, "none", observed, STILL_REFERENCED, None, dict(deltas), agree, text, path)

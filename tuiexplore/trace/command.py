@@ -65,7 +65,7 @@ def split_programs(argv: list[str]) -> tuple[list[str], list[tuple[str, list[str
 
 
 def _text(e: Event) -> str:
-    from tuiexplore import transcript
+    from tuiexplore.reports import transcript
 
     t = f"{e.t:8.4f}"
     if isinstance(e, StopEvent):
