@@ -15,7 +15,6 @@ from the thread that runs ``run()``. Policy lives here, mechanism in the tracer:
 from __future__ import annotations
 
 import dataclasses
-import os
 import queue
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, Ste
 from tuiexplore.trace import closing, sockets
 from tuiexplore.trace.events import Exited, OutputEvent, Parked, Returned, Started, StopEvent, TraceEvent, TraceNote
 from tuiexplore.trace.launch import Untraceable, resolve
+from tuiexplore.trace.output import OutputReader
 from tuiexplore.trace.syscalls import escape
 from tuiexplore.trace.tracer import Tracer
 from tuiexplore.trace.wire import Wire
@@ -56,6 +56,7 @@ class _Closing:
     before: dict[str, int] = field(default_factory=dict)
     resumed_at: float = 0.0
     done: bool = False  # returned, or its process exited
+    seen: int = 0  # Stepper.changes when the prediction was taken
 
     def begin(self, wire: Wire, lab: bool) -> None:
         """Just before the call runs: where its frames start, and the counters to diff."""
@@ -68,31 +69,6 @@ class _Closing:
         frames = wire.frames[self.frames_from :]
         p = self.parked
         return deltas, [closing.verdict(t, self.step, p.actor, p.call, x, frames, deltas, wire.conns) for x in self.targets]
-
-
-@dataclass
-class _Output:
-    actor: str
-    pid: int
-    fds: dict[str, int]
-    offsets: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
-    partial: dict[str, bytes] = field(default_factory=lambda: {"stdout": b"", "stderr": b""})
-
-    def lines(self, final: bool) -> list[tuple[str, bytes]]:
-        """Complete lines written since the last look (and, at the end, the unfinished one)."""
-        out = []
-        for stream, fd in self.fds.items():
-            try:
-                data = os.pread(fd, 1 << 16, self.offsets[stream])
-            except OSError:
-                continue
-            self.offsets[stream] += len(data)
-            *done, rest = (self.partial[stream] + data).split(b"\n")
-            if final and rest:
-                done, rest = [*done, rest], b""
-            self.partial[stream] = rest
-            out += [(stream, line) for line in done]
-        return out
 
 
 class Stepper:
@@ -118,9 +94,12 @@ class Stepper:
         self.calls: dict[int, tuple[int, Parked]] = {}  # tid -> its parked or running call
         self.parked: dict[int, tuple[int, Parked]] = {}  # waiting for step(tid) (manual)
         self.waiting: list[tuple[int, Parked]] = []  # closing calls waiting to settle (auto)
-        self.current: _Closing | None = None
+        self.current: _Closing | None = None  # the closing call running, until its verdict
+        self.closings: dict[int, _Closing] = {}  # tid -> a closing call parked (manual), predicted
+        self.queued: list[int] = []  # closing calls stepped while another one awaits its verdict
+        self.changes = 0  # calls returned and frames seen: a parked prediction may be stale
         self.eof_read: set[tuple[int, int]] = set()
-        self.outputs: dict[int, _Output] = {}
+        self.outputs: dict[int, OutputReader] = {}
         self.alive: set[int] = set()
         self.last_activity = time.time()
         self.disagreements = 0
@@ -181,11 +160,18 @@ class Stepper:
     def _step(self, tid: int) -> None:
         if tid not in self.parked:
             return
+        if tid in self.closings:
+            if self.current is not None:  # one verdict at a time: its frames must be its own
+                if tid not in self.queued:
+                    self.queued.append(tid)
+                return
+            c = self.current = self.closings.pop(tid)
+            self.parked.pop(tid)
+            self.repredict(c)  # the state just before it runs
+            self.run_closing(c)
+            return
         self.parked.pop(tid)
-        if self.current is not None and self.current.parked.tid == tid:
-            self.run_closing(self.current)
-        else:
-            self.tracer.resume(tid)
+        self.tracer.resume(tid)
 
     def detach(self, timeout: float = 5.0) -> None:
         """Let the programs run on untraced, and report what was still under way. From the thread
@@ -197,6 +183,7 @@ class Stepper:
             if item is not None and not isinstance(item, Parked | _Command):  # a stop that raced the detach ran untraced
                 self.handle(item)
         self.waiting.clear()
+        self.closings.clear()
         self.current = None
         self.flush_outputs(final=True)
         self.stop_capture()
@@ -242,7 +229,7 @@ class Stepper:
                     self.waiting.append((n, ev))  # not activity: it waits for the others
                     return
                 self.parked[ev.tid] = (n, ev)
-                self.predict(n, ev)
+                self.closings[ev.tid] = self.predict(n, ev)
                 return
             self.last_activity = time.time()
             self.emit(self.stop_event(n, ev))
@@ -255,12 +242,13 @@ class Stepper:
             self.returned(ev)
         elif isinstance(ev, Started):
             self.alive.add(ev.pid)
-            self.outputs[ev.pid] = _Output(ev.actor, ev.pid, {"stdout": ev.stdout, "stderr": ev.stderr})
+            self.outputs[ev.pid] = OutputReader(ev.actor, ev.pid, {"stdout": ev.stdout, "stderr": ev.stderr})
             self.emit(NoteEvent(self.rel(ev.t), "info", f"{ev.actor}: started pid {ev.pid}: {' '.join(ev.argv)}"))
         elif isinstance(ev, Exited):
             self.last_activity = time.time()
             self.alive.discard(ev.pid)
             self.parked = {tid: v for tid, v in self.parked.items() if v[1].pid != ev.pid}
+            self.closings = {tid: c for tid, c in self.closings.items() if c.parked.pid != ev.pid}
             if self.current is not None and self.current.parked.pid == ev.pid:
                 self.current.done = True
             self.flush_outputs(final=True)
@@ -276,6 +264,7 @@ class Stepper:
         return StopEvent(self.rel(p.t), n, p.actor, p.pid, p.tid, p.call, p.args, None, s.to_dict() if s else None, prediction)
 
     def returned(self, r: Returned) -> None:
+        self.changes += 1
         n, p = self.calls.pop(r.tid, (0, None))
         args = p.args if p is not None else {}
         self.emit(StepEvent(self.rel(r.t), n, r.actor, r.call, args, r.ret, r.errno, r.result))
@@ -301,12 +290,22 @@ class Stepper:
     # -- closing calls -------------------------------------------------------------------------
     def predict(self, n: int, p: Parked) -> _Closing:
         pending = self.wire.fin_with_data - self.eof_read
-        c = _Closing(n, p, closing.predict(p, pending))
+        c = _Closing(n, p, closing.predict(p, pending), seen=self.changes)
         self.emit(self.stop_event(n, p, [t.to_dict() for t in c.targets]))
         for t in c.targets:
             self.wire.learn(p.actor, t.sock)
-        self.current = c
         return c
+
+    def repredict(self, c: _Closing) -> None:
+        """A parked closing call's prediction again, from the state now (the peer may have sent
+        data or closed since): a changed one is a new ``stop`` event with the same step number."""
+        if c.seen == self.changes:
+            return
+        c.seen = self.changes
+        targets = closing.predict(c.parked, self.wire.fin_with_data - self.eof_read)
+        if [t.to_dict() for t in targets] != [t.to_dict() for t in c.targets]:
+            c.targets = targets
+            self.emit(self.stop_event(c.step, c.parked, [t.to_dict() for t in targets]))
 
     def tick(self) -> None:
         self.drain_frames()
@@ -321,11 +320,13 @@ class Stepper:
             if (c.done and quiet) or now - c.resumed_at > RETURN_MAX_S:
                 self.judge(c)
             return
-        if c is not None and not self.auto:
-            return  # manual: waits for step(tid)
+        if not self.auto:  # manual: closing calls wait for step(tid), their predictions kept fresh
+            for c in list(self.closings.values()) if quiet else []:
+                self.repredict(c)
+            return
         if self.waiting and (quiet or now - self.waiting[0][1].t > SETTLE_MAX_S):
             n, p = self.waiting.pop(0)
-            c = self.predict(n, p)
+            c = self.current = self.predict(n, p)
             self.run_closing(c)
 
     def run_closing(self, c: _Closing) -> None:
@@ -338,16 +339,12 @@ class Stepper:
         deltas, verdicts = c.judge(self.rel(), self.wire, self.lab)
         if deltas:
             self.emit(CountersEvent(self.rel(), c.step, deltas))
-        for target, v in zip(c.targets, verdicts, strict=True):
-            if target.sock.family == "AF_INET6" and not target.sock.laddr.startswith("::ffff:"):
-                # The capture decodes IPv4 frames only: nothing was observed, so nothing is judged.
-                self.note(
-                    "warn", f"step {c.step}: IPv6 packets are not captured yet; the prediction for fd {target.fd} is not checked"
-                )
-                continue
+        for v in verdicts:
             self.disagreements += not v.agree
             self.emit(v)
         self.current = None
+        if self.queued:
+            self._step(self.queued.pop(0))
 
     # -- the wire and the programs' output -----------------------------------------------------
     def drain_frames(self) -> None:
@@ -361,6 +358,7 @@ class Stepper:
                 break
         if new:
             self.last_activity = max(self.last_activity, time.time())
+            self.changes += 1
         step = self.current.step if self.current else (self.steps or None)
         connecting = any(p.call == "connect" for _, p in self.calls.values())
         for ev in self.wire.take(new, step, self.t0, connecting):
