@@ -36,6 +36,12 @@ def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
     raise SystemExit(128 + signum)
 
 
+def _step_screen(programs: list[tuple[str, list[str]]], lab: bool, capture: bool) -> int:
+    from tuiexplore.tui.step_app import run_step_app
+
+    return run_step_app(programs, lab=lab, capture=capture)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _term)
@@ -45,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "step":  # its own parser: several programs, each after its own "--"
             from tuiexplore.trace.command import main as step_main
 
-            return step_main(argv[1:])
+            return step_main(argv[1:], interactive=_step_screen)
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)

@@ -39,6 +39,7 @@ class Target:
             "socket": self.sock.label(),
             "outcome": self.pred.outcome,
             "branch": self.pred.branch,
+            "path": list(self.pred.path),
             "reason": self.pred.reason,
             "text": self.pred.text,
             "holders": [{"pid": pid, "fd": fd, "process": _comm(pid)} for pid, fd in self.holders],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Callable
 
 from tuiexplore.timeline import Event
 from tuiexplore.trace.events import OutputEvent, StopEvent
@@ -82,7 +83,9 @@ def _text(e: Event) -> str:
     return transcript.line(e)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
+    """``interactive(programs, lab=, capture=)`` opens the step screen (the CLI entry passes it:
+    this package imports no UI)."""
     try:
         opts, programs = split_programs(argv)
     except UsageError as exc:
@@ -93,21 +96,22 @@ def main(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="JSON Lines events on stdout (the contract's stream plus stop/output)")
     p.add_argument("--lab", action="store_true", help="run the programs inside a fresh private network namespace")
     p.add_argument("--no-capture", action="store_true", help="do not capture packets")
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the step screen's --lab child (trace/child.py)
     args = p.parse_args(opts)
-    if not args.auto:
-        print(
-            "tuiexplore step: stepping by keys in the explorer is not part of this build yet; use --auto (headless)",
-            file=sys.stderr,
-        )
-        return 2
-    if args.lab:
-        from tuiexplore.lab import namespace
+    if args.serve:
+        from tuiexplore.trace.child import serve
 
-        try:  # this process becomes the lab's: still single-threaded, the programs inherit the namespace
-            ns = namespace.enter()
-        except namespace.NamespaceError as exc:
-            print(f"tuiexplore step: {exc}", file=sys.stderr)
-            return 1
+        return serve(programs, lab=args.lab, capture=not args.no_capture)
+    if not args.auto:
+        if interactive is None:
+            print("tuiexplore step: no explorer in this build; use --auto (headless)", file=sys.stderr)
+            return 2
+        return interactive(programs, lab=args.lab, capture=not args.no_capture)
+    from tuiexplore.trace.child import enter_lab
+
+    ns = enter_lab() if args.lab else None
+    if args.lab and ns is None:
+        return 1
     from tuiexplore.trace.launch import Untraceable
     from tuiexplore.trace.stepper import Stepper
 
@@ -123,7 +127,7 @@ def main(argv: list[str]) -> int:
     except Untraceable as exc:
         print(f"tuiexplore step: {exc}", file=sys.stderr)
         return 2
-    if args.lab:
+    if ns is not None:
         stepper.note("info", f"lab: private network namespace ({ns.mode}), counters exact")
     try:
         return stepper.run()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from tuiexplore.timeline import Event
+from tuiexplore.timeline import EVENT_TYPES, Event
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,12 @@ class OutputEvent(Event):
     pid: int
     stream: str  # "stdout" | "stderr"
     text: str
+
+
+def register_wire_types() -> None:
+    """Let timeline.from_wire rebuild these too (the lab child's pipe, trace/child.py)."""
+    EVENT_TYPES.setdefault(StopEvent.type, StopEvent)
+    EVENT_TYPES.setdefault(OutputEvent.type, OutputEvent)
 
 
 # -- the tracer's raw reports (tracer thread -> Stepper) ------------------------------------------

@@ -253,6 +253,8 @@ class Stepper:
                 self.current.done = True
             self.flush_outputs(final=True)
             self.emit(NoteEvent(self.rel(ev.t), "info", f"{ev.actor}: pid {ev.pid} {ev.status}"))
+            if ev.actor == "server" and self.deferred:  # it will never listen(): start the others now
+                self.launch_deferred()
         elif isinstance(ev, TraceNote):
             self.emit(NoteEvent(self.rel(ev.t), ev.level, ev.text))
 
@@ -311,7 +313,7 @@ class Stepper:
         self.drain_frames()
         self.flush_outputs()
         now = time.time()
-        if self.deferred and now - self.deferred_since > DEFER_MAX_S:
+        if self.deferred and self.auto and now - self.deferred_since > DEFER_MAX_S:  # by keys, the user sets the pace
             self.note("warn", f"the server did not listen() within {DEFER_MAX_S:.0f} s; starting the others anyway")
             self.launch_deferred()
         quiet = now - self.last_activity >= QUIET_S
