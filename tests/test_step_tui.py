@@ -185,3 +185,33 @@ def test_untraceable_program_is_one_line_and_exit_2():
 
     r = cli("step", "--", "/nonexistent/program", timeout=30)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("key", ["d", "q"])
+def test_detach_and_quit_leave_the_program_running_correctly(key, c_client):
+    """The peer runs untraced, outside the app: it must see the client's FIN after the detach."""
+    import psutil
+
+    port = free_port()
+    peer = subprocess.Popen([sys.executable, str(PROGS / "peer.py"), str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 10
+        while not any(c.laddr.port == port and c.status == "LISTEN" for c in psutil.net_connections("tcp")):
+            assert time.monotonic() < end and peer.poll() is None, "the peer did not listen"
+            time.sleep(0.05)
+
+        async def body():
+            app = make_app([("client", [c_client, str(port), "clean"])])
+            async with app.run_test(size=(120, 40)) as pilot:
+                await press_until(pilot, app, "client", "connect")
+                await pilot.press(key)
+                if key == "d":
+                    await until(pilot, lambda: bool(app.stepper_screen.ended), what="the detach")
+                    assert app.stepper_screen.check_action("run_one", ()) is None  # n is dimmed now
+            assert app.thread is not None and not app.thread.is_alive()
+
+        asyncio.run(body())
+        out, _ = peer.communicate(timeout=10)
+        assert out.strip() == "peer: EOF"
+    finally:
+        peer.kill()

@@ -55,9 +55,12 @@ def predicted_path(e: StopEvent) -> list[str]:
 
 class StepScreen(Screen):
     BINDINGS = STEP_BINDINGS
-    DEFAULT_CSS = """
+    # Screen CSS (not DEFAULT_CSS, which the app's stylesheet would override): the output row is
+    # fixed, as an "auto" row would follow the log's virtual height and leave a hole.
+    CSS = """
+    StepScreen #panels { grid-rows: 1fr 1fr 8; }
     StepScreen #output { column-span: 2; height: 8; }
-    StepScreen.-narrow #output, .-narrow StepScreen #output { column-span: 1; height: 1fr; }
+    .-narrow #output { column-span: 1; height: 1fr; }
     """
 
     shown: reactive[int] = reactive(0)
