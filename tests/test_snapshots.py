@@ -24,3 +24,25 @@ def test_kernel_panel_after_a_shutdown_verdict(snap_compare):
     the panel says where the code is instead."""
     app = make_app(load("half-close"), driver_factory=ShutdownDriver)
     assert snap_compare(app, terminal_size=(80, 24), press=["3"])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_step_screen_at_a_parked_close(snap_compare, size):
+    """The seed's programs stepped by keys, the client parked at close() after the server's
+    1-byte write: the RST prediction and its branch shown before the call runs."""
+    from step_fakes import ReplaySession
+
+    from tuiexplore.tui.step_app import StepApp
+    from tuiexplore.tui.step_feed import EventBatcher
+
+    batcher = EventBatcher()
+    session = ReplaySession(batcher)
+    app = StepApp(session, batcher, ["server", "client"], "in a lab namespace (own lo, exact counters)")
+
+    async def replayed(pilot):
+        while len(app.stepper_screen.events) < len(session.events):
+            await pilot.pause(0.05)
+        await pilot.press("tab")  # select the client, parked at close()
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=replayed)

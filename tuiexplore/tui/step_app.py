@@ -84,12 +84,12 @@ def run_step_app(programs: list[tuple[str, list[str]]], lab: bool, capture: bool
         from tuiexplore.trace.child import ChildStepper
 
         session: SteppingSession = ChildStepper(programs, batcher, capture=capture)
-        where = "inside a lab namespace (its own lo, counters exact)"
+        where = "in a lab namespace (own lo, exact counters)"
     else:
         from tuiexplore.trace.stepper import Stepper
 
         session = Stepper(programs, batcher, auto=False, lab=False, capture=capture)
-        where = "in this namespace (packets on lo, the programs' own connections)"
+        where = "in this namespace (lo, own connections only)"
     try:
         session.start()
     except Untraceable as exc:

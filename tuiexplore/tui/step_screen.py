@@ -44,7 +44,7 @@ STEP_BINDINGS = [
     Binding("shift+tab", "select(-1)", "Previous program", id="step.select_back", show=False),
     Binding("d", "detach", "Detach", id="step.detach"),
     Binding("question_mark", "help", "Help", id="step.help"),
-    Binding("q", "app.quit", "Quit (detaches)", id="step.quit"),
+    Binding("q", "app.quit", "Quit", id="step.quit", tooltip="detaches first: the programs run on"),
     *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"step.show.{PANELS[i]}", show=False) for i in range(4)],
 ]
 
@@ -126,6 +126,8 @@ class StepScreen(Screen):
         if isinstance(e, StopEvent):
             self.stopped(e)
         elif isinstance(e, StepEvent):
+            queue = self.parked.get(e.actor, [])
+            queue[:] = [p for p in queue if p.step != e.step]  # it ran (a replay, or stepped elsewhere)
             failed = e.errno is not None
             self.log_of(e.actor).write(Text(f"     ↳ {printable(return_text(e))}", style="bold red" if failed else ""))
         elif isinstance(e, EpollEvent):
@@ -222,8 +224,8 @@ class StepScreen(Screen):
 
     # -- status and selection ------------------------------------------------------------------
     def update_status(self) -> None:
-        parts = [f"tuiexplore step · {self.where}"]
-        waiting = [f"{a} at {q[0].call}()" for a, q in self.parked.items() if q]
+        parts = [f"step {self.where}"]
+        waiting = [f"{a} {q[0].call}()" for a, q in self.parked.items() if q]
         parts.append("parked: " + (", ".join(waiting) if waiting else "none"))
         parts.append(f"selected: {self.selected}")
         if self.free:
