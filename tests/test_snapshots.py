@@ -43,6 +43,9 @@ def test_step_screen_at_a_parked_close(snap_compare, size):
         while len(app.stepper_screen.events) < len(session.events):
             await pilot.pause(0.05)
         await pilot.press("tab")  # select the client, parked at close()
-        await pilot.pause(0.2)
+        while app.stepper_screen.selected != "client" or not app.stepper_screen.query_one("#actor-client").has_focus:
+            await pilot.pause(0.05)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=replayed)

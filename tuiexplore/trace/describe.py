@@ -38,7 +38,7 @@ def _value(key: str, value: Any, args: dict[str, Any]) -> str:
     if key == "events" and isinstance(value, list):
         names = "|".join(value) or "0"
         return f"{names} ({args['mask']})" if "mask" in args else names
-    if key == "data":
+    if key == "data" and isinstance(value, str):  # a buffer; epoll_ctl's data is a number
         return f'"{value}"' + ("…" if args.get("truncated") else "")
     if key == "fds" and isinstance(value, list):  # poll's array
         return "[" + ", ".join(f"{p['fd']} {p.get('events') or p.get('revents') or '0'}" for p in value) + "]"

@@ -60,7 +60,8 @@ class StepScreen(Screen):
     CSS = """
     StepScreen #panels { grid-rows: 1fr 1fr 8; }
     StepScreen #output { column-span: 2; height: 8; }
-    .-narrow #output { column-span: 1; height: 1fr; }
+    StepScreen.-narrow #panels { grid-rows: 1fr; }
+    StepScreen.-narrow #output { column-span: 1; height: 1fr; }
     """
 
     shown: reactive[int] = reactive(0)
