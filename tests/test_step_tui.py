@@ -180,10 +180,11 @@ def test_seed_programs_stepped_by_keys_in_a_lab(seed):
     asyncio.run(body())
 
 
-def test_untraceable_program_is_one_line_and_exit_2():
+@pytest.mark.parametrize("lab", [[], ["--lab"]], ids=["here", "lab-child"])
+def test_untraceable_program_is_one_line_and_exit_2(lab):
     from tests.conftest import cli
 
-    r = cli("step", "--", "/nonexistent/program", timeout=30)
+    r = cli("step", *lab, "--", "/nonexistent/program", timeout=30)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
 
 
