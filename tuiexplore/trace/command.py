@@ -17,7 +17,8 @@ from tuiexplore.trace.events import OutputEvent, StopEvent
 
 USAGE = (
     "tuiexplore step [--auto] [--json] [--lab] [--no-capture] -- PROGRAM ARGS\n"
-    "       tuiexplore step --auto [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]"
+    "       tuiexplore step [--auto] [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]\n"
+    "       (without --auto: the explorer, stepped by keys: n, N, g, tab, d, q)"
 )
 
 

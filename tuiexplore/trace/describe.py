@@ -76,3 +76,17 @@ def return_text(e: StepEvent) -> str:
     if extra:
         text += "  " + args_text(extra)
     return text
+
+
+def prediction_words(e: StopEvent) -> str:
+    return "; ".join(f"fd {p['fd']}: {p['outcome']} [{p['branch']}] {p['text']}" for p in e.prediction or []) or "nothing"
+
+
+def parked_text(e: StopEvent) -> str:
+    """A parked closing call in one line: what it will send, and who else holds the socket."""
+    parts = []
+    for p in e.prediction or []:
+        holders = ", ".join(f"pid {h['pid']} ({h['process']}) fd {h['fd']}" for h in p.get("holders", []))
+        parts.append(f"predicted {p['outcome']} [{p['branch']}] {p['text']}" + (f" · still held by {holders}" if holders else ""))
+    head = f"{e.actor} parked at [{e.step}] {e.call}({e.args.get('fd', '')}{socket_text(e.socket)})"
+    return f"{head} — {' · '.join(parts) or 'no TCP socket to close'} — n runs it"

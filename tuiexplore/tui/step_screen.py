@@ -22,7 +22,7 @@ from textual.widgets import Footer, Static
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.details import packet_text
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.trace.describe import return_text, socket_text, stop_text
+from tuiexplore.trace.describe import parked_text, prediction_words, return_text, stop_text
 from tuiexplore.trace.events import OutputEvent, StopEvent
 from tuiexplore.tui.explorer import show_panel
 from tuiexplore.tui.messages import KernelSourceFound
@@ -135,7 +135,7 @@ class StepScreen(Screen):
             self.log_of(e.actor).add_epoll(e)
         elif isinstance(e, VerdictEvent):
             nxt = self.parked_closing()
-            self.query_one(VerdictLine).show_verdict(e, then=self.prediction_line(nxt) if nxt else "")
+            self.query_one(VerdictLine).show_verdict(e, then=parked_text(nxt) if nxt else "")
             self.query_one(KernelView).mark(
                 predicted=predicted_path(nxt) if nxt else None,
                 taken=list(e.path),
@@ -162,7 +162,7 @@ class StepScreen(Screen):
         log = self.log_of(e.actor)
         if again is not None:  # the same parked call, predicted anew after the wire changed
             queue[again] = e
-            log.add_note(NoteEvent(e.t, "info", f"[{e.step}] prediction now: {self.prediction_words(e)}"))
+            log.add_note(NoteEvent(e.t, "info", f"[{e.step}] prediction now: {prediction_words(e)}"))
             self.show_prediction(e)
             return
         line = Text(f"[{e.step:>2}] ", style="bold")
@@ -180,10 +180,6 @@ class StepScreen(Screen):
             return
         queue.append(e)
 
-    @staticmethod
-    def prediction_words(e: StopEvent) -> str:
-        return "; ".join(f"fd {p['fd']}: {p['outcome']} [{p['branch']}] {p['text']}" for p in e.prediction or []) or "nothing"
-
     def show_prediction(self, e: StopEvent) -> None:
         """A parked closing call: what it will send, before it runs (the kernel panel and the
         verdict line), and who else holds the socket."""
@@ -192,23 +188,12 @@ class StepScreen(Screen):
             predicted=predicted_path(e),
             note=f"step {e.step}: {', '.join(p['branch'] for p in preds) or 'no TCP socket'} predicted",
         )
-        self.query_one(VerdictLine).show_text(self.prediction_line(e))
+        self.query_one(VerdictLine).show_text(parked_text(e))
 
     def parked_closing(self) -> StopEvent | None:
         """The selected program's parked closing call, else any program's."""
         order = [self.selected, *(a for a in self.parked if a != self.selected)]
         return next((p for a in order for p in self.parked.get(a, []) if p.prediction is not None), None)
-
-    @staticmethod
-    def prediction_line(e: StopEvent) -> str:
-        parts = []
-        for p in e.prediction or []:
-            holders = ", ".join(f"pid {h['pid']} ({h['process']}) fd {h['fd']}" for h in p.get("holders", []))
-            parts.append(
-                f"predicted {p['outcome']} [{p['branch']}] {p['text']}" + (f" · still held by {holders}" if holders else "")
-            )
-        head = f"{e.actor} parked at [{e.step}] {e.call}({e.args.get('fd', '')}{socket_text(e.socket)})"
-        return f"{head} — {' · '.join(parts) or 'no TCP socket to close'} — n runs it"
 
     @on(KernelSourceFound)
     def kernel_source_found(self, m: KernelSourceFound) -> None:
