@@ -219,3 +219,10 @@ def test_detach_and_quit_leave_the_program_running_correctly(key, c_client):
         assert out.strip() == "peer: EOF"
     finally:
         peer.kill()
+
+
+def test_an_actor_name_that_could_not_name_a_panel_is_one_line():
+    from tests.conftest import cli
+
+    r = cli("step", "--actor", "[red]x", "--", "/bin/true", timeout=30)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "a name is a letter" in r.stderr, r.stderr

@@ -8,6 +8,7 @@ held, 1 one did not, 2 unusable input or a program that cannot be traced (one li
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -20,6 +21,9 @@ USAGE = (
     "       tuiexplore step [--auto] [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]\n"
     "       (without --auto: the explorer, stepped by keys: n, N, g, tab, d, q)"
 )
+
+
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 
 
 class UsageError(Exception):
@@ -40,6 +44,8 @@ def split_programs(argv: list[str]) -> tuple[list[str], list[tuple[str, list[str
                 if i + 1 >= len(argv) or argv[i + 1] == "--":
                     raise UsageError("--actor needs a name: --actor NAME -- PROGRAM ARGS")
                 name, i = argv[i + 1], i + 1
+                if not NAME.fullmatch(name):  # it names a panel, a widget id and the JSON's "actor"
+                    raise UsageError(f"--actor {name!r}: a name is a letter, then letters, digits, '_' or '-'")
             else:
                 name = markers[a]
             if i + 1 >= len(argv) or argv[i + 1] != "--":

@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
+from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -226,7 +227,7 @@ class StepScreen(Screen):
         self.selected = actor
         for log in self.query(ActorLog):
             if log.id != "output":
-                log.border_title = ("▶ " if log.actor == actor else "") + log.actor.capitalize()
+                log.border_title = Content(("▶ " if log.actor == actor else "") + log.actor.capitalize())
         self.log_of(actor).focus()
         self.update_status()
 
