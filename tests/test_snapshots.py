@@ -48,8 +48,12 @@ def test_step_screen_at_a_parked_close(snap_compare, size):
             await pilot.pause(0.05)
         await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.3)
-        # A log's follow-the-end can lag a burst of writes before the first layout: the snapshot
-        # shows each program's latest lines, as after any later write
+        # A burst of writes before the first layout can leave a log's size (its scrollbar) and its
+        # follow-the-end behind; a resize settles both, as any later write or resize would.
+        await pilot.resize_terminal(size[0] + 1, size[1])
+        await pilot.pause(0.2)
+        await pilot.resize_terminal(*size)
+        await pilot.pause(0.2)
         for log in app.stepper_screen.query(ActorLog):
             log.scroll_to(y=max(0, len(log.lines) - log.scrollable_content_region.height), animate=False)
         await pilot.pause(0.2)
