@@ -25,6 +25,11 @@ if [ "$extra" = "test" ]; then
   command -v tcpdump >/dev/null || need_apt+=(tcpdump)
   command -v tmux >/dev/null || need_apt+=(tmux)
   command -v setpriv >/dev/null || need_apt+=(util-linux)
+  # The step tests build the seed's C client and C++ server (examples/seed/) and time strace.
+  command -v gcc >/dev/null || need_apt+=(gcc)
+  command -v g++ >/dev/null || need_apt+=(g++)
+  command -v make >/dev/null || need_apt+=(make)
+  command -v strace >/dev/null || need_apt+=(strace)
 fi
 # The guest-kernel tests: QEMU (with virtiofsd) and busybox-static for 5.10/6.1's initramfs;
 # without recommends (firmware, GUI), which a -kernel boot does not use.

@@ -41,6 +41,17 @@ def test_decode_and_relative_numbers():
     assert rel(data) == (1, 1)
 
 
+def test_decode_ipv6_with_an_extension_header():
+    tcp = struct.pack("!HHIIHHHH", 40000, 9999, 7, 9, (5 << 12) | 0x18, 512, 0, 0) + b"abc"
+    hop_by_hop = bytes([6, 0]) + b"\0" * 6  # next header TCP, 8 octets in all
+    ip6 = struct.pack("!IHBB", 6 << 28, len(hop_by_hop) + len(tcp), 0, 64) + socket.inet_pton(socket.AF_INET6, "::1") * 2
+    f = decode(2.0, b"\0" * 12 + b"\x86\xdd" + ip6 + hop_by_hop + tcp)
+    assert f is not None and (f.saddr, f.daddr, f.sport, f.dport) == ("::1", "::1", 40000, 9999)
+    assert (f.seq, f.ack, f.flags, f.payload_len) == (7, 9, "P.", 3)
+    plain = struct.pack("!IHBB", 6 << 28, len(tcp), 6, 64) + socket.inet_pton(socket.AF_INET6, "fe80::1") * 2
+    assert decode(2.0, b"\0" * 14 + plain + tcp).saddr == "fe80::1"
+
+
 def test_decode_ignores_non_tcp():
     assert decode(0.0, b"\0" * 14 + b"\x60" + b"\0" * 40) is None
 

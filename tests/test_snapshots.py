@@ -31,3 +31,38 @@ def test_kernel_panel_after_a_shutdown_verdict(snap_compare):
 def test_state_diagram(snap_compare, theme, size):
     app = make_app(load("seed-rst"), theme=theme, driver_factory=FakeDriver)
     assert snap_compare(app, terminal_size=size, press=["m"])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_step_screen_at_a_parked_close(snap_compare, size):
+    """The seed's programs stepped by keys, the client parked at close() after the server's
+    1-byte write: the RST prediction and its branch shown before the call runs."""
+    from step_fakes import ReplaySession
+
+    from tuiexplore.tui.step_app import StepApp
+    from tuiexplore.tui.step_feed import EventBatcher
+    from tuiexplore.tui.widgets import ActorLog
+
+    batcher = EventBatcher()
+    session = ReplaySession(batcher)
+    app = StepApp(session, batcher, ["server", "client"], "in a lab namespace (own lo, exact counters)")
+
+    async def replayed(pilot):
+        while len(app.stepper_screen.events) < len(session.events):
+            await pilot.pause(0.05)
+        await pilot.press("tab")  # select the client, parked at close()
+        while app.stepper_screen.selected != "client" or not app.stepper_screen.query_one("#actor-client").has_focus:
+            await pilot.pause(0.05)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.3)
+        # A burst of writes before the first layout can leave a log's size (its scrollbar) and its
+        # follow-the-end behind; a resize settles both, as any later write or resize would.
+        await pilot.resize_terminal(size[0] + 1, size[1])
+        await pilot.pause(0.2)
+        await pilot.resize_terminal(*size)
+        await pilot.pause(0.2)
+        for log in app.stepper_screen.query(ActorLog):
+            log.scroll_to(y=max(0, len(log.lines) - log.scrollable_content_region.height), animate=False)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=replayed)

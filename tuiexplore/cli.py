@@ -18,7 +18,7 @@ from typing import Any
 from tuiexplore import __version__, safetext
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
-COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch")
+COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step")
 
 
 class InputError(Exception):
@@ -43,6 +43,12 @@ def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
     raise SystemExit(128 + signum)
 
 
+def _step_screen(programs: list[tuple[str, list[str]]], lab: bool, capture: bool) -> int:
+    from tuiexplore.tui.step_app import run_step_app
+
+    return run_step_app(programs, lab=lab, capture=capture)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _term)
@@ -54,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             from tuiexplore.watch.command import main as watch_main
 
             return watch_main(argv[1:], run_ui=_watch_ui)
+        if argv and argv[0] == "step":  # its own parser: several programs, each after its own "--"
+            from tuiexplore.trace.command import main as step_main
+
+            return step_main(argv[1:], interactive=_step_screen)
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)

@@ -58,14 +58,35 @@ class Frame:
         return tcpdump_flags(self.flag_bits)
 
 
-def decode(ts: float, raw: bytes, l2_len: int = 14) -> Frame | None:
-    """IPv4/TCP header fields with struct: 0.2 us instead of scapy's 100 us per packet."""
-    ip = raw[l2_len:]
-    if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != socket.IPPROTO_TCP:
+# IPv6 extension headers that may sit between the fixed header and TCP (RFC 8200 §4.1): each
+# starts with (next header, length in 8-octet units beyond the first 8).
+_IPV6_EXTENSIONS = (0, 43, 60)
+
+
+def _ip_header(ip: bytes) -> tuple[str, str, bytes, int] | None:
+    """(source, destination, the TCP segment, its length from the IP header) of an IPv4 or IPv6
+    packet carrying TCP; None for anything else."""
+    if len(ip) >= 20 and ip[0] >> 4 == 4 and ip[9] == socket.IPPROTO_TCP:
+        ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack_from("!H", ip, 2)[0]
+        return socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20]), ip[ihl:], total - ihl
+    if len(ip) < 40 or ip[0] >> 4 != 6:
         return None
-    ihl = (ip[0] & 0x0F) * 4
-    total = struct.unpack_from("!H", ip, 2)[0]
-    tcp = ip[ihl:]
+    nxt, at, size = ip[6], 40, struct.unpack_from("!H", ip, 4)[0]
+    while nxt in _IPV6_EXTENSIONS and len(ip) >= at + 8:
+        ext = 8 + ip[at + 1] * 8
+        nxt, at, size = ip[at], at + ext, size - ext
+    if nxt != socket.IPPROTO_TCP:
+        return None
+    return socket.inet_ntop(socket.AF_INET6, ip[8:24]), socket.inet_ntop(socket.AF_INET6, ip[24:40]), ip[at:], size
+
+
+def decode(ts: float, raw: bytes, l2_len: int = 14) -> Frame | None:
+    """IPv4 or IPv6 TCP header fields with struct: 0.2 us instead of scapy's 100 us per packet."""
+    header = _ip_header(raw[l2_len:])
+    if header is None:
+        return None
+    saddr, daddr, tcp, segment = header
     if len(tcp) < 20:
         return None
     sport, dport, seq, ack, off_flags, win = struct.unpack_from("!HHIIHH", tcp)
@@ -73,15 +94,15 @@ def decode(ts: float, raw: bytes, l2_len: int = 14) -> Frame | None:
     return Frame(
         ts=ts,
         raw=raw,
-        saddr=socket.inet_ntoa(ip[12:16]),
-        daddr=socket.inet_ntoa(ip[16:20]),
+        saddr=saddr,
+        daddr=daddr,
         sport=sport,
         dport=dport,
         seq=seq,
         ack=ack,
         flag_bits=off_flags & 0xFF,
         win=win,
-        payload_len=max(0, total - ihl - doff),
+        payload_len=max(0, segment - doff),
         options=tcp_options(tcp[20:doff]),
     )
 

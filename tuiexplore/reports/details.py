@@ -43,7 +43,7 @@ def verdict_text(v: VerdictEvent, events: list[Event], excerpt: Excerpt) -> tupl
 
 
 def packet_text(p: PacketEvent, events: list[Event]) -> tuple[str, str]:
-    from scapy.layers import inet  # noqa: F401 - binds IP/TCP under Ether for the dissection
+    from scapy.layers import inet, inet6  # noqa: F401 - bind IP/IPv6/TCP under Ether for the dissection
     from scapy.layers.l2 import Ether
 
     dissection = Ether(p.raw).show(dump=True)

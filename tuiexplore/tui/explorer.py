@@ -43,6 +43,15 @@ from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStr
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
 
 
+def show_panel(screen: Screen, panels: tuple[str, ...], index: int) -> None:
+    """The panel a narrow terminal shows (the others hidden by the stylesheet) and its tab bar."""
+    for i, name in enumerate(panels):
+        for w in screen.query(f"#{name}"):
+            w.set_class(i == index, "-shown")
+    tabs = "  ".join(f"[{i + 1} {n.capitalize()}]" if i == index else f" {i + 1} {n.capitalize()} " for i, n in enumerate(panels))
+    screen.query_one("#tabs", Static).update(tabs, layout=False)
+
+
 class ExplorerScreen(DialogActions, Screen):
     BINDINGS = EXPLORER_BINDINGS
     COMMANDS = {ActorCalls}
@@ -107,13 +116,7 @@ class ExplorerScreen(DialogActions, Screen):
             self.driver.submit(UnreadRule(rule))
 
     def watch_shown(self, index: int) -> None:
-        for i, name in enumerate(PANELS):
-            for w in self.query(f"#{name}"):
-                w.set_class(i == index, "-shown")
-        tabs = "  ".join(
-            f"[{i + 1} {n.capitalize()}]" if i == index else f" {i + 1} {n.capitalize()} " for i, n in enumerate(PANELS)
-        )
-        self.query_one("#tabs", Static).update(tabs, layout=False)
+        show_panel(self, PANELS, index)
 
     def update_status(self) -> None:
         self.query_one(StatusLine).show(

@@ -379,13 +379,14 @@ class VerdictLine(Static):
     def __init__(self, **kw: Any) -> None:
         super().__init__("", markup=False, **kw)
 
-    def show_verdict(self, v: VerdictEvent) -> None:
+    def show_verdict(self, v: VerdictEvent, then: str = "") -> None:
+        """``then``: a line after it (the step screen's next parked closing call)."""
         mark = "✓ prediction held" if v.agree else "✗ the kernel disagreed with the prediction"
         head = Content.styled(
             f"step {v.step} {v.actor} {v.call}({v.fd}) → {v.observed}",
             "bold $rst" if v.observed == "RST" else ("bold $fin" if v.observed == "FIN" else "bold"),
         )
-        self.update(head + Content(f"  {mark}\n{printable(v.explanation)}"))
+        self.update(head + Content(f"  {mark}\n{printable(v.explanation)}" + (f"\n{printable(then)}" if then else "")))
         self.set_class(not v.agree, "-disagree")
 
     def show_text(self, text: str) -> None:

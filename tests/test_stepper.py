@@ -1,0 +1,62 @@
+"""The Stepper as the explorer will drive it: manual mode, run() on a worker thread, step(tid)
+from another thread for each stop, typed events out. A real C client against a real peer."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from tuiexplore.timeline import PacketEvent, VerdictEvent
+from tuiexplore.trace.events import StopEvent
+from tuiexplore.trace.stepper import Stepper
+
+PROGS = Path(__file__).parent / "step_programs"
+
+
+def test_manual_stepping_from_another_thread(tmp_path):
+    exe = tmp_path / "client_modes"
+    subprocess.run(["gcc", "-O1", "-o", str(exe), str(PROGS / "client_modes.c")], check=True)
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    port = ls.getsockname()[1]
+    got: list = []
+    stops: list[StopEvent] = []
+    stopped = threading.Condition()
+
+    def on_event(ev) -> None:
+        got.append(ev)
+        if isinstance(ev, StopEvent):
+            with stopped:
+                stops.append(ev)
+                stopped.notify()
+
+    stepper = Stepper([("client", [str(exe), str(port), "clean"])], on_event, auto=False)
+    stepper.start()
+    worker = threading.Thread(target=stepper.run)
+    worker.start()
+    seen, deadline = 0, time.monotonic() + 30
+    while worker.is_alive() and time.monotonic() < deadline:
+        with stopped:
+            stopped.wait_for(lambda n=seen: len(stops) > n, timeout=0.1)
+        if len(stops) > seen:
+            stop = stops[seen]
+            seen += 1
+            if stop.call == "connect":
+                time.sleep(0.2)  # parked: no SYN may leave before the key
+                assert not any(isinstance(e, PacketEvent) for e in got), "nothing sent before the key"
+            stepper.step(stop.tid)
+    if worker.is_alive():
+        stepper.request_detach()
+    worker.join(10)
+    assert [s.call for s in stops] == ["socket", "connect", "close"]
+    assert stops[2].prediction[0]["outcome"] == "FIN"
+    [v] = [e for e in got if isinstance(e, VerdictEvent)]
+    assert v.agree and v.observed == "FIN"
+    conn, _ = ls.accept()
+    assert conn.recv(10) == b""
+    conn.close()
+    ls.close()

@@ -1,0 +1,127 @@
+"""Stepping inside a lab namespace for a UI that must stay in its own: a child process.
+
+Entering a namespace (unshare) is for a single-threaded process, and the explorer is threaded
+and must keep the user's network. So the step screen's ``--lab`` runs
+``tuiexplore step --serve --lab -- ...`` as a child: it enters a fresh namespace, runs a manual
+Stepper there and speaks the agent's pipe language, one ``timeline.to_wire`` line per event on
+stdout (after a first ``ready`` line), commands on stdin (``step TID``, ``detach``). The parent
+side, ``ChildStepper``, has the Stepper's interface, so the screen cannot tell them apart.
+If the parent goes away (stdin at EOF), the child detaches: the programs run on correctly.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from tuiexplore.timeline import Event, from_wire, to_wire
+from tuiexplore.trace.events import register_wire_types
+from tuiexplore.trace.launch import Untraceable
+
+READY = "ready"
+START_TIMEOUT_S = 30.0
+
+
+def serve(programs: list[tuple[str, list[str]]], lab: bool, capture: bool) -> int:
+    """The child's side: stdout carries only protocol lines."""
+    from tuiexplore.trace.stepper import Stepper
+
+    ns = enter_lab() if lab else None
+    if lab and ns is None:
+        return 1
+    lock = threading.Lock()
+
+    def emit(e: Event) -> None:
+        with lock:
+            sys.stdout.write(to_wire(e) + "\n")
+            sys.stdout.flush()
+
+    stepper = Stepper(programs, emit, auto=False, lab=lab, capture=capture)
+    try:
+        stepper.start()
+    except Untraceable as exc:
+        print(f"tuiexplore step: {exc}", file=sys.stderr)
+        return 2
+    with lock:
+        print(READY, flush=True)
+    if ns is not None:
+        stepper.note("info", f"lab: private network namespace ({ns.mode}), counters exact")
+    threading.Thread(target=_commands, args=(stepper,), name="commands", daemon=True).start()
+    return stepper.run()
+
+
+def enter_lab() -> Any:
+    """This process becomes the lab's (still single-threaded: the programs inherit the namespace);
+    None after saying in one line why it could not."""
+    from tuiexplore.lab import namespace
+
+    try:
+        return namespace.enter()
+    except namespace.NamespaceError as exc:
+        print(f"tuiexplore step: {exc}", file=sys.stderr)
+        return None
+
+
+def _commands(stepper) -> None:  # noqa: ANN001 - a Stepper
+    for line in sys.stdin:
+        word, _, arg = line.strip().partition(" ")
+        if word == "step" and arg.isdigit():
+            stepper.step(int(arg))
+        elif word == "detach":
+            break
+    stepper.request_detach()  # "detach", or the parent is gone
+
+
+class ChildStepper:
+    """The parent's side: start() raises Untraceable with the child's one line; run() delivers
+    its events to ``on_event`` on the calling thread until the child ends."""
+
+    def __init__(self, programs: list[tuple[str, list[str]]], on_event: Callable[[Event], None], capture: bool = True) -> None:
+        register_wire_types()
+        self.programs, self.on_event, self.capture = programs, on_event, capture
+        self.proc: subprocess.Popen[str] | None = None
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # never the terminal the UI draws on
+        self._lock = threading.Lock()
+
+    def argv(self) -> list[str]:
+        out = [sys.executable, "-m", "tuiexplore", "step", "--serve", "--lab", *([] if self.capture else ["--no-capture"])]
+        for name, argv in self.programs:
+            out += ["--actor", name, "--", *argv]
+        return out
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1
+        )
+        first = self.proc.stdout.readline().strip()
+        if first != READY:
+            self.proc.wait(START_TIMEOUT_S)
+            self._stderr.seek(0)
+            lines = [x.strip() for x in self._stderr.read().splitlines() if x.strip()]
+            why = lines[-1].removeprefix("tuiexplore step: ") if lines else f"the lab child exited with {self.proc.returncode}"
+            raise Untraceable(why)
+
+    def run(self) -> int:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.on_event(from_wire(json.loads(line)))
+        return self.proc.wait()
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            try:
+                self.proc.stdin.write(line + "\n")
+                self.proc.stdin.flush()
+            except (OSError, ValueError):  # the child is gone already: nothing left to command
+                pass
+
+    def step(self, tid: int) -> None:
+        self._send(f"step {tid}")
+
+    def request_detach(self) -> None:
+        self._send("detach")

@@ -1,0 +1,131 @@
+"""The FIN/RST prediction at a parked closing call, from the socket's real state, and its verdict.
+
+The predictor is the lab's (tuiexplore/lab/predict.py); this module only feeds it: the state
+comes from a pidfd_getfd duplicate (closed again before the call runs), and a socket that another
+fd still refers to (a dup, a forked child) is not closed by close() at all: the kernel only drops
+a reference, so __tcp_close() does not run and nothing is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tuiexplore.domain import SocketRow
+from tuiexplore.lab import procnet
+from tuiexplore.lab.capture import Frame
+from tuiexplore.lab.predict import Prediction, kernel_version, predict_close, predict_disconnect, predict_shutdown
+from tuiexplore.lab.verdict import judge, outcome_of, sent_by
+from tuiexplore.timeline import VerdictEvent
+from tuiexplore.trace import sockets
+from tuiexplore.trace.events import Parked
+
+STILL_REFERENCED = "still_referenced"
+VERSION = kernel_version()
+
+
+@dataclass(frozen=True)
+class Target:
+    """One socket a closing call affects, with the prediction taken just before it runs."""
+
+    fd: int
+    sock: sockets.SockInfo
+    pred: Prediction
+    holders: tuple[tuple[int, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fd": self.fd,
+            "socket": self.sock.label(),
+            "outcome": self.pred.outcome,
+            "branch": self.pred.branch,
+            "path": list(self.pred.path),
+            "reason": self.pred.reason,
+            "text": self.pred.text,
+            "holders": [{"pid": pid, "fd": fd, "process": _comm(pid)} for pid, fd in self.holders],
+        }
+
+
+def is_closing(p: Parked) -> bool:
+    if p.call == "connect":
+        return (p.args.get("addr") or {}).get("family") == "AF_UNSPEC"
+    return p.call in ("close", "shutdown", "exit_group", "exit")
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def _peer_states(pid: int) -> dict[tuple[int, int], str]:
+    out: dict[tuple[int, int], str] = {}
+    for name in ("tcp", "tcp6"):
+        try:
+            out.update(procnet.states(f"/proc/{pid}/net/{name}"))
+        except OSError:
+            pass
+    return out
+
+
+def predict(p: Parked, fin_with_data: set[tuple[int, int]]) -> list[Target]:
+    """Every TCP socket the call may close, each with what __tcp_close() & co. will do."""
+    if p.call in ("exit_group", "exit"):
+        fds = sockets.socket_fds(p.pid)
+    else:
+        fds = [p.args.get("fd", -1)]
+    own = {(p.pid, fd) for fd in fds}
+    peers = _peer_states(p.pid)
+    seen: set[int] = set()
+    out = []
+    for fd in fds:
+        s = sockets.resolve(p.pid, fd)
+        if s is None or s.kind != "tcp" or s.inode in seen:
+            continue
+        seen.add(s.inode)
+        view = s.view(
+            fin_skb_pending=(s.lport, s.rport) in fin_with_data,
+            peer_acks_fin=peers.get((s.rport, s.lport)) in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"),
+        )
+        others = tuple(h for h in sockets.holders(s.inode) if h not in own)
+        if p.call == "shutdown":  # acts on the socket itself, whoever else holds it
+            pred = predict_shutdown(view, str(p.args.get("how")), VERSION)
+        elif p.call == "connect":
+            pred = predict_disconnect(view, VERSION)
+        elif others:
+            who = ", ".join(f"pid {pid} ({_comm(pid)}) fd {hfd}" for pid, hfd in others)
+            pred = Prediction("none", STILL_REFERENCED, None, (), f"only a reference is dropped: {who} still holds the socket")
+        else:
+            pred = predict_close(view, VERSION, exiting=p.call in ("exit_group", "exit"))
+        out.append(Target(fd, s, pred, others))
+    return out
+
+
+def verdict(
+    t: float, step: int, actor: str, call: str, target: Target, frames: list[Frame], deltas: dict[str, int], known: set
+) -> VerdictEvent:
+    s = target.sock
+    sock = SocketRow(name=str(target.fd), fd=target.fd, state=s.state, lport=s.lport, rport=s.rport)
+    if target.pred.branch != STILL_REFERENCED:
+        return judge(
+            t=t,
+            step=step,
+            actor=actor,
+            call=call,
+            sock=sock,
+            pred=target.pred,
+            frames=frames,
+            resets=[],
+            deltas=deltas,
+            others=known,
+        )
+    observed = outcome_of(sent_by(sock, frames, known))
+    agree = observed == "none"
+    text = f"{call}() -> {observed}: {target.pred.text}"
+    if not agree:
+        text += " - PREDICTED none (the socket is still referenced) - the kernel did otherwise"
+    fd = str(target.fd)
+    path = (STILL_REFERENCED,)
+    return VerdictEvent(t, step, actor, fd, call, "none", observed, STILL_REFERENCED, None, dict(deltas), agree, text, path)

@@ -1,0 +1,144 @@
+"""``tuiexplore step [--auto] [--json] [--lab] -- PROGRAM ARGS``: step the user's own programs.
+
+Programs are given after ``--`` (the client), or after ``--server --``, ``--client --`` and
+``--actor NAME --``, each list running to the next such marker. Exit status: 0 every verdict
+held, 1 one did not, 2 unusable input or a program that cannot be traced (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import threading
+from collections.abc import Callable
+
+from tuiexplore.timeline import Event
+from tuiexplore.trace.events import OutputEvent, StopEvent
+
+USAGE = (
+    "tuiexplore step [--auto] [--json] [--lab] [--no-capture] -- PROGRAM ARGS\n"
+    "       tuiexplore step [--auto] [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]\n"
+    "       (without --auto: the explorer, stepped by keys: n, N, g, tab, d, q)"
+)
+
+
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+
+
+class UsageError(Exception):
+    pass
+
+
+def split_programs(argv: list[str]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Options before the first program, then (actor, argv) per program."""
+    markers = {"--server": "server", "--client": "client"}
+    opts: list[str] = []
+    programs: list[tuple[str, list[str]]] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        name = None
+        if a in markers or a == "--actor":
+            if a == "--actor":
+                if i + 1 >= len(argv) or argv[i + 1] == "--":
+                    raise UsageError("--actor needs a name: --actor NAME -- PROGRAM ARGS")
+                name, i = argv[i + 1], i + 1
+                if not NAME.fullmatch(name):  # it names a panel, a widget id and the JSON's "actor"
+                    raise UsageError(f"--actor {name!r}: a name is a letter, then letters, digits, '_' or '-'")
+            else:
+                name = markers[a]
+            if i + 1 >= len(argv) or argv[i + 1] != "--":
+                raise UsageError(f"{a}: the program follows after '--' ({a} -- PROGRAM ARGS)")
+            i += 1
+        elif a == "--":
+            name = "client"
+        if name is None:
+            if programs:
+                programs[-1][1].append(a)
+            else:
+                opts.append(a)
+            i += 1
+            continue
+        if any(n == name for n, _ in programs):
+            raise UsageError(f"two programs named {name!r}: give each its own --actor NAME")
+        programs.append((name, []))
+        i += 1
+    for name, args in programs:
+        if not args:
+            raise UsageError(f"{name}: no program after '--'")
+    if not programs:
+        raise UsageError("no program given (tuiexplore step --auto -- PROGRAM ARGS; see --help)")
+    return opts, programs
+
+
+def _text(e: Event) -> str:
+    from tuiexplore.reports import transcript
+
+    t = f"{e.t:8.4f}"
+    if isinstance(e, StopEvent):
+        pred = "".join(
+            f"\n            predict fd {p['fd']} ({p['socket']}): {p['outcome']} [{p['branch']}] {p['text']}"
+            for p in e.prediction or []
+        )
+        sock = (
+            f"  [{e.socket['state']} {e.socket['local']} -> {e.socket['remote']}]" if e.socket and e.socket.get("local") else ""
+        )
+        return f"{t}  stop [{e.step:>2}] {e.actor:<8} pid {e.pid} tid {e.tid} {e.call}({e.args}){sock}{pred}"
+    if isinstance(e, OutputEvent):
+        return f"{t}       {e.actor}> {e.text}" if e.stream == "stdout" else f"{t}       {e.actor}!> {e.text}"
+    return transcript.line(e)
+
+
+def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
+    """``interactive(programs, lab=, capture=)`` opens the step screen (the CLI entry passes it:
+    this package imports no UI)."""
+    try:
+        opts, programs = split_programs(argv)
+    except UsageError as exc:
+        print(f"tuiexplore step: {exc}", file=sys.stderr)
+        return 2
+    p = argparse.ArgumentParser(prog="tuiexplore step", usage=USAGE)
+    p.add_argument("--auto", action="store_true", help="run without waiting for keys (headless)")
+    p.add_argument("--json", action="store_true", help="JSON Lines events on stdout (the contract's stream plus stop/output)")
+    p.add_argument("--lab", action="store_true", help="run the programs inside a fresh private network namespace")
+    p.add_argument("--no-capture", action="store_true", help="do not capture packets")
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the step screen's --lab child (trace/child.py)
+    args = p.parse_args(opts)
+    if args.serve:
+        from tuiexplore.trace.child import serve
+
+        return serve(programs, lab=args.lab, capture=not args.no_capture)
+    if not args.auto:
+        if interactive is None:
+            print("tuiexplore step: no explorer in this build; use --auto (headless)", file=sys.stderr)
+            return 2
+        return interactive(programs, lab=args.lab, capture=not args.no_capture)
+    from tuiexplore.trace.child import enter_lab
+
+    ns = enter_lab() if args.lab else None
+    if args.lab and ns is None:
+        return 1
+    from tuiexplore.trace.launch import Untraceable
+    from tuiexplore.trace.stepper import Stepper
+
+    lock = threading.Lock()
+
+    def emit(e: Event) -> None:
+        with lock:
+            print(e.to_json() if args.json else _text(e), flush=True)
+
+    stepper = Stepper(programs, emit, auto=True, lab=args.lab, capture=not args.no_capture)
+    try:
+        stepper.start()
+    except Untraceable as exc:
+        print(f"tuiexplore step: {exc}", file=sys.stderr)
+        return 2
+    if ns is not None:
+        stepper.note("info", f"lab: private network namespace ({ns.mode}), counters exact")
+    try:
+        return stepper.run()
+    except KeyboardInterrupt:
+        stepper.detach()
+        print("tuiexplore step: interrupted; detached, the programs run on untraced", file=sys.stderr)
+        return 130

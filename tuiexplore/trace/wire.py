@@ -1,0 +1,89 @@
+"""Which captured frames are the traced programs' own, and whose: matched by their endpoints.
+
+Outside a lab, ``lo`` carries every local connection of the machine, so a frame is kept only
+when one of its ends is a socket of a traced program. A connect()'s SYN leaves before the
+program's socket reports its port, so unmatched frames wait (HOLD_S) to be matched once the
+call has returned and the endpoint is known.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tuiexplore.lab.capture import Frame, RelativeSeq
+from tuiexplore.timeline import PacketEvent
+from tuiexplore.trace.sockets import SockInfo, resolve
+
+HOLD_S = 1.0
+WILDCARDS = ("0.0.0.0", "::")
+
+
+def _norm(ip: str) -> str:
+    return ip.removeprefix("::ffff:")  # a dual-stack socket reports IPv4 peers as mapped
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.endpoints: dict[tuple[str, int], str] = {}  # local (ip, port) -> actor
+        self.conns: set[tuple[int, int]] = set()  # (lport, rport) of traced connections
+        self.frames: list[Frame] = []  # ours, in order
+        self.fin_with_data: set[tuple[int, int]] = set()  # receiver's (lport, rport)
+        self._held: list[Frame] = []
+        self._relseq = RelativeSeq()
+
+    def learn(self, actor: str, s: SockInfo) -> None:
+        if s.kind != "tcp" or not s.lport:
+            return
+        self.endpoints[(_norm(s.laddr), s.lport)] = actor
+        if s.rport:
+            self.conns.add((s.lport, s.rport))
+
+    def learn_fds(self, actor: str, pid: int, fds: list[int | None]) -> list[SockInfo]:
+        found = [resolve(pid, fd) for fd in fds if isinstance(fd, int) and fd >= 0]
+        for s in found:
+            if s is not None:
+                self.learn(actor, s)
+        return [s for s in found if s is not None]
+
+    def owner(self, ip: str, port: int) -> str | None:
+        ip = _norm(ip)
+        if (ip, port) in self.endpoints:
+            return self.endpoints[(ip, port)]
+        return next((self.endpoints[(w, port)] for w in WILDCARDS if (w, port) in self.endpoints), None)
+
+    def take(self, new: list[Frame], step: int | None, rel: float, connecting: bool = False) -> list[PacketEvent]:
+        """Frames now known to be ours, as packet events; the rest wait up to HOLD_S. While a
+        connect() is under way, a frame with one unknown end waits too (it may be its SYN), and
+        so does every frame after it: the stream stays in wire order."""
+        pending, self._held = self._held + new, []
+        out = []
+        now = time.time()
+        for f in pending:
+            src, dst = self.owner(f.saddr, f.sport), self.owner(f.daddr, f.dport)
+            young = now - f.ts < HOLD_S
+            if self._held or (src is None and dst is None) or (connecting and None in (src, dst)):
+                if young:
+                    self._held.append(f)
+                continue
+            self.frames.append(f)
+            if f.flag_bits & 0x01 and f.payload_len:
+                self.fin_with_data.add((f.dport, f.sport))
+            seq, ack = self._relseq(f)
+            out.append(
+                PacketEvent(
+                    max(0.0, f.ts - rel),
+                    src or "?",
+                    dst or "?",
+                    f.sport,
+                    f.dport,
+                    f.flags,
+                    seq,
+                    ack,
+                    f.payload_len,
+                    f.win,
+                    step,
+                    len(self.frames),
+                    f.raw,
+                )  # fmt: skip
+            )
+        return out
