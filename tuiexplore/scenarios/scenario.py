@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tuiexplore.lab.calls import CALLS, EPOLL_BITS, SOCKOPTS, Arg, complete_args, is_closing
+from tuiexplore.scenarios import selector
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _FLAGS = re.compile(r"^[FSRPUEW.]+$")
@@ -51,6 +52,10 @@ class Expect:
     step: int
     packets: list[tuple[str, str]] = field(default_factory=list)  # (actor, tcpdump flags)
     verdict: str | None = None
+    kernel: selector.KernelRange | None = None  # checked only on the kernels it selects
+
+    def applies(self, version: tuple[int, int, int]) -> bool:
+        return self.kernel is None or self.kernel.selects(version)
 
 
 @dataclass(frozen=True)
@@ -274,8 +279,8 @@ class _Validator:
             if not isinstance(raw, dict):
                 self.fail(f"{where}: must be a table ([[expect]])", "expect", i)
             for key in raw:
-                if key not in ("step", "packets", "verdict"):
-                    self.fail(f"{where}: field '{key}': unknown (expected step, packets, verdict)", "expect", i, key)
+                if key not in ("step", "packets", "verdict", "kernel"):
+                    self.fail(f"{where}: field '{key}': unknown (expected step, packets, verdict, kernel)", "expect", i, key)
             n = raw.get("step")
             if not _is_int(n) or not 1 <= n <= len(steps):
                 self.fail(f"{where}: field 'step': required, a step number from 1 to {len(steps)}", "expect", i, "step")
@@ -304,7 +309,11 @@ class _Validator:
                         i,
                         "verdict",
                     )
-            out.append(Expect(n, packets, verdict))
+            kernel = selector.parse(raw["kernel"]) if "kernel" in raw else None
+            if "kernel" in raw and kernel is None:
+                want = 'a version selector like ">=6.10" or "<6.10"'
+                self.fail(f"{where}: field 'kernel': must be {want}", "expect", i, "kernel")
+            out.append(Expect(n, packets, verdict, kernel))
         return out
 
 
