@@ -28,7 +28,7 @@ class KernelRange:
     version: tuple[int, int, int]
 
     def __str__(self) -> str:
-        return f"{self.op}{'.'.join(map(str, self.version))}"
+        return f"{self.op}{'.'.join(str(n) for n in self.version if n >= 0)}"
 
     def selects(self, version: tuple[int, int, int]) -> bool:
         # "==6.1" means the 6.1 line (any 6.1.x) when no patch level is given.
