@@ -51,3 +51,33 @@ def test_a_guest_labs_pids_are_not_looked_up_on_the_host():
     inv = {"client": ActorInventory(pid=os.getpid())}
     assert process_names(inv, guest=True) == {os.getpid(): "guest process"}
     assert process_names(inv)[os.getpid()] != "guest process"
+
+
+def test_each_side_of_a_kernel_comparison_names_its_own_tcp_c(tmp_path):
+    from tuiexplore.reports import compare
+    from tuiexplore.reports.sources import side_excerpt
+    from tuiexplore.timeline import StepEvent, VerdictEvent
+
+    here = side_excerpt(None)
+    events = [
+        StepEvent(0.1, 1, "client", "close", {"fd": "sock"}, 0, None, {}),
+        VerdictEvent(
+            0.2,
+            1,
+            "client",
+            "sock",
+            "close",
+            "RST",
+            "RST",
+            "data_was_unread",
+            None,
+            {},
+            True,
+            path=("shutdown_mask", "drain", "data_was_unread"),
+        ),
+    ]
+    rows = compare.align(events, events)
+    lines = compare.text(rows, ("a", "b"), width=400, sources=(here, here))
+    assert f"branch lines: {here.origin}" in lines[1]
+    lo, hi = min(here.branches["data_was_unread"]), max(here.branches["data_was_unread"])
+    assert any(f"-> RST [data_was_unread tcp.c {lo}-{hi}]" in ln for ln in lines)

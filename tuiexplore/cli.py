@@ -172,12 +172,18 @@ def _compare(args: argparse.Namespace) -> int:
     rows = compare.align(results[0].events, results[1].events)
     where = [r.info.where or (f"host Linux {r.info.release}" if kernels else "") for r in results]
     names = tuple(f"{s.name}{' on ' + w if w else ''}: {s.title}" for s, w in zip(scns, where, strict=True))
+    sources = None
+    if kernels:  # one scenario on two kernels: each side's branch lines from its own tcp.c
+        from tuiexplore.reports.sources import side_excerpt
+
+        a, b = (side_excerpt(g.kernel.source if g else None) for g in launchers)
+        sources = (a, b)
     if args.text:
-        print("\n".join(compare.text(rows, names, width=shutil.get_terminal_size((140, 40)).columns)))
+        print("\n".join(compare.text(rows, names, width=shutil.get_terminal_size((140, 40)).columns, sources=sources)))
         return 0
     from tuiexplore.tui.compare_app import CompareApp
 
-    CompareApp(rows, names).run()
+    CompareApp(rows, names, sources=sources).run()
     return 0
 
 
