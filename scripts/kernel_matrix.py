@@ -64,13 +64,13 @@ def scenarios() -> list[Scenario]:
 
 def run_kernel(name: str, scns: list[Scenario]) -> tuple[int, int, list[str]]:
     """(agreeing verdicts, verdicts, failed expectations) of every scenario on one kernel."""
-    launcher = resolve(name)
+    guest = resolve(name)
     agree = total = 0
     failed: list[str] = []
     t0 = time.monotonic()
     for scn in scns:
         try:
-            result = runner.run(scn, launcher=launcher)
+            result = runner.run(scn, transport=guest.transport if guest else None)
         except LabError as exc:
             failed.append(f"{name} {scn.name}: the lab could not run: {exc}")
             print(f"EXPECTATION {failed[-1]}", flush=True)

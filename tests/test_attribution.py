@@ -9,7 +9,7 @@ from tuiexplore.domain import ActorInventory, PredictionView, SocketRow, StepDon
 from tuiexplore.kernel.excerpt import bundled
 from tuiexplore.kernel.notes import running_unread_rule
 from tuiexplore.lab import inputs, protocol
-from tuiexplore.lab.attribution import ACK, FIN, SYN, Attribution
+from tuiexplore.lab.attribution import ACK, SYN, Attribution
 from tuiexplore.lab.wire import encode
 
 LISTENER = SocketRow("listener", 3, "LISTEN", lport=4000)
@@ -40,14 +40,6 @@ def test_a_refused_connect_syn_is_the_connecting_socket():
     assert a.owner(51000, 9) == ("client", "late")
     a.frame(52000, 9, SYN | ACK, 0, ("client", "other"))  # a SYN-ACK is not a connect
     assert a.owner(52000, 9) == ("?", "?")
-
-
-def test_fin_with_data_until_eof_is_read():
-    a = lab()
-    a.frame(4000, 50000, FIN | ACK, 1, None)  # the server's FIN rode on a data segment
-    assert a.fin_skb_pending(SOCK)
-    a.sockets("client", [dataclasses.replace(SOCK, eof_read=True)])
-    assert not a.fin_skb_pending(SOCK)
 
 
 def test_state_changes_from_the_kernel_table_and_closed_listeners_kept_until_the_step_ends():

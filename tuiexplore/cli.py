@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any
 
-from tuiexplore import __version__, safetext
+from tuiexplore import __version__, outputs, safetext
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
 COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step")
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)
-    except InputError as exc:
+    except (InputError, outputs.Unusable) as exc:
         _say(str(exc))
         return 2
     except KeyboardInterrupt:
@@ -207,12 +207,18 @@ def _compare(args: argparse.Namespace) -> int:
     rows = compare.align(results[0].events, results[1].events)
     where = [r.info.where or (f"host Linux {r.info.release}" if kernels else "") for r in results]
     names = tuple(f"{s.name}{' on ' + w if w else ''}: {s.title}" for s, w in zip(scns, where, strict=True))
+    sources = None
+    if kernels:  # one scenario on two kernels: each side's branch lines from its own tcp.c
+        from tuiexplore.reports.sources import side_excerpt
+
+        a, b = (side_excerpt(g.kernel.source if g else None) for g in launchers)
+        sources = (a, b)
     if args.text:
-        print("\n".join(compare.text(rows, names, width=shutil.get_terminal_size((140, 40)).columns)))
+        print("\n".join(compare.text(rows, names, width=shutil.get_terminal_size((140, 40)).columns, sources=sources)))
         return 0
     from tuiexplore.tui.compare_app import CompareApp
 
-    CompareApp(rows, names).run()
+    CompareApp(rows, names, sources=sources).run()
     return 0
 
 
@@ -288,7 +294,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
-    _check_outputs(args.export, [args.pcap] if args.pcap else [])
+    outputs.check(args.export, [args.pcap] if args.pcap else [])
     try:
         excerpt = discover(args.kernel_src)  # the running kernel's own source, if found: its rules
     except SourceError as exc:
@@ -327,25 +333,6 @@ def _run(args: argparse.Namespace) -> int:
     if result.ok:
         print(f"# {scn.name}: every step ran, every verdict and expectation held", file=stream)
     return 0 if result.ok else 1
-
-
-def _check_outputs(directory: str | None, files: list[str]) -> None:
-    """Output paths are usable before the lab starts, not found unusable after the whole run."""
-    if directory:
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"--export {directory}: cannot create the directory ({exc.strerror})") from None
-        files = [*files, *(os.path.join(directory, name) for name in ("capture.pcap", "timeline.jsonl", "transcript.md"))]
-    for path in files:
-        existed = os.path.lexists(path)
-        try:
-            with open(path, "ab"):  # creates or appends nothing: proves the path is writable now
-                pass
-        except OSError as exc:
-            raise InputError(f"{path}: cannot write there ({exc.strerror})") from None
-        if not existed:
-            os.unlink(path)
 
 
 def _guest(name: str | None):  # noqa: ANN202 - a guest launcher or None, imported lazily

@@ -47,7 +47,6 @@ class SocketRow:
     state: str
     linger: tuple[int, int] = (0, 0)
     linger2: int = 0
-    eof_read: bool = False
     nonblocking: bool = False
     lport: int = 0
     rport: int = 0

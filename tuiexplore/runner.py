@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from tuiexplore.domain import LabInfo, StepDone
 from tuiexplore.lab.client import Lab
+from tuiexplore.lab.predict import kernel_version
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.scenarios.scenario import Scenario
@@ -76,7 +77,8 @@ def check(scn: Scenario, result: RunResult) -> list[str]:
             failures.append(
                 f"step {v.step}: {v.actor} {v.call}({v.fd}) predicted {v.predicted} ({v.branch}), observed {v.observed}"
             )
-    for ex in scn.expects:
+    version = kernel_version(result.info.kernel if result.info else None)
+    for ex in (e for e in scn.expects if e.applies(version)):
         seen = [(p.src, p.flags) for p in events if isinstance(p, PacketEvent) and p.step == ex.step]
         if not _in_order(ex.packets, seen):
             want = ", ".join(" ".join(p) for p in ex.packets)

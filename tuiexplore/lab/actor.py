@@ -65,7 +65,6 @@ class Actor:
     def __init__(self, name: str) -> None:
         self.name = name
         self.objs: dict[str, Any] = _Names(name)  # fd name -> socket.socket | select.epoll
-        self.eof_read: set[str] = set()  # sockets whose read() returned 0
         self.out_lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -98,7 +97,6 @@ class Actor:
             "state": state,
             "linger": [on, secs],
             "linger2": struct.unpack("i", sock.getsockopt(socket.IPPROTO_TCP, TCP_LINGER2, 4))[0],
-            "eof_read": name in self.eof_read,
             "nonblocking": not sock.getblocking(),
         }
         try:
@@ -124,7 +122,6 @@ class Actor:
         if call == "socket":
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.objs[a["as"]] = s
-            self.eof_read.discard(a["as"])
             return s.fileno(), {"fd": a["as"]}
         if call == "epoll_create":
             ep = select.epoll()
@@ -147,7 +144,6 @@ class Actor:
         if call == "accept":
             conn, addr = self.objs[a["fd"]].accept()
             self.objs[a["as"]] = conn
-            self.eof_read.discard(a["as"])
             return conn.fileno(), {"fd": a["as"], "peer_port": addr[1]}
         if call == "epoll_ctl":
             ep: select.epoll = self.objs[a["ep"]]
@@ -166,8 +162,6 @@ class Actor:
             return len(ready), {"ready": events}
         if call == "read":
             data = os.read(self.fileno_of(a["fd"]), a["size"])
-            if not data:
-                self.eof_read.add(a["fd"])
             return len(data), {"bytes": len(data), "data": _printable(data)}
         if call == "write":
             payload = a["data"].encode() if a.get("data") is not None else b"x" * a["size"]

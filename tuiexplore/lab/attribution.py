@@ -21,7 +21,6 @@ class Attribution:
     owners: dict[Key, Owner] = field(default_factory=dict)
     listeners: dict[int, Owner] = field(default_factory=dict)  # lport -> owner of the listener
     known_state: dict[Key, str] = field(default_factory=dict)  # the last state we reported per key
-    fin_with_data: set[Key] = field(default_factory=set)  # keys whose peer FIN rode on data
 
     def owner(self, lport: int, rport: int) -> Owner:
         """Who speaks for this 4-tuple: its socket's owner, else (a connection not accepted yet)
@@ -42,8 +41,6 @@ class Attribution:
             # A SYN from a port no socket reports: the connect() under way, which failed and
             # gave its port back (ECONNREFUSED) before the actor could read it.
             self.owners[(sport, dport)] = current
-        if flag_bits & FIN and payload_len:
-            self.fin_with_data.add((dport, sport))
         return self.owner(sport, dport)[0], self.owner(dport, sport)[0]
 
     def trace_key(self, sport: int, dport: int, connecting: SocketRow | None) -> Key:
@@ -66,8 +63,6 @@ class Attribution:
             elif s.lport:
                 # Remembered after close: an orphan or TIME_WAIT socket still sends in its owner's name.
                 self.owners[(s.lport, s.rport)] = (actor, s.name)
-            if s.eof_read:
-                self.fin_with_data.discard((s.lport, s.rport))
 
     def reset_listeners(self, held: dict[str, Iterable[SocketRow]]) -> None:
         """At the end of a step: only the listeners that are still open."""
@@ -83,7 +78,3 @@ class Attribution:
                 out.append((key, old, new, self.state(key, new)))
         self.known_state = {k: v for k, v in self.known_state.items() if v != "CLOSE"}
         return out
-
-    def fin_skb_pending(self, s: SocketRow) -> bool:
-        """A segment with the peer's data and FIN still counts as unread under the skb-length test."""
-        return (s.lport, s.rport) in self.fin_with_data and not s.eof_read

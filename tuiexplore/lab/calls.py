@@ -26,6 +26,7 @@ SOCKOPTS: dict[str, tuple[int, int]] = {
     "SO_SNDBUF": (socket.SOL_SOCKET, socket.SO_SNDBUF),
     "SO_KEEPALIVE": (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
     "TCP_NODELAY": (socket.IPPROTO_TCP, socket.TCP_NODELAY),
+    "TCP_CORK": (socket.IPPROTO_TCP, socket.TCP_CORK),
     "TCP_LINGER2": (socket.IPPROTO_TCP, TCP_LINGER2),
     "TCP_KEEPIDLE": (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
     "TCP_KEEPINTVL": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),

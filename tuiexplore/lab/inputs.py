@@ -25,7 +25,7 @@ def targets(call: str, args: dict[str, Any], held: dict[str, SocketRow]) -> list
     return [s] if s else []
 
 
-def socket_view(s: SocketRow, attribution: Attribution, states: dict[Key, str]) -> SocketView:
+def socket_view(s: SocketRow, states: dict[Key, str]) -> SocketView:
     return SocketView(
         state=s.state,
         inq=s.inq,
@@ -33,7 +33,6 @@ def socket_view(s: SocketRow, attribution: Attribution, states: dict[Key, str]) 
         linger=tuple(s.linger),
         linger2=s.linger2,
         accept_queue=s.accept_queue,
-        fin_skb_pending=attribution.fin_skb_pending(s),
         peer_acks_fin=states.get((s.rport, s.lport)) in PEER_ACKS_FIN,
     )
 
@@ -55,7 +54,7 @@ def predict(
     chosen = targets(call, args, held)
     taken = kernel_inputs.open_keys(everyone)
     frames = list(frames)
-    views = [kernel_inputs.complete(socket_view(s, attribution, states), s, states, taken, frames) for s in chosen]
+    views = [kernel_inputs.complete(socket_view(s, states), s, states, taken, frames) for s in chosen]
     if call == "exit":
         named = [(s.name, v) for s, v in zip(chosen, views, strict=True)]
         return list(zip(chosen, predict_exit(named, version, unread_rule), strict=True))

@@ -90,9 +90,6 @@ class SocketView:
     send_window: int | None = None
     lport: int = 0
     rport: int = 0
-    # Pre-6.18 kernels count a FIN-carrying skb whose data was read but whose EOF was not yet
-    # read as unread (its length minus the FIN); tracked from the capture by the agent.
-    fin_skb_pending: bool = False
     peer_acks_fin: bool = True  # a live peer on loopback ACKs our FIN at once
 
 
@@ -115,17 +112,23 @@ def rst_reason(name: str, version: tuple[int, int, int], passive: bool = False) 
 
 
 def _unread(s: SocketView, version: tuple[int, int, int], rule: str | None) -> tuple[bool, str]:
-    """``rule`` is what the running kernel's own source says ("copied_seq" or "skb_len"), when
-    it was found; otherwise the version decides (stable trees may carry the 6.18 backport)."""
-    if s.inq > 0:
-        return True, f"{s.inq} byte{'s' if s.inq != 1 else ''} unread in the receive queue"
-    old_rule = rule == "skb_len" if rule else version < (6, 18, 0)
-    if s.fin_skb_pending and old_rule:
-        return True, (
-            "the peer's FIN arrived in a segment with data; that data was read but EOF was not, and "
-            "kernels before 6.18 count the segment as unread"
-        )
-    return False, ""
+    """__tcp_close()'s drain loop. ``rule`` is what the running kernel's own source says
+    ("copied_seq" or "skb_len"), when it was found; otherwise the version decides (stable trees
+    carry the 6.18 backport: Debian's 5.10.262, 6.1.176 and 6.12.118 do).
+
+    Before 6.18 the loop sums each queued skb's length (minus a FIN); from 5f9238530970 ("tcp: fix
+    __tcp_close() to only send RST when required") it asks whether an skb ends after copied_seq.
+    For queues a socket peer can build both answers equal "SIOCINQ > 0": tcp_recvmsg() frees an skb
+    as soon as its last byte is copied, and when that skb carries the FIN it jumps to found_fin_ok
+    in the same call (copied_seq += 1, skb eaten), so a read that takes exactly the data of a
+    FIN-carrying segment leaves nothing behind. Only a retransmission overlapping data already
+    read (seq < copied_seq) could leave an skb the old sum counts, and no scripted peer sends one."""
+    if s.inq <= 0:
+        return False, ""
+    n = f"{s.inq} byte{'s' if s.inq != 1 else ''}"
+    if rule == "skb_len" if rule else version < (6, 18, 0):
+        return True, f"{n} unread in the receive queue (this kernel sums the queued segments' lengths)"
+    return True, f"{n} unread in the receive queue (a segment ends after copied_seq)"
 
 
 def predict_close(
@@ -227,6 +230,10 @@ def _fin_now(s: SocketView, nxt: str) -> tuple[str, str]:
     tcp_write_xmit() sends it only if tcp_snd_wnd_test() passes: its end_seq (snd_nxt + 1) must not
     be after tcp_wnd_end() = snd_una + snd_wnd. tcp_cwnd_test() lets a lone FIN through, the peer's
     window does not: with no usable byte of window the FIN waits for the window to open."""
+    if s.unsent and s.send_window is not None and s.send_window > s.unsent:
+        # Held by TCP_CORK or Nagle, not by the window: tcp_send_fin() marks the last unsent skb and
+        # pushes with TCP_NAGLE_OFF, and the window has room for the data and the FIN's sequence number.
+        return "FIN", f"{s.state} -> {nxt}: FIN on the last of {s.unsent} unsent bytes, sent with them"
     if s.unsent:
         return "none", f"{s.state} -> {nxt}: FIN queued behind {s.unsent} unsent bytes (peer window closed)"
     if s.send_window is not None and s.send_window <= 0:

@@ -10,6 +10,8 @@ import difflib
 from dataclasses import dataclass, field
 
 from tuiexplore import safetext
+from tuiexplore.kernel.excerpt import Excerpt
+from tuiexplore.reports.sources import branch_lines
 from tuiexplore.reports.transcript import call_text, result_text
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
@@ -78,11 +80,23 @@ def first_divergence(rows: list[Row]) -> int | None:
     return next((i for i, r in enumerate(rows) if r.packets_differ), None)
 
 
-def text(rows: list[Row], names: tuple[str, str], width: int = 70) -> list[str]:
+def verdict_text(s: Side, ex: Excerpt | None) -> str:
+    """``-> RST [branch]``, with that side's own tcp.c lines for the branch when its source is known."""
+    if s.verdict is None:
+        return ""
+    where = branch_lines(ex, s.verdict.path, s.verdict.branch) if ex else ""
+    return f"-> {s.verdict.observed} [{s.verdict.branch}{' ' + where if where else ''}]"
+
+
+def text(rows: list[Row], names: tuple[str, str], width: int = 70, sources: tuple[Excerpt, Excerpt] | None = None) -> list[str]:
     first = first_divergence(rows)
     names = (safetext.terminal(names[0]), safetext.terminal(names[1]))  # titles come from files
     half = (width - 5) // 2
-    out = [f"   {names[0][:half]:<{half}} | {names[1][:half]}", f"   {'-' * half}-+-{'-' * half}"]
+    out = [f"   {names[0][:half]:<{half}} | {names[1][:half]}"]
+    if sources:
+        lo, ro = (f"branch lines: {ex.origin}" for ex in sources)
+        out.append(f"   {lo[:half]:<{half}} | {ro[:half]}")
+    out.append(f"   {'-' * half}-+-{'-' * half}")
     for i, r in enumerate(rows):
         mark = ">> " if i == first else ("+  " if r.one_sided else "   ")
         out.append(f"{mark}{r.left.text()[:half]:<{half}} | {r.right.text()[:half]}")
@@ -90,7 +104,8 @@ def text(rows: list[Row], names: tuple[str, str], width: int = 70) -> list[str]:
             lw, rw = "  ".join(r.left.wire()), "  ".join(r.right.wire())
             out.append(f"{mark}{('  ' + lw)[:half]:<{half}} | {('  ' + rw)[:half]}")
         if r.left.verdict or r.right.verdict:
-            lv, rv = (f"  -> {s.verdict.observed} [{s.verdict.branch}]" if s.verdict else "" for s in (r.left, r.right))
+            pair = sources or (None, None)
+            lv, rv = ("  " + verdict_text(s, ex) if s.verdict else "" for s, ex in zip((r.left, r.right), pair, strict=True))
             out.append(f"{mark}{lv[:half]:<{half}} | {rv[:half]}")
     if first is None:
         out.append("   the two runs put the same packets on the wire")

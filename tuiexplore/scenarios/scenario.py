@@ -16,6 +16,7 @@ from typing import Any
 
 from tuiexplore.lab.calls import CALLS, Arg, ArgError, check_value, complete_args, is_closing
 from tuiexplore.safetext import quoted, terminal
+from tuiexplore.scenarios import selector
 from tuiexplore.scenarios.reader import MAX_DEPTH, ScenarioError, read_file, too_deep
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
@@ -48,6 +49,10 @@ class Expect:
     step: int
     packets: list[tuple[str, str]] = field(default_factory=list)  # (actor, tcpdump flags)
     verdict: str | None = None
+    kernel: selector.KernelRange | None = None  # checked only on the kernels it selects
+
+    def applies(self, version: tuple[int, int, int]) -> bool:
+        return self.kernel is None or self.kernel.selects(version)
 
 
 @dataclass(frozen=True)
@@ -252,8 +257,9 @@ class _Validator:
             if not isinstance(raw, dict):
                 self.fail(f"{where}: must be a table ([[expect]])", "expect", i)
             for key in raw:
-                if key not in ("step", "packets", "verdict"):
-                    self.fail(f"{where}: field {quoted(key)}: unknown (expected step, packets, verdict)", "expect", i, key)
+                if key not in ("step", "packets", "verdict", "kernel"):
+                    known = "step, packets, verdict, kernel"
+                    self.fail(f"{where}: field {quoted(key)}: unknown (expected {known})", "expect", i, key)
             n = raw.get("step")
             if not _is_int(n) or not 1 <= n <= len(steps):
                 self.fail(f"{where}: field 'step': required, a step number from 1 to {len(steps)}", "expect", i, "step")
@@ -285,7 +291,11 @@ class _Validator:
                         i,
                         "verdict",
                     )
-            out.append(Expect(n, packets, verdict))
+            kernel = selector.parse(raw["kernel"]) if "kernel" in raw else None
+            if "kernel" in raw and kernel is None:
+                want = 'a version selector like ">=6.10" or "<6.10"'
+                self.fail(f"{where}: field 'kernel': must be {want}", "expect", i, "kernel")
+            out.append(Expect(n, packets, verdict, kernel))
         return out
 
 

@@ -8,7 +8,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Static
 
-from tuiexplore.reports.compare import Row, first_divergence
+from tuiexplore.kernel.excerpt import Excerpt
+from tuiexplore.reports.compare import Row, first_divergence, verdict_text
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.widgets import printable
 
@@ -23,13 +24,16 @@ class CompareApp(App):
     #summary { height: auto; padding: 0 1; background: $panel; }
     """
 
-    def __init__(self, rows: list[Row], names: tuple[str, str], theme: str | None = None) -> None:
+    def __init__(
+        self, rows: list[Row], names: tuple[str, str], theme: str | None = None, sources: tuple[Excerpt, Excerpt] | None = None
+    ) -> None:
         super().__init__()
         for t in themes.load_themes():
             self.register_theme(t)
         self.theme = themes.resolve(theme, list(self.available_themes))
         self.rows = rows
         self.names = (printable(names[0]), printable(names[1]))  # titles come from files: shown, never run
+        self.sources = sources  # each side's own tcp.c, for its branch lines
         self.first = first_divergence(rows)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -41,7 +45,8 @@ class CompareApp(App):
             s = getattr(r, side)
             text = Content(printable(s.text()) if s.step else "·  (no such step here)")
             wire = Content("   " + "  ".join(s.wire())) if s.packets or (r.left.packets or r.right.packets) else None
-            verdict = Content(f"   -> {s.verdict.observed} [{s.verdict.branch}]") if s.verdict else None
+            ex = self.sources[0 if side == "left" else 1] if self.sources else None
+            verdict = Content("   " + verdict_text(s, ex)) if s.verdict else None
             block = [x for x in (text, wire, verdict) if x is not None]
             height = 1 + bool(r.left.packets or r.right.packets) + bool(r.left.verdict or r.right.verdict)
             block += [Content("")] * (height - len(block))  # rows stay aligned across the two columns
@@ -56,6 +61,8 @@ class CompareApp(App):
             for side, name in (("left", self.names[0]), ("right", self.names[1])):
                 with VerticalScroll(id=side) as v:
                     v.border_title = Content(name)  # a plain str would be parsed as markup
+                    if self.sources:
+                        v.border_subtitle = Content(f"branch lines: {self.sources[0 if side == 'left' else 1].origin}")
                     yield Static(self.column(side), markup=False)
         yield Footer()
 

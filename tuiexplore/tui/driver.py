@@ -21,12 +21,16 @@ from tuiexplore.timeline import Event
 from tuiexplore.tui.messages import Busy, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 
 
-def process_names(actors: dict[str, ActorInventory]) -> dict[int, str]:
-    """Who owns each actor's sockets, as the OS says (psutil): pid -> process name."""
+def process_names(actors: dict[str, ActorInventory], guest: bool = False) -> dict[int, str]:
+    """Who owns each actor's sockets, as the OS says (psutil): pid -> process name. A guest's pids
+    belong to the guest kernel, where this host's psutil cannot look: there the name is what the
+    agent reports: a guest process, with its guest pid beside it."""
     names = {}
     for info in actors.values():
         pid = info.pid
-        if pid:
+        if pid and guest:
+            names[pid] = "guest process"
+        elif pid:
             try:
                 names[pid] = psutil.Process(pid).name()
             except psutil.Error:
@@ -140,7 +144,7 @@ class LabDriver(threading.Thread):
                     s.cursor,
                     s.predict_next(),
                     sockets,
-                    process_names(sockets),
+                    process_names(sockets, guest=bool(s.info and s.info.where)),
                     self.generation,
                 )
             )
