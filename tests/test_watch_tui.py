@@ -14,7 +14,15 @@ from tuiexplore.tui.watch_widgets import ConnTable, Story
 from tuiexplore.tui.widgets import KernelView, PacketTable
 from tuiexplore.watch.engine import Options, Watch
 
-PCAP = str(Path(__file__).parent / "data" / "watch-world.pcap")
+HERE = Path(__file__).parent
+# As a user types it, relative to the tests directory: the status line shows the path as given, so an
+# absolute path would tie the snapshot to where the checkout lives.
+PCAP = "data/watch-world.pcap"
+
+
+@pytest.fixture(autouse=True)
+def in_tests_dir(monkeypatch) -> None:
+    monkeypatch.chdir(HERE)
 
 
 def make_app(theme: str | None = None) -> WatchApp:
