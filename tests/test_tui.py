@@ -212,3 +212,31 @@ def test_shutdown_verdict_marks_no_tcp_close_line():
             assert "tcp_shutdown()" in str(kernel.border_subtitle)
 
     asyncio.run(body())
+
+
+def test_a_killed_lab_is_reported_at_once_and_its_step_not_counted():
+    """Issue 9: the agent killed under the TUI is said at once, with how it died, before any
+    key; the next n does not count a step that never ran; r brings a fresh lab and clears it."""
+    import os
+    import signal
+
+    async def body():
+        app = make_app(load("seed-rst"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: idle(app))
+            for _ in range(2):
+                await pilot.press("n")
+            await until(pilot, lambda: app.explorer.cursor == 2 and idle(app))
+            os.kill(app.driver._session.lab.pid, signal.SIGKILL)
+            await until(pilot, lambda: "killed by SIGKILL" in app.explorer.problem, timeout=10)
+            status = str(app.screen.query_one("#status").render())
+            assert "step 2/15" in status and "killed by SIGKILL" in status
+            await pilot.press("n")
+            await until(pilot, lambda: idle(app))
+            await pilot.pause(0.3)
+            assert app.explorer.cursor == 2 and "[ 3]" not in log_text(app, "server")
+            await pilot.press("r")
+            await until(pilot, lambda: app.explorer.problem == "" and idle(app))
+            assert app.error == ""
+
+    asyncio.run(body())

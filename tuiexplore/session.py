@@ -13,7 +13,7 @@ from typing import Any
 
 from tuiexplore.domain import REFUSED, LabInfo, StepDone
 from tuiexplore.lab.calls import ArgError, complete_args, is_closing
-from tuiexplore.lab.client import Lab
+from tuiexplore.lab.client import Lab, LabError
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.scenarios.scenario import Scenario, Step
@@ -55,6 +55,7 @@ class Session:
         tracer: bool = True,
         on_step: Callable[[int, str, str, str, str | None], None] | None = None,
         transport: Callable[[LabOptions], Transport] = AgentProcess,
+        on_dead: Callable[[str, int], None] | None = None,
     ) -> None:
         """``on_step(number, actor, call, origin, say)`` is called as each step is sent to the lab;
         ``say`` is the scenario step's narration, if it has one."""
@@ -63,6 +64,7 @@ class Session:
         self.tracer = tracer
         self.transport = transport  # how each lab's agent is reached (a guest kernel's, say)
         self._on_batch = on_batch
+        self._on_dead = on_dead or (lambda why, generation: None)
         self.lab: Lab | None = None
         self.info: LabInfo | None = None
         self.cursor = 0  # index of the scenario's next step
@@ -78,7 +80,11 @@ class Session:
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> LabInfo:
         generation = self.generation
-        self.lab = Lab(on_batch=lambda events: self._batch(events, generation), transport=self.transport)
+        self.lab = Lab(
+            on_batch=lambda events: self._batch(events, generation),
+            transport=self.transport,
+            on_dead=lambda why: self._on_dead(why, generation),
+        )
         actors = list(dict.fromkeys([*(self.scenario.actors or []), "server", "client"]))
         self.info = self.lab.start(actors, self.scenario.port, self.tracer, unread_rule=self.unread_rule)
         return self.info
@@ -121,12 +127,17 @@ class Session:
         if step is None:
             return None
         self.cursor += 1
-        return self._run(step.actor, step.call, step.args, "scenario", step.say)
+        try:
+            return self._run(step.actor, step.call, step.args, "scenario", step.say)
+        except LabError:
+            self.cursor -= 1  # the step never ran: it is still the next one
+            raise
 
     def run_manual(self, actor: str, call: str, args: dict[str, Any]) -> StepDone:
         return self._run(actor, call, args, "manual")
 
     def _run(self, actor: str, call: str, args: dict[str, Any], origin: str, say: str | None = None) -> StepDone:
+        self.lab.ensure_alive()  # a dead lab's step is neither numbered nor announced
         self.number += 1
         n = self.number
         self.origin[n] = origin

@@ -35,11 +35,13 @@ class Lab:
         on_event: Callable[[Event], None] | None = None,
         on_batch: Callable[[list[Event]], None] | None = None,
         transport: Callable[[proto.LabOptions], Transport] = AgentProcess,
+        on_dead: Callable[[str], None] | None = None,
     ) -> None:
         """``on_event`` gets events one by one; ``on_batch`` gets every event that arrived in one
         read from the agent's pipe, in order (what a UI wants: one message per batch)."""
         self.on_event = on_event
         self.on_batch = on_batch
+        self.on_dead = on_dead  # the agent went away without being asked to: called at once, with why
         self.info: LabInfo | None = None
         self._transport = transport
         self._link: Transport | None = None
@@ -101,6 +103,11 @@ class Lab:
     def stats(self) -> proto.Stats:
         return self._ask(proto.StatsCmd(self._id()))
 
+    def ensure_alive(self) -> None:
+        """Raise the lab's death before a step is announced, not after."""
+        if self._dead or self._link is None or not self._link.alive():
+            raise LabError(self._why_dead())
+
     def _id(self) -> int:
         return next(self._ids)
 
@@ -138,6 +145,8 @@ class Lab:
         with self._cond:
             self._dead = True
             self._cond.notify_all()
+        if self.on_dead and self._link is link:  # close() drops the link first: a stop we asked for is no news
+            self.on_dead(self._why_dead())
 
     def _deliver(self, batch: list[Event]) -> None:
         if not batch:

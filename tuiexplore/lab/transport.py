@@ -77,7 +77,15 @@ class AgentProcess(Transport):
             lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]
         except (OSError, ValueError):
             lines = []
-        return lines[-1] if lines else ""
+        if lines:
+            return lines[-1]
+        try:
+            rc = self._proc.wait(timeout=1)  # its stdout just closed: it is exiting or gone
+        except subprocess.TimeoutExpired:
+            return ""
+        if rc < 0:
+            return f"killed by {signal.Signals(-rc).name}"
+        return f"exited with status {rc}" if rc else ""
 
     def stop(self, quit_line: str) -> None:
         proc = self._proc

@@ -70,7 +70,7 @@ def _peer_states(pid: int) -> dict[tuple[int, int], str]:
     return out
 
 
-def predict(p: Parked, fin_with_data: set[tuple[int, int]]) -> list[Target]:
+def predict(p: Parked) -> list[Target]:
     """Every TCP socket the call may close, each with what __tcp_close() & co. will do."""
     if p.call in ("exit_group", "exit"):
         fds = sockets.socket_fds(p.pid)
@@ -86,7 +86,6 @@ def predict(p: Parked, fin_with_data: set[tuple[int, int]]) -> list[Target]:
             continue
         seen.add(s.inode)
         view = s.view(
-            fin_skb_pending=(s.lport, s.rport) in fin_with_data,
             peer_acks_fin=peers.get((s.rport, s.lport)) in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"),
         )
         others = tuple(h for h in sockets.holders(s.inode) if h not in own)

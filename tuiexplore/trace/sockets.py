@@ -49,7 +49,7 @@ class SockInfo:
             "inode": self.inode,
         }
 
-    def view(self, fin_skb_pending: bool = False, peer_acks_fin: bool = True) -> SocketView:
+    def view(self, peer_acks_fin: bool = True) -> SocketView:
         return SocketView(
             state=self.state,
             inq=self.inq,
@@ -57,7 +57,6 @@ class SockInfo:
             linger=self.linger,
             linger2=self.linger2,
             accept_queue=self.accept_queue,
-            fin_skb_pending=fin_skb_pending,
             peer_acks_fin=peer_acks_fin,
         )
 

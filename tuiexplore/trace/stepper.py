@@ -98,7 +98,6 @@ class Stepper:
         self.closings: dict[int, _Closing] = {}  # tid -> a closing call parked (manual), predicted
         self.queued: list[int] = []  # closing calls stepped while another one awaits its verdict
         self.changes = 0  # calls returned and frames seen: a parked prediction may be stale
-        self.eof_read: set[tuple[int, int]] = set()
         self.outputs: dict[int, OutputReader] = {}
         self.alive: set[int] = set()
         self.last_activity = time.time()
@@ -277,22 +276,17 @@ class Stepper:
         if r.errno is None and r.call in FD_CALLS_TO_LEARN:
             fd = r.ret if r.call in ("socket", "accept", "accept4", "dup", "dup2", "dup3", "fcntl") else None
             self.learn(r, [fd, args.get("fd")])
-        if r.call in ("read", "recvfrom", "recvmsg") and r.ret == 0:
-            self.learn(r, [args.get("fd")], eof=True)
         if self.current is not None and self.current.parked.tid == r.tid:
             self.current.done = True
 
-    def learn(self, r: Returned, fds: list[int | None], eof: bool = False) -> None:
+    def learn(self, r: Returned, fds: list[int | None]) -> None:
         """The endpoints a call created (its new fd, or the fd it acted on), for the wire."""
-        for s in self.wire.learn_fds(r.actor, r.pid, fds):
-            if eof:
-                self.eof_read.add((s.lport, s.rport))
+        self.wire.learn_fds(r.actor, r.pid, fds)
         self.drain_frames()
 
     # -- closing calls -------------------------------------------------------------------------
     def predict(self, n: int, p: Parked) -> _Closing:
-        pending = self.wire.fin_with_data - self.eof_read
-        c = _Closing(n, p, closing.predict(p, pending), seen=self.changes)
+        c = _Closing(n, p, closing.predict(p), seen=self.changes)
         self.emit(self.stop_event(n, p, [t.to_dict() for t in c.targets]))
         for t in c.targets:
             self.wire.learn(p.actor, t.sock)
@@ -304,7 +298,7 @@ class Stepper:
         if c.seen == self.changes:
             return
         c.seen = self.changes
-        targets = closing.predict(c.parked, self.wire.fin_with_data - self.eof_read)
+        targets = closing.predict(c.parked)
         if [t.to_dict() for t in targets] != [t.to_dict() for t in c.targets]:
             c.targets = targets
             self.emit(self.stop_event(c.step, c.parked, [t.to_dict() for t in targets]))

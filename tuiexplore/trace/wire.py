@@ -27,7 +27,6 @@ class Wire:
         self.endpoints: dict[tuple[str, int], str] = {}  # local (ip, port) -> actor
         self.conns: set[tuple[int, int]] = set()  # (lport, rport) of traced connections
         self.frames: list[Frame] = []  # ours, in order
-        self.fin_with_data: set[tuple[int, int]] = set()  # receiver's (lport, rport)
         self._held: list[Frame] = []
         self._relseq = RelativeSeq()
 
@@ -66,8 +65,6 @@ class Wire:
                     self._held.append(f)
                 continue
             self.frames.append(f)
-            if f.flag_bits & 0x01 and f.payload_len:
-                self.fin_with_data.add((f.dport, f.sport))
             seq, ack = self._relseq(f)
             out.append(
                 PacketEvent(

@@ -86,11 +86,15 @@ class LabDriver(threading.Thread):
         super().__init__(name="lab-driver", daemon=True)
         self.target = target
         self._requests: queue.Queue[Request | None] = queue.Queue()
-        self._session = Session(scenario, self._post_events, tracer, self._post_step, transport)
+        self._session = Session(scenario, self._post_events, tracer, self._post_step, transport, self._post_dead)
         self.generation = 0  # of the lab now running (the driver thread's view)
 
     def _post_events(self, events: list[Event], generation: int) -> None:  # on the lab's reader thread
         self.target.post_message(LabEvents(events, generation))
+
+    def _post_dead(self, why: str, generation: int) -> None:  # on the lab's reader thread, as it notices
+        if generation == self.generation:
+            self.target.post_message(LabFailed(why))
 
     def _post_step(self, *started: Any) -> None:
         self.target.post_message(StepStarted(*started, generation=self.generation))
@@ -149,6 +153,6 @@ class LabDriver(threading.Thread):
                 )
             )
         except LabError as exc:
-            self.target.post_message(LabFailed(str(exc)))
+            self.target.post_message(LabFailed(str(exc), s.cursor))
         except Exception as exc:  # noqa: BLE001 - a dead driver would leave the UI waiting forever
             self.target.post_message(LabFailed(f"internal error in {type(req).__name__}: {type(exc).__name__}: {exc}"))

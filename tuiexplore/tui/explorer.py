@@ -75,6 +75,7 @@ class ExplorerScreen(DialogActions, Screen):
         self.seed = False  # the seed server loop, as last requested
         self.generation = 0  # of the lab whose messages count (see driver.Restart)
         self.problem = ""  # a background job that failed, for the status line
+        self.lab_problem = ""  # the lab's death, which a fresh lab clears
 
     @property
     def driver(self) -> LabDriver:
@@ -129,6 +130,9 @@ class ExplorerScreen(DialogActions, Screen):
         if m.generation != self.generation:
             return
         self.info = m.info
+        if self.problem == self.lab_problem:
+            self.problem = ""  # a fresh lab: the old one's death is history
+            self.app.error = ""
         self.update_status()
 
     @on(Busy)
@@ -231,6 +235,10 @@ class ExplorerScreen(DialogActions, Screen):
 
     @on(LabFailed)
     def lab_failed(self, m: LabFailed) -> None:
+        if m.cursor is not None:
+            self.cursor = m.cursor  # the optimistic advance of n is taken back: that step did not run
+        self.problem = self.lab_problem = f"the lab failed: {m.text}"
+        self.update_status()
         self.app.error = m.text
         self.query_one(VerdictLine).show_text(f"The lab failed: {m.text}  (r restarts it)")
         self.notify(printable(m.text), severity="error", markup=False, timeout=10)

@@ -51,6 +51,7 @@ class StepStarted(Message):
 @dataclass
 class LabFailed(Message):
     text: str
+    cursor: int | None = None  # the scenario step really next, when a step in flight failed
 
 
 @dataclass
