@@ -101,3 +101,28 @@ def test_no_leftovers_when_the_client_is_killed():
     run.proc.kill()
     run.proc.wait(timeout=10)
     run.assert_clean(timeout=10)
+
+
+def _instances() -> list[str]:
+    out = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "d=$(mktemp -d) && mount -t tracefs nodev $d && ls $d/instances; umount $d; rmdir $d"],
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.split()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="tracepoints (and so tracefs instances) are root's")
+def test_a_killed_agents_tracefs_instance_is_removed_by_the_client():
+    """Issue 9: the instance of an agent killed outright goes when its client stops the lab,
+    not when some later lab happens to start (tracefs need not be mounted on the host)."""
+    from tuiexplore.lab.client import Lab
+
+    lab = Lab()
+    lab.start(["server", "client"])
+    name = f"tuiexplore-{lab.pid}"
+    os.kill(lab.pid, signal.SIGKILL)
+    time.sleep(0.3)
+    assert name in _instances()  # the agent could not clean up after itself
+    lab.close()
+    assert name not in _instances()

@@ -100,10 +100,28 @@ class AgentProcess(Transport):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        # A lab killed outright cannot remove its tracefs instance; where we can see it, we do.
-        for base in TRACEFS_PATHS:
+        if proc.returncode != 0:  # killed outright, it could not remove its tracefs instance: we do
+            remove_instance(f"{PREFIX}{proc.pid}")
+        self._stderr.close()
+
+
+# The agent mounts tracefs in a mount namespace of its own, so the host may have none mounted;
+# an instance is global to the kernel, though, so a short-lived private mount reaches it.
+_RMDIR_IN_PRIVATE_MOUNT = 'd=$(mktemp -d) && mount -t tracefs nodev "$d" && rmdir "$d/instances/$1"; umount "$d"; rmdir "$d"'
+
+
+def remove_instance(name: str) -> None:
+    """Remove a dead agent's tracefs instance (its tracepoints stay on and buffer until then)."""
+    for base in TRACEFS_PATHS:
+        if os.path.isdir(os.path.join(base, "instances")):
             try:
-                os.rmdir(os.path.join(base, "instances", f"{PREFIX}{proc.pid}"))
+                os.rmdir(os.path.join(base, "instances", name))
             except OSError:
                 pass
-        self._stderr.close()
+            return
+    if os.geteuid() == 0:  # only root has tracepoints, so only root's labs leave instances
+        try:
+            cmd = ["unshare", "--mount", "sh", "-c", _RMDIR_IN_PRIVATE_MOUNT, "sh", name]
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
