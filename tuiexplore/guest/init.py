@@ -35,12 +35,33 @@ def _say(text: str) -> None:
     print(f"guest init: {text}", file=sys.stderr, flush=True)
 
 
-def _mount_all() -> None:
+def _ours() -> list[str]:
+    """What this guest runs from: the interpreter, its prefix and the checkout (shared read-only)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return [os.path.realpath(p) for p in (sys.executable, sys.prefix, root)]
+
+
+def _hides_us(target: str) -> bool:
+    return any(p == target or p.startswith(target + "/") for p in _ours())
+
+
+def _mount_all() -> str:
+    """Mount what the agent needs; return a writable scratch directory for it. A checkout under
+    /tmp (as a CI clone may be) must stay visible, so a tmpfs never goes over it: the scratch
+    space then goes on /dev (devtmpfs, writable) instead."""
+    scratch = "/tmp"
     for src, target, fstype in MOUNTS:
+        if fstype == "tmpfs" and _hides_us(target):
+            if target == "/tmp":
+                scratch = "/dev/shm"
+                os.makedirs(scratch, exist_ok=True)
+                _libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", 0, None)
+            continue
         if _libc.mount(src.encode(), target.encode(), fstype.encode(), 0, None) != 0:
             err = ctypes.get_errno()
             if err != 16:  # EBUSY: the kernel mounted it already (devtmpfs)
                 _say(f"mount {target}: {os.strerror(err)}")
+    return scratch
 
 
 def _load_modules(directory: str) -> None:
@@ -72,13 +93,13 @@ def _open_port(deadline_s: float = 10.0) -> int:
 
 def main() -> None:
     try:
-        _mount_all()
+        scratch = _mount_all()
         _load_modules(os.environ.get("tuimods", ""))
         opts = base64.b64decode(os.environ.get("tuiopts", "")).decode() or "{}"
         port = _open_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("tui")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("tui")} | {"TMPDIR": scratch}
         agent = subprocess.Popen(
-            [sys.executable, "-m", "tuiexplore.lab.agent", opts], stdin=port, stdout=port, env=env, cwd="/tmp"
+            [sys.executable, "-m", "tuiexplore.lab.agent", opts], stdin=port, stdout=port, env=env, cwd=scratch
         )
         os.close(port)
         # As PID 1 we inherit every orphan: reap them all until the agent itself is gone.
