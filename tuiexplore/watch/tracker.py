@@ -30,6 +30,9 @@ def seq_after(a: int, b: int) -> bool:
     return (a - b) & _MASK < 0x80000000
 
 
+CONNECT_TO_SYN_S = 0.25  # a connect()'s tracepoint and its SYN, at most this far apart
+
+
 @dataclass(slots=True)
 class Side:
     """What one endpoint sent, as far as the wire shows."""
@@ -179,6 +182,10 @@ class Tracker:
             self._unanswered[conn.id] = conn
         events = [ev for key in ((client, server), (server, client)) for ev in self._pending.pop(key, [])]
         waiting = self._connecting.get(server)
+        # connect() fires CLOSE -> SYN_SENT microseconds before its SYN (both kernel clocks): an
+        # older one is not this SYN's (a connect() in another namespace whose SYN we never see)
+        while waiting and waiting[0].ts < p.ts - CONNECT_TO_SYN_S:
+            waiting.popleft()
         if syn_only and waiting:
             events.insert(0, waiting.popleft())
         elif syn_only:
