@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import CONNECT, SERVER, step, steps  # noqa: E402 - the unseen cases' own builders
-from test_unseen import CASES  # noqa: E402
+from test_unseen import CASES, SYN_SENT  # noqa: E402
 
 from tuiexplore import runner  # noqa: E402
 from tuiexplore.guest import catalog  # noqa: E402
@@ -27,17 +27,6 @@ from tuiexplore.guest.commands import HOST, resolve  # noqa: E402
 from tuiexplore.lab.client import LabError  # noqa: E402
 from tuiexplore.scenarios.scenario import Scenario, builtin_names, load, parse  # noqa: E402
 from tuiexplore.timeline import VerdictEvent  # noqa: E402
-
-SYN_SENT = (
-    step("server", "socket", as_="l")
-    + step("server", "bind", fd="l")
-    + step("server", "listen", fd="l", backlog=0)
-    + step("a", "socket", as_="c")
-    + step("a", "connect", fd="c")
-    + step("b", "socket", as_="c")
-    + step("b", "connect", fd="c", nonblocking=True)
-    + step("b", "close", fd="c")
-)
 
 
 def fin_on_data(reads: int) -> Scenario:

@@ -97,19 +97,21 @@ def test_unseen_scenario(name):
     assert result.ok, result.failures
 
 
+# backlog 0 admits one connection; the second client's SYN is dropped, so it stays in SYN_SENT
+SYN_SENT = (
+    step("server", "socket", as_="l")
+    + step("server", "bind", fd="l")
+    + step("server", "listen", fd="l", backlog=0)
+    + step("a", "socket", as_="c")
+    + step("a", "connect", fd="c")
+    + step("b", "socket", as_="c")
+    + step("b", "connect", fd="c", nonblocking=True)
+    + step("b", "close", fd="c")
+)
+
+
 def test_syn_sent_close_sends_nothing():
-    # backlog 0 admits one connection; the second client's SYN is dropped, so it stays in SYN_SENT
-    body = (
-        step("server", "socket", as_="l")
-        + step("server", "bind", fd="l")
-        + step("server", "listen", fd="l", backlog=0)
-        + step("a", "socket", as_="c")
-        + step("a", "connect", fd="c")
-        + step("b", "socket", as_="c")
-        + step("b", "connect", fd="c", nonblocking=True)
-        + step("b", "close", fd="c")
-    )
-    result = run_text(steps(body, title="syn-sent"))
+    result = run_text(steps(SYN_SENT, title="syn-sent"))
     v = [e for e in result.events if isinstance(e, VerdictEvent)]
     assert [(x.actor, x.observed, x.branch) for x in v] == [("b", "none", "no_fin")], [x.explanation for x in v]
     assert v[0].agree

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from tuiexplore.guest.catalog import Kernel
 from tuiexplore.lab.client import LabError
 from tuiexplore.lab.protocol import LabOptions
-from tuiexplore.lab.transport import Transport
+from tuiexplore.lab.transport import Transport, last_line
 from tuiexplore.lab.wire import encode
 
 QEMU = "qemu-system-x86_64"
@@ -237,12 +237,7 @@ class GuestTransport(Transport):
 
     def last_words(self) -> str:
         """The console's last line: the agent's stderr and the kernel's messages go there."""
-        try:
-            self._stderr.seek(0)
-            lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]
-        except (OSError, ValueError):
-            lines = []
-        return lines[-1] if lines else ""
+        return last_line(self._stderr)
 
     def stop(self, quit_line: str) -> None:
         """The agent quits, the guest's init powers off, QEMU exits, the keeper stops virtiofsd."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tuiexplore.tcpdump import tcp_options
+from tuiexplore.timeline import PacketEvent
 
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
@@ -56,6 +57,25 @@ class Frame:
     @property
     def flags(self) -> str:
         return tcpdump_flags(self.flag_bits)
+
+    def event(self, t: float, src: str, dst: str, seq: int, ack: int, step: int | None, index: int) -> PacketEvent:
+        """This segment on the timeline, as whoever attributed it (lab or tracer) names its ends."""
+        return PacketEvent(
+            t,
+            src,
+            dst,
+            self.sport,
+            self.dport,
+            self.flags,
+            seq,
+            ack,
+            self.payload_len,
+            self.win,
+            step,
+            index,
+            self.raw,
+            self.options,
+        )
 
 
 # IPv6 extension headers that may sit between the fixed header and TCP (RFC 8200 §4.1): each

@@ -17,7 +17,7 @@ from tuiexplore.lab.capture import Capture, Frame, RelativeSeq
 from tuiexplore.lab.namespace import LabNamespace
 from tuiexplore.lab.predict import Prediction
 from tuiexplore.lab.verdict import judge
-from tuiexplore.timeline import Event, PacketEvent, StateEvent, VerdictEvent
+from tuiexplore.timeline import Event, StateEvent, VerdictEvent
 
 QUIET_S = 0.06  # > the 40 ms minimum delayed ACK: a step's late ACK still belongs to it
 SETTLE_MAX_S = 2.0
@@ -104,24 +104,7 @@ class Evidence:
         if self.step is not None:
             self.step_frames.append(f)
         seq, ack = self.relseq(f)
-        self.emit(
-            PacketEvent(
-                self.rel(f.ts),
-                src,
-                dst,
-                f.sport,
-                f.dport,
-                f.flags,
-                seq,
-                ack,
-                f.payload_len,
-                f.win,
-                self.step,
-                len(self.frames),
-                f.raw,
-                options=f.options,
-            )
-        )
+        self.emit(f.event(self.rel(f.ts), src, dst, seq, ack, self.step, len(self.frames)))
 
     def on_trace(self, ev: Any) -> None:
         if ev.event == "tcp_send_reset":

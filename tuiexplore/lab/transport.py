@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from abc import ABC, abstractmethod
+from typing import IO
 
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.tracer import PREFIX, TRACEFS_PATHS
@@ -41,6 +42,16 @@ class Transport(ABC):
     @abstractmethod
     def stop(self, quit_line: str) -> None:
         """Ask the agent to quit with ``quit_line``; force it if it does not."""
+
+
+def last_line(f: IO[str]) -> str:
+    """The last non-blank line written to a log file (an agent's stderr, a guest's console)."""
+    try:
+        f.seek(0)
+        lines = [ln for ln in f.read().splitlines() if ln.strip()]
+    except (OSError, ValueError):
+        lines = []
+    return lines[-1] if lines else ""
 
 
 class AgentProcess(Transport):
@@ -72,13 +83,9 @@ class AgentProcess(Transport):
         return self._proc.poll() is None
 
     def last_words(self) -> str:
-        try:
-            self._stderr.seek(0)
-            lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]
-        except (OSError, ValueError):
-            lines = []
-        if lines:
-            return lines[-1]
+        line = last_line(self._stderr)
+        if line:
+            return line
         try:
             rc = self._proc.wait(timeout=1)  # its stdout just closed: it is exiting or gone
         except subprocess.TimeoutExpired:

@@ -66,21 +66,5 @@ class Wire:
                 continue
             self.frames.append(f)
             seq, ack = self._relseq(f)
-            out.append(
-                PacketEvent(
-                    max(0.0, f.ts - rel),
-                    src or "?",
-                    dst or "?",
-                    f.sport,
-                    f.dport,
-                    f.flags,
-                    seq,
-                    ack,
-                    f.payload_len,
-                    f.win,
-                    step,
-                    len(self.frames),
-                    f.raw,
-                )  # fmt: skip
-            )
+            out.append(f.event(max(0.0, f.ts - rel), src or "?", dst or "?", seq, ack, step, len(self.frames)))
         return out
