@@ -244,7 +244,7 @@ class Tracker:
     def add_kernel(self, ev: TraceEvent, local: Ep, remote: Ep) -> Conn | None:
         if local[1] == 0:
             for conn in self._syns.get(remote, ()):
-                if conn.client[0] == local[0] and abs((conn.sides[0].syn_ts or 0) - ev.ts) < 1.0:
+                if conn.client[0] == local[0] and abs((conn.sides[0].syn_ts or 0) - ev.ts) < CONNECT_TO_SYN_S:
                     self._syns[remote].remove(conn)
                     conn.kernel.append(ev)
                     self.on_kernel(conn, ev)
