@@ -214,11 +214,12 @@ def _compare(args: argparse.Namespace) -> int:
         a, b = (side_excerpt(g.kernel.source if g else None) for g in launchers)
         sources = (a, b)
     if args.text:
-        print("\n".join(compare.text(rows, names, width=shutil.get_terminal_size((140, 40)).columns, sources=sources)))
+        width = shutil.get_terminal_size((140, 40)).columns
+        print("\n".join(compare.text(rows, names, width, sources, kernels=(where[0], where[1]) if kernels else None)))
         return 0
     from tuiexplore.tui.compare_app import CompareApp
 
-    CompareApp(rows, names, sources=sources).run()
+    CompareApp(rows, names, sources=sources, kernels=(where[0], where[1]) if kernels else None).run()
     return 0
 
 
@@ -271,8 +272,6 @@ def _run(args: argparse.Namespace) -> int:
 
     scn = _scenario(args.scenario)
     launcher = _guest(args.kernel)
-    if launcher and (args.pcap or args.export):
-        raise InputError("--pcap and --export are not available with --kernel yet (the guest's root is read-only)")
     out_lock = threading.Lock()
     closed = threading.Event()
 
@@ -296,7 +295,8 @@ def _run(args: argparse.Namespace) -> int:
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
     outputs.check(args.export, [args.pcap] if args.pcap else [])
     try:
-        excerpt = discover(args.kernel_src)  # the running kernel's own source, if found: its rules
+        # The running kernel's own source, if found (a guest's: its cached tcp.c): its rules, the export.
+        excerpt = discover(args.kernel_src or (launcher.kernel.source if launcher else None))
     except SourceError as exc:
         raise InputError(str(exc)) from None
     pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]

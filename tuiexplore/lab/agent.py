@@ -11,6 +11,7 @@ as root, the tracer, makes the actors (``lab/actors.py``), and then runs the com
 
 from __future__ import annotations
 
+import base64
 import collections
 import dataclasses
 import os
@@ -28,7 +29,7 @@ from tuiexplore.lab import inputs, namespace, procnet
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, ActorFactory, ActorGone, Actors, FromActor, FromClient, InboxItem, Wake
 from tuiexplore.lab.attribution import Attribution
-from tuiexplore.lab.capture import Capture, CaptureError, write_pcap
+from tuiexplore.lab.capture import Capture, CaptureError, pcap_bytes
 from tuiexplore.lab.evidence import Evidence, start_tracer
 from tuiexplore.lab.predict import Prediction, kernel_version
 from tuiexplore.lab.steps import StepRunner, will_run
@@ -243,11 +244,8 @@ class Agent(StepRunner):
         self.reply(proto.Predictions(cmd.id, [inputs.view(s.name, p) for s, p in preds]))
 
     def answer_pcap(self, cmd: proto.PcapCmd) -> None:
-        try:
-            write_pcap(cmd.path, self.evidence.frames)
-            self.reply(proto.PcapWritten(cmd.id, frames=len(self.evidence.frames)))
-        except OSError as exc:
-            self.reply(proto.PcapWritten(cmd.id, error=f"{cmd.path}: {exc.strerror}"))
+        frames = self.evidence.frames
+        self.reply(proto.PcapWritten(cmd.id, frames=len(frames), data=base64.b64encode(pcap_bytes(frames)).decode()))
 
     def configure(self, cmd: proto.ConfigCmd) -> None:  # e.g. the running kernel's own source was found after start
         self.opts = dataclasses.replace(self.opts, unread_rule=cmd.unread_rule)

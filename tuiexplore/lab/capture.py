@@ -12,6 +12,7 @@ Only the scapy modules needed are imported (``scapy.all`` costs half a second).
 from __future__ import annotations
 
 import ctypes
+import io
 import queue
 import socket
 import struct
@@ -236,12 +237,15 @@ class Capture:
             self._sniffer = None
 
 
-def write_pcap(path: str, frames: list[Frame]) -> None:
+def pcap_bytes(frames: list[Frame]) -> bytes:
     """A pcap of the lab's frames (Ethernet framing, as on lo) that tcpdump -r and Wireshark read."""
     from scapy.utils import PcapWriter
 
-    with PcapWriter(path, linktype=1, sync=False) as w:
+    buf = io.BytesIO()
+    with PcapWriter(buf, linktype=1, sync=False) as w:
         w.write_header(None)  # write_packet() alone leaves the file headerless (and empty runs need one)
         for f in frames:
             sec = int(f.ts)
             w.write_packet(f.raw, sec=sec, usec=int((f.ts - sec) * 1e6))
+        w.flush()
+        return buf.getvalue()  # before the writer's exit closes the buffer

@@ -8,10 +8,10 @@ waits has a deadline: a wedged agent is reported, never waited on forever.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import itertools
 import json
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -91,9 +91,12 @@ class Lab:
         return self._ask(proto.InspectCmd(self._id())).actors
 
     def write_pcap(self, path: str) -> int:
-        reply = self._ask(proto.PcapCmd(self._id(), os.path.abspath(path)))
+        """The agent sends the bytes and this process writes them (an OSError names the path)."""
+        reply = self._ask(proto.PcapCmd(self._id()))
         if reply.error:
             raise LabError(f"cannot write the pcap: {reply.error}")
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(reply.data))
         return reply.frames
 
     def set_unread_rule(self, rule: str | None) -> None:

@@ -45,9 +45,11 @@ class InspectCmd:
 
 @dataclass(frozen=True)
 class PcapCmd:
+    """The capture as pcap bytes, not a path: the agent may run in a guest whose root is the
+    host's, read-only, so the lab client writes the file."""
+
     KIND: ClassVar[str] = "pcap"
     id: int
-    path: str
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class PcapWritten:
     id: int
     frames: int = 0
     error: str = ""
+    data: str = ""  # the pcap file, base64 (JSON lines carry no bytes)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from tuiexplore import safetext
 from tuiexplore.kernel.excerpt import Excerpt
-from tuiexplore.reports.sources import branch_lines
+from tuiexplore.reports.sources import branch_code, branch_lines
 from tuiexplore.reports.transcript import call_text, result_text
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
@@ -80,6 +80,24 @@ def first_divergence(rows: list[Row]) -> int | None:
     return next((i for i, r in enumerate(rows) if r.packets_differ), None)
 
 
+def verdicts_differ(r: Row) -> bool:
+    lv, rv = r.left.verdict, r.right.verdict
+    if lv is None or rv is None:
+        return (lv is None) != (rv is None)
+    return (lv.observed, lv.branch) != (rv.observed, rv.branch)
+
+
+def verdict_rows(rows: list[Row]) -> list[int]:
+    return [i for i, r in enumerate(rows) if r.left.verdict or r.right.verdict]
+
+
+def focus_row(rows: list[Row]) -> int | None:
+    """The verdict row the kernel panels open on: the first where the two sides decided
+    differently (outcome or branch), else the last verdict."""
+    found = verdict_rows(rows)
+    return next((i for i in found if verdicts_differ(rows[i])), found[-1] if found else None)
+
+
 def verdict_text(s: Side, ex: Excerpt | None) -> str:
     """``-> RST [branch]``, with that side's own tcp.c lines for the branch when its source is known."""
     if s.verdict is None:
@@ -88,11 +106,20 @@ def verdict_text(s: Side, ex: Excerpt | None) -> str:
     return f"-> {s.verdict.observed} [{s.verdict.branch}{' ' + where if where else ''}]"
 
 
-def text(rows: list[Row], names: tuple[str, str], width: int = 70, sources: tuple[Excerpt, Excerpt] | None = None) -> list[str]:
+def text(
+    rows: list[Row],
+    names: tuple[str, str],
+    width: int = 70,
+    sources: tuple[Excerpt, Excerpt] | None = None,
+    kernels: tuple[str, str] | None = None,
+) -> list[str]:
     first = first_divergence(rows)
     names = (safetext.terminal(names[0]), safetext.terminal(names[1]))  # titles come from files
     half = (width - 5) // 2
     out = [f"   {names[0][:half]:<{half}} | {names[1][:half]}"]
+    if kernels:
+        lk, rk = (f"kernel: {safetext.terminal(k)}" for k in kernels)
+        out.append(f"   {lk[:half]:<{half}} | {rk[:half]}")
     if sources:
         lo, ro = (f"branch lines: {ex.origin}" for ex in sources)
         out.append(f"   {lo[:half]:<{half}} | {ro[:half]}")
@@ -111,4 +138,23 @@ def text(rows: list[Row], names: tuple[str, str], width: int = 70, sources: tupl
         out.append("   the two runs put the same packets on the wire")
     else:
         out.append(f">> first divergence on the wire: row {first + 1}")
+    if sources:
+        out += decision_text(rows, sources, kernels or ("left", "right"))
+    return out
+
+
+def decision_text(rows: list[Row], sources: tuple[Excerpt, Excerpt], kernels: tuple[str, str]) -> list[str]:
+    """The focus row's deciding branch on each side, as that side's own tcp.c has it."""
+    at = focus_row(rows)
+    if at is None:
+        return []
+    r = rows[at]
+    how = "the two sides decide differently" if verdicts_differ(r) else "the last verdict"
+    out = [f"== {how} at row {at + 1}; each side's branch in its own tcp.c:"]
+    for side, ex, kernel in zip((r.left, r.right), sources, kernels, strict=True):
+        if side.verdict is None:
+            out.append(f"   {safetext.terminal(kernel)}: no verdict in this row")
+            continue
+        out.append(f"   {safetext.terminal(kernel)}: {side.text()} {verdict_text(side, ex)}")
+        out += [f"     {safetext.terminal(line)}" for line in branch_code(ex, side.verdict.path, side.verdict.branch)]
     return out
