@@ -32,7 +32,7 @@ def main() -> int:
     for name in args.kernel or [HOST, *(k.label for k in catalog.cached())]:
         launcher = resolve(name)
         t0 = time.monotonic()
-        lab = Lab(launcher=launcher)
+        lab = Lab(transport=launcher.transport) if launcher else Lab()
         try:
             info = lab.start(scn.actors, scn.port)
             ready = time.monotonic() - t0

@@ -24,6 +24,7 @@ EXPECTED = {
     "fin-full-window",
     "sleep-after-exit",
     "exit-both-ends",
+    "window-reopen-close",
 }
 
 
