@@ -10,6 +10,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from tui_fakes import recorded
 
 from tuiexplore.kernel.excerpt import Excerpt, locate
@@ -98,7 +100,8 @@ def test_kernel_panels_mark_each_sides_own_branch_and_follow_v():
     asyncio.run(scenario())
 
 
-def test_compare_screen_with_both_kernels(snap_compare):
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_compare_screen_with_both_kernels(snap_compare, size):
     rows, sources = runs()
     app = CompareApp(rows, ("window-reopen-close on 5.10", "window-reopen-close on 6.12"), sources=sources, kernels=KERNELS)
-    assert snap_compare(app, terminal_size=(160, 48))
+    assert snap_compare(app, terminal_size=size)

@@ -34,7 +34,7 @@ class CompareApp(App):
     VerticalScroll { height: 1fr; border: round $primary 40%; overflow-x: auto; }
     VerticalScroll > Static { width: auto; text-wrap: nowrap; }
     KernelView { height: 1fr; overflow-x: auto; border: round $primary 40%; border-subtitle-color: $text-muted; }
-    #summary { height: auto; padding: 0 1; background: $panel; }
+    #summary { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     """
 
     def __init__(
