@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tui_fakes import recorded
 
 from tuiexplore.kernel.excerpt import Excerpt, locate
