@@ -28,4 +28,3 @@ def test_pcap_and_export_from_a_guest(tmp_path):
             assert (bundle / name).stat().st_size > 0, name
     assert (bundle / "capture.pcap").read_bytes() == pcap.read_bytes()
     assert f"guest Linux {k.version}" in (bundle / "transcript.md").read_text()
-
