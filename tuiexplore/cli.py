@@ -269,6 +269,7 @@ def _run(args: argparse.Namespace) -> int:
     from tuiexplore.kernel.source import SourceError, discover
     from tuiexplore.lab.client import LabError
     from tuiexplore.reports import transcript
+    from tuiexplore.reports.sources import side_excerpt
 
     scn = _scenario(args.scenario)
     launcher = _guest(args.kernel)
@@ -294,9 +295,8 @@ def _run(args: argparse.Namespace) -> int:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
     outputs.check(args.export, [args.pcap] if args.pcap else [])
-    try:
-        # The running kernel's own source, if found (a guest's: its cached tcp.c): its rules, the export.
-        excerpt = discover(args.kernel_src or (launcher.kernel.source if launcher else None))
+    try:  # the running kernel's own source, if found: its rules, the export (a guest's: its cached tcp.c)
+        excerpt = side_excerpt(launcher.kernel.source) if launcher and not args.kernel_src else discover(args.kernel_src)
     except SourceError as exc:
         raise InputError(str(exc)) from None
     pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]
