@@ -28,9 +28,10 @@ import threading
 from dataclasses import dataclass
 
 from tuiexplore.guest.catalog import Kernel
+from tuiexplore.guest.console import last_words
 from tuiexplore.lab.client import LabError
 from tuiexplore.lab.protocol import LabOptions
-from tuiexplore.lab.transport import Transport, last_line
+from tuiexplore.lab.transport import Transport
 from tuiexplore.lab.wire import encode
 
 QEMU = "qemu-system-x86_64"
@@ -236,8 +237,9 @@ class GuestTransport(Transport):
         return self._qemu.poll() is None
 
     def last_words(self) -> str:
-        """The console's last line: the agent's stderr and the kernel's messages go there."""
-        return last_line(self._stderr)
+        """The console's last line (the agent's stderr and the kernel's messages go there), or
+        the kernel's crash."""
+        return last_words(self._stderr)
 
     def stop(self, quit_line: str) -> None:
         """The agent quits, the guest's init powers off, QEMU exits, the keeper stops virtiofsd."""
