@@ -128,7 +128,10 @@ class Guest:
             if any(c.isspace() for c in v):
                 raise GuestError(f"{v!r}: a path with spaces cannot go on the guest's kernel command line")
         cmdline = " ".join(n if v is None else f"{n}={v}" for n, v in args.items()) + " -- -m tuiexplore.guest.init"
-        cpu = ["-accel", "kvm", "-cpu", "host"] if self.accel == "kvm" else ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        # TCG runs both vCPUs on one host thread: with thread=multi, a guest patching its own code
+        # across CPUs (text_poke_bp's int3) raced on a loaded host, about one boot in ten here
+        # ("Oops: int3" in sched_clock_cpu, then "Fatal exception in interrupt"), and it was no faster.
+        cpu = ["-accel", "kvm", "-cpu", "host"] if self.accel == "kvm" else ["-accel", "tcg,thread=single", "-cpu", "max"]
         return [
             qemu, *cpu, "-smp", str(self.cpus), "-m", f"{MEMORY_MB}M",
             "-nodefaults", "-no-user-config", "-nographic", "-monitor", "none", "-no-reboot",
