@@ -28,9 +28,10 @@ import threading
 from dataclasses import dataclass
 
 from tuiexplore.guest.catalog import Kernel
+from tuiexplore.guest.console import last_words
 from tuiexplore.lab.client import LabError
 from tuiexplore.lab.protocol import LabOptions
-from tuiexplore.lab.transport import Transport, last_line
+from tuiexplore.lab.transport import Transport
 from tuiexplore.lab.wire import encode
 
 QEMU = "qemu-system-x86_64"
@@ -127,7 +128,10 @@ class Guest:
             if any(c.isspace() for c in v):
                 raise GuestError(f"{v!r}: a path with spaces cannot go on the guest's kernel command line")
         cmdline = " ".join(n if v is None else f"{n}={v}" for n, v in args.items()) + " -- -m tuiexplore.guest.init"
-        cpu = ["-accel", "kvm", "-cpu", "host"] if self.accel == "kvm" else ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        # TCG runs both vCPUs on one host thread: with thread=multi, a guest patching its own code
+        # across CPUs (text_poke_bp's int3) raced on a loaded host, about one boot in ten here
+        # ("Oops: int3" in sched_clock_cpu, then "Fatal exception in interrupt"), and it was no faster.
+        cpu = ["-accel", "kvm", "-cpu", "host"] if self.accel == "kvm" else ["-accel", "tcg,thread=single", "-cpu", "max"]
         return [
             qemu, *cpu, "-smp", str(self.cpus), "-m", f"{MEMORY_MB}M",
             "-nodefaults", "-no-user-config", "-nographic", "-monitor", "none", "-no-reboot",
@@ -236,8 +240,9 @@ class GuestTransport(Transport):
         return self._qemu.poll() is None
 
     def last_words(self) -> str:
-        """The console's last line: the agent's stderr and the kernel's messages go there."""
-        return last_line(self._stderr)
+        """The console's last line (the agent's stderr and the kernel's messages go there), or
+        the kernel's crash."""
+        return last_words(self._stderr)
 
     def stop(self, quit_line: str) -> None:
         """The agent quits, the guest's init powers off, QEMU exits, the keeper stops virtiofsd."""

@@ -169,6 +169,8 @@ class Capture:
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
         self._drops = 0
+        self._delivered = 0  # frames the kernel queued on our socket (PACKET_STATISTICS, summed)
+        self._handled = 0  # frames the sniffer has read and handed on (or discarded)
         self._received = 0
         self._sock = None
         self._sniffer = None
@@ -187,6 +189,16 @@ class Capture:
         # packet) is kept for the one packet a user selects, so the socket hands over raw bytes.
         sock.LL = conf.raw_layer
         raw = sock.ins
+        read = sock.recv_raw
+
+        def recv_raw(x: int = 65535):  # noqa: ANN202 - scapy's own signature
+            # Every read is counted, as handled once its frame is queued, so pending() is exact.
+            cls, data, ts = read(x)
+            if not (cls and data):  # scapy drops it: no prn call
+                self._handled += 1
+            return cls, data, ts
+
+        sock.recv_raw = recv_raw
         try:
             raw.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         except OSError:  # kernels before 4.20: a classic BPF program drops the OUTGOING copy instead
@@ -217,16 +229,32 @@ class Capture:
             self._received += 1
             self.frames.put(frame)
             self._on_frame()
+        self._handled += 1
+
+    def _count(self) -> None:
+        if self._sock is not None:
+            try:
+                packets, dropped = struct.unpack("II", self._sock.ins.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+            except OSError:
+                return
+            # The kernel resets the counters on every read; its tp_packets includes the drops.
+            self._drops += dropped
+            self._delivered += packets - dropped
 
     def drops(self) -> int:
         """Frames the kernel dropped because we read too slowly (PACKET_STATISTICS, cumulative)."""
-        if self._sock is not None:
-            try:
-                _, dropped = struct.unpack("II", self._sock.ins.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
-                self._drops += dropped  # the kernel resets the counters on every read
-            except OSError:
-                pass
+        self._count()
         return self._drops
+
+    def pending(self) -> int:
+        """Frames already on our socket's queue (or being read) that are not yet in ``frames``.
+
+        A quiet wire is not proof that every frame has been read: on a loaded machine (or a slow
+        guest) the sniffer thread may not run for longer than any quiet period, and the last
+        segment of a step (the RST a close() sent before it returned) would land in no step.
+        """
+        self._count()
+        return max(0, self._delivered - self._handled)
 
     def stop(self) -> None:
         if self._sniffer is not None:

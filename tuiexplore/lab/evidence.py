@@ -52,8 +52,8 @@ class Evidence:
         self.step = self.current = None
 
     def settle(self, handle_next: Callable[[float], bool]) -> float:
-        """Wait until the wire and the tracer have been quiet for QUIET_S (bounded), handling
-        whatever else arrives meanwhile."""
+        """Wait until the wire and the tracer have been quiet for QUIET_S and every frame the kernel
+        queued for the capture has been read (bounded), handling whatever else arrives meanwhile."""
         t = time.time()
         last = t
         while time.time() - t < SETTLE_MAX_S:
@@ -61,9 +61,10 @@ class Evidence:
             now = time.time()
             if got:
                 last = now
-            if now - last >= QUIET_S:
+            behind = self.capture.pending()
+            if now - last >= QUIET_S and not behind:
                 break
-            wait = QUIET_S - (now - last)
+            wait = max(QUIET_S - (now - last), 0.002 if behind else 0.0)
             if self.held:  # wake up when the oldest held item may go out
                 wait = min(wait, max(0.0, self.held[0][0] + HOLD_S - now))
             handle_next(wait)
