@@ -117,3 +117,11 @@ def test_exit_releases_the_newest_fd_first():
     # listed the other way round, near is released first: its FIN reaches far, whose unread data still resets it
     preds = predict_exit([("far", far), ("near", near)], V618)
     assert [(p.outcome, p.branch) for p in preds] == [("RST", "data_was_unread"), ("FIN", "fin")]
+
+
+def test_a_fin_held_by_the_window_is_said_to_be_queued_not_sent():
+    # After shutdown the FIN counts in write_seq: SIOCOUTQNSD > 0 means it has not left yet.
+    held, sent = SocketView("FIN_WAIT1", unsent=1), SocketView("FIN_WAIT1", unsent=0)
+    assert predict_close(held, V612).outcome == predict_close(sent, V612).outcome == "none"
+    assert "already queued" in predict_close(held, V612).text
+    assert "already sent" in predict_close(sent, V612).text

@@ -209,6 +209,9 @@ def predict_close(
     why_none = (
         "SYN_SENT -> CLOSE: the connection attempt is abandoned"
         if s.state == "SYN_SENT"
+        # write_seq counts the FIN's sequence number, so SIOCOUTQNSD > 0 here means it is unsent.
+        else f"{s.state}: our FIN is already queued, held until the peer's window lets it out"
+        if s.unsent
         else f"{s.state}: our FIN was already sent"
     )
     return Prediction("none", "no_fin", None, (), why_none, (*path, "no_fin"))
