@@ -11,7 +11,6 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from rich.text import Text
 from textual import on
 from textual.actions import parse
 from textual.app import ComposeResult
@@ -181,7 +180,7 @@ class ExplorerScreen(DialogActions, Screen):
             log = self.actor_log(e.actor)
             log.add_step(e, self.origin.get(e.step, "scenario"))
             if e.step in self.narrations and self.origin.get(e.step) == "scenario":
-                log.write(Text(f"  » {printable(self.narrations[e.step])}", style="italic"))
+                log.add_narration(self.narrations[e.step])
         elif isinstance(e, EpollEvent):
             self.actor_log(e.actor).add_epoll(e)
         elif isinstance(e, StateEvent) and e.actor != "?":

@@ -131,7 +131,7 @@ class StepScreen(Screen):
             queue = self.parked.get(e.actor, [])
             queue[:] = [p for p in queue if p.step != e.step]  # it ran (a replay, or stepped elsewhere)
             failed = e.errno is not None
-            self.log_of(e.actor).write(Text(f"     ↳ {printable(return_text(e))}", style="bold red" if failed else ""))
+            self.log_of(e.actor).write(Text(f"     ↳ {printable(return_text(e))}", style="actorlog--error" if failed else ""))
         elif isinstance(e, EpollEvent):
             self.log_of(e.actor).add_epoll(e)
         elif isinstance(e, VerdictEvent):
@@ -166,10 +166,10 @@ class StepScreen(Screen):
             log.add_note(NoteEvent(e.t, "info", f"[{e.step}] prediction now: {prediction_words(e)}"))
             self.show_prediction(e)
             return
-        line = Text(f"[{e.step:>2}] ", style="bold")
+        line = Text(f"[{e.step:>2}] ", style="actorlog--step")
         line.append(printable(stop_text(e)))
         if e.tid != e.pid:
-            line.append(f"  (thread {e.tid})", style="dim")
+            line.append(f"  (thread {e.tid})", style="actorlog--note")
         log.write(line)
         closing = e.prediction is not None
         if closing:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
+from rich.style import Style
+from rich.text import Span, Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -61,6 +62,30 @@ class ActorLog(ScrollView, can_focus=True):
     Line API with wrapped lines kept as Strips: a write renders only the new line, and the
     scrollable height grows in chunks, so a step does not cost a full screen layout (RichLog's
     per-write virtual-size change did, ~15 ms here).
+
+    The styles in a written Text are names of this widget's component classes, so the stylesheet
+    and the theme colour the log; the Strips are rebuilt when those styles change.
+    """
+
+    COMPONENT_CLASSES = {
+        "actorlog--step",  # the [n] of a step
+        "actorlog--error",  # a call that failed or was refused
+        "actorlog--server-loop",  # a call the seed's server loop made, not the user
+        "actorlog--aside",  # "(server loop)"
+        "actorlog--epoll",
+        "actorlog--note",
+        "actorlog--narration",  # what the scenario says about a step
+    }
+    DEFAULT_CSS = """
+    ActorLog {
+        & > .actorlog--step { text-style: bold; }
+        & > .actorlog--error { color: $error; text-style: bold; }
+        & > .actorlog--server-loop { text-style: dim; }
+        & > .actorlog--aside { text-style: dim italic; }
+        & > .actorlog--epoll { text-style: italic; }
+        & > .actorlog--note { text-style: dim; }
+        & > .actorlog--narration { text-style: italic; }
+    }
     """
 
     def __init__(self, actor: str, **kw: Any) -> None:
@@ -70,6 +95,16 @@ class ActorLog(ScrollView, can_focus=True):
         self.entries: list[Text] = []
         self.lines: list[Strip] = []
         self._wrapped_at = 0
+        self._styles: dict[str, Style] = {}  # the component styles self.lines were rendered with
+        self._restyle = True
+
+    def notify_style_update(self) -> None:
+        # Textual recomputes the component styles after this call: compare them at the next render.
+        super().notify_style_update()
+        self._restyle = True
+
+    def component_styles(self) -> dict[str, Style]:
+        return {name: self.get_component_rich_style(name, partial=True) for name in self.COMPONENT_CLASSES}
 
     def clear(self) -> None:
         self.entries.clear()
@@ -77,9 +112,18 @@ class ActorLog(ScrollView, can_focus=True):
         self.scroll_to(y=0, animate=False)
         self.refresh()
 
+    def _styled(self, text: Text) -> Text:
+        """``text`` with its component class names replaced by their styles."""
+        if not self._styles:
+            self._styles = self.component_styles()
+        styled = text.copy()
+        styled.style = self._styles[text.style] if text.style else ""
+        styled.spans = [Span(s.start, s.end, self._styles[s.style]) for s in text.spans if s.style]
+        return styled
+
     def _wrap(self, text: Text, width: int) -> list[Strip]:
         strips = []
-        for line in text.wrap(self.app.console, max(width, 10)):
+        for line in self._styled(text).wrap(self.app.console, max(width, 10)):
             # Text.render() drops a line's base style unless it has spans: make it a span.
             line.stylize_before(line.style)
             strips.append(Strip(list(line.render(self.app.console))))
@@ -119,6 +163,12 @@ class ActorLog(ScrollView, can_focus=True):
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
+        if self._restyle:
+            self._restyle = False
+            styles = self.component_styles()
+            if styles != self._styles:  # a new theme: the same lines in new styles
+                self._styles = styles
+                self.lines = [strip for e in self.entries for strip in self._wrap(e, self._wrapped_at)]
         i = y + self.scroll_offset.y
         width = self.scrollable_content_region.width
         if 0 <= i < len(self.lines):
@@ -126,21 +176,24 @@ class ActorLog(ScrollView, can_focus=True):
         return Strip.blank(width, self.rich_style)
 
     def add_step(self, e: StepEvent, origin: str) -> None:
-        style = "dim" if origin == "server policy" else ""
-        line = Text(f"[{e.step:>2}] ", style="bold")
+        style = "actorlog--server-loop" if origin == "server policy" else ""
+        line = Text(f"[{e.step:>2}] ", style="actorlog--step")
         line.append(call_text(e.call, e.args), style=style)
         failed = e.errno or e.result.get("failed") or e.result.get("refused")
-        line.append(" " + printable(result_text(e)), style="bold red" if failed else style)
+        line.append(" " + printable(result_text(e)), style="actorlog--error" if failed else style)
         if origin == "server policy":
-            line.append("  (server loop)", style="dim italic")
+            line.append("  (server loop)", style="actorlog--aside")
         self.write(line)
 
     def add_epoll(self, e: EpollEvent) -> None:
         # Rich's wrapping drops leading spaces, so the indent is a glyph.
-        self.write(Text(f"  ↳ epoll {e.fd}: {'|'.join(e.events)}  events: {e.mask}", style="italic"))
+        self.write(Text(f"  ↳ epoll {e.fd}: {'|'.join(e.events)}  events: {e.mask}", style="actorlog--epoll"))
 
     def add_note(self, e: NoteEvent) -> None:
-        self.write(Text(f"  · {printable(e.text)}", style="dim"))
+        self.write(Text(f"  · {printable(e.text)}", style="actorlog--note"))
+
+    def add_narration(self, text: str) -> None:
+        self.write(Text(f"  » {printable(text)}", style="actorlog--narration"))
 
 
 class PacketTable(ScrollView, can_focus=True):
@@ -148,6 +201,19 @@ class PacketTable(ScrollView, can_focus=True):
 
     A Line-API view (toolong's approach): appending a row renders that row only. A DataTable
     re-rendered every visible cell on each append, ~45 ms per step on this 2-core machine.
+    Rows are styled from the component classes; their Strips are cached until the styles change
+    (a theme, or focus: the cursor row is reversed when focused, underlined when not).
+    """
+
+    COMPONENT_CLASSES = {"packettable--header", "packettable--fin", "packettable--rst", "packettable--cursor"}
+    DEFAULT_CSS = """
+    PacketTable {
+        & > .packettable--header { text-style: bold; }
+        & > .packettable--fin { color: $fin; text-style: bold; }
+        & > .packettable--rst { color: $rst; text-style: bold; }
+        & > .packettable--cursor { text-style: underline; }
+        &:focus > .packettable--cursor { text-style: reverse; }
+    }
     """
 
     HEADER = packetrow.header(packetrow.NARROW)  # the widest header: the list's scrollable width
@@ -178,6 +244,10 @@ class PacketTable(ScrollView, can_focus=True):
         self.rows: list[PacketEvent] = []
         self.packets: dict[int, PacketEvent] = {}
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
 
     def clear(self) -> None:
         self.rows.clear()
@@ -230,14 +300,15 @@ class PacketTable(ScrollView, can_focus=True):
         if y == 0:  # the header stays put while the rows scroll under it
             key = ("header", width, self.scroll_offset.x)
         elif 0 <= row < len(self.rows):
-            key = (self.rows[row].index, width, self.scroll_offset.x, row == self.cursor, self.has_focus, self.app.theme)
-            key += (self.absolute, self.ts_mode)
+            key = (self.rows[row].index, width, self.scroll_offset.x, row == self.cursor, self.absolute, self.ts_mode)
         else:
             return Strip.blank(width, self.rich_style)
         cached = self._cache.get(key)
         if cached is None:
             text = (
-                Text(packetrow.header(width), style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor, row)
+                Text(packetrow.header(width), style=self.get_component_rich_style("packettable--header", partial=True))
+                if y == 0
+                else self.row_text(self.rows[row], row == self.cursor, row)
             )
             segments = list(text.render(self.app.console))
             cached = Strip(segments).crop(self.scroll_offset.x, self.scroll_offset.x + width).extend_cell_length(width)
@@ -246,13 +317,13 @@ class PacketTable(ScrollView, can_focus=True):
         return cached
 
     def row_text(self, p: PacketEvent, selected: bool, row: int) -> Text:
-        v = self.app.theme_variables
-        flag_style = f"bold {v['rst']}" if "R" in p.flags else (f"bold {v['fin']}" if "F" in p.flags else "")
+        flags = "packettable--rst" if "R" in p.flags else ("packettable--fin" if "F" in p.flags else None)
+        flag_style = self.get_component_rich_style(flags, partial=True) if flags else ""
         prev = self.rows[row - 1].t if row > 0 else None
         first = self.rows[0].t if self.rows else None
         text = packetrow.row(p, self.size.width, self.absolute, self.ts_mode, prev, first, flag_style)
         if selected:
-            text.stylize("reverse" if self.has_focus else "underline")
+            text.stylize(self.get_component_rich_style("packettable--cursor", partial=True))
         return text
 
     def action_absolute(self) -> None:
@@ -262,12 +333,6 @@ class PacketTable(ScrollView, can_focus=True):
     def action_timestamps(self) -> None:
         self.ts_mode = (self.ts_mode + 1) % len(TS_MODES)
         self.notify(f"timestamps: {TS_MODES[self.ts_mode]}", timeout=3)
-
-    def on_focus(self) -> None:
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self.refresh()
 
 
 class SocketsStrip(DataTable):
