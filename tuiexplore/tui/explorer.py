@@ -9,6 +9,7 @@ its widgets; key dimming needs no shared state.
 from __future__ import annotations
 
 import platform
+from functools import singledispatchmethod
 from typing import Any
 
 from textual import on
@@ -175,33 +176,48 @@ class ExplorerScreen(DialogActions, Screen):
         self.query_one("#actors").mount(log)
         return log
 
+    # -- one method per kind of event, chosen by its type (a new event type registers one more) --
+    @singledispatchmethod
     def show_event(self, e: Event) -> None:
-        if isinstance(e, StepEvent):
-            log = self.actor_log(e.actor)
-            log.add_step(e, self.origin.get(e.step, "scenario"))
-            if e.step in self.narrations and self.origin.get(e.step) == "scenario":
-                log.add_narration(self.narrations[e.step])
-        elif isinstance(e, EpollEvent):
-            self.actor_log(e.actor).add_epoll(e)
-        elif isinstance(e, StateEvent) and e.actor != "?":
-            text = f"state {e.who()}: {e.old} → {e.new}"
-            if e.old == "CLOSE" and e.new in ("FIN_WAIT2", "TIME_WAIT"):
-                # tcp_time_wait() traces the full socket's X -> CLOSE; a mini-socket carries on.
-                text = f"state {e.who()}: handed over to a timewait mini-socket in {e.new}"
-            self.actor_log(e.actor).add_note(NoteEvent(e.t, "info", text))
-        elif isinstance(e, VerdictEvent):
-            self.last_verdict = e
-            self.query_one(VerdictLine).show_verdict(e)
-            self.query_one(KernelView).mark(taken=list(e.path), note=f"step {e.step}: {e.branch} ({e.observed})")
-        elif isinstance(e, NoteEvent):
-            if e.level in ("warn", "error"):
-                self.notify(printable(e.text), severity="warning" if e.level == "warn" else "error", markup=False)
-            elif e.step is None:
-                self.notify(printable(e.text), markup=False, timeout=6)
-            else:
-                step = next((s for s in reversed(self.events) if isinstance(s, StepEvent) and s.step == e.step), None)
-                if step:
-                    self.actor_log(step.actor).add_note(e)
+        """Events without a view of their own here (counters; packets go to the table in a batch)."""
+
+    @show_event.register
+    def show_step(self, e: StepEvent) -> None:
+        log = self.actor_log(e.actor)
+        log.add_step(e, self.origin.get(e.step, "scenario"))
+        if e.step in self.narrations and self.origin.get(e.step) == "scenario":
+            log.add_narration(self.narrations[e.step])
+
+    @show_event.register
+    def show_epoll(self, e: EpollEvent) -> None:
+        self.actor_log(e.actor).add_epoll(e)
+
+    @show_event.register
+    def show_state(self, e: StateEvent) -> None:
+        if e.actor == "?":
+            return
+        text = f"state {e.who()}: {e.old} → {e.new}"
+        if e.old == "CLOSE" and e.new in ("FIN_WAIT2", "TIME_WAIT"):
+            # tcp_time_wait() traces the full socket's X -> CLOSE; a mini-socket carries on.
+            text = f"state {e.who()}: handed over to a timewait mini-socket in {e.new}"
+        self.actor_log(e.actor).add_note(NoteEvent(e.t, "info", text))
+
+    @show_event.register
+    def show_verdict(self, e: VerdictEvent) -> None:
+        self.last_verdict = e
+        self.query_one(VerdictLine).show_verdict(e)
+        self.query_one(KernelView).mark(taken=list(e.path), note=f"step {e.step}: {e.branch} ({e.observed})")
+
+    @show_event.register
+    def show_note(self, e: NoteEvent) -> None:
+        if e.level in ("warn", "error"):
+            self.notify(printable(e.text), severity="warning" if e.level == "warn" else "error", markup=False)
+        elif e.step is None:
+            self.notify(printable(e.text), markup=False, timeout=6)
+        else:
+            step = next((s for s in reversed(self.events) if isinstance(s, StepEvent) and s.step == e.step), None)
+            if step:
+                self.actor_log(step.actor).add_note(e)
 
     @on(StepFinished)
     def step_finished(self, m: StepFinished) -> None:
