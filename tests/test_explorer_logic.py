@@ -11,7 +11,7 @@ from tuiexplore.session import FdModel
 from tuiexplore.tui.app import make_app
 from tuiexplore.tui.keys import CLIENT_KEYS, SERVER_KEYS, manual_args, palette_calls
 from tuiexplore.tui.messages import LabEvents, StepFinished
-from tuiexplore.tui.widgets import PacketTable
+from tuiexplore.tui.packets import PacketTable
 
 
 def test_results_of_a_replaced_lab_are_dropped():

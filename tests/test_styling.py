@@ -17,8 +17,9 @@ from tui_fakes import FakeDriver, ShutdownDriver
 
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.tui.app import make_app
+from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.watch_widgets import ConnTable, Story
-from tuiexplore.tui.widgets import ActorLog, PacketTable
+from tuiexplore.tui.widgets import ActorLog
 
 DARK = {"rst": "#ff5f5f", "fin": "#5fd75f"}  # themes/dark.toml
 LIGHT = {"rst": "#d70000", "fin": "#008700"}  # themes/light.toml

@@ -8,7 +8,8 @@ from conftest import CONNECT, SERVER, step, steps
 from tuiexplore.scenarios.scenario import load, parse
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.tui.app import ExplorerApp, make_app
-from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, VerdictLine, printable
+from tuiexplore.tui.packets import PacketTable
+from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, printable
 
 
 async def until(pilot, cond, timeout: float = 30.0) -> None:

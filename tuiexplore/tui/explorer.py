@@ -36,9 +36,10 @@ from tuiexplore.tui.dialogs import DialogActions
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
 from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
+from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.status import StatusLine
-from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStrip, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
 
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
 

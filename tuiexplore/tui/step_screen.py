@@ -29,10 +29,11 @@ from tuiexplore.trace.describe import parked_text, prediction_words, return_text
 from tuiexplore.trace.events import OutputEvent, StopEvent
 from tuiexplore.tui.explorer import show_panel
 from tuiexplore.tui.messages import KernelSourceFound
+from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.step_feed import SteppingSession, TraceEnded, TraceEvents
 from tuiexplore.tui.step_help import StepHelp
-from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, printable
 
 PANELS = ("actors", "packets", "kernel", "output")
 HINT = (
