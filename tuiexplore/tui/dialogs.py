@@ -11,6 +11,7 @@ from tuiexplore.reports import export
 from tuiexplore.reports.details import table_text, verdict_text
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.scenarios.scenario import Scenario
+from tuiexplore.tui.actor_logs import ActorLogs
 from tuiexplore.tui.bindings import PANELS
 from tuiexplore.tui.diagram import toggle_diagram
 from tuiexplore.tui.driver import Next, SavePcap
@@ -89,10 +90,8 @@ class DialogActions:
                 return
             self.scenario = scn
             self.restart(scn)
-            actors = self.query_one("#actors")
             self.set_focus(None)  # focus on a removed panel would cut the app's keys off
-            await actors.remove_children()  # the new panels reuse the ids: wait for the old ones to go
-            await actors.mount_all([ActorLog(actor, id=f"actor-{actor}") for actor in self.actor_names()])
+            await self.query_one(ActorLogs).replace(self.actor_names())
             self.query(ActorLog).first().focus()
             self.update_status()
 
