@@ -2,6 +2,7 @@
 dropped, a failed background job is said; and the key table and palette entries as plain data."""
 
 import asyncio
+from types import SimpleNamespace
 
 from tui_fakes import EVENTS, FakeDriver
 
@@ -9,6 +10,7 @@ from tuiexplore.domain import StepDone
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.session import FdModel
 from tuiexplore.tui.app import make_app
+from tuiexplore.tui.autoplay import Autoplay
 from tuiexplore.tui.keys import CLIENT_KEYS, SERVER_KEYS, manual_args, palette_calls
 from tuiexplore.tui.messages import LabEvents, StepFinished
 from tuiexplore.tui.packets import PacketTable
@@ -139,3 +141,61 @@ def test_the_palette_offers_each_actors_calls():
             assert "server: socket()" in " ".join(str(o.prompt) for o in app.screen.query("CommandList").first().options)
 
     asyncio.run(body())
+
+
+class Player:
+    """A screen as autoplay sees it (tui.autoplay.Player)."""
+
+    def __init__(self, steps: int) -> None:
+        self.scenario = SimpleNamespace(steps=[None] * steps)
+        self.cursor, self.pending, self.info = 0, 0, object()
+        self.calls: list[tuple] = []
+
+    def action_next(self) -> None:
+        self.cursor += 1
+
+    def restart(self) -> None:
+        self.calls.append(("restart",))
+        self.cursor = 0
+
+    def update_status(self) -> None:
+        self.calls.append(("status",))
+
+    def notify(self, message: str, *, timeout: float) -> None:
+        self.calls.append(("notify", message))
+
+    def set_timer(self, delay: float, callback):  # noqa: ANN001, ANN201
+        self.calls.append(("timer", delay))
+        self.due = callback
+        return Timerless()
+
+
+class Timerless:
+    def stop(self) -> None:
+        pass
+
+
+def test_autoplay_plays_each_step_after_its_pause_and_stops_at_the_end():
+    screen = Player(steps=2)
+    play = Autoplay(screen, on=False, pause_s=2.0)
+    play.schedule()
+    assert screen.calls == [] and play.every_s is None  # off: nothing scheduled
+    play.toggle()
+    assert play.on and ("timer", 2.0) in screen.calls and play.every_s == 2.0
+    screen.pending = 1  # a step in flight: the next waits for the lab
+    screen.calls.clear()
+    play.schedule()
+    assert not [c for c in screen.calls if c[0] == "timer"]
+    screen.pending = 0
+    for _ in range(2):
+        play.schedule()
+        screen.due()
+    assert screen.cursor == 2
+    play.schedule()  # the scenario is done: autoplay stops and says so
+    assert not play.on and any(c[0] == "notify" and "done" in c[1] for c in screen.calls)
+    play.pace(-10)
+    assert play.pause_s == 0.5
+    play.pace(+100)
+    assert play.pause_s == 30.0
+    play.toggle()  # a again at the end: plays from the start
+    assert ("restart",) in screen.calls and play.on

@@ -30,6 +30,7 @@ from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event, NoteEvent, PacketEvent, VerdictEvent
 from tuiexplore.tui.actor_logs import ActorLogs
+from tuiexplore.tui.autoplay import Autoplay
 from tuiexplore.tui.bindings import EXPLORER_BINDINGS, PANELS
 from tuiexplore.tui.commands import ActorCalls
 from tuiexplore.tui.diagram import StateDiagram
@@ -64,8 +65,7 @@ class ExplorerScreen(DialogActions, Screen):
         super().__init__()
         self.scenario = scenario
         self.excerpt = excerpt
-        self.autoplay, self.pause_s = autoplay, pause_s
-        self._autoplay_timer = None
+        self.autoplay = Autoplay(self, autoplay, pause_s)
         self.info: LabInfo | None = None
         self.models: dict[str, FdModel] = {}
         self.cursor = 0
@@ -119,7 +119,7 @@ class ExplorerScreen(DialogActions, Screen):
 
     def update_status(self) -> None:
         self.query_one(StatusLine).show(
-            self.scenario, self.cursor, self.info, self.pending, self.seed, self.problem, self.pause_s if self.autoplay else None
+            self.scenario, self.cursor, self.info, self.pending, self.seed, self.problem, self.autoplay.every_s
         )
 
     # -- messages from the lab ---------------------------------------------------------------
@@ -138,7 +138,7 @@ class ExplorerScreen(DialogActions, Screen):
         self.pending = m.pending
         self.update_status()
         if m.pending == 0:
-            self.schedule_autoplay()
+            self.autoplay.schedule()
 
     @on(StepStarted)
     def step_started(self, m: StepStarted) -> None:
@@ -205,7 +205,7 @@ class ExplorerScreen(DialogActions, Screen):
                 )
         self.update_status()
         self.refresh_keys()
-        self.schedule_autoplay()
+        self.autoplay.schedule()
 
     def refresh_keys(self) -> None:
         """Refresh the footer only when a key's state changed: a refresh recomposes the Footer,
@@ -245,6 +245,12 @@ class ExplorerScreen(DialogActions, Screen):
         real = manual_args(actor, call, self.models.get(actor, FdModel()))
         if real is not None:
             self.driver.submit(Manual(actor, *real))
+
+    def action_autoplay(self) -> None:
+        self.autoplay.toggle()
+
+    def action_pace(self, delta: float) -> None:
+        self.autoplay.pace(delta)
 
     def action_restart(self) -> None:
         self.restart()
