@@ -9,11 +9,14 @@ from tui_fakes import EVENTS, FakeDriver
 from tuiexplore.domain import StepDone
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.session import FdModel
+from tuiexplore.timeline import NoteEvent, StateEvent, StepEvent
+from tuiexplore.tui.actor_logs import ActorLogs
 from tuiexplore.tui.app import make_app
 from tuiexplore.tui.autoplay import Autoplay
 from tuiexplore.tui.keys import CLIENT_KEYS, SERVER_KEYS, manual_args, palette_calls
 from tuiexplore.tui.messages import LabEvents, StepFinished
 from tuiexplore.tui.packets import PacketTable
+from tuiexplore.tui.widgets import ActorLog
 
 
 def test_results_of_a_replaced_lab_are_dropped():
@@ -199,3 +202,35 @@ def test_autoplay_plays_each_step_after_its_pause_and_stops_at_the_end():
     assert play.pause_s == 30.0
     play.toggle()  # a again at the end: plays from the start
     assert ("restart",) in screen.calls and play.on
+
+
+def test_the_actors_panel_takes_each_actors_events():
+    """ActorLogs: a step's line (its narration under it), a note in its step's actor's log even
+    when it comes first in the batch, a state change of nobody's socket left out, a new actor's panel
+    made on first use; warnings are toasts, not lines."""
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(0.3)
+            ex = app.explorer
+            logs = ex.query_one(ActorLogs)
+            logs.origin[98], logs.narrations[98] = "scenario", "the client says hello"  # as StepStarted says
+            batch = [
+                NoteEvent(9.0, "info", "a note before its step", step=99),
+                StepEvent(9.0, 98, "client", "write", {"fd": "conn", "data": "hi"}, 2, None, {}),
+                StepEvent(9.1, 99, "helper", "close", {"fd": "conn"}, 0, None, {}),
+                StateEvent(9.2, "?", "?", "SYN_RECV", "CLOSE", "trace"),
+                NoteEvent(9.3, "warn", "a warning", step=99),
+            ]
+            ex.post_message(LabEvents(batch, generation=ex.generation))
+            await pilot.pause(0.2)
+            client = [e.plain for e in ex.query_one("#actor-client", ActorLog).entries]
+            at = next(i for i, line in enumerate(client) if line.startswith("[98] write("))
+            assert client[at + 1] == "  » the client says hello"
+            helper = [e.plain for e in ex.query_one("#actor-helper", ActorLog).entries]
+            assert helper[0] == "  · a note before its step" and helper[1].startswith("[99] close(")
+            assert not any("SYN_RECV" in line for log in ex.query(ActorLog) for line in (e.plain for e in log.entries))
+            assert not any("a warning" in e.plain for log in ex.query(ActorLog) for e in log.entries)
+
+    asyncio.run(body())
