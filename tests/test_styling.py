@@ -19,7 +19,7 @@ from tuiexplore.scenarios.scenario import load
 from tuiexplore.tui.app import make_app
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.watch_widgets import ConnTable, Story
-from tuiexplore.tui.widgets import ActorLog
+from tuiexplore.tui.widgets import ActorLog, VerdictLine
 
 DARK = {"rst": "#ff5f5f", "fin": "#5fd75f"}  # themes/dark.toml
 LIGHT = {"rst": "#d70000", "fin": "#008700"}  # themes/light.toml
@@ -55,6 +55,10 @@ def test_a_new_theme_recolours_the_packet_rows_and_the_logs(scenario, driver, fl
                 app.theme = theme
                 await pilot.pause(0.2)
                 assert colour(segment(packet_line(table, flags), f"Flags [{flags}]")) == want[var]
+                if var == "rst":  # the seed's verdict, in the verdict line
+                    verdict = app.screen.query_one(VerdictLine).render()
+                    head = next(span for span in verdict.spans if verdict.plain[span.start : span.end].endswith("→ RST"))
+                    assert head.style.foreground.hex.lower() == want["rst"] and head.style.bold
                 last = [s for s in log.render_line(len(log.lines) - 1 - int(log.scroll_offset.y)) if "EPIPE" in s.text]
                 error = Color.parse(app.theme_variables["error"]).hex.lower()  # Textual shades $error a little
                 assert last and colour(last[0]) == error and last[0].style.bold

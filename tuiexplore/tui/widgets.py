@@ -13,6 +13,7 @@ from textual.geometry import Size
 from textual.highlight import highlight
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.style import Style as ContentStyle
 from textual.widgets import DataTable, Static
 
 from tuiexplore import safetext
@@ -292,21 +293,42 @@ class KernelView(VerticalScroll):
 
 
 class VerdictLine(Static):
-    """The latest verdict in one line (or the prediction for the next closing step)."""
+    """The latest verdict in one line (or the prediction for the next closing step), rendered from
+    what it was given and its component classes, so a new theme recolours it."""
+
+    COMPONENT_CLASSES = {"verdictline--fin", "verdictline--rst", "verdictline--other"}
+    DEFAULT_CSS = """
+    VerdictLine {
+        & > .verdictline--fin { color: $fin; text-style: bold; }
+        & > .verdictline--rst { color: $rst; text-style: bold; }
+        & > .verdictline--other { text-style: bold; }
+    }
+    """
 
     def __init__(self, **kw: Any) -> None:
         super().__init__("", markup=False, **kw)
+        self.verdict: VerdictEvent | None = None
+        self.line = ""  # the line under the verdict, or the whole text without one
 
     def show_verdict(self, v: VerdictEvent, then: str = "") -> None:
         """``then``: a line after it (the step screen's next parked closing call)."""
-        mark = "✓ prediction held" if v.agree else "✗ the kernel disagreed with the prediction"
-        head = Content.styled(
-            f"step {v.step} {v.actor} {v.call}({v.fd}) → {v.observed}",
-            "bold $rst" if v.observed == "RST" else ("bold $fin" if v.observed == "FIN" else "bold"),
-        )
-        self.update(head + Content(f"  {mark}\n{printable(v.explanation)}" + (f"\n{printable(then)}" if then else "")))
+        self.verdict, self.line = v, then
+        self.refresh(layout=True)
         self.set_class(not v.agree, "-disagree")
 
     def show_text(self, text: str) -> None:
-        self.update(Content(printable(text)))
+        self.verdict, self.line = None, text
+        self.refresh(layout=True)
         self.set_class(False, "-disagree")
+
+    def render(self) -> Content:
+        v = self.verdict
+        if v is None:
+            return Content(printable(self.line))
+        mark = "✓ prediction held" if v.agree else "✗ the kernel disagreed with the prediction"
+        outcome = {"RST": "verdictline--rst", "FIN": "verdictline--fin"}.get(v.observed, "verdictline--other")
+        head = Content.styled(
+            f"step {v.step} {v.actor} {v.call}({v.fd}) → {v.observed}",
+            ContentStyle.from_rich_style(self.get_component_rich_style(outcome, partial=True)),
+        )
+        return head + Content(f"  {mark}\n{printable(v.explanation)}" + (f"\n{printable(self.line)}" if self.line else ""))
