@@ -27,7 +27,7 @@ from textual import events  # noqa: E402
 
 from tuiexplore.scenarios.scenario import load  # noqa: E402
 from tuiexplore.tui.app import ExplorerApp  # noqa: E402
-from tuiexplore.tui.widgets import PacketTable  # noqa: E402
+from tuiexplore.tui.packets import PacketTable  # noqa: E402
 
 
 class TimedApp(ExplorerApp):

@@ -2,16 +2,21 @@
 dropped, a failed background job is said; and the key table and palette entries as plain data."""
 
 import asyncio
+from types import SimpleNamespace
 
 from tui_fakes import EVENTS, FakeDriver
 
 from tuiexplore.domain import StepDone
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.session import FdModel
+from tuiexplore.timeline import NoteEvent, StateEvent, StepEvent
+from tuiexplore.tui.actor_logs import ActorLogs
 from tuiexplore.tui.app import make_app
+from tuiexplore.tui.autoplay import Autoplay
 from tuiexplore.tui.keys import CLIENT_KEYS, SERVER_KEYS, manual_args, palette_calls
 from tuiexplore.tui.messages import LabEvents, StepFinished
-from tuiexplore.tui.widgets import PacketTable
+from tuiexplore.tui.packets import PacketTable
+from tuiexplore.tui.widgets import ActorLog
 
 
 def test_results_of_a_replaced_lab_are_dropped():
@@ -137,5 +142,95 @@ def test_the_palette_offers_each_actors_calls():
             await pilot.press(*"server: socket")
             await pilot.pause(0.5)
             assert "server: socket()" in " ".join(str(o.prompt) for o in app.screen.query("CommandList").first().options)
+
+    asyncio.run(body())
+
+
+class Player:
+    """A screen as autoplay sees it (tui.autoplay.Player)."""
+
+    def __init__(self, steps: int) -> None:
+        self.scenario = SimpleNamespace(steps=[None] * steps)
+        self.cursor, self.pending, self.info = 0, 0, object()
+        self.calls: list[tuple] = []
+
+    def action_next(self) -> None:
+        self.cursor += 1
+
+    def restart(self) -> None:
+        self.calls.append(("restart",))
+        self.cursor = 0
+
+    def update_status(self) -> None:
+        self.calls.append(("status",))
+
+    def notify(self, message: str, *, timeout: float) -> None:
+        self.calls.append(("notify", message))
+
+    def set_timer(self, delay: float, callback):  # noqa: ANN001, ANN201
+        self.calls.append(("timer", delay))
+        self.due = callback
+        return Timerless()
+
+
+class Timerless:
+    def stop(self) -> None:
+        pass
+
+
+def test_autoplay_plays_each_step_after_its_pause_and_stops_at_the_end():
+    screen = Player(steps=2)
+    play = Autoplay(screen, on=False, pause_s=2.0)
+    play.schedule()
+    assert screen.calls == [] and play.every_s is None  # off: nothing scheduled
+    play.toggle()
+    assert play.on and ("timer", 2.0) in screen.calls and play.every_s == 2.0
+    screen.pending = 1  # a step in flight: the next waits for the lab
+    screen.calls.clear()
+    play.schedule()
+    assert not [c for c in screen.calls if c[0] == "timer"]
+    screen.pending = 0
+    for _ in range(2):
+        play.schedule()
+        screen.due()
+    assert screen.cursor == 2
+    play.schedule()  # the scenario is done: autoplay stops and says so
+    assert not play.on and any(c[0] == "notify" and "done" in c[1] for c in screen.calls)
+    play.pace(-10)
+    assert play.pause_s == 0.5
+    play.pace(+100)
+    assert play.pause_s == 30.0
+    play.toggle()  # a again at the end: plays from the start
+    assert ("restart",) in screen.calls and play.on
+
+
+def test_the_actors_panel_takes_each_actors_events():
+    """ActorLogs: a step's line (its narration under it), a note in its step's actor's log even
+    when it comes first in the batch, a state change of nobody's socket left out, a new actor's panel
+    made on first use; warnings are toasts, not lines."""
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(0.3)
+            ex = app.explorer
+            logs = ex.query_one(ActorLogs)
+            logs.origin[98], logs.narrations[98] = "scenario", "the client says hello"  # as StepStarted says
+            batch = [
+                NoteEvent(9.0, "info", "a note before its step", step=99),
+                StepEvent(9.0, 98, "client", "write", {"fd": "conn", "data": "hi"}, 2, None, {}),
+                StepEvent(9.1, 99, "helper", "close", {"fd": "conn"}, 0, None, {}),
+                StateEvent(9.2, "?", "ghost", "SYN_RECV", "CLOSE", "trace"),
+                NoteEvent(9.3, "warn", "a warning", step=99),
+            ]
+            ex.post_message(LabEvents(batch, generation=ex.generation))
+            await pilot.pause(0.2)
+            client = [e.plain for e in ex.query_one("#actor-client", ActorLog).entries]
+            at = next(i for i, line in enumerate(client) if line.startswith("[98] write("))
+            assert client[at + 1] == "  » the client says hello"
+            helper = [e.plain for e in ex.query_one("#actor-helper", ActorLog).entries]
+            assert helper[0] == "  · a note before its step" and helper[1].startswith("[99] close(")
+            assert not any("ghost" in e.plain for log in ex.query(ActorLog) for e in log.entries)
+            assert not any("a warning" in e.plain for log in ex.query(ActorLog) for e in log.entries)
 
     asyncio.run(body())

@@ -20,9 +20,10 @@ from tests.conftest import ROOT
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.trace.child import ChildStepper
 from tuiexplore.trace.stepper import Stepper
+from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.step_app import StepApp
 from tuiexplore.tui.step_feed import EventBatcher
-from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, VerdictLine
+from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine
 
 PROGS = Path(__file__).parent / "step_programs"
 

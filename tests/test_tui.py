@@ -8,7 +8,8 @@ from conftest import CONNECT, SERVER, step, steps
 from tuiexplore.scenarios.scenario import load, parse
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.tui.app import ExplorerApp, make_app
-from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, VerdictLine, printable
+from tuiexplore.tui.packets import PacketTable
+from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, printable
 
 
 async def until(pilot, cond, timeout: float = 30.0) -> None:
@@ -164,7 +165,7 @@ def test_demo_autoplays_to_the_end_with_every_narration():
         app = make_app(scn, autoplay=True, pause_s=0.2)
         async with app.run_test(size=(160, 48)) as pilot:
             await until(
-                pilot, lambda: app.explorer.cursor == len(scn.steps) and idle(app) and not app.explorer.autoplay, timeout=60
+                pilot, lambda: app.explorer.cursor == len(scn.steps) and idle(app) and not app.explorer.autoplay.on, timeout=60
             )
             logs = (log_text(app, "server") + log_text(app, "client")).replace("\n", " ")
             for step in scn.steps:

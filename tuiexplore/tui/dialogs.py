@@ -1,6 +1,7 @@
-"""The explorer's dialogs (verdict, table, ladder, help, open), the state diagram's toggle, export
-and autoplay: actions mixed into :class:`tuiexplore.tui.explorer.ExplorerScreen`, reading the
-state it keeps."""
+"""The explorer's dialogs (verdict, table, ladder, help, open), the state diagram's toggle, step
+back and export: actions mixed into :class:`tuiexplore.tui.explorer.ExplorerScreen`, reading the
+state it keeps. (Textual looks an action up on the screen itself, so these are its methods; each
+is a report view in a dialog, or a restart.)"""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tuiexplore.reports import export
 from tuiexplore.reports.details import table_text, verdict_text
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.scenarios.scenario import Scenario
+from tuiexplore.tui.actor_logs import ActorLogs
 from tuiexplore.tui.bindings import PANELS
 from tuiexplore.tui.diagram import toggle_diagram
 from tuiexplore.tui.driver import Next, SavePcap
@@ -19,30 +21,6 @@ from tuiexplore.tui.widgets import ActorLog
 
 
 class DialogActions:
-    def schedule_autoplay(self) -> None:
-        if self._autoplay_timer is not None:
-            self._autoplay_timer.stop()
-            self._autoplay_timer = None
-        if self.autoplay and self.pending == 0 and self.info is not None:
-            if self.cursor < len(self.scenario.steps):
-                self._autoplay_timer = self.set_timer(self.pause_s, self.action_next)
-            else:
-                self.autoplay = False
-                self.notify("autoplay: the scenario is done (r restarts, a plays again)", timeout=6)
-                self.update_status()
-
-    def action_autoplay(self) -> None:
-        self.autoplay = not self.autoplay
-        if self.autoplay and self.cursor >= len(self.scenario.steps):
-            self.restart()
-        self.update_status()
-        self.schedule_autoplay()
-
-    def action_pace(self, delta: float) -> None:
-        self.pause_s = max(0.5, min(30.0, self.pause_s + delta))
-        self.update_status()
-        self.schedule_autoplay()
-
     def action_back(self) -> None:
         """Step back: a fresh lab replays the scenario up to the step before the last one."""
         target = max(0, self.cursor - 1)
@@ -89,10 +67,8 @@ class DialogActions:
                 return
             self.scenario = scn
             self.restart(scn)
-            actors = self.query_one("#actors")
             self.set_focus(None)  # focus on a removed panel would cut the app's keys off
-            await actors.remove_children()  # the new panels reuse the ids: wait for the old ones to go
-            await actors.mount_all([ActorLog(actor, id=f"actor-{actor}") for actor in self.actor_names()])
+            await self.query_one(ActorLogs).replace(self.actor_names())
             self.query(ActorLog).first().focus()
             self.update_status()
 

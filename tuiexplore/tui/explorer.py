@@ -9,13 +9,13 @@ its widgets; key dimming needs no shared state.
 from __future__ import annotations
 
 import platform
+from functools import singledispatchmethod
 from typing import Any
 
-from rich.text import Text
 from textual import on
 from textual.actions import parse
 from textual.app import ComposeResult
-from textual.containers import Container, Horizontal
+from textual.containers import Container
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -28,7 +28,9 @@ from tuiexplore.reports.details import packet_text
 from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
-from tuiexplore.timeline import EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
+from tuiexplore.timeline import Event, NoteEvent, PacketEvent, VerdictEvent
+from tuiexplore.tui.actor_logs import ActorLogs
+from tuiexplore.tui.autoplay import Autoplay
 from tuiexplore.tui.bindings import EXPLORER_BINDINGS, PANELS
 from tuiexplore.tui.commands import ActorCalls
 from tuiexplore.tui.diagram import StateDiagram
@@ -36,9 +38,10 @@ from tuiexplore.tui.dialogs import DialogActions
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
 from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
+from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.status import StatusLine
-from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, SocketsStrip, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
 
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
 
@@ -62,12 +65,9 @@ class ExplorerScreen(DialogActions, Screen):
         super().__init__()
         self.scenario = scenario
         self.excerpt = excerpt
-        self.autoplay, self.pause_s = autoplay, pause_s
-        self._autoplay_timer = None
-        self.narrations: dict[int, str] = {}  # step number -> what the scenario says about it
+        self.autoplay = Autoplay(self, autoplay, pause_s)
         self.info: LabInfo | None = None
         self.models: dict[str, FdModel] = {}
-        self.origin: dict[int, str] = {}
         self.cursor = 0
         self.pending = 0
         self.events: list[Event] = []
@@ -86,9 +86,7 @@ class ExplorerScreen(DialogActions, Screen):
         yield StatusLine(id="status")
         yield Static("", id="tabs", markup=False)
         with Container(id="panels"):
-            with Horizontal(id="actors", classes="panel -shown"):
-                for actor in self.actor_names():
-                    yield ActorLog(actor, id=f"actor-{actor}")
+            yield ActorLogs(self.actor_names(), id="actors", classes="panel -shown")
             yield KernelView(self.excerpt, id="kernel")
             yield StateDiagram(self.actor_names(), id="diagram")  # after the kernel: it takes its grid cell
             yield PacketTable(id="packets")
@@ -121,7 +119,7 @@ class ExplorerScreen(DialogActions, Screen):
 
     def update_status(self) -> None:
         self.query_one(StatusLine).show(
-            self.scenario, self.cursor, self.info, self.pending, self.seed, self.problem, self.pause_s if self.autoplay else None
+            self.scenario, self.cursor, self.info, self.pending, self.seed, self.problem, self.autoplay.every_s
         )
 
     # -- messages from the lab ---------------------------------------------------------------
@@ -140,17 +138,18 @@ class ExplorerScreen(DialogActions, Screen):
         self.pending = m.pending
         self.update_status()
         if m.pending == 0:
-            self.schedule_autoplay()
+            self.autoplay.schedule()
 
     @on(StepStarted)
     def step_started(self, m: StepStarted) -> None:
         if m.generation != self.generation:
             return
-        self.origin[m.step] = m.origin
+        logs = self.query_one(ActorLogs)
+        logs.origin[m.step] = m.origin
         if m.origin == "scenario":
             text = m.say or f"{m.actor} {m.call}()"
             if m.say:
-                self.narrations[m.step] = m.say
+                logs.narrations[m.step] = m.say
             narration = self.query_one("#narration", Static)
             narration.update(Content(f"» step {m.step}: {printable(text)}"))
             narration.display = True
@@ -162,47 +161,30 @@ class ExplorerScreen(DialogActions, Screen):
         self.events.extend(m.events)
         packets = [e for e in m.events if isinstance(e, PacketEvent)]
         with self.app.batch_update():
+            self.query_one(ActorLogs).add_events(m.events)
             for e in m.events:
                 self.show_event(e)
             if packets:
                 self.query_one(PacketTable).add_packets(packets)
             self.query_one(StateDiagram).add(self.events, m.events)
 
-    def actor_log(self, actor: str) -> ActorLog:
-        found = self.query(f"#actor-{actor}")
-        if found:
-            return found.first(ActorLog)
-        log = ActorLog(actor, id=f"actor-{actor}")
-        self.query_one("#actors").mount(log)
-        return log
-
+    # -- what the screen itself shows of an event, chosen by its type (the panels take theirs) --
+    @singledispatchmethod
     def show_event(self, e: Event) -> None:
-        if isinstance(e, StepEvent):
-            log = self.actor_log(e.actor)
-            log.add_step(e, self.origin.get(e.step, "scenario"))
-            if e.step in self.narrations and self.origin.get(e.step) == "scenario":
-                log.write(Text(f"  » {printable(self.narrations[e.step])}", style="italic"))
-        elif isinstance(e, EpollEvent):
-            self.actor_log(e.actor).add_epoll(e)
-        elif isinstance(e, StateEvent) and e.actor != "?":
-            text = f"state {e.who()}: {e.old} → {e.new}"
-            if e.old == "CLOSE" and e.new in ("FIN_WAIT2", "TIME_WAIT"):
-                # tcp_time_wait() traces the full socket's X -> CLOSE; a mini-socket carries on.
-                text = f"state {e.who()}: handed over to a timewait mini-socket in {e.new}"
-            self.actor_log(e.actor).add_note(NoteEvent(e.t, "info", text))
-        elif isinstance(e, VerdictEvent):
-            self.last_verdict = e
-            self.query_one(VerdictLine).show_verdict(e)
-            self.query_one(KernelView).mark(taken=list(e.path), note=f"step {e.step}: {e.branch} ({e.observed})")
-        elif isinstance(e, NoteEvent):
-            if e.level in ("warn", "error"):
-                self.notify(printable(e.text), severity="warning" if e.level == "warn" else "error", markup=False)
-            elif e.step is None:
-                self.notify(printable(e.text), markup=False, timeout=6)
-            else:
-                step = next((s for s in reversed(self.events) if isinstance(s, StepEvent) and s.step == e.step), None)
-                if step:
-                    self.actor_log(step.actor).add_note(e)
+        """Nothing: the actors' lines, packets and states are in their panels."""
+
+    @show_event.register
+    def show_verdict(self, e: VerdictEvent) -> None:
+        self.last_verdict = e
+        self.query_one(VerdictLine).show_verdict(e)
+        self.query_one(KernelView).mark(taken=list(e.path), note=f"step {e.step}: {e.branch} ({e.observed})")
+
+    @show_event.register
+    def show_note(self, e: NoteEvent) -> None:
+        if e.level in ("warn", "error"):
+            self.notify(printable(e.text), severity="warning" if e.level == "warn" else "error", markup=False)
+        elif e.step is None:
+            self.notify(printable(e.text), markup=False, timeout=6)
 
     @on(StepFinished)
     def step_finished(self, m: StepFinished) -> None:
@@ -211,7 +193,7 @@ class ExplorerScreen(DialogActions, Screen):
         if m.done is not None and not m.done.ok:
             self.notify(printable(f"step {m.done.step}: {m.done.message}"), severity="warning", markup=False)
         self.models, self.cursor = m.models, m.cursor
-        self.origin.update(m.origin)
+        self.query_one(ActorLogs).origin.update(m.origin)
         self.query_one(SocketsStrip).show(m.sockets, m.names)
         if m.prediction:
             p = m.prediction[0]
@@ -223,7 +205,7 @@ class ExplorerScreen(DialogActions, Screen):
                 )
         self.update_status()
         self.refresh_keys()
-        self.schedule_autoplay()
+        self.autoplay.schedule()
 
     def refresh_keys(self) -> None:
         """Refresh the footer only when a key's state changed: a refresh recomposes the Footer,
@@ -264,6 +246,12 @@ class ExplorerScreen(DialogActions, Screen):
         if real is not None:
             self.driver.submit(Manual(actor, *real))
 
+    def action_autoplay(self) -> None:
+        self.autoplay.toggle()
+
+    def action_pace(self, delta: float) -> None:
+        self.autoplay.pace(delta)
+
     def action_restart(self) -> None:
         self.restart()
 
@@ -275,17 +263,14 @@ class ExplorerScreen(DialogActions, Screen):
 
     def clear_panels(self) -> None:
         self.events.clear()
-        self.origin.clear()
         self.models, self.cursor, self.last_verdict = {}, 0, None
-        for log in self.query(ActorLog):
-            log.clear()
+        self.query_one(ActorLogs).clear()
         self.query_one(PacketTable).clear()
         self.query_one(PacketTable).packets.clear()
         self.query_one(SocketsStrip).clear()
         self.query_one(StateDiagram).show(self.events, self.actor_names())
         self.query_one(KernelView).mark()
         self.query_one(VerdictLine).show_text(HINT)
-        self.narrations.clear()
         self.query_one("#narration", Static).display = False
         self.seed = False
         self.refresh_keys()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import StyleType
 from rich.text import Text
 
 from tuiexplore.tcpdump import absolute, timestamp
@@ -18,7 +19,13 @@ def header(width: int) -> str:
 
 
 def row(
-    p: PacketEvent, width: int, absolute_seq: bool, ts_mode: int, previous: float | None, first: float | None, flag_style: str
+    p: PacketEvent,
+    width: int,
+    absolute_seq: bool,
+    ts_mode: int,
+    previous: float | None,
+    first: float | None,
+    flag_style: StyleType,
 ) -> Text:
     """The options on the rows they fit in (the detail view and the transcript always have them)."""
     step = f"<{p.step}>" if p.step is not None else ""

@@ -10,6 +10,8 @@ closing call parks, ``g`` does so for every program.
 
 from __future__ import annotations
 
+from functools import singledispatchmethod
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -27,10 +29,11 @@ from tuiexplore.trace.describe import parked_text, prediction_words, return_text
 from tuiexplore.trace.events import OutputEvent, StopEvent
 from tuiexplore.tui.explorer import show_panel
 from tuiexplore.tui.messages import KernelSourceFound
+from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.step_feed import SteppingSession, TraceEnded, TraceEvents
 from tuiexplore.tui.step_help import StepHelp
-from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, printable
 
 PANELS = ("actors", "packets", "kernel", "output")
 HINT = (
@@ -124,38 +127,50 @@ class StepScreen(Screen):
                 self.query_one(PacketTable).add_packets(packets)
             self.update_status()
 
+    # -- one method per kind of event, chosen by its type --------------------------------------
+    @singledispatchmethod
     def show_event(self, e: Event) -> None:
-        if isinstance(e, StopEvent):
-            self.stopped(e)
-        elif isinstance(e, StepEvent):
-            queue = self.parked.get(e.actor, [])
-            queue[:] = [p for p in queue if p.step != e.step]  # it ran (a replay, or stepped elsewhere)
-            failed = e.errno is not None
-            self.log_of(e.actor).write(Text(f"     ↳ {printable(return_text(e))}", style="bold red" if failed else ""))
-        elif isinstance(e, EpollEvent):
-            self.log_of(e.actor).add_epoll(e)
-        elif isinstance(e, VerdictEvent):
-            nxt = self.parked_closing()
-            self.query_one(VerdictLine).show_verdict(e, then=parked_text(nxt) if nxt else "")
-            self.query_one(KernelView).mark(
-                predicted=predicted_path(nxt) if nxt else None,
-                taken=list(e.path),
-                note=f"step {e.step}: {e.branch} ({e.observed})",
-            )
-            self.log_of(e.actor).add_note(
-                NoteEvent(e.t, "info", f"verdict: {e.observed}, {'as' if e.agree else 'NOT as'} predicted")
-            )
-        elif isinstance(e, CountersEvent):
-            text = "counters " + ", ".join(f"{k} +{v}" for k, v in e.deltas.items())
-            self.log_of(self.actor_of.get(e.step, self.selected)).add_note(NoteEvent(e.t, "info", text))
-        elif isinstance(e, OutputEvent):
-            mark = ">" if e.stream == "stdout" else "!>"
-            self.query_one("#output", ActorLog).write(Text(f"{e.actor}{mark} {printable(e.text)}"))
-        elif isinstance(e, NoteEvent):
-            self.query_one("#output", ActorLog).add_note(e)
-            if e.level in ("warn", "error"):
-                self.notify(printable(e.text), severity="warning" if e.level == "warn" else "error", markup=False)
+        """Events without a view of their own here (packets go to the table in a batch)."""
 
+    @show_event.register
+    def show_return(self, e: StepEvent) -> None:
+        queue = self.parked.get(e.actor, [])
+        queue[:] = [p for p in queue if p.step != e.step]  # it ran (a replay, or stepped elsewhere)
+        failed = e.errno is not None
+        self.log_of(e.actor).write(Text(f"     ↳ {printable(return_text(e))}", style="actorlog--error" if failed else ""))
+
+    @show_event.register
+    def show_epoll(self, e: EpollEvent) -> None:
+        self.log_of(e.actor).add_epoll(e)
+
+    @show_event.register
+    def show_verdict(self, e: VerdictEvent) -> None:
+        nxt = self.parked_closing()
+        self.query_one(VerdictLine).show_verdict(e, then=parked_text(nxt) if nxt else "")
+        self.query_one(KernelView).mark(
+            predicted=predicted_path(nxt) if nxt else None,
+            taken=list(e.path),
+            note=f"step {e.step}: {e.branch} ({e.observed})",
+        )
+        self.log_of(e.actor).add_note(NoteEvent(e.t, "info", f"verdict: {e.observed}, {'as' if e.agree else 'NOT as'} predicted"))
+
+    @show_event.register
+    def show_counters(self, e: CountersEvent) -> None:
+        text = "counters " + ", ".join(f"{k} +{v}" for k, v in e.deltas.items())
+        self.log_of(self.actor_of.get(e.step, self.selected)).add_note(NoteEvent(e.t, "info", text))
+
+    @show_event.register
+    def show_output(self, e: OutputEvent) -> None:
+        mark = ">" if e.stream == "stdout" else "!>"
+        self.query_one("#output", ActorLog).write(Text(f"{e.actor}{mark} {printable(e.text)}"))
+
+    @show_event.register
+    def show_note(self, e: NoteEvent) -> None:
+        self.query_one("#output", ActorLog).add_note(e)
+        if e.level in ("warn", "error"):
+            self.notify(printable(e.text), severity="warning" if e.level == "warn" else "error", markup=False)
+
+    @show_event.register
     def stopped(self, e: StopEvent) -> None:
         self.actor_of[e.step] = e.actor
         queue = self.parked.setdefault(e.actor, [])
@@ -166,10 +181,10 @@ class StepScreen(Screen):
             log.add_note(NoteEvent(e.t, "info", f"[{e.step}] prediction now: {prediction_words(e)}"))
             self.show_prediction(e)
             return
-        line = Text(f"[{e.step:>2}] ", style="bold")
+        line = Text(f"[{e.step:>2}] ", style="actorlog--step")
         line.append(printable(stop_text(e)))
         if e.tid != e.pid:
-            line.append(f"  (thread {e.tid})", style="dim")
+            line.append(f"  (thread {e.tid})", style="actorlog--note")
         log.write(line)
         closing = e.prediction is not None
         if closing:

@@ -7,10 +7,12 @@ touch the tracker. Everything from the wire (addresses, process names) is shown 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rich.text import Text
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tuiexplore.timeline import PacketEvent
@@ -111,7 +113,16 @@ SORTS = {  # the columns, in order: how it ended comes first, so 80 columns show
 
 
 class ConnTable(DataTable):
-    """One row per connection; sorted by a column (s / S, or a header click) and filtered by /."""
+    """One row per connection; sorted by a column (s / S, or a header click) and filtered by /.
+    How a connection ended is coloured from the component classes."""
+
+    COMPONENT_CLASSES = {"conntable--fin", "conntable--rst"}
+    DEFAULT_CSS = """
+    ConnTable {
+        & > .conntable--fin { color: $fin; text-style: bold; }
+        & > .conntable--rst { color: $rst; text-style: bold; }
+    }
+    """
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, classes="panel", **kw)
@@ -119,13 +130,17 @@ class ConnTable(DataTable):
         self.sort_by = "#"
         self.reverse = False
         self.needle = ""
+        self.given: list[ConnRow] = []  # the last rows shown, before the filter
         self.shown: list[ConnRow] = []
 
     def on_mount(self) -> None:
         for name in SORTS:
             self.add_column(name, key=name)
+        # The cells hold their styles: a new theme (published once its styles are in) fills them anew.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.show(self.given))
 
     def show(self, rows: list[ConnRow]) -> None:
+        self.given = rows
         selected = self.selected_id()
         needle = self.needle.lower()
         rows = [r for r in rows if needle in r.text().lower()] if needle else rows
@@ -136,11 +151,11 @@ class ConnTable(DataTable):
             rows = rows[:MAX_ROWS]
         self.shown = rows
         self.clear()
-        v = self.app.theme_variables
         for r in rows:
             style = ""
             if r.end is not None:
-                style = f"bold {v['rst']}" if "RST" in r.kind or r.end.kind in ("refused", "timeout") else f"bold {v['fin']}"
+                rst = "RST" in r.kind or r.end.kind in ("refused", "timeout")
+                style = self.get_component_rich_style("conntable--rst" if rst else "conntable--fin", partial=True)
             self.add_row(
                 Text(str(r.id)),
                 Text(r.kind, style=style),
@@ -172,25 +187,45 @@ class ConnTable(DataTable):
 
 
 class Story(Static):
-    """How the selected connection ended and why, then its state changes and kernel events."""
+    """How the selected connection ended and why, then its state changes and kernel events.
+    Rendered from ``detail`` and the component classes, so a new theme recolours it."""
+
+    COMPONENT_CLASSES = {"story--open", "story--fin", "story--rst", "story--wire"}
+    DEFAULT_CSS = """
+    Story {
+        & > .story--open { text-style: bold; }
+        & > .story--fin { color: $fin; text-style: bold; }
+        & > .story--rst { color: $rst; text-style: bold; }
+        & > .story--wire { text-style: dim; }
+    }
+    """
+    detail: reactive[Detail | None] = reactive(None, layout=True)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__("", markup=False, **kw)
 
     def show(self, d: Detail | None) -> None:
+        self.detail = d
+
+    def render(self) -> Text:
+        d = self.detail
         if d is None:
-            self.update("Select a connection (↑/↓) to see its packets, state changes and the kernel's branch.")
-            return
+            return Text("Select a connection (↑/↓) to see its packets, state changes and the kernel's branch.")
         r, e = d.row, d.row.end
-        v = self.app.theme_variables
+        style = partial(self.get_component_rich_style, partial=True)
         head = Text(f"{r.client} → {r.server}  ")
         if e is None:
-            head.append(f"{r.state} (still open)", style="bold")
+            head.append(f"{r.state} (still open)", style=style("story--open"))
         else:
-            head.append(e.summary, style=f"bold {v['rst']}" if e.rst_by or e.kind == "timeout" else f"bold {v['fin']}")
+            head.append(e.summary, style=style("story--rst" if e.rst_by or e.kind == "timeout" else "story--fin"))
             head.append(f"  [{e.cause}, evidence: {e.evidence}]")
             head.append(f"\n{printable(e.explanation)}")
         lines = [head]
         for ts, source, text in d.events:
-            lines.append(Text(f"  {ts - d.first:8.3f}  {source:<6} {printable(text)}", style="dim" if source == "wire" else ""))
-        self.update(Text("\n").join(lines))
+            lines.append(
+                Text(
+                    f"  {ts - d.first:8.3f}  {source:<6} {printable(text)}",
+                    style=style("story--wire") if source == "wire" else "",
+                )
+            )
+        return Text("\n").join(lines)

@@ -5,29 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
-from textual import events
-from textual.binding import Binding
-from textual.cache import LRUCache
+from rich.style import Style
+from rich.text import Span, Text
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.highlight import highlight
-from textual.message import Message
-from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.style import Style as ContentStyle
 from textual.widgets import DataTable, Static
 
 from tuiexplore import safetext
 from tuiexplore.domain import ActorInventory
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
 from tuiexplore.reports.transcript import call_text, result_text
-from tuiexplore.tcpdump import TS_MODES
-from tuiexplore.timeline import EpollEvent, NoteEvent, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.tui import packetrow
+from tuiexplore.timeline import EpollEvent, NoteEvent, StepEvent, VerdictEvent
 
-MAX_PACKETS = 2000
 VIRTUAL_CHUNK = 32
 
 
@@ -61,6 +55,30 @@ class ActorLog(ScrollView, can_focus=True):
     Line API with wrapped lines kept as Strips: a write renders only the new line, and the
     scrollable height grows in chunks, so a step does not cost a full screen layout (RichLog's
     per-write virtual-size change did, ~15 ms here).
+
+    The styles in a written Text are names of this widget's component classes, so the stylesheet
+    and the theme colour the log; the Strips are rebuilt when those styles change.
+    """
+
+    COMPONENT_CLASSES = {
+        "actorlog--step",  # the [n] of a step
+        "actorlog--error",  # a call that failed or was refused
+        "actorlog--server-loop",  # a call the seed's server loop made, not the user
+        "actorlog--aside",  # "(server loop)"
+        "actorlog--epoll",
+        "actorlog--note",
+        "actorlog--narration",  # what the scenario says about a step
+    }
+    DEFAULT_CSS = """
+    ActorLog {
+        & > .actorlog--step { text-style: bold; }
+        & > .actorlog--error { color: $error; text-style: bold; }
+        & > .actorlog--server-loop { text-style: dim; }
+        & > .actorlog--aside { text-style: dim italic; }
+        & > .actorlog--epoll { text-style: italic; }
+        & > .actorlog--note { text-style: dim; }
+        & > .actorlog--narration { text-style: italic; }
+    }
     """
 
     def __init__(self, actor: str, **kw: Any) -> None:
@@ -70,6 +88,16 @@ class ActorLog(ScrollView, can_focus=True):
         self.entries: list[Text] = []
         self.lines: list[Strip] = []
         self._wrapped_at = 0
+        self._styles: dict[str, Style] = {}  # the component styles self.lines were rendered with
+        self._restyle = True
+
+    def notify_style_update(self) -> None:
+        # Textual recomputes the component styles after this call: compare them at the next render.
+        super().notify_style_update()
+        self._restyle = True
+
+    def component_styles(self) -> dict[str, Style]:
+        return {name: self.get_component_rich_style(name, partial=True) for name in self.COMPONENT_CLASSES}
 
     def clear(self) -> None:
         self.entries.clear()
@@ -77,9 +105,18 @@ class ActorLog(ScrollView, can_focus=True):
         self.scroll_to(y=0, animate=False)
         self.refresh()
 
+    def _styled(self, text: Text) -> Text:
+        """``text`` with its component class names replaced by their styles."""
+        if not self._styles:
+            self._styles = self.component_styles()
+        styled = text.copy()
+        styled.style = self._styles[text.style] if text.style else ""
+        styled.spans = [Span(s.start, s.end, self._styles[s.style]) for s in text.spans if s.style]
+        return styled
+
     def _wrap(self, text: Text, width: int) -> list[Strip]:
         strips = []
-        for line in text.wrap(self.app.console, max(width, 10)):
+        for line in self._styled(text).wrap(self.app.console, max(width, 10)):
             # Text.render() drops a line's base style unless it has spans: make it a span.
             line.stylize_before(line.style)
             strips.append(Strip(list(line.render(self.app.console))))
@@ -119,6 +156,12 @@ class ActorLog(ScrollView, can_focus=True):
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
+        if self._restyle:
+            self._restyle = False
+            styles = self.component_styles()
+            if styles != self._styles:  # a new theme: the same lines in new styles
+                self._styles = styles
+                self.lines = [strip for e in self.entries for strip in self._wrap(e, self._wrapped_at)]
         i = y + self.scroll_offset.y
         width = self.scrollable_content_region.width
         if 0 <= i < len(self.lines):
@@ -126,148 +169,24 @@ class ActorLog(ScrollView, can_focus=True):
         return Strip.blank(width, self.rich_style)
 
     def add_step(self, e: StepEvent, origin: str) -> None:
-        style = "dim" if origin == "server policy" else ""
-        line = Text(f"[{e.step:>2}] ", style="bold")
+        style = "actorlog--server-loop" if origin == "server policy" else ""
+        line = Text(f"[{e.step:>2}] ", style="actorlog--step")
         line.append(call_text(e.call, e.args), style=style)
         failed = e.errno or e.result.get("failed") or e.result.get("refused")
-        line.append(" " + printable(result_text(e)), style="bold red" if failed else style)
+        line.append(" " + printable(result_text(e)), style="actorlog--error" if failed else style)
         if origin == "server policy":
-            line.append("  (server loop)", style="dim italic")
+            line.append("  (server loop)", style="actorlog--aside")
         self.write(line)
 
     def add_epoll(self, e: EpollEvent) -> None:
         # Rich's wrapping drops leading spaces, so the indent is a glyph.
-        self.write(Text(f"  ↳ epoll {e.fd}: {'|'.join(e.events)}  events: {e.mask}", style="italic"))
+        self.write(Text(f"  ↳ epoll {e.fd}: {'|'.join(e.events)}  events: {e.mask}", style="actorlog--epoll"))
 
     def add_note(self, e: NoteEvent) -> None:
-        self.write(Text(f"  · {printable(e.text)}", style="dim"))
+        self.write(Text(f"  · {printable(e.text)}", style="actorlog--note"))
 
-
-class PacketTable(ScrollView, can_focus=True):
-    """The live packet stream in tcpdump notation, FIN and RST coloured from the theme.
-
-    A Line-API view (toolong's approach): appending a row renders that row only. A DataTable
-    re-rendered every visible cell on each append, ~45 ms per step on this 2-core machine.
-    """
-
-    HEADER = packetrow.header(packetrow.NARROW)  # the widest header: the list's scrollable width
-    BINDINGS = [
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("pageup", "move(-10)", "Page up", show=False),
-        Binding("pagedown", "move(10)", "Page down", show=False),
-        Binding("home", "move(-1000000)", "First", show=False),
-        Binding("end", "move(1000000)", "Last", show=False),
-        Binding("enter", "select", "Packet details", id="packets.select"),
-        Binding("S", "absolute", "-S seq", id="packets.absolute"),
-        Binding("T", "timestamps", "-ttt", id="packets.timestamps"),
-    ]
-    absolute: reactive[bool] = reactive(False)
-    ts_mode: reactive[int] = reactive(0)
-
-    class Selected(Message):
-        def __init__(self, packet: PacketEvent) -> None:
-            super().__init__()
-            self.packet = packet
-
-    cursor: reactive[int] = reactive(-1)
-
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(classes="panel", **kw)
-        self.border_title = "Packets"
-        self.rows: list[PacketEvent] = []
-        self.packets: dict[int, PacketEvent] = {}
-        self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
-
-    def clear(self) -> None:
-        self.rows.clear()
-        self.packets.clear()
-        self._cache.clear()
-        self.cursor = -1
-        self.virtual_size = Size(len(self.HEADER), 1)
-        self.refresh()
-
-    def add_packets(self, packets: list[PacketEvent]) -> None:
-        follow = self.cursor >= len(self.rows) - 1
-        self.rows.extend(packets)
-        self.packets.update((p.index, p) for p in packets)
-        if len(self.rows) > MAX_PACKETS:
-            for p in self.rows[: len(self.rows) - MAX_PACKETS]:
-                self.packets.pop(p.index, None)
-            self.rows = self.rows[-MAX_PACKETS:]
-            self._cache.clear()
-        grow(self, len(self.HEADER), len(self.rows) + 1)
-        if follow:
-            self.cursor = len(self.rows) - 1
-        self.border_subtitle = f"{len(self.packets)} shown · {self.rows[-1].index if self.rows else 0} captured"
-        self.refresh()
-
-    def on_resize(self) -> None:
-        grow(self, len(self.HEADER), len(self.rows) + 1)
-
-    def watch_cursor(self, old: int, new: int) -> None:
-        if new >= 0:
-            self.scroll_to_region(Region(0, new + 1, 1, 1), animate=False, top=False)
-        self.refresh()
-
-    def action_move(self, delta: int) -> None:
-        if self.rows:
-            self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
-
-    def action_select(self) -> None:
-        if 0 <= self.cursor < len(self.rows):
-            self.post_message(self.Selected(self.rows[self.cursor]))
-
-    def on_click(self, event: events.Click) -> None:
-        row = event.y + self.scroll_offset.y - 1
-        if 0 <= row < len(self.rows):
-            self.cursor = row
-            self.action_select()
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        row = y + self.scroll_offset.y - 1
-        if y == 0:  # the header stays put while the rows scroll under it
-            key = ("header", width, self.scroll_offset.x)
-        elif 0 <= row < len(self.rows):
-            key = (self.rows[row].index, width, self.scroll_offset.x, row == self.cursor, self.has_focus, self.app.theme)
-            key += (self.absolute, self.ts_mode)
-        else:
-            return Strip.blank(width, self.rich_style)
-        cached = self._cache.get(key)
-        if cached is None:
-            text = (
-                Text(packetrow.header(width), style="bold") if y == 0 else self.row_text(self.rows[row], row == self.cursor, row)
-            )
-            segments = list(text.render(self.app.console))
-            cached = Strip(segments).crop(self.scroll_offset.x, self.scroll_offset.x + width).extend_cell_length(width)
-            cached = cached.apply_style(self.rich_style)
-            self._cache[key] = cached
-        return cached
-
-    def row_text(self, p: PacketEvent, selected: bool, row: int) -> Text:
-        v = self.app.theme_variables
-        flag_style = f"bold {v['rst']}" if "R" in p.flags else (f"bold {v['fin']}" if "F" in p.flags else "")
-        prev = self.rows[row - 1].t if row > 0 else None
-        first = self.rows[0].t if self.rows else None
-        text = packetrow.row(p, self.size.width, self.absolute, self.ts_mode, prev, first, flag_style)
-        if selected:
-            text.stylize("reverse" if self.has_focus else "underline")
-        return text
-
-    def action_absolute(self) -> None:
-        self.absolute = not self.absolute
-        self.notify("sequence numbers: " + ("absolute (tcpdump -S)" if self.absolute else "relative"), timeout=3)
-
-    def action_timestamps(self) -> None:
-        self.ts_mode = (self.ts_mode + 1) % len(TS_MODES)
-        self.notify(f"timestamps: {TS_MODES[self.ts_mode]}", timeout=3)
-
-    def on_focus(self) -> None:
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self.refresh()
+    def add_narration(self, text: str) -> None:
+        self.write(Text(f"  » {printable(text)}", style="actorlog--narration"))
 
 
 class SocketsStrip(DataTable):
@@ -374,21 +293,42 @@ class KernelView(VerticalScroll):
 
 
 class VerdictLine(Static):
-    """The latest verdict in one line (or the prediction for the next closing step)."""
+    """The latest verdict in one line (or the prediction for the next closing step), rendered from
+    what it was given and its component classes, so a new theme recolours it."""
+
+    COMPONENT_CLASSES = {"verdictline--fin", "verdictline--rst", "verdictline--other"}
+    DEFAULT_CSS = """
+    VerdictLine {
+        & > .verdictline--fin { color: $fin; text-style: bold; }
+        & > .verdictline--rst { color: $rst; text-style: bold; }
+        & > .verdictline--other { text-style: bold; }
+    }
+    """
 
     def __init__(self, **kw: Any) -> None:
         super().__init__("", markup=False, **kw)
+        self.verdict: VerdictEvent | None = None
+        self.line = ""  # the line under the verdict, or the whole text without one
 
     def show_verdict(self, v: VerdictEvent, then: str = "") -> None:
         """``then``: a line after it (the step screen's next parked closing call)."""
-        mark = "✓ prediction held" if v.agree else "✗ the kernel disagreed with the prediction"
-        head = Content.styled(
-            f"step {v.step} {v.actor} {v.call}({v.fd}) → {v.observed}",
-            "bold $rst" if v.observed == "RST" else ("bold $fin" if v.observed == "FIN" else "bold"),
-        )
-        self.update(head + Content(f"  {mark}\n{printable(v.explanation)}" + (f"\n{printable(then)}" if then else "")))
+        self.verdict, self.line = v, then
+        self.refresh(layout=True)
         self.set_class(not v.agree, "-disagree")
 
     def show_text(self, text: str) -> None:
-        self.update(Content(printable(text)))
+        self.verdict, self.line = None, text
+        self.refresh(layout=True)
         self.set_class(False, "-disagree")
+
+    def render(self) -> Content:
+        v = self.verdict
+        if v is None:
+            return Content(printable(self.line))
+        mark = "✓ prediction held" if v.agree else "✗ the kernel disagreed with the prediction"
+        outcome = {"RST": "verdictline--rst", "FIN": "verdictline--fin"}.get(v.observed, "verdictline--other")
+        head = Content.styled(
+            f"step {v.step} {v.actor} {v.call}({v.fd}) → {v.observed}",
+            ContentStyle.from_rich_style(self.get_component_rich_style(outcome, partial=True)),
+        )
+        return head + Content(f"  {mark}\n{printable(v.explanation)}" + (f"\n{printable(self.line)}" if self.line else ""))
