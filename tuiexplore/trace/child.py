@@ -27,7 +27,7 @@ READY = "ready"
 START_TIMEOUT_S = 30.0
 
 
-def serve(programs: list[tuple[str, list[str]]], lab: bool, capture: bool) -> int:
+def serve(programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_server: str | None = None) -> int:
     """The child's side: stdout carries only protocol lines."""
     from tuiexplore.trace.stepper import Stepper
 
@@ -41,7 +41,7 @@ def serve(programs: list[tuple[str, list[str]]], lab: bool, capture: bool) -> in
             sys.stdout.write(to_wire(e) + "\n")
             sys.stdout.flush()
 
-    stepper = Stepper(programs, emit, auto=False, lab=lab, capture=capture)
+    stepper = Stepper(programs, emit, auto=False, lab=lab, capture=capture, with_server=with_server)
     try:
         stepper.start()
     except Untraceable as exc:
@@ -81,15 +81,22 @@ class ChildStepper:
     """The parent's side: start() raises Untraceable with the child's one line; run() delivers
     its events to ``on_event`` on the calling thread until the child ends."""
 
-    def __init__(self, programs: list[tuple[str, list[str]]], on_event: Callable[[Event], None], capture: bool = True) -> None:
+    def __init__(
+        self,
+        programs: list[tuple[str, list[str]]],
+        on_event: Callable[[Event], None],
+        capture: bool = True,
+        with_server: str | None = None,
+    ) -> None:
         register_wire_types()
-        self.programs, self.on_event, self.capture = programs, on_event, capture
+        self.programs, self.on_event, self.capture, self.with_server = programs, on_event, capture, with_server
         self.proc: subprocess.Popen[str] | None = None
         self._stderr = tempfile.TemporaryFile(mode="w+")  # never the terminal the UI draws on
         self._lock = threading.Lock()
 
     def argv(self) -> list[str]:
         out = [sys.executable, "-m", "tuiexplore", "step", "--serve", "--lab", *([] if self.capture else ["--no-capture"])]
+        out += ["--with-server", self.with_server] if self.with_server else []
         for name, argv in self.programs:
             out += ["--actor", name, "--", *argv]
         return out

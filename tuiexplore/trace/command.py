@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 from tuiexplore.timeline import Event
 from tuiexplore.trace.events import OutputEvent, StopEvent
+from tuiexplore.trace.syscalls import escape
 
 USAGE = (
-    "tuiexplore step [--auto] [--json] [--lab] [--no-capture] -- PROGRAM ARGS\n"
+    "tuiexplore step [--auto] [--json] [--lab [--with-server seed]] [--no-capture] -- PROGRAM ARGS\n"
     "       tuiexplore step [--auto] [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]\n"
     "       (without --auto: the explorer, stepped by keys: n, N, g, tab, d, q)"
 )
@@ -72,6 +73,21 @@ def split_programs(argv: list[str]) -> tuple[list[str], list[tuple[str, list[str
     return opts, programs
 
 
+def check_server(name: str | None, lab: bool, programs: list[tuple[str, list[str]]]) -> str:
+    """Why ``--with-server NAME`` cannot be used as given ("" when it can)."""
+    if name is None:
+        return ""
+    from tuiexplore.trace.peer import SERVERS
+
+    if name not in SERVERS:
+        return f"--with-server {escape(name.encode())}: no such lab server (known: {', '.join(SERVERS)})"
+    if not lab:
+        return "--with-server needs --lab: the lab server runs in the lab's own namespace, on a fixed port"
+    if any(actor == "server" for actor, _ in programs):
+        return "--with-server is the server: give the traced program --client -- or --actor NAME --"
+    return ""
+
+
 def _text(e: Event) -> str:
     from tuiexplore.reports import transcript
 
@@ -103,17 +119,26 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="JSON Lines events on stdout (the contract's stream plus stop/output)")
     p.add_argument("--lab", action="store_true", help="run the programs inside a fresh private network namespace")
     p.add_argument("--no-capture", action="store_true", help="do not capture packets")
+    p.add_argument(
+        "--with-server",
+        metavar="NAME",
+        help="with --lab: a lab actor as the programs' server (seed: the seed's epoll server on 127.0.0.1:9999)",
+    )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the step screen's --lab child (trace/child.py)
     args = p.parse_args(opts)
+    why = check_server(args.with_server, args.lab, programs)
+    if why:
+        print(f"tuiexplore step: {why}", file=sys.stderr)
+        return 2
     if args.serve:
         from tuiexplore.trace.child import serve
 
-        return serve(programs, lab=args.lab, capture=not args.no_capture)
+        return serve(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server)
     if not args.auto:
         if interactive is None:
             print("tuiexplore step: no explorer in this build; use --auto (headless)", file=sys.stderr)
             return 2
-        return interactive(programs, lab=args.lab, capture=not args.no_capture)
+        return interactive(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server)
     from tuiexplore.trace.child import enter_lab
 
     ns = enter_lab() if args.lab else None
@@ -128,7 +153,7 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         with lock:
             print(e.to_json() if args.json else _text(e), flush=True)
 
-    stepper = Stepper(programs, emit, auto=True, lab=args.lab, capture=not args.no_capture)
+    stepper = Stepper(programs, emit, auto=True, lab=args.lab, capture=not args.no_capture, with_server=args.with_server)
     try:
         stepper.start()
     except Untraceable as exc:

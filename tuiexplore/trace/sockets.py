@@ -13,6 +13,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from tuiexplore.domain import SocketRow
 from tuiexplore.lab.calls import SIOCINQ, SIOCOUTQNSD, TCP_INFO, TCP_LINGER2, TCP_STATES
 from tuiexplore.lab.predict import SocketView
 from tuiexplore.trace.ptrace import pidfd_getfd
@@ -187,3 +188,8 @@ class PlainFds:
 
     def reset(self, pid: int) -> None:
         self._by_pid.pop(pid, None)
+
+
+def from_row(row: SocketRow, addr: str = "127.0.0.1") -> SockInfo:
+    """A lab actor's socket (as its inventory reports it) in the traced sockets' shape."""
+    return SockInfo(0, "AF_INET", "tcp", addr, row.lport, addr if row.rport else "", row.rport, row.state, row.inq, row.unsent)

@@ -15,6 +15,7 @@ from the thread that runs ``run()``. Policy lives here, mechanism in the tracer:
 from __future__ import annotations
 
 import dataclasses
+import os
 import queue
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from tuiexplore.trace import closing, sockets
 from tuiexplore.trace.events import Exited, OutputEvent, Parked, Returned, Started, StopEvent, TraceEvent, TraceNote
 from tuiexplore.trace.launch import Untraceable, resolve
 from tuiexplore.trace.output import OutputReader
+from tuiexplore.trace.peer import ENV, SERVERS, PeerCall, PeerEnded, PeerError
 from tuiexplore.trace.syscalls import escape
 from tuiexplore.trace.tracer import Tracer
 from tuiexplore.trace.wire import Wire
@@ -36,6 +38,7 @@ SETTLE_MAX_S = 2.0
 RETURN_MAX_S = 5.0  # a closing call that blocks (SO_LINGER) longer is judged anyway
 TICK_S = 0.05
 DEFER_MAX_S = 5.0
+PEER_GRACE_S = 2.0  # how long a lab server may go on once the traced programs are gone
 FD_CALLS_TO_LEARN = ("socket", "bind", "listen", "connect", "accept", "accept4", "dup", "dup2", "dup3", "fcntl")
 
 
@@ -80,13 +83,16 @@ class Stepper:
         auto: bool = True,
         lab: bool = False,
         capture: bool = True,
+        with_server: str | None = None,
     ) -> None:
         self.programs = programs
         self.on_event = on_event
         self.auto = auto
         self.lab = lab  # counters are exact only in a private namespace
-        self.inbox: queue.Queue[TraceEvent | _Command | None] = queue.Queue()
-        self.tracer = Tracer(self.inbox.put)
+        self.inbox: queue.Queue[TraceEvent | PeerCall | PeerEnded | _Command | None] = queue.Queue()
+        self.peer = SERVERS[with_server](self.inbox.put) if with_server else None
+        env = {**os.environ, ENV: self.peer.address} if self.peer is not None else None
+        self.tracer = Tracer(self.inbox.put, env=env)
         self.capture = Capture(on_frame=lambda: self.inbox.put(None)) if capture else None
         self.wire = Wire()
         self.t0 = time.time()
@@ -118,6 +124,8 @@ class Stepper:
                 self.capture = None
                 self.note("warn", f"no packets: {exc}")
         self.t0 = time.time()
+        if self.peer is not None:
+            self.start_peer()
         if not self.lab:
             self.note("info", "outside a lab: packets on lo only, filtered to the programs' own sockets; no counters")
         # The seed's setup: the others start once the server listens, so their connect() finds it.
@@ -128,7 +136,20 @@ class Stepper:
             self.tracer.start(first)
         except Untraceable:
             self.stop_capture()
+            if self.peer is not None:
+                self.peer.stop()
             raise
+
+    def start_peer(self) -> None:
+        """The lab server listens before the traced programs start, so their connect() finds it."""
+        assert self.peer is not None
+        try:
+            self.peer.start()
+        except PeerError as exc:
+            self.peer.stop()
+            self.stop_capture()
+            raise Untraceable(f"--with-server: {exc}") from None
+        self.note("info", f"{self.peer.name}: a lab actor (the seed's epoll server) listens on {self.peer.address}; ${ENV}={self.peer.address}")
 
     def run(self) -> int:
         """Until every program has exited (or the session detached). 0 when every verdict held."""
@@ -194,7 +215,13 @@ class Stepper:
 
     def finished(self) -> bool:
         tracer_done = self.tracer.detached or (not self.alive and self.tracer.join(0))
-        return tracer_done and not self.deferred and self.inbox.empty() and self.current is None and not self.waiting
+        done = tracer_done and not self.deferred and self.inbox.empty() and self.current is None and not self.waiting
+        if done and self.peer is not None and not self.peer.done.is_set():
+            if time.time() - self.last_activity < PEER_GRACE_S:  # its answer to the programs' last packets
+                return False
+            self.peer.stop()
+            self.note("info", f"{self.peer.name}: stopped, the traced programs are gone")
+        return done
 
     def stop_capture(self) -> None:
         if self.capture is not None:
@@ -256,6 +283,22 @@ class Stepper:
                 self.launch_deferred()
         elif isinstance(ev, TraceNote):
             self.emit(NoteEvent(self.rel(ev.t), ev.level, ev.text))
+        elif isinstance(ev, PeerCall):
+            self.peer_call(ev)
+        elif isinstance(ev, PeerEnded):
+            self.emit(NoteEvent(self.rel(), "info", f"{ev.actor}: {ev.why}"))
+
+    def peer_call(self, c: PeerCall) -> None:
+        """A call the lab server made: a step of its own, its sockets learnt for the wire."""
+        self.steps += 1
+        self.changes += 1
+        self.last_activity = time.time()
+        for row in c.sockets:
+            self.wire.learn(c.actor, sockets.from_row(row))
+        self.drain_frames()
+        self.emit(StepEvent(self.rel(c.t), self.steps, c.actor, c.call, c.args, c.ret, c.errno, c.result))
+        for ev in c.result.get("ready", []):
+            self.emit(EpollEvent(self.rel(c.t), self.steps, c.actor, str(ev["fd"]), ev["events"], ev["mask"]))
 
     def stop_event(self, n: int, p: Parked, prediction: list | None = None) -> StopEvent:
         fd = p.args.get("fd")
@@ -310,7 +353,7 @@ class Stepper:
         if self.deferred and self.auto and now - self.deferred_since > DEFER_MAX_S:  # by keys, the user sets the pace
             self.note("warn", f"the server did not listen() within {DEFER_MAX_S:.0f} s; starting the others anyway")
             self.launch_deferred()
-        quiet = now - self.last_activity >= QUIET_S
+        quiet = now - self.last_activity >= QUIET_S and (self.peer is None or self.peer.settled())
         c = self.current
         if c is not None and c.resumed_at:
             if (c.done and quiet) or now - c.resumed_at > RETURN_MAX_S:

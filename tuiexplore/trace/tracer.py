@@ -37,8 +37,9 @@ class _Task:
 
 
 class Tracer:
-    def __init__(self, on_event: Callable[[TraceEvent], None]) -> None:
+    def __init__(self, on_event: Callable[[TraceEvent], None], env: dict[str, str] | None = None) -> None:
         self.on_event = on_event
+        self.env = env  # the programs' environment (None: ours)
         self.tasks: dict[int, _Task] = {}
         self.actors: dict[int, str] = {}  # tgid -> actor
         self.plain = PlainFds()
@@ -103,7 +104,7 @@ class Tracer:
             self._kill_bell()
 
     def _spawn(self, actor: str, argv: list[str]) -> None:
-        lp = launch.spawn(actor, argv)
+        lp = launch.spawn(actor, argv, self.env)
         self.actors[lp.pid] = actor
         self.tasks[lp.pid] = _Task(lp.pid, lp.pid, actor, False)
         self.on_event(Started(time.time(), actor, lp.pid, lp.argv, lp.stdout, lp.stderr))
