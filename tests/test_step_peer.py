@@ -17,7 +17,7 @@ s.close()
 """
 
 
-def test_seed_client_against_the_lab_server(seed):
+def test_seed_client_against_the_lab_server(seed):  # noqa: F811 - the fixture imported above
     rc, evs, err = step("--with-server", "seed", "--", str(seed / "client"), "9999")
     assert rc == 0, err
     [note] = [e for e in of(evs, "note") if "listens on" in e["text"]]

@@ -149,7 +149,8 @@ class Stepper:
             self.peer.stop()
             self.stop_capture()
             raise Untraceable(f"--with-server: {exc}") from None
-        self.note("info", f"{self.peer.name}: a lab actor (the seed's epoll server) listens on {self.peer.address}; ${ENV}={self.peer.address}")
+        where = self.peer.address
+        self.note("info", f"{self.peer.name}: a lab actor (the seed's epoll server) listens on {where}; ${ENV}={where}")
 
     def run(self) -> int:
         """Until every program has exited (or the session detached). 0 when every verdict held."""
