@@ -35,9 +35,13 @@ def serve(programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_
     if lab and ns is None:
         return 1
     lock = threading.Lock()
+    early: list[Event] | None = []  # start()'s own notes come after the ready line
 
     def emit(e: Event) -> None:
         with lock:
+            if early is not None:
+                early.append(e)
+                return
             sys.stdout.write(to_wire(e) + "\n")
             sys.stdout.flush()
 
@@ -49,6 +53,10 @@ def serve(programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_
         return 2
     with lock:
         print(READY, flush=True)
+        held, early = early, None
+        for e in held:
+            sys.stdout.write(to_wire(e) + "\n")
+        sys.stdout.flush()
     if ns is not None:
         stepper.note("info", f"lab: private network namespace ({ns.mode}), counters exact")
     threading.Thread(target=_commands, args=(stepper,), name="commands", daemon=True).start()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 
 from tuiexplore.timeline import Event
-from tuiexplore.trace.events import OutputEvent, StopEvent
+from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.trace.syscalls import escape
 
 USAGE = (
@@ -150,6 +150,8 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
     lock = threading.Lock()
 
     def emit(e: Event) -> None:
+        if isinstance(e, SocketsEvent) and not args.json:
+            return  # the sockets strip's feed; the text stream has each stop's socket already
         with lock:
             print(e.to_json() if args.json else _text(e), flush=True)
 

@@ -37,10 +37,22 @@ class OutputEvent(Event):
     text: str
 
 
+@dataclass(frozen=True)
+class SocketsEvent(Event):
+    """A program's sockets now (after a stop, a return, a packet), when they changed: each with
+    ``fd``, ``kind``, ``local``, ``remote``, ``state``, ``recv_q`` (unread) and ``unsent``. An
+    empty list once the process is gone."""
+
+    type: ClassVar[str] = "sockets"
+    actor: str
+    pid: int
+    sockets: list[dict[str, Any]]
+
+
 def register_wire_types() -> None:
     """Let timeline.from_wire rebuild these too (the lab child's pipe, trace/child.py)."""
-    EVENT_TYPES.setdefault(StopEvent.type, StopEvent)
-    EVENT_TYPES.setdefault(OutputEvent.type, OutputEvent)
+    for cls in (StopEvent, OutputEvent, SocketsEvent):
+        EVENT_TYPES.setdefault(cls.type, cls)
 
 
 # -- the tracer's raw reports (tracer thread -> Stepper) ------------------------------------------

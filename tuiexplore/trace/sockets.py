@@ -192,4 +192,5 @@ class PlainFds:
 
 def from_row(row: SocketRow, addr: str = "127.0.0.1") -> SockInfo:
     """A lab actor's socket (as its inventory reports it) in the traced sockets' shape."""
-    return SockInfo(0, "AF_INET", "tcp", addr, row.lport, addr if row.rport else "", row.rport, row.state, row.inq, row.unsent)
+    local = addr if row.lport else "0.0.0.0"
+    return SockInfo(0, "AF_INET", "tcp", local, row.lport, addr if row.rport else "", row.rport, row.state, row.inq, row.unsent)

@@ -26,6 +26,7 @@ from tuiexplore.lab.capture import Capture, CaptureError
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, StepEvent, VerdictEvent
 from tuiexplore.trace import closing, sockets
 from tuiexplore.trace.events import Exited, OutputEvent, Parked, Returned, Started, StopEvent, TraceEvent, TraceNote
+from tuiexplore.trace.inventory import Inventory
 from tuiexplore.trace.launch import Untraceable, resolve
 from tuiexplore.trace.output import OutputReader
 from tuiexplore.trace.peer import ENV, SERVERS, PeerCall, PeerEnded, PeerError
@@ -111,6 +112,9 @@ class Stepper:
         self.last_t = 0.0
         self.deferred: list[tuple[str, list[str]]] = []
         self.deferred_since = 0.0
+        self.inventory = Inventory()
+        self.pids: dict[int, str] = {}  # every traced process seen -> its actor
+        self.stale = False  # packets arrived since the last sockets snapshot
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -251,15 +255,18 @@ class Stepper:
             self.steps += 1
             n = self.steps
             self.calls[ev.tid] = (n, ev)
+            self.pids[ev.pid] = ev.actor
             if closing.is_closing(ev):
                 if self.auto:
                     self.waiting.append((n, ev))  # not activity: it waits for the others
                     return
                 self.parked[ev.tid] = (n, ev)
                 self.closings[ev.tid] = self.predict(n, ev)
+                self.snapshot(ev.pid)
                 return
             self.last_activity = time.time()
             self.emit(self.stop_event(n, ev))
+            self.snapshot(ev.pid)
             if self.auto:
                 self.tracer.resume(ev.tid)
             else:
@@ -280,6 +287,7 @@ class Stepper:
                 self.current.done = True
             self.flush_outputs(final=True)
             self.emit(NoteEvent(self.rel(ev.t), "info", f"{ev.actor}: pid {ev.pid} {ev.status}"))
+            self.emit_if(self.inventory.gone(self.rel(ev.t), ev.actor, ev.pid))
             if ev.actor == "server" and self.deferred:  # it will never listen(): start the others now
                 self.launch_deferred()
         elif isinstance(ev, TraceNote):
@@ -300,6 +308,14 @@ class Stepper:
         self.emit(StepEvent(self.rel(c.t), self.steps, c.actor, c.call, c.args, c.ret, c.errno, c.result))
         for ev in c.result.get("ready", []):
             self.emit(EpollEvent(self.rel(c.t), self.steps, c.actor, str(ev["fd"]), ev["events"], ev["mask"]))
+        self.emit_if(self.inventory.of_rows(self.rel(c.t), c.actor, c.pid, c.sockets))
+
+    def snapshot(self, pid: int) -> None:
+        self.emit_if(self.inventory.take(self.rel(), self.pids.get(pid, "?"), pid))
+
+    def emit_if(self, ev: Event | None) -> None:
+        if ev is not None:
+            self.emit(ev)
 
     def stop_event(self, n: int, p: Parked, prediction: list | None = None) -> StopEvent:
         fd = p.args.get("fd")
@@ -322,6 +338,7 @@ class Stepper:
             self.learn(r, [fd, args.get("fd")])
         if self.current is not None and self.current.parked.tid == r.tid:
             self.current.done = True
+        self.snapshot(r.pid)
 
     def learn(self, r: Returned, fds: list[int | None]) -> None:
         """The endpoints a call created (its new fd, or the fd it acted on), for the wire."""
@@ -355,6 +372,10 @@ class Stepper:
             self.note("warn", f"the server did not listen() within {DEFER_MAX_S:.0f} s; starting the others anyway")
             self.launch_deferred()
         quiet = now - self.last_activity >= QUIET_S and (self.peer is None or self.peer.settled())
+        if quiet and self.stale:  # what the packets did to the programs' sockets
+            self.stale = False
+            for pid in [p for p in self.pids if p in self.alive or p not in self.outputs]:
+                self.snapshot(pid)
         c = self.current
         if c is not None and c.resumed_at:
             if (c.done and quiet) or now - c.resumed_at > RETURN_MAX_S:
@@ -399,6 +420,7 @@ class Stepper:
         if new:
             self.last_activity = max(self.last_activity, time.time())
             self.changes += 1
+            self.stale = True
         step = self.current.step if self.current else (self.steps or None)
         connecting = any(p.call == "connect" for _, p in self.calls.values())
         for ev in self.wire.take(new, step, self.t0, connecting):

@@ -23,13 +23,14 @@ from textual.widgets import Footer, Static
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.details import packet_text
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.trace.describe import parked_text, prediction_words, return_text, stop_text
-from tuiexplore.trace.events import OutputEvent, StopEvent
+from tuiexplore.trace.describe import args_text, parked_text, prediction_words, return_text, stop_text
+from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.tui.explorer import show_panel
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.step_feed import SteppingSession, TraceEnded, TraceEvents
 from tuiexplore.tui.step_help import StepHelp
+from tuiexplore.tui.step_sockets import StepSockets
 from tuiexplore.tui.widgets import ActorLog, KernelView, PacketTable, VerdictLine, printable
 
 PANELS = ("actors", "packets", "kernel", "output")
@@ -88,6 +89,7 @@ class StepScreen(Screen):
             yield KernelView(self.excerpt, id="kernel")
             yield PacketTable(id="packets")
             yield ActorLog("output", id="output", classes="panel")
+        yield StepSockets(id="step-sockets")
         yield VerdictLine(id="verdict")
         yield Footer(compact=True)
 
@@ -127,7 +129,10 @@ class StepScreen(Screen):
     def show_event(self, e: Event) -> None:
         if isinstance(e, StopEvent):
             self.stopped(e)
+        elif isinstance(e, SocketsEvent):
+            self.query_one(StepSockets).show(e)
         elif isinstance(e, StepEvent):
+            self.unparked_call(e)
             queue = self.parked.get(e.actor, [])
             queue[:] = [p for p in queue if p.step != e.step]  # it ran (a replay, or stepped elsewhere)
             failed = e.errno is not None
@@ -155,6 +160,15 @@ class StepScreen(Screen):
             self.query_one("#output", ActorLog).add_note(e)
             if e.level in ("warn", "error"):
                 self.notify(printable(e.text), severity="warning" if e.level == "warn" else "error", markup=False)
+
+    def unparked_call(self, e: StepEvent) -> None:
+        """A call that never parked (a lab server's, --with-server): its line comes with its result."""
+        if e.step in self.actor_of:
+            return
+        self.actor_of[e.step] = e.actor
+        line = Text(f"[{e.step:>2}] ", style="bold")
+        line.append(printable(f"{e.call}({args_text(e.args)})"))
+        self.log_of(e.actor).write(line)
 
     def stopped(self, e: StopEvent) -> None:
         self.actor_of[e.step] = e.actor

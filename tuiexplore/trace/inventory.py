@@ -1,0 +1,41 @@
+"""Every program's sockets as the kernel has them now, for the step screen's sockets strip.
+
+A snapshot is taken after each stop, return and packet (``take``), through the same
+pidfd_getfd duplicates as a prediction (closed again at once), and reported only when it differs
+from the last one for that process, so the stream stays small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuiexplore.domain import SocketRow
+from tuiexplore.trace.events import SocketsEvent
+from tuiexplore.trace.sockets import SockInfo, from_row, resolve, socket_fds
+
+
+def row(fd: int, s: SockInfo) -> dict[str, Any]:
+    return {**s.to_dict(), "fd": fd, "recv_q": s.inq, "unsent": s.unsent}
+
+
+class Inventory:
+    def __init__(self) -> None:
+        self.last: dict[int, list[dict[str, Any]]] = {}
+
+    def _changed(self, t: float, actor: str, pid: int, rows: list[dict[str, Any]]) -> SocketsEvent | None:
+        if self.last.get(pid) == rows:
+            return None
+        self.last[pid] = rows
+        return SocketsEvent(t, actor, pid, rows)
+
+    def take(self, t: float, actor: str, pid: int) -> SocketsEvent | None:
+        """A traced process's sockets; empty once it is gone."""
+        rows = [row(fd, s) for fd in socket_fds(pid) if (s := resolve(pid, fd)) is not None]
+        return self._changed(t, actor, pid, rows)
+
+    def of_rows(self, t: float, actor: str, pid: int, sockets: list[SocketRow]) -> SocketsEvent | None:
+        """A lab actor's sockets, as its own inventory reported them with its last reply."""
+        return self._changed(t, actor, pid, [row(r.fd, from_row(r)) for r in sockets])
+
+    def gone(self, t: float, actor: str, pid: int) -> SocketsEvent | None:
+        return self._changed(t, actor, pid, [])

@@ -1,0 +1,62 @@
+"""The step screen's sockets strip: every program's sockets with their state, as the explorer's
+strip shows each actor's. Fed by the session's ``sockets`` events (trace/inventory.py), which
+carry the kernel's word after each stop, return and packet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tuiexplore.trace.events import SocketsEvent
+from tuiexplore.tui.widgets import printable
+
+
+class StepSockets(DataTable):
+    COLUMNS = ("program", "fd", "connection", "state", "Recv-Q", "unsent")
+    DEFAULT_CSS = """
+    StepSockets {
+        height: auto;
+        max-height: 6;
+        scrollbar-size-horizontal: 0;
+        border: round $primary 40%;
+        border-title-color: $text;
+        background: $surface;
+    }
+    StepSockets:focus { border: round $primary; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(cursor_type="row", show_cursor=False, zebra_stripes=False, **kw)
+        self.border_title = "Sockets (after each stop)"
+        self.by_process: dict[tuple[str, int], list[dict[str, Any]]] = {}
+
+    def on_mount(self) -> None:
+        for c in self.COLUMNS:
+            self.add_column(c, key=c)
+        self.render_rows()
+
+    def show(self, e: SocketsEvent) -> None:
+        key = (e.actor, e.pid)
+        if e.sockets:
+            self.by_process[key] = e.sockets
+        else:  # closed them all, or exited: the strip keeps only what is open
+            self.by_process.pop(key, None)
+        self.render_rows()
+
+    def render_rows(self) -> None:
+        self.clear()
+        for (actor, pid), rows in self.by_process.items():
+            for s in rows:
+                ends = f"{s.get('local') or ''} → {s['remote']}" if s.get("remote") else str(s.get("local") or "")
+                self.add_row(
+                    Text(printable(f"{actor} {pid}")),
+                    Text(str(s["fd"])),
+                    Text(printable(ends)),
+                    Text(s.get("state") or s.get("kind", "")),
+                    Text(str(s.get("recv_q", 0)), style="bold red" if s.get("recv_q") else ""),
+                    Text(str(s.get("unsent", 0))),
+                )
+        if not self.by_process:
+            self.add_row(Text(""), Text("-"), Text("no open sockets", style="dim"), *[Text("")] * 3)
