@@ -98,7 +98,9 @@ def _text(e: Event) -> str:
             for p in e.prediction or []
         )
         sock = (
-            f"  [{e.socket['state']} {e.socket['local']} -> {e.socket['remote']}]" if e.socket and e.socket.get("local") else ""
+            f"  [{e.socket['state']} {e.socket['local']} -> {e.socket['remote']}]"
+            if e.socket and e.socket.get("kind") == "tcp"
+            else ""
         )
         return f"{t}  stop [{e.step:>2}] {e.actor:<8} pid {e.pid} tid {e.tid} {e.call}({e.args}){sock}{pred}"
     if isinstance(e, OutputEvent):
