@@ -43,6 +43,7 @@ class Tracer:
         self.tasks: dict[int, _Task] = {}
         self.actors: dict[int, str] = {}  # tgid -> actor
         self.plain = PlainFds()
+        self.dying: set[int] = set()  # pids parked at their signal death already
         self._cmds: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._bell = 0
         self._thread: threading.Thread | None = None
@@ -227,10 +228,26 @@ class Tracer:
                 ptrace.resume(tid, 0, ptrace.PTRACE_LISTEN)  # a real group-stop: stay stopped
             else:
                 ptrace.resume(tid)
-        elif event:  # EVENT_EXIT: the task is doomed; its fds close after this stop
+        elif event == ptrace.EVENT_EXIT:  # the task is doomed; its fds close after this stop
+            self._exit_stop(task)
+        elif event:
             ptrace.resume(tid)
         else:  # signal-delivery-stop: deliver the signal
             ptrace.resume(tid, sig)
+
+    def _exit_stop(self, task: _Task) -> None:
+        """A process dying of a signal (SIGSEGV, SIGTERM, ...) closes its sockets without a call:
+        its first task to reach PTRACE_EVENT_EXIT parks as a ``killed`` call while the fds are
+        still open, so the exit can be predicted like exit_group's. (SIGKILL gives no such stop.)"""
+        status = ptrace.event_msg(task.tid)  # the wait status it will exit with
+        if not os.WIFSIGNALED(status) or not task.started or task.pid in self.dying or not socket_fds(task.pid):
+            ptrace.resume(task.tid)
+            return
+        self.dying.add(task.pid)
+        sig = signal.Signals(os.WTERMSIG(status)).name
+        parked = Parked(time.time(), task.actor, task.pid, task.tid, "killed", {"signal": sig}, ())
+        task.pending, task.parked = parked, True
+        self.on_event(parked)
 
     def _syscall_stop(self, task: _Task) -> None:
         try:
