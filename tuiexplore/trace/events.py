@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from tuiexplore.timeline import EVENT_TYPES, Event
+from tuiexplore.timeline import EVENT_TYPES, EpollEvent, Event, StepEvent
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,14 @@ class SocketsEvent(Event):
     actor: str
     pid: int
     sockets: list[dict[str, Any]]
+
+
+def call_events(t: float, step: int, actor: str, call: str, args: dict, ret: int, err: str | None, result: dict) -> list[Event]:
+    """A call that returned: its ``step`` event, and an ``epoll`` event per fd an epoll call reported."""
+    out: list[Event] = [StepEvent(t, step, actor, call, args, ret, err, result)]
+    if call.startswith("epoll"):
+        out += [EpollEvent(t, step, actor, str(e["fd"]), e["events"], e["mask"]) for e in result.get("ready", [])]
+    return out
 
 
 def register_wire_types() -> None:

@@ -21,6 +21,10 @@ def row(fd: int, s: SockInfo) -> dict[str, Any]:
 class Inventory:
     def __init__(self) -> None:
         self.last: dict[int, list[dict[str, Any]]] = {}
+        self.actors: dict[int, str] = {}  # every traced process seen -> its actor
+        self.stale = False  # packets arrived since the last snapshot
+        self.frames_at: dict[int, int] = {}  # pid -> frames on the wire when it was last seen alive
+        self.sockets: dict[int, list[tuple[int, SockInfo]]] = {}  # the last snapshot, as taken
 
     def _changed(self, t: float, actor: str, pid: int, rows: list[dict[str, Any]]) -> SocketsEvent | None:
         if self.last.get(pid) == rows:
@@ -28,10 +32,20 @@ class Inventory:
         self.last[pid] = rows
         return SocketsEvent(t, actor, pid, rows)
 
-    def take(self, t: float, actor: str, pid: int) -> SocketsEvent | None:
-        """A traced process's sockets; empty once it is gone."""
-        rows = [row(fd, s) for fd in socket_fds(pid) if (s := resolve(pid, fd)) is not None]
-        return self._changed(t, actor, pid, rows)
+    def take(self, t: float, pid: int, frames: int = 0) -> SocketsEvent | None:
+        """A traced process's sockets (``frames``: on the wire so far); empty once it is gone."""
+        actor = self.actors.get(pid, "?")
+        found = [(fd, s) for fd in socket_fds(pid) if (s := resolve(pid, fd)) is not None]
+        if found or pid not in self.sockets:  # a process already gone keeps its last word
+            self.sockets[pid], self.frames_at[pid] = found, frames
+        return self._changed(t, actor, pid, [row(fd, s) for fd, s in found])
+
+    def refresh(self, t: float, gone: set[int], frames: int) -> list[SocketsEvent]:
+        """After packets: every process not known to be gone, again."""
+        if not self.stale:
+            return []
+        self.stale = False
+        return [ev for pid in self.actors if pid not in gone and (ev := self.take(t, pid, frames)) is not None]
 
     def of_rows(self, t: float, actor: str, pid: int, sockets: list[SocketRow]) -> SocketsEvent | None:
         """A lab actor's sockets, as its own inventory reported them with its last reply."""

@@ -23,6 +23,7 @@ from tuiexplore.domain import SocketRow
 from tuiexplore.lab.actors import ActorGone, FromActor, InboxItem, ScriptedActor
 from tuiexplore.lab.calls import epoll_mask
 from tuiexplore.lab.protocol import ActorRequest, Blocked, Failed, Returned
+from tuiexplore.trace.launch import Untraceable
 from tuiexplore.trace.ptrace import pidfd_getfd
 
 ADDRESS, PORT = "127.0.0.1", 9999  # the lab namespace is private: a fixed port never collides
@@ -90,6 +91,15 @@ class SeedServer:
         self.do("epoll_create", {"as": "ep"})
         self.do("epoll_ctl", {"ep": "ep", "op": "ADD", "fd": "listener", "events": ["EPOLLIN"]})
         threading.Thread(target=self._serve, name="lab-server", daemon=True).start()
+
+    def listen(self) -> str:
+        """start() for the Stepper: the note that says where it listens; raises Untraceable."""
+        try:
+            self.start()
+        except PeerError as exc:
+            self.stop()
+            raise Untraceable(f"--with-server: {exc}") from None
+        return f"{self.name}: a lab actor (the seed's epoll server) listens on {self.address}; ${ENV}={self.address}"
 
     def settled(self) -> bool:
         """Nothing under way: no request running, or the epoll_wait it is blocked in has nothing

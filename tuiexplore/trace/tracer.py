@@ -72,6 +72,10 @@ class Tracer:
         """Let every program run on untraced (parked calls then run); the loop ends."""
         self._command("detach")
 
+    def died_at_stop(self, pid: int) -> bool:
+        """Whether the process parked at its signal death (PTRACE_EVENT_EXIT) before it went."""
+        return pid in self.dying
+
     def join(self, timeout: float | None = None) -> bool:
         if self._thread is not None:
             self._thread.join(timeout)

@@ -15,16 +15,19 @@ from tuiexplore.tui.widgets import printable
 
 class StepSockets(DataTable):
     COLUMNS = ("program", "fd", "connection", "state", "Recv-Q", "unsent")
+    # A fixed height: rows come and go with every stop, and a strip that grew with them would
+    # move the panels above it (and re-wrap their logs) each time.
+    SCOPED_CSS = False
     DEFAULT_CSS = """
     StepSockets {
-        height: auto;
-        max-height: 6;
+        height: 6;
         scrollbar-size-horizontal: 0;
         border: round $primary 40%;
         border-title-color: $text;
         background: $surface;
     }
     StepSockets:focus { border: round $primary; }
+    .-narrow StepSockets { height: 5; }
     """
 
     def __init__(self, **kw: Any) -> None:
