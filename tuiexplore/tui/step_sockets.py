@@ -42,10 +42,9 @@ class StepSockets(DataTable):
 
     def show(self, e: SocketsEvent) -> None:
         key = (e.actor, e.pid)
-        if e.sockets:
-            self.by_process[key] = e.sockets
-        else:  # closed them all, or exited: the strip keeps only what is open
-            self.by_process.pop(key, None)
+        self.by_process.pop(key, None)
+        if e.sockets:  # the latest change first: on a short strip the program that just stopped shows
+            self.by_process = {key: e.sockets, **self.by_process}
         self.render_rows()
 
     def render_rows(self) -> None:
