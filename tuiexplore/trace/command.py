@@ -18,7 +18,7 @@ from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.trace.syscalls import escape
 
 USAGE = (
-    "tuiexplore step [--auto] [--json] [--lab [--with-server seed]] [--no-capture] -- PROGRAM ARGS\n"
+    "tuiexplore step [--auto [--fast]] [--json] [--lab [--with-server seed]] [--no-capture] -- PROGRAM ARGS\n"
     "       tuiexplore step [--auto] [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]\n"
     "       (without --auto: the explorer, stepped by keys: n, N, g, tab, d, q)"
 )
@@ -122,13 +122,18 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
     p.add_argument("--lab", action="store_true", help="run the programs inside a fresh private network namespace")
     p.add_argument("--no-capture", action="store_true", help="do not capture packets")
     p.add_argument(
+        "--fast",
+        action="store_true",
+        help="with --auto: only network syscalls stop (seccomp filter); the programs cannot be detached and die with us",
+    )
+    p.add_argument(
         "--with-server",
         metavar="NAME",
         help="with --lab: a lab actor as the programs' server (seed: the seed's epoll server on 127.0.0.1:9999)",
     )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the step screen's --lab child (trace/child.py)
     args = p.parse_args(opts)
-    why = check_server(args.with_server, args.lab, programs)
+    why = check_server(args.with_server, args.lab, programs) or ("--fast needs --auto" if args.fast and not args.auto else "")
     if why:
         print(f"tuiexplore step: {why}", file=sys.stderr)
         return 2
@@ -157,7 +162,9 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         with lock:
             print(e.to_json() if args.json else _text(e), flush=True)
 
-    stepper = Stepper(programs, emit, auto=True, lab=args.lab, capture=not args.no_capture, with_server=args.with_server)
+    stepper = Stepper(
+        programs, emit, auto=True, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, fast=args.fast
+    )
     try:
         stepper.start()
     except Untraceable as exc:
@@ -169,5 +176,12 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         return stepper.run()
     except KeyboardInterrupt:
         stepper.detach()
-        print("tuiexplore step: interrupted; detached, the programs run on untraced", file=sys.stderr)
-        return 130
+        if not args.fast:
+            print("tuiexplore step: interrupted; detached, the programs run on untraced", file=sys.stderr)
+            return 130
+    print("tuiexplore step: interrupted; --fast: the programs run on to their end (Ctrl-C again kills them)", file=sys.stderr)
+    try:
+        stepper.tracer.join()
+    except KeyboardInterrupt:
+        pass
+    return 130

@@ -174,6 +174,10 @@ class PlainFds:
             return False
         return True
 
+    def known_plain(self, pid: int, fd: int) -> bool:
+        plain = self._by_pid.get(pid)
+        return plain is not None and (fd & 0xFFFFFFFF) in plain
+
     def forget(self, pid: int, call: str, a: tuple[int, ...], ret: int) -> None:
         """At the exit of a call that may have made an fd a socket."""
         plain = self._by_pid.get(pid)

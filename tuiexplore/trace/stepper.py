@@ -54,6 +54,7 @@ class Stepper:
         lab: bool = False,
         capture: bool = True,
         with_server: str | None = None,
+        fast: bool = False,
     ) -> None:
         self.programs = programs
         self.on_event = on_event
@@ -62,7 +63,7 @@ class Stepper:
         self.inbox: queue.Queue[TraceEvent | PeerCall | PeerEnded | _Command | None] = queue.Queue()
         self.peer = SERVERS[with_server](self.inbox.put) if with_server else None
         env = {**os.environ, ENV: self.peer.address} if self.peer is not None else None
-        self.tracer = Tracer(self.inbox.put, env=env)
+        self.tracer = Tracer(self.inbox.put, env=env, fast=fast)
         self.wire = Wire(Capture(on_frame=lambda: self.inbox.put(None)) if capture else None)
         self.t0 = time.time()
         self.steps = 0
@@ -208,7 +209,7 @@ class Stepper:
             self.last_activity = time.time()
             self.parked = {tid: v for tid, v in self.parked.items() if v[1].pid != ev.pid}
             self.closing.exited(ev.pid)
-            if ev.status.startswith("killed") and not self.tracer.died_at_stop(ev.pid):
+            if ev.status.startswith("killed") and ev.pid not in self.tracer.dying:
                 last = self.inventory.sockets.get(ev.pid, [])
                 self.closing.died_unseen(ev.actor, ev.pid, ev.status, last, self.inventory.frames_at.get(ev.pid, 0))
             self.flush_outputs(final=True)

@@ -32,6 +32,9 @@ NUMBERS: dict[str, int] = {
 NAMES = {v: k for k, v in NUMBERS.items()}
 # Calls that only matter when their first argument is a socket (ld.so's read(3) of libc is not).
 ON_SOCKET_FD = frozenset({"read", "write", "readv", "writev", "close", "dup", "dup2", "dup3", "fcntl", "sendfile"})
+# Of those, the ones that change nothing about which fds are sockets: the --fast loop lets them
+# pass on an fd known to be plain without looking further.
+PLAIN_IO = frozenset(NUMBERS[c] for c in ("read", "write", "readv", "writev"))
 F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
 CLOSING = frozenset({"close", "shutdown", "exit_group", "exit", "connect"})
 
