@@ -1,11 +1,9 @@
 #!/usr/bin/env python3
-"""Cost of stepping: one program run bare, under strace -f, under tuiexplore step --auto --json
-and under tuiexplore step --auto --fast --json (the seccomp filter: non-network calls never stop).
+"""Cost of stepping: one program run bare, under strace -f, and under tuiexplore step --auto --json.
 
 The program makes ~100k non-network syscalls (getppid, and read() of /dev/zero, which the
 stepper must check is not a socket) and a few socket calls (3 loopback connections). Prints the
-four wall times, step_vs_strace_ratio=<n> (the default, detachable) and, last,
-step_fast_vs_strace_ratio=<n>. Usage: scripts/bench_step.py [N]
+three wall times and, last, step_vs_strace_ratio=<n>. Usage: scripts/bench_step.py [N]
 """
 
 from __future__ import annotations
@@ -53,16 +51,13 @@ def main() -> int:
         bare = timed(prog)
         strace = timed(["strace", "-f", "-o", "/dev/null", *prog])
         step = timed([sys.executable, "-m", "tuiexplore", "step", "--auto", "--json", "--", *prog])
-        fast = timed([sys.executable, "-m", "tuiexplore", "step", "--auto", "--fast", "--json", "--", *prog])
     finally:
         os.unlink(f.name)
     print(f"program: {n} non-network syscalls + 3 loopback connections")
     print(f"bare_s={bare:.3f}")
     print(f"strace_s={strace:.3f}")
     print(f"step_s={step:.3f}")
-    print(f"step_fast_s={fast:.3f}")
     print(f"step_vs_strace_ratio={step / strace:.2f}")
-    print(f"step_fast_vs_strace_ratio={fast / strace:.2f}")
     return 0
 
 

@@ -18,7 +18,7 @@ from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.trace.syscalls import escape
 
 USAGE = (
-    "tuiexplore step [--auto [--fast]] [--json] [--lab [--with-server seed]] [--no-capture] -- PROGRAM ARGS\n"
+    "tuiexplore step [--auto] [--json] [--lab [--with-server seed]] [--no-capture] -- PROGRAM ARGS\n"
     "       tuiexplore step [--auto] [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]\n"
     "       (without --auto: the explorer, stepped by keys: n, N, g, tab, d, q)"
 )
@@ -122,37 +122,27 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
     p.add_argument("--lab", action="store_true", help="run the programs inside a fresh private network namespace")
     p.add_argument("--no-capture", action="store_true", help="do not capture packets")
     p.add_argument(
-        "--fast",
-        action="store_true",
-        help="with --auto: only network syscalls stop (seccomp filter); the programs cannot be detached and die with us",
-    )
-    p.add_argument(
         "--with-server",
         metavar="NAME",
         help="with --lab: a lab actor as the programs' server (seed: the seed's epoll server on 127.0.0.1:9999)",
     )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the step screen's --lab child (trace/child.py)
     args = p.parse_args(opts)
-    why = check_server(args.with_server, args.lab, programs) or ("--fast needs --auto" if args.fast and not args.auto else "")
+    why = check_server(args.with_server, args.lab, programs)
     if why:
         print(f"tuiexplore step: {why}", file=sys.stderr)
         return 2
     if args.serve:
         from tuiexplore.trace.child import serve
 
-        return serve(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server)
+        return serve(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, auto=args.auto)
     if not args.auto:
         if interactive is None:
             print("tuiexplore step: no explorer in this build; use --auto (headless)", file=sys.stderr)
             return 2
         return interactive(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server)
-    from tuiexplore.trace.child import enter_lab
-
-    ns = enter_lab() if args.lab else None
-    if args.lab and ns is None:
-        return 1
+    from tuiexplore.trace.child import ChildStepper
     from tuiexplore.trace.launch import Untraceable
-    from tuiexplore.trace.stepper import Stepper
 
     lock = threading.Lock()
 
@@ -162,26 +152,24 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         with lock:
             print(e.to_json() if args.json else _text(e), flush=True)
 
-    stepper = Stepper(
-        programs, emit, auto=True, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, fast=args.fast
-    )
+    # The Stepper runs in a child, the programs' keeper (trace/child.py): with the seccomp filter
+    # only their network calls stop, and they run on correctly if this process is interrupted or killed.
+    session = ChildStepper(programs, emit, capture=not args.no_capture, with_server=args.with_server, lab=args.lab, auto=True)
     try:
-        stepper.start()
+        session.start()
     except Untraceable as exc:
         print(f"tuiexplore step: {exc}", file=sys.stderr)
         return 2
-    if ns is not None:
-        stepper.note("info", f"lab: private network namespace ({ns.mode}), counters exact")
     try:
-        return stepper.run()
+        status = session.run()
     except KeyboardInterrupt:
-        stepper.detach()
-        if not args.fast:
-            print("tuiexplore step: interrupted; detached, the programs run on untraced", file=sys.stderr)
-            return 130
-    print("tuiexplore step: interrupted; --fast: the programs run on to their end (Ctrl-C again kills them)", file=sys.stderr)
-    try:
-        stepper.tracer.join()
-    except KeyboardInterrupt:
-        pass
-    return 130
+        session.request_detach()
+        try:
+            session.run()  # the reports of what was under way, up to the child's last line
+        except KeyboardInterrupt:
+            pass
+        print("tuiexplore step: interrupted; detached from stepping, the programs run on to their end", file=sys.stderr)
+        return 130
+    for line in session.errors():  # a warning or a failure of the child's own
+        print(line, file=sys.stderr)
+    return status

@@ -31,9 +31,9 @@ class Tracer:
     def __init__(self, on_event: Callable[[TraceEvent], None], env: dict[str, str] | None = None, fast: bool = False) -> None:
         self.on_event = on_event
         self.env = env  # the programs' environment (None: ours)
-        # --fast (trace/seccomp.py): only the filter's calls stop, everything else runs on with CONT
+        # --auto (trace/seccomp.py): only the filter's calls stop, everything else runs on with CONT
         self.fast, self.go = fast, ptrace.PTRACE_CONT if fast else ptrace.PTRACE_SYSCALL
-        self.passive = False  # --fast after a detach: nothing parks, the programs run to their end
+        self.passive = False  # --auto after a detach: nothing parks, the programs run to their end
         self.tasks: dict[int, Task] = {}
         self.actors: dict[int, str] = {}  # tgid -> actor
         self.interest = Interest()
@@ -63,7 +63,7 @@ class Tracer:
         self._command("launch", actor, argv)
 
     def detach(self) -> None:
-        """Let every program run on untraced (parked calls then run); the loop ends (with --fast
+        """Let every program run on untraced (parked calls then run); the loop ends (with --auto
         they run on traced, unstepped, and the loop ends with them)."""
         self._command("detach")
 
@@ -102,8 +102,7 @@ class Tracer:
         self.on_event(Started(time.time(), actor, lp.pid, lp.argv, lp.stdout, lp.stderr))
 
     def _abandon(self) -> None:
-        """A launch failed half-way: what was started already runs on, detached (with --fast it
-        is killed instead: its filter would fail its calls without us)."""
+        """A launch failed half-way: the programs started run on, detached (--auto: killed, see seccomp.py)."""
         for t in list(self.tasks.values()):
             os.kill(t.pid, signal.SIGKILL) if self.fast else ptrace.resume(t.tid, 0, ptrace.PTRACE_DETACH)
         self.bell.remove()
@@ -130,7 +129,7 @@ class Tracer:
                     task.in_syscall = True
                     raw_resume(tid)
                     continue
-            elif status == seccomp_stop and task is not None and task.started:  # --fast: mostly plain-fd I/O
+            elif status == seccomp_stop and task is not None and task.started:  # --auto: mostly plain-fd I/O
                 nr, fd = seccomp_call(tid)
                 if self.passive or (nr in plain_io and plain.known_plain(task.pid, fd)):
                     raw_cont(tid)
@@ -183,7 +182,7 @@ class Tracer:
                 ptrace.resume(tid)
             else:
                 self._syscall_stop(task)
-        elif event == ptrace.EVENT_SECCOMP:  # --fast: a call of the filter's, at its entry
+        elif event == ptrace.EVENT_SECCOMP:  # --auto: a call of the filter's, at its entry
             self._syscall_stop(task)
         elif event == ptrace.EVENT_EXEC:
             task.started = True
@@ -262,7 +261,7 @@ class Tracer:
         return self.interest.parked(task.actor, task.pid, task.tid, info.nr, info.args)
 
     def _detach_all(self) -> bool:
-        """True when the loop is over. With --fast the programs cannot be detached (the filter
+        """True when the loop is over. With --auto the programs cannot be detached (the filter
         would make their calls fail): parked calls run, nothing parks any more, and the loop
         goes on until they have all exited."""
         if self.fast:
@@ -271,7 +270,13 @@ class Tracer:
                 if task.parked:
                     task.parked = False
                     ptrace.resume(task.tid, 0, ptrace.PTRACE_CONT)
-            self.on_event(TraceNote(time.time(), "info", "stepping stopped: with --fast the programs run on traced to their end"))
+            self.on_event(
+                TraceNote(
+                    time.time(),
+                    "info",
+                    "detached from stepping: the programs run on to their end (traced, unstepped: see seccomp.py)",
+                )
+            )
             return False
         detach_all(self.tasks.values(), self.bell.pid)
         self.tasks.clear()
