@@ -114,11 +114,16 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
     try:
         opts, programs = split_programs(argv)
     except UsageError as exc:
-        print(f"tuiexplore step: {exc}", file=sys.stderr)
-        return 2
+        if {"-h", "--help"} & set(argv[: argv.index("--") if "--" in argv else len(argv)]):
+            opts, programs = ["--help"], []  # argparse prints the help and exits 0
+        else:
+            print(f"tuiexplore step: {exc}", file=sys.stderr)
+            return 2
     p = argparse.ArgumentParser(prog="tuiexplore step", usage=USAGE)
     p.add_argument("--auto", action="store_true", help="run without waiting for keys (headless)")
-    p.add_argument("--json", action="store_true", help="JSON Lines events on stdout (the contract's stream plus stop/output)")
+    p.add_argument(
+        "--json", action="store_true", help="JSON Lines events on stdout (the contract's stream plus stop/output/sockets)"
+    )
     p.add_argument("--lab", action="store_true", help="run the programs inside a fresh private network namespace")
     p.add_argument("--no-capture", action="store_true", help="do not capture packets")
     p.add_argument(
