@@ -11,6 +11,7 @@ traced call.
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import select
 import threading
@@ -117,6 +118,9 @@ class SeedServer:
         if self.actor is not None:
             self.actor.kill()
         self.done.set()
+        if self._ep_dup is not None:
+            os.close(self._ep_dup)
+            self._ep_dup = None
 
     # -- the server's thread -------------------------------------------------------------------
     def _serve(self) -> None:
