@@ -7,6 +7,7 @@ from the last one for that process, so the stream stays small.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from tuiexplore.domain import SocketRow
@@ -36,7 +37,7 @@ class Inventory:
         """A traced process's sockets (``frames``: on the wire so far); empty once it is gone."""
         actor = self.actors.get(pid, "?")
         found = [(fd, s) for fd in socket_fds(pid) if (s := resolve(pid, fd)) is not None]
-        if found or pid not in self.sockets:  # a process already gone keeps its last word
+        if found or os.path.isdir(f"/proc/{pid}/fd"):  # a process already gone keeps its last word
             self.sockets[pid], self.frames_at[pid] = found, frames
         return self._changed(t, actor, pid, [row(fd, s) for fd, s in found])
 

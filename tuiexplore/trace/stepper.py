@@ -1,9 +1,10 @@
 """A stepping session over traced programs: the tracer's stops become the contract's timeline.
 
 The Stepper is an event source like the lab: it turns the tracer's raw stops, the capture's
-frames and the programs' output into typed timeline events (``stop``, ``step``, ``epoll``,
-``packet``, ``counters``, ``verdict``, ``note``, ``output``), handed to ``on_event`` in order
-from the thread that runs ``run()``. Policy lives here, mechanism in the tracer:
+frames, the programs' output and a lab server's calls into typed timeline events (``stop``,
+``step``, ``epoll``, ``packet``, ``counters``, ``verdict``, ``note``, ``output``, ``sockets``),
+handed to ``on_event`` in order from the thread that runs ``run()``. Policy lives here (closing
+calls in closecalls.py, the programs' start order in programs.py), mechanism in the tracer:
 
 - ``auto``: every parked call runs on at once, except closing calls, which first wait until the
   other programs and the wire have been quiet for QUIET_S (as a person pressing a key would be
