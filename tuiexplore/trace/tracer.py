@@ -25,6 +25,7 @@ from tuiexplore.trace.sockets import socket_fds
 from tuiexplore.trace.tasks import Task, adopt, detach_all, exit_words, status_ids
 
 GROUP_STOPS = {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
+KEPT_ON = "detached from stepping: the programs run on to their end (traced, unstepped: see seccomp.py)"
 
 
 class Tracer:
@@ -270,13 +271,7 @@ class Tracer:
                 if task.parked:
                     task.parked = False
                     ptrace.resume(task.tid, 0, ptrace.PTRACE_CONT)
-            self.on_event(
-                TraceNote(
-                    time.time(),
-                    "info",
-                    "detached from stepping: the programs run on to their end (traced, unstepped: see seccomp.py)",
-                )
-            )
+            self.on_event(TraceNote(time.time(), "info", KEPT_ON))
             return False
         detach_all(self.tasks.values(), self.bell.pid)
         self.tasks.clear()
