@@ -33,12 +33,15 @@ class Inventory:
         self.last[pid] = rows
         return SocketsEvent(t, actor, pid, rows)
 
-    def take(self, t: float, pid: int, frames: int = 0) -> SocketsEvent | None:
-        """A traced process's sockets (``frames``: on the wire so far); empty once it is gone."""
+    def take(self, t: float, pid: int, frames: int = 0, closed: int | None = None) -> SocketsEvent | None:
+        """A traced process's sockets (``frames``: on the wire so far; ``closed``: an fd its
+        close() just released); empty once it is gone."""
         actor = self.actors.get(pid, "?")
         found = [(fd, s) for fd in socket_fds(pid) if (s := resolve(pid, fd)) is not None]
-        if found or os.path.isdir(f"/proc/{pid}/fd"):  # a process already gone keeps its last word
+        if found or os.path.isdir(f"/proc/{pid}/fd"):
             self.sockets[pid], self.frames_at[pid] = found, frames
+        else:  # already gone (reaped before we looked): its last word, less what it closed since
+            self.sockets[pid] = [(fd, s) for fd, s in self.sockets.get(pid, []) if fd != closed]
         return self._changed(t, actor, pid, [row(fd, s) for fd, s in found])
 
     def refresh(self, t: float, gone: set[int], frames: int) -> list[SocketsEvent]:

@@ -236,8 +236,8 @@ class Stepper:
             self.emit(ev)
         self.emit_if(self.inventory.of_rows(self.rel(c.t), c.actor, c.pid, c.sockets))
 
-    def snapshot(self, pid: int) -> None:
-        self.emit_if(self.inventory.take(self.rel(), pid, len(self.wire.frames)))
+    def snapshot(self, pid: int, closed: int | None = None) -> None:
+        self.emit_if(self.inventory.take(self.rel(), pid, len(self.wire.frames), closed))
 
     def emit_if(self, ev: Event | None) -> None:
         if ev is not None:
@@ -261,7 +261,7 @@ class Stepper:
         if r.errno is None and self.wire.learn_call(r.actor, r.pid, r.call, r.ret, args.get("fd")):
             self.drain_frames()
         self.closing.returned(r.tid)
-        self.snapshot(r.pid)
+        self.snapshot(r.pid, closed=args.get("fd") if r.call == "close" and r.errno is None else None)
 
     def tick(self) -> None:
         self.drain_frames()
