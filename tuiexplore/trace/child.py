@@ -72,8 +72,21 @@ def serve(
     with lock:
         _write(f"{DONE} {status}")
         _close_stdout()
-    stepper.tracer.join()  # --fast after a detach: the keeper, until the programs have exited
+    stepper.tracer.join()  # --auto after a detach: the keeper, until the programs have exited
+    if stepper.peer is not None:  # a lab server serves detached programs on, until they are gone
+        while not stepper.peer.done.wait(0.5) and any(_running(pid) for pid in stepper.inventory.actors):
+            pass
+        stepper.peer.stop()
     return status
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a detached program of ours is reaped by no one)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _write(line: str) -> None:

@@ -132,17 +132,18 @@ class Stepper:
         else:
             self.tracer.resume(tid)
 
-    def resume(self, tid: int) -> None:
-        """A parked closing call runs now (ClosingCalls decided): activity from here on."""
+    def resume(self, tid: int) -> None:  # a parked closing call runs now: activity from here on
         self.last_activity = time.time()
         self.tracer.resume(tid)
 
     def detach(self, timeout: float = 5.0) -> None:
-        """Let the programs run on untraced, and report what was still under way. From the thread
-        of run() (or once run() is over; other threads: request_detach). If the tracer thread does
-        not answer, the kernel detaches when we exit anyway."""
+        """Let the programs run on (untraced; with the seccomp filter, traced by a loop that no longer
+        parks) and report what was still under way. From the thread of run() (other threads:
+        request_detach). If the tracer thread does not answer, the kernel detaches when we exit."""
         self.tracer.detach()
-        self.tracer.join(timeout)
+        end = time.time() + timeout
+        while not self.tracer.join(0.05) and not self.tracer.detached and time.time() < end:
+            pass
         for item in _drain(self.inbox):
             if item is not None and not isinstance(item, Parked | _Command):  # a stop that raced the detach ran untraced
                 self.handle(item)
@@ -153,7 +154,7 @@ class Stepper:
     def finished(self) -> bool:
         tracer_done = self.tracer.detached or (not self.progs.alive and self.tracer.join(0))
         done = tracer_done and not self.progs.deferred and self.inbox.empty() and not self.closing.busy
-        if done and self.peer is not None and not self.peer.done.is_set():
+        if done and self.peer is not None and not self.peer.done.is_set() and not self.tracer.detached:
             if time.time() - self.last_activity < PEER_GRACE_S:  # its answer to the programs' last packets
                 return False
             self.peer.stop()

@@ -262,16 +262,16 @@ class Tracer:
         return self.interest.parked(task.actor, task.pid, task.tid, info.nr, info.args)
 
     def _detach_all(self) -> bool:
-        """True when the loop is over. With --auto the programs cannot be detached (the filter
-        would make their calls fail): parked calls run, nothing parks any more, and the loop
-        goes on until they have all exited."""
+        """True when the loop is over. Under the seccomp filter they cannot be detached (their calls
+        would fail): parked calls run, nothing parks any more, the loop goes on to their exit."""
         if self.fast:
-            self.passive = self.detached = True
+            self.passive = True
             for task in self.tasks.values():
                 if task.parked:
                     task.parked = False
                     ptrace.resume(task.tid, 0, ptrace.PTRACE_CONT)
             self.on_event(TraceNote(time.time(), "info", KEPT_ON))
+            self.detached = True  # after the note: the Stepper drains its inbox once it sees this
             return False
         detach_all(self.tasks.values(), self.bell.pid)
         self.tasks.clear()
