@@ -3,9 +3,14 @@ policy is the peer of a real traced client, in the lab's own namespace."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 import sys
+import time
 
-from tests.conftest import cli
+from tests.conftest import ROOT, cli
 from tests.test_step import PROGS, of, output, seed, step  # noqa: F401 - seed is a fixture
 
 ENV_CLIENT = """
@@ -58,3 +63,44 @@ def test_bad_with_server_is_one_line():
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and words in r.stderr, r.stderr
         assert "\x1b" not in r.stderr and "Traceback" not in r.stderr
     assert PROGS.is_dir()
+
+
+RUNS_ON = """
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", 9999))
+s.recv(1)
+time.sleep(1.5)  # interrupted meanwhile: it must run on, its lab server still there
+got = s.recv(16)
+open(sys.argv[1], "w").write(str(len(got) > 0))
+s.close()
+"""
+
+
+def test_interrupted_program_runs_on_against_the_lab_server(tmp_path):
+    done = tmp_path / "done"
+    argv = ["step", "--auto", "--json", "--lab", "--with-server", "seed", "--", sys.executable, "-c", RUNS_ON, str(done)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuiexplore", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        for line in proc.stdout:  # up to its first byte from the server
+            e = json.loads(line)
+            if e["type"] == "step" and e["actor"] == "client" and e["call"] == "recvfrom":
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130 and "detached from stepping" in err, err
+        end = time.monotonic() + 20
+        while not done.exists():
+            assert time.monotonic() < end, "the program did not run on to its end"
+            time.sleep(0.1)
+        time.sleep(0.2)
+        assert done.read_text() == "True", "the lab server kept serving it (a second byte came)"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
