@@ -61,8 +61,17 @@ def test_step_screen_at_a_parked_close(snap_compare, size):
         await pilot.pause(0.2)
         await pilot.resize_terminal(*size)
         await pilot.pause(0.2)
-        for log in app.stepper_screen.query(ActorLog):
-            log.scroll_to(y=max(0, len(log.lines) - log.scrollable_content_region.height), animate=False)
-        await pilot.pause(0.2)
+        # Each log at its end, and still there once a late re-wrap (a scrollbar that appeared) settled.
+        for _ in range(20):
+            logs = list(app.stepper_screen.query(ActorLog))
+            ends = [max(0, len(log.lines) - log.scrollable_content_region.height) for log in logs]
+            for log, end in zip(logs, ends, strict=True):
+                log.scroll_to(y=end, animate=False)
+            await pilot.pause(0.2)
+            if all(
+                log.scroll_y == end == max(0, len(log.lines) - log.scrollable_content_region.height)
+                for log, end in zip(logs, ends, strict=True)
+            ):
+                break
 
     assert snap_compare(app, terminal_size=size, run_before=replayed)

@@ -21,6 +21,7 @@ from tuiexplore.trace import sockets
 from tuiexplore.trace.events import Parked
 
 STILL_REFERENCED = "still_referenced"
+EXITS = ("exit_group", "exit", "killed")  # "killed": dying of a signal, at PTRACE_EVENT_EXIT
 VERSION = kernel_version()
 
 
@@ -49,7 +50,7 @@ class Target:
 def is_closing(p: Parked) -> bool:
     if p.call == "connect":
         return (p.args.get("addr") or {}).get("family") == "AF_UNSPEC"
-    return p.call in ("close", "shutdown", "exit_group", "exit")
+    return p.call in ("close", "shutdown", *EXITS)
 
 
 def _comm(pid: int) -> str:
@@ -72,7 +73,7 @@ def _peer_states(pid: int) -> dict[tuple[int, int], str]:
 
 def predict(p: Parked) -> list[Target]:
     """Every TCP socket the call may close, each with what __tcp_close() & co. will do."""
-    if p.call in ("exit_group", "exit"):
+    if p.call in EXITS:
         fds = sockets.socket_fds(p.pid)
     else:
         fds = [p.args.get("fd", -1)]
@@ -97,7 +98,7 @@ def predict(p: Parked) -> list[Target]:
             who = ", ".join(f"pid {pid} ({_comm(pid)}) fd {hfd}" for pid, hfd in others)
             pred = Prediction("none", STILL_REFERENCED, None, (), f"only a reference is dropped: {who} still holds the socket")
         else:
-            pred = predict_close(view, VERSION, exiting=p.call in ("exit_group", "exit"))
+            pred = predict_close(view, VERSION, exiting=p.call in EXITS)
         out.append(Target(fd, s, pred, others))
     return out
 

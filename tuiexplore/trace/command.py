@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable
 
 from tuiexplore.timeline import Event
-from tuiexplore.trace.events import OutputEvent, StopEvent
+from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
+from tuiexplore.trace.syscalls import escape
 
 USAGE = (
-    "tuiexplore step [--auto] [--json] [--lab] [--no-capture] -- PROGRAM ARGS\n"
+    "tuiexplore step [--auto] [--json] [--lab [--with-server seed]] [--no-capture] -- PROGRAM ARGS\n"
     "       tuiexplore step [--auto] [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]\n"
     "       (without --auto: the explorer, stepped by keys: n, N, g, tab, d, q)"
 )
@@ -72,6 +73,21 @@ def split_programs(argv: list[str]) -> tuple[list[str], list[tuple[str, list[str
     return opts, programs
 
 
+def check_server(name: str | None, lab: bool, programs: list[tuple[str, list[str]]]) -> str:
+    """Why ``--with-server NAME`` cannot be used as given ("" when it can)."""
+    if name is None:
+        return ""
+    from tuiexplore.trace.peer import SERVERS
+
+    if name not in SERVERS:
+        return f"--with-server {escape(name.encode())}: no such lab server (known: {', '.join(SERVERS)})"
+    if not lab:
+        return "--with-server needs --lab: the lab server runs in the lab's own namespace, on a fixed port"
+    if any(actor == "server" for actor, _ in programs):
+        return "--with-server is the server: give the traced program --client -- or --actor NAME --"
+    return ""
+
+
 def _text(e: Event) -> str:
     from tuiexplore.reports import transcript
 
@@ -82,7 +98,9 @@ def _text(e: Event) -> str:
             for p in e.prediction or []
         )
         sock = (
-            f"  [{e.socket['state']} {e.socket['local']} -> {e.socket['remote']}]" if e.socket and e.socket.get("local") else ""
+            f"  [{e.socket['state']} {e.socket['local']} -> {e.socket['remote']}]"
+            if e.socket and e.socket.get("kind") == "tcp"
+            else ""
         )
         return f"{t}  stop [{e.step:>2}] {e.actor:<8} pid {e.pid} tid {e.tid} {e.call}({e.args}){sock}{pred}"
     if isinstance(e, OutputEvent):
@@ -96,49 +114,67 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
     try:
         opts, programs = split_programs(argv)
     except UsageError as exc:
-        print(f"tuiexplore step: {exc}", file=sys.stderr)
-        return 2
+        if {"-h", "--help"} & set(argv[: argv.index("--") if "--" in argv else len(argv)]):
+            opts, programs = ["--help"], []  # argparse prints the help and exits 0
+        else:
+            print(f"tuiexplore step: {exc}", file=sys.stderr)
+            return 2
     p = argparse.ArgumentParser(prog="tuiexplore step", usage=USAGE)
     p.add_argument("--auto", action="store_true", help="run without waiting for keys (headless)")
-    p.add_argument("--json", action="store_true", help="JSON Lines events on stdout (the contract's stream plus stop/output)")
+    p.add_argument(
+        "--json", action="store_true", help="JSON Lines events on stdout (the contract's stream plus stop/output/sockets)"
+    )
     p.add_argument("--lab", action="store_true", help="run the programs inside a fresh private network namespace")
     p.add_argument("--no-capture", action="store_true", help="do not capture packets")
+    p.add_argument(
+        "--with-server",
+        metavar="NAME",
+        help="with --lab: a lab actor as the programs' server (seed: the seed's epoll server on 127.0.0.1:9999)",
+    )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the step screen's --lab child (trace/child.py)
     args = p.parse_args(opts)
+    why = check_server(args.with_server, args.lab, programs)
+    if why:
+        print(f"tuiexplore step: {why}", file=sys.stderr)
+        return 2
     if args.serve:
         from tuiexplore.trace.child import serve
 
-        return serve(programs, lab=args.lab, capture=not args.no_capture)
+        return serve(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, auto=args.auto)
     if not args.auto:
         if interactive is None:
             print("tuiexplore step: no explorer in this build; use --auto (headless)", file=sys.stderr)
             return 2
-        return interactive(programs, lab=args.lab, capture=not args.no_capture)
-    from tuiexplore.trace.child import enter_lab
-
-    ns = enter_lab() if args.lab else None
-    if args.lab and ns is None:
-        return 1
+        return interactive(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server)
+    from tuiexplore.trace.child import ChildStepper
     from tuiexplore.trace.launch import Untraceable
-    from tuiexplore.trace.stepper import Stepper
 
     lock = threading.Lock()
 
     def emit(e: Event) -> None:
+        if isinstance(e, SocketsEvent) and not args.json:
+            return  # the sockets strip's feed; the text stream has each stop's socket already
         with lock:
             print(e.to_json() if args.json else _text(e), flush=True)
 
-    stepper = Stepper(programs, emit, auto=True, lab=args.lab, capture=not args.no_capture)
+    # The Stepper runs in a child, the programs' keeper (trace/child.py): with the seccomp filter
+    # only their network calls stop, and they run on correctly if this process is interrupted or killed.
+    session = ChildStepper(programs, emit, capture=not args.no_capture, with_server=args.with_server, lab=args.lab, auto=True)
     try:
-        stepper.start()
+        session.start()
     except Untraceable as exc:
         print(f"tuiexplore step: {exc}", file=sys.stderr)
         return 2
-    if ns is not None:
-        stepper.note("info", f"lab: private network namespace ({ns.mode}), counters exact")
     try:
-        return stepper.run()
+        status = session.run()
     except KeyboardInterrupt:
-        stepper.detach()
-        print("tuiexplore step: interrupted; detached, the programs run on untraced", file=sys.stderr)
+        session.request_detach()
+        try:
+            session.run()  # the reports of what was under way, up to the child's last line
+        except KeyboardInterrupt:
+            pass
+        print("tuiexplore step: interrupted; detached from stepping, the programs run on to their end", file=sys.stderr)
         return 130
+    for line in session.errors():  # a warning or a failure of the child's own
+        print(line, file=sys.stderr)
+    return status

@@ -40,6 +40,10 @@ def _value(key: str, value: Any, args: dict[str, Any]) -> str:
         return f"{names} ({args['mask']})" if "mask" in args else names
     if key == "data" and isinstance(value, str):  # a buffer; epoll_ctl's data is a number
         return f'"{value}"' + ("…" if args.get("truncated") else "")
+    if key == "iov" and isinstance(value, list):  # strace's style: {"bytes", iov_len}
+        return "[" + ", ".join(f'{{"{v["data"]}"{"…" if v["truncated"] else ""}, {v["len"]}}}' for v in value) + "]"
+    if key == "msgs" and isinstance(value, list):  # sendmmsg/recvmmsg: each message as a call's args
+        return "[" + "; ".join(args_text(m) for m in value) + "]"
     if key == "fds" and isinstance(value, list):  # poll's array
         return "[" + ", ".join(f"{p['fd']} {p.get('events') or p.get('revents') or '0'}" for p in value) + "]"
     if isinstance(value, dict):

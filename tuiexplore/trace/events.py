@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from tuiexplore.timeline import EVENT_TYPES, Event
+from tuiexplore.timeline import EVENT_TYPES, EpollEvent, Event, StepEvent
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,30 @@ class OutputEvent(Event):
     text: str
 
 
+@dataclass(frozen=True)
+class SocketsEvent(Event):
+    """A program's sockets now (after a stop, a return, a packet), when they changed: each with
+    ``fd``, ``kind``, ``local``, ``remote``, ``state``, ``recv_q`` (unread) and ``unsent``. An
+    empty list once the process is gone."""
+
+    type: ClassVar[str] = "sockets"
+    actor: str
+    pid: int
+    sockets: list[dict[str, Any]]
+
+
+def call_events(t: float, step: int, actor: str, call: str, args: dict, ret: int, err: str | None, result: dict) -> list[Event]:
+    """A call that returned: its ``step`` event, and an ``epoll`` event per fd an epoll call reported."""
+    out: list[Event] = [StepEvent(t, step, actor, call, args, ret, err, result)]
+    if call.startswith("epoll"):
+        out += [EpollEvent(t, step, actor, str(e["fd"]), e["events"], e["mask"]) for e in result.get("ready", [])]
+    return out
+
+
 def register_wire_types() -> None:
     """Let timeline.from_wire rebuild these too (the lab child's pipe, trace/child.py)."""
-    EVENT_TYPES.setdefault(StopEvent.type, StopEvent)
-    EVENT_TYPES.setdefault(OutputEvent.type, OutputEvent)
+    for cls in (StopEvent, OutputEvent, SocketsEvent):
+        EVENT_TYPES.setdefault(cls.type, cls)
 
 
 # -- the tracer's raw reports (tracer thread -> Stepper) ------------------------------------------

@@ -69,15 +69,24 @@ def seize_or_kill(pid: int, options: int, what: str) -> None:
         raise Untraceable(f"{what}: cannot trace it: {why}") from None
 
 
-def spawn(actor: str, argv: list[str], env: dict[str, str] | None = None) -> Launched:
-    """Spawn the self-stopping wrapper and seize it. Must run on the tracer's thread."""
+def spawn(actor: str, argv: list[str], env: dict[str, str] | None = None, fast: bool = False) -> Launched:
+    """Spawn the self-stopping wrapper and seize it. Must run on the tracer's thread. ``fast``:
+    the wrapper installs the seccomp filter first (trace/seccomp.py)."""
     path = resolve(argv)
+    if fast:
+        from tuiexplore.trace import seccomp
+
+        exe, wrapper = seccomp.launcher(path, argv)
+        options = ptrace.PROGRAM_OPTIONS | ptrace.O_TRACESECCOMP | ptrace.O_EXITKILL
+    else:
+        exe, wrapper = "/bin/sh", ["sh", "-c", WRAPPER, path, *argv[1:]]
+        options = ptrace.PROGRAM_OPTIONS
     outs = [tempfile.TemporaryFile(prefix=f"tuiexplore-{actor}-") for _ in range(2)]
     devnull = os.open(os.devnull, os.O_RDONLY)
     try:
         pid = os.posix_spawn(
-            "/bin/sh",
-            ["sh", "-c", WRAPPER, path, *argv[1:]],
+            exe,
+            wrapper,
             dict(os.environ if env is None else env),
             setsid=True,  # terminal signals (Ctrl-C, SIGHUP) never reach the program
             setsigmask=(),
@@ -92,7 +101,7 @@ def spawn(actor: str, argv: list[str], env: dict[str, str] | None = None) -> Lau
     _, status = os.waitpid(pid, os.WUNTRACED)
     if not os.WIFSTOPPED(status):
         raise Untraceable(f"{argv[0]}: the launcher exited before the program started (status {status:#x})")
-    seize_or_kill(pid, ptrace.PROGRAM_OPTIONS, argv[0])
+    seize_or_kill(pid, options, argv[0])
     os.kill(pid, signal.SIGCONT)
     # The files keep their own offsets; our duplicates read from the start (pread).
     fds = [os.dup(f.fileno()) for f in outs]

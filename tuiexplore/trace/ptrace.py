@@ -27,15 +27,17 @@ O_TRACEVFORK = 0x04
 O_TRACECLONE = 0x08
 O_TRACEEXEC = 0x10
 O_TRACEEXIT = 0x40
+O_TRACESECCOMP = 0x80
 O_EXITKILL = 0x100000
 # Never EXITKILL on a traced program: when the tracer dies the kernel detaches and the program
 # runs on (notes §6). Only the doorbell child dies with us.
 PROGRAM_OPTIONS = O_TRACESYSGOOD | O_TRACEFORK | O_TRACEVFORK | O_TRACECLONE | O_TRACEEXEC | O_TRACEEXIT
 
-EVENT_FORK, EVENT_VFORK, EVENT_CLONE, EVENT_EXEC, EVENT_EXIT, EVENT_STOP = 1, 2, 3, 4, 6, 128
+EVENT_FORK, EVENT_VFORK, EVENT_CLONE, EVENT_EXEC, EVENT_EXIT, EVENT_SECCOMP, EVENT_STOP = 1, 2, 3, 4, 6, 7, 128
 WALL = 0x40000000
 WNOTHREAD = 0x20000000
 SYSCALL_TRAP = 0x80 | 5  # SIGTRAP | 0x80 with TRACESYSGOOD
+SECCOMP_STATUS = (EVENT_SECCOMP << 16) | (5 << 8) | 0x7F  # waitpid's status at a PTRACE_EVENT_SECCOMP stop
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_BIT = 0x40000000
 
@@ -108,6 +110,21 @@ def entry_nr(tid: int) -> int:
     if _ENTRY_INFO.op != OP_ENTRY or _ENTRY_INFO.arch != AUDIT_ARCH_X86_64:
         return -1
     return _ENTRY_INFO.u[0]
+
+
+def seccomp_call(tid: int) -> tuple[int, int]:
+    """(number, first argument) at an x86_64 seccomp stop, else (-1, 0): the cheap first look
+    at a --fast stop (trace/seccomp.py), before anything is decoded."""
+    if _libc.ptrace(PTRACE_GET_SYSCALL_INFO, tid, _ENTRY_SIZE, _ENTRY_ADDR) <= 0:
+        return -1, 0
+    if _ENTRY_INFO.op != OP_SECCOMP or _ENTRY_INFO.arch != AUDIT_ARCH_X86_64:
+        return -1, 0
+    return _ENTRY_INFO.u[0], _ENTRY_INFO.u[1]
+
+
+def raw_cont(tid: int) -> None:
+    """PTRACE_CONT without error checks, for the --fast hot path."""
+    _libc.ptrace(PTRACE_CONT, tid, None, None)
 
 
 def raw_resume(tid: int) -> None:

@@ -13,6 +13,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from tuiexplore.domain import SocketRow
 from tuiexplore.lab.calls import SIOCINQ, SIOCOUTQNSD, TCP_INFO, TCP_LINGER2, TCP_STATES
 from tuiexplore.lab.predict import SocketView
 from tuiexplore.trace.ptrace import pidfd_getfd
@@ -173,6 +174,10 @@ class PlainFds:
             return False
         return True
 
+    def known_plain(self, pid: int, fd: int) -> bool:
+        plain = self._by_pid.get(pid)
+        return plain is not None and (fd & 0xFFFFFFFF) in plain
+
     def forget(self, pid: int, call: str, a: tuple[int, ...], ret: int) -> None:
         """At the exit of a call that may have made an fd a socket."""
         plain = self._by_pid.get(pid)
@@ -187,3 +192,9 @@ class PlainFds:
 
     def reset(self, pid: int) -> None:
         self._by_pid.pop(pid, None)
+
+
+def from_row(row: SocketRow, addr: str = "127.0.0.1") -> SockInfo:
+    """A lab actor's socket (as its inventory reports it) in the traced sockets' shape."""
+    local = addr if row.lport else "0.0.0.0"
+    return SockInfo(0, "AF_INET", "tcp", local, row.lport, addr if row.rport else "", row.rport, row.state, row.inq, row.unsent)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tuiexplore.lab.calls import epoll_names
+from tuiexplore.trace import msghdr
+from tuiexplore.trace.escaping import bits, escape
 from tuiexplore.trace.ptrace import read_mem
 
 SHOW_BYTES = 256
@@ -30,6 +32,9 @@ NUMBERS: dict[str, int] = {
 NAMES = {v: k for k, v in NUMBERS.items()}
 # Calls that only matter when their first argument is a socket (ld.so's read(3) of libc is not).
 ON_SOCKET_FD = frozenset({"read", "write", "readv", "writev", "close", "dup", "dup2", "dup3", "fcntl", "sendfile"})
+# Of those, the ones that change nothing about which fds are sockets: the --fast loop lets them
+# pass on an fd known to be plain without looking further.
+PLAIN_IO = frozenset(NUMBERS[c] for c in ("read", "write", "readv", "writev"))
 F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
 CLOSING = frozenset({"close", "shutdown", "exit_group", "exit", "connect"})
 
@@ -38,7 +43,9 @@ SOCK_TYPE = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 5: "SOCK_SEQPACKE
 SOCK_FLAGS = {0o4000: "SOCK_NONBLOCK", 0o2000000: "SOCK_CLOEXEC"}
 MSG_FLAGS = {
     0x1: "MSG_OOB", 0x2: "MSG_PEEK", 0x4: "MSG_DONTROUTE", 0x20: "MSG_TRUNC", 0x40: "MSG_DONTWAIT",
-    0x80: "MSG_EOR", 0x100: "MSG_WAITALL", 0x4000: "MSG_NOSIGNAL", 0x8000: "MSG_MORE",
+    0x80: "MSG_EOR", 0x100: "MSG_WAITALL", 0x800: "MSG_CONFIRM", 0x2000: "MSG_ERRQUEUE",
+    0x4000: "MSG_NOSIGNAL", 0x8000: "MSG_MORE", 0x10000: "MSG_WAITFORONE", 0x4000000: "MSG_ZEROCOPY",
+    0x20000000: "MSG_FASTOPEN", 0x40000000: "MSG_CMSG_CLOEXEC",
 }  # fmt: skip
 LEVELS = {1: "SOL_SOCKET", 6: "IPPROTO_TCP", 0: "IPPROTO_IP", 41: "IPPROTO_IPV6"}
 SOCKOPT_NAMES = {
@@ -65,16 +72,6 @@ CLONE_BITS = {
     0x4000: "CLONE_VFORK",
     0x10000: "CLONE_THREAD",
 }
-
-
-def escape(data: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 and b != 0x5C else f"\\x{b:02x}" for b in data)
-
-
-def bits(value: int, table: dict[int, str]) -> str:
-    names = [name for bit, name in table.items() if value & bit]
-    rest = value & ~sum(table)
-    return "|".join(names + ([hex(rest)] if rest else [])) or "0"
 
 
 def sockaddr(tid: int, addr: int, length: int) -> dict[str, Any] | None:
@@ -156,14 +153,19 @@ ENTRY: dict[str, Decoder] = {
     "accept": lambda t, a: {"fd": a[0]},
     "accept4": lambda t, a: {"fd": a[0], "flags": bits(a[3], SOCK_FLAGS)},
     "read": lambda t, a: {"fd": a[0], "count": a[2]},
-    "readv": lambda t, a: {"fd": a[0], "iovcnt": a[2]},
+    "readv": lambda t, a: {"fd": a[0], "iovcnt": a[2]},  # its buffers are read at its exit
     "write": lambda t, a: {"fd": a[0], "count": a[2], **_buf(t, a[1], a[2])},
-    "writev": lambda t, a: {"fd": a[0], "iovcnt": a[2]},
+    "writev": lambda t, a: {"fd": a[0], "iov": msghdr.buffers(t, msghdr.iovecs(t, a[1], a[2]))},
     "sendto": lambda t, a: {"fd": a[0], "count": a[2], **_buf(t, a[1], a[2]), "flags": bits(a[3], MSG_FLAGS)},
     "recvfrom": lambda t, a: {"fd": a[0], "count": a[2], "flags": bits(a[3], MSG_FLAGS)},
-    "sendmsg": lambda t, a: {"fd": a[0], "flags": bits(a[2], MSG_FLAGS)},
-    "recvmsg": lambda t, a: {"fd": a[0], "flags": bits(a[2], MSG_FLAGS)},
-    "sendmmsg": lambda t, a: {"fd": a[0], "vlen": a[2], "flags": bits(a[3], MSG_FLAGS)},
+    "sendmsg": lambda t, a: {"fd": a[0], **msghdr.message(t, a[1], sockaddr), "flags": bits(a[2], MSG_FLAGS)},
+    "recvmsg": lambda t, a: {"fd": a[0], "flags": bits(a[2], MSG_FLAGS)},  # the message is read at its exit
+    "sendmmsg": lambda t, a: {
+        "fd": a[0],
+        "vlen": a[2],
+        "msgs": msghdr.vector(t, a[1], a[2], sockaddr),
+        "flags": bits(a[3], MSG_FLAGS),
+    },
     "recvmmsg": lambda t, a: {"fd": a[0], "vlen": a[2], "flags": bits(a[3], MSG_FLAGS)},
     "sendfile": lambda t, a: {"out_fd": a[0], "in_fd": a[1], "count": a[3]},
     "shutdown": lambda t, a: {"fd": a[0], "how": SHUT.get(a[1], a[1])},
@@ -209,6 +211,12 @@ def exit_result(tid: int, call: str, a: tuple[int, ...], ret: int) -> dict[str, 
         return {}
     if call in ("read", "recvfrom"):
         return _buf(tid, a[1], ret)
+    if call == "recvmsg":
+        return msghdr.message(tid, a[1], sockaddr, filled=ret, received=True)
+    if call == "recvmmsg":
+        return {"msgs": msghdr.vector(tid, a[1], ret, sockaddr, received=True)}
+    if call == "readv":
+        return {"iov": msghdr.buffers(tid, msghdr.iovecs(tid, a[1], a[2]), filled=ret)}
     if call in ("accept", "accept4"):
         plen = _int(tid, a[2]) if a[2] else None
         return {"fd": ret, "peer": sockaddr(tid, a[1], plen) if plen else None}

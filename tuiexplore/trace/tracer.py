@@ -15,35 +15,32 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from tuiexplore.trace import launch, ptrace, syscalls
+from tuiexplore.trace.doorbell import Doorbell
 from tuiexplore.trace.events import Exited, Parked, Returned, Started, TraceEvent, TraceNote
-from tuiexplore.trace.sockets import PlainFds, socket_fds
+from tuiexplore.trace.interest import Interest
+from tuiexplore.trace.sockets import socket_fds
+from tuiexplore.trace.tasks import Task, adopt, detach_all, exit_words, status_ids
 
 GROUP_STOPS = {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
-
-
-@dataclass
-class _Task:
-    tid: int
-    pid: int
-    actor: str
-    started: bool  # past the wrapper's exec
-    pending: Parked | None = None  # the parked call, until its exit stop
-    parked: bool = False
-    in_syscall: bool = False  # between an entry we let pass and its exit
+KEPT_ON = "detached from stepping: the programs run on to their end (traced, unstepped: see seccomp.py)"
 
 
 class Tracer:
-    def __init__(self, on_event: Callable[[TraceEvent], None]) -> None:
+    def __init__(self, on_event: Callable[[TraceEvent], None], env: dict[str, str] | None = None, fast: bool = False) -> None:
         self.on_event = on_event
-        self.tasks: dict[int, _Task] = {}
+        self.env = env  # the programs' environment (None: ours)
+        # --auto (trace/seccomp.py): only the filter's calls stop, everything else runs on with CONT
+        self.fast, self.go = fast, ptrace.PTRACE_CONT if fast else ptrace.PTRACE_SYSCALL
+        self.passive = False  # --auto after a detach: nothing parks, the programs run to their end
+        self.tasks: dict[int, Task] = {}
         self.actors: dict[int, str] = {}  # tgid -> actor
-        self.plain = PlainFds()
+        self.interest = Interest()
+        self.dying: set[int] = set()  # pids parked at their signal death already
         self._cmds: queue.SimpleQueue[tuple] = queue.SimpleQueue()
-        self._bell = 0
+        self.bell = Doorbell()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: Exception | None = None
@@ -67,7 +64,8 @@ class Tracer:
         self._command("launch", actor, argv)
 
     def detach(self) -> None:
-        """Let every program run on untraced (parked calls then run); the loop ends."""
+        """Let every program run on untraced (parked calls then run); the loop ends (with --auto
+        they run on traced, unstepped, and the loop ends with them)."""
         self._command("detach")
 
     def join(self, timeout: float | None = None) -> bool:
@@ -78,17 +76,13 @@ class Tracer:
 
     def _command(self, *cmd: object) -> None:
         self._cmds.put(cmd)
-        if self._bell:
-            try:
-                os.kill(self._bell, signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
+        self.bell.ring()
 
     # -- the tracer thread ---------------------------------------------------------------------
     def _main(self, programs: list[tuple[str, list[str]]]) -> None:
         self.programs_label = programs[0][1][0] if programs else "program"
         try:
-            self._bell = self._spawn_bell()
+            self.bell.install(self.programs_label)
             for actor, argv in programs:
                 self._spawn(actor, argv)
         except (launch.Untraceable, OSError) as exc:
@@ -100,38 +94,26 @@ class Tracer:
         try:
             self._loop()
         finally:
-            self._kill_bell()
+            self.bell.remove()
 
     def _spawn(self, actor: str, argv: list[str]) -> None:
-        lp = launch.spawn(actor, argv)
+        lp = launch.spawn(actor, argv, self.env, self.fast)
         self.actors[lp.pid] = actor
-        self.tasks[lp.pid] = _Task(lp.pid, lp.pid, actor, False)
+        self.tasks[lp.pid] = Task(lp.pid, lp.pid, actor, False)
         self.on_event(Started(time.time(), actor, lp.pid, lp.argv, lp.stdout, lp.stderr))
 
-    def _spawn_bell(self) -> int:
-        pid = os.posix_spawn("/bin/sleep", ["sleep", "1000000"], dict(os.environ), setsigmask=())
-        launch.seize_or_kill(pid, ptrace.O_EXITKILL, self.programs_label)
-        return pid
-
-    def _kill_bell(self) -> None:
-        if self._bell:
-            try:
-                os.kill(self._bell, signal.SIGKILL)
-                os.waitpid(self._bell, ptrace.WALL)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            self._bell = 0
-
     def _abandon(self) -> None:
-        """A launch failed half-way: detach whatever was started already, so it runs on."""
+        """A launch failed half-way: the programs started run on, detached (--auto: killed, see seccomp.py)."""
         for t in list(self.tasks.values()):
-            ptrace.resume(t.tid, 0, ptrace.PTRACE_DETACH)
-        self._kill_bell()
+            os.kill(t.pid, signal.SIGKILL) if self.fast else ptrace.resume(t.tid, 0, ptrace.PTRACE_DETACH)
+        self.bell.remove()
 
     def _loop(self) -> None:
         # The hot path, bound to locals: the exit stop of a call we let pass is most stops.
         waitpid, options, tasks, raw_resume = os.waitpid, ptrace.WALL | ptrace.WNOTHREAD, self.tasks, ptrace.raw_resume
         syscall_stop, entry_nr, names = (ptrace.SYSCALL_TRAP << 8) | 0x7F, ptrace.entry_nr, syscalls.NAMES
+        seccomp_stop, seccomp_call, raw_cont = ptrace.SECCOMP_STATUS, ptrace.seccomp_call, ptrace.raw_cont
+        plain_io, plain = syscalls.PLAIN_IO, self.interest.plain
         while tasks:
             try:
                 tid, status = waitpid(-1, options)
@@ -148,13 +130,17 @@ class Tracer:
                     task.in_syscall = True
                     raw_resume(tid)
                     continue
-            if tid == self._bell:
-                if os.WIFSTOPPED(status):
-                    ptrace.resume(tid, 0, ptrace.PTRACE_CONT)  # swallow the ring
+            elif status == seccomp_stop and task is not None and task.started:  # --auto: mostly plain-fd I/O
+                nr, fd = seccomp_call(tid)
+                if self.passive or (nr in plain_io and plain.known_plain(task.pid, fd)):
+                    raw_cont(tid)
+                    continue
+            if tid == self.bell.pid:
+                self.bell.answer(status)
                 if self._drain_commands():
                     return
                 continue
-            task = task or self._adopt(tid)
+            task = task or adopt(tid, self.tasks, self.actors)
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
                 self._gone(task, status)
             elif os.WIFSTOPPED(status):
@@ -170,68 +156,73 @@ class Tracer:
                 task = self.tasks.get(cmd[1])
                 if task is not None and task.parked:
                     task.parked = False
-                    ptrace.resume(task.tid)
+                    ptrace.resume(task.tid)  # PTRACE_SYSCALL: its exit stop brings the result
             elif cmd[0] == "launch":
                 try:
                     self._spawn(cmd[1], cmd[2])
                 except (launch.Untraceable, OSError) as exc:
                     self.on_event(TraceNote(time.time(), "error", f"{cmd[1]}: {exc}"))
             elif cmd[0] == "detach":
-                self._detach_all()
-                return True
+                return self._detach_all()
 
-    def _adopt(self, tid: int) -> _Task:
-        """A new task can report its first stop before its parent's clone/fork event."""
-        pid, ppid = _status_ids(tid)
-        actor = self.actors.get(pid) or self.actors.get(ppid, "?")
-        self.actors.setdefault(pid, actor)
-        task = _Task(tid, pid, actor, True)
-        self.tasks[tid] = task
-        return task
-
-    def _gone(self, task: _Task, status: int) -> None:
+    def _gone(self, task: Task, status: int) -> None:
         self.tasks.pop(task.tid, None)
         if task.tid == task.pid:
-            if os.WIFEXITED(status):
-                how = f"exit {os.WEXITSTATUS(status)}"
-            else:
-                how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+            how = exit_words(status)
             if task.started:
                 self.on_event(Exited(time.time(), task.actor, task.pid, how))
             else:
                 self.on_event(TraceNote(time.time(), "error", f"{task.actor}: the program did not start ({how})"))
 
-    def _stopped(self, task: _Task, status: int) -> None:
+    def _stopped(self, task: Task, status: int) -> None:
         sig, event = os.WSTOPSIG(status), status >> 16
         tid = task.tid
         if sig == ptrace.SYSCALL_TRAP:
-            if task.in_syscall:  # the exit of a call we let pass (we always resume with PTRACE_SYSCALL)
+            if task.in_syscall:  # the exit of a call we let pass with PTRACE_SYSCALL
                 task.in_syscall = False
                 ptrace.resume(tid)
             else:
                 self._syscall_stop(task)
+        elif event == ptrace.EVENT_SECCOMP:  # --auto: a call of the filter's, at its entry
+            self._syscall_stop(task)
         elif event == ptrace.EVENT_EXEC:
             task.started = True
-            self.plain.reset(task.pid)
-            ptrace.resume(tid)
+            self.interest.plain.reset(task.pid)
+            ptrace.resume(tid, 0, self.go)
         elif event in (ptrace.EVENT_FORK, ptrace.EVENT_VFORK, ptrace.EVENT_CLONE):
             new = ptrace.event_msg(tid)
             if new not in self.tasks:
-                pid = task.pid if event == ptrace.EVENT_CLONE and _status_ids(new)[0] == task.pid else new
+                pid = task.pid if event == ptrace.EVENT_CLONE and status_ids(new)[0] == task.pid else new
                 self.actors.setdefault(pid, task.actor)
-                self.tasks[new] = _Task(new, pid, task.actor, True)
-            ptrace.resume(tid)
+                self.tasks[new] = Task(new, pid, task.actor, True)
+            ptrace.resume(tid, 0, self.go)
         elif event == ptrace.EVENT_STOP:
             if sig in GROUP_STOPS and task.started:
                 ptrace.resume(tid, 0, ptrace.PTRACE_LISTEN)  # a real group-stop: stay stopped
             else:
-                ptrace.resume(tid)
-        elif event:  # EVENT_EXIT: the task is doomed; its fds close after this stop
-            ptrace.resume(tid)
+                ptrace.resume(tid, 0, self.go)
+        elif event == ptrace.EVENT_EXIT:  # the task is doomed; its fds close after this stop
+            self._exit_stop(task)
+        elif event:
+            ptrace.resume(tid, 0, self.go)
         else:  # signal-delivery-stop: deliver the signal
-            ptrace.resume(tid, sig)
+            ptrace.resume(tid, sig, self.go)
 
-    def _syscall_stop(self, task: _Task) -> None:
+    def _exit_stop(self, task: Task) -> None:
+        """A process dying of a signal (SIGSEGV, SIGTERM, ...) closes its sockets without a call:
+        its first task to reach PTRACE_EVENT_EXIT parks as a ``killed`` call while the fds are
+        still open, so the exit can be predicted like exit_group's. (SIGKILL gives no such stop.)"""
+        status = ptrace.event_msg(task.tid)  # the wait status it will exit with
+        if not os.WIFSIGNALED(status) or not task.started or task.pid in self.dying or self.passive or not socket_fds(task.pid):
+            ptrace.resume(task.tid, 0, self.go)
+            return
+        self.dying.add(task.pid)
+        sig = signal.Signals(os.WTERMSIG(status)).name
+        parked = Parked(time.time(), task.actor, task.pid, task.tid, "killed", {"signal": sig}, ())
+        task.pending, task.parked = parked, True
+        self.on_event(parked)
+
+    def _syscall_stop(self, task: Task) -> None:
         try:
             info = ptrace.syscall_info(task.tid)
         except OSError as exc:
@@ -239,10 +230,10 @@ class Tracer:
                 raise
             return
         if info.op == ptrace.OP_ENTRY:
-            parked = self._entry(task, info) if task.started else None
+            parked = self._entry(task, info) if task.started and not self.passive else None
             if parked is None:
-                task.in_syscall = True
-                ptrace.resume(task.tid)
+                task.in_syscall = not self.fast  # PTRACE_SYSCALL stops at its exit too
+                ptrace.resume(task.tid, 0, self.go)
                 return
             task.pending, task.parked = parked, True
             self.on_event(parked)
@@ -250,90 +241,40 @@ class Tracer:
             p, task.pending = task.pending, None
             err = errno.errorcode.get(-info.ret, str(-info.ret)) if info.is_error else None
             result = syscalls.exit_result(task.tid, p.call, p.raw, info.ret)
-            self.plain.forget(p.pid, p.call, p.raw, info.ret)
+            self.interest.plain.forget(p.pid, p.call, p.raw, info.ret)
             self.on_event(Returned(time.time(), p.actor, p.pid, p.tid, p.call, info.ret, err, result))
-            ptrace.resume(task.tid)
+            ptrace.resume(task.tid, 0, self.go)
         else:
-            ptrace.resume(task.tid)
+            ptrace.resume(task.tid, 0, self.go)
 
-    def _entry(self, task: _Task, info: ptrace.SyscallStop) -> Parked | None:
+    def _entry(self, task: Task, info: ptrace.SyscallStop) -> Parked | None:
         if info.arch != ptrace.AUDIT_ARCH_X86_64 or info.nr & ptrace.X32_BIT:
+            if self.fast:  # the filter outlives a detach: it runs on traced, unstepped
+                task.started = False
+            else:
+                ptrace.resume(task.tid, 0, ptrace.PTRACE_DETACH)
+                self.tasks.pop(task.tid, None)
+            how = "not stepped" if self.fast else "detached"
             self.on_event(
-                TraceNote(time.time(), "error", f"{task.actor} (pid {task.pid}) uses another syscall ABI (i386 or x32): detached")
+                TraceNote(time.time(), "error", f"{task.actor} (pid {task.pid}) uses another syscall ABI (i386 or x32): {how}")
             )
-            ptrace.resume(task.tid, 0, ptrace.PTRACE_DETACH)
-            self.tasks.pop(task.tid, None)
             return None
-        call = syscalls.NAMES.get(info.nr)
-        if call is None:
-            return None
-        a = info.args
-        if call in ("exit", "exit_group") and not socket_fds(task.pid):
-            return None  # nothing of interest dies with it
-        if call == "exit" and _threads(task.pid) > 1:
-            return None  # one thread ends; the fd table lives on with its siblings
-        if call in syscalls.ON_SOCKET_FD:
-            if call == "fcntl" and a[1] not in (syscalls.F_DUPFD, syscalls.F_DUPFD_CLOEXEC):
-                return None
-            if not self.plain.is_socket(task.pid, task.tid, call, a):
-                return None
-        elif call == "close_range":
-            self.plain.reset(task.pid)
-        args = syscalls.decode_entry(task.tid, call, a)
-        return Parked(time.time(), task.actor, task.pid, task.tid, call, args, a)
+        return self.interest.parked(task.actor, task.pid, task.tid, info.nr, info.args)
 
-    def _detach_all(self) -> None:
-        detach_all(self.tasks.values(), self._bell)
+    def _detach_all(self) -> bool:
+        """True when the loop is over. Under the seccomp filter they cannot be detached (their calls
+        would fail): parked calls run, nothing parks any more, the loop goes on to their exit."""
+        if self.fast:
+            self.passive = True
+            for task in self.tasks.values():
+                if task.parked:
+                    task.parked = False
+                    ptrace.resume(task.tid, 0, ptrace.PTRACE_CONT)
+            self.on_event(TraceNote(time.time(), "info", KEPT_ON))
+            self.detached = True  # after the note: the Stepper drains its inbox once it sees this
+            return False
+        detach_all(self.tasks.values(), self.bell.pid)
         self.tasks.clear()
         self.detached = True
         self.on_event(TraceNote(time.time(), "info", "detached: the programs run on untraced"))
-
-
-def detach_all(tasks: Iterable[_Task], bell: int) -> None:
-    """Parked tasks are detached where they stand; running ones are interrupted first, and a
-    task caught at a signal keeps it (DETACH's data delivers it)."""
-    waiting = set()
-    for task in list(tasks):
-        if task.parked:
-            ptrace.resume(task.tid, 0, ptrace.PTRACE_DETACH)
-        else:
-            try:
-                ptrace.ptrace(ptrace.PTRACE_INTERRUPT, task.tid)
-                waiting.add(task.tid)
-            except OSError:
-                pass
-    while waiting:
-        try:
-            tid, status = os.waitpid(-1, ptrace.WALL | ptrace.WNOTHREAD)
-        except ChildProcessError:
-            break
-        if tid not in waiting:
-            if tid == bell and os.WIFSTOPPED(status):
-                ptrace.resume(tid, 0, ptrace.PTRACE_CONT)
-            continue
-        if os.WIFSTOPPED(status):
-            sig, event = os.WSTOPSIG(status), status >> 16
-            deliver = sig if not event and sig != ptrace.SYSCALL_TRAP else 0
-            ptrace.resume(tid, deliver, ptrace.PTRACE_DETACH)
-        waiting.discard(tid)
-
-
-def _status_ids(tid: int) -> tuple[int, int]:
-    """(Tgid, PPid) of a task, from /proc/TID/status."""
-    ids = {"Tgid": tid, "PPid": 0}
-    try:
-        with open(f"/proc/{tid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ids:
-                    ids[key] = int(value)
-    except OSError:
-        pass
-    return ids["Tgid"], ids["PPid"]
-
-
-def _threads(pid: int) -> int:
-    try:
-        return len(os.listdir(f"/proc/{pid}/task"))
-    except OSError:
-        return 0
+        return True

@@ -8,14 +8,17 @@ call has returned and the endpoint is known.
 
 from __future__ import annotations
 
+import queue
 import time
 
-from tuiexplore.lab.capture import Frame, RelativeSeq
+from tuiexplore.lab.capture import Capture, CaptureError, Frame, RelativeSeq
 from tuiexplore.timeline import PacketEvent
 from tuiexplore.trace.sockets import SockInfo, resolve
 
 HOLD_S = 1.0
 WILDCARDS = ("0.0.0.0", "::")
+NEW_FD = ("socket", "accept", "accept4", "dup", "dup2", "dup3", "fcntl")
+LEARN_FROM = (*NEW_FD, "bind", "listen", "connect")
 
 
 def _norm(ip: str) -> str:
@@ -23,12 +26,39 @@ def _norm(ip: str) -> str:
 
 
 class Wire:
-    def __init__(self) -> None:
+    def __init__(self, capture: Capture | None = None) -> None:
+        self.capture = capture  # None: no packets (--no-capture, or it could not start)
         self.endpoints: dict[tuple[str, int], str] = {}  # local (ip, port) -> actor
         self.conns: set[tuple[int, int]] = set()  # (lport, rport) of traced connections
         self.frames: list[Frame] = []  # ours, in order
         self._held: list[Frame] = []
         self._relseq = RelativeSeq()
+
+    def start(self) -> str | None:
+        """Start capturing; why not, in one line, when it cannot."""
+        if self.capture is None:
+            return None
+        try:
+            self.capture.start()
+        except CaptureError as exc:
+            self.capture = None
+            return f"no packets: {exc}"
+        return None
+
+    def collect(self) -> list[Frame]:
+        """The frames captured since the last look."""
+        new: list[Frame] = []
+        while self.capture is not None:
+            try:
+                new.append(self.capture.frames.get_nowait())
+            except queue.Empty:
+                break
+        return new
+
+    def stop(self) -> None:
+        if self.capture is not None:
+            self.capture.stop()
+            self.capture = None
 
     def learn(self, actor: str, s: SockInfo) -> None:
         if s.kind != "tcp" or not s.lport:
@@ -43,6 +73,14 @@ class Wire:
             if s is not None:
                 self.learn(actor, s)
         return [s for s in found if s is not None]
+
+    def learn_call(self, actor: str, pid: int, call: str, ret: int, fd: int | None) -> bool:
+        """The endpoints a call that returned created (its new fd) or settled (the fd it acted on:
+        bind, connect, ...); whether it was such a call."""
+        if call not in LEARN_FROM:
+            return False
+        self.learn_fds(actor, pid, [ret if call in NEW_FD else None, fd])
+        return True
 
     def owner(self, ip: str, port: int) -> str | None:
         ip = _norm(ip)

@@ -72,7 +72,9 @@ class StepApp(App):
             self.thread.join(DETACH_WAIT_S)
 
 
-def run_step_app(programs: list[tuple[str, list[str]]], lab: bool, capture: bool, theme: str | None = None) -> int:
+def run_step_app(
+    programs: list[tuple[str, list[str]]], lab: bool, capture: bool, theme: str | None = None, with_server: str | None = None
+) -> int:
     """Start the programs (one line and exit 2 if they cannot be traced), then the screen."""
     from tuiexplore.trace.launch import Untraceable
 
@@ -83,7 +85,7 @@ def run_step_app(programs: list[tuple[str, list[str]]], lab: bool, capture: bool
     if lab:
         from tuiexplore.trace.child import ChildStepper
 
-        session: SteppingSession = ChildStepper(programs, batcher, capture=capture)
+        session: SteppingSession = ChildStepper(programs, batcher, capture=capture, with_server=with_server)
         where = "in a lab namespace (own lo, exact counters)"
     else:
         from tuiexplore.trace.stepper import Stepper
@@ -95,6 +97,7 @@ def run_step_app(programs: list[tuple[str, list[str]]], lab: bool, capture: bool
     except Untraceable as exc:
         print(f"tuiexplore step: {exc}", file=sys.stderr)
         return 2
-    app = StepApp(session, batcher, [name for name, _ in programs], where, theme=theme, find_source=True)
+    actors = [name for name, _ in programs] + (["server"] if with_server else [])
+    app = StepApp(session, batcher, actors, where, theme=theme, find_source=True)
     app.run()
     return 0

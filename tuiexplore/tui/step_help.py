@@ -23,6 +23,10 @@ close of a socket, dup, epoll, poll/select, fork/clone, exit). Other syscalls ru
 - **Kernel**: the `tcp_close` source; `?` the branch predicted for a parked closing call, `▶`
   the one the kernel took.
 - **Output**: the programs' stdout (`name>`) and stderr (`name!>`), and the session's notes.
+- **Sockets** (the strip): every program's sockets after each stop, return and packet: fd,
+  `local → remote`, TCP state, Recv-Q (unread bytes, red when not 0), unsent; latest change first.
+- A **lab server** (`--lab --with-server seed`, on `127.0.0.1:9999`) has a panel too: it is not
+  stepped, its calls appear as it makes them.
 - **Verdict** (bottom): at a parked closing call, the FIN/RST prediction from the socket's real
   state and who else still holds the socket; after it ran, what the kernel did.
 

@@ -25,14 +25,15 @@ from textual.widgets import Footer, Static
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.details import packet_text
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
-from tuiexplore.trace.describe import parked_text, prediction_words, return_text, stop_text
-from tuiexplore.trace.events import OutputEvent, StopEvent
+from tuiexplore.trace.describe import args_text, parked_text, prediction_words, return_text, stop_text
+from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.tui.explorer import show_panel
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.step_feed import SteppingSession, TraceEnded, TraceEvents
 from tuiexplore.tui.step_help import StepHelp
+from tuiexplore.tui.step_sockets import StepSockets
 from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, printable
 
 PANELS = ("actors", "packets", "kernel", "output")
@@ -91,6 +92,7 @@ class StepScreen(Screen):
             yield KernelView(self.excerpt, id="kernel")
             yield PacketTable(id="packets")
             yield ActorLog("output", id="output", classes="panel")
+        yield StepSockets(id="step-sockets")
         yield VerdictLine(id="verdict")
         yield Footer(compact=True)
 
@@ -133,7 +135,12 @@ class StepScreen(Screen):
         """Events without a view of their own here (packets go to the table in a batch)."""
 
     @show_event.register
+    def show_sockets(self, e: SocketsEvent) -> None:
+        self.query_one(StepSockets).show(e)
+
+    @show_event.register
     def show_return(self, e: StepEvent) -> None:
+        self.unparked_call(e)
         queue = self.parked.get(e.actor, [])
         queue[:] = [p for p in queue if p.step != e.step]  # it ran (a replay, or stepped elsewhere)
         failed = e.errno is not None
@@ -169,6 +176,15 @@ class StepScreen(Screen):
         self.query_one("#output", ActorLog).add_note(e)
         if e.level in ("warn", "error"):
             self.notify(printable(e.text), severity="warning" if e.level == "warn" else "error", markup=False)
+
+    def unparked_call(self, e: StepEvent) -> None:
+        """A call that never parked (a lab server's, --with-server): its line comes with its result."""
+        if e.step in self.actor_of:
+            return
+        self.actor_of[e.step] = e.actor
+        line = Text(f"[{e.step:>2}] ", style="actorlog--step")
+        line.append(printable(f"{e.call}({args_text(e.args)})"))
+        self.log_of(e.actor).write(line)
 
     @show_event.register
     def stopped(self, e: StopEvent) -> None:
