@@ -56,3 +56,36 @@ def test_a_log_scrolled_up_stays_where_the_user_put_it():
             assert log.scroll_offset.y == 0 and "newest" not in shown(log)
 
     asyncio.run(body())
+
+
+def test_no_character_is_lost_when_the_scrollbar_appears():
+    # Lines wrapped before the log overflowed are one cell too wide once its scrollbar takes a
+    # column; they must be wrapped again, not cut at the edge.
+    from rich.text import Text
+    from textual.app import App
+
+    class OneLog(App):
+        CSS = "ActorLog { width: 40; height: 10; }"
+
+        def compose(self):
+            yield ActorLog("server", id="log")
+
+    async def body():
+        app = OneLog()
+        async with app.run_test(size=(80, 24)) as pilot:
+            log = app.query_one(ActorLog)
+            await pilot.pause(0.1)
+            before = log.scrollable_content_region.width
+            for i in range(log.scrollable_content_region.height - 1):
+                log.write(Text(f"filler {i}"))
+                await pilot.pause(0.05)
+            assert log.scrollable_content_region.width == before  # it all fits: no scrollbar yet
+            long = "".join(f"{i % 10}" for i in range(3 * before))
+            log.write(Text(long))  # the line that overflows the log, wrapped before the bar is there
+            await pilot.pause(0.2)
+            width = log.scrollable_content_region.width
+            assert width < before  # the scrollbar took a column
+            assert long in "".join("".join(seg.text for seg in strip) for strip in log.lines)
+            assert max(strip.cell_length for strip in log.lines) <= width  # nothing cut at the edge
+
+    asyncio.run(body())

@@ -164,6 +164,11 @@ class ActorLog(ScrollView, can_focus=True):
                 self.lines = [strip for e in self.entries for strip in self._wrap(e, self._wrapped_at)]
         i = y + self.scroll_offset.y
         width = self.scrollable_content_region.width
+        if width and width != self._wrapped_at and self._wrapped_at:
+            # The scrollbar came (or went) after the last write, which no resize reports: wrap
+            # again for the new width rather than cut each full line's last cell.
+            self._wrapped_at = 0
+            self.call_after_refresh(self._rewrap)
         if 0 <= i < len(self.lines):
             return self.lines[i].extend_cell_length(width).apply_style(self.rich_style)
         return Strip.blank(width, self.rich_style)
