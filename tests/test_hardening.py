@@ -308,3 +308,21 @@ def test_signal_to_the_explorer_restores_the_terminal_and_stops_the_lab(sig):
     os.close(master)
     _, alive = psutil.wait_procs(lab, timeout=10)
     assert not alive, alive
+
+
+def test_a_tuiexplore_folder_in_the_working_directory_is_not_imported_by_the_lab(tmp_path):
+    # `python -m` puts the working directory first on sys.path: run from inside another checkout
+    # (an older version, or any folder named tuiexplore), the agent and actors would import that
+    # code and speak another protocol. They start with -P and import only the app's own package.
+    decoy = tmp_path / "tuiexplore"
+    (decoy / "lab").mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise SystemExit('the decoy tuiexplore was imported')\n")
+    (decoy / "lab" / "__init__.py").write_text("")
+    # The app itself as its console script starts it (no working directory on sys.path).
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-P", "-m", "tuiexplore", "run", "connect-refused"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "decoy" not in proc.stderr + proc.stdout

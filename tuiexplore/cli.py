@@ -237,7 +237,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     from textual_serve.server import Server
 
-    command = shlex.join([sys.executable, "-m", "tuiexplore", *(["demo"] if args.demo else []), args.scenario])
+    command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *(["demo"] if args.demo else []), args.scenario])
     url = f"http://{args.host}:{args.port}"
     print(f"tuiexplore: serving the explorer on {url}", flush=True)
     if args.host in ("127.0.0.1", "localhost", "::1"):

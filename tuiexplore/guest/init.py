@@ -99,7 +99,7 @@ def main() -> None:
         port = _open_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("tui")} | {"TMPDIR": scratch}
         agent = subprocess.Popen(
-            [sys.executable, "-m", "tuiexplore.lab.agent", opts], stdin=port, stdout=port, env=env, cwd=scratch
+            [sys.executable, "-P", "-m", "tuiexplore.lab.agent", opts], stdin=port, stdout=port, env=env, cwd=scratch
         )
         os.close(port)
         # As PID 1 we inherit every orphan: reap them all until the agent itself is gone.

@@ -92,7 +92,7 @@ class ScriptedActor(Actor):
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         # Spawned from the agent's main thread: PR_SET_PDEATHSIG fires when the creating *thread* ends.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tuiexplore.lab.actor", name, str(os.getpid())],
+            [sys.executable, "-P", "-m", "tuiexplore.lab.actor", name, str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

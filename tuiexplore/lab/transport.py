@@ -61,7 +61,7 @@ class AgentProcess(Transport):
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tuiexplore.lab.agent", encode(opts)],
+            [sys.executable, "-P", "-m", "tuiexplore.lab.agent", encode(opts)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -150,7 +150,7 @@ class ChildStepper:
         self._lock = threading.Lock()
 
     def argv(self) -> list[str]:
-        out = [sys.executable, "-m", "tuiexplore", "step", "--serve", *([] if self.capture else ["--no-capture"])]
+        out = [sys.executable, "-P", "-m", "tuiexplore", "step", "--serve", *([] if self.capture else ["--no-capture"])]
         out += (["--lab"] if self.lab else []) + (["--auto"] if self.auto else [])
         out += ["--with-server", self.with_server] if self.with_server else []
         for name, argv in self.programs:
