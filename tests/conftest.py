@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,28 @@ from tuiexplore.scenarios.scenario import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
+PROGS = Path(__file__).parent / "step_programs"  # the programs `tuiexplore step` tests trace
+
+
+def build_c(source: str, exe: Path) -> str:
+    """One of PROGS' C programs, compiled to ``exe``."""
+    subprocess.run(["gcc", "-O1", "-o", str(exe), str(PROGS / source)], check=True)
+    return str(exe)
+
+
+@pytest.fixture(scope="module")
+def c_client(tmp_path_factory) -> str:
+    return build_c("client_modes.c", tmp_path_factory.mktemp("c") / "client_modes")
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory) -> Path:
+    """examples/seed built by its own Makefile, as a user would."""
+    d = tmp_path_factory.mktemp("seed")
+    for f in ("client.c", "server.cpp", "Makefile"):
+        shutil.copy(ROOT / "examples" / "seed" / f, d / f)
+    subprocess.run(["make", "-s", "-C", str(d)], check=True)
+    return d
 
 
 def cli(*args: str, timeout: float = 120, env: dict | None = None, **kw) -> subprocess.CompletedProcess:

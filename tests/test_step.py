@@ -7,16 +7,13 @@ network namespace, so fixed ports never collide and every packet seen is the tes
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, cli
+from tests.conftest import PROGS, ROOT, cli
 
-PROGS = Path(__file__).parent / "step_programs"
 PORT = "47031"
 
 
@@ -35,22 +32,6 @@ def of(evs: list[dict], kind: str, **match) -> list[dict]:
 
 def output(evs: list[dict], actor: str) -> list[str]:
     return [e["text"] for e in of(evs, "output", actor=actor)]
-
-
-@pytest.fixture(scope="module")
-def c_client(tmp_path_factory) -> str:
-    exe = tmp_path_factory.mktemp("c") / "client_modes"
-    subprocess.run(["gcc", "-O1", "-o", str(exe), str(PROGS / "client_modes.c")], check=True)
-    return str(exe)
-
-
-@pytest.fixture(scope="module")
-def seed(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("seed")
-    for f in ("client.c", "server.cpp", "Makefile"):
-        shutil.copy(ROOT / "examples" / "seed" / f, d / f)
-    subprocess.run(["make", "-s", "-C", str(d)], check=True)
-    return d
 
 
 def peer(data: str = "") -> list[str]:

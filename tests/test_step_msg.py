@@ -4,10 +4,10 @@ call's exit, cut to the returned length."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
-from tests.test_step import PROGS, of, output, step
+from tests.conftest import PROGS, build_c
+from tests.test_step import of, output, step
 from tuiexplore.timeline import StepEvent
 from tuiexplore.trace.describe import return_text
 
@@ -40,8 +40,7 @@ def test_sendmsg_recvmsg_buffers_address_and_flags():
 
 
 def test_sendmmsg_recvmmsg(tmp_path):
-    exe = tmp_path / "mmsg"
-    subprocess.run(["gcc", "-O1", "-o", str(exe), str(PROGS / "mmsg.c")], check=True)
+    exe = build_c("mmsg.c", tmp_path / "mmsg")
     rc, evs, err = step("--", str(exe))
     assert rc == 0, err
     [send] = of(evs, "stop", call="sendmmsg")

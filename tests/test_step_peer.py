@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import ROOT, cli
-from tests.test_step import PROGS, of, output, seed, step  # noqa: F401 - seed is a fixture
+from tests.conftest import PROGS, ROOT, cli
+from tests.test_step import of, output, step
 
 ENV_CLIENT = """
 import os, socket
@@ -22,7 +22,7 @@ s.close()
 """
 
 
-def test_seed_client_against_the_lab_server(seed):  # noqa: F811 - the fixture imported above
+def test_seed_client_against_the_lab_server(seed):
     rc, evs, err = step("--with-server", "seed", "--", str(seed / "client"), "9999")
     assert rc == 0, err
     [note] = [e for e in of(evs, "note") if "listens on" in e["text"]]

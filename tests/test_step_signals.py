@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from tests.test_step import c_client, of, output, peer, step  # noqa: F401 - c_client is a fixture
+from tests.test_step import of, output, peer, step
 
 
 @pytest.mark.parametrize("sig", ["SIGSEGV", "SIGKILL"])
-def test_killed_with_unread_data(sig, c_client):  # noqa: F811 - the fixture imported above
+def test_killed_with_unread_data(sig, c_client):
     rc, evs, err = step(*peer("hello"), "--client", "--", c_client, "47031", {"SIGSEGV": "segv", "SIGKILL": "sigkill"}[sig])
     assert rc == 0, err
     [stop] = of(evs, "stop", actor="client", call="killed")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.test_step import seed  # noqa: F401 - a fixture
 from tests.test_step_tui import head, log_text, press_until, until, verdict_text
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.trace.child import ChildStepper
@@ -19,7 +18,7 @@ def strip_rows(app: StepApp) -> list[tuple[str, ...]]:
     return [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
 
 
-def test_strip_follows_the_client_against_the_lab_server(seed):  # noqa: F811 - the fixture imported above
+def test_strip_follows_the_client_against_the_lab_server(seed):
     batcher = EventBatcher()
     session = ChildStepper([("client", [str(seed / "client"), "9999"])], batcher, with_server="seed")
     session.start()

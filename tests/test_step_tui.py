@@ -7,16 +7,14 @@ port); the seed test runs it in the --lab child (trace/child.py), in a fresh nam
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import PROGS
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.trace.child import ChildStepper
 from tuiexplore.trace.stepper import Stepper
@@ -24,8 +22,6 @@ from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.step_app import StepApp
 from tuiexplore.tui.step_feed import EventBatcher
 from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine
-
-PROGS = Path(__file__).parent / "step_programs"
 
 
 async def until(pilot, cond, timeout: float = 20.0, what: str = "") -> None:
@@ -81,13 +77,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def c_client(tmp_path_factory) -> str:
-    exe = tmp_path_factory.mktemp("c") / "client_modes"
-    subprocess.run(["gcc", "-O1", "-o", str(exe), str(PROGS / "client_modes.c")], check=True)
-    return str(exe)
-
-
 def test_c_client_stepped_by_keys_through_connect_and_close(c_client):
     port = str(free_port())
     programs = [
@@ -131,15 +120,6 @@ def test_c_client_stepped_by_keys_through_connect_and_close(c_client):
             await until(pilot, lambda: "server> peer: RST" in "\n".join(e.plain for e in out.entries), what="peer output")
 
     asyncio.run(body())
-
-
-@pytest.fixture(scope="module")
-def seed(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("seed")
-    for f in ("client.c", "server.cpp", "Makefile"):
-        shutil.copy(ROOT / "examples" / "seed" / f, d / f)
-    subprocess.run(["make", "-s", "-C", str(d)], check=True)
-    return d
 
 
 def test_seed_programs_stepped_by_keys_in_a_lab(seed):

@@ -4,21 +4,17 @@ from another thread for each stop, typed events out. A real C client against a r
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 import time
-from pathlib import Path
 
+from tests.conftest import build_c
 from tuiexplore.timeline import PacketEvent, VerdictEvent
 from tuiexplore.trace.events import StopEvent
 from tuiexplore.trace.stepper import Stepper
 
-PROGS = Path(__file__).parent / "step_programs"
-
 
 def test_manual_stepping_from_another_thread(tmp_path):
-    exe = tmp_path / "client_modes"
-    subprocess.run(["gcc", "-O1", "-o", str(exe), str(PROGS / "client_modes.c")], check=True)
+    exe = build_c("client_modes.c", tmp_path / "client_modes")
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(1)
