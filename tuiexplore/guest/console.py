@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO
 
 from tuiexplore.kernel.source import cache_dir
+from tuiexplore.lab.transport import last_line
 
 # The first line of a kernel oops report (lib/bug.c, arch/x86/kernel/dumpstack.c, mm/fault.c).
 _OOPS = re.compile(r"\] (BUG: .*|Oops: .*|general protection fault.*|kernel BUG at .*|RIP: .*|Kernel panic - .*)$")
@@ -24,10 +25,9 @@ def last_words(console: IO[str]) -> str:
         text = console.read()
     except (OSError, ValueError):
         return ""
-    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
-    oops = [m.group(1) for ln in lines if (m := _OOPS.search(ln))]
+    oops = [m.group(1) for ln in text.splitlines() if (m := _OOPS.search(ln.rstrip()))]
     if not oops:
-        return lines[-1] if lines else ""
+        return last_line(console)
     saved = console_file()
     try:
         saved.parent.mkdir(parents=True, exist_ok=True)
