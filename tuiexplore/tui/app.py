@@ -64,8 +64,11 @@ class ExplorerApp(App):
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(themes.APP_VARIABLES)
 
+    def get_default_screen(self) -> ExplorerScreen:
+        # The explorer is the first screen itself: a pushed one would style and lay out twice.
+        return self.explorer
+
     def on_mount(self) -> None:
-        self.push_screen(self.explorer)
         exit_on_signals(self)
         if self.watch_tty:
             self.set_interval(5, self.check_terminal)

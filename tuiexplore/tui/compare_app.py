@@ -10,11 +10,12 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.compare import Row, first_divergence, focus_row, verdict_rows, verdict_text, verdicts_differ
 from tuiexplore.tui import theme as themes
+from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.widgets import KernelView, printable
 
 SIDES = ("left", "right")
@@ -91,7 +92,7 @@ class CompareApp(App):
                         yield Static(self.column(side), markup=False, id=f"{side}-rows")
                     if self.sources:
                         yield KernelView(self.sources[i], id=f"{side}-kernel")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.action_divergence()

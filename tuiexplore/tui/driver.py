@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
 from textual.message_pump import MessagePump
 
 from tuiexplore.domain import ActorInventory
@@ -25,6 +24,8 @@ def process_names(actors: dict[str, ActorInventory], guest: bool = False) -> dic
     """Who owns each actor's sockets, as the OS says (psutil): pid -> process name. A guest's pids
     belong to the guest kernel, where this host's psutil cannot look: there the name is what the
     agent reports: a guest process, with its guest pid beside it."""
+    import psutil  # here, on the driver's thread after a step: at import it cost 5 ms of the launch
+
     names = {}
     for info in actors.values():
         pid = info.pid

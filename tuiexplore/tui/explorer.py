@@ -19,7 +19,7 @@ from textual.containers import Container
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
@@ -36,6 +36,7 @@ from tuiexplore.tui.commands import ActorCalls
 from tuiexplore.tui.diagram import StateDiagram
 from tuiexplore.tui.dialogs import DialogActions
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
+from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.packets import PacketTable
@@ -93,7 +94,7 @@ class ExplorerScreen(DialogActions, Screen):
             yield SocketsStrip(id="sockets")
         yield Static("", id="narration", markup=False)
         yield VerdictLine(id="verdict")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def actor_names(self) -> list[str]:
         names = self.scenario.actors or []

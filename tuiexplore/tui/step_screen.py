@@ -20,7 +20,7 @@ from textual.containers import Container, Horizontal
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.details import packet_text
@@ -28,6 +28,7 @@ from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, Pac
 from tuiexplore.trace.describe import args_text, parked_text, prediction_words, return_text, stop_text
 from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.tui.explorer import show_panel
+from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
@@ -94,7 +95,7 @@ class StepScreen(Screen):
             yield ActorLog("output", id="output", classes="panel")
         yield StepSockets(id="step-sockets")
         yield VerdictLine(id="verdict")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#output", ActorLog).border_title = "Output (the programs' stdout and stderr)"

@@ -13,10 +13,11 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from tuiexplore.kernel.excerpt import bundled
 from tuiexplore.tui import theme as themes
+from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.watch_widgets import SORTS, ConnRow, ConnTable, Detail, Story, detail_of
@@ -76,7 +77,7 @@ class WatchApp(App):
                 yield PacketTable(id="packets")
                 yield Story(id="story")
             yield KernelView(bundled(), id="kernel")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(Story).show(None)

@@ -318,13 +318,21 @@ class VerdictLine(Static):
     def show_verdict(self, v: VerdictEvent, then: str = "") -> None:
         """``then``: a line after it (the step screen's next parked closing call)."""
         self.verdict, self.line = v, then
-        self.refresh(layout=True)
         self.set_class(not v.agree, "-disagree")
+        self._relayout()
 
     def show_text(self, text: str) -> None:
         self.verdict, self.line = None, text
-        self.refresh(layout=True)
         self.set_class(False, "-disagree")
+        self._relayout()
+
+    def _relayout(self) -> None:
+        # Its height follows the text. Textual (8.2) keys a widget's box model on a counter that a
+        # second refresh(layout=True) does not advance while the first is unhandled; a layout in
+        # between (another widget's) then kept the first text's height and cut a verdict's third
+        # line off.
+        self._layout_updates += 1
+        self.refresh(layout=True)
 
     def render(self) -> Content:
         v = self.verdict
