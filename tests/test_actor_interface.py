@@ -1,5 +1,5 @@
 """Any Actor plugs into the agent (the interface the ptrace and guest actors implement): a fake
-one, answering from a script, gets each outcome through ``Agent.perform`` without a lab."""
+one, answering from a script, gets each outcome through ``StepRunner.perform`` without a lab."""
 
 import json
 import time
@@ -8,6 +8,7 @@ from tuiexplore.domain import BLOCKED, FAILED, REFUSED, RETURNED
 from tuiexplore.lab.actors import Actor, ActorGone, FromActor
 from tuiexplore.lab.agent import Agent
 from tuiexplore.lab.protocol import Blocked, Failed, LabOptions, Returned
+from tuiexplore.lab.steps import StepRunner
 
 
 class ScriptActor(Actor):
@@ -38,10 +39,12 @@ class ScriptActor(Actor):
 def perform(capsys, *script, call="read", args=None):
     ScriptActor.script = list(script)
     agent = Agent(LabOptions(), factory=ScriptActor)
+    # No lab: no evidence and no predictions, which perform() does not use.
+    runner = StepRunner(agent.out, agent.inbox, agent.actors, None, agent.who, predict=None)
     a = agent.actors.get("prog")
-    outcome, message, _ = agent.perform(1, a, call, args or {"fd": "s"})
+    outcome, message, _ = runner.perform(1, a, call, args or {"fd": "s"})
     steps = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    return agent, a, outcome, message, steps[-1]
+    return runner, a, outcome, message, steps[-1]
 
 
 def test_returned(capsys):
@@ -51,13 +54,13 @@ def test_returned(capsys):
 
 
 def test_blocked_then_refused_then_exit_goes_through(capsys):
-    agent, a, outcome, _, step = perform(capsys, lambda r, t: Blocked(r.id, t))
+    runner, a, outcome, _, step = perform(capsys, lambda r, t: Blocked(r.id, t))
     assert outcome == BLOCKED and step["result"] == {"blocked": True} and a.blocked.step == 1
-    outcome, message, _ = agent.perform(2, a, "close", {"fd": "s"})
+    outcome, message, _ = runner.perform(2, a, "close", {"fd": "s"})
     assert outcome == REFUSED and message == "prog is still blocked in read() from step 1; this step was not sent"
     assert len(a.sent) == 1  # never sent
     ScriptActor.script = [lambda r, t: Returned(r.id, 0, None, {}, t, t)]
-    assert agent.perform(3, a, "exit", {})[0] == RETURNED and not a.alive
+    assert runner.perform(3, a, "exit", {})[0] == RETURNED and not a.alive
 
 
 def test_failed_in_the_actor_and_an_actor_that_is_gone(capsys):
@@ -68,7 +71,7 @@ def test_failed_in_the_actor_and_an_actor_that_is_gone(capsys):
 
 
 def test_silence_is_taken_as_blocked(capsys, monkeypatch):
-    monkeypatch.setattr("tuiexplore.lab.agent.ANSWER_S", 0.0)
+    monkeypatch.setattr("tuiexplore.lab.inbox.ANSWER_S", 0.0)
     monkeypatch.setattr("tuiexplore.lab.steps.DEFAULT_BLOCK_S", 0.05)
     _, a, outcome, _, _ = perform(capsys, lambda r, t: None)
     assert outcome == BLOCKED and a.blocked is not None

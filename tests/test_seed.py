@@ -44,7 +44,7 @@ def test_a_late_event_is_stamped_no_earlier(capsys):
 
     agent = Agent(LabOptions())
     for t in (1.0, 0.5, 2.0):
-        agent.emit(NoteEvent(t, "info", "x"))
+        agent.out.emit(NoteEvent(t, "info", "x"))
     out = [from_wire(json.loads(line)).t for line in capsys.readouterr().out.splitlines()]
     assert out == [1.0, 1.0, 2.0]
 

@@ -1,37 +1,48 @@
 """How one step runs in the agent, and the rules for its outcome (``domain.OUTCOMES``).
 
-Mixed into :class:`tuiexplore.lab.agent.Agent`, whose loop (``handle_next``), requests
-(``request``), predictions and output (``emit``, ``step_event``, ``reply``) it uses.
+:class:`StepRunner` is given what a step needs and nothing else: the output, the inbox (to ask
+the actors and wait), the actors, the evidence, and how to predict. The agent makes one when the
+lab is up and hands it each ``StepCmd``; any :class:`~tuiexplore.lab.actors.Actor` can be
+stepped (a scripted actor process today, a traced program or a test's fake alike).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tuiexplore.domain import BLOCKED, FAILED, REFUSED, RETURNED, StepDone
-from tuiexplore.lab import counters
+from tuiexplore.lab import counters, procnet
 from tuiexplore.lab import protocol as proto
-from tuiexplore.lab.actors import Actor, PendingCall
+from tuiexplore.lab.actors import Actor, Actors, PendingCall
+from tuiexplore.lab.attribution import Attribution
 from tuiexplore.lab.calls import is_closing
+from tuiexplore.lab.evidence import Evidence
+from tuiexplore.lab.inbox import Inbox
+from tuiexplore.lab.output import Output
 from tuiexplore.lab.predict import Prediction
-from tuiexplore.timeline import CountersEvent, EpollEvent
+from tuiexplore.timeline import CountersEvent
 
 DEFAULT_BLOCK_S = 1.0
 
+Predict = Callable[[Actor, str, dict[str, Any]], list[tuple[Any, Prediction]]]
+
 
 class StepRunner:
-    # -- one step ----------------------------------------------------------------------------
-    def run_step(self, cmd: proto.StepCmd) -> None:
+    def __init__(self, out: Output, inbox: Inbox, actors: Actors, evidence: Evidence, who: Attribution, predict: Predict) -> None:
+        self.out, self.inbox, self.actors, self.evidence, self.who, self.predict = out, inbox, actors, evidence, who, predict
+
+    def run(self, cmd: proto.StepCmd) -> StepDone:
         n, actor, call, args = cmd.step, cmd.actor, cmd.call, cmd.args
         self.evidence.drain(final=True)
-        self.step = n
+        self.out.step = n
         self.evidence.begin_step(n, (actor, args.get("fd")))
         wall0 = time.time()
         before = counters.read()
         preds: list[tuple[Any, Prediction]] = []
         if call == "sleep":  # the lab waits; no process needed for it
-            self.step_event(time.time(), n, actor, call, args, ret=0)
+            self.out.step_event(time.time(), n, actor, call, args, ret=0)
             outcome, message = RETURNED, ""
             waited = self.wait(args["ms"] / 1000)
         else:
@@ -39,44 +50,43 @@ class StepRunner:
             if is_closing(call, args) and will_run(a, call):
                 preds = self.predict(a, call, args)
             outcome, message, waited = self.perform(n, a, call, args)
-        waited += self.settle()
+        waited += self.evidence.settle(self.inbox.handle_next)
         self.poll_states()
         delta = counters.delta(before, counters.read())
         if delta:
-            self.emit(CountersEvent(self.rel(time.time()), n, delta))
-        for verdict in self.evidence.verdicts(self.rel(time.time()), n, actor, call, preds, delta):
-            self.emit(verdict)
+            self.out.emit(CountersEvent(self.out.rel(time.time()), n, delta))
+        for verdict in self.evidence.verdicts(self.out.rel(time.time()), n, actor, call, preds, delta):
+            self.out.emit(verdict)
         overhead = (time.time() - wall0 - waited) * 1000
-        ok = outcome in (RETURNED, BLOCKED)
-        self.reply(proto.Done(StepDone(n, ok, round(overhead, 3), round(waited, 4), outcome, message)))
-        self.step = None
+        self.out.step = None
         self.evidence.end_step()
+        return StepDone(n, outcome in (RETURNED, BLOCKED), round(overhead, 3), round(waited, 4), outcome, message)
 
     def perform(self, n: int, a: Actor, call: str, args: dict[str, Any]) -> tuple[str, str, float]:
         """Have the actor make the call; emit its step event. Returns (outcome, message, seconds waited)."""
         t = time.time()
         if not a.alive:
             message = f"{a.name} has exited"
-            self.step_event(t, n, a.name, call, args, errno="ESRCH", result={"message": message})
+            self.out.step_event(t, n, a.name, call, args, errno="ESRCH", result={"message": message})
             return REFUSED, message, 0.0
         if not will_run(a, call):
             return self.refuse(t, n, a, call, args)
-        req, msg = self.request(a, call, args, _block_bound(call, args, a))
+        req, msg = self.inbox.request(a, call, args, _block_bound(call, args, a))
         waited = time.time() - t
         if isinstance(msg, proto.Refused):
             return self.refuse(t, n, a, call, args)
         if msg is None and a.alive or isinstance(msg, proto.Blocked):
             # No answer at all is treated like a "blocked" one: the call is somewhere in the kernel.
             a.blocked = PendingCall(req, n)
-            self.step_event(getattr(msg, "t0", t), n, a.name, call, args, result={"blocked": True})
+            self.out.step_event(getattr(msg, "t0", t), n, a.name, call, args, result={"blocked": True})
             return BLOCKED, "", waited
         if isinstance(msg, proto.Returned):
             result = msg.result
             slept = msg.t1 - msg.t0
             if slept >= 0.05:  # worth saying: the call slept in the kernel
                 result = {**result, "blocked_s": round(slept, 3)}
-            self.step_event(msg.t0, n, a.name, call, args, ret=msg.ret, errno=msg.errno, result=result)
-            self.emit_epoll(n, a.name, msg)
+            self.out.step_event(msg.t0, n, a.name, call, args, ret=msg.ret, errno=msg.errno, result=result)
+            self.out.epoll(n, a.name, msg)
             # A call that slept in the kernel (SO_LINGER close, epoll_wait with a timeout) waited;
             # a syscall that returns at once takes microseconds, so 5 ms tells the two apart.
             waited = slept if slept > 0.005 else 0.0
@@ -84,19 +94,15 @@ class StepRunner:
                 waited += self.reap(a)
             return RETURNED, "", waited
         message = msg.message if isinstance(msg, proto.Failed) else f"{a.name}: the actor process is gone"
-        self.step_event(getattr(msg, "t0", t), n, a.name, call, args, result={"message": message, "failed": True})
+        self.out.step_event(getattr(msg, "t0", t), n, a.name, call, args, result={"message": message, "failed": True})
         return FAILED, message, 0.0
 
     def refuse(self, t: float, n: int, a: Actor, call: str, args: dict[str, Any]) -> tuple[str, str, float]:
         busy = a.blocked
         where = f" in {busy.request.call}() from step {busy.step}" if busy else ""
         message = f"{a.name} is still blocked{where}; this step was not sent"
-        self.step_event(t, n, a.name, call, args, result={"message": message, "refused": True})
+        self.out.step_event(t, n, a.name, call, args, result={"message": message, "refused": True})
         return REFUSED, message, 0.0
-
-    def emit_epoll(self, n: int, actor: str, msg: proto.Returned) -> None:
-        for ev in msg.result.get("ready", []):
-            self.emit(EpollEvent(self.rel(msg.t1), n, actor, ev["fd"], ev["events"], ev["mask"]))
 
     def reap(self, a: Actor) -> float:
         t = time.time()
@@ -109,12 +115,16 @@ class StepRunner:
     def wait(self, seconds: float) -> float:
         end = time.time() + seconds
         while (left := end - time.time()) > 0:
-            self.handle_next(left)
+            self.inbox.handle_next(left)
             self.evidence.drain()
         return seconds
 
-    def settle(self) -> float:
-        return self.evidence.settle(self.handle_next)
+    def poll_states(self) -> None:
+        """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""
+        self.inbox.inspect_all()
+        self.who.reset_listeners({a.name: a.sockets.values() for a in self.actors.all()})
+        for key, old, new, (actor, fd) in self.who.changes(procnet.states()):
+            self.evidence.state(time.time(), actor, fd, old, new, "tcp_info", self.who.pending_of(key, fd))
 
 
 def will_run(a: Actor, call: str) -> bool:
