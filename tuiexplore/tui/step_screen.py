@@ -55,6 +55,23 @@ STEP_BINDINGS = [
 ]
 
 
+def status_text(
+    where: str, parked: dict[str, list[StopEvent]], selected: str, free: bool, until_close: set[str], ended: str
+) -> str:
+    """The status line: where the programs run, who is parked in what, who runs on."""
+    parts = [f"step {where}"]
+    waiting = [f"{a} {q[0].call}()" for a, q in parked.items() if q]
+    parts.append("parked: " + (", ".join(waiting) if waiting else "none"))
+    parts.append(f"selected: {selected}")
+    if free:
+        parts.append("g: all run to the next closing call")
+    elif until_close:
+        parts.append(f"N: {', '.join(sorted(until_close))} to the next closing call")
+    if ended:
+        parts.append(ended)
+    return " · ".join(parts)
+
+
 def predicted_path(e: StopEvent) -> list[str]:
     return [b for p in e.prediction or [] for b in p.get("path") or [p["branch"]]]
 
@@ -243,17 +260,8 @@ class StepScreen(Screen):
 
     # -- status and selection ------------------------------------------------------------------
     def update_status(self) -> None:
-        parts = [f"step {self.where}"]
-        waiting = [f"{a} {q[0].call}()" for a, q in self.parked.items() if q]
-        parts.append("parked: " + (", ".join(waiting) if waiting else "none"))
-        parts.append(f"selected: {self.selected}")
-        if self.free:
-            parts.append("g: all run to the next closing call")
-        elif self.until_close:
-            parts.append(f"N: {', '.join(sorted(self.until_close))} to the next closing call")
-        if self.ended:
-            parts.append(self.ended)
-        self.query_one("#status", Static).update(" · ".join(parts), layout=False)
+        text = status_text(self.where, self.parked, self.selected, self.free, self.until_close, self.ended)
+        self.query_one("#status", Static).update(text, layout=False)
 
     def select(self, actor: str) -> None:
         self.selected = actor
