@@ -1,21 +1,26 @@
 """The explorer's UI logic with a fake driver (no lab): late results of a replaced lab are
-dropped, a failed background job is said; and the key table and palette entries as plain data."""
+dropped, a failed background job is said, the report dialogs open from their keys, the export
+says where it went; and the key table and palette entries as plain data."""
 
 import asyncio
 from types import SimpleNamespace
 
-from tui_fakes import EVENTS, FakeDriver
+from tui_fakes import EVENTS, INFO, SOCKETS, FakeDriver
 
 from tuiexplore.domain import StepDone
+from tuiexplore.reports import export
+from tuiexplore.reports.details import table_text, verdict_text
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.session import FdModel
-from tuiexplore.timeline import NoteEvent, StateEvent, StepEvent
+from tuiexplore.timeline import NoteEvent, StateEvent, StepEvent, VerdictEvent
 from tuiexplore.tui.actor_logs import ActorLogs
 from tuiexplore.tui.app import make_app
 from tuiexplore.tui.autoplay import Autoplay
 from tuiexplore.tui.keys import CLIENT_KEYS, SERVER_KEYS, manual_args, palette_calls
 from tuiexplore.tui.messages import LabEvents, StepFinished
 from tuiexplore.tui.packets import PacketTable
+from tuiexplore.tui.replay import replay_factory
+from tuiexplore.tui.screens import HelpScreen, TextScreen
 from tuiexplore.tui.widgets import ActorLog
 
 
@@ -49,6 +54,71 @@ def test_a_failed_worker_is_shown_in_a_toast_and_the_status_line():
             assert "finding tcp.c failed: SourceError" in app.explorer.problem
             assert any("finding tcp.c failed" in n.message for n in app._notifications)
             assert "finding tcp.c failed" in str(app.screen.query_one("#status").render())
+
+    asyncio.run(body())
+
+
+def test_the_report_dialogs_open_from_their_keys():
+    """d, t and ? each open their own dialog; v is dimmed and opens nothing until there is a
+    verdict, then opens that verdict's."""
+    [verdict] = [e for e in EVENTS if isinstance(e, VerdictEvent)]
+    before = [e for e in EVENTS if e is not verdict]
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=replay_factory(INFO, before, SOCKETS))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(0.2)
+            ex = app.explorer
+            assert ex.events == before and ex.last_verdict is None
+
+            async def opened(key: str) -> object:
+                await pilot.press(key)
+                await pilot.pause(0.1)
+                top = app.screen
+                if top is not ex:
+                    await pilot.press("escape")
+                    await pilot.pause(0.1)
+                    assert app.screen is ex
+                return top
+
+            assert ex.check_action("dialog", ("verdict",)) is None and not ex.active_bindings["v"].enabled
+            assert await opened("v") is ex
+            ladder = await opened("d")
+            assert isinstance(ladder, TextScreen) and ladder.title_text == "The exchange as a ladder diagram"
+            assert "[R.]" in ladder.body  # the client's RST, drawn between the actors
+            table = await opened("t")
+            assert isinstance(table, TextScreen) and table.title_text.startswith(table_text(ex.excerpt)[0])
+            assert isinstance(await opened("question_mark"), HelpScreen)
+            ex.post_message(LabEvents([verdict], generation=ex.generation))
+            await pilot.pause(0.1)
+            assert ex.last_verdict == verdict and ex.active_bindings["v"].enabled
+            shown = await opened("v")
+            assert isinstance(shown, TextScreen) and shown.title_text == verdict_text(verdict, ex.events, ex.excerpt)[0]
+
+    asyncio.run(body())
+
+
+def test_export_writes_the_bundle_or_says_why_not(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.pause(0.2)
+            await pilot.press("ctrl+e")
+            await pilot.pause(0.2)
+            [bundle] = tmp_path.iterdir()
+            assert {"timeline.jsonl", "transcript.md", "screen.svg"} <= {f.name for f in bundle.iterdir()}
+            assert app._notifications and list(app._notifications)[-1].message == f"exported to {bundle}"
+
+            def full(*args: object) -> None:
+                raise OSError(28, "No space left on device", "transcript.md")
+
+            monkeypatch.setattr(export, "write", full)
+            await pilot.press("ctrl+e")
+            await pilot.pause(0.2)
+            last = list(app._notifications)[-1]
+            assert (last.message, last.severity) == ("export failed: No space left on device: transcript.md", "error")
 
     asyncio.run(body())
 

@@ -1,75 +1,98 @@
-"""The explorer's dialogs (verdict, table, ladder, help, open), the state diagram's toggle, step
-back and export: actions mixed into :class:`tuiexplore.tui.explorer.ExplorerScreen`, reading the
-state it keeps. (Textual looks an action up on the screen itself, so these are its methods; each
-is a report view in a dialog, or a restart.)"""
+"""The explorer's report dialogs and its export bundle, as plain functions of what the explorer
+screen knows (:class:`Explorer`).
+
+``DIALOGS`` is what the screen's one ``dialog(name)`` action opens: each entry builds its modal
+screen from the screen's state, or gives None when there is nothing to show yet (the verdict
+before any verdict). A new report dialog is one function here and one key in ``bindings.py``.
+"""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
+from textual.app import App
+from textual.geometry import Size
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+
+from tuiexplore.domain import LabInfo
+from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports import export
 from tuiexplore.reports.details import table_text, verdict_text
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.scenarios.scenario import Scenario
-from tuiexplore.tui.actor_logs import ActorLogs
-from tuiexplore.tui.bindings import PANELS
-from tuiexplore.tui.diagram import toggle_diagram
-from tuiexplore.tui.driver import Next, SavePcap
-from tuiexplore.tui.screens import HelpScreen, ScenarioPicker, TextScreen
-from tuiexplore.tui.widgets import ActorLog
+from tuiexplore.timeline import Event, VerdictEvent
+from tuiexplore.tui.driver import LabDriver, SavePcap
+from tuiexplore.tui.screens import HelpScreen, TextScreen
 
 
-class DialogActions:
-    def action_back(self) -> None:
-        """Step back: a fresh lab replays the scenario up to the step before the last one."""
-        target = max(0, self.cursor - 1)
-        self.restart()
-        for _ in range(target):
-            self.cursor += 1
-            self.driver.submit(Next())
+class Explorer(Protocol):
+    """What the dialogs read of :class:`tuiexplore.tui.explorer.ExplorerScreen` (named by this
+    protocol, not imported: the screen imports this module)."""
 
-    def action_export(self) -> None:
-        """A bundle for a write-up: timeline, Markdown transcript, this screen as SVG, and the pcap."""
-        if self.info is None:
-            return
-        directory = os.path.abspath(time.strftime("tuiexplore-export-%Y%m%d-%H%M%S"))
-        try:
-            shoot = lambda path: self.app.save_screenshot(os.path.basename(path), os.path.dirname(path))  # noqa: E731
-            export.write(directory, self.scenario, self.info, list(self.events), self.excerpt, shoot)
-        except OSError as exc:
-            self.notify(f"export failed: {exc.strerror}: {exc.filename}", severity="error", markup=False)
-            return
-        self.driver.submit(SavePcap(os.path.join(directory, "capture.pcap")))
-        self.notify(f"exported to {directory}", markup=False, timeout=8)
+    scenario: Scenario
+    excerpt: Excerpt
+    info: LabInfo | None
+    events: list[Event]
+    last_verdict: VerdictEvent | None
 
-    def action_ladder(self) -> None:
-        lines = ladder(list(self.events), width=max(60, int(self.size.width * 0.9) - 12))  # inside the dialog
-        self.app.push_screen(TextScreen("The exchange as a ladder diagram", "\n".join(lines)))
+    @property
+    def size(self) -> Size: ...
 
-    def action_diagram(self) -> None:
-        toggle_diagram(self, PANELS.index("diagram"))
+    @property
+    def app(self) -> App[Any]: ...
 
-    def action_table(self) -> None:
-        title, body = table_text(self.excerpt)
-        self.app.push_screen(TextScreen(f"{title} · {self.excerpt.origin}" if self.excerpt.table else title, "\n".join(body)))
+    @property
+    def driver(self) -> LabDriver: ...
 
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
 
-    def action_verdict(self) -> None:
-        if self.last_verdict is not None:
-            self.app.push_screen(TextScreen(*verdict_text(self.last_verdict, self.events, self.excerpt)))
+def ladder_dialog(ex: Explorer) -> Screen:
+    lines = ladder(list(ex.events), width=max(60, int(ex.size.width * 0.9) - 12))  # inside the dialog
+    return TextScreen("The exchange as a ladder diagram", "\n".join(lines))
 
-    def action_open(self) -> None:
-        async def chosen(scn: Scenario | None) -> None:
-            if scn is None:
-                return
-            self.scenario = scn
-            self.restart(scn)
-            self.set_focus(None)  # focus on a removed panel would cut the app's keys off
-            await self.query_one(ActorLogs).replace(self.actor_names())
-            self.query(ActorLog).first().focus()
-            self.update_status()
 
-        self.app.push_screen(ScenarioPicker(), chosen)
+def table_dialog(ex: Explorer) -> Screen:
+    title, body = table_text(ex.excerpt)
+    return TextScreen(f"{title} · {ex.excerpt.origin}" if ex.excerpt.table else title, "\n".join(body))
+
+
+def verdict_dialog(ex: Explorer) -> Screen | None:
+    return TextScreen(*verdict_text(ex.last_verdict, ex.events, ex.excerpt)) if ex.last_verdict else None
+
+
+def help_dialog(ex: Explorer) -> Screen:
+    return HelpScreen()
+
+
+DIALOGS: dict[str, Callable[[Explorer], Screen | None]] = {
+    "verdict": verdict_dialog,
+    "table": table_dialog,
+    "ladder": ladder_dialog,
+    "help": help_dialog,
+}
+
+
+class Notice(NamedTuple):
+    """A toast for the screen to show."""
+
+    text: str
+    severity: SeverityLevel = "information"
+    timeout: float | None = None  # None: Textual's default
+
+
+def export_bundle(ex: Explorer) -> Notice | None:
+    """A bundle for a write-up: timeline, Markdown transcript, the screen as SVG, and the pcap
+    (written by the driver's thread: only it touches the lab). None before the lab is up."""
+    if ex.info is None:
+        return None
+    directory = os.path.abspath(time.strftime("tuiexplore-export-%Y%m%d-%H%M%S"))
+    try:
+        shoot = lambda path: ex.app.save_screenshot(os.path.basename(path), os.path.dirname(path))  # noqa: E731
+        export.write(directory, ex.scenario, ex.info, list(ex.events), ex.excerpt, shoot)
+    except OSError as exc:
+        return Notice(f"export failed: {exc.strerror}: {exc.filename}", "error")
+    ex.driver.submit(SavePcap(os.path.join(directory, "capture.pcap")))
+    return Notice(f"exported to {directory}", timeout=8)

@@ -3,7 +3,8 @@
 It never touches the lab itself: the app's LabDriver thread owns it and posts typed messages
 (LabStarted, StepStarted, LabEvents in batches, StepFinished) to this screen, each stamped with
 the lab's generation. The screen keeps what it was told (models, origins) and pushes it down to
-its widgets; key dimming needs no shared state.
+its widgets (``panels.py`` draws it); key dimming needs no shared state. Its report dialogs and
+export are functions of that state in ``dialogs.py``, opened by the screen's own actions.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from textual import on
 from textual.actions import parse
 from textual.app import ComposeResult
 from textual.containers import Container
-from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
@@ -25,38 +25,27 @@ from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.kernel.notes import running_unread_rule
 from tuiexplore.reports.details import packet_text
-from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
-from tuiexplore.timeline import Event, NoteEvent, PacketEvent, VerdictEvent
+from tuiexplore.timeline import Event, NoteEvent, VerdictEvent
 from tuiexplore.tui.actor_logs import ActorLogs
 from tuiexplore.tui.autoplay import Autoplay
 from tuiexplore.tui.bindings import EXPLORER_BINDINGS, PANELS
 from tuiexplore.tui.commands import ActorCalls
-from tuiexplore.tui.diagram import StateDiagram
-from tuiexplore.tui.dialogs import DialogActions
+from tuiexplore.tui.diagram import StateDiagram, toggle_diagram
+from tuiexplore.tui.dialogs import DIALOGS, export_bundle
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
 from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.packets import PacketTable
-from tuiexplore.tui.screens import TextScreen
+from tuiexplore.tui.panels import add_events, clear_panels, narrate, replace_actors, show_hint, show_panel, show_prediction
+from tuiexplore.tui.screens import ScenarioPicker, TextScreen
 from tuiexplore.tui.status import StatusLine
 from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
 
-HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
 
-
-def show_panel(screen: Screen, panels: tuple[str, ...], index: int) -> None:
-    """The panel a narrow terminal shows (the others hidden by the stylesheet) and its tab bar."""
-    for i, name in enumerate(panels):
-        for w in screen.query(f"#{name}"):
-            w.set_class(i == index, "-shown")
-    tabs = "  ".join(f"[{i + 1} {n.capitalize()}]" if i == index else f" {i + 1} {n.capitalize()} " for i, n in enumerate(panels))
-    screen.query_one("#tabs", Static).update(tabs, layout=False)
-
-
-class ExplorerScreen(DialogActions, Screen):
+class ExplorerScreen(Screen):
     BINDINGS = EXPLORER_BINDINGS
     COMMANDS = {ActorCalls}
 
@@ -101,8 +90,7 @@ class ExplorerScreen(DialogActions, Screen):
         return list(dict.fromkeys([*(n for n in ("server", "client") if n in names or not names), *names]))
 
     def on_mount(self) -> None:
-        self.query_one("#verdict", VerdictLine).show_text(HINT)
-        self.query_one("#narration", Static).display = False
+        show_hint(self)
         self.watch_shown(self.shown)
         self.update_status()
         self.app.start_driver(self)
@@ -148,26 +136,19 @@ class ExplorerScreen(DialogActions, Screen):
         logs = self.query_one(ActorLogs)
         logs.origin[m.step] = m.origin
         if m.origin == "scenario":
-            text = m.say or f"{m.actor} {m.call}()"
             if m.say:
                 logs.narrations[m.step] = m.say
-            narration = self.query_one("#narration", Static)
-            narration.update(Content(f"» step {m.step}: {printable(text)}"))
-            narration.display = True
+            narrate(self, m.step, m.say or f"{m.actor} {m.call}()")
 
     @on(LabEvents)
     def lab_events(self, m: LabEvents) -> None:
         if m.generation != self.generation:
             return
         self.events.extend(m.events)
-        packets = [e for e in m.events if isinstance(e, PacketEvent)]
         with self.app.batch_update():
-            self.query_one(ActorLogs).add_events(m.events)
+            add_events(self, self.events, m.events)
             for e in m.events:
                 self.show_event(e)
-            if packets:
-                self.query_one(PacketTable).add_packets(packets)
-            self.query_one(StateDiagram).add(self.events, m.events)
 
     # -- what the screen itself shows of an event, chosen by its type (the panels take theirs) --
     @singledispatchmethod
@@ -197,13 +178,8 @@ class ExplorerScreen(DialogActions, Screen):
         self.query_one(ActorLogs).origin.update(m.origin)
         self.query_one(SocketsStrip).show(m.sockets, m.names)
         if m.prediction:
-            p = m.prediction[0]
-            nxt = self.scenario.steps[self.cursor]
-            self.query_one(KernelView).mark(predicted=list(p.path), note=f"next: {p.branch} predicted ({p.outcome})")
-            if m.done is None or not self.last_verdict or self.last_verdict.step != m.done.step:
-                self.query_one(VerdictLine).show_text(
-                    f"next: {nxt.actor} {call_text(nxt.call, nxt.args)} — predicted {p.outcome} [{p.branch}]: {p.text}"
-                )
+            just_judged = m.done is not None and self.last_verdict and self.last_verdict.step == m.done.step
+            show_prediction(self, m.prediction[0], self.scenario.steps[self.cursor], on_verdict_line=not just_judged)
         self.update_status()
         self.refresh_keys()
         self.autoplay.schedule()
@@ -233,7 +209,7 @@ class ExplorerScreen(DialogActions, Screen):
         if action == "manual":
             actor, call = parameters
             return True if manual_args(actor, call, self.models.get(actor, FdModel())) else None
-        if action == "verdict":
+        if action == "dialog" and parameters == ("verdict",):
             return True if self.last_verdict else None
         return True
 
@@ -256,25 +232,21 @@ class ExplorerScreen(DialogActions, Screen):
     def action_restart(self) -> None:
         self.restart()
 
+    def action_back(self) -> None:
+        """Step back: a fresh lab replays the scenario up to the step before the last one."""
+        target = max(0, self.cursor - 1)
+        self.restart()
+        for _ in range(target):
+            self.action_next()
+
     def restart(self, scenario: Scenario | None = None) -> None:
         """A fresh lab: from now on only its messages count (``generation``)."""
         self.generation += 1
-        self.clear_panels()
-        self.driver.submit(Restart(self.generation, scenario))
-
-    def clear_panels(self) -> None:
         self.events.clear()
-        self.models, self.cursor, self.last_verdict = {}, 0, None
-        self.query_one(ActorLogs).clear()
-        self.query_one(PacketTable).clear()
-        self.query_one(PacketTable).packets.clear()
-        self.query_one(SocketsStrip).clear()
-        self.query_one(StateDiagram).show(self.events, self.actor_names())
-        self.query_one(KernelView).mark()
-        self.query_one(VerdictLine).show_text(HINT)
-        self.query_one("#narration", Static).display = False
-        self.seed = False
+        self.models, self.cursor, self.last_verdict, self.seed = {}, 0, None, False
+        clear_panels(self, self.actor_names())
         self.refresh_keys()
+        self.driver.submit(Restart(self.generation, scenario))
 
     def action_seed(self) -> None:
         self.seed = not self.seed
@@ -286,6 +258,29 @@ class ExplorerScreen(DialogActions, Screen):
         self.shown = index
         target = self.query_one(f"#{PANELS[index]}")
         (target.query(ActorLog).first() if PANELS[index] == "actors" else target).focus()
+
+    def action_diagram(self) -> None:
+        toggle_diagram(self, PANELS.index("diagram"))
+
+    def action_dialog(self, name: str) -> None:
+        """A report in a dialog (``dialogs.DIALOGS``), if it has anything to show yet."""
+        if dialog := DIALOGS[name](self):
+            self.app.push_screen(dialog)
+
+    def action_export(self) -> None:
+        if notice := export_bundle(self):
+            self.notify(notice.text, severity=notice.severity, timeout=notice.timeout, markup=False)
+
+    def action_open(self) -> None:
+        async def chosen(scn: Scenario | None) -> None:
+            if scn is None:
+                return
+            self.scenario = scn
+            self.restart(scn)
+            await replace_actors(self, self.actor_names())
+            self.update_status()
+
+        self.app.push_screen(ScenarioPicker(), chosen)
 
     @on(PacketTable.Selected)
     def packet_selected(self, event: PacketTable.Selected) -> None:

@@ -27,10 +27,10 @@ from tuiexplore.reports.details import packet_text
 from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
 from tuiexplore.trace.describe import args_text, parked_text, prediction_words, return_text, stop_text
 from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
-from tuiexplore.tui.explorer import show_panel
 from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.packets import PacketTable
+from tuiexplore.tui.panels import show_panel
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.step_feed import SteppingSession, TraceEnded, TraceEvents
 from tuiexplore.tui.step_help import StepHelp

@@ -1,0 +1,77 @@
+"""The explorer's panels and the two lines under them (narration, verdict), drawn from what the
+screen hands over: the screen keeps the state and decides, these functions only put it on its
+widgets. Also the narrow terminal's one shown panel, which the stepper's screen shares."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Static
+
+from tuiexplore.domain import PredictionView
+from tuiexplore.reports.transcript import call_text
+from tuiexplore.scenarios.scenario import Step
+from tuiexplore.timeline import Event, PacketEvent
+from tuiexplore.tui.actor_logs import ActorLogs
+from tuiexplore.tui.diagram import StateDiagram
+from tuiexplore.tui.packets import PacketTable
+from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
+
+HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
+
+
+def show_panel(screen: Screen, panels: tuple[str, ...], index: int) -> None:
+    """The panel a narrow terminal shows (the others hidden by the stylesheet) and its tab bar."""
+    for i, name in enumerate(panels):
+        for w in screen.query(f"#{name}"):
+            w.set_class(i == index, "-shown")
+    tabs = "  ".join(f"[{i + 1} {n.capitalize()}]" if i == index else f" {i + 1} {n.capitalize()} " for i, n in enumerate(panels))
+    screen.query_one("#tabs", Static).update(tabs, layout=False)
+
+
+def show_hint(screen: Screen) -> None:
+    """The lines under the panels before the first step: no narration, the keys to start with."""
+    screen.query_one(VerdictLine).show_text(HINT)
+    screen.query_one("#narration", Static).display = False
+
+
+def narrate(screen: Screen, step: int, text: str) -> None:
+    narration = screen.query_one("#narration", Static)
+    narration.update(Content(f"» step {step}: {printable(text)}"))
+    narration.display = True
+
+
+def add_events(screen: Screen, timeline: list[Event], batch: list[Event]) -> None:
+    """``batch``, the newest part of ``timeline``, to the actors, packets and diagram panels (the
+    sockets panel is redrawn from each step's result instead)."""
+    screen.query_one(ActorLogs).add_events(batch)
+    if packets := [e for e in batch if isinstance(e, PacketEvent)]:
+        screen.query_one(PacketTable).add_packets(packets)
+    screen.query_one(StateDiagram).add(timeline, batch)
+
+
+def show_prediction(screen: Screen, p: PredictionView, nxt: Step, on_verdict_line: bool) -> None:
+    """The next step's predicted branch on the kernel panel, and said on the verdict line unless
+    that line is to keep the verdict of the step just done."""
+    screen.query_one(KernelView).mark(predicted=list(p.path), note=f"next: {p.branch} predicted ({p.outcome})")
+    if on_verdict_line:
+        screen.query_one(VerdictLine).show_text(
+            f"next: {nxt.actor} {call_text(nxt.call, nxt.args)} — predicted {p.outcome} [{p.branch}]: {p.text}"
+        )
+
+
+def clear_panels(screen: Screen, actors: list[str]) -> None:
+    """Every panel and line as before the first step (the diagram drawn for ``actors``)."""
+    screen.query_one(ActorLogs).clear()
+    screen.query_one(PacketTable).clear()
+    screen.query_one(SocketsStrip).clear()
+    screen.query_one(StateDiagram).show([], actors)
+    screen.query_one(KernelView).mark()
+    show_hint(screen)
+
+
+async def replace_actors(screen: Screen, actors: list[str]) -> None:
+    """Another scenario's actors panel, its first log focused."""
+    screen.set_focus(None)  # focus on a removed panel would cut the app's keys off
+    await screen.query_one(ActorLogs).replace(actors)
+    screen.query(ActorLog).first().focus()
