@@ -264,7 +264,7 @@ class ExplorerScreen(Screen):
 
     def action_dialog(self, name: str) -> None:
         """A report in a dialog (``dialogs.DIALOGS``), if it has anything to show yet."""
-        if dialog := DIALOGS[name](self):
+        if (dialog := DIALOGS[name](self)) is not None:
             self.app.push_screen(dialog)
 
     def action_export(self) -> None:
