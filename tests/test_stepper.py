@@ -56,3 +56,36 @@ def test_manual_stepping_from_another_thread(tmp_path):
     assert conn.recv(10) == b""
     conn.close()
     ls.close()
+
+
+def test_a_closing_calls_verdict_waits_for_the_frames_queued_when_it_returned():
+    """A quiet wire is not enough: the verdict waits until the capture has read every frame the
+    kernel had queued for it when the call returned (a starved sniffer thread may lag)."""
+    from types import SimpleNamespace
+
+    from tuiexplore.trace.closecalls import ClosingCalls, _Closing
+    from tuiexplore.trace.events import Parked
+
+    class LaggingWire:
+        frames: list = []
+        conns: set = set()
+        read = 0  # frames the sniffer has handed on
+
+        def mark(self):
+            return 3  # the kernel had queued three frames for the capture at the return
+
+        def caught_up(self, mark):
+            return self.read >= mark
+
+    emitted = []
+    host = SimpleNamespace(wire=LaggingWire(), lab=False, changes=0, emit=emitted.append, rel=lambda ts=None: 1.0)
+    host.drain_frames = lambda: None
+    calls = ClosingCalls(host, auto=False)
+    parked = Parked(0.0, "client", 42, 42, "close", {"fd": 3}, ())
+    calls.current = _Closing(1, parked, resumed_at=time.time())
+    calls.returned(42)
+    calls.tick(time.time() + 1.0, quiet=True)
+    assert calls.current is not None  # quiet, returned, but two of its frames are still unread
+    host.wire.read = 3
+    calls.tick(time.time() + 1.0, quiet=True)
+    assert calls.current is None  # judged

@@ -256,6 +256,17 @@ class Capture:
         self._count()
         return max(0, self._delivered - self._handled)
 
+    def mark(self) -> int:
+        """How many frames the kernel has queued for us so far. A call's own frames are queued
+        before it returns, so a mark taken at its return, with ``read_up_to``, is a barrier for
+        them that other traffic on the interface (outside a lab) cannot hold up for long."""
+        self._count()
+        return self._delivered
+
+    def read_up_to(self, mark: int) -> bool:
+        """Every frame the kernel had queued at ``mark`` has been read and put in ``frames``."""
+        return self._handled >= mark
+
     def stop(self) -> None:
         if self._sniffer is not None:
             try:

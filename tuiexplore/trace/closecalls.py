@@ -52,6 +52,7 @@ class _Closing:
     before: dict[str, int] = field(default_factory=dict)
     resumed_at: float = 0.0
     done: bool = False  # returned, or its process exited
+    wire_mark: int = 0  # the capture's count when it was done: its frames are read by then
     seen: int = 0  # Host.changes when the prediction was taken
 
     def begin(self, wire: Wire, lab: bool) -> None:
@@ -112,12 +113,16 @@ class ClosingCalls:
 
     def returned(self, tid: int) -> None:
         if self.current is not None and self.current.parked.tid == tid:
-            self.current.done = True
+            self.finished(self.current)
 
     def exited(self, pid: int) -> None:
         self.parked = {tid: c for tid, c in self.parked.items() if c.parked.pid != pid}
         if self.current is not None and self.current.parked.pid == pid:
-            self.current.done = True
+            self.finished(self.current)
+
+    def finished(self, c: _Closing) -> None:
+        c.done = True
+        c.wire_mark = self.host.wire.mark()
 
     def died_unseen(self, actor: str, pid: int, how: str, socks: list[tuple[int, SockInfo]], frames_from: int) -> None:
         """Killed with connected sockets and no stop on the way (no PTRACE_EVENT_EXIT): what the
@@ -156,7 +161,9 @@ class ClosingCalls:
     def tick(self, now: float, quiet: bool) -> None:
         c = self.current
         if c is not None and c.resumed_at:
-            if (c.done and quiet) or now - c.resumed_at > RETURN_MAX_S:
+            # A quiet wire is not enough: a starved sniffer thread may not have read the RST the
+            # call sent yet (as in the lab's Evidence.settle), so its frames must be read too.
+            if (c.done and quiet and self.host.wire.caught_up(c.wire_mark)) or now - c.resumed_at > RETURN_MAX_S:
                 self.judge(c)
             return
         if quiet and self.deaths:

@@ -55,6 +55,14 @@ class Wire:
                 break
         return new
 
+    def mark(self) -> int:
+        """See ``Capture.mark``: taken when a closing call returns."""
+        return self.capture.mark() if self.capture is not None else 0
+
+    def caught_up(self, mark: int) -> bool:
+        """The frames queued for the capture at ``mark`` have been read (``collect`` gets them)."""
+        return self.capture is None or self.capture.read_up_to(mark)
+
     def stop(self) -> None:
         if self.capture is not None:
             self.capture.stop()
