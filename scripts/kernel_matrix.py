@@ -24,6 +24,7 @@ from test_unseen import CASES, SYN_SENT  # noqa: E402
 from tuiexplore import runner  # noqa: E402
 from tuiexplore.guest import catalog  # noqa: E402
 from tuiexplore.guest.commands import HOST, resolve  # noqa: E402
+from tuiexplore.guest.machine import GuestError  # noqa: E402
 from tuiexplore.lab.client import LabError  # noqa: E402
 from tuiexplore.scenarios.scenario import Scenario, builtin_names, load, parse  # noqa: E402
 from tuiexplore.timeline import VerdictEvent  # noqa: E402
@@ -54,9 +55,8 @@ def scenarios() -> list[Scenario]:
     return out
 
 
-def run_kernel(name: str, scns: list[Scenario]) -> tuple[int, int, list[str]]:
+def run_kernel(name: str, guest, scns: list[Scenario]) -> tuple[int, int, list[str]]:  # noqa: ANN001 - a Guest or None
     """(agreeing verdicts, verdicts, failed expectations) of every scenario on one kernel."""
-    guest = resolve(name)
     agree = total = 0
     failed: list[str] = []
     t0 = time.monotonic()
@@ -86,6 +86,11 @@ def main() -> int:
     p.add_argument("--only", help="run only the scenarios whose name contains this")
     args = p.parse_args()
     names = args.kernel or [HOST, *(k.label for k in catalog.cached())]
+    try:
+        guests = {name: resolve(name) for name in names}  # an unknown kernel is said before any run
+    except GuestError as exc:
+        print(f"kernel_matrix: {exc}", file=sys.stderr)
+        return 2
     scns = [s for s in scenarios() if not args.only or args.only in s.name]
     agree = total = 0
     failed: list[str] = []
@@ -93,9 +98,9 @@ def main() -> int:
     print(f"{'kernel':<8} {'scenario':<44} {'step':>4}  {'predicted':<9} {'observed':<9} agree", flush=True)
     try:
         for name in names:
-            g = resolve(name)
+            g = guests[name]
             versions.append(f"{name}:{catalog.host_release() if g is None else g.kernel.version}")
-            a, t, f = run_kernel(name, scns)
+            a, t, f = run_kernel(name, g, scns)
             agree, total, failed = agree + a, total + t, failed + f
     except KeyboardInterrupt:
         print("# interrupted: the totals cover the kernels that finished", flush=True)
