@@ -24,7 +24,7 @@ from test_unseen import CASES, SYN_SENT  # noqa: E402
 from tuiexplore import runner  # noqa: E402
 from tuiexplore.guest import catalog  # noqa: E402
 from tuiexplore.guest.commands import HOST, resolve  # noqa: E402
-from tuiexplore.guest.machine import GuestError  # noqa: E402
+from tuiexplore.guest.machine import Guest, GuestError  # noqa: E402
 from tuiexplore.lab.client import LabError  # noqa: E402
 from tuiexplore.scenarios.scenario import Scenario, builtin_names, load, parse  # noqa: E402
 from tuiexplore.timeline import VerdictEvent  # noqa: E402
@@ -55,8 +55,9 @@ def scenarios() -> list[Scenario]:
     return out
 
 
-def run_kernel(name: str, guest, scns: list[Scenario]) -> tuple[int, int, list[str]]:  # noqa: ANN001 - a Guest or None
-    """(agreeing verdicts, verdicts, failed expectations) of every scenario on one kernel."""
+def run_kernel(name: str, guest: Guest | None, scns: list[Scenario]) -> tuple[int, int, list[str]]:
+    """(agreeing verdicts, verdicts, failed expectations) of every scenario on one kernel (None:
+    the host)."""
     agree = total = 0
     failed: list[str] = []
     t0 = time.monotonic()

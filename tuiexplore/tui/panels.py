@@ -15,7 +15,7 @@ from tuiexplore.timeline import Event, PacketEvent
 from tuiexplore.tui.actor_logs import ActorLogs
 from tuiexplore.tui.diagram import StateDiagram
 from tuiexplore.tui.packets import PacketTable
-from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable, relayout
 
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
 
@@ -37,8 +37,9 @@ def show_hint(screen: Screen) -> None:
 
 def narrate(screen: Screen, step: int, text: str) -> None:
     narration = screen.query_one("#narration", Static)
-    narration.update(Content(f"» step {step}: {printable(text)}"))
+    narration.update(Content(f"» step {step}: {printable(text)}"), layout=False)
     narration.display = True
+    relayout(narration)  # one line or two: its height follows the text
 
 
 def add_events(screen: Screen, timeline: list[Event], batch: list[Event]) -> None:

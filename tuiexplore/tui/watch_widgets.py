@@ -16,7 +16,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from tuiexplore.timeline import PacketEvent
-from tuiexplore.tui.widgets import printable
+from tuiexplore.tui.widgets import printable, relayout
 from tuiexplore.watch.classify import End
 from tuiexplore.watch.tracker import Conn
 
@@ -199,13 +199,14 @@ class Story(Static):
         & > .story--wire { text-style: dim; }
     }
     """
-    detail: reactive[Detail | None] = reactive(None, layout=True)
+    detail: reactive[Detail | None] = reactive(None)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__("", markup=False, **kw)
 
     def show(self, d: Detail | None) -> None:
         self.detail = d
+        relayout(self)  # its height follows the connection's events
 
     def render(self) -> Text:
         d = self.detail

@@ -14,6 +14,7 @@ from textual.highlight import highlight
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style as ContentStyle
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from tuiexplore import safetext
@@ -28,6 +29,17 @@ VIRTUAL_CHUNK = 32
 def printable(text: str) -> str:
     """Control characters (ESC above all) as \\xNN: nothing reaches the terminal raw."""
     return safetext.terminal(text)
+
+
+def relayout(widget: Widget) -> None:
+    """Lay a widget out again because its content, and so maybe its height, changed.
+
+    ``refresh(layout=True)`` alone is not enough in Textual 8.2: the box model is cached under a
+    counter that it advances only when no layout is pending for the widget, so a screen layout
+    run in between for another widget kept the old content's height under the new content (a
+    verdict's third line was cut off; the 80x24 snapshots caught it)."""
+    widget._layout_updates += 1
+    widget.refresh(layout=True)
 
 
 def grow(view: ScrollView, width: int, needed: int) -> None:
@@ -319,20 +331,12 @@ class VerdictLine(Static):
         """``then``: a line after it (the step screen's next parked closing call)."""
         self.verdict, self.line = v, then
         self.set_class(not v.agree, "-disagree")
-        self._relayout()
+        relayout(self)
 
     def show_text(self, text: str) -> None:
         self.verdict, self.line = None, text
         self.set_class(False, "-disagree")
-        self._relayout()
-
-    def _relayout(self) -> None:
-        # Its height follows the text. Textual (8.2) keys a widget's box model on a counter that a
-        # second refresh(layout=True) does not advance while the first is unhandled; a layout in
-        # between (another widget's) then kept the first text's height and cut a verdict's third
-        # line off.
-        self._layout_updates += 1
-        self.refresh(layout=True)
+        relayout(self)
 
     def render(self) -> Content:
         v = self.verdict
