@@ -95,7 +95,9 @@ def _command(argv: list[str]) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list the built-in scenarios")
     r = sub.add_parser("run", help="run a scenario headless and check its expectations")
-    r.add_argument("scenario", help="a built-in name (see 'tuiexplore list') or a TOML file")
+    r.add_argument("scenario", help="a built-in name (see 'tuiexplore list'), a TOML file, or a packetdrill .pkt script")
+    r.add_argument("--dry-run", action="store_true", help="a .pkt script: read and check it, list its events, run nothing")
+    r.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE", help="a .pkt macro, as packetdrill's -D")
     fmt = r.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON Lines events on stdout (the contract's stream)")
     fmt.add_argument("--text", action="store_true", help="a transcript for humans and bug reports (default)")
@@ -262,6 +264,13 @@ def _list() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.scenario.endswith(".pkt"):
+        from tuiexplore.packetdrill.command import PktInputError, run
+
+        try:
+            return run(args.scenario, args.define, args.dry_run, print)
+        except PktInputError as exc:
+            raise InputError(str(exc)) from None
     import platform
 
     from tuiexplore import runner
