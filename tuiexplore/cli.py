@@ -13,10 +13,14 @@ import shutil
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuiexplore import __version__, outputs, safetext
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
+
+if TYPE_CHECKING:  # the commands import what they need when they run: --help stays fast
+    from tuiexplore.domain import LabInfo
+    from tuiexplore.scenarios.scenario import Scenario
 
 COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step")
 
@@ -30,7 +34,7 @@ def _say(msg: str) -> None:
     print(f"tuiexplore: {safetext.terminal_lines(msg)}", file=sys.stderr)
 
 
-def _scenario(name: str):  # noqa: ANN202 - Scenario, imported lazily to keep --help fast
+def _scenario(name: str) -> Scenario:
     from tuiexplore.scenarios.scenario import ScenarioError, load
 
     try:
@@ -207,8 +211,9 @@ def _compare(args: argparse.Namespace) -> int:
         _say(f"the lab could not run: {exc}")
         return 1
     rows = compare.align(results[0].events, results[1].events)
-    where = [r.info.where or (f"host Linux {r.info.release}" if kernels else "") for r in results]
-    names = tuple(f"{s.name}{' on ' + w if w else ''}: {s.title}" for s, w in zip(scns, where, strict=True))
+    where = [_where(r.info, bool(kernels)) for r in results]
+    labels = [f"{s.name}{' on ' + w if w else ''}: {s.title}" for s, w in zip(scns, where, strict=True)]
+    names = (labels[0], labels[1])
     sources = None
     if kernels:  # one scenario on two kernels: each side's branch lines from its own tcp.c
         from tuiexplore.reports.sources import side_excerpt
@@ -223,6 +228,13 @@ def _compare(args: argparse.Namespace) -> int:
 
     CompareApp(rows, names, sources=sources, kernels=(where[0], where[1]) if kernels else None).run()
     return 0
+
+
+def _where(info: LabInfo | None, kernels: bool) -> str:
+    """Which kernel a compare side ran on; info is None only for a lab that never started."""
+    if info is None:
+        return ""
+    return info.where or (f"host Linux {info.release}" if kernels else "")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -332,8 +344,13 @@ def _run(args: argparse.Namespace) -> int:
         from tuiexplore.reports import export
         from tuiexplore.tui.screenshot import replay_screenshot
 
-        shoot = lambda path: replay_screenshot(path, scn, result.info, result.events, excerpt)  # noqa: E731
-        export.write(args.export, scn, result.info, result.events, excerpt, shoot)
+        info = result.info
+        assert info is not None  # run() returns only once its lab has started
+
+        def shoot(path: str) -> None:
+            replay_screenshot(path, scn, info, result.events, excerpt)
+
+        export.write(args.export, scn, info, result.events, excerpt, shoot)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
     stream = sys.stderr if args.json else sys.stdout
     print("# " + "; ".join(summary), file=stream)

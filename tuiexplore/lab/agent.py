@@ -20,7 +20,8 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
 from tuiexplore.domain import LabInfo
 from tuiexplore.lab import inputs, namespace, procnet
@@ -53,12 +54,12 @@ class Agent:
         self.evidence: Evidence | None = None
         self.steps: StepRunner | None = None  # once the lab is up
         self.handlers: dict[type, Callable[[Any], None]] = {
-            proto.StepCmd: lambda c: self.out.reply(proto.Done(self.steps.run(c))),
+            proto.StepCmd: lambda c: self.out.reply(proto.Done(self._steps().run(c))),
             proto.PredictCmd: self.answer_predict,
             proto.InspectCmd: lambda c: self.out.reply(proto.Inventory(c.id, self.inbox.inspect_all())),
             proto.PcapCmd: self.answer_pcap,
             proto.ConfigCmd: self.configure,
-            proto.StatsCmd: lambda c: self.out.reply(proto.Stats(c.id, len(self.evidence.frames), self.evidence.capture.drops())),
+            proto.StatsCmd: self.answer_stats,
         }
 
     # -- start-up ----------------------------------------------------------------------------
@@ -102,11 +103,20 @@ class Agent:
         while True:
             while not commands:
                 self.inbox.handle_next(None)
-                self.evidence.drain(final=True)
+                self._evidence().drain(final=True)
             cmd = commands.popleft()
             if isinstance(cmd, proto.QuitCmd):
                 return
             self.handlers[type(cmd)](cmd)
+
+    # start() makes these before any command is served
+    def _evidence(self) -> Evidence:
+        assert self.evidence is not None, "the lab is not up"
+        return self.evidence
+
+    def _steps(self) -> StepRunner:
+        assert self.steps is not None, "the lab is not up"
+        return self.steps
 
     def sockets_of(self, name: str) -> dict:
         a = self.actors.by_name.get(name)  # never made just to be asked
@@ -125,7 +135,7 @@ class Agent:
             self.version,
             self.opts.unread_rule,
             everyone=everyone,
-            frames=self.evidence.frames,
+            frames=self._evidence().frames,
         )
 
     def answer_predict(self, cmd: proto.PredictCmd) -> None:
@@ -133,8 +143,12 @@ class Agent:
         preds = self.predict(a, cmd.call, cmd.args) if a is not None and will_run(a, cmd.call) else []
         self.out.reply(proto.Predictions(cmd.id, [inputs.view(s.name, p) for s, p in preds]))
 
+    def answer_stats(self, cmd: proto.StatsCmd) -> None:
+        ev = self._evidence()
+        self.out.reply(proto.Stats(cmd.id, len(ev.frames), ev.capture.drops()))
+
     def answer_pcap(self, cmd: proto.PcapCmd) -> None:
-        frames = self.evidence.frames
+        frames = self._evidence().frames
         self.out.reply(proto.PcapWritten(cmd.id, frames=len(frames), data=base64.b64encode(pcap_bytes(frames)).decode()))
 
     def configure(self, cmd: proto.ConfigCmd) -> None:  # e.g. the running kernel's own source was found after start
@@ -166,7 +180,7 @@ def main() -> None:
         sys.exit(3)
     agent = Agent(opts)
 
-    def on_term(signum, frame):  # noqa: ANN001, ARG001
+    def on_term(signum: int, frame: FrameType | None) -> NoReturn:  # noqa: ARG001
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_term)

@@ -19,9 +19,15 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tuiexplore.tcpdump import tcp_options
 from tuiexplore.timeline import PacketEvent
+
+if TYPE_CHECKING:  # scapy is imported when a capture starts (it costs time at start-up)
+    from scapy.arch.linux import L2ListenSocket
+    from scapy.packet import Packet
+    from scapy.sendrecv import AsyncSniffer
 
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
@@ -172,8 +178,8 @@ class Capture:
         self._delivered = 0  # frames the kernel queued on our socket (PACKET_STATISTICS, summed)
         self._handled = 0  # frames the sniffer has read and handed on (or discarded)
         self._received = 0
-        self._sock = None
-        self._sniffer = None
+        self._sock: L2ListenSocket | None = None
+        self._sniffer: AsyncSniffer | None = None
 
     def start(self, timeout: float = 5.0) -> None:
         from scapy.arch.linux import L2ListenSocket  # noqa: I001 - l2 must be imported first
@@ -191,14 +197,14 @@ class Capture:
         raw = sock.ins
         read = sock.recv_raw
 
-        def recv_raw(x: int = 65535):  # noqa: ANN202 - scapy's own signature
+        def recv_raw(x: int = 65535) -> tuple[type[Packet] | None, bytes | None, float | None]:  # scapy's own signature
             # Every read is counted, as handled once its frame is queued, so pending() is exact.
             cls, data, ts = read(x)
             if not (cls and data):  # scapy drops it: no prn call
                 self._handled += 1
             return cls, data, ts
 
-        sock.recv_raw = recv_raw
+        sock.recv_raw = recv_raw  # type: ignore[method-assign]  # this one socket's reads are counted (above)
         try:
             raw.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         except OSError:  # kernels before 4.20: a classic BPF program drops the OUTGOING copy instead
@@ -214,15 +220,15 @@ class Capture:
             )
         self._sock = sock
         started = threading.Event()
-        self._sniffer = AsyncSniffer(opened_socket=sock, prn=self._enqueue, store=False, started_callback=started.set)
-        self._sniffer.start()
+        sniffer = self._sniffer = AsyncSniffer(opened_socket=sock, prn=self._enqueue, store=False, started_callback=started.set)
+        sniffer.start()
         if not started.wait(timeout):
-            exc = getattr(self._sniffer, "exception", None)
-            raise CaptureError(f"the capture did not start within {timeout:.0f} s: {exc or 'no reason given'}")
-        if getattr(self._sniffer, "exception", None):
-            raise CaptureError(f"the capture failed: {self._sniffer.exception}")
+            why = getattr(sniffer, "exception", None)
+            raise CaptureError(f"the capture did not start within {timeout:.0f} s: {why or 'no reason given'}")
+        if why := getattr(sniffer, "exception", None):
+            raise CaptureError(f"the capture failed: {why}")
 
-    def _enqueue(self, pkt) -> None:  # noqa: ANN001 - scapy Packet
+    def _enqueue(self, pkt: Packet) -> None:
         # Keep prn to an enqueue: a slow prn delays stop() and backs up the kernel queue.
         frame = decode(float(pkt.time), bytes(pkt))
         if frame is not None:

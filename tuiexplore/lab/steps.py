@@ -37,7 +37,7 @@ class StepRunner:
         n, actor, call, args = cmd.step, cmd.actor, cmd.call, cmd.args
         self.evidence.drain(final=True)
         self.out.step = n
-        self.evidence.begin_step(n, (actor, args.get("fd")))
+        self.evidence.begin_step(n, (actor, args.get("fd") or ""))  # "": a call without an fd
         wall0 = time.time()
         before = counters.read()
         preds: list[tuple[Any, Prediction]] = []
@@ -137,7 +137,7 @@ def _block_bound(call: str, args: dict[str, Any], a: Actor) -> float:
     if call == "epoll_wait" and 0 <= args.get("timeout_ms", 0) <= 10_000:
         return args["timeout_ms"] / 1000 + DEFAULT_BLOCK_S
     if call == "close":
-        s = a.sockets.get(args.get("fd"))
+        s = a.sockets.get(args["fd"]) if "fd" in args else None
         on, secs = s.linger if s else (0, 0)
         if on and 0 < secs <= 10:
             return secs + DEFAULT_BLOCK_S

@@ -15,6 +15,7 @@ import re
 import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 TRACEFS_PATHS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -78,7 +79,7 @@ def remove_stale_instances(tracefs: str) -> None:
 
 
 class Tracer:
-    def __init__(self, tracefs: str, port: int, on_event=None) -> None:  # noqa: ANN001
+    def __init__(self, tracefs: str, port: int, on_event: Callable[[], None] | None = None) -> None:
         self.tracefs = tracefs
         self.port = port
         self.events: queue.SimpleQueue[TraceEvent] = queue.SimpleQueue()

@@ -10,7 +10,6 @@ parks and predicted again whenever something changed, until ``step(tid)``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,8 +32,8 @@ class Host(Protocol):
     wire: Wire
     lab: bool
     changes: int
-    emit: Callable[[Event], None]
 
+    def emit(self, ev: Event) -> None: ...
     def rel(self, ts: float | None = None) -> float: ...
     def stop_event(self, n: int, p: Parked, prediction: list | None = None) -> StopEvent: ...
     def drain_frames(self) -> None: ...

@@ -180,7 +180,7 @@ class Stepper:
         self.emit(NoteEvent(self.rel(), level, text, current.step if current else None))
 
     # -- events from the tracer ----------------------------------------------------------------
-    def handle(self, ev: TraceEvent | _Command) -> None:
+    def handle(self, ev: TraceEvent | PeerCall | PeerEnded | _Command) -> None:
         if isinstance(ev, _Command):
             self._step(ev.tid) if ev.kind == "step" else self.detach()
         elif isinstance(ev, Parked):

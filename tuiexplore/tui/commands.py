@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -11,12 +12,22 @@ from tuiexplore.session import FdModel
 from tuiexplore.tui.keys import palette_calls
 
 
+class CallsHost(Protocol):
+    """What the palette asks of the screen it opens on (explorer.ExplorerScreen, which imports this module)."""
+
+    models: dict[str, FdModel]
+
+    def action_diagram(self) -> None: ...
+    def actor_names(self) -> list[str]: ...
+    def run_manual(self, actor: str, call: str, args: dict[str, Any]) -> None: ...
+
+
 class ActorCalls(Provider):
     """The state diagram's entry, then entries from ``keys.palette_calls`` for each actor, as it
     holds its fds now."""
 
     def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
-        explorer = self.screen  # the screen the palette was opened on
+        explorer = cast(CallsHost, self.screen)  # the explorer: the only screen with this provider
         yield "TCP state diagram", "each socket in its state, its last move lit (m)", explorer.action_diagram
         for actor in explorer.actor_names():
             for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel())):

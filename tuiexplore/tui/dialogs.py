@@ -89,8 +89,11 @@ def export_bundle(ex: Explorer) -> Notice | None:
     if ex.info is None:
         return None
     directory = os.path.abspath(time.strftime("tuiexplore-export-%Y%m%d-%H%M%S"))
+
+    def shoot(path: str) -> None:
+        ex.app.save_screenshot(os.path.basename(path), os.path.dirname(path))
+
     try:
-        shoot = lambda path: ex.app.save_screenshot(os.path.basename(path), os.path.dirname(path))  # noqa: E731
         export.write(directory, ex.scenario, ex.info, list(ex.events), ex.excerpt, shoot)
     except OSError as exc:
         return Notice(f"export failed: {exc.strerror}: {exc.filename}", "error")

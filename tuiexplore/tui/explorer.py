@@ -10,13 +10,14 @@ export are functions of that state in ``dialogs.py``, opened by the screen's own
 from __future__ import annotations
 
 import platform
-from functools import singledispatchmethod
-from typing import Any
+from functools import partial, singledispatchmethod
+from typing import Any, Protocol, cast
 
 from textual import on
 from textual.actions import parse
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
@@ -45,8 +46,17 @@ from tuiexplore.tui.status import StatusLine
 from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
 
 
+class ExplorerHost(Protocol):
+    """What this screen asks of its app (app.ExplorerApp, which imports this module)."""
+
+    driver: LabDriver | None
+    error: str
+
+    def start_driver(self, target: MessagePump) -> None: ...
+
+
 class ExplorerScreen(Screen):
-    BINDINGS = EXPLORER_BINDINGS
+    BINDINGS = [*EXPLORER_BINDINGS]
     COMMANDS = {ActorCalls}
 
     shown: reactive[int] = reactive(0)
@@ -68,8 +78,14 @@ class ExplorerScreen(Screen):
         self.lab_problem = ""  # the lab's death, which a fresh lab clears
 
     @property
+    def host(self) -> ExplorerHost:
+        return cast(ExplorerHost, self.app)  # ExplorerApp is the only app that shows this screen
+
+    @property
     def driver(self) -> LabDriver:
-        return self.app.driver
+        driver = self.host.driver
+        assert driver is not None, "the driver starts as the screen mounts"
+        return driver
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -93,7 +109,7 @@ class ExplorerScreen(Screen):
         show_hint(self)
         self.watch_shown(self.shown)
         self.update_status()
-        self.app.start_driver(self)
+        self.host.start_driver(self)
 
     @on(KernelSourceFound)
     def kernel_source_found(self, m: KernelSourceFound) -> None:
@@ -119,7 +135,7 @@ class ExplorerScreen(Screen):
         self.info = m.info
         if self.problem == self.lab_problem:
             self.problem = ""  # a fresh lab: the old one's death is history
-            self.app.error = ""
+            self.host.error = ""
         self.update_status()
 
     @on(Busy)
@@ -187,7 +203,7 @@ class ExplorerScreen(Screen):
     def refresh_keys(self) -> None:
         """Refresh the footer only when a key's state changed: a refresh recomposes the Footer,
         which costs a full layout (tens of ms on a 2-core machine)."""
-        state = tuple(self.check_action(*parse(b.action)[1:]) for b in self.BINDINGS)
+        state = tuple(self.check_action(*parse(b.action)[1:]) for b in EXPLORER_BINDINGS)
         if state != getattr(self, "_key_state", None):
             self._key_state = state
             self.refresh_bindings()
@@ -198,7 +214,7 @@ class ExplorerScreen(Screen):
             self.cursor = m.cursor  # the optimistic advance of n is taken back: that step did not run
         self.problem = self.lab_problem = f"the lab failed: {m.text}"
         self.update_status()
-        self.app.error = m.text
+        self.host.error = m.text
         self.query_one(VerdictLine).show_text(f"The lab failed: {m.text}  (r restarts it)")
         self.notify(printable(m.text), severity="error", markup=False, timeout=10)
 
@@ -207,7 +223,7 @@ class ExplorerScreen(Screen):
         if action == "next":
             return True if self.cursor < len(self.scenario.steps) else None
         if action == "manual":
-            actor, call = parameters
+            actor, call = map(str, parameters)
             return True if manual_args(actor, call, self.models.get(actor, FdModel())) else None
         if action == "dialog" and parameters == ("verdict",):
             return True if self.last_verdict else None
@@ -260,7 +276,7 @@ class ExplorerScreen(Screen):
         (target.query(ActorLog).first() if PANELS[index] == "actors" else target).focus()
 
     def action_diagram(self) -> None:
-        toggle_diagram(self, PANELS.index("diagram"))
+        toggle_diagram(self, partial(self.action_show, PANELS.index("diagram")))
 
     def action_dialog(self, name: str) -> None:
         """A report in a dialog (``dialogs.DIALOGS``), if it has anything to show yet."""
@@ -272,8 +288,8 @@ class ExplorerScreen(Screen):
             self.notify(notice.text, severity=notice.severity, timeout=notice.timeout, markup=False)
 
     def action_open(self) -> None:
-        async def chosen(scn: Scenario | None) -> None:
-            if scn is None:
+        async def chosen(scn: object) -> None:
+            if not isinstance(scn, Scenario):  # the picker was closed without a choice
                 return
             self.scenario = scn
             self.restart(scn)

@@ -113,7 +113,8 @@ class ScenarioPicker(Dialog):
             yield Static("", id="error", markup=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(load(event.option.id))
+        if event.option.id is not None:  # every option is a built-in, by its name
+            self.dismiss(load(event.option.id))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:
