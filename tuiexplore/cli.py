@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any
 
-from tuiexplore import __version__, outputs, safetext
+from tuiexplore import __version__, outputs, room, safetext
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
 COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step")
@@ -362,11 +362,14 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
     p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
+    room.add_arguments(p, demo)
     args = p.parse_args(argv)
     launcher = _guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
     scn = _scenario(args.scenario)
+    if (code := room.headless(argv, args, demo)) is not None:
+        return code
     from tuiexplore.tui.app import run_app
 
     pause = getattr(args, "pause", 2.0)
@@ -382,4 +385,5 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
         pause_s=pause,
         transport=launcher and launcher.transport,
         release=launcher and launcher.kernel.version,
+        room=room.from_args(args),
     )

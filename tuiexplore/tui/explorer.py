@@ -25,6 +25,7 @@ from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.kernel.notes import running_unread_rule
 from tuiexplore.reports.details import packet_text
+from tuiexplore.room import NO_ROOM, Room
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event, NoteEvent, VerdictEvent
@@ -51,11 +52,13 @@ class ExplorerScreen(Screen):
 
     shown: reactive[int] = reactive(0)
 
-    def __init__(self, scenario: Scenario, excerpt: Excerpt, autoplay: bool = False, pause_s: float = 2.0) -> None:
+    def __init__(
+        self, scenario: Scenario, excerpt: Excerpt, autoplay: bool = False, pause_s: float = 2.0, room: Room = NO_ROOM
+    ) -> None:
         super().__init__()
         self.scenario = scenario
         self.excerpt = excerpt
-        self.autoplay = Autoplay(self, autoplay, pause_s)
+        self.autoplay = Autoplay(self, autoplay, pause_s, room.once)
         self.info: LabInfo | None = None
         self.models: dict[str, FdModel] = {}
         self.cursor = 0

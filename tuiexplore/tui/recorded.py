@@ -1,0 +1,43 @@
+"""The terminal output of an app, teed into a :class:`~tuiexplore.recording.Recorder`.
+
+Textual draws by calling its driver's ``write`` with the escape sequences for the terminal; a
+subclass of the app's own driver class hands each string to the recorder as well, with the
+terminal's size at that moment (a resize becomes the cast's ``r`` event). Textual's headless
+driver is never given output, so a recording needs a real terminal or a pseudo-terminal
+(``tuiexplore.headless``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from textual.app import App
+
+from tuiexplore.recording import Recorder
+
+
+def terminal_size() -> tuple[int, int]:
+    """The size of the terminal Textual writes to (its driver writes to stderr)."""
+    try:
+        size = os.get_terminal_size(sys.__stderr__.fileno())
+    except (OSError, AttributeError, ValueError):
+        return 80, 24
+    return size.columns, size.lines
+
+
+def record(app: App, recorder: Recorder) -> None:
+    """From now on, what ``app`` draws is written to ``recorder`` too."""
+    base = app.driver_class
+
+    class RecordingDriver(base):  # type: ignore[misc, valid-type] - the app's own class, chosen at run time
+        def write(self, data: str) -> None:
+            recorder.resize(*terminal_size())
+            recorder.output(data)
+            super().write(data)
+
+        def stop_application_mode(self) -> None:
+            recorder.close()  # the recording ends on the app's last frame, not on the terminal's teardown
+            super().stop_application_mode()
+
+    app.driver_class = RecordingDriver
