@@ -18,7 +18,7 @@ from typing import Any
 from tuiexplore import __version__, outputs, room, safetext
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
-COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step")
+COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step", "quiz")
 
 
 class InputError(Exception):
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             from tuiexplore.trace.command import main as step_main
 
             return step_main(argv[1:], interactive=_step_screen)
+        if argv and argv[0] == "quiz":  # its own parser: lessons and their progress
+            from tuiexplore.quiz_command import main as quiz_main
+
+            return quiz_main(argv[1:], run_ui=_run_app)
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)
@@ -81,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PIPE
     except OutputClosed:
         return EXIT_PIPE
+
+
+def _run_app(*args: Any, **kw: Any) -> int:
+    from tuiexplore.tui.app import run_app
+
+    return run_app(*args, **kw)
 
 
 def _watch_ui(watch: Any, theme: str | None) -> int:
@@ -124,6 +134,7 @@ def _command(argv: list[str]) -> int:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
+    sv.add_argument("--quiz", action="store_true", help="each tab guesses before each closing step (tuiexplore --quiz)")
     args = p.parse_args(argv)
     if args.cmd == "serve":
         return _serve(args)
@@ -237,7 +248,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     from textual_serve.server import Server
 
-    command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *(["demo"] if args.demo else []), args.scenario])
+    flags = [*(["demo"] if args.demo else []), *(["--quiz"] if args.quiz else [])]
+    command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *flags, args.scenario])
     url = f"http://{args.host}:{args.port}"
     print(f"tuiexplore: serving the explorer on {url}", flush=True)
     if args.host in ("127.0.0.1", "localhost", "::1"):

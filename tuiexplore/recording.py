@@ -46,11 +46,12 @@ class Recorder:
         width: int,
         height: int,
         title: str = "",
+        path: str | None = None,
         max_bytes: int = MAX_BYTES,
         max_s: float = MAX_S,
         clock=time.monotonic,  # noqa: ANN001 - a callable returning seconds; tests give their own
     ) -> None:
-        self.sink, self.size = sink, (width, height)
+        self.sink, self.size, self.path = sink, (width, height), path  # path: None for a temporary file
         self.max_bytes, self.max_s, self.clock = max_bytes, max_s, clock
         self.capped = ""  # why the recording stopped early, once it has
         self._lock = threading.Lock()
@@ -102,11 +103,19 @@ class Recorder:
     def copy_to(self, path: str) -> None:
         """The recording so far, as a file of its own (the export bundle's ``session.cast``)."""
         with self._lock:
+            if self.sink.closed:  # stopped (ctrl+r): a named file is still whole on disk
+                if self.path:
+                    shutil.copyfile(self.path, path)
+                return
             self.sink.flush()
             self.sink.seek(0)
             with open(path, "w", encoding="utf-8") as out:
                 shutil.copyfileobj(self.sink, out)
             self.sink.seek(0, os.SEEK_END)
+
+    @property
+    def recording(self) -> bool:
+        return not self.sink.closed and not self.capped
 
     def close(self) -> None:
         """The end: the player's terminal is left as a shell expects it. Later output is ignored."""
@@ -124,7 +133,7 @@ def open_recorder(path: str | None, width: int, height: int, title: str = "") ->
     import tempfile
 
     sink = open(path, "w+", encoding="utf-8") if path else tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
-    return Recorder(sink, width, height, title)
+    return Recorder(sink, width, height, title, path)
 
 
 def read_cast(path: str) -> tuple[dict, list[list]]:

@@ -41,6 +41,8 @@ from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.panels import add_events, clear_panels, narrate, replace_actors, show_hint, show_panel, show_prediction
+from tuiexplore.tui.quiz import QuizCommands, QuizKeeper, QuizLine
+from tuiexplore.tui.recorded import recording_to_file, stop
 from tuiexplore.tui.screens import ScenarioPicker, TextScreen
 from tuiexplore.tui.status import StatusLine
 from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
@@ -48,7 +50,7 @@ from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLi
 
 class ExplorerScreen(Screen):
     BINDINGS = EXPLORER_BINDINGS
-    COMMANDS = {ActorCalls}
+    COMMANDS = {ActorCalls, QuizCommands}
 
     shown: reactive[int] = reactive(0)
 
@@ -59,6 +61,7 @@ class ExplorerScreen(Screen):
         self.scenario = scenario
         self.excerpt = excerpt
         self.autoplay = Autoplay(self, autoplay, pause_s, room.once)
+        self.quiz = QuizKeeper(self, room.quiz, room.lessons)
         self.info: LabInfo | None = None
         self.models: dict[str, FdModel] = {}
         self.cursor = 0
@@ -86,6 +89,7 @@ class ExplorerScreen(Screen):
             yield SocketsStrip(id="sockets")
         yield Static("", id="narration", markup=False)
         yield VerdictLine(id="verdict")
+        yield QuizLine(id="quiz")
         yield KeysFooter(compact=True)
 
     def actor_names(self) -> list[str]:
@@ -95,6 +99,7 @@ class ExplorerScreen(Screen):
     def on_mount(self) -> None:
         show_hint(self)
         self.watch_shown(self.shown)
+        self.quiz.show()
         self.update_status()
         self.app.start_driver(self)
 
@@ -180,9 +185,10 @@ class ExplorerScreen(Screen):
         self.models, self.cursor = m.models, m.cursor
         self.query_one(ActorLogs).origin.update(m.origin)
         self.query_one(SocketsStrip).show(m.sockets, m.names)
-        if m.prediction:
+        if m.prediction and not self.quiz.on:  # a quiz hides the app's prediction until the answer is locked
             just_judged = m.done is not None and self.last_verdict and self.last_verdict.step == m.done.step
             show_prediction(self, m.prediction[0], self.scenario.steps[self.cursor], on_verdict_line=not just_judged)
+        self.quiz.step_finished(m)
         self.update_status()
         self.refresh_keys()
         self.autoplay.schedule()
@@ -214,10 +220,14 @@ class ExplorerScreen(Screen):
             return True if manual_args(actor, call, self.models.get(actor, FdModel())) else None
         if action == "dialog" and parameters == ("verdict",):
             return True if self.last_verdict else None
+        if action == "quiz_answers":
+            return self.quiz.on
+        if action == "stop_recording":
+            return recording_to_file(self.app)
         return True
 
     def action_next(self) -> None:
-        if self.cursor < len(self.scenario.steps):
+        if self.cursor < len(self.scenario.steps) and not self.quiz.holds():
             self.cursor += 1  # optimistic: repeated presses queue the following steps
             self.driver.submit(Next())
 
@@ -233,6 +243,7 @@ class ExplorerScreen(Screen):
         self.autoplay.pace(delta)
 
     def action_restart(self) -> None:
+        self.quiz.reset()
         self.restart()
 
     def action_back(self) -> None:
@@ -276,14 +287,26 @@ class ExplorerScreen(Screen):
 
     def action_open(self) -> None:
         async def chosen(scn: Scenario | None) -> None:
-            if scn is None:
-                return
-            self.scenario = scn
-            self.restart(scn)
-            await replace_actors(self, self.actor_names())
-            self.update_status()
+            if scn is not None:
+                self.quiz.reset()
+                await self.load_scenario(scn)
 
         self.app.push_screen(ScenarioPicker(), chosen)
+
+    async def load_scenario(self, scn: Scenario) -> None:
+        """Another scenario in a fresh lab (o, the quiz's next lesson)."""
+        self.scenario = scn
+        self.restart(scn)
+        await replace_actors(self, self.actor_names())
+        self.update_status()
+
+    def action_quiz_answers(self) -> None:
+        self.quiz.answers()
+
+    def action_stop_recording(self) -> None:
+        if said := stop(self.app):
+            self.notify(said, timeout=6)
+            self.refresh_keys()
 
     @on(PacketTable.Selected)
     def packet_selected(self, event: PacketTable.Selected) -> None:

@@ -41,3 +41,17 @@ def record(app: App, recorder: Recorder) -> None:
             super().stop_application_mode()
 
     app.driver_class = RecordingDriver
+
+
+def stop(app: App) -> str:
+    """ctrl+r: the --record file ends here (the session goes on unrecorded); what to say."""
+    recorder = getattr(app, "recorder", None)
+    if recorder is None or not recorder.recording or not recorder.path:
+        return ""
+    recorder.close()
+    return f"recording stopped: {recorder.path} is complete"
+
+
+def recording_to_file(app: App) -> bool:
+    recorder = getattr(app, "recorder", None)
+    return bool(recorder and recorder.path and recorder.recording)
