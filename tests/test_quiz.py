@@ -7,6 +7,7 @@ import asyncio
 import html
 import json
 import re
+import time
 
 import pytest
 from test_tui import idle, until
@@ -131,6 +132,7 @@ def test_quiz_seed_rst_answered_right():
     seen = play_seed_rst("r")
     # Asked before the step: nothing of the app's prediction on screen, the close not sent.
     assert "close(sock)" in seen["asked"] and "What will the kernel put on the wire?" in seen["asked"]
+    assert "next: client close(sock): n asks what the kernel will put on the wire" in seen["asked"]
     assert "predicted" not in seen["asked"], seen["asked"][seen["asked"].find("predicted") - 200 :][:400]
     assert seen["kernel_predicted"] == [] and seen["sent_before_answer"] == []
     # The answer was locked when the step was sent.
@@ -180,3 +182,28 @@ def test_quiz_command_lists_and_resumes(tmp_path):
     lines = r.stdout.splitlines()
     assert re.match(r"\s*1\. seed-rst\s+1/1 right", lines[0]) and re.match(r"\s*2\. read-then-close\s+- ", lines[1])
     assert json.loads((tmp_path / "tuiexplore" / "quiz.json").read_text())["done"] == {"seed-rst": [1, 1]}
+
+
+def test_keys_pressed_faster_than_the_lab_still_stop_at_the_question():
+    """n pressed 14 times while the lab lags behind: each step's result sets the screen's cursor
+    back to where the lab is while later steps are still queued, yet the 14th press (the close)
+    must ask, not be sent."""
+
+    async def body():
+        app = make_app(load("seed-rst"), room=Room(quiz=True))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.explorer.info is not None and idle(app))
+            do = app.driver._do
+            app.driver._do = lambda req: (time.sleep(0.25), do(req))[1]  # a slow lab (a guest kernel's pace)
+            behind = []
+            for _ in range(14):
+                await pilot.press("n")
+                await pilot.pause(0.1)
+                behind.append(app.explorer.cursor)
+            await until(pilot, lambda: isinstance(app.screen, QuestionDialog) and idle(app), timeout=60)
+            await pilot.pause(0.5)
+            return behind, app.explorer.cursor, [e for e in app.explorer.events if isinstance(e, VerdictEvent)]
+
+    behind, cursor, verdicts = asyncio.run(body())
+    assert any(b < i + 1 for i, b in enumerate(behind[:-1]))  # the screen's cursor did lag: the case is real
+    assert (cursor, verdicts) == (13, [])

@@ -185,9 +185,11 @@ class ExplorerScreen(Screen):
         self.models, self.cursor = m.models, m.cursor
         self.query_one(ActorLogs).origin.update(m.origin)
         self.query_one(SocketsStrip).show(m.sockets, m.names)
-        if m.prediction and not self.quiz.on:  # a quiz hides the app's prediction until the answer is locked
+        if m.prediction:
             just_judged = m.done is not None and self.last_verdict and self.last_verdict.step == m.done.step
-            show_prediction(self, m.prediction[0], self.scenario.steps[self.cursor], on_verdict_line=not just_judged)
+            nxt = self.scenario.steps[self.cursor]
+            if not self.quiz.hides(nxt, on_verdict_line=not just_judged):  # a quiz shows it after the answer
+                show_prediction(self, m.prediction[0], nxt, on_verdict_line=not just_judged)
         self.quiz.step_finished(m)
         self.update_status()
         self.refresh_keys()
@@ -258,6 +260,7 @@ class ExplorerScreen(Screen):
         self.generation += 1
         self.events.clear()
         self.models, self.cursor, self.last_verdict, self.seed = {}, 0, None, False
+        self.quiz.restarted()
         clear_panels(self, self.actor_names())
         self.refresh_keys()
         self.driver.submit(Restart(self.generation, scenario))

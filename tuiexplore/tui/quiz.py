@@ -21,12 +21,13 @@ from textual.widgets import Button, Static
 
 from tuiexplore import quiz
 from tuiexplore.quiz import CHOICES, Question, Quiz
+from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios import lessons
-from tuiexplore.scenarios.scenario import Scenario
+from tuiexplore.scenarios.scenario import Scenario, Step
 from tuiexplore.timeline import Event, VerdictEvent
 from tuiexplore.tui.messages import StepFinished
 from tuiexplore.tui.screens import TextScreen
-from tuiexplore.tui.widgets import printable
+from tuiexplore.tui.widgets import VerdictLine, printable
 
 TIP = "Look first: the Sockets panel (Recv-Q, Send-Q, SO_LINGER) and the states say what the kernel will do."
 
@@ -102,7 +103,7 @@ class QuizScreen(Protocol):
 
     def action_next(self) -> None: ...
     def notify(self, message: str, *, severity: Any = ..., timeout: float | None = ..., markup: bool = ...) -> None: ...
-    def query_one(self, selector: type[QuizLine]) -> QuizLine: ...
+    def query_one(self, selector: type[Any]) -> Any: ...
     async def load_scenario(self, scn: Scenario) -> None: ...
 
 
@@ -112,11 +113,18 @@ class QuizKeeper:
         self.lessons = list(lesson_names)  # ``tuiexplore quiz``: the one played now, then the rest
         self.quiz = Quiz()
         self.summarized = False
+        # The scenario step (0-based) the next Next request will run. The screen's own cursor is
+        # set back to the lab's at each step's result, while more Next requests may be queued.
+        self.next_index = 0
 
     def reset(self) -> None:
         """A fresh start of the scenario (r, another scenario): the questions again, a new score."""
         self.quiz, self.summarized = Quiz(), False
         self.show()
+
+    def restarted(self) -> None:
+        """A fresh lab: the scenario starts at its first step again (the score is kept: b, autoplay)."""
+        self.next_index = 0
 
     def toggle(self) -> None:
         self.on = not self.on
@@ -129,12 +137,24 @@ class QuizKeeper:
         score = self.quiz.score()
         self.screen.query_one(QuizLine).show(self.on, f"{score} · {text}" if text else score, right)
 
+    def hides(self, nxt: Step, on_verdict_line: bool) -> bool:
+        """Instead of the app's prediction for the next step (its kernel panel mark, its verdict
+        line): while quizzing, only that a guess comes first."""
+        if not self.on:
+            return False
+        if on_verdict_line:
+            line = f"next: {nxt.actor} {call_text(nxt.call, nxt.args)}: n asks what the kernel will put on the wire"
+            self.screen.query_one(VerdictLine).show_text(line)
+        return True
+
     def holds(self) -> bool:
         """Before the scenario's next step is sent: True if it must be guessed first (the question
-        is opened; the step is sent once the answer is locked)."""
+        is opened; the step is sent once the answer is locked); False: it is sent now."""
         s = self.screen
-        step = s.scenario.steps[s.cursor]
-        if not self.on or not quiz.asks(step) or self.quiz.answered(step.index):
+        index = max(s.cursor, self.next_index)
+        step = s.scenario.steps[index] if index < len(s.scenario.steps) else None
+        if step is None or not self.on or not quiz.asks(step) or self.quiz.answered(step.index):
+            self.next_index = index + 1
             return False
         question = Question.of(step)
 
