@@ -224,8 +224,8 @@ class ExplorerScreen(Screen):
             return True if self.last_verdict else None
         if action == "quiz_answers":
             return self.quiz.on
-        if action == "stop_recording":
-            return recording_to_file(self.app)
+        if action == "stop_recording":  # not with --once: nobody at the keys (an unattended recording)
+            return recording_to_file(self.app) and not self.autoplay.once
         return True
 
     def action_next(self) -> None:
