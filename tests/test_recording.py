@@ -127,3 +127,53 @@ def test_copy_to_gives_the_recording_so_far_and_recording_goes_on(tmp_path):
     rec.sink.seek(0)
     assert [json.loads(line)[2] for line in rec.sink.read().splitlines()[1:]] == ["before", "after"]
     rec.close()
+
+
+def run_in_terminal(args: list[str], keys: bytes, wait_for: bytes, width: int = 120, height: int = 36) -> int:
+    """``tuiexplore ARGS`` in a pty of its own, as a terminal would run it: ``keys`` typed once
+    ``wait_for`` was drawn; its exit status."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import sys
+    import termios
+    import time
+
+    from tests.conftest import ROOT
+
+    pid, master = pty.fork()
+    if pid == 0:
+        os.environ["PYTHONPATH"] = str(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "tuiexplore", *args])
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+    seen, typed, end = b"", False, time.monotonic() + 60
+    try:
+        while time.monotonic() < end:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+            if not typed and wait_for in seen:
+                time.sleep(1)
+                os.write(master, keys)
+                typed = True
+    finally:
+        os.close(master)
+    assert typed, seen[-2000:]
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_watch_record_in_a_terminal(tmp_path):
+    """``watch -r PCAP --record``: the screen of the watch, replayed, shows its connections."""
+    from tests.conftest import ROOT
+
+    cast = str(tmp_path / "watch.cast")
+    pcap = str(ROOT / "tests" / "data" / "watch-world.pcap")
+    assert run_in_terminal(["watch", "-r", pcap, "--record", cast], b"q", b"RST") == 0
+    header, events = read_cast(cast)
+    assert header["version"] == 2 and (header["width"], header["height"]) == (120, 36)
+    screen = "\n".join(screen_after(events, 120, 36))
+    assert "RST by client: unread data" in screen and "FIN/FIN, client first" in screen and "6 finished" in screen

@@ -93,10 +93,10 @@ def _run_app(*args: Any, **kw: Any) -> int:
     return run_app(*args, **kw)
 
 
-def _watch_ui(watch: Any, theme: str | None) -> int:
+def _watch_ui(watch: Any, theme: str | None, record: str | None = None) -> int:
     from tuiexplore.tui.watch_app import run_watch_app
 
-    return run_watch_app(watch, theme=theme)
+    return run_watch_app(watch, theme=theme, record=record)
 
 
 def _command(argv: list[str]) -> int:

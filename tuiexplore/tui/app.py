@@ -18,14 +18,14 @@ from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
 from tuiexplore.lab.transport import Transport
-from tuiexplore.recording import Recorder, open_recorder
+from tuiexplore.recording import Recorder
 from tuiexplore.room import NO_ROOM, Room
 from tuiexplore.scenarios.scenario import Scenario
+from tuiexplore.tui import recorded
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
 from tuiexplore.tui.explorer import ExplorerScreen
 from tuiexplore.tui.messages import KernelSourceFound
-from tuiexplore.tui.recorded import record, terminal_size
 from tuiexplore.tui.signals import exit_on_signals
 from tuiexplore.tui.widgets import printable
 
@@ -151,9 +151,7 @@ def run_app(
             transport=transport,
             room=room,
         )
-        if "TEXTUAL_DRIVER" not in os.environ:  # a browser's driver speaks its own protocol, no terminal's
-            app.recorder = open_recorder(room.record, *terminal_size(), title=f"tuiexplore {scenario.name}: {scenario.title}")
-            record(app, app.recorder)
+        app.recorder = recorded.start(app, room.record, f"tuiexplore {scenario.name}: {scenario.title}")
     except (ValueError, SourceError) as exc:
         print(f"tuiexplore: {exc}", file=sys.stderr)
         return 2
@@ -164,10 +162,7 @@ def run_app(
     try:
         app.run()
     finally:
-        if app.recorder is not None:
-            app.recorder.close()
-    if app.recorder is not None and app.recorder.capped:
-        print(f"tuiexplore: {room.record or 'session.cast'}: {app.recorder.capped}", file=sys.stderr)
+        recorded.finish(app.recorder)
     if app.error:
         print(f"tuiexplore: {printable(str(app.error))}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ import sys
 
 from textual.app import App
 
-from tuiexplore.recording import Recorder
+from tuiexplore.recording import Recorder, open_recorder
 
 
 def terminal_size() -> tuple[int, int]:
@@ -41,6 +41,26 @@ def record(app: App, recorder: Recorder) -> None:
             super().stop_application_mode()
 
     app.driver_class = RecordingDriver
+
+
+def start(app: App, path: str | None, title: str) -> Recorder | None:
+    """What ``app`` will draw, recorded into ``path`` (None: an unnamed temporary file, for the
+    export's session.cast). None under textual-serve, whose driver speaks to a browser in a
+    protocol of its own, not to a terminal. Raises OSError if ``path`` cannot be written."""
+    if "TEXTUAL_DRIVER" in os.environ:
+        return None
+    recorder = open_recorder(path, *terminal_size(), title=title)
+    record(app, recorder)
+    return recorder
+
+
+def finish(recorder: Recorder | None) -> None:
+    """After the app: the file closed, and a recording cut short by its cap said on stderr."""
+    if recorder is None:
+        return
+    recorder.close()
+    if recorder.capped and recorder.path:
+        print(f"tuiexplore: {recorder.path}: {recorder.capped}", file=sys.stderr)
 
 
 def stop(app: App) -> str:
