@@ -187,7 +187,7 @@ class QuizKeeper:
     def summarize(self) -> None:
         body = self.quiz.summary()
         nxt: str | None = None
-        if self.lessons:
+        if self.lessons and self.screen.scenario.name == self.lessons[0]:  # not another one opened with o
             quiz.save_progress(self.lessons[0], self.quiz)
             rest = self.lessons[1:]
             nxt = dict(lessons.LESSONS)[rest[0]] if rest else None
@@ -197,7 +197,7 @@ class QuizKeeper:
         self.screen.app.push_screen(QuizSummary(title, "\n".join(body), nxt is not None), self.chosen)
 
     async def chosen(self, go_on: bool | None) -> None:
-        if go_on and len(self.lessons) > 1:
+        if go_on and len(self.lessons) > 1:  # Enter is only offered when there is a next lesson
             self.lessons.pop(0)
             self.reset()
             await self.screen.load_scenario(lessons.lesson(self.lessons[0]))
