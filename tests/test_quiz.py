@@ -207,3 +207,28 @@ def test_keys_pressed_faster_than_the_lab_still_stop_at_the_question():
     behind, cursor, verdicts = asyncio.run(body())
     assert any(b < i + 1 for i, b in enumerate(behind[:-1]))  # the screen's cursor did lag: the case is real
     assert (cursor, verdicts) == (13, [])
+
+
+def test_a_lesson_done_is_saved_and_enter_plays_the_next(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+
+    async def body():
+        room = Room(quiz=True, lessons=("seed-rst", "read-then-close"))
+        app = make_app(lessons.lesson("seed-rst"), room=room)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await up_to_the_close(app, pilot)
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, QuestionDialog))
+            await pilot.press("r")
+            await until(pilot, lambda: app.explorer.quiz.quiz.graded and idle(app))
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, QuizSummary))
+            summary = app.screen.body
+            await pilot.press("enter")
+            await until(pilot, lambda: app.explorer.scenario.name == "read-then-close" and idle(app))
+            return summary, app.explorer.scenario.title, app.explorer.quiz.quiz.score()
+
+    summary, title, score = asyncio.run(body())
+    assert "Next lesson: The server writes one byte; the client reads it, then closes." in summary
+    assert title.startswith("lesson 2/") and score == "quiz: no answer yet"
+    assert quiz.load_progress() == {"seed-rst": (1, 1)}
