@@ -15,14 +15,14 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from tuiexplore import __version__, outputs, safetext
+from tuiexplore import __version__, outputs, room, safetext
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
 if TYPE_CHECKING:  # the commands import what they need when they run: --help stays fast
     from tuiexplore.domain import LabInfo
     from tuiexplore.scenarios.scenario import Scenario
 
-COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step")
+COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step", "quiz")
 
 
 class InputError(Exception):
@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             from tuiexplore.trace.command import main as step_main
 
             return step_main(argv[1:], interactive=_step_screen)
+        if argv and argv[0] == "quiz":  # its own parser: lessons and their progress
+            from tuiexplore.quiz_command import main as quiz_main
+
+            return quiz_main(argv[1:], run_ui=_run_app)
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)
@@ -87,10 +91,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PIPE
 
 
-def _watch_ui(watch: Any, theme: str | None) -> int:
+def _run_app(*args: Any, **kw: Any) -> int:
+    from tuiexplore.tui.app import run_app
+
+    return run_app(*args, **kw)
+
+
+def _watch_ui(watch: Any, theme: str | None, record: str | None = None) -> int:
     from tuiexplore.tui.watch_app import run_watch_app
 
-    return run_watch_app(watch, theme=theme)
+    return run_watch_app(watch, theme=theme, record=record)
 
 
 def _command(argv: list[str]) -> int:
@@ -130,6 +140,7 @@ def _command(argv: list[str]) -> int:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
+    sv.add_argument("--quiz", action="store_true", help="each tab guesses before each closing step (tuiexplore --quiz)")
     args = p.parse_args(argv)
     if args.cmd == "serve":
         return _serve(args)
@@ -251,7 +262,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     from textual_serve.server import Server
 
-    command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *(["demo"] if args.demo else []), args.scenario])
+    flags = [*(["demo"] if args.demo else []), *(["--quiz"] if args.quiz else [])]
+    command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *flags, args.scenario])
     url = f"http://{args.host}:{args.port}"
     print(f"tuiexplore: serving the explorer on {url}", flush=True)
     if args.host in ("127.0.0.1", "localhost", "::1"):
@@ -388,11 +400,14 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
     p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
+    room.add_arguments(p, demo)
     args = p.parse_args(argv)
     launcher = _guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
     scn = _scenario(args.scenario)
+    if (code := room.headless(argv, args, demo)) is not None:
+        return code
     from tuiexplore.tui.app import run_app
 
     pause = getattr(args, "pause", 2.0)
@@ -408,4 +423,5 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
         pause_s=pause,
         transport=launcher and launcher.transport,
         release=launcher and launcher.kernel.version,
+        room=room.from_args(args),
     )

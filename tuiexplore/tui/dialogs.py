@@ -95,6 +95,8 @@ def export_bundle(ex: Explorer) -> Notice | None:
 
     try:
         export.write(directory, ex.scenario, ex.info, list(ex.events), ex.excerpt, shoot)
+        if (recorder := getattr(ex.app, "recorder", None)) is not None:  # what the terminal showed so far
+            recorder.copy_to(os.path.join(directory, "session.cast"))
     except OSError as exc:
         return Notice(f"export failed: {exc.strerror}: {exc.filename}", "error")
     ex.driver.submit(SavePcap(os.path.join(directory, "capture.pcap")))

@@ -26,6 +26,7 @@ from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.kernel.notes import running_unread_rule
 from tuiexplore.reports.details import packet_text
+from tuiexplore.room import NO_ROOM, Room
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event, NoteEvent, VerdictEvent
@@ -41,6 +42,8 @@ from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.panels import add_events, clear_panels, narrate, replace_actors, show_hint, show_panel, show_prediction
+from tuiexplore.tui.quiz import QuizCommands, QuizKeeper, QuizLine
+from tuiexplore.tui.recorded import recording_to_file, stop
 from tuiexplore.tui.screens import ScenarioPicker, TextScreen
 from tuiexplore.tui.status import StatusLine
 from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
@@ -57,15 +60,18 @@ class ExplorerHost(Protocol):
 
 class ExplorerScreen(Screen):
     BINDINGS = [*EXPLORER_BINDINGS]
-    COMMANDS = {ActorCalls}
+    COMMANDS = {ActorCalls, QuizCommands}
 
     shown: reactive[int] = reactive(0)
 
-    def __init__(self, scenario: Scenario, excerpt: Excerpt, autoplay: bool = False, pause_s: float = 2.0) -> None:
+    def __init__(
+        self, scenario: Scenario, excerpt: Excerpt, autoplay: bool = False, pause_s: float = 2.0, room: Room = NO_ROOM
+    ) -> None:
         super().__init__()
         self.scenario = scenario
         self.excerpt = excerpt
-        self.autoplay = Autoplay(self, autoplay, pause_s)
+        self.autoplay = Autoplay(self, autoplay, pause_s, room.once)
+        self.quiz = QuizKeeper(self, room.quiz, room.lessons)
         self.info: LabInfo | None = None
         self.models: dict[str, FdModel] = {}
         self.cursor = 0
@@ -99,6 +105,7 @@ class ExplorerScreen(Screen):
             yield SocketsStrip(id="sockets")
         yield Static("", id="narration", markup=False)
         yield VerdictLine(id="verdict")
+        yield QuizLine(id="quiz")
         yield KeysFooter(compact=True)
 
     def actor_names(self) -> list[str]:
@@ -108,6 +115,7 @@ class ExplorerScreen(Screen):
     def on_mount(self) -> None:
         show_hint(self)
         self.watch_shown(self.shown)
+        self.quiz.show()
         self.update_status()
         self.host.start_driver(self)
 
@@ -195,7 +203,10 @@ class ExplorerScreen(Screen):
         self.query_one(SocketsStrip).show(m.sockets, m.names)
         if m.prediction:
             just_judged = m.done is not None and self.last_verdict and self.last_verdict.step == m.done.step
-            show_prediction(self, m.prediction[0], self.scenario.steps[self.cursor], on_verdict_line=not just_judged)
+            nxt = self.scenario.steps[self.cursor]
+            if not self.quiz.hides(nxt, on_verdict_line=not just_judged):  # a quiz shows it after the answer
+                show_prediction(self, m.prediction[0], nxt, on_verdict_line=not just_judged)
+        self.quiz.step_finished(m)
         self.update_status()
         self.refresh_keys()
         self.autoplay.schedule()
@@ -227,10 +238,14 @@ class ExplorerScreen(Screen):
             return True if manual_args(actor, call, self.models.get(actor, FdModel())) else None
         if action == "dialog" and parameters == ("verdict",):
             return True if self.last_verdict else None
+        if action == "quiz_answers":
+            return self.quiz.on
+        if action == "stop_recording":  # not with --once: nobody at the keys (an unattended recording)
+            return recording_to_file(self.app) and not self.autoplay.once
         return True
 
     def action_next(self) -> None:
-        if self.cursor < len(self.scenario.steps):
+        if self.cursor < len(self.scenario.steps) and not self.quiz.holds():
             self.cursor += 1  # optimistic: repeated presses queue the following steps
             self.driver.submit(Next())
 
@@ -246,6 +261,7 @@ class ExplorerScreen(Screen):
         self.autoplay.pace(delta)
 
     def action_restart(self) -> None:
+        self.quiz.reset()
         self.restart()
 
     def action_back(self) -> None:
@@ -260,6 +276,7 @@ class ExplorerScreen(Screen):
         self.generation += 1
         self.events.clear()
         self.models, self.cursor, self.last_verdict, self.seed = {}, 0, None, False
+        self.quiz.restarted()
         clear_panels(self, self.actor_names())
         self.refresh_keys()
         self.driver.submit(Restart(self.generation, scenario))
@@ -289,14 +306,26 @@ class ExplorerScreen(Screen):
 
     def action_open(self) -> None:
         async def chosen(scn: object) -> None:
-            if not isinstance(scn, Scenario):  # the picker was closed without a choice
-                return
-            self.scenario = scn
-            self.restart(scn)
-            await replace_actors(self, self.actor_names())
-            self.update_status()
+            if isinstance(scn, Scenario):  # None: the picker was closed without a choice
+                self.quiz.reset()
+                await self.load_scenario(scn)
 
         self.app.push_screen(ScenarioPicker(), chosen)
+
+    async def load_scenario(self, scn: Scenario) -> None:
+        """Another scenario in a fresh lab (o, the quiz's next lesson)."""
+        self.scenario = scn
+        self.restart(scn)
+        await replace_actors(self, self.actor_names())
+        self.update_status()
+
+    def action_quiz_answers(self) -> None:
+        self.quiz.answers()
+
+    def action_stop_recording(self) -> None:
+        if said := stop(self.app):
+            self.notify(said, timeout=6)
+            self.refresh_keys()
 
     @on(PacketTable.Selected)
     def packet_selected(self, event: PacketTable.Selected) -> None:

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
 from tuiexplore.kernel.excerpt import bundled
+from tuiexplore.tui import recorded
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.packets import PacketTable
@@ -210,10 +211,14 @@ class WatchApp(App):
         self.engine.stop()
 
 
-def run_watch_app(watch: Watch, theme: str | None = None) -> int:
+def run_watch_app(watch: Watch, theme: str | None = None, record: str | None = None) -> int:
+    """``record``: an asciicast v2 file of what the screen shows (``--record``)."""
+    recorder = None
     try:
         app = WatchApp(watch, theme=theme)
-    except ValueError as exc:
+        if record:
+            recorder = recorded.start(app, record, "tuiexplore watch")
+    except (ValueError, OSError) as exc:
         print(f"tuiexplore: {exc}", file=sys.stderr)
         watch.close()
         return 2
@@ -221,4 +226,5 @@ def run_watch_app(watch: Watch, theme: str | None = None) -> int:
         app.run()
     finally:
         watch.close()
+        recorded.finish(recorder)
     return 0
