@@ -19,6 +19,7 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from tuiexplore.tcpdump import tcp_options
 from tuiexplore.timeline import PacketEvent
@@ -172,6 +173,8 @@ class Capture:
         self._delivered = 0  # frames the kernel queued on our socket (PACKET_STATISTICS, summed)
         self._handled = 0  # frames the sniffer has read and handed on (or discarded)
         self._received = 0
+        self._lo_base = 0  # frames lo had carried when our socket opened (none of them ours)
+        self._dev: BinaryIO | None = None
         self._sock = None
         self._sniffer = None
 
@@ -213,6 +216,8 @@ class Capture:
                 "kernel drops, if any, are counted and shown"
             )
         self._sock = sock
+        self._dev = open("/proc/net/dev", "rb")  # noqa: SIM115 - read at every mark, closed in stop()
+        self._lo_base = lo_frames(self._dev)
         started = threading.Event()
         self._sniffer = AsyncSniffer(opened_socket=sock, prn=self._enqueue, store=False, started_callback=started.set)
         self._sniffer.start()
@@ -257,23 +262,43 @@ class Capture:
         return max(0, self._delivered - self._handled)
 
     def mark(self) -> int:
-        """How many frames the kernel has queued for us so far. A call's own frames are queued
-        before it returns, so a mark taken at its return, with ``read_up_to``, is a barrier for
-        them that other traffic on the interface (outside a lab) cannot hold up for long."""
-        self._count()
-        return self._delivered
+        """How many frames lo has carried since our socket opened: each of them is queued for us
+        (lo counts a frame when it hands it to the receive path, and a packet socket sees every
+        frame there), so ``read_up_to`` this mark is a barrier for every frame sent so far,
+        including one still in the kernel's backlog queue, not yet on our socket."""
+        return lo_frames(self._dev) - self._lo_base
 
     def read_up_to(self, mark: int) -> bool:
-        """Every frame the kernel had queued at ``mark`` has been read and put in ``frames``."""
-        return self._handled >= mark
+        """Every frame lo had carried at ``mark`` has been read (or dropped, and counted)."""
+        if self._handled >= mark:
+            return True
+        self._count()
+        return self._handled + self._drops >= mark
 
     def stop(self) -> None:
+        if self._dev is not None:
+            self._dev.close()
+            self._dev = None
         if self._sniffer is not None:
             try:
                 self._sniffer.stop(join=True)
             except Exception:  # noqa: BLE001 - scapy raises a bare Scapy_Exception if the thread died
                 pass
             self._sniffer = None
+
+
+def lo_frames(dev: BinaryIO | None = None) -> int:
+    """Frames sent on lo in this network namespace (its tx_packets; /proc/net follows the netns),
+    from ``dev``, an open /proc/net/dev (read again from its start), or a fresh one."""
+    if dev is None:
+        with open("/proc/net/dev", "rb") as f:
+            return lo_frames(f)
+    dev.seek(0)
+    for line in dev.read().splitlines():
+        name, _, counts = line.partition(b":")
+        if name.strip() == b"lo":
+            return int(counts.split()[9])
+    return 0
 
 
 def pcap_bytes(frames: list[Frame]) -> bytes:
