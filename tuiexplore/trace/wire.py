@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 
 from tuiexplore.lab.capture import Capture, CaptureError, Frame, RelativeSeq
 from tuiexplore.timeline import PacketEvent
@@ -96,10 +97,12 @@ class Wire:
             return self.endpoints[(ip, port)]
         return next((self.endpoints[(w, port)] for w in WILDCARDS if (w, port) in self.endpoints), None)
 
-    def take(self, new: list[Frame], step: int | None, rel: float, connecting: bool = False) -> list[PacketEvent]:
-        """Frames now known to be ours, as packet events; the rest wait up to HOLD_S. While a
-        connect() is under way, a frame with one unknown end waits too (it may be its SYN), and
-        so does every frame after it: the stream stays in wire order."""
+    def take(
+        self, new: list[Frame], step_of: Callable[[Frame], int | None], rel: float, connecting: bool = False
+    ) -> list[PacketEvent]:
+        """Frames now known to be ours, as packet events in the step ``step_of`` gives; the rest
+        wait up to HOLD_S. While a connect() is under way, a frame with one unknown end waits too
+        (it may be its SYN), and so does every frame after it: the stream stays in wire order."""
         pending, self._held = self._held + new, []
         out = []
         now = time.time()
@@ -112,5 +115,5 @@ class Wire:
                 continue
             self.frames.append(f)
             seq, ack = self._relseq(f)
-            out.append(f.event(max(0.0, f.ts - rel), src or "?", dst or "?", seq, ack, step, len(self.frames)))
+            out.append(f.event(max(0.0, f.ts - rel), src or "?", dst or "?", seq, ack, step_of(f), len(self.frames)))
         return out
