@@ -88,6 +88,7 @@ class Tracer:
         self._on_event = on_event or (lambda: None)
         self._dir = os.path.join(tracefs, "instances", f"{PREFIX}{os.getpid()}")
         self._stop = threading.Event()
+        self._wake: tuple[int, ...] = os.pipe()
         self._thread: threading.Thread | None = None
         self._marks = 0  # barriers written to trace_marker
         self.passed = 0  # the last barrier the reader has seen: every event before it is read
@@ -137,8 +138,8 @@ class Tracer:
     def _read(self) -> None:
         buf = b""
         while not self._stop.is_set():
-            r, _, _ = select.select([self._pipe], [], [], 0.1)
-            if not r:
+            r, _, _ = select.select([self._pipe, self._wake[0]], [], [], 0.1)
+            if self._pipe not in r:
                 continue
             try:
                 chunk = os.read(self._pipe, 65536)
@@ -179,6 +180,8 @@ class Tracer:
 
     def close(self) -> None:
         self._stop.set()
+        if self._wake:
+            os.write(self._wake[1], b"x")  # the reader leaves its select now, not at its timeout
         if self._thread is not None:
             self._thread.join(1.0)
         if hasattr(self, "_pipe"):
@@ -196,6 +199,9 @@ class Tracer:
             os.rmdir(self._dir)
         except OSError:
             pass
+        for fd in self._wake:
+            os.close(fd)
+        self._wake = ()
 
 
 def clock_offset(samples: int = 16) -> float:
