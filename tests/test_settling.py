@@ -8,7 +8,6 @@ import sys
 from conftest import IS_ROOT, ROOT
 
 from tuiexplore import runner
-from tuiexplore.lab import procnet
 from tuiexplore.lab.acks import Acks
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.evidence import ARMED
@@ -44,25 +43,6 @@ def test_a_reset_connection_owes_nothing():
     assert acks.owed_since() == 1.0
     acks.frame(seg(S, C, 0x14, 0, 8, ts=1.0001), step=2)  # RST, ACK: refused
     assert acks.owed_since() is None
-
-
-def test_timers_as_proc_net_tcp_prints_them(tmp_path):
-    head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-    rows = [
-        # probe0 in 0.2 s with 4096 bytes queued; an expiry already past (printed unsigned); no timer; TIME_WAIT
-        "   0: 0100007F:9C40 0100007F:1388 01 00001000:00000000 04:00000014 00000000     0        0 1 1 0 20 4 30 10 -1",
-        "   1: 0100007F:1388 0100007F:9C40 04 00000001:00000000 01:FFFFFFFFFFFFFFFE 00000000     0        0 2 1 0 20 4 30 10 -1",
-        "   2: 0100007F:1389 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0 20 4 30 10 -1",
-        "   3: 0100007F:9C41 0100007F:1388 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0",
-    ]
-    path = tmp_path / "tcp"
-    path.write_text(head + "\n".join(rows) + "\n")
-    got = [(t.lport, t.rport, t.state, t.kind, round(t.due_s * procnet.CLK_TCK), t.unacked) for t in procnet.timers(str(path))]
-    assert got == [
-        (40000, 5000, "ESTABLISHED", 4, 20, 4096),
-        (5000, 40000, "FIN_WAIT1", 1, -2, 1),
-        (40001, 5000, "TIME_WAIT", 3, 6000, 0),
-    ]
 
 
 def test_a_step_names_the_timer_it_leaves_armed():

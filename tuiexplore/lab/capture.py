@@ -243,7 +243,7 @@ class Capture:
                     self._received += 1
                     self.frames.put(frame)
                     self._on_frame()
-                self._handled += 1  # counted once queued, so that pending() is exact
+                self._handled += 1  # counted once queued, so that read_up_to() is exact
 
     def _count(self) -> None:
         if self._sock is not None:
@@ -259,16 +259,6 @@ class Capture:
         """Frames the kernel dropped because we read too slowly (PACKET_STATISTICS, cumulative)."""
         self._count()
         return self._drops
-
-    def pending(self) -> int:
-        """Frames already on our socket's queue (or being read) that are not yet in ``frames``.
-
-        A quiet wire is not proof that every frame has been read: on a loaded machine (or a slow
-        guest) the sniffer thread may not run for longer than any quiet period, and the last
-        segment of a step (the RST a close() sent before it returned) would land in no step.
-        """
-        self._count()
-        return max(0, self._delivered - self._handled)
 
     def mark(self) -> int:
         """How many frames lo has carried since our socket opened: each of them is queued for us

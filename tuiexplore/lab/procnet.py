@@ -9,7 +9,6 @@ is not an actor's listener has been on the wire, so its ends are known.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -32,7 +31,6 @@ def states(path: str = "/proc/net/tcp") -> dict[tuple[int, int], str]:
     return out
 
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")  # /proc/net/tcp prints timer expiries in clock ticks
 TIMER_NAMES = {1: "retransmission", 2: "keepalive/FIN_WAIT2", 3: "TIME_WAIT", 4: "zero-window probe"}
 
 
@@ -43,38 +41,13 @@ class Timer:
     lport: int
     rport: int
     state: str
-    kind: int  # the ``tr`` column: 1 retransmit (also loss probe, reorder), 2 sk_timer, 3 TIME_WAIT, 4 probe0
+    kind: int  # /proc/net/tcp's ``tr``, sock_diag's idiag_timer: 1 retransmit (also loss probe,
+    # reorder), 2 sk_timer (keepalive, FIN_WAIT2), 3 TIME_WAIT, 4 zero-window probe
     due_s: float  # from now; <= 0 when it is due and has not run yet
     unacked: int  # tx_queue: write_seq - snd_una (sent and not acked, or not sent yet)
 
     def describe(self) -> str:
         return f"{TIMER_NAMES.get(self.kind, f'timer {self.kind}')} timer"
-
-
-def timers(path: str = "/proc/net/tcp") -> list[Timer]:
-    """Every armed timer of the namespace's TCP sockets, orphans and TIME_WAIT included."""
-    out = []
-    with open(path) as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            kind, when = parts[5].split(":")
-            if kind == "00":
-                continue
-            ticks = int(when, 16)
-            if ticks >= 1 << 63:  # an expiry already past, printed as an unsigned long
-                ticks -= 1 << 64
-            out.append(
-                Timer(
-                    lport=int(parts[1].rsplit(":", 1)[1], 16),
-                    rport=int(parts[2].rsplit(":", 1)[1], 16),
-                    state=TCP_STATES.get(int(parts[3], 16), parts[3]),
-                    kind=int(kind, 16),
-                    due_s=ticks / CLK_TCK,
-                    unacked=int(parts[4].split(":")[0], 16),
-                )
-            )
-    return out
 
 
 def _ends(keys: Iterable[Key], addr: str) -> list[tuple[str, int, str, int]]:
