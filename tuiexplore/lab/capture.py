@@ -178,7 +178,6 @@ class Capture:
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
         self._drops = 0
-        self._delivered = 0  # frames the kernel queued on our socket (PACKET_STATISTICS, summed)
         self._handled = 0  # frames the sniffer has read and handed on (or discarded)
         self._received = 0
         self._lo_base = 0  # frames lo had carried when our socket opened (none of them ours)
@@ -248,12 +247,10 @@ class Capture:
     def _count(self) -> None:
         if self._sock is not None:
             try:
-                packets, dropped = struct.unpack("II", self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+                _, dropped = struct.unpack("II", self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
             except OSError:
                 return
-            # The kernel resets the counters on every read; its tp_packets includes the drops.
-            self._drops += dropped
-            self._delivered += packets - dropped
+            self._drops += dropped  # the kernel resets its counters on every read
 
     def drops(self) -> int:
         """Frames the kernel dropped because we read too slowly (PACKET_STATISTICS, cumulative)."""
