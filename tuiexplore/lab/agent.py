@@ -131,7 +131,7 @@ class Agent:
             args,
             a.sockets,
             self.who,
-            procnet.states(),
+            procnet.lookup_states(self._evidence().keys()),
             self.version,
             self.opts.unread_rule,
             everyone=everyone,

@@ -123,7 +123,7 @@ class StepRunner:
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""
         self.inbox.inspect_all()
         self.who.reset_listeners({a.name: a.sockets.values() for a in self.actors.all()})
-        for key, old, new, (actor, fd) in self.who.changes(procnet.states()):
+        for key, old, new, (actor, fd) in self.who.changes(procnet.lookup_states(self.evidence.keys())):
             self.evidence.state(time.time(), actor, fd, old, new, "tcp_info", self.who.pending_of(key, fd))
 
 

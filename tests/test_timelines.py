@@ -1,0 +1,27 @@
+"""The fidelity guard: every built-in and held-out case makes the timeline recorded in
+tests/data/timelines.json (scripts/record_timelines.py, from the code before the steps stopped
+waiting a fixed quiet period): the same steps, packets per step, state changes, epoll results,
+counters, verdicts and notes. What the kernel did must not change with how fast the lab goes."""
+
+import json
+from pathlib import Path
+
+import pytest
+from timelines import diff, normalise, scenarios
+
+from tuiexplore import runner
+
+REFERENCE = json.loads((Path(__file__).parent / "data" / "timelines.json").read_text())
+SCENARIOS = scenarios()
+
+
+def test_the_reference_covers_every_scenario():
+    assert set(REFERENCE) == set(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_timeline_is_the_recorded_one(name):
+    result = runner.run(SCENARIOS[name])
+    assert result.ok, result.failures
+    got = normalise(result)
+    assert got == REFERENCE[name], diff(REFERENCE[name], got)
