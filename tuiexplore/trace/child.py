@@ -29,6 +29,7 @@ from typing import Any
 from tuiexplore.timeline import Event, from_wire, to_wire
 from tuiexplore.trace.events import register_wire_types
 from tuiexplore.trace.launch import Untraceable
+from tuiexplore.trace.origin import Origin
 
 READY = "ready"
 DONE = "done"
@@ -36,7 +37,12 @@ START_TIMEOUT_S = 30.0
 
 
 def serve(
-    programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_server: str | None = None, auto: bool = False
+    programs: list[tuple[str, list[str]]],
+    lab: bool,
+    capture: bool,
+    with_server: str | None = None,
+    auto: bool = False,
+    origin: Origin | None = None,
 ) -> int:
     """The child's side: stdout carries only protocol lines, until the parent is gone."""
     from tuiexplore.trace.stepper import Stepper
@@ -54,7 +60,7 @@ def serve(
             else:
                 _write(to_wire(e))
 
-    stepper = Stepper(programs, emit, auto=auto, lab=lab, capture=capture, with_server=with_server, fast=auto)
+    stepper = Stepper(programs, emit, auto=auto, lab=lab, capture=capture, with_server=with_server, fast=auto, origin=origin)
     try:
         stepper.start()
     except Untraceable as exc:
@@ -145,12 +151,14 @@ class ChildStepper:
         register_wire_types()
         self.programs, self.on_event, self.capture, self.with_server = programs, on_event, capture, with_server
         self.lab, self.auto = lab, auto
+        self.origin = Origin.capture()  # the user's, handed on to the child and its programs
         self.proc: subprocess.Popen[str] | None = None
         self._stderr = tempfile.TemporaryFile(mode="w+")  # never the terminal the UI draws on
         self._lock = threading.Lock()
 
     def argv(self) -> list[str]:
-        out = [sys.executable, "-P", "-m", "tuiexplore", "step", "--serve", *([] if self.capture else ["--no-capture"])]
+        out = [sys.executable, "-P", "-m", "tuiexplore", "step", "--serve", "--origin", self.origin.to_arg()]
+        out += [] if self.capture else ["--no-capture"]
         out += (["--lab"] if self.lab else []) + (["--auto"] if self.auto else [])
         out += ["--with-server", self.with_server] if self.with_server else []
         for name, argv in self.programs:
@@ -166,6 +174,7 @@ class ChildStepper:
             text=True,
             bufsize=1,
             start_new_session=True,  # a terminal's Ctrl-C is the parent's to handle, never the keeper's
+            env=self.origin.env,  # the user's: the child's /proc/self/environ is what the programs get
         )
         first = self.proc.stdout.readline().strip()
         if first != READY:

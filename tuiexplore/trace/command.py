@@ -132,6 +132,7 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         help="with --lab: a lab actor as the programs' server (seed: the seed's epoll server on 127.0.0.1:9999)",
     )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the step screen's --lab child (trace/child.py)
+    p.add_argument("--origin", help=argparse.SUPPRESS)  # --serve: the user's signals (trace/origin.py)
     args = p.parse_args(opts)
     why = check_server(args.with_server, args.lab, programs)
     if why:
@@ -139,8 +140,12 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         return 2
     if args.serve:
         from tuiexplore.trace.child import serve
+        from tuiexplore.trace.origin import Origin
 
-        return serve(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, auto=args.auto)
+        origin = Origin.from_arg(args.origin) if args.origin else None
+        return serve(
+            programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, auto=args.auto, origin=origin
+        )
     if not args.auto:
         if interactive is None:
             print("tuiexplore step: no explorer in this build; use --auto (headless)", file=sys.stderr)

@@ -29,6 +29,7 @@ from tuiexplore.trace.closecalls import ClosingCalls
 from tuiexplore.trace.events import Exited, Parked, Returned, Started, StopEvent, TraceEvent, TraceNote, call_events
 from tuiexplore.trace.inventory import Inventory
 from tuiexplore.trace.launch import Untraceable, resolve
+from tuiexplore.trace.origin import Origin
 from tuiexplore.trace.peer import ENV, SERVERS, PeerCall, PeerEnded
 from tuiexplore.trace.programs import DEFER_MAX_S, Programs
 from tuiexplore.trace.tracer import Tracer
@@ -36,7 +37,11 @@ from tuiexplore.trace.wire import Wire
 
 QUIET_S = 0.06  # > the 40 ms minimum delayed ACK, as in the lab
 TICK_S = 0.05
-PEER_GRACE_S = 2.0  # how long a lab server may go on once the traced programs are gone
+PEER_GRACE_S = 2.0
+NO_NEW_PRIVS = (
+    "the programs run with no_new_privs set: without CAP_SYS_ADMIN the kernel installs the --auto seccomp filter "
+    "only then, so a set-uid program does not gain its privileges"
+)  # how long a lab server may go on once the traced programs are gone
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Stepper:
         capture: bool = True,
         with_server: str | None = None,
         fast: bool = False,
+        origin: Origin | None = None,
     ) -> None:
         self.programs = programs
         self.on_event = on_event
@@ -63,8 +69,9 @@ class Stepper:
         self.lab = lab  # counters are exact only in a private namespace
         self.inbox: queue.Queue[TraceEvent | PeerCall | PeerEnded | _Command | None] = queue.Queue()
         self.peer = SERVERS[with_server](self.inbox.put) if with_server else None
-        env = {**os.environ, ENV: self.peer.address} if self.peer is not None else None
-        self.tracer = Tracer(self.inbox.put, env=env, fast=fast)
+        extra = {ENV: self.peer.address} if self.peer is not None else {}
+        self.origin = origin or Origin.capture()
+        self.tracer = Tracer(self.inbox.put, self.origin, extra, fast=fast)
         self.wire = Wire(Capture(on_frame=lambda: self.inbox.put(None)) if capture else None)
         self.t0 = time.time()
         self.steps = 0
@@ -87,6 +94,8 @@ class Stepper:
         self.t0 = time.time()
         if not self.lab:
             self.note("info", "outside a lab: packets on lo only, filtered to the programs' own sockets; no counters")
+        if self.tracer.fast and os.geteuid() != 0:  # as launch.HELPER decides
+            self.note("info", NO_NEW_PRIVS)
         try:
             if self.peer is not None:  # the lab server listens first, so the programs' connect() finds it
                 self.note("info", self.peer.listen())
@@ -113,7 +122,7 @@ class Stepper:
         finally:
             self.flush_outputs(final=True)
             self.stop_capture()
-        return 1 if self.closing.disagreements else 0
+        return 2 if self.tracer.failed else 1 if self.closing.disagreements else 0
 
     def step(self, tid: int) -> None:
         """Manual mode: let the parked call of ``tid`` run. Any thread; applied by run()'s loop."""
