@@ -30,6 +30,7 @@ from tuiexplore.timeline import Event, from_wire, to_wire
 from tuiexplore.trace.events import register_wire_types
 from tuiexplore.trace.launch import Untraceable
 from tuiexplore.trace.origin import Origin
+from tuiexplore.trace.tasks import running
 
 READY = "ready"
 DONE = "done"
@@ -75,24 +76,16 @@ def serve(
         stepper.note("info", f"lab: private network namespace ({ns.mode}), counters exact")
     threading.Thread(target=_commands, args=(stepper,), name="commands", daemon=True).start()
     status = stepper.run()
+    kept = " ".join(f"{actor}:{pid}" for actor, pid in stepper.still_running())
     with lock:
-        _write(f"{DONE} {status}")
+        _write(f"{DONE} {status} {kept}".rstrip())  # the programs that outlive the stepping
         _close_stdout()
     stepper.tracer.join()  # --auto after a detach: the keeper, until the programs have exited
     if stepper.peer is not None:  # a lab server serves detached programs on, until they are gone
-        while not stepper.peer.done.wait(0.5) and any(_running(pid) for pid in stepper.inventory.actors):
+        while not stepper.peer.done.wait(0.5) and any(running(pid) for pid in stepper.inventory.actors):
             pass
         stepper.peer.stop()
     return status
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (a detached program of ours is reaped by no one)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _write(line: str) -> None:
@@ -153,6 +146,7 @@ class ChildStepper:
         self.lab, self.auto = lab, auto
         self.origin = Origin.capture()  # the user's, handed on to the child and its programs
         self.proc: subprocess.Popen[str] | None = None
+        self.kept: list[tuple[str, int]] = []  # the programs still running when the stepping ended
         self._stderr = tempfile.TemporaryFile(mode="w+")  # never the terminal the UI draws on
         self._lock = threading.Lock()
 
@@ -189,9 +183,25 @@ class ChildStepper:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.startswith(DONE):
-                return int(line.split()[1])
+                _, status, *kept = line.split()
+                self.kept = [(actor, int(pid)) for actor, _, pid in (k.rpartition(":") for k in kept)]
+                return int(status)
             self.on_event(from_wire(json.loads(line)))
         return self.proc.wait()
+
+    def still_running(self) -> list[tuple[str, int]]:
+        """(actor, pid) of the programs that outlived the stepping, as the child last said."""
+        return [(actor, pid) for actor, pid in self.kept if running(pid)]
+
+    def end(self, timeout: float) -> int | None:
+        """Wait for the child (it may keep --auto programs to their end); its pid if it lives on."""
+        if self.proc is None:
+            return None
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return self.proc.pid
+        return None
 
     def errors(self) -> list[str]:
         """What the child wrote to its stderr (never to the terminal the UI draws on)."""

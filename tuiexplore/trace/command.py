@@ -24,6 +24,7 @@ USAGE = (
 )
 
 
+CHILD_END_S = 10.0  # the child's own end once its programs are gone: its capture and lab server stop
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 
 
@@ -108,6 +109,17 @@ def _text(e: Event) -> str:
     return transcript.line(e)
 
 
+def left_behind(session) -> str:  # noqa: ANN001 - a ChildStepper
+    """What outlives this process, by pid: the programs and the child that keeps them."""
+    kept = session.still_running()
+    keeper = session.end(0.5)
+    if not kept and keeper is None:
+        return "Nothing is left running."
+    progs = ", ".join(f"{actor} pid {pid}" for actor, pid in kept) or "no program"
+    keep = f" kept to their end by the Stepper's child, pid {keeper}" if keeper is not None else ""
+    return f"Left running: {progs}{keep} (with --auto they cannot be detached: the seccomp filter, see README)."
+
+
 def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
     """``interactive(programs, lab=, capture=)`` opens the step screen (the CLI entry passes it:
     this package imports no UI)."""
@@ -172,14 +184,17 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         return 2
     try:
         status = session.run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C; SIGTERM and SIGHUP (cli.py)
         session.request_detach()
         try:
             session.run()  # the reports of what was under way, up to the child's last line
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             pass
-        print("tuiexplore step: interrupted; detached from stepping, the programs run on to their end", file=sys.stderr)
-        return 130
+        print(f"tuiexplore step: interrupted; stopped stepping. {left_behind(session)}", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else int(exc.code or 1)
+    keeper = session.end(CHILD_END_S)
+    if keeper is not None:
+        print(f"tuiexplore step: {left_behind(session)}", file=sys.stderr)
     for line in session.errors():  # a warning or a failure of the child's own
         print(line, file=sys.stderr)
     return status

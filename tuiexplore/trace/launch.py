@@ -123,8 +123,8 @@ def exec_failure(prog: str, status: int) -> str:
     if code == EXIT_FILTER:
         return f"{name}: the kernel refused the --auto seccomp filter"
     why = {
-        errno.ENOEXEC: "the kernel cannot execute it (a script needs a '#!' line)",
-        errno.ENOENT: "its interpreter is missing (the ELF interpreter, or the program the '#!' line names)",
+        errno.ENOEXEC: "not a format the kernel can execute (a script needs a '#!' line)",
+        errno.ENOENT: "its interpreter is missing (the ELF interpreter, or the program its '#!' line names)",
     }.get(code, os.strerror(code))
     return f"{name}: cannot execute it: {why}"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import queue
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from tuiexplore.trace.launch import Untraceable, resolve
 from tuiexplore.trace.origin import Origin
 from tuiexplore.trace.peer import ENV, SERVERS, PeerCall, PeerEnded
 from tuiexplore.trace.programs import DEFER_MAX_S, Programs
+from tuiexplore.trace.tasks import running
 from tuiexplore.trace.tracer import Tracer
 from tuiexplore.trace.wire import Wire
 
@@ -83,6 +85,7 @@ class Stepper:
         self.last_activity = time.time()
         self.last_t = 0.0
         self.inventory = Inventory()
+        self.ending = False  # end_programs() was called
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -159,6 +162,20 @@ class Stepper:
         self.closing.clear()
         self.flush_outputs(final=True)
         self.stop_capture()
+
+    def end_programs(self, why: str) -> None:
+        """--auto: the run cannot go on; its programs are killed (under the seccomp filter they
+        cannot be detached), each said by pid."""
+        self.ending = True
+        left = self.still_running()
+        for _, pid in left:
+            os.kill(pid, signal.SIGKILL)
+        if left:
+            self.note("error", f"{why}: ending " + ", ".join(f"{actor} pid {pid}" for actor, pid in left))
+
+    def still_running(self) -> list[tuple[str, int]]:
+        """(actor, pid) of the programs started and not yet gone (after a detach: running on)."""
+        return [(self.tracer.actors.get(pid, "?"), pid) for pid in sorted(self.progs.alive) if running(pid)]
 
     def finished(self) -> bool:
         tracer_done = self.tracer.detached or (not self.progs.alive and self.tracer.join(0))
@@ -277,6 +294,8 @@ class Stepper:
         self.drain_frames()
         self.flush_outputs()
         now = time.time()
+        if self.auto and self.tracer.failed and self.progs.alive and not self.ending:
+            self.end_programs("a program of the run could not start")
         if self.auto and self.progs.overdue(now):  # by keys, the user sets the pace
             self.note("warn", f"the server did not listen() within {DEFER_MAX_S:.0f} s; starting the others anyway")
             self.progs.launch_deferred()

@@ -1,0 +1,113 @@
+"""How a ``tuiexplore step`` run ends (issue 19.2): a program that cannot be executed is one line
+and exit status 2, with nothing left running; a switch to the i386 syscall ABI is said and the
+run goes on to its verdicts and its end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from tests.conftest import PROGS, build_c, cli
+from tests.test_step import events, of
+from tuiexplore.trace.launch import Untraceable
+from tuiexplore.trace.stepper import Stepper
+
+
+def left_running(marker: str) -> list[str]:
+    """Processes whose command line names ``marker`` (a test's own temporary directory)."""
+    out = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if marker in cmd and p.info["status"] != psutil.STATUS_ZOMBIE:
+            out.append(f"{p.pid} {cmd}")
+    return out
+
+
+def unexecutable(kind: str, d) -> str:  # noqa: ANN001 - a pytest tmp_path
+    p = d / kind
+    if kind == "no-shebang":
+        p.write_text("echo this is a shell script without its #! line\n")
+    elif kind == "no-interpreter":
+        src = PROGS / "sigpipe.c"
+        subprocess.run(["gcc", "-o", str(p), f"-Wl,--dynamic-linker={d}/missing-ld.so", str(src)], check=True)
+    elif kind == "not-executable":
+        p.write_text("#!/bin/sh\n")
+        p.chmod(0o644)
+        return str(p)
+    else:
+        return str(p)  # missing
+    p.chmod(0o755)
+    return str(p)
+
+
+WHY = {
+    "no-shebang": "cannot execute it: not a format the kernel can execute (a script needs a '#!' line)",
+    "no-interpreter": "cannot execute it: its interpreter is missing",
+    "not-executable": "not executable",
+    "missing": "no such program",
+}
+
+
+@pytest.mark.parametrize("kind", list(WHY))
+@pytest.mark.parametrize("lab", [False, True], ids=["plain", "lab"])
+def test_a_program_that_cannot_be_executed_is_one_line_and_exit_2(kind, lab, tmp_path):
+    prog = unexecutable(kind, tmp_path)
+    r = cli("step", "--auto", *(["--lab"] if lab else []), "--", prog, timeout=60)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"tuiexplore step: {prog}: ") and WHY[kind] in r.stderr
+    assert "Traceback" not in r.stdout + r.stderr and "did not start" not in r.stdout
+    assert not left_running(str(tmp_path))
+
+
+@pytest.mark.parametrize("kind", ["no-shebang", "no-interpreter"])
+def test_the_keys_mode_refuses_it_at_start(kind, tmp_path):
+    prog = unexecutable(kind, tmp_path)
+    s = Stepper([("client", [prog])], lambda e: None, auto=False)
+    with pytest.raises(Untraceable, match=r"cannot execute it"):
+        s.start()
+    assert not left_running(str(tmp_path))
+
+
+def test_a_later_program_that_cannot_be_executed_is_exit_2(tmp_path):
+    """The client starts once the server listens: its failed exec is an error note and exit 2."""
+    prog = unexecutable("no-shebang", tmp_path)
+    server = [sys.executable, str(PROGS / "peer.py"), "47031"]
+    r = cli("step", "--auto", "--json", "--lab", "--server", "--", *server, "--client", "--", prog, timeout=60)
+    assert r.returncode == 2, r.stderr
+    errors = [e["text"] for e in of(events(r.stdout), "note") if e["level"] == "error"]
+    assert errors[0] == f"client: {prog}: {WHY['no-shebang']}"
+    assert errors[1].startswith("a program of the run could not start: ending server pid ")  # it waited for its client
+    assert not left_running(str(tmp_path))
+
+
+@pytest.mark.parametrize("lab", [False, True], ids=["plain", "lab"])
+def test_an_int80_call_is_said_and_the_rest_is_stepped(lab, tmp_path):
+    prog = build_c("abi_switch.c", tmp_path / "abi_switch")
+    r = cli("step", "--auto", "--json", *(["--lab"] if lab else []), "--", prog, timeout=60)
+    evs = events(r.stdout)
+    assert r.returncode == 0, (r.stderr, [e for e in evs if e["type"] in ("verdict", "stop") and e.get("agree") is not True])
+    [warn] = [e["text"] for e in of(evs, "note", level="warn") if "syscall ABI" in e["text"]]
+    assert "switched to the i386 syscall ABI (call 20)" in warn
+    assert [e["call"] for e in of(evs, "stop")][:3] == ["socket", "bind", "listen"]  # after the int $0x80
+    [v] = [e for e in of(evs, "verdict") if e["call"] == "close"]
+    assert (v["predicted"], v["observed"], v["agree"]) == ("RST", "RST", True)
+    notes = [e["text"] for e in of(evs, "note")]
+    assert any(n.endswith(" exit 0") and n.startswith("client: pid") for n in notes), notes
+    assert not any("did not start" in n for n in notes)
+    assert not left_running(str(tmp_path))
+
+
+@pytest.mark.parametrize("lab", [False, True], ids=["plain", "lab"])
+def test_an_exec_of_an_i386_program_is_said_and_runs_to_its_end(lab, tmp_path):
+    obj, exe = tmp_path / "i386.o", tmp_path / "i386"
+    subprocess.run(["as", "--32", "-o", str(obj), str(PROGS / "i386_exit.s")], check=True)
+    subprocess.run(["ld", "-m", "elf_i386", "-o", str(exe), str(obj)], check=True)
+    r = cli("step", "--auto", "--json", *(["--lab"] if lab else []), "--", "/bin/sh", "-c", f"exec {exe}", timeout=60)
+    assert r.returncode == 0, r.stderr
+    notes = [e["text"] for e in of(events(r.stdout), "note")]
+    assert any("switched to the i386 syscall ABI" in n for n in notes), notes
+    assert any(n.startswith("client: pid") and n.endswith(" exit 7") for n in notes), notes
+    assert not left_running(str(tmp_path))
