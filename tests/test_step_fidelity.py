@@ -63,7 +63,7 @@ def site(tmp_path_factory):
     for mod in (tuiexplore, scapy, psutil):
         src = Path(mod.__file__).parent
         shutil.copytree(src, d / src.name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("fidelity", "sigpipe"):
+    for name in ("fidelity", "sigpipe", "abi_switch"):
         build_c(f"{name}.c", d / name)
     subprocess.run(["chmod", "-R", "a+rX", str(d)], check=True)
     yield d
