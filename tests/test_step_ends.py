@@ -111,3 +111,34 @@ def test_an_exec_of_an_i386_program_is_said_and_runs_to_its_end(lab, tmp_path):
     assert any("switched to the i386 syscall ABI" in n for n in notes), notes
     assert any(n.startswith("client: pid") and n.endswith(" exit 7") for n in notes), notes
     assert not left_running(str(tmp_path))
+
+
+@pytest.mark.parametrize("until_call", [None, "epoll_wait"], ids=["before-listen", "after-listen"])
+def test_quitting_the_step_screen_leaves_nothing_unsaid(until_call, seed):
+    """q over the seed's server (and its client, started once the server listens) in a lab: the
+    --lab child ends, and every program still running is named by pid in what is printed."""
+    import asyncio
+
+    from tests.test_step_tui import make_app, press_until
+    from tuiexplore.trace.command import left_behind
+
+    programs = [("server", [str(seed / "server"), "9999", "--once"]), ("client", [str(seed / "client"), "9999"])]
+    app = make_app(programs, lab=True)
+
+    async def body():
+        async with app.run_test(size=(120, 40)) as pilot:
+            if until_call:
+                await press_until(pilot, app, "server", until_call)
+            await pilot.press("q")
+
+    asyncio.run(body())
+    said = left_behind(app.session)
+    assert app.session.end(10) is None, "the --lab child outlived the stepping"
+    alive = left_running(str(seed))
+    try:
+        assert alive == [] or said.startswith("Left running: "), said
+        for line in alive:
+            assert f"pid {line.split()[0]}" in said, (alive, said)
+    finally:
+        for line in alive:
+            psutil.Process(int(line.split()[0])).kill()

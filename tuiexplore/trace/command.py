@@ -109,15 +109,15 @@ def _text(e: Event) -> str:
     return transcript.line(e)
 
 
-def left_behind(session) -> str:  # noqa: ANN001 - a ChildStepper
-    """What outlives this process, by pid: the programs and the child that keeps them."""
+def left_behind(session) -> str:  # noqa: ANN001 - a Stepper or ChildStepper
+    """What outlives this process, by pid: the programs, and the Stepper's child while it stays."""
     kept = session.still_running()
     keeper = session.end(0.5)
     if not kept and keeper is None:
         return "Nothing is left running."
     progs = ", ".join(f"{actor} pid {pid}" for actor, pid in kept) or "no program"
-    keep = f" kept to their end by the Stepper's child, pid {keeper}" if keeper is not None else ""
-    return f"Left running: {progs}{keep} (with --auto they cannot be detached: the seccomp filter, see README)."
+    stays = f"; the Stepper's child, pid {keeper}, stays until they have exited" if keeper is not None else ""
+    return f"Left running: {progs}{stays}."
 
 
 def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
@@ -190,7 +190,7 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
             session.run()  # the reports of what was under way, up to the child's last line
         except (KeyboardInterrupt, SystemExit):
             pass
-        print(f"tuiexplore step: interrupted; stopped stepping. {left_behind(session)}", file=sys.stderr)
+        print(f"tuiexplore step: interrupted; detached from stepping. {left_behind(session)}", file=sys.stderr)
         return 130 if isinstance(exc, KeyboardInterrupt) else int(exc.code or 1)
     keeper = session.end(CHILD_END_S)
     if keeper is not None:

@@ -153,6 +153,9 @@ class Stepper:
         parks) and report what was still under way. From the thread of run() (other threads:
         request_detach). If the tracer thread does not answer, the kernel detaches when we exit."""
         self.tracer.detach()
+        for actor, _ in self.progs.deferred:  # waiting for a server's listen() that will not be stepped now
+            self.note("info", f"{actor}: not started: the stepping ended before the server listened")
+        self.progs.deferred = []
         end = time.time() + timeout
         while not self.tracer.join(0.05) and not self.tracer.detached and time.time() < end:
             pass
@@ -172,6 +175,10 @@ class Stepper:
             os.kill(pid, signal.SIGKILL)
         if left:
             self.note("error", f"{why}: ending " + ", ".join(f"{actor} pid {pid}" for actor, pid in left))
+
+    def end(self, timeout: float) -> int | None:  # noqa: ARG002 - ChildStepper's, which may outlive us
+        """No child here: nothing outlives this process but the programs themselves."""
+        return None
 
     def still_running(self) -> list[tuple[str, int]]:
         """(actor, pid) of the programs started and not yet gone (after a detach: running on)."""
