@@ -142,3 +142,17 @@ def test_quitting_the_step_screen_leaves_nothing_unsaid(until_call, seed):
     finally:
         for line in alive:
             psutil.Process(int(line.split()[0])).kill()
+
+
+def test_auto_ends_when_every_program_is_blocked_with_nothing_left_to_step(seed):
+    """The seed's server without --once waits in epoll_wait() for ever once its client is gone:
+    --auto ends it (SIGTERM, said by pid) after idle.IDLE_S instead of never ending."""
+    server, client = [str(seed / "server"), "9999"], [str(seed / "client"), "9999"]
+    r = cli("step", "--auto", "--json", "--lab", "--server", "--", *server, "--client", "--", *client, timeout=60)
+    assert r.returncode == 0, r.stderr
+    notes = [e for e in of(events(r.stdout), "note")]
+    [ending] = [e for e in notes if "nothing left to step" in e["text"]]
+    pid = next(int(e["text"].split()[3].rstrip(":")) for e in notes if e["text"].startswith("server: started pid"))
+    assert f"(server pid {pid} in epoll_wait())" in ending["text"] and ending["text"].endswith("(SIGTERM)")
+    assert any(e["text"] == f"server: pid {pid} killed by SIGTERM" for e in notes)
+    assert not left_running(str(seed))

@@ -28,6 +28,7 @@ from tuiexplore.timeline import Event, NoteEvent
 from tuiexplore.trace import closing, sockets
 from tuiexplore.trace.closecalls import ClosingCalls
 from tuiexplore.trace.events import Exited, Parked, Returned, Started, StopEvent, TraceEvent, TraceNote, call_events
+from tuiexplore.trace.idle import IDLE_S, KILL_AFTER_S, Idle
 from tuiexplore.trace.inventory import Inventory
 from tuiexplore.trace.launch import Untraceable, resolve
 from tuiexplore.trace.origin import Origin
@@ -86,6 +87,7 @@ class Stepper:
         self.last_t = 0.0
         self.inventory = Inventory()
         self.ending = False  # end_programs() was called
+        self.idle = Idle()
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -166,19 +168,36 @@ class Stepper:
         self.flush_outputs(final=True)
         self.stop_capture()
 
-    def end_programs(self, why: str) -> None:
-        """--auto: the run cannot go on; its programs are killed (under the seccomp filter they
+    def end_programs(self, why: str, sig: int = signal.SIGKILL) -> None:
+        """--auto: the run cannot go on; its programs are ended (under the seccomp filter they
         cannot be detached), each said by pid."""
         self.ending = True
         left = self.still_running()
-        for _, pid in left:
-            os.kill(pid, signal.SIGKILL)
         if left:
-            self.note("error", f"{why}: ending " + ", ".join(f"{actor} pid {pid}" for actor, pid in left))
+            names = ", ".join(f"{actor} pid {pid}" for actor, pid in left)
+            self.note("warn", f"{why}: ending {names} ({signal.Signals(sig).name})")
+        for _, pid in left:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
 
     def end(self, timeout: float) -> int | None:  # noqa: ARG002 - ChildStepper's, which may outlive us
         """No child here: nothing outlives this process but the programs themselves."""
         return None
+
+    def end_if_idle(self, now: float) -> None:
+        """--auto: programs blocked for good are ended (idle.py), SIGKILL if SIGTERM did not do."""
+        if self.idle.terminated_at:
+            if now - self.idle.terminated_at > KILL_AFTER_S and self.still_running():
+                self.idle.terminated_at = now
+                self.end_programs("still running after SIGTERM", signal.SIGKILL)
+            return
+        blocked = self.idle.check(now, self.last_activity, self.still_running())
+        if blocked:
+            self.idle.terminated_at = now
+            said = ", ".join(f"{actor} pid {pid} in {call}()" for actor, pid, call in blocked)
+            self.end_programs(f"nothing left to step for {IDLE_S:.0f} s, every program blocked ({said})", signal.SIGTERM)
 
     def still_running(self) -> list[tuple[str, int]]:
         """(actor, pid) of the programs started and not yet gone (after a detach: running on)."""
@@ -303,6 +322,8 @@ class Stepper:
         now = time.time()
         if self.auto and self.tracer.failed and self.progs.alive and not self.ending:
             self.end_programs("a program of the run could not start")
+        if self.auto and not self.progs.deferred and not self.closing.busy:
+            self.end_if_idle(now)
         if self.auto and self.progs.overdue(now):  # by keys, the user sets the pace
             self.note("warn", f"the server did not listen() within {DEFER_MAX_S:.0f} s; starting the others anyway")
             self.progs.launch_deferred()
