@@ -112,7 +112,7 @@ def enter_lab() -> Any:
     from tuiexplore.lab import namespace
 
     try:
-        return namespace.enter()
+        return namespace.enter(as_self=True)  # the programs run as the user, as they would bare
     except namespace.NamespaceError as exc:
         print(f"tuiexplore step: {exc}", file=sys.stderr)
         return None
