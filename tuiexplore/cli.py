@@ -55,6 +55,10 @@ def _step_screen(programs: list[tuple[str, list[str]]], lab: bool, capture: bool
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "step":
+        from tuiexplore.trace import origin
+
+        origin.remember()  # the user's signals, for the programs, before ours below
     signal.signal(signal.SIGTERM, _term)
     signal.signal(signal.SIGHUP, _term)  # a lost terminal: stop the lab on the way out, like TERM
     try:
