@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import IS_ROOT, ROOT, cli
@@ -120,6 +121,52 @@ def test_a_lab_tracing_at_the_same_time_lends_watch_nothing(tmp_path):
     (conn,) = [r for r in d["records"] if r["type"] == "connection"]
     assert (conn["end"], conn["cause"], conn["evidence"]) == ("FIN/FIN", "fin", "tracepoint"), conn
     assert (conn["client_pid"], conn["server_pid"]) == (d["pids"]["client"], d["pids"]["server"]), conn
+
+
+def _connect_line(task: str, mono: float, port: int) -> str:
+    """A connect()'s CLOSE -> SYN_SENT as trace_pipe prints it: before its source port is chosen."""
+    return (
+        f"  {task}  [001] ..... {mono:.6f}: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=0 "
+        f"dport={port} saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 daddrv6=::ffff:127.0.0.1 "
+        "oldstate=TCP_CLOSE newstate=TCP_SYN_SENT"
+    )
+
+
+@pytest.mark.parametrize("task", ["ours", "another namespace's", "another namespace's, exited", "pid reused since"])
+def test_a_connect_lends_its_task_only_when_it_is_ours_still(task):
+    """The line is read late, as on a busy box: by then a lab's actor may have exited, and its pid
+    may name a newer process here (pid_max is 32768 by default)."""
+    from tuiexplore.watch.engine import WatchTracer
+    from tuiexplore.watch.owners import Owners, trace_endpoints
+
+    tracer = WatchTracer("/nonexistent", [5301], None)
+    before = time.monotonic()
+    time.sleep(0.05)  # more than a clock tick, the unit of a process's start time
+    if task == "ours":
+        proc = None
+    elif task == "pid reused since":
+        proc = subprocess.Popen(["sleep", "30"])
+    else:
+        proc = subprocess.Popen(["unshare", "-n", "sleep", "0" if task.endswith("exited") else "30"])
+    pid = proc.pid if proc else os.getpid()
+    time.sleep(0.05)  # unshare has switched namespace and exec'd sleep
+    then = before if task == "pid reused since" else time.monotonic()
+    if task.endswith("exited"):
+        proc.wait()
+    try:
+        ev = tracer.parse(_connect_line(f"python-{pid}", then, 5301))
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+    if task == "another namespace's":
+        assert ev is None
+        return
+    t = Tracker(classify, on_kernel=Owners().kernel_event)
+    t.add_kernel(ev, *trace_endpoints(ev))
+    conn = t.add(_pkt(ev.ts + 0.001, ("127.0.0.1", 40000), ("127.0.0.1", 5301), 0x02))
+    assert conn.kernel == [ev], "the connect() is this SYN's either way"
+    assert conn.sides[0].pid == (pid if task == "ours" else None)
 
 
 def test_pcap_on_stdin(traced, tmp_path):

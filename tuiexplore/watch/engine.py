@@ -68,7 +68,11 @@ class WatchTracer(Tracer):
 
     def parse(self, line: str) -> TraceEvent | None:
         ev = super().parse(line)
-        return None if ev is None or owners.elsewhere(ev, self.netns) else ev
+        if ev is None:
+            return None
+        # the event's own clock (CLOCK_MONOTONIC) to seconds since boot, which /proc/PID/stat counts in
+        at_boot = ev.ts - self._offset + time.clock_gettime(time.CLOCK_BOOTTIME) - time.monotonic()
+        return owners.placed(ev, self.netns, at_boot)
 
     def state_filter(self) -> str:
         if not self.ports:
