@@ -169,6 +169,37 @@ def test_a_connect_lends_its_task_only_when_it_is_ours_still(task):
     assert conn.sides[0].pid == (pid if task == "ours" else None)
 
 
+def test_a_connection_is_reported_once_the_tracer_has_read_past_its_close():
+    """On a busy box the tracer's thread can be kept waiting while packets are handled: the reset's
+    reason must still be in the report, however long ago the close was."""
+    from tuiexplore.lab.tracer import TraceEvent
+    from tuiexplore.watch.engine import SETTLE_TRACED, Options, Watch, WatchTracer
+
+    finals = []
+    w = Watch(Options(), on_final=finals.append)
+    w.tracer, w.settle = WatchTracer("/nonexistent", [], None), SETTLE_TRACED
+    read_up_to = time.time() - 5  # the tracer's thread has read nothing since
+    w.tracer.read_up_to = lambda: read_up_to
+    c, s = ("127.0.0.1", 40000), ("127.0.0.1", 5003)
+    closed = time.time() - 2
+    for src, dst, bits, payload in (
+        (c, s, 0x02, 0),
+        (s, c, 0x12, 0),
+        (c, s, 0x10, 0),
+        (c, s, 0x18, 3),
+        (s, c, 0x10, 0),
+        (c, s, 0x14, 0),
+    ):
+        w.tracker.add(_pkt(closed, src, dst, bits, payload=payload))
+    w.housekeep()
+    assert finals == [], "reported before the tracer read past the close"
+    fields = {"src": "127.0.0.1:40000", "dest": "127.0.0.1:5003", "state": "TCP_ESTABLISHED", "reason": "TCP_STATE"}
+    w.tracer.events.put(TraceEvent(closed, "tcp_send_reset", 40000, 5003, fields, f"python-{os.getpid()}"))
+    read_up_to = time.time()
+    w.housekeep()
+    assert [(f.end.cause, f.end.evidence, f.end.rst_reason) for f in finals] == [("linger_zero", "tracepoint", "TCP_STATE")]
+
+
 def test_pcap_on_stdin(traced, tmp_path):
     with open(traced["pcap"], "rb") as f:
         res = cli("watch", "--json", "-r", "-", stdin=f)
