@@ -200,6 +200,37 @@ def test_a_connection_is_reported_once_the_tracer_has_read_past_its_close():
     assert [(f.end.cause, f.end.evidence, f.end.rst_reason) for f in finals] == [("linger_zero", "tracepoint", "TCP_STATE")]
 
 
+REUSE = """
+import json, subprocess
+from tuiexplore.watch.owners import Owners
+from tuiexplore.watch.tracker import Conn
+
+owners, names = Owners(), []
+for i, cmd in enumerate((["sleep", "30"], ["cat"])):
+    if i:  # the next process gets the first one's pid, as once the numbers wrap
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(proc.pid - 1))
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    conn = Conn(i, ("127.0.0.1", 40000 + i), ("127.0.0.1", 80), True, 0.0, 0.0)
+    owners.own(conn, 0, proc.pid)
+    names.append((proc.pid, conn.sides[0].process))
+    proc.kill()
+    proc.wait()
+print(json.dumps(names))
+"""
+
+
+def test_a_reused_pid_is_named_as_the_process_it_is_now():
+    """In a pid namespace of its own (so nothing else takes the pid), with its /proc."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        ["unshare", "-p", "-f", "--mount-proc", sys.executable, "-c", REUSE], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    (pid, first), (again, second) = json.loads(res.stdout)
+    assert again == pid and (first, second) == ("sleep", "cat")
+
+
 def test_pcap_on_stdin(traced, tmp_path):
     with open(traced["pcap"], "rb") as f:
         res = cli("watch", "--json", "-r", "-", stdin=f)

@@ -78,14 +78,12 @@ class Owners:
     """Puts pids and process names on connection ends, from scans and from kernel events."""
 
     local: set[str] = field(default_factory=set)
-    names: dict[int, str | None] = field(default_factory=dict)
 
     def own(self, conn: Conn, d: int, pid: int, comm: str | None = None) -> None:
+        # the name is read each time: a pid is reused once the numbers wrap
         side = conn.sides[d]
         side.pid = pid
-        if pid not in self.names:
-            self.names[pid] = process_name(pid, comm)
-        side.process = self.names[pid] or comm
+        side.process = process_name(pid, comm) or comm
 
     def apply(self, snap: Snapshot, conns: Iterable[Conn]) -> None:
         for conn in conns:
