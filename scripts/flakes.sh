@@ -6,7 +6,7 @@
 # (editable), and the script checks that `python -P -m tuiexplore` (how the lab's agent, actors
 # and `step` children start) imports the clone's package, not an older clone's or the worktree's.
 # Uncommitted changes are not in the clones: commit first. Temp clones are removed on exit;
-# FLAKES_LOGS=DIR keeps each run's pytest output and junit report there.
+# FLAKES_LOGS=DIR keeps each run's pytest output and junit report there (and its snapshot report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-}"
@@ -40,7 +40,10 @@ for i in $(seq 1 "$n"); do
     >"$work/run-$i.log" 2>&1 || rc=$?
   echo "run $i/$n (${head:0:7}, $((SECONDS - start)) s, exit $rc): $(tail -1 "$work/run-$i.log")"
   [ -f "$work/junit-$i.xml" ] || { echo "flakes: run $i wrote no report:" >&2; tail -20 "$work/run-$i.log" >&2; exit 1; }
-  [ -z "${FLAKES_LOGS:-}" ] || { mkdir -p "$FLAKES_LOGS" && cp "$work/run-$i.log" "$work/junit-$i.xml" "$FLAKES_LOGS/"; }
+  if [ -n "${FLAKES_LOGS:-}" ]; then
+    mkdir -p "$FLAKES_LOGS" && cp "$work/run-$i.log" "$work/junit-$i.xml" "$FLAKES_LOGS/"
+    [ ! -f "$clone/snapshot_report.html" ] || cp "$clone/snapshot_report.html" "$FLAKES_LOGS/snapshot_report-$i.html"
+  fi
   rm -rf "$clone"
 done
 "$venv/bin/python" - "$n" "$work"/junit-*.xml <<'EOF'
