@@ -19,6 +19,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tuiexplore.domain import LabInfo
+from tuiexplore.files import FileError, write_file
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports import export
 from tuiexplore.reports.details import table_text, verdict_text
@@ -90,8 +91,10 @@ def export_bundle(ex: Explorer) -> Notice | None:
         return None
     directory = os.path.abspath(time.strftime("tuiexplore-export-%Y%m%d-%H%M%S"))
     try:
-        shoot = lambda path: ex.app.save_screenshot(os.path.basename(path), os.path.dirname(path))  # noqa: E731
+        shoot = lambda path: write_file(path, ex.app.export_screenshot().encode())  # noqa: E731
         export.write(directory, ex.scenario, ex.info, list(ex.events), ex.excerpt, shoot)
+    except FileError as exc:
+        return Notice(f"export failed: {exc}", "error")
     except OSError as exc:
         return Notice(f"export failed: {exc.strerror}: {exc.filename}", "error")
     ex.driver.submit(SavePcap(os.path.join(directory, "capture.pcap")))
