@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from tuiexplore.lab.tracer import TraceEvent, Tracer, TracerUnavailable, find_tracefs
+from tuiexplore.safetext import terminal
 from tuiexplore.watch import bpf, owners
 from tuiexplore.watch.classify import classify
 from tuiexplore.watch.packet import parse_ip
@@ -131,6 +132,7 @@ class Watch:
         self.tracer: WatchTracer | None = None
         self.poller: owners.Poller | None = None
         self.writer: PcapWriter | None = None
+        self.write_error = ""  # the -w file's failure, one line naming it
         self.live = opts.read is None
         self.settle = 0.0
         self._stop = threading.Event()
@@ -182,7 +184,7 @@ class Watch:
         """One line: what is watched and on what evidence (also the headless mode's ready signal)."""
         o = self.opts
         if o.read:
-            return f"reading {'stdin' if o.read == '-' else o.read} (pcap, link type {self.source.linktype})"
+            return f"reading {'stdin' if o.read == '-' else terminal(o.read)} (pcap, link type {self.source.linktype})"
         where = ", ".join(o.ifaces) or "all interfaces"
         prog = len(self.source.program)  # type: ignore[union-attr]
         kernel = "tracepoints on" if self.tracer else "no tracepoints"
@@ -207,6 +209,7 @@ class Watch:
                 ts, data = item
                 if self.writer:
                     self.writer.write(ts, data)
+                    self._writer_check()
                 p = parse_ip(ts, data)
                 if p is not None:
                     with self.lock:
@@ -244,6 +247,15 @@ class Watch:
             self.tracker.tick(now, self.settle)
         if self.writer:
             self.writer.flush()
+            self._writer_check()
+
+    def _writer_check(self) -> None:
+        """A -w file that failed is said once and dropped; the watch goes on without it."""
+        if self.writer and self.writer.error:
+            self.write_error = self.writer.error
+            self.notes.append(self.write_error)
+            self.writer.close()
+            self.writer = None
 
     def _trace(self, ev: TraceEvent) -> None:
         local, remote = owners.trace_endpoints(ev)
@@ -307,6 +319,7 @@ class Watch:
         self.source.close()
         if self.writer:
             self.writer.close()
+            self._writer_check()
 
 
 def _cpu() -> float:
