@@ -15,7 +15,8 @@ import sys
 import threading
 from typing import Any
 
-from tuiexplore import __version__, outputs, safetext
+from tuiexplore import __version__, outputs, pipes, safetext, stdio
+from tuiexplore.files import FileError
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
 COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step")
@@ -53,23 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _term)
     signal.signal(signal.SIGHUP, _term)  # a lost terminal: stop the lab on the way out, like TERM
+    stdio.install()
     try:
-        if argv and argv[0] == "demo":
-            return _explorer(argv[1:], demo=True)
-        if argv and argv[0] == "watch":
-            from tuiexplore.watch.command import main as watch_main
-
-            return watch_main(argv[1:], run_ui=_watch_ui)
-        if argv and argv[0] == "step":  # its own parser: several programs, each after its own "--"
-            from tuiexplore.trace.command import main as step_main
-
-            return step_main(argv[1:], interactive=_step_screen)
-        if argv and argv[0] in COMMANDS:
-            return _command(argv)
-        return _explorer(argv)
+        status = _dispatch(argv)
+        sys.stdout.flush()  # here, not at exit: a full disk is one line too
+        return status
     except (InputError, outputs.Unusable) as exc:
         _say(str(exc))
         return 2
+    except (FileError, stdio.OutputFailed) as exc:
+        _say(str(exc))
+        return 1
     except KeyboardInterrupt:
         print("interrupted; the lab was stopped", file=sys.stderr)
         return 130
@@ -80,7 +75,26 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return EXIT_PIPE
     except OutputClosed:
+        if pipes.failure:  # stdout failed in the lab's reader thread, which woke us
+            _say(pipes.failure[0])
+            return 1
         return EXIT_PIPE
+
+
+def _dispatch(argv: list[str]) -> int:
+    if argv and argv[0] == "demo":
+        return _explorer(argv[1:], demo=True)
+    if argv and argv[0] == "watch":
+        from tuiexplore.watch.command import main as watch_main
+
+        return watch_main(argv[1:], run_ui=_watch_ui)
+    if argv and argv[0] == "step":  # its own parser: several programs, each after its own "--"
+        from tuiexplore.trace.command import main as step_main
+
+        return step_main(argv[1:], interactive=_step_screen)
+    if argv and argv[0] in COMMANDS:
+        return _command(argv)
+    return _explorer(argv)
 
 
 def _watch_ui(watch: Any, theme: str | None) -> int:
@@ -161,11 +175,12 @@ def _kernel(args: argparse.Namespace) -> int:
         ex = discover(args.kernel_src)
     except SourceError as exc:
         raise InputError(str(exc)) from None
-    print(f"# {ex.origin}")
+    say = lambda text: print(safetext.terminal(text))  # noqa: E731 - the tree's own text: shown, never run
+    say(f"# {ex.origin}")
     if ex.hint:
-        print(f"# {ex.hint}")
+        say(f"# {ex.hint}")
     for note in version_notes(ex, platform.release()):
-        print(f"# note: {note}")
+        say(f"# note: {note}")
     marks: dict[int, list[str]] = {}
     for branch, lines in ex.branches.items():
         for n in lines:
@@ -174,13 +189,15 @@ def _kernel(args: argparse.Namespace) -> int:
     for i, line in enumerate(ex.lines):
         n = ex.first_line + i
         tag = f"  <- {', '.join(marks[n])}" if n in marks else ""
-        print(f"{n:>{width}} {'▶' if n in marks else ' '} {line.expandtabs(4)}{tag}")
+        say(f"{n:>{width}} {'▶' if n in marks else ' '} {line.expandtabs(4)}{tag}")
     if args.table:
         from tuiexplore.reports.details import table_text
 
         title, body = table_text(ex)
-        print(f"\n# {title}")
-        print("\n".join(body))
+        say("")
+        say(f"# {title}")
+        for line in body:
+            say(line)
     return 0
 
 
@@ -239,7 +256,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *(["demo"] if args.demo else []), args.scenario])
     url = f"http://{args.host}:{args.port}"
-    print(f"tuiexplore: serving the explorer on {url}", flush=True)
+    print(f"tuiexplore: serving the explorer on {safetext.terminal(url)}", flush=True)
     if args.host in ("127.0.0.1", "localhost", "::1"):
         print(
             f"  from another machine: ssh -L {args.port}:127.0.0.1:{args.port} {os.environ.get('USER', 'you')}@"
@@ -285,6 +302,9 @@ def _run(args: argparse.Namespace) -> int:
             except BrokenPipeError:
                 closed.set()
                 output_gone()
+            except stdio.OutputFailed as exc:
+                closed.set()
+                pipes.output_failed(str(exc))
 
     signal.signal(signal.SIGPIPE, on_sigpipe)
 
@@ -313,9 +333,6 @@ def _run(args: argparse.Namespace) -> int:
     except LabError as exc:
         _say(f"the lab could not run: {exc}")
         return 1
-    except OSError as exc:
-        _say(f"cannot write {exc.filename}: {exc.strerror}")
-        return 1
     summary = [f"{result.frames} packets captured, {result.drops} dropped by the kernel"]
     if args.pcap:
         summary.append(f"pcap written to {args.pcap}")
@@ -327,7 +344,7 @@ def _run(args: argparse.Namespace) -> int:
         export.write(args.export, scn, result.info, result.events, excerpt, shoot)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
     stream = sys.stderr if args.json else sys.stdout
-    print("# " + "; ".join(summary), file=stream)
+    print(safetext.terminal("# " + "; ".join(summary)), file=stream)  # it names the user's paths
     for f in result.failures:
         print(safetext.terminal(f"FAILED: {f}"), file=stream)  # it may quote an actor's message
     if result.ok:
