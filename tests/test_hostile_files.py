@@ -314,3 +314,23 @@ def test_watch_w_to_a_fifo_nobody_reads_or_a_full_disk_is_one_line(tmp_path):
     err = one_line(proc, 1)
     assert err == "tuiexplore: /dev/full: cannot write there (No space left on device); the pcap stops at that packet"
     assert json.loads(proc.stdout.splitlines()[-1])["connections"] == 6  # the watch itself went on
+
+
+def test_a_tarball_header_record_is_bounded_before_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    tarball = tmp_path / "linux-pax.tar.gz"
+    with tarfile.open(tarball, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("linux-6.12.118/README")
+        info.pax_headers = {"comment": "x" * (16 << 20)}  # tarfile would hold all of it in memory
+        tar.addfile(info, io.BytesIO(b""))
+    with pytest.raises(source.SourceError, match=r"cannot read it \(a \d+-byte header record, more than 1048576\)"):
+        discover(str(tarball))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("run", "seed-rst", "--pcap", ""), ("run", "seed-rst", "--export", ""), ("kernel", "--kernel-src", ""),
+     ("watch", "--json", "-r", ""), ("watch", "--json", "-r", str(DATA / "watch-world.pcap"), "-w", "")],
+)  # fmt: skip
+def test_an_empty_path_is_refused_not_ignored(args):
+    one_line_exit_2(cli(*args, timeout=HANG_GUARD), f"{args[-2]}: an empty path")

@@ -165,12 +165,20 @@ def _port(text: str) -> int:
     return port
 
 
+def _no_empty_paths(args: argparse.Namespace, *flags: str) -> None:
+    """An empty path is a mistake (an unset shell variable), not a request to skip the option."""
+    for flag in flags:
+        if getattr(args, flag.lstrip("-").replace("-", "_"), None) == "":
+            raise InputError(f"{flag}: an empty path")
+
+
 def _kernel(args: argparse.Namespace) -> int:
     import platform
 
     from tuiexplore.kernel.notes import version_notes
     from tuiexplore.kernel.source import SourceError, discover
 
+    _no_empty_paths(args, "--kernel-src")
     try:
         ex = discover(args.kernel_src)
     except SourceError as exc:
@@ -288,6 +296,7 @@ def _run(args: argparse.Namespace) -> int:
     from tuiexplore.reports import transcript
     from tuiexplore.reports.sources import side_excerpt
 
+    _no_empty_paths(args, "--pcap", "--export", "--kernel-src", "--kernel")
     scn = _scenario(args.scenario)
     launcher = _guest(args.kernel)
     out_lock = threading.Lock()

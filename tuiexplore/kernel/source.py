@@ -32,6 +32,7 @@ TCP_C = "net/ipv4/tcp.c"
 # What is read of a source, at most: tcp.c is ~150 KB in every kernel so far, its Makefile ~70 KB.
 TCP_C_MAX = 4 * 1024 * 1024
 MAKEFILE_MAX = 1024 * 1024
+HEADER_MAX = 1024 * 1024  # a tar member's pax or long-name record (a few hundred bytes in practice)
 CACHE_FORMAT = 2  # the extract cache's layout; another version's files are not read
 CACHE_MAX = 4 * 1024 * 1024
 TARBALL = re.compile(r"linux(-source)?-[\w.+~-]*\.tar(\.(xz|gz|bz2|zst))?$")
@@ -96,7 +97,7 @@ def read_tree(path: str) -> tuple[str, str] | None:
 def read_tarball(path: str) -> tuple[str, str] | None:
     """Stream the tarball once, keeping only the top Makefile and net/ipv4/tcp.c."""
     makefile = tcp = None
-    with tarfile.open(fileobj=open_input(path), mode="r|*") as tar:
+    with tarfile.open(fileobj=open_input(path), mode="r|*", tarinfo=_BoundedInfo) as tar:
         for member in tar:
             parts = member.name.split("/", 1)
             rel = parts[1] if len(parts) == 2 else ""
@@ -106,6 +107,23 @@ def read_tarball(path: str) -> tuple[str, str] | None:
                 tcp = _member(tar, member, path, TCP_C_MAX, TCP_C)
                 break  # Makefile sorts before net/ in every kernel tarball
     return (_version(makefile or ""), tcp) if tcp is not None else None
+
+
+class _BoundedInfo(tarfile.TarInfo):
+    """tarfile reads a pax or GNU long-name header record whole into memory: its size is checked
+    first (a 200 KB tar.gz with a 200 MB pax record took 850 MB)."""
+
+    def _proc_pax(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        self._bound()
+        return super()._proc_pax(tarfile)
+
+    def _proc_gnulong(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        self._bound()
+        return super()._proc_gnulong(tarfile)
+
+    def _bound(self) -> None:
+        if self.size > HEADER_MAX:
+            raise tarfile.HeaderError(f"a {self.size}-byte header record, more than {HEADER_MAX}")
 
 
 def _member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, limit: int, what: str) -> str:

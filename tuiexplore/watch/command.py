@@ -120,6 +120,10 @@ def summary(st: Stats) -> dict[str, Any]:
 def main(argv: list[str], run_ui: Callable[[Watch, str | None], int] | None = None) -> int:
     """``run_ui`` shows the screen (the CLI entry passes the Textual one; this package imports no UI)."""
     args = parser().parse_args(argv)
+    for flag, value in (("-r", args.read), ("-w", args.write)):
+        if value == "":  # an unset shell variable: not a request for live capture or no pcap
+            print(f"tuiexplore: {flag}: an empty path", file=sys.stderr)
+            return 2
     opts = Options(
         ifaces=args.ifaces,
         ports=args.ports,
