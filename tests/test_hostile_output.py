@@ -35,6 +35,11 @@ def _cli_to(args, path: str):
         return subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env, timeout=HANG_GUARD)
 
 
+def test_a_pcap_to_a_full_disk_is_one_line_naming_it():
+    proc = cli("run", "seed-rst", "--pcap", "/dev/full", timeout=HANG_GUARD)
+    assert one_line(proc, 1) == "tuiexplore: /dev/full: cannot write there (No space left on device)"
+
+
 def test_watch_json_to_a_full_stdout_is_one_line():
     proc = _cli_to(("watch", "-r", str(DATA / "watch-world.pcap"), "--json"), "/dev/full")
     assert one_line(proc, 1) == FULL
@@ -71,6 +76,11 @@ def test_compare_text_at_any_width_is_laid_out_at_its_minimum(width):
     lines = compare.text(_rows(), ("a: A", "b: B"), width)
     assert lines == compare.text(_rows(), ("a: A", "b: B"), 40)  # the narrowest layout
     assert all(line.count(" | ") <= 1 for line in lines)
+
+
+def test_compare_text_at_a_huge_width_is_laid_out_at_its_maximum():
+    lines = compare.text(_rows(), ("a: A", "b: B"), 99_999_999_999)  # $COLUMNS is the user's to set
+    assert lines == compare.text(_rows(), ("a: A", "b: B"), 1000) and max(map(len, lines)) <= 1000
 
 
 def test_compare_text_with_columns_1_from_the_cli():

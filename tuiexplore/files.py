@@ -138,12 +138,17 @@ def open_output(path: str, append: bool = False) -> BinaryIO:
 
 def write_file(path: str, data: bytes) -> None:
     """``data`` written to ``path`` through :func:`open_output`; a failed write names the path."""
-    with open_output(path) as f:
+    f = open_output(path)
+    try:
+        f.write(data)
+        f.flush()
+    except OSError as exc:
+        raise FileError(f"{terminal(path)}: cannot write there ({exc.strerror})") from None
+    finally:
         try:
-            f.write(data)
-            f.flush()
-        except OSError as exc:
-            raise FileError(f"{terminal(path)}: cannot write there ({exc.strerror})") from None
+            f.close()
+        except OSError:
+            pass  # the flush above already failed and said so
 
 
 def check_output(path: str) -> None:

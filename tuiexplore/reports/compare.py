@@ -106,7 +106,7 @@ def verdict_text(s: Side, ex: Excerpt | None) -> str:
     return f"-> {s.verdict.observed} [{s.verdict.branch}{' ' + where if where else ''}]"
 
 
-MIN_WIDTH = 40  # columns the side-by-side text is laid out for at least
+MIN_WIDTH, MAX_WIDTH = 40, 1000  # the columns the side-by-side text is laid out for ($COLUMNS is untrusted)
 
 
 def text(
@@ -118,7 +118,7 @@ def text(
 ) -> list[str]:
     first = first_divergence(rows)
     names = (safetext.terminal(names[0]), safetext.terminal(names[1]))  # titles come from files
-    half = (max(width, MIN_WIDTH) - 5) // 2  # a narrower terminal wraps the lines; they stay whole
+    half = (min(max(width, MIN_WIDTH), MAX_WIDTH) - 5) // 2  # a narrower terminal wraps the lines
     out = [f"   {names[0][:half]:<{half}} | {names[1][:half]}"]
     if kernels:
         lk, rk = (f"kernel: {safetext.terminal(k)}" for k in kernels)
