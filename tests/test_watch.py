@@ -279,7 +279,7 @@ def test_live_capture_without_cap_net_raw_says_what_to_run():
     "args, words",
     [
         (["-f", "tcp port"], "bad -f expression"),
-        (["-r", "/nonexistent.pcap"], "cannot read /nonexistent.pcap"),
+        (["-r", "/nonexistent.pcap"], "/nonexistent.pcap: cannot open it"),
         (["-r", __file__], "not a pcap"),
         (["-i", "nosuchif0"], "no interface 'nosuchif0'"),
         (["--host", "example.org"], "--host needs an IP address"),

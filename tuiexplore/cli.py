@@ -15,7 +15,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from tuiexplore import __version__, outputs, room, safetext
+from tuiexplore import __version__, outputs, pipes, room, safetext, stdio
+from tuiexplore.files import FileError
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
 if TYPE_CHECKING:  # the commands import what they need when they run: --help stays fast
@@ -61,27 +62,17 @@ def main(argv: list[str] | None = None) -> int:
         origin.remember()  # the user's signals, for the programs, before ours below
     signal.signal(signal.SIGTERM, _term)
     signal.signal(signal.SIGHUP, _term)  # a lost terminal: stop the lab on the way out, like TERM
+    stdio.install()
     try:
-        if argv and argv[0] == "demo":
-            return _explorer(argv[1:], demo=True)
-        if argv and argv[0] == "watch":
-            from tuiexplore.watch.command import main as watch_main
-
-            return watch_main(argv[1:], run_ui=_watch_ui)
-        if argv and argv[0] == "step":  # its own parser: several programs, each after its own "--"
-            from tuiexplore.trace.command import main as step_main
-
-            return step_main(argv[1:], interactive=_step_screen)
-        if argv and argv[0] == "quiz":  # its own parser: lessons and their progress
-            from tuiexplore.quiz_command import main as quiz_main
-
-            return quiz_main(argv[1:], run_ui=_run_app)
-        if argv and argv[0] in COMMANDS:
-            return _command(argv)
-        return _explorer(argv)
+        status = _dispatch(argv)
+        sys.stdout.flush()  # here, not at exit: a full disk is one line too
+        return status
     except (InputError, outputs.Unusable) as exc:
         _say(str(exc))
         return 2
+    except (FileError, stdio.OutputFailed) as exc:
+        _say(str(exc))
+        return 1
     except KeyboardInterrupt:
         print("interrupted; the lab was stopped", file=sys.stderr)
         return 130
@@ -92,7 +83,30 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return EXIT_PIPE
     except OutputClosed:
+        if pipes.failure:  # stdout failed in the lab's reader thread, which woke us
+            _say(pipes.failure[0])
+            return 1
         return EXIT_PIPE
+
+
+def _dispatch(argv: list[str]) -> int:
+    if argv and argv[0] == "demo":
+        return _explorer(argv[1:], demo=True)
+    if argv and argv[0] == "watch":
+        from tuiexplore.watch.command import main as watch_main
+
+        return watch_main(argv[1:], run_ui=_watch_ui)
+    if argv and argv[0] == "step":  # its own parser: several programs, each after its own "--"
+        from tuiexplore.trace.command import main as step_main
+
+        return step_main(argv[1:], interactive=_step_screen)
+    if argv and argv[0] == "quiz":  # its own parser: lessons and their progress
+        from tuiexplore.quiz_command import main as quiz_main
+
+        return quiz_main(argv[1:], run_ui=_run_app)
+    if argv and argv[0] in COMMANDS:
+        return _command(argv)
+    return _explorer(argv)
 
 
 def _run_app(*args: Any, **kw: Any) -> int:
@@ -172,21 +186,30 @@ def _port(text: str) -> int:
     return port
 
 
+def _no_empty_paths(args: argparse.Namespace, *flags: str) -> None:
+    """An empty path is a mistake (an unset shell variable), not a request to skip the option."""
+    for flag in flags:
+        if getattr(args, flag.lstrip("-").replace("-", "_"), None) == "":
+            raise InputError(f"{flag}: an empty path")
+
+
 def _kernel(args: argparse.Namespace) -> int:
     import platform
 
     from tuiexplore.kernel.notes import version_notes
     from tuiexplore.kernel.source import SourceError, discover
 
+    _no_empty_paths(args, "--kernel-src")
     try:
         ex = discover(args.kernel_src)
     except SourceError as exc:
         raise InputError(str(exc)) from None
-    print(f"# {ex.origin}")
+    say = lambda text: print(safetext.terminal(text))  # noqa: E731 - the tree's own text: shown, never run
+    say(f"# {ex.origin}")
     if ex.hint:
-        print(f"# {ex.hint}")
+        say(f"# {ex.hint}")
     for note in version_notes(ex, platform.release()):
-        print(f"# note: {note}")
+        say(f"# note: {note}")
     marks: dict[int, list[str]] = {}
     for branch, lines in ex.branches.items():
         for n in lines:
@@ -195,13 +218,15 @@ def _kernel(args: argparse.Namespace) -> int:
     for i, line in enumerate(ex.lines):
         n = ex.first_line + i
         tag = f"  <- {', '.join(marks[n])}" if n in marks else ""
-        print(f"{n:>{width}} {'▶' if n in marks else ' '} {line.expandtabs(4)}{tag}")
+        say(f"{n:>{width}} {'▶' if n in marks else ' '} {line.expandtabs(4)}{tag}")
     if args.table:
         from tuiexplore.reports.details import table_text
 
         title, body = table_text(ex)
-        print(f"\n# {title}")
-        print("\n".join(body))
+        say("")
+        say(f"# {title}")
+        for line in body:
+            say(line)
     return 0
 
 
@@ -269,7 +294,7 @@ def _serve(args: argparse.Namespace) -> int:
     flags = [*(["demo"] if args.demo else []), *(["--quiz"] if args.quiz else [])]
     command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *flags, args.scenario])
     url = f"http://{args.host}:{args.port}"
-    print(f"tuiexplore: serving the explorer on {url}", flush=True)
+    print(f"tuiexplore: serving the explorer on {safetext.terminal(url)}", flush=True)
     if args.host in ("127.0.0.1", "localhost", "::1"):
         print(
             f"  from another machine: ssh -L {args.port}:127.0.0.1:{args.port} {os.environ.get('USER', 'you')}@"
@@ -308,6 +333,7 @@ def _run(args: argparse.Namespace) -> int:
     from tuiexplore.reports import transcript
     from tuiexplore.reports.sources import side_excerpt
 
+    _no_empty_paths(args, "--pcap", "--export", "--kernel-src", "--kernel")
     scn = _scenario(args.scenario)
     launcher = _guest(args.kernel)
     out_lock = threading.Lock()
@@ -322,6 +348,9 @@ def _run(args: argparse.Namespace) -> int:
             except BrokenPipeError:
                 closed.set()
                 output_gone()
+            except stdio.OutputFailed as exc:
+                closed.set()
+                pipes.output_failed(str(exc))
 
     signal.signal(signal.SIGPIPE, on_sigpipe)
 
@@ -350,9 +379,6 @@ def _run(args: argparse.Namespace) -> int:
     except LabError as exc:
         _say(f"the lab could not run: {exc}")
         return 1
-    except OSError as exc:
-        _say(f"cannot write {exc.filename}: {exc.strerror}")
-        return 1
     summary = [f"{result.frames} packets captured, {result.drops} dropped by the kernel"]
     if args.pcap:
         summary.append(f"pcap written to {args.pcap}")
@@ -369,7 +395,7 @@ def _run(args: argparse.Namespace) -> int:
         export.write(args.export, scn, info, result.events, excerpt, shoot)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
     stream = sys.stderr if args.json else sys.stdout
-    print("# " + "; ".join(summary), file=stream)
+    print(safetext.terminal("# " + "; ".join(summary)), file=stream)  # it names the user's paths
     for f in result.failures:
         print(safetext.terminal(f"FAILED: {f}"), file=stream)  # it may quote an actor's message
     if result.ok:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 
+from tuiexplore.files import FileError, check_output
+from tuiexplore.safetext import terminal
+
+BUNDLE = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg", "diagram.svg")  # what --export writes
+
 
 class Unusable(ValueError):
     """An output path that cannot be written: one line, exit status 2."""
@@ -15,14 +20,10 @@ def check(directory: str | None, files: list[str]) -> None:
         try:
             os.makedirs(directory, exist_ok=True)
         except OSError as exc:
-            raise Unusable(f"--export {directory}: cannot create the directory ({exc.strerror})") from None
-        files = [*files, *(os.path.join(directory, name) for name in ("capture.pcap", "timeline.jsonl", "transcript.md"))]
+            raise Unusable(f"--export {terminal(directory)}: cannot create the directory ({exc.strerror})") from None
+        files = [*files, *(os.path.join(directory, name) for name in BUNDLE)]
     for path in files:
-        existed = os.path.lexists(path)
         try:
-            with open(path, "ab"):  # creates or appends nothing: proves the path is writable now
-                pass
-        except OSError as exc:
-            raise Unusable(f"{path}: cannot write there ({exc.strerror})") from None
-        if not existed:
-            os.unlink(path)
+            check_output(path)
+        except FileError as exc:
+            raise Unusable(str(exc)) from None

@@ -17,6 +17,8 @@ class OutputClosed(Exception):
 
 
 EXIT_PIPE = 128 + signal.SIGPIPE
+failure: list[str] = []  # why stdout failed when it was not a closed pipe (one line), for the main thread
+_gone = threading.Event()  # stdout is gone: set before the main thread is woken
 
 
 def output_gone() -> None:
@@ -24,6 +26,7 @@ def output_gone() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+    _gone.set()
     if threading.current_thread() is threading.main_thread():
         raise OutputClosed
     # The lab's reader thread wrote the line: wake the main thread out of its wait for the lab.
@@ -32,7 +35,18 @@ def output_gone() -> None:
     signal.pthread_kill(main, signal.SIGPIPE)
 
 
+def output_failed(message: str) -> None:
+    """A write to stdout failed otherwise (``> /dev/full``): kept for the main thread to say,
+    then handled as a closed stdout, so the lab stops at once either way."""
+    failure.append(message)
+    output_gone()
+
+
 def on_sigpipe(signum: int, frame: Any) -> None:  # noqa: ARG001
-    """The SIGPIPE handler while a command writes to stdout."""
+    """The SIGPIPE handler while a command writes to stdout. A SIGPIPE from another pipe (the
+    agent's stdin, when a guest's QEMU exits at once) is not stdout's: that write fails with
+    EPIPE and the lab says why it stopped."""
+    if not _gone.is_set():
+        return
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # once: the lab's shutdown must not be cut short
     raise OutputClosed

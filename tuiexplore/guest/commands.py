@@ -7,6 +7,7 @@ import sys
 
 from tuiexplore.guest import catalog
 from tuiexplore.guest.machine import Guest, GuestError, find_tools, kvm_usable
+from tuiexplore.safetext import terminal
 
 HOST = "host"
 
@@ -47,7 +48,7 @@ def _list() -> int:
     print(f"{HOST:<6} Linux {catalog.host_release()} (this machine; the default)")
     for k in catalog.cached():
         extra = ["initramfs" if k.initramfs else "virtio built in", "tcp.c" if k.source else "no tcp.c"]
-        print(f"{k.label:<6} Linux {k.version} ({k.release}) {k.path} [{', '.join(extra)}]")
+        print(terminal(f"{k.label:<6} Linux {k.version} ({k.release}) {k.path} [{', '.join(extra)}]"))  # from a cache file
     missing = [label for label in catalog.ORIGINS if catalog.find(label) is None]
     if missing:
         print(f"# fetch more with 'tuiexplore kernels get LINE' ({', '.join(missing)})")

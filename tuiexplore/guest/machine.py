@@ -32,7 +32,7 @@ from tuiexplore.guest.catalog import Kernel
 from tuiexplore.guest.console import last_words
 from tuiexplore.lab.client import LabError
 from tuiexplore.lab.protocol import LabOptions
-from tuiexplore.lab.transport import Transport
+from tuiexplore.lab.transport import Transport, last_line
 from tuiexplore.lab.wire import encode
 
 QEMU = "qemu-system-x86_64"
@@ -163,7 +163,10 @@ class GuestTransport(Transport):
         except GuestError as exc:
             raise LabError(str(exc)) from None
         self.where = guest.describe()
-        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # QEMU's own messages and the guest's console
+        # virtiofsd's apart: when QEMU fails (a file that is no kernel), virtiofsd's complaint that
+        # its peer went away comes last and would hide QEMU's reason ("invalid kernel header").
+        self._fsd_stderr = tempfile.TemporaryFile(mode="w+")
         self._started = threading.Event()
         self._finished = threading.Event()
         self._error = ""
@@ -200,7 +203,7 @@ class GuestTransport(Transport):
                 pass_fds=[listener.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=self._stderr,
+                stderr=self._fsd_stderr,
                 preexec_fn=_die_with_parent,
                 start_new_session=True,
             )
@@ -246,9 +249,9 @@ class GuestTransport(Transport):
         return self._proc.poll() is None
 
     def last_words(self) -> str:
-        """The console's last line (the agent's stderr and the kernel's messages go there), or
-        the kernel's crash."""
-        return last_words(self._stderr)
+        """QEMU's or the console's last line (the agent's stderr and the kernel's messages go
+        there), or the kernel's crash; virtiofsd's last line only when they said nothing."""
+        return last_words(self._stderr) or last_line(self._fsd_stderr)
 
     def stop(self, quit_line: str) -> None:
         """The agent quits, the guest's init powers off, QEMU exits, the keeper stops virtiofsd."""
@@ -263,3 +266,4 @@ class GuestTransport(Transport):
                 self._proc.kill()
                 self._finished.wait()
         self._stderr.close()
+        self._fsd_stderr.close()

@@ -12,9 +12,11 @@ from importlib import resources
 
 # Each branch: patterns matched in order, each on a line after the previous match. The first
 # pattern anchors the branch; missing later patterns shrink it; a missing anchor means this
-# kernel has no such branch.
+# kernel has no such branch. Each pattern's work is linear in the line: "sk_shutdown then
+# SHUTDOWN_MASK" is anchored at the first sk_shutdown (the run before it cannot pass one), so a
+# line of many sk_shutdown is not rescanned to its end from each of them.
 BRANCH_PATTERNS: dict[str, list[str]] = {
-    "shutdown_mask": [r"sk_shutdown\b.*SHUTDOWN_MASK"],
+    "shutdown_mask": [r"^(?:(?!sk_shutdown\b).)*sk_shutdown\b.*SHUTDOWN_MASK"],
     "listen_stop": [r"sk_state\s*==\s*TCP_LISTEN", r"inet_csk_listen_stop\s*\("],
     "drain": [r"sk_receive_queue", r"data_was_unread\s*(\+=|=\s*true)"],
     "already_closed": [r"sk_state\s*==\s*TCP_CLOSE\s*\)", r"goto\s+adjudge_to_death"],
@@ -70,63 +72,61 @@ class Excerpt:
         return any("SK_RST_REASON_" in ln for ln in self.lines)
 
 
+# A comment, or a string or character literal (to its closing quote, else to the end).
+_NOISE = re.compile(r"""/\*.*?(?:\*/|\Z)|//[^\n]*|"(?:\\.|[^"\\])*(?:"|\Z)|'(?:\\.|[^'\\])*(?:'|\Z)""", re.S)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
 def _strip_comments(text: str) -> str:
-    """Comments and string literals blanked (newlines kept), so braces inside them do not count."""
-    out, i, n = [], 0, len(text)
-    while i < n:
-        if text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            out.append(re.sub(r"[^\n]", " ", text[i:j]))
-            i = j
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(" " * (j - i))
-            i = j
-        elif text[i] in "\"'":
-            q, j = text[i], i + 1
-            while j < n and text[j] != q:
-                j += 2 if text[j] == "\\" else 1
-            out.append(" " * (min(j + 1, n) - i))
-            i = j + 1
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
+    """Comments and string literals blanked (newlines kept), so braces inside them do not count.
+    One regular-expression pass: each character is looked at a bounded number of times."""
+    return _NOISE.sub(lambda m: _NOT_NEWLINE.sub(" ", m.group()), text)
 
 
-def find_function(text: str, name: str) -> tuple[int, int] | None:
-    """(first, last) 1-based line numbers of the definition of ``name``, or None."""
-    clean = _strip_comments(text)
-    for m in re.finditer(rf"^[A-Za-z_][\w \t\*]*\b{re.escape(name)}\s*\([^;{{]*\)\s*\{{", clean, re.M):
-        depth, i = 0, m.end() - 1
-        while i < len(clean):
-            if clean[i] == "{":
-                depth += 1
-            elif clean[i] == "}":
-                depth -= 1
-                if depth == 0:
-                    return clean.count("\n", 0, m.start()) + 1, clean.count("\n", 0, i) + 1
-            i += 1
+def _closing_braces(clean: str) -> dict[int, int]:
+    """Every ``{`` (by offset) to its matching ``}``, in one pass over the braces: finding a
+    function's end is then a lookup, not a scan per candidate definition."""
+    stack: list[int] = []
+    pairs: dict[int, int] = {}
+    for m in re.finditer(r"[{}]", clean):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            pairs[stack.pop()] = m.start()
+    return pairs
+
+
+def find_function(text: str, name: str, clean: str | None = None, pairs: dict[int, int] | None = None) -> tuple[int, int] | None:
+    """(first, last) 1-based line numbers of the definition of ``name``, or None. ``clean`` and
+    ``pairs`` (from :func:`_strip_comments` and :func:`_closing_braces`) may be shared between
+    calls on the same text. The parameter list is matched without parentheses inside (true of
+    the three functions looked up), so a candidate's match never runs past the next one's."""
+    clean = _strip_comments(text) if clean is None else clean
+    pairs = _closing_braces(clean) if pairs is None else pairs
+    for m in re.finditer(rf"^[A-Za-z_][\w \t\*]*\b{re.escape(name)}\s*\([^;{{}}()]*\)\s*\{{", clean, re.M):
+        end = pairs.get(m.end() - 1)
+        if end is not None:
+            return clean.count("\n", 0, m.start()) + 1, clean.count("\n", 0, end) + 1
     return None
 
 
 def extract(text: str, version: str, origin: str, licence: str = "GPL-2.0", hint: str = "") -> Excerpt | None:
     """__tcp_close() and its tcp_close() wrapper (5.11+), or the single tcp_close() (older)."""
     whole = text.splitlines()
-    inner, outer = find_function(text, "__tcp_close"), find_function(text, "tcp_close")
+    clean = _strip_comments(text)
+    pairs = _closing_braces(clean)
+    inner, outer = (find_function(text, name, clean, pairs) for name in ("__tcp_close", "tcp_close"))
     if outer is None:
         return None
     first, last = (min(inner[0], outer[0]), max(inner[1], outer[1])) if inner else outer
     lines = whole[first - 1 : last]
-    table_first, table = extract_table(text)
+    table_first, table = extract_table(text, clean, pairs)
     return Excerpt(lines, first, version, origin, licence, locate(lines, first), hint, table, table_first)
 
 
-def extract_table(text: str) -> tuple[int, list[str]]:
+def extract_table(text: str, clean: str | None = None, pairs: dict[int, int] | None = None) -> tuple[int, list[str]]:
     """tcp_close_state() and the new_state[] table above it: (first line, lines), or (0, [])."""
-    fn = find_function(text, "tcp_close_state")
+    fn = find_function(text, "tcp_close_state", clean, pairs)
     if fn is None:
         return 0, []
     lines = text.splitlines()

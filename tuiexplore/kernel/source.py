@@ -12,18 +12,29 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import lzma
 import os
 import platform
 import re
 import tarfile
+import tempfile
+import zlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+from tuiexplore.files import FileError, open_input, read_regular
 from tuiexplore.kernel.excerpt import Excerpt, bundled, extract, locate
+from tuiexplore.safetext import terminal
 
 ENV = "TUIEXPLORE_KERNEL_SRC"
 TCP_C = "net/ipv4/tcp.c"
+# What is read of a source, at most: tcp.c is ~150 KB in every kernel so far, its Makefile ~70 KB.
+TCP_C_MAX = 4 * 1024 * 1024
+MAKEFILE_MAX = 1024 * 1024
+HEADER_MAX = 1024 * 1024  # a tar member's pax or long-name record (a few hundred bytes in practice)
+CACHE_FORMAT = 2  # the extract cache's layout; another version's files are not read
+CACHE_MAX = 4 * 1024 * 1024
 TARBALL = re.compile(r"linux(-source)?-[\w.+~-]*\.tar(\.(xz|gz|bz2|zst))?$")
 
 
@@ -73,33 +84,65 @@ def _version(makefile: str) -> str:
 
 
 def read_tree(path: str) -> tuple[str, str] | None:
-    """(version, tcp.c text) from an unpacked tree, or None when it has no tcp.c."""
-    tcp = Path(path, TCP_C)
-    if not tcp.is_file():
+    """(version, tcp.c text) from an unpacked tree, or None when it has no tcp.c. Each file is
+    read only as a regular file within its size limit (a FIFO there would block a plain read)."""
+    tcp = os.path.join(path, TCP_C)
+    if not os.path.lexists(tcp):
         return None
-    try:
-        makefile = Path(path, "Makefile").read_text(errors="replace")
-    except OSError:
-        makefile = ""
-    return _version(makefile), tcp.read_text(errors="replace")
+    makefile = os.path.join(path, "Makefile")
+    version = _version(_text(read_regular(makefile, MAKEFILE_MAX, "a kernel Makefile"))) if os.path.lexists(makefile) else ""
+    return version, _text(read_regular(tcp, TCP_C_MAX, TCP_C))
 
 
 def read_tarball(path: str) -> tuple[str, str] | None:
     """Stream the tarball once, keeping only the top Makefile and net/ipv4/tcp.c."""
     makefile = tcp = None
-    with tarfile.open(path, "r|*") as tar:
+    with tarfile.open(fileobj=open_input(path), mode="r|*", tarinfo=_BoundedInfo) as tar:
         for member in tar:
             parts = member.name.split("/", 1)
             rel = parts[1] if len(parts) == 2 else ""
-            f = tar.extractfile(member) if rel in ("Makefile", TCP_C) else None
-            if f is None:  # not one of the two, or not a regular file (a directory, a device)
-                continue
             if rel == "Makefile" and makefile is None:
-                makefile = f.read().decode(errors="replace")
+                makefile = _member(tar, member, path, MAKEFILE_MAX, "a kernel Makefile")
             elif rel == TCP_C:
-                tcp = f.read().decode(errors="replace")
+                tcp = _member(tar, member, path, TCP_C_MAX, TCP_C)
                 break  # Makefile sorts before net/ in every kernel tarball
     return (_version(makefile or ""), tcp) if tcp is not None else None
+
+
+class _BoundedInfo(tarfile.TarInfo):
+    """tarfile reads a pax or GNU long-name header record whole into memory: its size is checked
+    first (a 200 KB tar.gz with a 200 MB pax record took 850 MB)."""
+
+    def _proc_pax(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        self._bound()
+        return super()._proc_pax(tarfile)  # type: ignore[misc]  # tarfile's private hook: typeshed omits it
+
+    def _proc_gnulong(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        self._bound()
+        return super()._proc_gnulong(tarfile)  # type: ignore[misc]  # tarfile's private hook: typeshed omits it
+
+    def _bound(self) -> None:
+        if self.size > HEADER_MAX:
+            raise tarfile.HeaderError(f"a {self.size}-byte header record, more than {HEADER_MAX}")
+
+
+def _member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, limit: int, what: str) -> str:
+    """One member's text: a regular file within ``limit``, checked on its header before a byte
+    is read, and again while reading."""
+    where = f"{terminal(path)}: {terminal(member.name)}"
+    if not member.isreg():
+        kinds = ((member.isdir, "a directory"), (member.isfifo, "a FIFO"), (member.issym, "a symbolic link"))
+        kind = next((k for test, k in kinds if test()), "a link or a device")
+        raise FileError(f"{where} is {kind}, not a regular file")
+    f = tar.extractfile(member)
+    data = f.read(limit + 1) if f is not None and member.size <= limit else b"x" * (limit + 1)
+    if len(data) > limit:
+        raise FileError(f"{where}: larger than {limit} bytes, the limit for {what}")
+    return _text(data)
+
+
+def _text(data: bytes) -> str:
+    return data.decode(errors="replace")
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -110,7 +153,41 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
 def _cache_file(path: str, env: Mapping[str, str] | None) -> Path:
     st = os.stat(path)
     key = hashlib.sha256(f"{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return cache_dir(env) / f"tcp_close-{key}.json"
+    return cache_dir(env) / f"tcp_close-v{CACHE_FORMAT}-{key}.json"
+
+
+# The cached fields and their types: a file of another version or a damaged one fails this check
+# and is rebuilt from the source, never trusted.
+_CACHED = {"lines": list, "first_line": int, "version": str, "licence": str, "hint": str, "table": list, "table_first_line": int}
+
+
+def _from_cache(cached: Path) -> Excerpt | None:
+    try:
+        d = json.loads(read_regular(str(cached), CACHE_MAX, "a cache file"))
+    except (FileError, ValueError):
+        return None
+    if not isinstance(d, dict) or d.get("format") != CACHE_FORMAT:
+        return None
+    if any(type(d.get(k)) is not t for k, t in _CACHED.items()) or d["first_line"] < 1 or d["table_first_line"] < 0:
+        return None
+    if not all(type(x) is str for x in [*d["lines"], *d["table"]]):
+        return None
+    lines, first = d["lines"], d["first_line"]
+    branches = locate(lines, first)
+    return Excerpt(lines, first, d["version"], "", d["licence"], branches, d["hint"], d["table"], d["table_first_line"])
+
+
+def _to_cache(cached: Path, ex: Excerpt) -> None:
+    """Written whole or not at all (a reader never sees half a file); no cache is no failure."""
+    data = {"format": CACHE_FORMAT, **{k: getattr(ex, k) for k in _CACHED}}
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".tcp_close-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, cached)
+    except OSError:
+        pass
 
 
 def load(found: Found, env: Mapping[str, str] | None = None) -> Excerpt | None:
@@ -118,31 +195,23 @@ def load(found: Found, env: Mapping[str, str] | None = None) -> Excerpt | None:
     path = found.path
     if not os.path.exists(path):
         return None
-    is_tar = os.path.isfile(path)
+    is_tar = not os.path.isdir(path)
     try:
-        cached = _cache_file(path, env)
-        if cached.is_file():
-            d = json.loads(cached.read_text())
-            lines, first = d["lines"], d["first_line"]
-            hit = Excerpt(
-                lines,
-                first,
-                d["version"],
-                "",
-                d["licence"],
-                locate(lines, first),
-                d.get("hint", ""),
-                d["table"],
-                d["table_first_line"],
-            )
-            return dataclasses.replace(hit, origin=_origin(found, is_tar, hit))
-    except (OSError, ValueError, KeyError):
+        cached: Path | None = _cache_file(path, env)
+    except OSError:
         cached = None
+    ex = _from_cache(cached) if cached else None
+    if ex is not None:
+        return dataclasses.replace(ex, origin=_origin(found, is_tar, ex))
     try:
         got = read_tarball(path) if is_tar else read_tree(path)
-    except (OSError, tarfile.TarError, EOFError) as exc:
+    except FileError as exc:
         if found.how == "--kernel-src":
-            raise SourceError(f"{path}: cannot read it ({exc})") from exc
+            raise SourceError(str(exc)) from None
+        return None
+    except (OSError, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        if found.how == "--kernel-src":
+            raise SourceError(f"{terminal(path)}: cannot read it ({exc})") from None
         return None
     if got is None:
         return None
@@ -152,12 +221,7 @@ def load(found: Found, env: Mapping[str, str] | None = None) -> Excerpt | None:
         return None
     ex = dataclasses.replace(ex, origin=_origin(found, is_tar, ex))
     if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            data = {k: v for k, v in asdict(ex).items() if k != "branches"}
-            cached.write_text(json.dumps(data))
-        except OSError:
-            pass  # no cache is no reason to fail
+        _to_cache(cached, ex)
     return ex
 
 

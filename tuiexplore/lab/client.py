@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
+from tuiexplore.files import write_file
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.lab.wire import encode
@@ -91,12 +92,11 @@ class Lab:
         return self._ask(proto.InspectCmd(self._id())).actors
 
     def write_pcap(self, path: str) -> int:
-        """The agent sends the bytes and this process writes them (an OSError names the path)."""
+        """The agent sends the bytes and this process writes them (a FileError names the path)."""
         reply = self._ask(proto.PcapCmd(self._id()))
         if reply.error:
             raise LabError(f"cannot write the pcap: {reply.error}")
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(reply.data))
+        write_file(path, base64.b64decode(reply.data))
         return reply.frames
 
     def set_unread_rule(self, rule: str | None) -> None:

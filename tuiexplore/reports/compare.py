@@ -107,6 +107,9 @@ def verdict_text(s: Side, ex: Excerpt | None) -> str:
     return f"-> {s.verdict.observed} [{s.verdict.branch}{' ' + where if where else ''}]"
 
 
+MIN_WIDTH, MAX_WIDTH = 40, 1000  # the columns the side-by-side text is laid out for ($COLUMNS is untrusted)
+
+
 def text(
     rows: list[Row],
     names: tuple[str, str],
@@ -116,13 +119,13 @@ def text(
 ) -> list[str]:
     first = first_divergence(rows)
     names = (safetext.terminal(names[0]), safetext.terminal(names[1]))  # titles come from files
-    half = (width - 5) // 2
+    half = (min(max(width, MIN_WIDTH), MAX_WIDTH) - 5) // 2  # a narrower terminal wraps the lines
     out = [f"   {names[0][:half]:<{half}} | {names[1][:half]}"]
     if kernels:
         lk, rk = (f"kernel: {safetext.terminal(k)}" for k in kernels)
         out.append(f"   {lk[:half]:<{half}} | {rk[:half]}")
     if sources:
-        lo, ro = (f"branch lines: {ex.origin}" for ex in sources)
+        lo, ro = (f"branch lines: {safetext.terminal(ex.origin)}" for ex in sources)  # a path
         out.append(f"   {lo[:half]:<{half}} | {ro[:half]}")
     out.append(f"   {'-' * half}-+-{'-' * half}")
     for i, r in enumerate(rows):

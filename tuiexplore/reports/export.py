@@ -9,14 +9,16 @@ from pathlib import Path
 
 from tuiexplore import safetext, statedraw
 from tuiexplore.domain import LabInfo
+from tuiexplore.files import write_file
 from tuiexplore.kernel.excerpt import Excerpt
+from tuiexplore.outputs import BUNDLE
 from tuiexplore.reports.details import branch_lines, elsewhere
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.reports.transcript import call_text, header, line, result_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
-FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg", "diagram.svg", "session.cast")
+FILES = (*BUNDLE, "session.cast")  # session.cast: what a terminal showed, so the explorer's ctrl+e only
 
 
 def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt) -> str:
@@ -58,10 +60,15 @@ def write(
     TUI's job, handed in so that reports never import the TUI."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    (d / "timeline.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
-    (d / "transcript.md").write_text(markdown(scn, info, events, excerpt))
-    (d / "diagram.svg").write_text(statedraw.svg(statedraw.for_export(events), f"TCP states: {scn.name}"))
+    write_text(str(d / "timeline.jsonl"), "".join(e.to_json() + "\n" for e in events))
+    write_text(str(d / "transcript.md"), markdown(scn, info, events, excerpt))
+    write_text(str(d / "diagram.svg"), statedraw.svg(statedraw.for_export(events), f"TCP states: {scn.name}"))
     screenshot(str(d / "screen.svg"))
+
+
+def write_text(path: str, text: str) -> None:
+    """One file of the bundle, opened so that a FIFO or device there cannot hang the export."""
+    write_file(path, text.encode())
 
 
 def summary(directory: str) -> str:

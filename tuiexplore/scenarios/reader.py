@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable
 
+from tuiexplore.files import FileError, read_regular
 from tuiexplore.safetext import terminal
 
 MAX_BYTES = 1024 * 1024  # the built-ins are 1-3 KB
@@ -17,44 +17,24 @@ class ScenarioError(Exception):
 
 
 def read_file(path: str, builtins: Callable[[], list[str]]) -> str:
-    """The text of a scenario file: a regular file only, at most MAX_BYTES, UTF-8.
-
-    Opened non-blocking so that a FIFO without a writer cannot hang the reader, and checked with
-    fstat on the open fd, so /dev/zero or a directory is refused before one byte is read."""
+    """The text of a scenario file: a regular file only (a FIFO or /dev/zero is refused before a
+    byte is read, see :mod:`tuiexplore.files`), at most MAX_BYTES, UTF-8."""
     where = terminal(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except FileNotFoundError:
+        exists = os.path.lexists(path)
+    except ValueError:
+        exists = True  # a NUL in the path: read_regular says so
+    if not exists:
         known = ", ".join(builtins())
-        raise ScenarioError(f"{where}: no such file or built-in scenario (built-ins: {known})") from None
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(f"{where}: cannot open it ({getattr(exc, 'strerror', None) or exc})") from None
+        raise ScenarioError(f"{where}: no such file or built-in scenario (built-ins: {known})")
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise ScenarioError(f"{where}: not a regular file ({_kind(mode)}); a scenario is a TOML file")
-        chunks, size = [], 0
-        while size <= MAX_BYTES:
-            chunk = os.read(fd, MAX_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise ScenarioError(f"{where}: cannot read it ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-    if size > MAX_BYTES:
-        raise ScenarioError(f"{where}: larger than {MAX_BYTES} bytes; a scenario file is a few KB")
+        data = read_regular(path, MAX_BYTES, "a scenario file")
+    except FileError as exc:
+        raise ScenarioError(str(exc)) from None
     try:
-        return b"".join(chunks).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{where}: not UTF-8 text (byte {exc.start})") from None
-
-
-def _kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"))
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def too_deep(text: str) -> int | None:

@@ -10,22 +10,22 @@ from typing import Any
 from textual.containers import Horizontal
 
 from tuiexplore.timeline import EpollEvent, Event, NoteEvent, StateEvent, StepEvent
-from tuiexplore.tui.widgets import ActorLog
+from tuiexplore.tui.widgets import ActorLog, log_id
 
 
 class ActorLogs(Horizontal):
     def __init__(self, actors: list[str], **kw: Any) -> None:
-        super().__init__(*(ActorLog(actor, id=f"actor-{actor}") for actor in actors), **kw)
+        super().__init__(*(ActorLog(actor, id=log_id(actor)) for actor in actors), **kw)
         self.origin: dict[int, str] = {}  # step number -> "scenario" | "manual" | "server policy"
         self.narrations: dict[int, str] = {}  # step number -> what the scenario says about it
         self.actor_of: dict[int, str] = {}  # step number -> its actor, for the notes that follow it
 
     def log_of(self, actor: str) -> ActorLog:
         """The actor's log; one the scenario did not name gets its panel on first use."""
-        found = self.query(f"#actor-{actor}")
+        found = self.query(f"#{log_id(actor)}")
         if found:
             return found.first(ActorLog)
-        log = ActorLog(actor, id=f"actor-{actor}")
+        log = ActorLog(actor, id=log_id(actor))
         self.mount(log)
         return log
 
@@ -40,7 +40,7 @@ class ActorLogs(Horizontal):
         """Another scenario's actors: the new panels reuse the ids, so the old ones go first."""
         self.clear()
         await self.remove_children()
-        await self.mount_all([ActorLog(actor, id=f"actor-{actor}") for actor in actors])
+        await self.mount_all([ActorLog(actor, id=log_id(actor)) for actor in actors])
 
     def add_events(self, events: list[Event]) -> None:
         # A note may come before its step's event in a batch: whose step it is, first.

@@ -19,6 +19,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tuiexplore.domain import LabInfo
+from tuiexplore.files import FileError, write_file
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports import export
 from tuiexplore.reports.details import table_text, verdict_text
@@ -91,12 +92,14 @@ def export_bundle(ex: Explorer) -> Notice | None:
     directory = os.path.abspath(time.strftime("tuiexplore-export-%Y%m%d-%H%M%S"))
 
     def shoot(path: str) -> None:
-        ex.app.save_screenshot(os.path.basename(path), os.path.dirname(path))
+        write_file(path, ex.app.export_screenshot().encode())
 
     try:
         export.write(directory, ex.scenario, ex.info, list(ex.events), ex.excerpt, shoot)
         if (recorder := getattr(ex.app, "recorder", None)) is not None:  # what the terminal showed so far
             recorder.copy_to(os.path.join(directory, "session.cast"))
+    except FileError as exc:
+        return Notice(f"export failed: {exc}", "error")
     except OSError as exc:
         return Notice(f"export failed: {exc.strerror}: {exc.filename}", "error")
     ex.driver.submit(SavePcap(os.path.join(directory, "capture.pcap")))

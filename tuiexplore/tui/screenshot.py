@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from tuiexplore.domain import LabInfo
+from tuiexplore.files import write_file
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event
@@ -22,6 +22,6 @@ def replay_screenshot(
         app = make_app(scn, excerpt=excerpt, driver_factory=replay_factory(info, events))
         async with app.run_test(size=size) as pilot:
             await pilot.pause(0.3)
-            app.save_screenshot(Path(path).name, str(Path(path).parent))
+            write_file(path, app.export_screenshot().encode())
 
     asyncio.run(shoot())

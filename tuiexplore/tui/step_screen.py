@@ -36,7 +36,7 @@ from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.step_feed import SteppingSession, TraceEnded, TraceEvents
 from tuiexplore.tui.step_help import StepHelp
 from tuiexplore.tui.step_sockets import StepSockets
-from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, log_id, printable
 
 PANELS = ("actors", "packets", "kernel", "output")
 HINT = (
@@ -113,7 +113,7 @@ class StepScreen(Screen):
         with Container(id="panels"):
             with Horizontal(id="actors", classes="panel -shown"):
                 for actor in self.actors:
-                    yield ActorLog(actor, id=f"actor-{actor}")
+                    yield ActorLog(actor, id=log_id(actor))
             yield KernelView(self.excerpt, id="kernel")
             yield PacketTable(id="packets")
             yield ActorLog("output", id="output", classes="panel")
@@ -136,12 +136,12 @@ class StepScreen(Screen):
         show_panel(self, PANELS, index)
 
     def log_of(self, actor: str) -> ActorLog:
-        found = self.query(f"#actor-{actor}")
+        found = self.query(f"#{log_id(actor)}")
         if found:
             return found.first(ActorLog)
         self.actors.append(actor)
         self.parked.setdefault(actor, [])
-        log = ActorLog(actor, id=f"actor-{actor}")
+        log = ActorLog(actor, id=log_id(actor))
         self.query_one("#actors").mount(log)
         return log
 
@@ -279,7 +279,7 @@ class StepScreen(Screen):
         self.selected = actor
         for log in self.query(ActorLog):
             if log.id != "output":
-                log.border_title = Content(("▶ " if log.actor == actor else "") + log.actor.capitalize())
+                log.border_title = Content(("▶ " if log.actor == actor else "") + printable(log.actor))
         self.log_of(actor).focus()
         self.update_status()
 

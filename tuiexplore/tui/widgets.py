@@ -61,6 +61,13 @@ def grow(view: ScrollView, width: int, needed: int) -> None:
         view.virtual_size = Size(width, target)
 
 
+def log_id(actor: str) -> str:
+    """The widget id of an actor's log. Ids take letters, digits, - and _ only, and names take
+    more ("s.r-v", a program's own name): each other character, and _, is written as _hex_,
+    so two names never share an id."""
+    return "actor-" + "".join(c if c.isascii() and (c.isalnum() or c == "-") else f"_{ord(c):x}_" for c in actor)
+
+
 class ActorLog(ScrollView, can_focus=True):
     """One actor's syscalls with their results, and its epoll event log.
 
@@ -96,7 +103,7 @@ class ActorLog(ScrollView, can_focus=True):
     def __init__(self, actor: str, **kw: Any) -> None:
         super().__init__(**kw)
         self.actor = actor
-        self.border_title = actor.capitalize()
+        self.border_title = Content(printable(actor))  # as given: srv and SRV are two actors
         self.entries: list[Text] = []
         self.lines: list[Strip] = []
         self._wrapped_at = 0

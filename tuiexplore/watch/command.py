@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tuiexplore import outputs
+from tuiexplore.safetext import terminal
 from tuiexplore.watch.bpf import FilterError
 from tuiexplore.watch.classify import End
 from tuiexplore.watch.engine import Options, Stats, Watch
@@ -30,18 +32,35 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-i", dest="ifaces", action="append", default=[], metavar="IFACE", help="interface (repeatable; default: all)")
     p.add_argument("--port", dest="ports", action="append", type=_port, default=[], metavar="P", help="TCP port (repeatable)")
     p.add_argument("--host", help="only connections with this IP address at either end")
-    p.add_argument("--pid", type=int, help="only the TCP ports of this process (followed as it opens sockets)")
+    p.add_argument("--pid", type=_positive, help="only the TCP ports of this process (followed as it opens sockets)")
     p.add_argument("-f", dest="expr", metavar="BPF", help="a pcap-filter expression (compiled by tcpdump's libpcap)")
     p.add_argument("-r", dest="read", metavar="FILE", help="read a pcap file instead of capturing; '-' reads it from stdin")
     p.add_argument("-w", dest="write", metavar="FILE", help="also write every captured packet to FILE (pcap, raw IP)")
     p.add_argument("--json", action="store_true", help="headless: one JSON object per line (connections, then a summary)")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
-    p.add_argument("--count", type=int, metavar="N", help="stop after N connections have finished")
+    p.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after this long")
+    p.add_argument("--count", type=_positive, metavar="N", help="stop after N connections have finished")
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     p.add_argument("--include-ssh", action="store_true", help="also watch our own ssh session ($SSH_CONNECTION)")
     p.add_argument("--theme", default=None, help="colour theme (dark, light, contrast)")
     p.add_argument("--record", metavar="FILE.cast", help="write what the screen shows to FILE (asciicast v2)")
     return p
+
+
+def _seconds(text: str) -> float:
+    """A finite positive number of seconds (float() also takes nan and inf: a watch without end)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"not a finite positive number of seconds: {terminal(repr(text))}")
+    return value
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {terminal(repr(text))}")
+    return int(text)
 
 
 def _port(text: str) -> int:
@@ -104,6 +123,10 @@ def main(argv: list[str], run_ui: Callable[[Watch, str | None, str | None], int]
     """``run_ui(watch, theme, record)`` shows the screen (the CLI entry passes the Textual one;
     this package imports no UI)."""
     args = parser().parse_args(argv)
+    for flag, value in (("-r", args.read), ("-w", args.write)):
+        if value == "":  # an unset shell variable: not a request for live capture or no pcap
+            print(f"tuiexplore: {flag}: an empty path", file=sys.stderr)
+            return 2
     opts = Options(
         ifaces=args.ifaces,
         ports=args.ports,
@@ -117,12 +140,6 @@ def main(argv: list[str], run_ui: Callable[[Watch, str | None, str | None], int]
         duration=args.duration,
         count=args.count,
     )
-    if args.duration is not None and args.duration <= 0:
-        print("tuiexplore: --duration must be positive", file=sys.stderr)
-        return 2
-    if args.count is not None and args.count < 1:
-        print("tuiexplore: --count must be at least 1", file=sys.stderr)
-        return 2
     if args.json or run_ui is None:
         return _headless(opts)
     if args.read == "-":
@@ -153,7 +170,7 @@ def _start(watch: Watch) -> bool:
     try:
         watch.start()
     except (SourceError, FilterError) as exc:
-        print(f"tuiexplore: {exc}", file=sys.stderr)
+        print(f"tuiexplore: {terminal(str(exc))}", file=sys.stderr)
         return False
     return True
 
@@ -182,5 +199,10 @@ def _headless(opts: Options) -> int:
         watch.close()  # also on SIGTERM (SystemExit): the tracefs instance must go
     for note in watch.source.notes[seen:]:
         emit({"type": "note", "level": "warn", "text": note})
+    if watch.write_error:
+        emit({"type": "note", "level": "warn", "text": watch.write_error})
     emit(summary(stats))
+    if watch.write_error:
+        print(f"tuiexplore: {watch.write_error}", file=sys.stderr)
+        return 1
     return 0

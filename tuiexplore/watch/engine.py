@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from tuiexplore.lab.tracer import TraceEvent, Tracer, TracerUnavailable, find_tracefs
+from tuiexplore.safetext import terminal
 from tuiexplore.watch import bpf, owners
 from tuiexplore.watch.classify import classify
 from tuiexplore.watch.packet import parse_ip
@@ -135,6 +136,7 @@ class Watch:
         self.tracer: WatchTracer | None = None
         self.poller: owners.Poller | None = None
         self.writer: PcapWriter | None = None
+        self.write_error = ""  # the -w file's failure, one line naming it
         self.live = opts.read is None
         self.settle = 0.0
         self._stop = threading.Event()
@@ -186,7 +188,7 @@ class Watch:
         """One line: what is watched and on what evidence (also the headless mode's ready signal)."""
         o, src = self.opts, self.source
         if isinstance(src, PcapSource):
-            return f"reading {'stdin' if o.read == '-' else o.read} (pcap, link type {src.linktype})"
+            return f"reading {'stdin' if o.read == '-' else terminal(o.read)} (pcap, link type {src.linktype})"
         where = ", ".join(o.ifaces) or "all interfaces"
         prog = len(src.program)
         kernel = "tracepoints on" if self.tracer else "no tracepoints"
@@ -211,6 +213,7 @@ class Watch:
                 ts, data = item
                 if self.writer:
                     self.writer.write(ts, data)
+                    self._writer_check()
                 p = parse_ip(ts, data)
                 if p is not None:
                     with self.lock:
@@ -250,6 +253,15 @@ class Watch:
             self.tracker.tick(now, self.settle)
         if self.writer:
             self.writer.flush()
+            self._writer_check()
+
+    def _writer_check(self) -> None:
+        """A -w file that failed is said once and dropped; the watch goes on without it."""
+        if self.writer and self.writer.error:
+            self.write_error = self.writer.error
+            self.notes.append(self.write_error)
+            self.writer.close()
+            self.writer = None
 
     def _trace(self, ev: TraceEvent) -> None:
         local, remote = owners.trace_endpoints(ev)
@@ -313,6 +325,7 @@ class Watch:
         self.source.close()
         if self.writer:
             self.writer.close()
+            self._writer_check()
 
 
 def _cpu() -> float:

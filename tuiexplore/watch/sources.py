@@ -15,6 +15,8 @@ import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from tuiexplore.files import FileError, open_input, open_output
+from tuiexplore.safetext import terminal
 from tuiexplore.watch import bpf
 
 ETH_P_ALL = 0x0003
@@ -23,6 +25,7 @@ PACKET_STATISTICS = 6
 SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35
 BUFFER = 32 * 1024 * 1024
+MAX_RECORD = 256 * 1024  # libpcap's MAXIMUM_SNAPLEN: the most any pcap record may carry
 _MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
     b"\xa1\xb2\xc3\xd4": (">", 1e-6),
@@ -155,18 +158,18 @@ def _link_offset(linktype: int, data: bytes) -> int | None:
 
 
 class PcapSource:
-    """A pcap file, or a pcap stream on stdin (``tcpdump -U -w -``), read as it arrives."""
+    """A pcap file, or a pcap stream on stdin (``tcpdump -U -w -``) or a FIFO, read as it arrives."""
 
     def __init__(self, path: str, stream: BinaryIO | None = None) -> None:
         self.path = path
         self.notes: list[str] = []
         self.received = 0
         try:
-            self._f: BinaryIO = stream or (sys.stdin.buffer if path == "-" else open(path, "rb"))  # noqa: SIM115
-        except OSError as exc:
-            raise SourceError(f"cannot read {path}: {exc.strerror}") from None
+            self._f: BinaryIO = stream or (sys.stdin.buffer if path == "-" else open_input(path, stream_ok=True))
+        except FileError as exc:
+            raise SourceError(str(exc)) from None
         head = self._read(24)
-        name = "stdin" if path == "-" else path
+        name = self.name = "stdin" if path == "-" else terminal(path)
         if head is None:
             raise SourceError(f"{name}: not a pcap (empty or shorter than a pcap header)")
         if head[:4] == b"\x0a\x0d\x0d\x0a":
@@ -174,9 +177,13 @@ class PcapSource:
         if head[:4] not in _MAGICS:
             raise SourceError(f"{name}: not a pcap file (magic {head[:4].hex()})")
         self._endian, self._unit = _MAGICS[head[:4]]
-        self.linktype = struct.unpack(self._endian + "I", head[20:24])[0] & 0xFFFF
+        snaplen, link = struct.unpack(self._endian + "II", head[16:24])
+        self.linktype = link & 0xFFFF
         if self.linktype not in (0, 1, 12, 14, 101, 113, 228, 229, 276):
             raise SourceError(f"{name}: link type {self.linktype} is not supported (Ethernet, raw IP, Linux cooked, loopback)")
+        # A record's length is checked before it is read: no record is longer than the file says
+        # it keeps of a packet, nor than libpcap's own ceiling (a snaplen of 0 means that).
+        self.max_record = min(snaplen or MAX_RECORD, MAX_RECORD)
 
     def _read(self, n: int) -> bytes | None:
         data = self._f.read(n)
@@ -184,6 +191,7 @@ class PcapSource:
 
     def packets(self) -> Iterator[tuple[float, bytes] | None]:
         rec = struct.Struct(self._endian + "IIII")
+        offset = 24
         while True:
             head = self._f.read(16)
             if not head:
@@ -192,10 +200,17 @@ class PcapSource:
                 self.notes.append("the capture ended in the middle of a packet header")
                 return
             sec, frac, incl, _orig = rec.unpack(head)
+            if incl > self.max_record:
+                self.notes.append(
+                    f"{self.name}: record {self.received + 1} at byte {offset} claims {incl} bytes, more than the "
+                    f"{self.max_record} a record of this file can hold: the capture is damaged; read up to there"
+                )
+                return
             data = self._read(incl)
             if data is None:
                 self.notes.append("the capture ended in the middle of a packet")
                 return
+            offset += 16 + incl
             self.received += 1
             off = _link_offset(self.linktype, data)
             if off is not None:
@@ -213,23 +228,45 @@ class PcapSource:
 
 
 class PcapWriter:
-    """``-w FILE``: every captured packet in full, raw IP, microsecond pcap."""
+    """``-w FILE``: every captured packet in full, raw IP, microsecond pcap. A failed write is
+    kept in ``error`` (one line naming the file) and ends the writing, not the watch."""
 
     def __init__(self, path: str) -> None:
+        self.path = path
+        self.error = ""
         try:
-            self._f = open(path, "wb")  # noqa: SIM115 - closed by close()
-        except OSError as exc:
-            raise SourceError(f"cannot write {path}: {exc.strerror}") from None
-        self._f.write(struct.pack("=IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, bpf.SNAPLEN, bpf.LINKTYPE_RAW))
+            self._f = open_output(path)
+        except FileError as exc:
+            raise SourceError(str(exc)) from None
         self._rec = struct.Struct("=IIII")
+        self._put(struct.pack("=IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, bpf.SNAPLEN, bpf.LINKTYPE_RAW))
+
+    def _put(self, *chunks: bytes) -> None:
+        if self.error:
+            return
+        try:
+            for chunk in chunks:
+                self._f.write(chunk)
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        self.error = f"{terminal(self.path)}: cannot write there ({exc.strerror}); the pcap stops at that packet"
 
     def write(self, ts: float, data: bytes) -> None:
         sec = int(ts)
-        self._f.write(self._rec.pack(sec, int((ts - sec) * 1e6), len(data), len(data)))
-        self._f.write(data)
+        self._put(self._rec.pack(sec, int((ts - sec) * 1e6), len(data), len(data)), data)
 
     def flush(self) -> None:
-        self._f.flush()
+        if not self.error:
+            try:
+                self._f.flush()
+            except OSError as exc:
+                self._failed(exc)
 
     def close(self) -> None:
-        self._f.close()
+        self.flush()
+        try:
+            self._f.close()
+        except OSError:
+            pass  # what was buffered is already said lost by flush()
