@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.watch_app import WatchApp
 from tuiexplore.tui.watch_widgets import ConnTable, Story
-from tuiexplore.tui.widgets import KernelView
 from tuiexplore.watch.engine import Options, Watch
 
 HERE = Path(__file__).parent

@@ -16,7 +16,8 @@ from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.compare import Row, first_divergence, focus_row, verdict_rows, verdict_text, verdicts_differ
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.footer import KeysFooter
-from tuiexplore.tui.widgets import KernelView, printable
+from tuiexplore.tui.kernel_view import KernelView
+from tuiexplore.tui.widgets import printable
 
 SIDES = ("left", "right")
 

@@ -36,13 +36,14 @@ from tuiexplore.tui.diagram import StateDiagram, toggle_diagram
 from tuiexplore.tui.dialogs import DIALOGS, export_bundle
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
 from tuiexplore.tui.footer import KeysFooter
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.panels import add_events, clear_panels, narrate, replace_actors, show_hint, show_panel, show_prediction
 from tuiexplore.tui.screens import ScenarioPicker, TextScreen
 from tuiexplore.tui.status import StatusLine
-from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, SocketsStrip, VerdictLine, printable
 
 
 class ExplorerScreen(Screen):

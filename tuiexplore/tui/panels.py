@@ -14,8 +14,9 @@ from tuiexplore.scenarios.scenario import Step
 from tuiexplore.timeline import Event, PacketEvent
 from tuiexplore.tui.actor_logs import ActorLogs
 from tuiexplore.tui.diagram import StateDiagram
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
-from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable, relayout
+from tuiexplore.tui.widgets import ActorLog, SocketsStrip, VerdictLine, printable, relayout
 
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
 
@@ -65,7 +66,7 @@ def clear_panels(screen: Screen, actors: list[str]) -> None:
     """Every panel and line as before the first step (the diagram drawn for ``actors``)."""
     screen.query_one(ActorLogs).clear()
     screen.query_one(PacketTable).clear()
-    screen.query_one(SocketsStrip).clear()
+    screen.query_one(SocketsStrip).reset()
     screen.query_one(StateDiagram).show([], actors)
     screen.query_one(KernelView).mark()
     show_hint(screen)

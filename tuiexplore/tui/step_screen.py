@@ -28,6 +28,7 @@ from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, Pac
 from tuiexplore.trace.describe import args_text, parked_text, prediction_words, return_text, stop_text
 from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.tui.footer import KeysFooter
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.panels import show_panel
@@ -35,7 +36,7 @@ from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.step_feed import SteppingSession, TraceEnded, TraceEvents
 from tuiexplore.tui.step_help import StepHelp
 from tuiexplore.tui.step_sockets import StepSockets
-from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, VerdictLine, printable
 
 PANELS = ("actors", "packets", "kernel", "output")
 HINT = (

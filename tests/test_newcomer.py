@@ -1,0 +1,102 @@
+"""What a newcomer meets on the explorer's screen at 80x24 and 160x48 (issue 23): the lines that
+answer the question in full, nothing cut or stray. Read from the screen as the terminal shows it
+(the recorded seed-rst timeline, no lab)."""
+
+import asyncio
+import io
+import time
+
+import pytest
+from rich.console import Console
+from tui_fakes import FakeDriver
+
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.tui.app import make_app
+from tuiexplore.tui.widgets import ActorLog
+
+TAKEN = ("LINUX_MIB_TCPABORTONCLOSE);", "SK_RST_REASON_TCP_ABORT_ON_CLOSE);")
+
+
+def screen_text(app) -> list[str]:
+    """The screen's rows as the terminal shows them (what export_screenshot draws, as text)."""
+    w, h = app.size
+    console = Console(width=w, height=h, file=io.StringIO(), force_terminal=True, record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text().splitlines()
+
+
+async def settled(pilot, app) -> list[str]:
+    """The screen once it stopped changing (the same for 3 looks 0.1 s apart): the footer composes
+    and the kernel panel wraps and scrolls a few frames after the last message."""
+    end = time.monotonic() + 20
+    seen: list[list[str]] = []
+    while len(seen) < 3 or seen[-1] != seen[-2] or seen[-2] != seen[-3]:
+        assert time.monotonic() < end, "the screen never settled"
+        await pilot.pause(0.1)
+        seen.append(screen_text(app))
+    return seen[-1]
+
+
+def on_screen(size, keys=(), typed="", check=None):
+    """The recorded seed-rst run at ``size`` after ``keys`` (and ``typed`` text then Enter)."""
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+        async with app.run_test(size=size) as pilot:
+            while app.explorer.last_verdict is None:
+                await pilot.pause(0.05)
+            await settled(pilot, app)
+            for k in keys:
+                await pilot.press(k)
+                await settled(pilot, app)
+            if typed:
+                await pilot.press(*typed, "enter")
+            rows = await settled(pilot, app)
+            return rows, (check(app) if check else None)
+
+    return asyncio.run(body())
+
+
+@pytest.mark.parametrize("size,keys", [((160, 48), ()), ((80, 24), ("3",))], ids=["160x48", "80x24-kernel-tab"])
+def test_the_taken_branch_lines_are_on_screen_in_full(size, keys):
+    rows, _ = on_screen(size, keys)
+    text = "\n".join(rows)
+    for tail in TAKEN:
+        assert tail in text, f"{tail} cut off the kernel panel"
+    kernel_border = [r for r in rows if "Kernel: tcp_close()" in r or "data_was_unread (RST)" in r]
+    assert len(kernel_border) == 2 and not any("…" in r for r in kernel_border), kernel_border
+
+
+def test_the_footer_has_no_stray_character_at_80_columns():
+    rows, _ = on_screen((80, 24))
+    assert rows[-1].rstrip().endswith("^p palette"), rows[-1]
+
+
+def test_the_sockets_tab_shows_every_column_at_80_columns():
+    rows, _ = on_screen((80, 24), ("4",))
+    text = "\n".join(rows)
+    for name in ("SO_LINGER", "LINGER2", "backlog", "0/16", "LISTEN", "te-client"):
+        assert name in text, name
+
+
+def test_a_log_following_its_end_starts_with_an_entry_not_a_wrapped_tail():
+    def tops(app):
+        return [(log.scroll_offset.y, log.starts) for log in app.screen.query(ActorLog)]
+
+    _, logs = on_screen((80, 24), check=tops)
+    for top, starts in logs:
+        assert top in starts or top == 0, (top, starts)
+
+
+def test_the_transition_table_title_is_said_in_full():
+    rows, _ = on_screen((80, 24), ("t",))
+    text = "\n".join(rows)
+    assert "no kernel source with tcp_close_state() was found; tuiexplore's" in text
+    assert "model of its table:" in text and "…" not in "".join(rows[1:4])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 80)], ids=["80x24", "120x40", "160x80"])
+def test_the_picker_shows_its_path_field_and_the_error_of_a_path_typed(size):
+    rows, _ = on_screen(size, ("o", "tab"), typed="/nonexistent.toml")
+    text = "\n".join(rows)
+    assert "/nonexistent.toml: no such file or built-in scenario" in text, text
