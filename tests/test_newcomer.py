@@ -100,3 +100,16 @@ def test_the_picker_shows_its_path_field_and_the_error_of_a_path_typed(size):
     rows, _ = on_screen(size, ("o", "tab"), typed="/nonexistent.toml")
     text = "\n".join(rows)
     assert "/nonexistent.toml: no such file or built-in scenario" in text, text
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_the_verdict_line_ends_with_the_advice_in_full(size):
+    rows, _ = on_screen(size)
+    text = " ".join(r.strip() for r in rows)  # the verdict line's own rows, wrapped at the width
+    assert "→ 1 byte the peer sent was never read" in text
+    assert "loses the data it had not read" in text  # the advice's last words: not cut by the line's height
+
+
+def test_the_verdict_dialog_says_what_to_do():
+    rows, _ = on_screen((160, 48), ("v",))
+    assert any("What to do: 1 byte the peer sent was never read" in r for r in rows)

@@ -26,6 +26,7 @@ def verdict_text(v: VerdictEvent, events: list[Event], excerpt: Excerpt) -> tupl
         v.explanation,
         "",
         f"predicted {v.predicted} via branch {v.branch}; observed {v.observed}; {'agree' if v.agree else 'DISAGREE'}",
+        *(["", f"What to do: {v.advice}"] if v.advice else []),
         "",
         "Packets of this step:",
     ]

@@ -13,14 +13,21 @@ from typing import Any
 
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab import procnet
+from tuiexplore.lab.advice import advise
 from tuiexplore.lab.capture import Frame
-from tuiexplore.lab.predict import Prediction, kernel_version, predict_close, predict_disconnect, predict_shutdown
+from tuiexplore.lab.predict import (
+    STILL_REFERENCED,
+    Prediction,
+    kernel_version,
+    predict_close,
+    predict_disconnect,
+    predict_shutdown,
+)
 from tuiexplore.lab.verdict import judge, outcome_of, sent_by
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.trace import sockets
 from tuiexplore.trace.events import Parked
 
-STILL_REFERENCED = "still_referenced"
 EXITS = ("exit_group", "exit", "killed")  # "killed": dying of a signal, at PTRACE_EVENT_EXIT
 VERSION = kernel_version()
 
@@ -107,7 +114,18 @@ def verdict(
     t: float, step: int, actor: str, call: str, target: Target, frames: list[Frame], deltas: dict[str, int], known: set
 ) -> VerdictEvent:
     s = target.sock
-    sock = SocketRow(name=str(target.fd), fd=target.fd, state=s.state, lport=s.lport, rport=s.rport)
+    sock = SocketRow(
+        name=str(target.fd),
+        fd=target.fd,
+        state=s.state,
+        linger=s.linger,
+        linger2=s.linger2,
+        lport=s.lport,
+        rport=s.rport,
+        inq=s.inq,
+        unsent=s.unsent,
+        accept_queue=s.accept_queue,
+    )
     if target.pred.branch != STILL_REFERENCED:
         return judge(
             t=t,
@@ -128,4 +146,7 @@ def verdict(
         text += " - PREDICTED none (the socket is still referenced) - the kernel did otherwise"
     fd = str(target.fd)
     path = (STILL_REFERENCED,)
-    return VerdictEvent(t, step, actor, fd, call, "none", observed, STILL_REFERENCED, None, dict(deltas), agree, text, path)
+    advice = advise(STILL_REFERENCED, "none", sock, call, held=agree)
+    return VerdictEvent(
+        t, step, actor, fd, call, "none", observed, STILL_REFERENCED, None, dict(deltas), agree, text, path, advice
+    )

@@ -35,7 +35,8 @@ class CompareApp(App):
     Horizontal > Vertical { width: 1fr; }
     VerticalScroll { height: 1fr; border: round $primary 40%; overflow-x: auto; }
     VerticalScroll > Static { width: auto; text-wrap: nowrap; }
-    KernelView { height: 1fr; overflow-x: auto; border: round $primary 40%; border-subtitle-color: $text-muted; }
+    KernelView { height: 1fr; overflow-x: hidden; border: round $primary 40%; border-subtitle-color: $text-muted; }
+    KernelView > #kernel-notes { width: 1fr; text-wrap: wrap; }  /* its code wraps itself (kernel_view.py) */
     #summary { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     """
 

@@ -18,10 +18,13 @@ from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
 BREAK_AFTER = " ,("  # where a long source line is best wrapped: after a space, a comma, a parenthesis
 
 
-def title(ex: Excerpt) -> str:
-    """Short enough for a side panel's border: the full provenance is the panel's first line."""
+def title(ex: Excerpt, width: int = 0) -> str:
+    """The longest title that fits a border ``width`` wide (0: any): the full provenance is the
+    panel's first line, so the title never needs to end in an ellipsis."""
     where = " (bundled)" if ex.origin.startswith("bundled") else ""
-    return f"Kernel: tcp_close() · Linux {ex.version}{where}" if ex.version else "Kernel: tcp_close()"
+    version = f" · Linux {ex.version}" if ex.version else ""
+    choices = [f"Kernel: tcp_close(){version}{where}", f"tcp_close(){version}", "tcp_close()"]
+    return next((t for t in choices if not width or len(t) <= width - 4), choices[-1])
 
 
 def wrap_points(plain: str, width: int) -> tuple[list[int], int]:
@@ -64,7 +67,6 @@ class KernelView(VerticalScroll):
 
     def _use(self, excerpt: Excerpt) -> None:
         self.excerpt = excerpt
-        self.border_title = Content(safetext.terminal(title(excerpt)))  # a path or version, not markup
         # Tabs at 4 columns: the kernel's 8 would push the code off a side panel.
         self._lines = highlight(excerpt.text().expandtabs(4), language="c").split("\n")
 
@@ -95,6 +97,7 @@ class KernelView(VerticalScroll):
     def render_code(self) -> None:
         ex = self.excerpt
         width = self._wrapped_at = self.scrollable_content_region.width
+        self.border_title = Content(safetext.terminal(title(ex, self.size.width)))  # a version, not markup
         elsewhere = [ELSEWHERE[b] for b in self.taken + self.predicted if b in ELSEWHERE]
         head = [*elsewhere, f"source: {ex.origin}", *(f"note: {n}" for n in self.notes), *([ex.hint] if ex.hint else [])]
         self._notes.update(Content("\n".join(safetext.terminal(h) for h in head)))

@@ -320,4 +320,7 @@ class VerdictLine(Static):
             f"step {v.step} {v.actor} {v.call}({v.fd}) → {v.observed}",
             ContentStyle.from_rich_style(self.get_component_rich_style(outcome, partial=True)),
         )
-        return head + Content(f"  {mark}\n{printable(v.explanation)}" + (f"\n{printable(self.line)}" if self.line else ""))
+        advice = f"\n→ {printable(v.advice)}" if v.advice else ""
+        return head + Content(
+            f"  {mark}\n{printable(v.explanation)}{advice}" + (f"\n{printable(self.line)}" if self.line else "")
+        )
