@@ -113,3 +113,24 @@ def test_the_verdict_line_ends_with_the_advice_in_full(size):
 def test_the_verdict_dialog_says_what_to_do():
     rows, _ = on_screen((160, 48), ("v",))
     assert any("What to do: 1 byte the peer sent was never read" in r for r in rows)
+
+
+@pytest.mark.parametrize("demo", [True, False], ids=["demo", "explorer"])
+def test_the_first_hint_names_the_keys_of_the_mode(demo):
+    from tui_fakes import INFO
+
+    from tuiexplore.tui.replay import replay_factory
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=replay_factory(INFO, []), autoplay=demo, pause_s=30)
+        async with app.run_test(size=(160, 48)) as pilot:
+            while app.explorer.info is None:
+                await pilot.pause(0.05)
+            text = " ".join(r.strip() for r in await settled(pilot, app))
+            if demo:
+                assert "Playing: a step every 30 s · a pauses" in text and "Press n" not in text
+                await pilot.press("a")  # paused: now n steps
+                text = " ".join(r.strip() for r in await settled(pilot, app))
+            assert "Press n or space to run the next step" in text and "Playing" not in text
+
+    asyncio.run(body())

@@ -91,7 +91,7 @@ class ExplorerScreen(Screen):
         return list(dict.fromkeys([*(n for n in ("server", "client") if n in names or not names), *names]))
 
     def on_mount(self) -> None:
-        show_hint(self)
+        show_hint(self, self.autoplay.every_s)
         self.watch_shown(self.shown)
         self.update_status()
         self.app.start_driver(self)
@@ -226,9 +226,16 @@ class ExplorerScreen(Screen):
 
     def action_autoplay(self) -> None:
         self.autoplay.toggle()
+        self.hint_again()
 
     def action_pace(self, delta: float) -> None:
         self.autoplay.pace(delta)
+        self.hint_again()
+
+    def hint_again(self) -> None:
+        """Before the first step the hint names the keys of the mode the explorer is in."""
+        if self.cursor == 0 and not self.events:
+            show_hint(self, self.autoplay.every_s)
 
     def action_restart(self) -> None:
         self.restart()
@@ -245,7 +252,7 @@ class ExplorerScreen(Screen):
         self.generation += 1
         self.events.clear()
         self.models, self.cursor, self.last_verdict, self.seed = {}, 0, None, False
-        clear_panels(self, self.actor_names())
+        clear_panels(self, self.actor_names(), self.autoplay.every_s)
         self.refresh_keys()
         self.driver.submit(Restart(self.generation, scenario))
 
