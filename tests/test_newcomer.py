@@ -134,3 +134,16 @@ def test_the_first_hint_names_the_keys_of_the_mode(demo):
             assert "Press n or space to run the next step" in text and "Playing" not in text
 
     asyncio.run(body())
+
+
+def test_compare_names_the_step_not_a_row_number():
+    from test_compare_kernels import KERNELS, runs
+
+    from tuiexplore.reports import compare
+
+    rows, sources = runs()
+    text = "\n".join(compare.text(rows, ("a", "b"), width=200, sources=sources, kernels=KERNELS))
+    assert "first divergence on the wire: step 12" in text and "[12] server read" in text
+    assert "decide differently at step 14;" in text and "row" not in text
+    one_sided = compare.Row(compare.Side(rows[3].left.step), compare.Side(None))
+    assert one_sided.label(("5.10", "6.12")) == "step 4, 5.10 only"
