@@ -147,3 +147,17 @@ def test_compare_names_the_step_not_a_row_number():
     assert "decide differently at step 14;" in text and "row" not in text
     one_sided = compare.Row(compare.Side(rows[3].left.step), compare.Side(None))
     assert one_sided.label(("5.10", "6.12")) == "step 4, 5.10 only"
+
+
+def test_the_ladder_draws_a_long_server_call_on_the_servers_side():
+    from tui_fakes import EVENTS
+
+    from tuiexplore.reports.ladder import ladder
+
+    lines = ladder(EVENTS)
+    server_col = lines[0].index("server") + len("server") // 2
+    row = next(r for r in lines if r.startswith(" [11]"))
+    assert row.index("epoll_ctl(ep, conn, events=") > server_col, row  # right of the server's lifeline, whole
+    assert "EPOLLHUP)" in row
+    short = next(r for r in lines if r.startswith(" [10]"))
+    assert short.index("accept(listener)") > server_col // 2, short  # in the server's half
