@@ -323,7 +323,7 @@ def _run(args: argparse.Namespace) -> int:
         from tuiexplore.reports import export
         from tuiexplore.tui.screenshot import replay_screenshot
 
-        shoot = lambda path: replay_screenshot(path, scn, result.info, result.events, excerpt)  # noqa: E731
+        shoot = lambda path: replay_screenshot(path, result, excerpt)  # noqa: E731
         export.write(args.export, scn, result.info, result.events, excerpt, shoot)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
     stream = sys.stderr if args.json else sys.stdout
