@@ -161,3 +161,53 @@ def test_the_ladder_draws_a_long_server_call_on_the_servers_side():
     assert "EPOLLHUP)" in row
     short = next(r for r in lines if r.startswith(" [10]"))
     assert short.index("accept(listener)") > server_col // 2, short  # in the server's half
+
+
+def test_every_view_keeps_the_rst_verdict_over_a_later_none_of_another_actor():
+    """The seed loop's close(conn) -> none right after the client's RST (manual keys s k c x)."""
+    from dataclasses import replace
+
+    from tui_fakes import EVENTS, INFO, SOCKETS
+
+    from tuiexplore.timeline import VerdictEvent
+    from tuiexplore.tui.kernel_view import KernelView
+    from tuiexplore.tui.replay import replay_factory
+
+    rst = next(e for e in EVENTS if isinstance(e, VerdictEvent))
+    later = replace(rst, step=19, actor="server", fd="conn", observed="none", predicted="none", branch="already_closed")
+    names = {1001: "te-server", 1002: "te-client"}
+    driver = replay_factory(INFO, [*EVENTS, later], SOCKETS, names)
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=driver)
+        async with app.run_test(size=(160, 48)) as pilot:
+            while len(app.explorer.verdicts) < 2:
+                await pilot.pause(0.05)
+            text = " ".join(r.strip() for r in await settled(pilot, app))
+            assert "step 14 client close(sock) → RST" in text
+            assert "newer: step 19 server close(conn) → none [already_closed]" in text
+            assert app.screen.query_one(KernelView).note == "step 14: data_was_unread (RST)"
+            await pilot.press("v")
+            text = "\n".join(await settled(pilot, app))
+            assert "Verdict of step 14" in text and "▶ step 14 client close(sock) → RST" in text
+            assert "  step 19 server close(conn) → none [already_closed]" in text
+
+    asyncio.run(body())
+
+
+def test_a_closing_call_of_the_same_actor_replaces_its_verdict():
+    from dataclasses import replace
+
+    from tui_fakes import EVENTS
+
+    from tuiexplore.reports.details import featured
+    from tuiexplore.timeline import VerdictEvent
+
+    rst = next(e for e in EVENTS if isinstance(e, VerdictEvent))
+    none_other = replace(rst, step=19, actor="server", observed="none")
+    none_same = replace(rst, step=20, observed="none")
+    fin_other = replace(rst, step=21, actor="server", observed="FIN")
+    assert featured([rst, none_other]) is rst
+    assert featured([rst, none_other, none_same]) is none_same
+    assert featured([rst, none_other, fin_other]) is fin_other
+    assert featured([none_other]) is none_other and featured([]) is None

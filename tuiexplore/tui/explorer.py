@@ -24,7 +24,7 @@ from textual.widgets import Static
 from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.kernel.notes import running_unread_rule
-from tuiexplore.reports.details import packet_text
+from tuiexplore.reports.details import featured, packet_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event, NoteEvent, VerdictEvent
@@ -62,7 +62,8 @@ class ExplorerScreen(Screen):
         self.cursor = 0
         self.pending = 0
         self.events: list[Event] = []
-        self.last_verdict: VerdictEvent | None = None
+        self.verdicts: list[VerdictEvent] = []
+        self.last_verdict: VerdictEvent | None = None  # the one shown: reports.details.featured()
         self.seed = False  # the seed server loop, as last requested
         self.generation = 0  # of the lab whose messages count (see driver.Restart)
         self.problem = ""  # a background job that failed, for the status line
@@ -158,9 +159,15 @@ class ExplorerScreen(Screen):
 
     @show_event.register
     def show_verdict(self, e: VerdictEvent) -> None:
-        self.last_verdict = e
-        self.query_one(VerdictLine).show_verdict(e)
-        self.query_one(KernelView).mark(taken=list(e.path), note=f"step {e.step}: {e.branch} ({e.observed})")
+        self.verdicts.append(e)
+        v = self.last_verdict = featured(self.verdicts)
+        newer = (
+            ""
+            if v is e
+            else f"newer: step {e.step} {e.actor} {e.call}({e.fd}) → {e.observed} [{e.branch}] · v lists every verdict"
+        )
+        self.query_one(VerdictLine).show_verdict(v, then=newer)
+        self.query_one(KernelView).mark(taken=list(v.path), note=f"step {v.step}: {v.branch} ({v.observed})")
 
     @show_event.register
     def show_note(self, e: NoteEvent) -> None:
@@ -179,7 +186,7 @@ class ExplorerScreen(Screen):
         self.query_one(ActorLogs).origin.update(m.origin)
         self.query_one(SocketsStrip).show(m.sockets, m.names)
         if m.prediction:
-            just_judged = m.done is not None and self.last_verdict and self.last_verdict.step == m.done.step
+            just_judged = m.done is not None and self.verdicts and self.verdicts[-1].step == m.done.step
             show_prediction(self, m.prediction[0], self.scenario.steps[self.cursor], on_verdict_line=not just_judged)
         self.update_status()
         self.refresh_keys()
@@ -252,6 +259,7 @@ class ExplorerScreen(Screen):
         self.generation += 1
         self.events.clear()
         self.models, self.cursor, self.last_verdict, self.seed = {}, 0, None, False
+        self.verdicts.clear()
         clear_panels(self, self.actor_names(), self.autoplay.every_s)
         self.refresh_keys()
         self.driver.submit(Restart(self.generation, scenario))
