@@ -21,6 +21,11 @@ def test_g_first_runs_the_server_on_to_its_write_and_the_client_close_is_predict
             # the server is not held before its write: the parked close is predicted anew from the byte
             await until(pilot, lambda: "predicted RST [data_was_unread]" in verdict_text(app), what="RST", timeout=20)
             assert head(app, "server") is None  # it ran on (now blocked in epoll_wait, waiting for the hangup)
+            while app.stepper_screen.selected != "client":
+                await pilot.press("tab")
+            await pilot.press("n")
+            await until(pilot, lambda: "→ RST" in verdict_text(app), what="the verdict")
+            assert "→ 1 byte the peer sent was never read: read until read() returns 0 (EOF)" in verdict_text(app)
 
     asyncio.run(body())
 
