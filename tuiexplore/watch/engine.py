@@ -182,7 +182,7 @@ class Watch:
         """One line: what is watched and on what evidence (also the headless mode's ready signal)."""
         o = self.opts
         if o.read:
-            return f"reading {'stdin' if o.read == '-' else o.read} (pcap, link type {self.source.linktype})"
+            return f"reading {'stdin' if o.read == '-' else o.read} ({self.source.kind})"
         where = ", ".join(o.ifaces) or "all interfaces"
         prog = len(self.source.program)  # type: ignore[union-attr]
         kernel = "tracepoints on" if self.tracer else "no tracepoints"

@@ -1,4 +1,5 @@
-"""Where packets come from: a live packet socket with a kernel filter, or a pcap (file or stdin).
+"""Where packets come from: a live packet socket with a kernel filter, or a pcap or pcapng
+(file or stdin).
 
 Both yield ``(timestamp, ip_bytes)``. The live source is a SOCK_DGRAM AF_PACKET socket: the
 kernel strips each interface's link header, so ``lo``, Ethernet and tunnels look alike and the
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from tuiexplore.watch import bpf
+from tuiexplore.watch.pcapng import PcapngError, PcapngReader
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -152,8 +154,12 @@ def _link_offset(linktype: int, data: bytes) -> int | None:
     return None
 
 
+LINKTYPES = (0, 1, 12, 14, 101, 113, 228, 229, 276)
+
+
 class PcapSource:
-    """A pcap file, or a pcap stream on stdin (``tcpdump -U -w -``), read as it arrives."""
+    """A pcap or pcapng file, or such a stream on stdin (``tcpdump -U -w -``, ``dumpcap -w -``),
+    read as it arrives."""
 
     def __init__(self, path: str, stream: BinaryIO | None = None) -> None:
         self.path = path
@@ -167,13 +173,16 @@ class PcapSource:
         name = "stdin" if path == "-" else path
         if head is None:
             raise SourceError(f"{name}: not a pcap (empty or shorter than a pcap header)")
+        self._ng: PcapngReader | None = None
         if head[:4] == b"\x0a\x0d\x0d\x0a":
-            raise SourceError(f"{name} is pcapng; write pcap instead (tcpdump -w, or: tcpdump -r IN -w OUT.pcap)")
+            self._ng, self.kind = PcapngReader(self._f, head), "pcapng"
+            return
         if head[:4] not in _MAGICS:
             raise SourceError(f"{name}: not a pcap file (magic {head[:4].hex()})")
         self._endian, self._unit = _MAGICS[head[:4]]
         self.linktype = struct.unpack(self._endian + "I", head[20:24])[0] & 0xFFFF
-        if self.linktype not in (0, 1, 12, 14, 101, 113, 228, 229, 276):
+        self.kind = f"pcap, link type {self.linktype}"
+        if self.linktype not in LINKTYPES:
             raise SourceError(f"{name}: link type {self.linktype} is not supported (Ethernet, raw IP, Linux cooked, loopback)")
 
     def _read(self, n: int) -> bytes | None:
@@ -181,6 +190,9 @@ class PcapSource:
         return data if data is not None and len(data) == n else None
 
     def packets(self) -> Iterator[tuple[float, bytes] | None]:
+        if self._ng is not None:
+            yield from self._pcapng(self._ng)
+            return
         rec = struct.Struct(self._endian + "IIII")
         while True:
             head = self._f.read(16)
@@ -198,6 +210,22 @@ class PcapSource:
             off = _link_offset(self.linktype, data)
             if off is not None:
                 yield sec + frac * self._unit, data[off:]
+
+    def _pcapng(self, ng: PcapngReader) -> Iterator[tuple[float, bytes]]:
+        unusable: set[int] = set()
+        try:
+            for p in ng.packets():
+                self.received += 1
+                off = _link_offset(p.linktype, p.data) if p.linktype in LINKTYPES else None
+                if off is not None:
+                    yield p.ts, p.data[off:]
+                elif p.linktype not in LINKTYPES and p.linktype not in unusable:
+                    unusable.add(p.linktype)
+                    self.notes.append(f"packets of link type {p.linktype} skipped (Ethernet, raw IP, Linux cooked, loopback)")
+        except PcapngError as exc:
+            self.notes.append(f"{exc}: the rest of the capture was not read")
+        finally:
+            self.notes += ng.notes
 
     def drops(self) -> int:
         return 0
