@@ -82,10 +82,15 @@ class KernelView(VerticalScroll):
     def on_resize(self) -> None:
         """Also sent when the scrollable height changed: a scroll to the mark made before the
         newly wrapped code was laid out stopped short of it, and is made again."""
-        if self.scrollable_content_region.width != self._wrapped_at:
+        if self.code_width() != self._wrapped_at:
             self.render_code()
         else:
             self._scroll_to_mark()
+
+    def code_width(self) -> int:
+        """The width the code wraps at: the scrollbar's column kept whether or not it is shown
+        yet (the code is taller than the panel), so its coming does not make a second layout."""
+        return max(0, self.content_region.width - self.styles.scrollbar_size_vertical)
 
     def mark(self, predicted: list[str] | None = None, taken: list[str] | None = None, note: str = "") -> None:
         self.predicted, self.taken, self.note = predicted or [], taken or [], note
@@ -96,7 +101,9 @@ class KernelView(VerticalScroll):
 
     def render_code(self) -> None:
         ex = self.excerpt
-        width = self._wrapped_at = self.scrollable_content_region.width
+        width = self._wrapped_at = self.code_width()
+        if not width:
+            return  # not laid out yet: on_resize renders it once, wrapped at its width
         self.border_title = Content(safetext.terminal(title(ex, self.size.width)))  # a version, not markup
         elsewhere = [ELSEWHERE[b] for b in self.taken + self.predicted if b in ELSEWHERE]
         head = [*elsewhere, f"source: {ex.origin}", *(f"note: {n}" for n in self.notes), *([ex.hint] if ex.hint else [])]
@@ -110,7 +117,7 @@ class KernelView(VerticalScroll):
             first_row[n] = len(out)
             mark = "▶" if n in hot else ("?" if n in pred else " ")
             gutter = f"{n:>{number}} {mark} "
-            room = width - len(gutter) - 1 if width else 0
+            room = width - len(gutter) - 1
             cuts, indent = wrap_points(line.plain, room) if room > 8 else ([], 0)
             for k, piece in enumerate(line.divide(cuts)):
                 lead = Content.styled(gutter, "$text-muted") if k == 0 else Content(" " * (len(gutter) + indent))
@@ -122,7 +129,7 @@ class KernelView(VerticalScroll):
                 out.append(row)
         self._code.update(Content("\n").join(out))
         # A fixed size spares every screen layout from measuring ~200 highlighted lines.
-        self._code.styles.width = width or max(row.cell_length for row in out) + 1
+        self._code.styles.width = width
         self._code.styles.height = len(out)
         # Scroll to the decisive branch (the last one marked), not to the drain loop before it;
         # to the top (where a branch whose code is elsewhere is said) when nothing is marked.
