@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(str(exc))
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the lab was stopped", file=sys.stderr)
+        print(f"interrupted{'; the lab was stopped' if _has_lab(argv) else ''}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         try:
@@ -81,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PIPE
     except OutputClosed:
         return EXIT_PIPE
+
+
+def _has_lab(argv: list[str]) -> bool:
+    """Whether the command runs a lab (watch only observes; step makes one with --lab)."""
+    command = argv[0] if argv else ""
+    if command == "step":
+        return "--lab" in argv
+    return command not in ("watch", "list", "kernel", "kernels")
 
 
 def _watch_ui(watch: Any, theme: str | None) -> int:

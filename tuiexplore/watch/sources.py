@@ -8,9 +8,11 @@ filter and the pcap written with ``-w`` are raw IP (LINKTYPE_RAW, which Wireshar
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import socket
+import stat
 import struct
 import sys
 from collections.abc import Iterator
@@ -157,6 +159,44 @@ def _link_offset(linktype: int, data: bytes) -> int | None:
 LINKTYPES = (0, 1, 12, 14, 101, 113, 228, 229, 276)
 
 
+class StoppableStream:
+    """A pipe (stdin, ``tcpdump -U -w - |``) read so that stop() ends a read that waits for the
+    next packet: ``q`` must end the program at once, not when the next packet arrives."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f, self._fd = f, f.fileno()
+        self._stop_r, self._stop_w = os.pipe()
+
+    def read(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            ready, _, _ = select.select([self._fd, self._stop_r], [], [])
+            if self._stop_r in ready:
+                return b""  # stopped: read as the end of the stream
+            chunk = os.read(self._fd, n - len(out))
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+    def stop(self) -> None:
+        os.write(self._stop_w, b"x")
+
+    def close(self) -> None:
+        for fd in (self._stop_r, self._stop_w):
+            os.close(fd)
+        if self._f is not sys.stdin.buffer:
+            self._f.close()
+
+
+def _stoppable(f: BinaryIO) -> BinaryIO | StoppableStream:
+    """``f`` itself when a read cannot wait (a regular file, or no descriptor)."""
+    try:
+        return f if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else StoppableStream(f)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return f
+
+
 class PcapSource:
     """A pcap or pcapng file, or such a stream on stdin (``tcpdump -U -w -``, ``dumpcap -w -``),
     read as it arrives."""
@@ -166,7 +206,7 @@ class PcapSource:
         self.notes: list[str] = []
         self.received = 0
         try:
-            self._f: BinaryIO = stream or (sys.stdin.buffer if path == "-" else open(path, "rb"))  # noqa: SIM115
+            self._f = _stoppable(stream or (sys.stdin.buffer if path == "-" else open(path, "rb")))  # noqa: SIM115
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror}") from None
         head = self._read(24)
@@ -231,7 +271,8 @@ class PcapSource:
         return 0
 
     def stop(self) -> None:
-        pass  # a pcap ends by itself; stdin ends when the pipe closes
+        if isinstance(self._f, StoppableStream):  # a file ends by itself
+            self._f.stop()
 
     def close(self) -> None:
         if self._f is not sys.stdin.buffer:
