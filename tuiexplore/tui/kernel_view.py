@@ -101,13 +101,13 @@ class KernelView(VerticalScroll):
 
     def render_code(self) -> None:
         ex = self.excerpt
-        width = self._wrapped_at = self.code_width()
-        if not width:
-            return  # not laid out yet: on_resize renders it once, wrapped at its width
         self.border_title = Content(safetext.terminal(title(ex, self.size.width)))  # a version, not markup
         elsewhere = [ELSEWHERE[b] for b in self.taken + self.predicted if b in ELSEWHERE]
         head = [*elsewhere, f"source: {ex.origin}", *(f"note: {n}" for n in self.notes), *([ex.hint] if ex.hint else [])]
         self._notes.update(Content("\n".join(safetext.terminal(h) for h in head)))
+        width = self._wrapped_at = self.code_width()
+        if not width:
+            return  # not laid out yet: on_resize wraps the code once, at its width
         hot, pred = self.lines_of(self.taken), self.lines_of(self.predicted)
         number = len(str(ex.last_line))
         out: list[Content] = []
