@@ -107,7 +107,7 @@ def test_the_verdict_line_ends_with_the_advice_in_full(size):
     rows, _ = on_screen(size)
     text = " ".join(r.strip() for r in rows)  # the verdict line's own rows, wrapped at the width
     assert "→ 1 byte the peer sent was never read" in text
-    assert "loses the data it had not read" in text  # the advice's last words: not cut by the line's height
+    assert "and loses its unread data" in text  # the advice's last words: not cut by the line's height
 
 
 def test_the_verdict_dialog_says_what_to_do():

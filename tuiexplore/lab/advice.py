@@ -11,7 +11,7 @@ from __future__ import annotations
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab.predict import STILL_REFERENCED
 
-PEER_AFTER_RST = "the peer then gets ECONNRESET on read(), EPIPE on write(), and loses the data it had not read"
+PEER_AFTER_RST = "the peer gets ECONNRESET on read() or EPIPE on write() and loses its unread data"
 
 
 def _bytes(n: int) -> str:
