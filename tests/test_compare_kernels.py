@@ -19,7 +19,7 @@ from tuiexplore.reports.sources import branch_code
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.tui.compare_app import CompareApp
-from tuiexplore.tui.widgets import KernelView
+from tuiexplore.tui.kernel_view import KernelView
 
 DATA = Path(__file__).parent / "data"
 KERNELS = (

@@ -186,6 +186,7 @@ def test_verdict_and_counters_events(every_call):
         assert v.keys() >= {"step", "actor", "fd", "call", "predicted", "observed", "branch", "rst_reason", "counters", "agree"}
         assert v["predicted"] in ("FIN", "RST", "none") and v["observed"] in ("FIN", "RST", "none")
         assert v["branch"] in BRANCHES and v["agree"] is True
+        assert isinstance(v["advice"], str) and v["advice"]  # added to the contract: what to change
         assert all(isinstance(n, int) and n for n in v["counters"].values())
     by = {(v["step"], v["fd"]): v for v in verdicts}
     assert (by[(33, "c")]["call"], by[(33, "c")]["observed"], by[(33, "c")]["branch"]) == ("connect", "RST", "disconnect")

@@ -31,6 +31,8 @@ def test_run_export_bundle(tmp_path):
     assert svg.tag.endswith("svg")
     text = "".join(svg.itertext())
     assert "close(sock)" in text and "TCPAbortOnClose" in text  # the reason name needs root (tracepoints)
+    cells = text.replace("\xa0", " ")  # the SVG writes spaces as no-break spaces
+    assert "listener (3)" in cells and "conn (5)" in cells  # the sockets panel has its rows, as ctrl+e's has
 
 
 def test_ladder_draws_each_packet_between_its_actors():

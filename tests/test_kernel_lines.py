@@ -5,10 +5,10 @@ import os
 import pytest
 
 from tuiexplore.domain import ActorInventory
+from tuiexplore.lab.names import process_names
 from tuiexplore.runner import RunResult, check
 from tuiexplore.scenarios import selector
 from tuiexplore.scenarios.scenario import ScenarioError, load, parse
-from tuiexplore.tui.driver import process_names
 
 BODY = """title = "t"
 [[step]]

@@ -20,8 +20,8 @@ from tuiexplore.scenarios.scenario import builtin_names, load
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.tui.app import make_app
 from tuiexplore.tui.driver import Next
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.quiz import QuestionDialog, QuizLine, QuizSummary
-from tuiexplore.tui.widgets import KernelView
 
 Q = Question(14, "client", "close(sock)")
 

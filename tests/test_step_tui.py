@@ -18,10 +18,11 @@ from tests.conftest import PROGS
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.trace.child import ChildStepper
 from tuiexplore.trace.stepper import Stepper
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.step_app import StepApp
 from tuiexplore.tui.step_feed import EventBatcher
-from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine
+from tuiexplore.tui.widgets import ActorLog, VerdictLine
 
 
 async def until(pilot, cond, timeout: float = 20.0, what: str = "") -> None:

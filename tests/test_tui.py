@@ -8,8 +8,9 @@ from conftest import CONNECT, SERVER, step, steps
 from tuiexplore.scenarios.scenario import load, parse
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.tui.app import ExplorerApp, make_app
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
-from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, VerdictLine, printable
 
 
 async def until(pilot, cond, timeout: float = 30.0) -> None:
@@ -210,7 +211,7 @@ def test_shutdown_verdict_marks_no_tcp_close_line():
             kernel = app.screen.query_one(KernelView)
             assert app.explorer.last_verdict.call == "shutdown" and kernel.taken == ["shutdown_fin"]
             assert kernel.lines_of(kernel.taken) == set()
-            assert "tcp_shutdown()" in str(kernel.border_subtitle)
+            assert "tcp_shutdown()" in str(kernel.query_one("#kernel-notes").render())
 
     asyncio.run(body())
 

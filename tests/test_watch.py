@@ -76,6 +76,10 @@ def test_each_teardown_live_with_tracepoints(traced):
         assert r["client_pid"] == pids["client"], (name, r)
         assert r["server_pid"] == pids["server"], (name, r)
         assert r["closed_first_by"] == (r["server"] if name == "refused" else r["client"])
+        assert r["advice"] and "\n" not in r["advice"], (name, r)
+    assert "data the peer sent were never read" in live[traced["ports"]["unread"]]["advice"]
+    assert "start the server first" in live[traced["ports"]["refused"]]["advice"]
+    assert "SO_LINGER {1, 0}" in live[traced["ports"]["linger0"]]["advice"]
     assert live[traced["ports"]["unread"]]["bytes"] == {"client_to_server": 0, "server_to_client": 7}
     assert live[traced["ports"]["unread6"]]["client"].startswith("[::1]:")
     summary = traced["live"][-1]

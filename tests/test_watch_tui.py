@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.watch_app import WatchApp
 from tuiexplore.tui.watch_widgets import ConnTable, Story
-from tuiexplore.tui.widgets import KernelView
 from tuiexplore.watch.engine import Options, Watch
 
 HERE = Path(__file__).parent
@@ -96,9 +96,13 @@ async def _filter_markup() -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_watch_layout(snap_compare, size):
+    from test_newcomer import settled as screen_settled
+
     async def select_unread(pilot) -> None:
         await settled(pilot.app, pilot)
         await pilot.press("down")
-        await pilot.pause()
+        # The table, the story and the kernel panel (wrapped, then scrolled to the branch) follow
+        # the selection over a few frames: the picture once the screen stopped changing.
+        await screen_settled(pilot, pilot.app)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=select_unread)

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(str(exc))
         return 1
     except KeyboardInterrupt:
-        print("interrupted; the lab was stopped", file=sys.stderr)
+        print(f"interrupted{'; the lab was stopped' if _has_lab(argv) else ''}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         try:
@@ -107,6 +107,14 @@ def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] in COMMANDS:
         return _command(argv)
     return _explorer(argv)
+
+
+def _has_lab(argv: list[str]) -> bool:
+    """Whether the command runs a lab (watch only observes; step makes one with --lab)."""
+    command = argv[0] if argv else ""
+    if command == "step":
+        return "--lab" in argv
+    return command not in ("watch", "list", "kernel", "kernels")
 
 
 def _run_app(*args: Any, **kw: Any) -> int:
@@ -390,7 +398,7 @@ def _run(args: argparse.Namespace) -> int:
         assert info is not None  # run() returns only once its lab has started
 
         def shoot(path: str) -> None:
-            replay_screenshot(path, scn, info, result.events, excerpt)
+            replay_screenshot(path, result, excerpt)
 
         export.write(args.export, scn, info, result.events, excerpt, shoot)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")

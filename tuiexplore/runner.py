@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from tuiexplore.domain import LabInfo, StepDone
+from tuiexplore.domain import ActorInventory, LabInfo, StepDone
 from tuiexplore.lab.client import Lab
+from tuiexplore.lab.names import process_names
 from tuiexplore.lab.predict import kernel_version
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.transport import AgentProcess, Transport
@@ -23,6 +24,10 @@ class RunResult:
     failures: list[str] = field(default_factory=list)
     drops: int = 0
     frames: int = 0
+    # Each actor's sockets after the last step, and their owners' names: the explorer's sockets
+    # panel in an exported screen (read before the lab, and its processes, end).
+    sockets: dict[str, ActorInventory] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -54,6 +59,8 @@ def run(
         for step in scn.steps:
             done = lab.step(step.index, step.actor, step.call, step.resolved(result.info.port))
             result.done.append(done)
+        result.sockets = lab.inspect()
+        result.names = process_names(result.sockets, guest=bool(result.info.where))
         stats = lab.stats()
         result.drops, result.frames = stats.drops, stats.frames
         for path in [pcap] if isinstance(pcap, str) else pcap or []:

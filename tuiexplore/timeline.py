@@ -141,6 +141,9 @@ class VerdictEvent(Event):
     # The branches the prediction went through, in order (predict.py ids): the one source the
     # kernel panel, the verdict dialog and the transcript mark lines from.
     path: tuple[str, ...] = ()
+    # What to change in the program that made the call (lab/advice.py); added to the contract,
+    # older streams lack it.
+    advice: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", tuple(self.path))  # a list when read back from the wire

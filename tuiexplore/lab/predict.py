@@ -42,6 +42,10 @@ BRANCHES: dict[str, str] = {
     "disconnect": "tcp_disconnect(): RST if the state needs one",
 }
 
+# Not a kernel branch: a close() that only drops one reference of a socket another fd still
+# holds (a dup, a forked child), so __tcp_close() does not run (trace/closing.py).
+STILL_REFERENCED = "still_referenced"
+
 # tcp_need_reset(): the states in which tcp_disconnect() sends an RST.
 NEED_RESET = {"ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "FIN_WAIT2", "SYN_RECV"}
 # tcp_close_state()'s new_state[] table: (next state, send a FIN?)

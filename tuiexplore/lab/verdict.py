@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tuiexplore.domain import SocketRow
+from tuiexplore.lab.advice import advise
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.predict import BRANCHES, Prediction
 from tuiexplore.timeline import VerdictEvent
@@ -77,4 +78,5 @@ def judge(
         agree,
         " · ".join(parts),
         tuple(pred.path),
+        advise(pred.branch, pred.outcome, sock, call, held=agree),
     )

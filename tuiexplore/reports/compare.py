@@ -44,6 +44,17 @@ class Row:
     def packets_differ(self) -> bool:
         return self.left.wire() != self.right.wire()
 
+    def label(self, names: tuple[str, str] = ("left", "right")) -> str:
+        """The row as the user sees it: its steps' own numbers, shown in brackets on each side
+        ("step 11", "step 11 left, 12 right", "step 9, left only")."""
+        n = [s.step.step if s.step else None for s in (self.left, self.right)]
+        if n[0] == n[1]:
+            return f"step {n[0]}"
+        if None in n:
+            i = 0 if n[1] is None else 1
+            return f"step {n[i]}, {names[i]} only"
+        return f"step {n[0]} {names[0]}, {n[1]} {names[1]}"
+
 
 def _sides(events: list[Event]) -> list[Side]:
     sides = {e.step: Side(e) for e in events if isinstance(e, StepEvent)}
@@ -141,7 +152,7 @@ def text(
     if first is None:
         out.append("   the two runs put the same packets on the wire")
     else:
-        out.append(f">> first divergence on the wire: row {first + 1}")
+        out.append(f">> first divergence on the wire: {rows[first].label()}")
     if sources:
         out += decision_text(rows, sources, kernels or ("left", "right"))
     return out
@@ -154,10 +165,10 @@ def decision_text(rows: list[Row], sources: tuple[Excerpt, Excerpt], kernels: tu
         return []
     r = rows[at]
     how = "the two sides decide differently" if verdicts_differ(r) else "the last verdict"
-    out = [f"== {how} at row {at + 1}; each side's branch in its own tcp.c:"]
+    out = [f"== {how} at {r.label()}; each side's branch in its own tcp.c:"]
     for side, ex, kernel in zip((r.left, r.right), sources, kernels, strict=True):
         if side.verdict is None:
-            out.append(f"   {safetext.terminal(kernel)}: no verdict in this row")
+            out.append(f"   {safetext.terminal(kernel)}: no verdict at this step")
             continue
         out.append(f"   {safetext.terminal(kernel)}: {side.text()} {verdict_text(side, ex)}")
         out += [f"     {safetext.terminal(line)}" for line in branch_code(ex, side.verdict.path, side.verdict.branch)]

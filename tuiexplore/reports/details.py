@@ -24,11 +24,32 @@ def elsewhere(path: tuple[str, ...] | list[str]) -> list[str]:
 HELD = {True: "agree", None: "not observed (no packets)", False: "DISAGREE"}
 
 
+def featured(verdicts: list[VerdictEvent]) -> VerdictEvent | None:
+    """The verdict that answers the question: the newest FIN or RST, kept over later verdicts that
+    sent nothing until its own actor makes another closing call (the seed loop's close(conn) ->
+    none a moment after the client's RST does not hide it)."""
+    shown = None
+    for v in verdicts:
+        if shown is None or v.observed != "none" or v.actor == shown.actor or shown.observed == "none":
+            shown = v
+    return shown
+
+
+def verdict_list(verdicts: list[VerdictEvent], shown: VerdictEvent | None) -> list[str]:
+    """Every verdict of the run, one line each, the one shown marked."""
+    return [
+        f"{'▶' if v is shown else ' '} step {v.step} {v.actor} {v.call}({v.fd}) → {v.observed} [{v.branch}]"
+        + {True: "", None: "  NOT OBSERVED", False: "  DISAGREES"}[v.agree]
+        for v in verdicts
+    ]
+
+
 def verdict_text(v: VerdictEvent, events: list[Event], excerpt: Excerpt) -> tuple[str, str]:
     lines = [
         v.explanation,
         "",
         f"predicted {v.predicted} via branch {v.branch}; observed {v.observed}; {HELD[v.agree]}",
+        *(["", f"What to do: {v.advice}"] if v.advice else []),
         "",
         "Packets of this step:",
     ]
@@ -42,6 +63,9 @@ def verdict_text(v: VerdictEvent, events: list[Event], excerpt: Excerpt) -> tupl
     lines += ["", f"Source ({excerpt.origin}):"]
     lines += [f"  {where}" for where in elsewhere(v.path)]
     lines += [f"  {n}: {code}" for n, code in branch_lines(excerpt, v.path)]
+    every = [e for e in events if isinstance(e, VerdictEvent)]
+    if len(every) > 1:
+        lines += ["", "Every verdict of this run (▶ the one above):", *verdict_list(every, v)]
     return f"Verdict of step {v.step}", "\n".join(lines)
 
 

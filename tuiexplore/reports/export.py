@@ -41,6 +41,8 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
         )
         head = f"### Step {v.step}: {md(v.actor)} {code(f'{v.call}({v.fd})')} → {v.observed} ({mark})"
         out += [head, "", md(v.explanation), ""]
+        if v.advice:
+            out += [f"**What to do:** {md(v.advice)}", ""]
         for where in elsewhere(v.path):
             out += [f"Not in {md(excerpt.origin)}: {md(where)}.", ""]
         lines = branch_lines(excerpt, v.path)

@@ -84,9 +84,13 @@ def ladder(events: list[Event], width: int = 72, with_steps: bool = True) -> lis
             if e.errno:
                 text += f" {e.errno}"
             c = cols[e.actor]
-            room = span - 2
-            text = text if len(text) <= room else text[: room - 1] + "…"
-            start = c + 1 if c < right else max(gutter + 1, c - len(text) - 1)
-            row[start : start + len(text)] = list(text)
+            if c < right:  # after its own lifeline, up to the next one
+                room = span - 2
+                text = text if len(text) <= room else text[: room - 1] + "…"
+                row[c + 1 : c + 1 + len(text)] = list(text)
+            elif len(text) < span // 2:  # the rightmost actor's: left of its lifeline, in its half
+                row[c - len(text) - 1 : c - 1] = list(text)
+            else:  # longer would reach into the other actor's half: after the lifeline instead
+                row += list(f" {text}")
             out.append(f"{'[' + str(e.step) + ']':>5}" + "".join(row)[5:].rstrip())
     return out

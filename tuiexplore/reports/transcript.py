@@ -58,7 +58,7 @@ def result_text(e: StepEvent) -> str:
 
 
 def line(e: Event) -> str:
-    """One event as text; a verdict takes two lines."""
+    """One event as text; a verdict takes two lines, three with its advice."""
     return "\n".join(safetext.terminal(part) for part in _line(e).split("\n"))
 
 
@@ -80,7 +80,7 @@ def _line(e: Event) -> str:
         seen = "nothing" if e.agree is None else e.observed
         return (
             f"{t}  VERDICT step {e.step}: {e.actor} {e.call}({e.fd}) predicted {e.predicted} [{e.branch}], "
-            f"observed {seen} - {mark}\n{'':10}{e.explanation}"
+            f"observed {seen} - {mark}\n{'':10}{e.explanation}" + (f"\n{'':10}advice: {e.advice}" if e.advice else "")
         )
     if isinstance(e, NoteEvent):
         return f"{t}       {e.level}: {e.text}"

@@ -15,15 +15,22 @@ from typing import Any
 
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab import procnet, sockdiag
+from tuiexplore.lab.advice import advise
 from tuiexplore.lab.calls import TCP_STATES
 from tuiexplore.lab.capture import Frame
-from tuiexplore.lab.predict import Prediction, kernel_version, predict_close, predict_disconnect, predict_shutdown
+from tuiexplore.lab.predict import (
+    STILL_REFERENCED,
+    Prediction,
+    kernel_version,
+    predict_close,
+    predict_disconnect,
+    predict_shutdown,
+)
 from tuiexplore.lab.verdict import judge, outcome_of, sent_by
 from tuiexplore.timeline import UNOBSERVED, VerdictEvent
 from tuiexplore.trace import sockets
 from tuiexplore.trace.events import Parked
 
-STILL_REFERENCED = "still_referenced"
 EXITS = ("exit_group", "exit", "killed")  # "killed": dying of a signal, at PTRACE_EVENT_EXIT
 VERSION = kernel_version()
 
@@ -127,7 +134,18 @@ def verdict(
 ) -> VerdictEvent:
     """``frames`` None: nothing captured (no packet socket, --no-capture), so nothing observed."""
     s = target.sock
-    sock = SocketRow(name=str(target.fd), fd=target.fd, state=s.state, lport=s.lport, rport=s.rport)
+    sock = SocketRow(
+        name=str(target.fd),
+        fd=target.fd,
+        state=s.state,
+        linger=s.linger,
+        linger2=s.linger2,
+        lport=s.lport,
+        rport=s.rport,
+        inq=s.inq,
+        unsent=s.unsent,
+        accept_queue=s.accept_queue,
+    )
     if frames is None:
         pred, fd = target.pred, str(target.fd)
         text = f"{call}() -> not observed: no packets were captured, so what the kernel sent is unknown · predicted: {pred.text}"
@@ -154,4 +172,7 @@ def verdict(
         text += " - PREDICTED none (the socket is still referenced) - the kernel did otherwise"
     fd = str(target.fd)
     path = (STILL_REFERENCED,)
-    return VerdictEvent(t, step, actor, fd, call, "none", observed, STILL_REFERENCED, None, dict(deltas), agree, text, path)
+    advice = advise(STILL_REFERENCED, "none", sock, call, held=agree)
+    return VerdictEvent(
+        t, step, actor, fd, call, "none", observed, STILL_REFERENCED, None, dict(deltas), agree, text, path, advice
+    )

@@ -16,7 +16,8 @@ from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.compare import Row, first_divergence, focus_row, verdict_rows, verdict_text, verdicts_differ
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.footer import KeysFooter
-from tuiexplore.tui.widgets import KernelView, printable
+from tuiexplore.tui.kernel_view import KernelView
+from tuiexplore.tui.widgets import printable
 
 SIDES = ("left", "right")
 
@@ -34,7 +35,8 @@ class CompareApp(App):
     Horizontal > Vertical { width: 1fr; }
     VerticalScroll { height: 1fr; border: round $primary 40%; overflow-x: auto; }
     VerticalScroll > Static { width: auto; text-wrap: nowrap; }
-    KernelView { height: 1fr; overflow-x: auto; border: round $primary 40%; border-subtitle-color: $text-muted; }
+    KernelView { height: 1fr; overflow-x: hidden; border: round $primary 40%; border-subtitle-color: $text-muted; }
+    KernelView > #kernel-notes { width: 1fr; text-wrap: wrap; }  /* its code wraps itself (kernel_view.py) */
     #summary { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     """
 
@@ -80,7 +82,11 @@ class CompareApp(App):
         return Content("\n").join(lines)
 
     def compose(self) -> ComposeResult:
-        where = "no difference on the wire" if self.first is None else f"first divergence on the wire: row {self.first + 1} (d)"
+        where = (
+            "no difference on the wire"
+            if self.first is None
+            else f"first divergence on the wire: {self.rows[self.first].label()} (d)"
+        )
         yield Static(Content(f"{self.names[0]}  ⟷  {self.names[1]} · {where}"), id="summary", markup=False)
         with Horizontal():
             for i, (side, name) in enumerate(zip(SIDES, self.names, strict=True)):
@@ -98,27 +104,21 @@ class CompareApp(App):
         self.action_divergence()
         self.show_focus()
 
-    def kernel_title(self, i: int) -> str:
-        kernel = self.kernels[i] if self.kernels else ""
-        origin = self.sources[i].origin if self.sources else ""
-        return f"Kernel: tcp_close() · {kernel + ' · ' if kernel else ''}{origin}"
-
     def show_focus(self) -> None:
         """Both kernel panels on the focus row: each marks the branch its own side's verdict took."""
         if not self.sources:
             return
         focus = self.focus
         r = self.rows[focus] if focus is not None else None
-        for i, side in enumerate(SIDES):
+        for side in SIDES:
             view = self.query_one(f"#{side}-kernel", KernelView)
             s = getattr(r, side) if r is not None else None
-            if focus is None or r is None or s is None or s.verdict is None:
-                view.mark(note="no verdict on this side in the marked row" if r is not None else "no verdict")
+            if r is None or s is None or s.verdict is None:
+                view.mark(note=f"no verdict on this side at {r.label()}" if r is not None else "no verdict")
             else:
                 how = "decided differently" if verdicts_differ(r) else "same decision"
-                note = f"row {focus + 1}: {s.verdict.call}() -> {s.verdict.observed} [{s.verdict.branch}] · {how}"
+                note = f"{r.label()}: {s.verdict.call}() -> {s.verdict.observed} [{s.verdict.branch}] · {how}"
                 view.mark(taken=list(s.verdict.path) or [s.verdict.branch], note=printable(note))
-            view.border_title = Content(printable(self.kernel_title(i)))  # paths and versions, not markup
             self.query_one(f"#{side}-rows", Static).update(self.column(side))
 
     def action_next_verdict(self) -> None:

@@ -11,32 +11,13 @@ from typing import Any
 
 from textual.message_pump import MessagePump
 
-from tuiexplore.domain import ActorInventory
 from tuiexplore.lab.client import LabError
+from tuiexplore.lab.names import process_names
 from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import Session
 from tuiexplore.timeline import Event
 from tuiexplore.tui.messages import Busy, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
-
-
-def process_names(actors: dict[str, ActorInventory], guest: bool = False) -> dict[int, str]:
-    """Who owns each actor's sockets, as the OS says (psutil): pid -> process name. A guest's pids
-    belong to the guest kernel, where this host's psutil cannot look: there the name is what the
-    agent reports: a guest process, with its guest pid beside it."""
-    import psutil  # here, on the driver's thread after a step: at import it cost 5 ms of the launch
-
-    names = {}
-    for info in actors.values():
-        pid = info.pid
-        if pid and guest:
-            names[pid] = "guest process"
-        elif pid:
-            try:
-                names[pid] = psutil.Process(pid).name()
-            except psutil.Error:
-                names[pid] = "(gone)"
-    return names
 
 
 # -- what the UI asks of the driver (typed; ``LabDriver._do`` is the one dispatcher) ----------

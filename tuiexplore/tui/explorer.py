@@ -25,7 +25,7 @@ from textual.widgets import Static
 from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.kernel.notes import running_unread_rule
-from tuiexplore.reports.details import packet_text
+from tuiexplore.reports.details import featured, packet_text
 from tuiexplore.room import NO_ROOM, Room
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
@@ -38,6 +38,7 @@ from tuiexplore.tui.diagram import StateDiagram, toggle_diagram
 from tuiexplore.tui.dialogs import DIALOGS, export_bundle
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
 from tuiexplore.tui.footer import KeysFooter
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.packets import PacketTable
@@ -46,7 +47,7 @@ from tuiexplore.tui.quiz import QuizCommands, QuizKeeper, QuizLine
 from tuiexplore.tui.recorded import recording_to_file, stop
 from tuiexplore.tui.screens import ScenarioPicker, TextScreen
 from tuiexplore.tui.status import StatusLine
-from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
+from tuiexplore.tui.widgets import ActorLog, SocketsStrip, VerdictLine, printable
 
 
 class ExplorerHost(Protocol):
@@ -77,7 +78,8 @@ class ExplorerScreen(Screen):
         self.cursor = 0
         self.pending = 0
         self.events: list[Event] = []
-        self.last_verdict: VerdictEvent | None = None
+        self.verdicts: list[VerdictEvent] = []
+        self.last_verdict: VerdictEvent | None = None  # the one shown: reports.details.featured()
         self.seed = False  # the seed server loop, as last requested
         self.generation = 0  # of the lab whose messages count (see driver.Restart)
         self.problem = ""  # a background job that failed, for the status line
@@ -113,7 +115,7 @@ class ExplorerScreen(Screen):
         return list(dict.fromkeys([*(n for n in ("server", "client") if n in names or not names), *names]))
 
     def on_mount(self) -> None:
-        show_hint(self)
+        show_hint(self, self.autoplay.every_s)
         self.watch_shown(self.shown)
         self.quiz.show()
         self.update_status()
@@ -181,9 +183,15 @@ class ExplorerScreen(Screen):
 
     @show_event.register
     def show_verdict(self, e: VerdictEvent) -> None:
-        self.last_verdict = e
-        self.query_one(VerdictLine).show_verdict(e)
-        self.query_one(KernelView).mark(taken=list(e.path), note=f"step {e.step}: {e.branch} ({e.observed})")
+        self.verdicts.append(e)
+        v = self.last_verdict = featured(self.verdicts) or e  # never None: e is in the list
+        newer = (
+            ""
+            if v is e
+            else f"newer: step {e.step} {e.actor} {e.call}({e.fd}) → {e.observed} [{e.branch}] · v lists every verdict"
+        )
+        self.query_one(VerdictLine).show_verdict(v, then=newer)
+        self.query_one(KernelView).mark(taken=list(v.path), note=f"step {v.step}: {v.branch} ({v.observed})")
 
     @show_event.register
     def show_note(self, e: NoteEvent) -> None:
@@ -202,7 +210,7 @@ class ExplorerScreen(Screen):
         self.query_one(ActorLogs).origin.update(m.origin)
         self.query_one(SocketsStrip).show(m.sockets, m.names)
         if m.prediction:
-            just_judged = m.done is not None and self.last_verdict and self.last_verdict.step == m.done.step
+            just_judged = m.done is not None and self.verdicts and self.verdicts[-1].step == m.done.step
             nxt = self.scenario.steps[self.cursor]
             if not self.quiz.hides(nxt, on_verdict_line=not just_judged):  # a quiz shows it after the answer
                 show_prediction(self, m.prediction[0], nxt, on_verdict_line=not just_judged)
@@ -256,9 +264,16 @@ class ExplorerScreen(Screen):
 
     def action_autoplay(self) -> None:
         self.autoplay.toggle()
+        self.hint_again()
 
     def action_pace(self, delta: float) -> None:
         self.autoplay.pace(delta)
+        self.hint_again()
+
+    def hint_again(self) -> None:
+        """Before the first step the hint names the keys of the mode the explorer is in."""
+        if self.cursor == 0 and not self.events:
+            show_hint(self, self.autoplay.every_s)
 
     def action_restart(self) -> None:
         self.quiz.reset()
@@ -277,7 +292,8 @@ class ExplorerScreen(Screen):
         self.events.clear()
         self.models, self.cursor, self.last_verdict, self.seed = {}, 0, None, False
         self.quiz.restarted()
-        clear_panels(self, self.actor_names())
+        self.verdicts.clear()
+        clear_panels(self, self.actor_names(), self.autoplay.every_s)
         self.refresh_keys()
         self.driver.submit(Restart(self.generation, scenario))
 

@@ -14,10 +14,12 @@ from tuiexplore.scenarios.scenario import Step
 from tuiexplore.timeline import Event, PacketEvent
 from tuiexplore.tui.actor_logs import ActorLogs
 from tuiexplore.tui.diagram import StateDiagram
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
-from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable, relayout
+from tuiexplore.tui.widgets import ActorLog, SocketsStrip, VerdictLine, printable, relayout
 
 HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
+PLAYING = "Playing: a step every {every:g} s · a pauses (then n or space steps by hand) · + and - change the pace · ? for help"
 
 
 def show_panel(screen: Screen, panels: tuple[str, ...], index: int) -> None:
@@ -29,9 +31,10 @@ def show_panel(screen: Screen, panels: tuple[str, ...], index: int) -> None:
     screen.query_one("#tabs", Static).update(tabs, layout=False)
 
 
-def show_hint(screen: Screen) -> None:
-    """The lines under the panels before the first step: no narration, the keys to start with."""
-    screen.query_one(VerdictLine).show_text(HINT)
+def show_hint(screen: Screen, every_s: float | None = None) -> None:
+    """The lines under the panels before the first step: no narration, the keys to start with
+    (``every_s``: autoplay's pause while it plays, when the keys to start with are others)."""
+    screen.query_one(VerdictLine).show_text(HINT if every_s is None else PLAYING.format(every=every_s))
     screen.query_one("#narration", Static).display = False
 
 
@@ -61,14 +64,14 @@ def show_prediction(screen: Screen, p: PredictionView, nxt: Step, on_verdict_lin
         )
 
 
-def clear_panels(screen: Screen, actors: list[str]) -> None:
+def clear_panels(screen: Screen, actors: list[str], every_s: float | None = None) -> None:
     """Every panel and line as before the first step (the diagram drawn for ``actors``)."""
     screen.query_one(ActorLogs).clear()
     screen.query_one(PacketTable).clear()
-    screen.query_one(SocketsStrip).clear()
+    screen.query_one(SocketsStrip).reset()
     screen.query_one(StateDiagram).show([], actors)
     screen.query_one(KernelView).mark()
-    show_hint(screen)
+    show_hint(screen, every_s)
 
 
 async def replace_actors(screen: Screen, actors: list[str]) -> None:

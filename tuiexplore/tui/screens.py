@@ -73,10 +73,6 @@ class Dialog(ModalScreen[object]):
     DEFAULT_CSS = """
     Dialog { align: center middle; }
     Dialog > .dialog { width: 90%; height: 90%; border: round $primary; background: $surface; padding: 0 1; }
-    ScenarioPicker OptionList { height: 1fr; }
-    TextScreen .dialog { overflow-x: auto; }
-    TextScreen .dialog > Static { width: auto; }
-    ScenarioPicker #error { height: auto; }
     """
 
 
@@ -101,8 +97,14 @@ class TextScreen(ReadOnlyDialog):
         self.title_text, self.body = title, text
 
     def compose(self) -> ComposeResult:
+        title = Content(printable(self.title_text))
+        # The dialog is 90% of the screen; its border keeps 4 cells for corners and padding.
+        fits = title.cell_length <= int(self.app.size.width * 0.9) - 6
         with VerticalScroll(classes="dialog") as v:
-            v.border_title = Content(printable(self.title_text))
+            if fits:
+                v.border_title = title
+            else:  # said in full as the dialog's first lines rather than cut with an ellipsis
+                yield Static(title.stylize("bold"), markup=False, id="title")
             yield Static(Content(printable_block(self.body)), markup=False)
 
 
@@ -112,6 +114,14 @@ def printable_block(text: str) -> str:
 
 class ScenarioPicker(Dialog):
     """Built-in scenarios with their summaries, or a path to a TOML file."""
+
+    # Its own DEFAULT_CSS: Textual scopes a class's rules under its name, so these rules in
+    # Dialog's read "Dialog ScenarioPicker ..." and never matched (the list took the whole
+    # dialog, the path field and its error line fell below it).
+    DEFAULT_CSS = """
+    ScenarioPicker OptionList { height: 1fr; }
+    ScenarioPicker #error { height: auto; }
+    """
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as v:

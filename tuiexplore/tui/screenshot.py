@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import asyncio
 
-from tuiexplore.domain import LabInfo
 from tuiexplore.files import write_file
 from tuiexplore.kernel.excerpt import Excerpt
-from tuiexplore.scenarios.scenario import Scenario
-from tuiexplore.timeline import Event
+from tuiexplore.runner import RunResult
 from tuiexplore.tui.app import make_app
 from tuiexplore.tui.replay import replay_factory
 
 
-def replay_screenshot(
-    path: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt, size: tuple[int, int] = (160, 48)
-) -> None:
+def replay_screenshot(path: str, run: RunResult, excerpt: Excerpt, size: tuple[int, int] = (160, 48)) -> None:
     """Replay the run into the explorer, headless, and save what the screen shows."""
 
+    info = run.info
+    assert info is not None, "a run's screenshot is taken only once its lab has started"
+
     async def shoot() -> None:
-        app = make_app(scn, excerpt=excerpt, driver_factory=replay_factory(info, events))
+        replay = replay_factory(info, run.events, run.sockets, run.names)
+        app = make_app(run.scenario, excerpt=excerpt, driver_factory=replay)
         async with app.run_test(size=size) as pilot:
             await pilot.pause(0.3)
             write_file(path, app.export_screenshot().encode())

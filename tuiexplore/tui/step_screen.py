@@ -29,6 +29,7 @@ from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, Pac
 from tuiexplore.trace.describe import args_text, parked_text, prediction_words, return_text, stop_text
 from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.tui.footer import KeysFooter
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.panels import show_panel
@@ -36,7 +37,7 @@ from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.step_feed import SteppingSession, TraceEnded, TraceEvents
 from tuiexplore.tui.step_help import StepHelp
 from tuiexplore.tui.step_sockets import StepSockets
-from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, log_id, printable
+from tuiexplore.tui.widgets import ActorLog, VerdictLine, log_id, printable
 
 PANELS = ("actors", "packets", "kernel", "output")
 HINT = (
@@ -234,23 +235,34 @@ class StepScreen(Screen):
         log.write(line)
         closing = e.prediction is not None
         if closing:
-            self.free = False
             self.until_close.discard(e.actor)
-            self.show_prediction(e)
-        elif self.free or e.actor in self.until_close:
+        elif (self.free and not self.at_close(e.actor)) or e.actor in self.until_close:
+            # g: the others run on while one waits at its closing call, so a write still to come
+            # (the server's "1") is sent and the parked call's prediction follows it
             self.session.step(e.tid)
             return
         queue.append(e)
+        if closing:
+            self.show_prediction(e)
+            self.free = self.free and not all(self.at_close(a) for a in self.actors)
+        elif (nxt := self.parked_closing()) and nxt.actor != e.actor and self.query_one(VerdictLine).verdict is None:
+            self.show_prediction(nxt)  # its "meanwhile ... parked before" now names this program too
+
+    def at_close(self, actor: str) -> bool:
+        return any(p.prediction is not None for p in self.parked.get(actor, []))
 
     def show_prediction(self, e: StopEvent) -> None:
         """A parked closing call: what it will send, before it runs (the kernel panel and the
-        verdict line), and who else holds the socket."""
+        verdict line), who else holds the socket, and which other program, parked before a
+        call of its own, may still change it."""
         preds = e.prediction or []
         self.query_one(KernelView).mark(
             predicted=predicted_path(e),
             note=f"step {e.step}: {', '.join(p['branch'] for p in preds) or 'no TCP socket'} predicted",
         )
-        self.query_one(VerdictLine).show_text(parked_text(e))
+        waiting = [f"{a} is parked before {q[0].call}()" for a, q in self.parked.items() if a != e.actor and q]
+        tail = f"\nmeanwhile {', '.join(waiting)}: what it does next can change this prediction (tab, n runs it)"
+        self.query_one(VerdictLine).show_text(parked_text(e) + (tail if waiting else ""))
 
     def parked_closing(self) -> StopEvent | None:
         """The selected program's parked closing call, else any program's."""
@@ -302,6 +314,7 @@ class StepScreen(Screen):
         return True
 
     def action_run_one(self) -> None:
+        self.free = False  # stepping by hand again: no program runs on by itself
         if not self.run_parked(self.selected):
             self.notify(f"{self.selected} has no parked call (it is running or blocked in the kernel)", timeout=3)
         self.update_status()

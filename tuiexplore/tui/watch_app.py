@@ -19,10 +19,11 @@ from tuiexplore.kernel.excerpt import bundled
 from tuiexplore.tui import recorded
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.footer import KeysFooter
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.watch_widgets import SORTS, ConnRow, ConnTable, Detail, Story, detail_of
-from tuiexplore.tui.widgets import KernelView, printable
+from tuiexplore.tui.widgets import printable
 from tuiexplore.watch.engine import Watch
 from tuiexplore.watch.packet import dissect
 from tuiexplore.watch.tracker import Conn

@@ -222,6 +222,8 @@ class Story(Static):
             head.append(e.summary, style=style("story--rst" if e.rst_by or e.kind == "timeout" else "story--fin"))
             head.append(f"  [{e.cause}, evidence: {e.evidence}]")
             head.append(f"\n{printable(e.explanation)}")
+            if e.advice:
+                head.append(f"\n→ {printable(e.advice)}")
         lines = [head]
         for ts, source, text in d.events:
             lines.append(

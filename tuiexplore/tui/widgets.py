@@ -3,14 +3,13 @@ markup: payloads and process names are untrusted bytes, already made printable b
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from rich.style import Style
 from rich.text import Span, Text
-from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.geometry import Size
-from textual.highlight import highlight
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style as ContentStyle
@@ -19,7 +18,6 @@ from textual.widgets import DataTable, Static
 
 from tuiexplore import safetext
 from tuiexplore.domain import ActorInventory
-from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
 from tuiexplore.reports.transcript import call_text, result_text
 from tuiexplore.timeline import EpollEvent, NoteEvent, StepEvent, VerdictEvent
 
@@ -106,6 +104,7 @@ class ActorLog(ScrollView, can_focus=True):
         self.border_title = Content(printable(actor))  # as given: srv and SRV are two actors
         self.entries: list[Text] = []
         self.lines: list[Strip] = []
+        self.starts: list[int] = []  # the index in lines of each entry's first row
         self._wrapped_at = 0
         self._styles: dict[str, Style] = {}  # the component styles self.lines were rendered with
         self._restyle = True
@@ -121,6 +120,7 @@ class ActorLog(ScrollView, can_focus=True):
     def clear(self) -> None:
         self.entries.clear()
         self.lines.clear()
+        self.starts.clear()
         self.scroll_to(y=0, animate=False)
         self.refresh()
 
@@ -155,6 +155,7 @@ class ActorLog(ScrollView, can_focus=True):
             # At the bottom of the content, not of the virtual height: grow() rounds that up to
             # a chunk, and max_scroll_y with it, so a log scrolled to its newest line is below it.
             follow = self.scroll_offset.y >= len(self.lines) - self.scrollable_content_region.height
+            self.starts.append(len(self.lines))
             self.lines.extend(self._wrap(text, width))
             self._sized(follow)
         else:
@@ -168,14 +169,26 @@ class ActorLog(ScrollView, can_focus=True):
         if not width:
             return
         self._wrapped_at = width
-        self.lines = [strip for e in self.entries for strip in self._wrap(e, width)]
+        self._wrap_all(width)
         self._sized(True)
 
+    def _wrap_all(self, width: int) -> None:
+        self.lines, self.starts = [], []
+        for e in self.entries:
+            self.starts.append(len(self.lines))
+            self.lines.extend(self._wrap(e, width))
+
     def _sized(self, follow: bool) -> None:
-        needed = len(self.lines)
-        grow(self, 0, needed)  # lines are wrapped: no horizontal scrolling
+        """The scrollable height for the lines; following the end, the top row is an entry's
+        first: a lone wrapped tail ("1", "= 0") on top says nothing of what it ends."""
+        needed, height = len(self.lines), self.scrollable_content_region.height
+        top = max(0, needed - height)
+        if follow and top:
+            at = bisect.bisect_left(self.starts, top)
+            top = self.starts[at] if at < len(self.starts) else top
+        grow(self, 0, max(needed, top + height) if follow else needed)  # wrapped: no horizontal scrolling
         if follow:
-            self.scroll_to(y=max(0, needed - self.scrollable_content_region.height), animate=False)
+            self.scroll_to(y=top, animate=False)
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
@@ -184,7 +197,7 @@ class ActorLog(ScrollView, can_focus=True):
             styles = self.component_styles()
             if styles != self._styles:  # a new theme: the same lines in new styles
                 self._styles = styles
-                self.lines = [strip for e in self.entries for strip in self._wrap(e, self._wrapped_at)]
+                self._wrap_all(self._wrapped_at)
         i = y + self.scroll_offset.y
         width = self.scrollable_content_region.width
         if width and width != self._wrapped_at and self._wrapped_at:
@@ -218,106 +231,65 @@ class ActorLog(ScrollView, can_focus=True):
 
 
 class SocketsStrip(DataTable):
+    """A row per socket; turned on its side (a column per socket) when the rows would be wider
+    than the panel, as on the 80-column sockets tab, where SO_LINGER and what follows it were
+    beyond the right edge."""
+
     COLUMNS = ("actor", "pid", "process", "fd", "state", "Recv-Q", "Send-Q", "unsent", "SO_LINGER", "LINGER2", "backlog")
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(cursor_type="row", show_cursor=False, classes="panel", **kw)
         self.border_title = "Sockets"
+        self.rows_shown: list[tuple[str, ...]] = []
+        self.sideways = False
 
     def on_mount(self) -> None:
-        for c in self.COLUMNS:
-            self.add_column(c, key=c)
+        self._draw()
+
+    def on_resize(self) -> None:
+        if self._fits() == self.sideways:
+            self._draw()
+
+    def _fits(self) -> bool:
+        cells = [self.COLUMNS, *self.rows_shown]
+        widths = [max(len(row[i]) for row in cells) + 2 * self.cell_padding for i in range(len(self.COLUMNS))]
+        return not self.size.width or sum(widths) <= self.scrollable_content_region.width
+
+    def reset(self) -> None:
+        self.rows_shown = []
+        self._draw()
+
+    def _draw(self) -> None:
+        self.clear(columns=True)
+        self.sideways = not self._fits()
+        if not self.sideways:
+            for c in self.COLUMNS:
+                self.add_column(c, key=c)
+            for row in self.rows_shown:
+                self.add_row(*(Text(v) for v in row))
+            return
+        self.add_column("", key="field")
+        for i, row in enumerate(self.rows_shown):
+            self.add_column(row[0], key=f"socket{i}")
+        for f, name in enumerate(self.COLUMNS[1:], start=1):
+            self.add_row(Text(name, style="bold"), *(Text(row[f]) for row in self.rows_shown))
 
     def show(self, actors: dict[str, ActorInventory], names: dict[int, str]) -> None:
-        self.clear()
+        rows = []
         for actor, info in actors.items():
             pid = info.pid
             proc = printable(names.get(pid, "")) if pid else "exited"
             if not info.sockets:
-                self.add_row(Text(actor), Text(str(pid or "-")), Text(proc), Text("-"), *[Text("")] * 7)
+                rows.append((actor, str(pid or "-"), proc, "-", *[""] * 7))
             for s in info.sockets:
                 lingr = f"{{{s.linger[0]}, {s.linger[1]}}}" if s.linger[0] else "off"
-                self.add_row(
-                    Text(actor),
-                    Text(str(pid)),
-                    Text(proc),
-                    Text(f"{s.name} ({s.fd})"),
-                    Text(s.state),
-                    Text(str(s.inq)),
-                    Text(str(s.outq)),
-                    Text(str(s.unsent)),
-                    Text(lingr),
-                    Text(str(s.linger2)),
-                    Text(f"{s.accept_queue}/{s.backlog}" if s.state == "LISTEN" else ""),
+                backlog = f"{s.accept_queue}/{s.backlog}" if s.state == "LISTEN" else ""
+                rows.append(
+                    (actor, str(pid), proc, f"{s.name} ({s.fd})", s.state)
+                    + (str(s.inq), str(s.outq), str(s.unsent), lingr, str(s.linger2), backlog)
                 )
-
-
-class KernelView(VerticalScroll):
-    """The tcp_close source with line numbers; the predicted branch and the taken one marked."""
-
-    def __init__(self, excerpt: Excerpt, **kw: Any) -> None:
-        super().__init__(classes="panel", **kw)
-        self.excerpt = excerpt
-        self.border_title = Content(printable(f"Kernel: tcp_close() · {excerpt.origin}"))  # a path, not markup
-        self.predicted: list[str] = []
-        self.taken: list[str] = []
-        self.note = ""
-        self._notes = Static("", markup=False, id="kernel-notes")
-        self._code = Static("", markup=False)
-
-    def compose(self):  # noqa: ANN201
-        yield self._notes
-        yield self._code
-
-    def set_excerpt(self, excerpt: Excerpt, notes: list[str]) -> None:
-        """Another source (the running kernel's own, found in the background) and what it means."""
-        self.excerpt = excerpt
-        self.border_title = Content(printable(f"Kernel: tcp_close() · {excerpt.origin}"))  # a path, not markup
-        self._notes.update(Content.styled("\n".join(f"note: {printable(n)}" for n in notes), "$text-muted"))
-        self._notes.display = bool(notes)
-        self.render_code()
-
-    def on_mount(self) -> None:
-        self._notes.display = False
-        self.render_code()
-
-    def mark(self, predicted: list[str] | None = None, taken: list[str] | None = None, note: str = "") -> None:
-        self.predicted, self.taken, self.note = predicted or [], taken or [], note
-        self.render_code()
-
-    def lines_of(self, branches: list[str]) -> set[int]:
-        return {n for b in branches for n in self.excerpt.branches.get(b, [])}
-
-    def render_code(self) -> None:
-        ex = self.excerpt
-        # Tabs at 4 columns: the kernel's 8 would push the code off a side panel.
-        code = highlight(ex.text().expandtabs(4), language="c")
-        lines = code.split("\n")
-        hot, pred = self.lines_of(self.taken), self.lines_of(self.predicted)
-        width = len(str(ex.last_line))
-        out = []
-        for i, line in enumerate(lines):
-            n = ex.first_line + i
-            mark = "▶" if n in hot else ("?" if n in pred else " ")
-            gutter = Content.styled(f"{n:>{width}} {mark} ", "$text-muted")
-            row = gutter + line
-            if n in hot:
-                row = row.stylize_before("on $hot-line")
-            elif n in pred:
-                row = row.stylize_before("on $predicted-line")
-            out.append(row)
-        self._code.update(Content("\n").join(out))
-        # A fixed size spares every screen layout from measuring ~200 highlighted lines.
-        self._code.styles.width = max(row.cell_length for row in out) + 1
-        self._code.styles.height = len(out)
-        # Scroll to the decisive branch (the last one marked), not to the drain loop before it.
-        decisive = self.taken[-1:] or self.predicted[-1:]
-        target = sorted(self.lines_of(decisive) or hot or pred)
-        if target:
-            above = self._notes.outer_size.height if self._notes.display else 0
-            self.scroll_to(y=max(0, above + target[0] - ex.first_line - 3), animate=False)
-        sub = [ELSEWHERE[b] for b in self.taken + self.predicted if b in ELSEWHERE]
-        self.border_subtitle = " · ".join(dict.fromkeys([*sub, *([self.note] if self.note else []), ex.hint]))
+        self.rows_shown = rows
+        self._draw()
 
 
 class VerdictLine(Static):
@@ -361,4 +333,7 @@ class VerdictLine(Static):
             f"step {v.step} {v.actor} {v.call}({v.fd}) → {v.observed}",
             ContentStyle.from_rich_style(self.get_component_rich_style(outcome, partial=True)),
         )
-        return head + Content(f"  {mark}\n{printable(v.explanation)}" + (f"\n{printable(self.line)}" if self.line else ""))
+        advice = f"\n→ {printable(v.advice)}" if v.advice else ""
+        return head + Content(
+            f"  {mark}\n{printable(v.explanation)}{advice}" + (f"\n{printable(self.line)}" if self.line else "")
+        )

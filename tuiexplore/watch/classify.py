@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tuiexplore.domain import SocketRow
+from tuiexplore.lab.advice import advise
 from tuiexplore.lab.predict import BRANCHES
 from tuiexplore.watch.packet import parse_endpoint
 from tuiexplore.watch.tracker import Conn, Side
@@ -32,6 +34,17 @@ WIRE_CLASSES = {
     "oom": "too many orphaned sockets or out of socket memory: tcp_check_oom() reset it",
 }
 EXPLAIN = {**BRANCHES, **WIRE_CLASSES}
+# What to do about a wire class (a branch's advice is lab/advice.py's); none for a connection still open.
+WIRE_ADVICE = {
+    "refused": "nothing listened on the port: start the server first, or connect to the port it listens on",
+    "data_after_close": "the peer kept sending after this side closed: agree on the end in the protocol (the peer "
+    "stops first), or shutdown(SHUT_WR) and read to EOF before close()",
+    "no_socket": "the segment was for a connection this host had already forgotten (closed long ago, or a restart): "
+    "the peer must reconnect",
+    "syn_timeout": "the SYN was never answered: check the address, the port and any firewall in between",
+    "keepalive_timeout": "the peer stopped answering keepalives (gone, or the path dropped it): the application sees ETIMEDOUT",
+    "oom": "the host ran short of socket memory or orphan slots (net.ipv4.tcp_max_orphans): fewer orphaned sockets",
+}
 
 # The tcp_close() branches passed, for the kernel panel (same ids as lab/predict.py's paths).
 PATHS = {
@@ -69,6 +82,7 @@ class End:
     rst_reason: str | None  # the kernel's name, where the tracepoint gave one
     explanation: str
     path: tuple[str, ...]
+    advice: str = ""  # what to change in the program whose call ended it (lab/advice.py), "" while open
 
 
 def _reply(side: Side) -> bool:
@@ -150,7 +164,10 @@ def classify(conn: Conn) -> End:
         )
     if reason:
         text += f"; kernel reason {reason}"
-    return End(kind, summary, cause, evidence, closed_first_by, rst_by, reason, text, PATHS.get(cause, ()))
+    advice = WIRE_ADVICE.get(cause) or advise(cause, "RST" if rst_by else "FIN", SocketRow("", -1, "ESTABLISHED"))
+    if advice and evidence == "wire" and cause in ("data_was_unread", "linger_zero"):
+        advice = f"if the wire's guess is right: {advice}"
+    return End(kind, summary, cause, evidence, closed_first_by, rst_by, reason, text, PATHS.get(cause, ()), advice)
 
 
 def _summary_for(conn: Conn, r: int, cause: str) -> str:

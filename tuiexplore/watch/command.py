@@ -90,6 +90,7 @@ def record(conn: Conn) -> dict[str, Any]:
         "evidence": e.evidence,
         "rst_reason": e.rst_reason,
         "explanation": e.explanation,
+        "advice": e.advice,
         "pid": owner.pid,
         "process": owner.process,
         "client_pid": c.pid,

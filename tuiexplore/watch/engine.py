@@ -188,7 +188,7 @@ class Watch:
         """One line: what is watched and on what evidence (also the headless mode's ready signal)."""
         o, src = self.opts, self.source
         if isinstance(src, PcapSource):
-            return f"reading {'stdin' if o.read == '-' else terminal(o.read)} (pcap, link type {src.linktype})"
+            return f"reading {'stdin' if o.read == '-' else terminal(o.read)} ({src.kind})"
         where = ", ".join(o.ifaces) or "all interfaces"
         prog = len(src.program)
         kernel = "tracepoints on" if self.tracer else "no tracepoints"

@@ -1,4 +1,5 @@
-"""Where packets come from: a live packet socket with a kernel filter, or a pcap (file or stdin).
+"""Where packets come from: a live packet socket with a kernel filter, or a pcap or pcapng
+(file or stdin).
 
 Both yield ``(timestamp, ip_bytes)``. The live source is a SOCK_DGRAM AF_PACKET socket: the
 kernel strips each interface's link header, so ``lo``, Ethernet and tunnels look alike and the
@@ -7,9 +8,11 @@ filter and the pcap written with ``-w`` are raw IP (LINKTYPE_RAW, which Wireshar
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import socket
+import stat
 import struct
 import sys
 from collections.abc import Iterator
@@ -18,6 +21,7 @@ from typing import BinaryIO
 from tuiexplore.files import FileError, open_input, open_output
 from tuiexplore.safetext import terminal
 from tuiexplore.watch import bpf
+from tuiexplore.watch.pcapng import PcapngError, PcapngReader
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -157,29 +161,74 @@ def _link_offset(linktype: int, data: bytes) -> int | None:
     return None
 
 
+LINKTYPES = (0, 1, 12, 14, 101, 113, 228, 229, 276)
+
+
+class StoppableStream:
+    """A pipe (stdin, ``tcpdump -U -w - |``) read so that stop() ends a read that waits for the
+    next packet: ``q`` must end the program at once, not when the next packet arrives."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f, self._fd = f, f.fileno()
+        self._stop_r, self._stop_w = os.pipe()
+
+    def read(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            ready, _, _ = select.select([self._fd, self._stop_r], [], [])
+            if self._stop_r in ready:
+                return b""  # stopped: read as the end of the stream
+            chunk = os.read(self._fd, n - len(out))
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+    def stop(self) -> None:
+        os.write(self._stop_w, b"x")
+
+    def close(self) -> None:
+        for fd in (self._stop_r, self._stop_w):
+            os.close(fd)
+        if self._f is not sys.stdin.buffer:
+            self._f.close()
+
+
+def _stoppable(f: BinaryIO) -> BinaryIO | StoppableStream:
+    """``f`` itself when a read cannot wait (a regular file, or no descriptor)."""
+    try:
+        return f if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else StoppableStream(f)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return f
+
+
 class PcapSource:
-    """A pcap file, or a pcap stream on stdin (``tcpdump -U -w -``) or a FIFO, read as it arrives."""
+    """A pcap or pcapng file, or such a stream on stdin (``tcpdump -U -w -``, ``dumpcap -w -``) or
+    a FIFO, read as it arrives."""
 
     def __init__(self, path: str, stream: BinaryIO | None = None) -> None:
         self.path = path
         self.notes: list[str] = []
         self.received = 0
         try:
-            self._f: BinaryIO = stream or (sys.stdin.buffer if path == "-" else open_input(path, stream_ok=True))
+            self._f = _stoppable(stream or (sys.stdin.buffer if path == "-" else open_input(path, stream_ok=True)))
         except FileError as exc:
             raise SourceError(str(exc)) from None
         head = self._read(24)
         name = self.name = "stdin" if path == "-" else terminal(path)
         if head is None:
             raise SourceError(f"{name}: not a pcap (empty or shorter than a pcap header)")
+        self._ng: PcapngReader | None = None
         if head[:4] == b"\x0a\x0d\x0d\x0a":
-            raise SourceError(f"{name} is pcapng; write pcap instead (tcpdump -w, or: tcpdump -r IN -w OUT.pcap)")
+            self._ng, self.kind = PcapngReader(self._f, head), "pcapng"
+            return
         if head[:4] not in _MAGICS:
             raise SourceError(f"{name}: not a pcap file (magic {head[:4].hex()})")
         self._endian, self._unit = _MAGICS[head[:4]]
         snaplen, link = struct.unpack(self._endian + "II", head[16:24])
         self.linktype = link & 0xFFFF
-        if self.linktype not in (0, 1, 12, 14, 101, 113, 228, 229, 276):
+        self.kind = f"pcap, link type {self.linktype}"
+        if self.linktype not in LINKTYPES:
             raise SourceError(f"{name}: link type {self.linktype} is not supported (Ethernet, raw IP, Linux cooked, loopback)")
         # A record's length is checked before it is read: no record is longer than the file says
         # it keeps of a packet, nor than libpcap's own ceiling (a snaplen of 0 means that).
@@ -190,6 +239,9 @@ class PcapSource:
         return data if data is not None and len(data) == n else None
 
     def packets(self) -> Iterator[tuple[float, bytes] | None]:
+        if self._ng is not None:
+            yield from self._pcapng(self._ng)
+            return
         rec = struct.Struct(self._endian + "IIII")
         offset = 24
         while True:
@@ -216,11 +268,28 @@ class PcapSource:
             if off is not None:
                 yield sec + frac * self._unit, data[off:]
 
+    def _pcapng(self, ng: PcapngReader) -> Iterator[tuple[float, bytes]]:
+        unusable: set[int] = set()
+        try:
+            for p in ng.packets():
+                self.received += 1
+                off = _link_offset(p.linktype, p.data) if p.linktype in LINKTYPES else None
+                if off is not None:
+                    yield p.ts, p.data[off:]
+                elif p.linktype not in LINKTYPES and p.linktype not in unusable:
+                    unusable.add(p.linktype)
+                    self.notes.append(f"packets of link type {p.linktype} skipped (Ethernet, raw IP, Linux cooked, loopback)")
+        except PcapngError as exc:
+            self.notes.append(f"{exc}: the rest of the capture was not read")
+        finally:
+            self.notes += ng.notes
+
     def drops(self) -> int:
         return 0
 
     def stop(self) -> None:
-        pass  # a pcap ends by itself; stdin ends when the pipe closes
+        if isinstance(self._f, StoppableStream):  # a file ends by itself
+            self._f.stop()
 
     def close(self) -> None:
         if self._f is not sys.stdin.buffer:
