@@ -117,3 +117,9 @@ def step(actor: str, call: str, **args) -> str:
         else:
             lines.append(f"{key} = {v!r}".replace("'", '"'))
     return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_user_config(tmp_path_factory):
+    """The commands the tests start read an empty config dir, never the developer's config.toml."""
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))

@@ -8,6 +8,7 @@ Exit codes of ``run`` (the contract): 0 every step ran and every verdict and exp
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import signal
@@ -19,10 +20,11 @@ from tuiexplore import __version__, outputs, safetext
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
 if TYPE_CHECKING:  # the commands import what they need when they run: --help stays fast
+    from tuiexplore.config import Settings
     from tuiexplore.domain import LabInfo
     from tuiexplore.scenarios.scenario import Scenario
 
-COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step")
+COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step", "config")
 
 
 class InputError(Exception):
@@ -43,6 +45,27 @@ def _scenario(name: str) -> Scenario:
         raise InputError(str(exc)) from None
 
 
+@functools.cache
+def _settings() -> Settings:
+    """The user's config.toml, read once; a line on stderr for each part of it not used. Its
+    kernel_src is one more place the kernel source is looked for, as $TUIEXPLORE_KERNEL_SRC
+    (which wins, and which the lab's child processes inherit)."""
+    from tuiexplore import config
+    from tuiexplore.kernel.source import ENV
+
+    settings = config.load()
+    if settings.kernel_src and not os.environ.get(ENV):
+        if os.path.exists(settings.kernel_src):
+            os.environ[ENV] = settings.kernel_src
+        else:
+            settings = settings.problem(
+                f"kernel_src: {safetext.quoted(settings.kernel_src)}: no such file or directory; not used"
+            )
+    for line in settings.problems:
+        _say(line)
+    return settings
+
+
 def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
     raise SystemExit(128 + signum)
 
@@ -50,7 +73,7 @@ def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
 def _step_screen(programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_server: str | None = None) -> int:
     from tuiexplore.tui.step_app import run_step_app
 
-    return run_step_app(programs, lab=lab, capture=capture, with_server=with_server)
+    return run_step_app(programs, lab=lab, capture=capture, with_server=with_server, settings=_settings())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 def _watch_ui(watch: Any, theme: str | None) -> int:
     from tuiexplore.tui.watch_app import run_watch_app
 
-    return run_watch_app(watch, theme=theme)
+    return run_watch_app(watch, theme=theme, settings=_settings())
 
 
 def _command(argv: list[str]) -> int:
@@ -123,12 +146,18 @@ def _command(argv: list[str]) -> int:
     ks.add_argument("action", nargs="?", choices=["get"], help="get: download and unpack LINE into the cache")
     ks.add_argument("line", nargs="?", help="5.10, 6.1, 6.12 or 7.x")
     ks.add_argument("--no-source", action="store_true", help="skip the linux-source package (the kernel panel's tcp.c)")
+    cf = sub.add_parser("config", help="where your settings file is, and the settings and keys in force")
+    cf.add_argument(
+        "action", choices=["path", "show"], help="path: the file's path; show: the settings in force and every key by id"
+    )
     sv = sub.add_parser("serve", help="serve the explorer to a browser (textual-serve), on 127.0.0.1 by default")
-    sv.add_argument("scenario", nargs="?", default="seed-rst", help="scenario to open (default: seed-rst)")
+    sv.add_argument("scenario", nargs="?", help="scenario to open (default: config.toml's scenario, else seed-rst)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
     args = p.parse_args(argv)
+    if args.cmd == "config":
+        return _config(args.action)
     if args.cmd == "serve":
         return _serve(args)
     if args.cmd == "compare":
@@ -161,6 +190,7 @@ def _kernel(args: argparse.Namespace) -> int:
     from tuiexplore.kernel.notes import version_notes
     from tuiexplore.kernel.source import SourceError, discover
 
+    _settings()  # its kernel_src
     try:
         ex = discover(args.kernel_src)
     except SourceError as exc:
@@ -224,7 +254,7 @@ def _compare(args: argparse.Namespace) -> int:
         return 0
     from tuiexplore.tui.compare_app import CompareApp
 
-    CompareApp(rows, names, sources=sources, kernels=(where[0], where[1]) if kernels else None).run()
+    CompareApp(rows, names, sources=sources, kernels=(where[0], where[1]) if kernels else None, settings=_settings()).run()
     return 0
 
 
@@ -240,7 +270,7 @@ def _serve(args: argparse.Namespace) -> int:
     import shlex
     import socket
 
-    _scenario(args.scenario)
+    args.scenario = _default_scenario(args.scenario)
     try:
         with socket.socket() as probe:
             probe.bind((args.host, args.port))
@@ -283,6 +313,7 @@ def _run(args: argparse.Namespace) -> int:
     from tuiexplore.reports import transcript
     from tuiexplore.reports.sources import side_excerpt
 
+    _settings()  # its kernel_src
     scn = _scenario(args.scenario)
     launcher = _guest(args.kernel)
     out_lock = threading.Lock()
@@ -352,6 +383,37 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _default_scenario(given: str | None) -> str:
+    """The scenario named on the command line, else the config file's (if it loads), else seed-rst."""
+    if given:
+        return given
+    settings = _settings()
+    if settings.scenario:
+        from tuiexplore.scenarios.scenario import ScenarioError, load
+
+        try:
+            load(settings.scenario)
+            return settings.scenario
+        except ScenarioError as exc:
+            _say(f"{settings.path}: scenario: {exc}; opening seed-rst")
+    return "seed-rst"
+
+
+def _config(action: str) -> int:
+    from tuiexplore import config
+
+    if action == "path":
+        print(config.path())
+        return 0
+    from tuiexplore.tui.keymaps import problems, show
+
+    settings = _settings()
+    for line in problems(settings):
+        _say(line)
+    print(show(settings))
+    return 0
+
+
 def _guest(name: str | None):  # noqa: ANN202 - a guest launcher or None, imported lazily
     if name is None:
         return None
@@ -372,7 +434,7 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
         else f"Step real socket syscalls and watch Linux decide FIN or RST. Also: tuiexplore {{{','.join(COMMANDS)}}} ...",
     )
     p.add_argument("--version", action="version", version=f"tuiexplore {__version__}")
-    p.add_argument("scenario", nargs="?", default="seed-rst", help="built-in name or TOML file (default: seed-rst)")
+    p.add_argument("scenario", nargs="?", help="built-in name or TOML file (default: config.toml's scenario, else seed-rst)")
     if demo:
         p.add_argument("--pause", type=float, default=2.0, metavar="SECONDS", help="pause per step (default 2)")
     p.add_argument("--theme", default=None, help="colour theme (dark, light, contrast)")
@@ -380,10 +442,11 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
     p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     args = p.parse_args(argv)
+    settings = _settings()
     launcher = _guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
-    scn = _scenario(args.scenario)
+    scn = _scenario(_default_scenario(args.scenario))
     from tuiexplore.tui.app import run_app
 
     pause = getattr(args, "pause", 2.0)
@@ -392,6 +455,7 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
         return 2
     return run_app(
         scn,
+        settings=settings,
         theme=args.theme,
         tracer=not args.no_trace,
         kernel_src=kernel_src,

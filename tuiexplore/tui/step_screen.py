@@ -29,6 +29,7 @@ from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, Pac
 from tuiexplore.trace.describe import args_text, parked_text, prediction_words, return_text, stop_text
 from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.tui.footer import KeysFooter
+from tuiexplore.tui.keyhelp import key_table
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.panels import show_panel
@@ -44,15 +45,35 @@ HINT = (
 )
 
 STEP_BINDINGS = [
-    Binding("n,space", "run_one", "Run call", id="step.next"),
-    Binding("N", "until_close", "To next close", id="step.until"),
-    Binding("g", "go", "Go (all)", id="step.go"),
-    Binding("tab", "select(1)", "Next program", id="step.select", show=False),
-    Binding("shift+tab", "select(-1)", "Previous program", id="step.select_back", show=False),
-    Binding("d", "detach", "Detach", id="step.detach"),
-    Binding("question_mark", "help", "Help", id="step.help"),
-    Binding("q", "app.quit", "Quit", id="step.quit", tooltip="detaches first: the programs run on"),
-    *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"step.show.{PANELS[i]}", show=False) for i in range(4)],
+    Binding("n,space", "run_one", "Run call", id="step.next", tooltip="run the selected program's parked call"),
+    Binding(
+        "N",
+        "until_close",
+        "To next close",
+        id="step.until",
+        tooltip="run the selected program on until its next closing call parks",
+    ),
+    Binding(
+        "g", "go", "Go (all)", id="step.go", tooltip="run every program on until the next closing call parks (any program's)"
+    ),
+    Binding("tab", "select(1)", "Next program", id="step.select", show=False, tooltip="select the next program"),
+    Binding(
+        "shift+tab", "select(-1)", "Previous program", id="step.select_back", show=False, tooltip="select the previous program"
+    ),
+    Binding("d", "detach", "Detach", id="step.detach", tooltip="detach: the programs run on untraced, correctly"),
+    Binding("question_mark", "help", "Help", id="step.help", tooltip="this help"),
+    Binding("q", "app.quit", "Quit", id="step.quit", tooltip="quit: detaches first, the programs run on"),
+    *[
+        Binding(
+            str(i + 1),
+            f"show({i})",
+            PANELS[i].capitalize(),
+            id=f"step.show.{PANELS[i]}",
+            show=False,
+            tooltip=f"show the {PANELS[i]} panel (narrow terminals)",
+        )
+        for i in range(4)
+    ],
 ]
 
 
@@ -328,7 +349,7 @@ class StepScreen(Screen):
         self.notify("detaching: the programs run on untraced", timeout=4)
 
     def action_help(self) -> None:
-        self.app.push_screen(StepHelp())
+        self.app.push_screen(StepHelp(key_table(self.app, STEP_BINDINGS)))
 
     def action_show(self, index: int) -> None:
         self.shown = index
