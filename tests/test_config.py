@@ -18,6 +18,7 @@ from tuiexplore.tui.driver import Next
 from tuiexplore.tui.replay import ReplayDriver
 from tuiexplore.tui.screens import HelpScreen
 from tuiexplore.tui.theme import DEFAULT
+from tuiexplore.tui.widgets import VerdictLine
 
 
 def write(tmp_path, text: str) -> dict[str, str]:
@@ -66,6 +67,8 @@ def test_rebound_key_moves_footer_help_and_action(tmp_path):
             keys = await footer_keys(pilot)
             assert keys["Next step"] == "j" and keys["Help"] == "f1", keys
             assert keys["Restart"] == "r"  # what the file does not name keeps its key
+            hint = str(app.screen.query_one(VerdictLine).render())
+            assert hint.startswith("Press j to run the next step · f1 for help · o to open"), hint
             await pilot.press("n", "space")
             await pilot.pause(0.1)
             assert Recording.submitted == []  # the default keys no longer step

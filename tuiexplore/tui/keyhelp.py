@@ -3,6 +3,7 @@ applied (the footer follows it by itself), shown the way the footer shows them."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from textual.app import App
@@ -32,3 +33,11 @@ def key_table(app: App, bindings: Iterable[Binding], where: str = "") -> list[st
         shown = " ".join(safetext.md_code(app.get_key_display(b.with_key(k))) for k in keys_in_force(b, keymap))
         rows.append(f"| {shown}{' ' + where if where else ''} | {b.tooltip or b.description} |")
     return rows
+
+
+def spoken(app: App, bindings: Iterable[Binding], text: str) -> str:
+    """``text`` with each ``{binding id}`` replaced by that binding's keys in force, e.g.
+    "Press {next} to step" -> "Press n or space to step" (or "Press j to step" with a keymap)."""
+    keymap = keymap_of(app)
+    keys = {b.id: " or ".join(app.get_key_display(b.with_key(k)) for k in keys_in_force(b, keymap)) for b in bindings if b.id}
+    return re.sub(r"\{([\w.]+)\}", lambda m: keys[m.group(1)], text)

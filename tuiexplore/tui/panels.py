@@ -13,11 +13,17 @@ from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Step
 from tuiexplore.timeline import Event, PacketEvent
 from tuiexplore.tui.actor_logs import ActorLogs
+from tuiexplore.tui.bindings import EXPLORER_BINDINGS
 from tuiexplore.tui.diagram import StateDiagram
+from tuiexplore.tui.keyhelp import spoken
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable, relayout
 
-HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
+# {binding id}: its keys in force (keyhelp.spoken)
+HINT = (
+    "Press {next} to run the next step · {help} for help · {open} to open another scenario · "
+    "{seed} to let the server run the seed loop"
+)
 
 
 def show_panel(screen: Screen, panels: tuple[str, ...], index: int) -> None:
@@ -31,7 +37,7 @@ def show_panel(screen: Screen, panels: tuple[str, ...], index: int) -> None:
 
 def show_hint(screen: Screen) -> None:
     """The lines under the panels before the first step: no narration, the keys to start with."""
-    screen.query_one(VerdictLine).show_text(HINT)
+    screen.query_one(VerdictLine).show_text(spoken(screen.app, EXPLORER_BINDINGS, HINT))
     screen.query_one("#narration", Static).display = False
 
 

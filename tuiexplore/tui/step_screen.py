@@ -29,7 +29,7 @@ from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, Pac
 from tuiexplore.trace.describe import args_text, parked_text, prediction_words, return_text, stop_text
 from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.tui.footer import KeysFooter
-from tuiexplore.tui.keyhelp import key_table
+from tuiexplore.tui.keyhelp import key_table, spoken
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.panels import show_panel
@@ -41,7 +41,8 @@ from tuiexplore.tui.widgets import ActorLog, KernelView, VerdictLine, printable
 
 PANELS = ("actors", "packets", "kernel", "output")
 HINT = (
-    "n runs the selected program's parked call · N to its next closing call · g all to the next closing call · tab: next program"
+    "{step.next} runs the selected program's parked call · {step.until} to its next closing call · {step.go} all to the next "
+    "closing call · {step.select}: next program"
 )
 
 STEP_BINDINGS = [
@@ -148,7 +149,7 @@ class StepScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#output", ActorLog).border_title = "Output (the programs' stdout and stderr)"
-        self.query_one(VerdictLine).show_text(HINT)
+        self.query_one(VerdictLine).show_text(spoken(self.app, STEP_BINDINGS, HINT))
         self.watch_shown(self.shown)
         self.select(self.selected)
         self.host.start_session(self)
