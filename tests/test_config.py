@@ -191,6 +191,8 @@ def test_watch_shows_the_columns_the_file_names(tmp_path):
             assert table.sort_by == "process"  # sorting goes over the shown columns, in their order
             await pilot.press("s")
             assert table.sort_by == "ended"
+            await table.remove()  # as when the app closes: its refresh timer can still fire
+            app.refresh_view()  # was NoMatches (a traceback on the way out, 1 run in ~8 of this test)
 
     asyncio.run(body())
 
@@ -206,3 +208,34 @@ def test_watch_shows_the_columns_the_file_names(tmp_path):
             ]
 
     asyncio.run(unknown())
+
+
+def test_the_files_scenario_is_what_the_explorer_opens(tmp_path, monkeypatch, capsys):
+    from tuiexplore import cli as cli_module
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", write(tmp_path, 'scenario = "linger-zero"\n')["XDG_CONFIG_HOME"])
+    cli_module._settings.cache_clear()
+    assert cli_module._default_scenario(None) == "linger-zero"
+    assert cli_module._default_scenario("half-close") == "half-close"  # the command line wins
+    write(tmp_path, 'scenario = "no-such-scenario"\n')
+    cli_module._settings.cache_clear()
+    assert cli_module._default_scenario(None) == "seed-rst"
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "scenario:" in err[0] and "opening seed-rst" in err[0], err
+    cli_module._settings.cache_clear()
+
+
+def test_the_files_kernel_src_is_where_the_source_is_looked_for(tmp_path):
+    from test_kernel import write_tree
+
+    tree = tmp_path / "linux-6.1.99"
+    write_tree(tree, "split")
+    env = {**os.environ, **write(tmp_path, f'kernel_src = "{tree}"\n'), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("TUIEXPLORE_KERNEL_SRC", None)
+    proc = cli("kernel", env=env)
+    assert proc.returncode == 0 and f"{tree} ($TUIEXPLORE_KERNEL_SRC)" in proc.stdout.splitlines()[0], proc.stdout[:300]
+    env.update(write(tmp_path, 'kernel_src = "/nonexistent/linux"\n'))
+    proc = cli("kernel", env=env)
+    assert (
+        proc.returncode == 0 and proc.stderr.count("\n") == 1 and "kernel_src: '/nonexistent/linux': no such file" in proc.stderr
+    )

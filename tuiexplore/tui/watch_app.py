@@ -120,6 +120,8 @@ class WatchApp(App):
         return (conn.id, conn.packets, len(conn.events), conn.end)
 
     def refresh_view(self) -> None:
+        if not self.query(ConnTable):  # the interval timer can fire once more while the app closes
+            return
         version, rows, detail, status = self.snapshot()
         notes = " · ".join(self.engine.notes[:2])
         ended = " · capture ended" if self._done else ""
