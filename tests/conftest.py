@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,11 @@ def step(actor: str, call: str, **args) -> str:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def no_user_config(tmp_path_factory):
-    """The commands the tests start read an empty config dir, never the developer's config.toml."""
-    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+def no_user_config():
+    """The commands the tests start read an empty config dir, never the developer's config.toml;
+    one every uid can search (tests run commands as nobody too)."""
+    d = tempfile.mkdtemp(prefix="tuiexplore-xdg-config-")
+    os.chmod(d, 0o755)
+    os.environ["XDG_CONFIG_HOME"] = d
+    yield
+    shutil.rmtree(d, ignore_errors=True)

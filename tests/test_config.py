@@ -239,3 +239,22 @@ def test_the_files_kernel_src_is_where_the_source_is_looked_for(tmp_path):
     assert (
         proc.returncode == 0 and proc.stderr.count("\n") == 1 and "kernel_src: '/nonexistent/linux': no such file" in proc.stderr
     )
+
+
+def test_a_config_dir_nobody_may_search_is_one_line(tmp_path):
+    """As a user who may not even look into $XDG_CONFIG_HOME: one line and the defaults (it was a
+    traceback: Path.exists() raises PermissionError)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    os.chmod(tmp_path, 0o755)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": "/tmp", "XDG_CONFIG_HOME": str(private)}
+    cmd = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", sys.executable, "-m", "tuiexplore"]
+    proc = subprocess.run([*cmd, "config", "show"], capture_output=True, text=True, timeout=60, env=env, cwd="/")
+    assert proc.returncode == 0 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "Permission denied" in proc.stderr and "using the defaults" in proc.stderr and "Traceback" not in proc.stderr
+    assert '"next" = "n,space"' in proc.stdout

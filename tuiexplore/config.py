@@ -55,10 +55,10 @@ def path(env: Mapping[str, str] | None = None) -> Path:
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """The settings in force: the file's, or the defaults with the line that says why."""
     p = path(env)
-    if not p.exists():
-        return Settings()
     where = Settings(path=str(p))
     try:
+        if not p.exists():  # raises PermissionError where a directory on the way is not ours to search
+            return Settings()
         with open(p, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
         if len(raw) > MAX_BYTES:
