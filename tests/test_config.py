@@ -211,18 +211,18 @@ def test_watch_shows_the_columns_the_file_names(tmp_path):
 
 
 def test_the_files_scenario_is_what_the_explorer_opens(tmp_path, monkeypatch, capsys):
-    from tuiexplore import cli as cli_module
+    from tuiexplore import cli_config as cli_module
 
     monkeypatch.setenv("XDG_CONFIG_HOME", write(tmp_path, 'scenario = "linger-zero"\n')["XDG_CONFIG_HOME"])
-    cli_module._settings.cache_clear()
-    assert cli_module._default_scenario(None) == "linger-zero"
-    assert cli_module._default_scenario("half-close") == "half-close"  # the command line wins
+    cli_module.user_settings.cache_clear()
+    assert cli_module.default_scenario(None) == "linger-zero"
+    assert cli_module.default_scenario("half-close") == "half-close"  # the command line wins
     write(tmp_path, 'scenario = "no-such-scenario"\n')
-    cli_module._settings.cache_clear()
-    assert cli_module._default_scenario(None) == "seed-rst"
+    cli_module.user_settings.cache_clear()
+    assert cli_module.default_scenario(None) == "seed-rst"
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "scenario:" in err[0] and "opening seed-rst" in err[0], err
-    cli_module._settings.cache_clear()
+    cli_module.user_settings.cache_clear()
 
 
 def test_the_files_kernel_src_is_where_the_source_is_looked_for(tmp_path):
@@ -258,3 +258,8 @@ def test_a_config_dir_nobody_may_search_is_one_line(tmp_path):
     assert proc.returncode == 0 and proc.stderr.count("\n") == 1, proc.stderr
     assert "Permission denied" in proc.stderr and "using the defaults" in proc.stderr and "Traceback" not in proc.stderr
     assert '"next" = "n,space"' in proc.stdout
+
+
+def test_serve_still_refuses_a_scenario_that_does_not_load():
+    proc = cli("serve", "no-such-scenario", "--port", "1")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no-such-scenario" in proc.stderr, proc.stderr

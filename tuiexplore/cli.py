@@ -8,7 +8,6 @@ Exit codes of ``run`` (the contract): 0 every step ran and every verdict and exp
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import shutil
 import signal
@@ -17,10 +16,11 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from tuiexplore import __version__, outputs, safetext
+from tuiexplore.cli_config import config_command, default_scenario, user_settings
+from tuiexplore.cli_config import say as _say
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
 if TYPE_CHECKING:  # the commands import what they need when they run: --help stays fast
-    from tuiexplore.config import Settings
     from tuiexplore.domain import LabInfo
     from tuiexplore.scenarios.scenario import Scenario
 
@@ -29,11 +29,6 @@ COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "wat
 
 class InputError(Exception):
     """Unusable input: one line on stderr, exit status 2."""
-
-
-def _say(msg: str) -> None:
-    """One message on stderr; it may quote a file's text, so it is made terminal-safe."""
-    print(f"tuiexplore: {safetext.terminal_lines(msg)}", file=sys.stderr)
 
 
 def _scenario(name: str) -> Scenario:
@@ -45,27 +40,6 @@ def _scenario(name: str) -> Scenario:
         raise InputError(str(exc)) from None
 
 
-@functools.cache
-def _settings() -> Settings:
-    """The user's config.toml, read once; a line on stderr for each part of it not used. Its
-    kernel_src is one more place the kernel source is looked for, as $TUIEXPLORE_KERNEL_SRC
-    (which wins, and which the lab's child processes inherit)."""
-    from tuiexplore import config
-    from tuiexplore.kernel.source import ENV
-
-    settings = config.load()
-    if settings.kernel_src and not os.environ.get(ENV):
-        if os.path.exists(settings.kernel_src):
-            os.environ[ENV] = settings.kernel_src
-        else:
-            settings = settings.problem(
-                f"kernel_src: {safetext.quoted(settings.kernel_src)}: no such file or directory; not used"
-            )
-    for line in settings.problems:
-        _say(line)
-    return settings
-
-
 def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
     raise SystemExit(128 + signum)
 
@@ -73,7 +47,7 @@ def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
 def _step_screen(programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_server: str | None = None) -> int:
     from tuiexplore.tui.step_app import run_step_app
 
-    return run_step_app(programs, lab=lab, capture=capture, with_server=with_server, settings=_settings())
+    return run_step_app(programs, lab=lab, capture=capture, with_server=with_server, settings=user_settings())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 def _watch_ui(watch: Any, theme: str | None) -> int:
     from tuiexplore.tui.watch_app import run_watch_app
 
-    return run_watch_app(watch, theme=theme, settings=_settings())
+    return run_watch_app(watch, theme=theme, settings=user_settings())
 
 
 def _command(argv: list[str]) -> int:
@@ -157,7 +131,7 @@ def _command(argv: list[str]) -> int:
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
     args = p.parse_args(argv)
     if args.cmd == "config":
-        return _config(args.action)
+        return config_command(args.action)
     if args.cmd == "serve":
         return _serve(args)
     if args.cmd == "compare":
@@ -190,7 +164,7 @@ def _kernel(args: argparse.Namespace) -> int:
     from tuiexplore.kernel.notes import version_notes
     from tuiexplore.kernel.source import SourceError, discover
 
-    _settings()  # its kernel_src
+    user_settings()  # its kernel_src
     try:
         ex = discover(args.kernel_src)
     except SourceError as exc:
@@ -254,7 +228,7 @@ def _compare(args: argparse.Namespace) -> int:
         return 0
     from tuiexplore.tui.compare_app import CompareApp
 
-    CompareApp(rows, names, sources=sources, kernels=(where[0], where[1]) if kernels else None, settings=_settings()).run()
+    CompareApp(rows, names, sources=sources, kernels=(where[0], where[1]) if kernels else None, settings=user_settings()).run()
     return 0
 
 
@@ -270,7 +244,8 @@ def _serve(args: argparse.Namespace) -> int:
     import shlex
     import socket
 
-    args.scenario = _default_scenario(args.scenario)
+    args.scenario = default_scenario(args.scenario)
+    _scenario(args.scenario)  # an unusable one is said here, not in every tab
     try:
         with socket.socket() as probe:
             probe.bind((args.host, args.port))
@@ -313,7 +288,7 @@ def _run(args: argparse.Namespace) -> int:
     from tuiexplore.reports import transcript
     from tuiexplore.reports.sources import side_excerpt
 
-    _settings()  # its kernel_src
+    user_settings()  # its kernel_src
     scn = _scenario(args.scenario)
     launcher = _guest(args.kernel)
     out_lock = threading.Lock()
@@ -383,37 +358,6 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _default_scenario(given: str | None) -> str:
-    """The scenario named on the command line, else the config file's (if it loads), else seed-rst."""
-    if given:
-        return given
-    settings = _settings()
-    if settings.scenario:
-        from tuiexplore.scenarios.scenario import ScenarioError, load
-
-        try:
-            load(settings.scenario)
-            return settings.scenario
-        except ScenarioError as exc:
-            _say(f"{settings.path}: scenario: {exc}; opening seed-rst")
-    return "seed-rst"
-
-
-def _config(action: str) -> int:
-    from tuiexplore import config
-
-    if action == "path":
-        print(config.path())
-        return 0
-    from tuiexplore.tui.keymaps import problems, show
-
-    settings = _settings()
-    for line in problems(settings):
-        _say(line)
-    print(show(settings))
-    return 0
-
-
 def _guest(name: str | None):  # noqa: ANN202 - a guest launcher or None, imported lazily
     if name is None:
         return None
@@ -442,11 +386,11 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
     p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     args = p.parse_args(argv)
-    settings = _settings()
+    settings = user_settings()
     launcher = _guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
-    scn = _scenario(_default_scenario(args.scenario))
+    scn = _scenario(default_scenario(args.scenario))
     from tuiexplore.tui.app import run_app
 
     pause = getattr(args, "pause", 2.0)
