@@ -263,3 +263,22 @@ def test_a_config_dir_nobody_may_search_is_one_line(tmp_path):
 def test_serve_still_refuses_a_scenario_that_does_not_load():
     proc = cli("serve", "no-such-scenario", "--port", "1")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no-such-scenario" in proc.stderr, proc.stderr
+
+
+def test_the_step_screens_help_and_hint_follow_the_keymap():
+    from textual.app import App
+
+    from tuiexplore.tui.keyhelp import key_table, spoken
+    from tuiexplore.tui.step_screen import HINT, STEP_BINDINGS
+
+    async def body():
+        app = App()
+        app.set_keymap({"step.next": "j", "step.go": "ctrl+g"})
+        async with app.run_test():
+            rows = key_table(app, STEP_BINDINGS)
+            assert "| `j` | run the selected program's parked call |" in rows
+            assert any(r.startswith("| `^g` |") for r in rows), rows
+            hint = spoken(app, STEP_BINDINGS, HINT)
+            assert hint.startswith("j runs the selected program's parked call") and "^g all to the next" in hint, hint
+
+    asyncio.run(body())
