@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,14 @@ def step(actor: str, call: str, **args) -> str:
         else:
             lines.append(f"{key} = {v!r}".replace("'", '"'))
     return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_user_config():
+    """The commands the tests start read an empty config dir, never the developer's config.toml;
+    one every uid can search (tests run commands as nobody too)."""
+    d = tempfile.mkdtemp(prefix="tuiexplore-xdg-config-")
+    os.chmod(d, 0o755)
+    os.environ["XDG_CONFIG_HOME"] = d
+    yield
+    shutil.rmtree(d, ignore_errors=True)

@@ -260,7 +260,7 @@ def test_installed_debian_source_if_present():
     """The Debian linux-source-6.12 tarball on this machine (apt install linux-source-6.12)."""
     tarball = "/usr/src/linux-source-6.12.tar.xz"
     if not os.path.exists(tarball):
-        pytest.skip("linux-source-6.12 is not installed (checked by hand; see the README)")
+        pytest.skip("linux-source-6.12 is not installed (checked by hand; see docs/explorer.md)")
     ex = discover(tarball)
     assert ex.version.startswith("6.12.") and ex.first_line == 3065
     assert ex.branches["data_was_unread"] == [3109, 3111, 3113]

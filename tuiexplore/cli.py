@@ -16,6 +16,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from tuiexplore import __version__, outputs, pipes, room, safetext, stdio
+from tuiexplore.cli_config import config_command, default_scenario, user_settings
+from tuiexplore.cli_config import say as _say
 from tuiexplore.files import FileError
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
@@ -23,16 +25,11 @@ if TYPE_CHECKING:  # the commands import what they need when they run: --help st
     from tuiexplore.domain import LabInfo
     from tuiexplore.scenarios.scenario import Scenario
 
-COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step", "quiz")
+COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step", "quiz", "config")
 
 
 class InputError(Exception):
     """Unusable input: one line on stderr, exit status 2."""
-
-
-def _say(msg: str) -> None:
-    """One message on stderr; it may quote a file's text, so it is made terminal-safe."""
-    print(f"tuiexplore: {safetext.terminal_lines(msg)}", file=sys.stderr)
 
 
 def _scenario(name: str) -> Scenario:
@@ -51,7 +48,7 @@ def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
 def _step_screen(programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_server: str | None = None) -> int:
     from tuiexplore.tui.step_app import run_step_app
 
-    return run_step_app(programs, lab=lab, capture=capture, with_server=with_server)
+    return run_step_app(programs, lab=lab, capture=capture, with_server=with_server, settings=user_settings())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +123,7 @@ def _run_app(*args: Any, **kw: Any) -> int:
 def _watch_ui(watch: Any, theme: str | None, record: str | None = None) -> int:
     from tuiexplore.tui.watch_app import run_watch_app
 
-    return run_watch_app(watch, theme=theme, record=record)
+    return run_watch_app(watch, theme=theme, record=record, settings=user_settings())
 
 
 def _command(argv: list[str]) -> int:
@@ -161,13 +158,19 @@ def _command(argv: list[str]) -> int:
     ks.add_argument("action", nargs="?", choices=["get"], help="get: download and unpack LINE into the cache")
     ks.add_argument("line", nargs="?", help="5.10, 6.1, 6.12 or 7.x")
     ks.add_argument("--no-source", action="store_true", help="skip the linux-source package (the kernel panel's tcp.c)")
+    cf = sub.add_parser("config", help="where your settings file is, and the settings and keys in force")
+    cf.add_argument(
+        "action", choices=["path", "show"], help="path: the file's path; show: the settings in force and every key by id"
+    )
     sv = sub.add_parser("serve", help="serve the explorer to a browser (textual-serve), on 127.0.0.1 by default")
-    sv.add_argument("scenario", nargs="?", default="seed-rst", help="scenario to open (default: seed-rst)")
+    sv.add_argument("scenario", nargs="?", help="scenario to open (default: config.toml's scenario, else seed-rst)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
     sv.add_argument("--quiz", action="store_true", help="each tab guesses before each closing step (tuiexplore --quiz)")
     args = p.parse_args(argv)
+    if args.cmd == "config":
+        return config_command(args.action)
     if args.cmd == "serve":
         return _serve(args)
     if args.cmd == "compare":
@@ -208,6 +211,7 @@ def _kernel(args: argparse.Namespace) -> int:
     from tuiexplore.kernel.source import SourceError, discover
 
     _no_empty_paths(args, "--kernel-src")
+    user_settings()  # its kernel_src
     try:
         ex = discover(args.kernel_src)
     except SourceError as exc:
@@ -274,7 +278,7 @@ def _compare(args: argparse.Namespace) -> int:
         return 0
     from tuiexplore.tui.compare_app import CompareApp
 
-    CompareApp(rows, names, sources=sources, kernels=(where[0], where[1]) if kernels else None).run()
+    CompareApp(rows, names, sources=sources, kernels=(where[0], where[1]) if kernels else None, settings=user_settings()).run()
     return 0
 
 
@@ -290,7 +294,8 @@ def _serve(args: argparse.Namespace) -> int:
     import shlex
     import socket
 
-    _scenario(args.scenario)
+    args.scenario = default_scenario(args.scenario)
+    _scenario(args.scenario)  # an unusable one is said here, not in every tab
     try:
         with socket.socket() as probe:
             probe.bind((args.host, args.port))
@@ -342,6 +347,7 @@ def _run(args: argparse.Namespace) -> int:
     from tuiexplore.reports.sources import side_excerpt
 
     _no_empty_paths(args, "--pcap", "--export", "--kernel-src", "--kernel")
+    user_settings()  # its kernel_src
     scn = _scenario(args.scenario)
     launcher = _guest(args.kernel)
     out_lock = threading.Lock()
@@ -431,7 +437,7 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
         else f"Step real socket syscalls and watch Linux decide FIN or RST. Also: tuiexplore {{{','.join(COMMANDS)}}} ...",
     )
     p.add_argument("--version", action="version", version=f"tuiexplore {__version__}")
-    p.add_argument("scenario", nargs="?", default="seed-rst", help="built-in name or TOML file (default: seed-rst)")
+    p.add_argument("scenario", nargs="?", help="built-in name or TOML file (default: config.toml's scenario, else seed-rst)")
     if demo:
         p.add_argument("--pause", type=float, default=2.0, metavar="SECONDS", help="pause per step (default 2)")
     p.add_argument("--theme", default=None, help="colour theme (dark, light, contrast)")
@@ -440,10 +446,11 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     room.add_arguments(p, demo)
     args = p.parse_args(argv)
+    settings = user_settings()
     launcher = _guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
-    scn = _scenario(args.scenario)
+    scn = _scenario(default_scenario(args.scenario))
     if (code := room.headless(argv, args, demo)) is not None:
         return code
     from tuiexplore.tui.app import run_app
@@ -454,6 +461,7 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
         return 2
     return run_app(
         scn,
+        settings=settings,
         theme=args.theme,
         tracer=not args.no_trace,
         kernel_src=kernel_src,

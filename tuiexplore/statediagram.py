@@ -24,7 +24,7 @@ from tuiexplore.timeline import Event, PacketEvent, StateEvent, StepEvent, Verdi
 
 # The calls whose own code path moves a socket (tcp_close_state, tcp_connect, inet_listen, ...).
 CALL_MOVES = ("close", "shutdown", "connect", "listen", "exit")
-# Why a closing call sent RST, by the verdict's branch id (README "Branch ids").
+# Why a closing call sent RST, by the verdict's branch id (docs/reference/branches.md).
 ABORT_WHY = {
     "data_was_unread": "unread data",
     "linger_zero": "SO_LINGER 0",

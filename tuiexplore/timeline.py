@@ -33,6 +33,8 @@ class Event:
 
 @dataclass(frozen=True)
 class StepEvent(Event):
+    """A syscall an actor made: its arguments, its return value or errno, and its result (new fd name, bytes read, ...)."""
+
     type: ClassVar[str] = "step"
     step: int
     actor: str
@@ -45,6 +47,8 @@ class StepEvent(Event):
 
 @dataclass(frozen=True)
 class EpollEvent(Event):
+    """What epoll_wait reported for one fd: the event names and the hex mask."""
+
     type: ClassVar[str] = "epoll"
     step: int
     actor: str
@@ -55,6 +59,9 @@ class EpollEvent(Event):
 
 @dataclass(frozen=True)
 class PacketEvent(Event):
+    """A TCP segment on the wire: from/to (actor names, or "?"), ports, tcpdump's flags, relative
+    seq/ack, length, window, options."""
+
     type: ClassVar[str] = "packet"
     internal: ClassVar[tuple[str, ...]] = ("raw", "index")
     src: str
@@ -99,6 +106,8 @@ class PacketEvent(Event):
 
 @dataclass(frozen=True)
 class StateEvent(Event):
+    """A socket moved from one TCP state to another; ``source``: ``tracepoint`` or ``tcp_info``."""
+
     type: ClassVar[str] = "state"
     internal: ClassVar[tuple[str, ...]] = ("listener",)
     actor: str
@@ -125,6 +134,8 @@ UNOBSERVED = "unobserved"  # a verdict's ``observed`` where there was no evidenc
 
 @dataclass(frozen=True)
 class VerdictEvent(Event):
+    """What a closing call did (FIN, RST or none) against what was predicted, with the kernel branch, RST reason and counters."""
+
     type: ClassVar[str] = "verdict"
     internal: ClassVar[tuple[str, ...]] = ("explanation", "path")
     step: int
@@ -151,6 +162,8 @@ class VerdictEvent(Event):
 
 @dataclass(frozen=True)
 class CountersEvent(Event):
+    """The kernel counters a step changed (nonzero deltas only, e.g. ``TcpExt.TCPAbortOnClose``)."""
+
     type: ClassVar[str] = "counters"
     step: int
     deltas: dict[str, int]
@@ -158,6 +171,8 @@ class CountersEvent(Event):
 
 @dataclass(frozen=True)
 class NoteEvent(Event):
+    """A message about the run (``info``, ``warn``, ``error``), e.g. why tracepoints are unavailable."""
+
     type: ClassVar[str] = "note"
     level: str
     text: str

@@ -5,7 +5,7 @@ This follows the kernel's code path (net/ipv4/tcp.c ``__tcp_close()``, ``tcp_dis
 branch, as shared/notes/kernel.md documents it. It is not a table of known scenarios: the inputs
 are what TCP_INFO, SIOCINQ, SIOCOUTQNSD and getsockopt report just before the call.
 
-Branch ids (fixed, documented in the README):
+Branch ids (fixed, documented in docs/reference/branches.md, made from BRANCHES):
 
 ===================  ===========================================================================
 ``listen_stop``      a listener closes: tcp_disconnect() on each child still in the accept queue

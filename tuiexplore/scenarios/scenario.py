@@ -23,7 +23,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _FLAGS = re.compile(r"^[FSRPUEW.]+$")
 _TOP_KEYS = {"title", "summary", "port", "step", "expect"}
 
-# Documented limits (README, "Scenario files"); the file's size and nesting are bounded in reader.
+# Documented limits (docs/reference/calls.md, made from these); the file's size and nesting are bounded in reader.
 MAX_STEPS = 1000
 MAX_ACTORS = 16  # each actor is a process of its own (~13 MB RSS): 16 is more than any exchange needs
 MAX_EXPECTS = MAX_STEPS

@@ -14,6 +14,7 @@ from textual.app import App
 from textual.message_pump import MessagePump
 from textual.worker import Worker, WorkerState
 
+from tuiexplore.config import Settings
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
@@ -26,6 +27,7 @@ from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
 from tuiexplore.tui.explorer import ExplorerScreen
 from tuiexplore.tui.messages import KernelSourceFound
+from tuiexplore.tui.settings import apply as apply_settings
 from tuiexplore.tui.signals import exit_on_signals
 from tuiexplore.tui.widgets import printable
 
@@ -49,13 +51,13 @@ class ExplorerApp(App):
         pause_s: float = 2.0,
         transport: Callable[..., Transport] | None = None,
         room: Room = NO_ROOM,
+        settings: Settings | None = None,
     ) -> None:
         """``transport``: how the lab's agent is reached (e.g. a guest kernel's); None: this host.
-        ``room``: the quiz and the demo's ``once`` (the recording is ``recorder``, set by run_app)."""
+        ``room``: the quiz and the demo's ``once`` (the recording is ``recorder``, set by run_app).
+        ``settings``: the user's (config.load()); None: the defaults."""
         super().__init__()
-        for t in themes.load_themes():
-            self.register_theme(t)
-        self.theme = themes.resolve(theme, list(self.available_themes))
+        self.settings = apply_settings(self, settings, theme)  # theme and keymap
         self.tracer = tracer
         self.driver_factory = driver_factory
         self.driver: LabDriver | None = None
@@ -129,6 +131,7 @@ def run_app(
     transport: Callable[..., Transport] | None = None,
     release: str | None = None,
     room: Room = NO_ROOM,
+    settings: Settings | None = None,
 ) -> int:
     """``transport``/``release``: a lab elsewhere (a guest kernel) and that kernel's version."""
     if sys.stdout.isatty():
@@ -150,6 +153,7 @@ def run_app(
             pause_s=pause_s,
             transport=transport,
             room=room,
+            settings=settings,
         )
         app.recorder = recorded.start(app, room.record, f"tuiexplore {scenario.name}: {scenario.title}")
     except (ValueError, SourceError) as exc:

@@ -12,11 +12,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from tuiexplore.config import Settings
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.compare import Row, first_divergence, focus_row, verdict_rows, verdict_text, verdicts_differ
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.kernel_view import KernelView
+from tuiexplore.tui.settings import apply as apply_settings
 from tuiexplore.tui.widgets import printable
 
 SIDES = ("left", "right")
@@ -25,10 +27,10 @@ SIDES = ("left", "right")
 class CompareApp(App):
     TITLE = "tuiexplore compare"
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("d", "divergence", "Go to divergence", id="divergence"),
-        Binding("v", "next_verdict", "Next verdict", id="next_verdict"),
-        Binding("k", "toggle_kernel", "Kernel panels", id="toggle_kernel"),
+        Binding("q", "quit", "Quit", id="compare.quit", tooltip="quit"),
+        Binding("d", "divergence", "Go to divergence", id="compare.divergence", tooltip="go to the first divergence on the wire"),
+        Binding("v", "next_verdict", "Next verdict", id="compare.next_verdict", tooltip="both kernel panels to the next verdict"),
+        Binding("k", "toggle_kernel", "Kernel panels", id="compare.kernel", tooltip="show or hide the kernel panels"),
     ]
     CSS = """
     Horizontal { height: 1fr; }
@@ -47,11 +49,10 @@ class CompareApp(App):
         theme: str | None = None,
         sources: tuple[Excerpt, Excerpt] | None = None,
         kernels: tuple[str, str] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__()
-        for t in themes.load_themes():
-            self.register_theme(t)
-        self.theme = themes.resolve(theme, list(self.available_themes))
+        self.settings = apply_settings(self, settings, theme)  # theme and keymap
         self.rows = rows
         self.names = (printable(names[0]), printable(names[1]))  # titles come from files: shown, never run
         self.sources = sources  # each side's own tcp.c: its branch lines and its kernel panel

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from textual.app import App
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -26,7 +27,10 @@ from tuiexplore.reports.details import table_text, verdict_text
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, VerdictEvent
+from tuiexplore.tui.bindings import EXPLORER_BINDINGS
 from tuiexplore.tui.driver import LabDriver, SavePcap
+from tuiexplore.tui.keyhelp import key_table
+from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import HelpScreen, TextScreen
 
 
@@ -65,7 +69,8 @@ def verdict_dialog(ex: Explorer) -> Screen | None:
 
 
 def help_dialog(ex: Explorer) -> Screen:
-    return HelpScreen()
+    packets = [b for b in PacketTable.BINDINGS if isinstance(b, Binding) and b.id]
+    return HelpScreen(key_table(ex.app, EXPLORER_BINDINGS) + key_table(ex.app, packets, "on the packets"))
 
 
 DIALOGS: dict[str, Callable[[Explorer], Screen | None]] = {

@@ -39,6 +39,7 @@ from tuiexplore.tui.dialogs import DIALOGS, export_bundle
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
 from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.kernel_view import KernelView
+from tuiexplore.tui.keyhelp import spoken
 from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.packets import PacketTable
@@ -234,7 +235,8 @@ class ExplorerScreen(Screen):
         self.problem = self.lab_problem = f"the lab failed: {m.text}"
         self.update_status()
         self.host.error = m.text
-        self.query_one(VerdictLine).show_text(f"The lab failed: {m.text}  (r restarts it)")
+        restart = spoken(self.app, EXPLORER_BINDINGS, "{restart}")
+        self.query_one(VerdictLine).show_text(f"The lab failed: {m.text}  ({restart} restarts it)")
         self.notify(printable(m.text), severity="error", markup=False, timeout=10)
 
     # -- actions -----------------------------------------------------------------------------

@@ -50,9 +50,9 @@ class PacketTable(ScrollView, can_focus=True):
         Binding("pagedown", "move(10)", "Page down", show=False),
         Binding("home", "move(-1000000)", "First", show=False),
         Binding("end", "move(1000000)", "Last", show=False),
-        Binding("enter", "select", "Packet details", id="packets.select"),
-        Binding("S", "absolute", "-S seq", id="packets.absolute"),
-        Binding("T", "timestamps", "-ttt", id="packets.timestamps"),
+        Binding("enter", "select", "Packet details", id="packets.select", tooltip="full dissection and why it was sent"),
+        Binding("S", "absolute", "-S seq", id="packets.absolute", tooltip="absolute sequence numbers (tcpdump -S)"),
+        Binding("T", "timestamps", "-ttt", id="packets.timestamps", tooltip="timestamps as -ttt / -ttttt"),
     ]
     absolute: reactive[bool] = reactive(False)
     ts_mode: reactive[int] = reactive(0)

@@ -13,13 +13,22 @@ from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Step
 from tuiexplore.timeline import Event, PacketEvent
 from tuiexplore.tui.actor_logs import ActorLogs
+from tuiexplore.tui.bindings import EXPLORER_BINDINGS
 from tuiexplore.tui.diagram import StateDiagram
 from tuiexplore.tui.kernel_view import KernelView
+from tuiexplore.tui.keyhelp import spoken
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.widgets import ActorLog, SocketsStrip, VerdictLine, printable, relayout
 
-HINT = "Press n or space to run the next step · ? for help · o to open another scenario · s to let the server run the seed loop"
-PLAYING = "Playing: a step every {every:g} s · a pauses (then n or space steps by hand) · + and - change the pace · ? for help"
+# {binding id}: its keys in force (keyhelp.spoken)
+HINT = (
+    "Press {next} to run the next step · {help} for help · {open} to open another scenario · "
+    "{seed} to let the server run the seed loop"
+)
+PLAYING = (
+    "Playing: a step every {every} s · {autoplay} pauses (then {next} steps by hand) · "
+    "{slower} and {faster} change the pace · {help} for help"
+)
 
 
 def show_panel(screen: Screen, panels: tuple[str, ...], index: int) -> None:
@@ -34,7 +43,8 @@ def show_panel(screen: Screen, panels: tuple[str, ...], index: int) -> None:
 def show_hint(screen: Screen, every_s: float | None = None) -> None:
     """The lines under the panels before the first step: no narration, the keys to start with
     (``every_s``: autoplay's pause while it plays, when the keys to start with are others)."""
-    screen.query_one(VerdictLine).show_text(HINT if every_s is None else PLAYING.format(every=every_s))
+    text = HINT if every_s is None else PLAYING.replace("{every}", f"{every_s:g}")
+    screen.query_one(VerdictLine).show_text(spoken(screen.app, EXPLORER_BINDINGS, text))
     screen.query_one("#narration", Static).display = False
 
 

@@ -33,23 +33,8 @@ the socket states and counters, and (as root) its tracepoints.
   **v** opens it in full: the packets, counters and state changes behind it.
 
 ## Keys
-| key | action |
-| --- | --- |
-| `n` / `space` | run the scenario's next step |
-| `r` | restart the lab fresh (same scenario) |
-| `o` | open another scenario (built-in or TOML file) |
-| `s` | seed server loop on/off: the server accepts, writes "1" on EPOLLOUT, closes on HUP, by itself |
-| client: `k` `c` `e` `w` `h` `l` `x` `z` | socket, connect, read, write "x", shutdown(SHUT_WR), SO_LINGER {1,0}, close, exit |
-| server: `A` `E` `R` `W` `X` | accept, epoll_wait, read, write "1", close |
+{keys}
 | `ctrl+p` | command palette: any call with its arguments, for any actor |
-| `1` `2` `3` `4` | show actors / packets / kernel / sockets (narrow terminals) |
-| `v` | verdict details |
-| `t` | tcp_close_state() and its transition table |
-| `d` | the packet exchange as a ladder (sequence) diagram |
-| `m` | the TCP state diagram: each socket in its state, its last move lit with its cause (tab 5 when narrow) |
-| `S` · `T` on the packets | absolute sequence numbers (tcpdump -S) · timestamps as -ttt / -ttttt |
-| `ctrl+e` | export: pcap, JSON Lines timeline, Markdown transcript, SVG of this screen |
-| `?` | this help · `q` quit |
 
 Keys that make no sense now (close before socket) are dimmed in the footer. Esc only closes
 dialogs; it never changes the lab.
@@ -69,7 +54,7 @@ dialogs; it never changes the lab.
 
 
 class Dialog(ModalScreen[object]):
-    BINDINGS = [Binding("escape", "dismiss", "Close", id="dialog.close")]
+    BINDINGS = [Binding("escape", "dismiss", "Close", id="dialog.close", tooltip="close the dialog")]
     DEFAULT_CSS = """
     Dialog { align: center middle; }
     Dialog > .dialog { width: 90%; height: 90%; border: round $primary; background: $surface; padding: 0 1; }
@@ -77,16 +62,22 @@ class Dialog(ModalScreen[object]):
 
 
 class ReadOnlyDialog(Dialog):
-    BINDINGS = [Binding("q", "dismiss", "Close", id="dialog.quit")]
+    BINDINGS = [Binding("q", "dismiss", "Close", id="dialog.quit", tooltip="close a dialog that only shows text")]
 
 
 class HelpScreen(ReadOnlyDialog):
+    """The explorer's help; ``keys``: its key table's rows, as the keymap has them (keyhelp)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__()
+        self.keys = keys
+
     def compose(self) -> ComposeResult:
         # Imported when help is first opened: Markdown brings markdown-it, 12 ms of the launch.
         from textual.widgets import Markdown
 
         with VerticalScroll(classes="dialog"):
-            yield Markdown(HELP)
+            yield Markdown(HELP.format(keys="\n".join(["| key | action |", "| --- | --- |", *self.keys])))
 
 
 class TextScreen(ReadOnlyDialog):

@@ -12,11 +12,13 @@ import sys
 from textual import work
 from textual.app import App
 
+from tuiexplore.config import Settings
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import discover
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.messages import KernelSourceFound
+from tuiexplore.tui.settings import apply as apply_settings
 from tuiexplore.tui.signals import exit_on_signals
 from tuiexplore.tui.step_feed import EventBatcher, SessionThread, SteppingSession
 from tuiexplore.tui.step_screen import StepScreen
@@ -38,11 +40,10 @@ class StepApp(App):
         theme: str | None = None,
         excerpt: Excerpt | None = None,
         find_source: bool = False,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__()
-        for t in themes.load_themes():
-            self.register_theme(t)
-        self.theme = themes.resolve(theme, list(self.available_themes))
+        self.settings = apply_settings(self, settings, theme)  # theme and keymap
         self.session, self.batcher, self.find_source = session, batcher, find_source
         self.stepper_screen = StepScreen(session, actors, excerpt or bundled(), where)
         self.thread: SessionThread | None = None
@@ -75,7 +76,12 @@ class StepApp(App):
 
 
 def run_step_app(
-    programs: list[tuple[str, list[str]]], lab: bool, capture: bool, theme: str | None = None, with_server: str | None = None
+    programs: list[tuple[str, list[str]]],
+    lab: bool,
+    capture: bool,
+    theme: str | None = None,
+    with_server: str | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Start the programs (one line and exit 2 if they cannot be traced), then the screen."""
     from tuiexplore.trace.command import left_behind
@@ -101,7 +107,7 @@ def run_step_app(
         print(f"tuiexplore step: {exc}", file=sys.stderr)
         return 2
     actors = [name for name, _ in programs] + (["server"] if with_server else [])
-    app = StepApp(session, batcher, actors, where, theme=theme, find_source=True)
+    app = StepApp(session, batcher, actors, where, theme=theme, find_source=True, settings=settings)
     app.run()
     print(f"tuiexplore step: {left_behind(session)}", file=sys.stderr)  # by pid: nothing survives unsaid
     return app.return_code or 0

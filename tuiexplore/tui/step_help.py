@@ -31,19 +31,17 @@ close of a socket, dup, epoll, poll/select, fork/clone, exit). Other syscalls ru
   state and who else still holds the socket; after it ran, what the kernel did.
 
 ## Keys
-| key | action |
-| --- | --- |
-| `n` / `space` | run the selected program's parked call |
-| `N` | run the selected program on until its next closing call parks |
-| `g` | run every program on until the next closing call parks (any program's) |
-| `tab` / `shift+tab` | select the next / previous program |
-| `d` | detach: the programs run on untraced, correctly |
-| `1` `2` `3` `4` | show programs / packets / kernel / output (narrow terminals) |
-| `?` | this help · `q` quit (detaches first) |
+{keys}
 """
 
 
 class StepHelp(ReadOnlyDialog):
+    """``keys``: the key table's rows, as the keymap has them (keyhelp)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__()
+        self.keys = keys
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):
-            yield Markdown(HELP)
+            yield Markdown(HELP.format(keys="\n".join(["| key | action |", "| --- | --- |", *self.keys])))

@@ -30,6 +30,7 @@ from tuiexplore.trace.describe import args_text, parked_text, prediction_words, 
 from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.kernel_view import KernelView
+from tuiexplore.tui.keyhelp import key_table, spoken
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.panels import show_panel
@@ -41,19 +42,40 @@ from tuiexplore.tui.widgets import ActorLog, VerdictLine, log_id, printable
 
 PANELS = ("actors", "packets", "kernel", "output")
 HINT = (
-    "n runs the selected program's parked call · N to its next closing call · g all to the next closing call · tab: next program"
+    "{step.next} runs the selected program's parked call · {step.until} to its next closing call · {step.go} all to the next "
+    "closing call · {step.select}: next program"
 )
 
 STEP_BINDINGS = [
-    Binding("n,space", "run_one", "Run call", id="step.next"),
-    Binding("N", "until_close", "To next close", id="step.until"),
-    Binding("g", "go", "Go (all)", id="step.go"),
-    Binding("tab", "select(1)", "Next program", id="step.select", show=False),
-    Binding("shift+tab", "select(-1)", "Previous program", id="step.select_back", show=False),
-    Binding("d", "detach", "Detach", id="step.detach"),
-    Binding("question_mark", "help", "Help", id="step.help"),
-    Binding("q", "app.quit", "Quit", id="step.quit", tooltip="detaches first: the programs run on"),
-    *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"step.show.{PANELS[i]}", show=False) for i in range(4)],
+    Binding("n,space", "run_one", "Run call", id="step.next", tooltip="run the selected program's parked call"),
+    Binding(
+        "N",
+        "until_close",
+        "To next close",
+        id="step.until",
+        tooltip="run the selected program on until its next closing call parks",
+    ),
+    Binding(
+        "g", "go", "Go (all)", id="step.go", tooltip="run every program on until the next closing call parks (any program's)"
+    ),
+    Binding("tab", "select(1)", "Next program", id="step.select", show=False, tooltip="select the next program"),
+    Binding(
+        "shift+tab", "select(-1)", "Previous program", id="step.select_back", show=False, tooltip="select the previous program"
+    ),
+    Binding("d", "detach", "Detach", id="step.detach", tooltip="detach: the programs run on untraced, correctly"),
+    Binding("question_mark", "help", "Help", id="step.help", tooltip="this help"),
+    Binding("q", "app.quit", "Quit", id="step.quit", tooltip="quit: detaches first, the programs run on"),
+    *[
+        Binding(
+            str(i + 1),
+            f"show({i})",
+            PANELS[i].capitalize(),
+            id=f"step.show.{PANELS[i]}",
+            show=False,
+            tooltip=f"show the {PANELS[i]} panel (narrow terminals)",
+        )
+        for i in range(4)
+    ],
 ]
 
 
@@ -128,7 +150,7 @@ class StepScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#output", ActorLog).border_title = "Output (the programs' stdout and stderr)"
-        self.query_one(VerdictLine).show_text(HINT)
+        self.query_one(VerdictLine).show_text(spoken(self.app, STEP_BINDINGS, HINT))
         self.watch_shown(self.shown)
         self.select(self.selected)
         self.host.start_session(self)
@@ -342,7 +364,7 @@ class StepScreen(Screen):
         self.notify("detaching: the programs run on untraced", timeout=4)
 
     def action_help(self) -> None:
-        self.app.push_screen(StepHelp())
+        self.app.push_screen(StepHelp(key_table(self.app, STEP_BINDINGS)))
 
     def action_show(self, index: int) -> None:
         self.shown = index

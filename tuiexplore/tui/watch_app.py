@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
+from tuiexplore.config import Settings
 from tuiexplore.kernel.excerpt import bundled
 from tuiexplore.tui import recorded
 from tuiexplore.tui import theme as themes
@@ -22,7 +23,8 @@ from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
-from tuiexplore.tui.watch_widgets import SORTS, ConnRow, ConnTable, Detail, Story, detail_of
+from tuiexplore.tui.settings import apply as apply_settings
+from tuiexplore.tui.watch_widgets import ConnRow, ConnTable, Detail, Story, detail_of, pick_columns
 from tuiexplore.tui.widgets import printable
 from tuiexplore.watch.engine import Watch
 from tuiexplore.watch.packet import dissect
@@ -47,22 +49,23 @@ class WatchApp(App):
     CSS_PATH = themes.stylesheet_path()
     CSS = WATCH_CSS  # loaded after CSS_PATH: the watch layout wins over the explorer's
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("slash", "filter", "Filter"),
-        Binding("s", "sort(1)", "Sort"),
-        Binding("S", "sort(0)", "Reverse"),
-        Binding("p", "focus_packets", "Packets"),
-        Binding("c", "focus_conns", "Connections"),
-        Binding("escape", "unfilter", "Clear filter", show=False),
+        Binding("q", "quit", "Quit", id="watch.quit", tooltip="quit (the capture stops)"),
+        Binding("slash", "filter", "Filter", id="watch.filter", tooltip="filter: address, port, process, state, how it ended"),
+        Binding("s", "sort(1)", "Sort", id="watch.sort", tooltip="sort by the next column"),
+        Binding("S", "sort(0)", "Reverse", id="watch.reverse", tooltip="reverse the order"),
+        Binding("p", "focus_packets", "Packets", id="watch.packets", tooltip="the selected connection's packets"),
+        Binding("c", "focus_conns", "Connections", id="watch.connections", tooltip="back to the connections"),
+        Binding("escape", "unfilter", "Clear filter", show=False, id="watch.unfilter", tooltip="clear the filter"),
     ]
 
-    def __init__(self, watch: Watch, theme: str | None = None, start: bool = True) -> None:
+    def __init__(self, watch: Watch, theme: str | None = None, start: bool = True, settings: Settings | None = None) -> None:
         super().__init__()
         self.engine = watch  # not self.watch: that would hide DOMNode.watch(), Textual's reactive watcher
         self.start_engine = start
-        for t in themes.load_themes():
-            self.register_theme(t)
-        self.theme = themes.resolve(theme, list(self.available_themes))
+        self.settings = apply_settings(self, settings, theme)  # theme and keymap
+        self.columns, why = pick_columns(self.settings.watch_columns)
+        if why:
+            self.notify(printable(f"{self.settings.path}: {why}"), title="config", severity="warning", timeout=15, markup=False)
         self._version = -1
         self._detail_key: tuple[Any, ...] = ()
         self._done = False
@@ -73,7 +76,7 @@ class WatchApp(App):
     def compose(self) -> ComposeResult:
         yield Static("", id="status", markup=False)
         yield Input(placeholder="/ filters: address, port, process, state, how it ended", id="filter")
-        yield ConnTable(id="conns")
+        yield ConnTable(self.columns, id="conns")
         with Horizontal(id="detail"):
             with Vertical(id="left"):
                 yield PacketTable(id="packets")
@@ -119,6 +122,8 @@ class WatchApp(App):
         return (conn.id, conn.packets, len(conn.events), conn.end)
 
     def refresh_view(self) -> None:
+        if not self.query(ConnTable):  # the interval timer can fire once more while the app closes
+            return
         version, rows, detail, status = self.snapshot()
         notes = " · ".join(self.engine.notes[:2])
         ended = " · capture ended" if self._done else ""
@@ -158,9 +163,9 @@ class WatchApp(App):
 
     def action_sort(self, forward: int) -> None:
         table = self.query_one(ConnTable)
-        names = list(SORTS)
+        names = table.names
         if forward:
-            table.sort_by = names[(names.index(table.sort_by) + 1) % len(names)]
+            table.sort_by = names[(names.index(table.sort_by) + 1) % len(names)] if table.sort_by in names else names[0]
         else:
             table.reverse = not table.reverse
         self._version = -1
@@ -212,11 +217,11 @@ class WatchApp(App):
         self.engine.stop()
 
 
-def run_watch_app(watch: Watch, theme: str | None = None, record: str | None = None) -> int:
+def run_watch_app(watch: Watch, theme: str | None = None, record: str | None = None, settings: Settings | None = None) -> int:
     """``record``: an asciicast v2 file of what the screen shows (``--record``)."""
     recorder = None
     try:
-        app = WatchApp(watch, theme=theme)
+        app = WatchApp(watch, theme=theme, settings=settings)
         if record:
             recorder = recorded.start(app, record, "tuiexplore watch")
     except (ValueError, OSError) as exc:

@@ -6,6 +6,7 @@ touch the tracker. Everything from the wire (addresses, process names) is shown 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -16,6 +17,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
+from tuiexplore.safetext import quoted
 from tuiexplore.timeline import PacketEvent
 from tuiexplore.tui.widgets import printable, relayout
 from tuiexplore.watch.classify import End
@@ -113,6 +115,15 @@ SORTS = {  # the columns, in order: how it ended comes first, so 80 columns show
 }
 
 
+def pick_columns(wanted: Sequence[str]) -> tuple[list[str], str]:
+    """The columns to show, in the user's order (config's watch.columns); every column, and the
+    line that says why, when a name is not one of them."""
+    unknown = [c for c in wanted if c not in SORTS]
+    if unknown:
+        return list(SORTS), f"watch: no column {quoted(unknown[0])} (the columns: {', '.join(SORTS)}); showing them all"
+    return list(dict.fromkeys(wanted)) or list(SORTS), ""
+
+
 class ConnTable(DataTable):
     """One row per connection; sorted by a column (s / S, or a header click) and filtered by /.
     How a connection ended is coloured from the component classes."""
@@ -125,8 +136,9 @@ class ConnTable(DataTable):
     }
     """
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, columns: Sequence[str] = (), **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, classes="panel", **kw)
+        self.names = list(columns) or list(SORTS)  # shown, in this order (pick_columns)
         self.border_title = "Connections"
         self.sort_by = "#"
         self.reverse = False
@@ -135,7 +147,7 @@ class ConnTable(DataTable):
         self.shown: list[ConnRow] = []
 
     def on_mount(self) -> None:
-        for name in SORTS:
+        for name in self.names:
             self.add_column(name, key=name)
         # The cells hold their styles: a new theme (published once its styles are in) fills them anew.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.show(self.given))
@@ -157,19 +169,19 @@ class ConnTable(DataTable):
             if r.end is not None:
                 rst = "RST" in r.kind or r.end.kind in ("refused", "timeout")
                 style = self.get_component_rich_style("conntable--rst" if rst else "conntable--fin", partial=True)
-            self.add_row(
-                Text(str(r.id)),
-                Text(r.kind, style=style),
-                Text(printable(r.client)),
-                Text(printable(r.server)),
-                Text(r.evidence),
-                Text(printable(r.owner)),
-                Text(r.state),
-                Text(str(r.up), justify="right"),
-                Text(str(r.down), justify="right"),
-                Text(f"{r.duration:.3f}", justify="right"),
-                key=str(r.id),
-            )
+            cells = {
+                "#": Text(str(r.id)),
+                "ended": Text(r.kind, style=style),
+                "client": Text(printable(r.client)),
+                "server": Text(printable(r.server)),
+                "evidence": Text(r.evidence),
+                "process": Text(printable(r.owner)),
+                "state": Text(r.state),
+                "→ bytes": Text(str(r.up), justify="right"),
+                "← bytes": Text(str(r.down), justify="right"),
+                "duration": Text(f"{r.duration:.3f}", justify="right"),
+            }
+            self.add_row(*(cells[name] for name in self.names), key=str(r.id))
         ids = [r.id for r in rows]
         if selected in ids:
             self.move_cursor(row=ids.index(selected), animate=False)

@@ -70,7 +70,7 @@ def _port(text: str) -> int:
 
 
 def record(conn: Conn) -> dict[str, Any]:
-    """A finished connection as the README documents it."""
+    """A finished connection, with the fields watch/fields.py documents (docs/reference/watch-fields.md)."""
     e = conn.end
     assert isinstance(e, End), "finalized connections are classified"
     c, s = conn.sides
