@@ -6,8 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "tuiexplore"
-# may start the TUI (cli_config: `config show` lists every app's keys)
-ENTRY = {"tuiexplore.cli", "tuiexplore.cli_config", "tuiexplore.__main__"}
+# may start the TUI
+ENTRY = {"tuiexplore.cli", "tuiexplore.__main__"}
 UI_LIBS = {"textual", "rich"}
 
 

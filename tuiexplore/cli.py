@@ -12,33 +12,22 @@ import os
 import shutil
 import signal
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 from tuiexplore import __version__, outputs, pipes, room, safetext, stdio
+from tuiexplore.cli_common import InputError, guest, no_empty_paths, scenario
 from tuiexplore.cli_config import config_command, default_scenario, user_settings
 from tuiexplore.cli_config import say as _say
 from tuiexplore.files import FileError
-from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
+from tuiexplore.pipes import EXIT_PIPE, OutputClosed, output_gone
 
 if TYPE_CHECKING:  # the commands import what they need when they run: --help stays fast
+    from tuiexplore.config import Settings
     from tuiexplore.domain import LabInfo
-    from tuiexplore.scenarios.scenario import Scenario
+    from tuiexplore.kernel.excerpt import Excerpt
+    from tuiexplore.runner import RunResult
 
 COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step", "quiz", "config")
-
-
-class InputError(Exception):
-    """Unusable input: one line on stderr, exit status 2."""
-
-
-def _scenario(name: str) -> Scenario:
-    from tuiexplore.scenarios.scenario import ScenarioError, load
-
-    try:
-        return load(name)
-    except ScenarioError as exc:
-        raise InputError(str(exc)) from None
 
 
 def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
@@ -170,7 +159,7 @@ def _command(argv: list[str]) -> int:
     sv.add_argument("--quiz", action="store_true", help="each tab guesses before each closing step (tuiexplore --quiz)")
     args = p.parse_args(argv)
     if args.cmd == "config":
-        return config_command(args.action)
+        return config_command(args.action, _keymaps)
     if args.cmd == "serve":
         return _serve(args)
     if args.cmd == "compare":
@@ -197,20 +186,13 @@ def _port(text: str) -> int:
     return port
 
 
-def _no_empty_paths(args: argparse.Namespace, *flags: str) -> None:
-    """An empty path is a mistake (an unset shell variable), not a request to skip the option."""
-    for flag in flags:
-        if getattr(args, flag.lstrip("-").replace("-", "_"), None) == "":
-            raise InputError(f"{flag}: an empty path")
-
-
 def _kernel(args: argparse.Namespace) -> int:
     import platform
 
     from tuiexplore.kernel.notes import version_notes
     from tuiexplore.kernel.source import SourceError, discover
 
-    _no_empty_paths(args, "--kernel-src")
+    no_empty_paths(args, "--kernel-src")
     user_settings()  # its kernel_src
     try:
         ex = discover(args.kernel_src)
@@ -252,8 +234,8 @@ def _compare(args: argparse.Namespace) -> int:
     kernels = args.kernel or []
     if len(kernels) > 2 or (args.b is None and len(kernels) != 2):
         raise InputError("compare takes two scenarios, or one scenario and two --kernel")
-    scns = [_scenario(args.a), _scenario(args.b or args.a)]
-    launchers = [_guest(k) for k in kernels] + [None] * (2 - len(kernels))
+    scns = [scenario(args.a), scenario(args.b or args.a)]
+    launchers = [guest(k) for k in kernels] + [None] * (2 - len(kernels))
     print(safetext.terminal(f"running {scns[0].name} and {scns[1].name} in two labs..."), file=sys.stderr, flush=True)
     try:
         with ThreadPoolExecutor(2) as pool:  # two labs, two namespaces: they cannot see each other
@@ -295,7 +277,7 @@ def _serve(args: argparse.Namespace) -> int:
     import socket
 
     args.scenario = default_scenario(args.scenario)
-    _scenario(args.scenario)  # an unusable one is said here, not in every tab
+    scenario(args.scenario)  # an unusable one is said here, not in every tab
     try:
         with socket.socket() as probe:
             probe.bind((args.host, args.port))
@@ -329,104 +311,22 @@ def _list() -> int:
     return 0
 
 
+def _keymaps(settings: Settings) -> tuple[list[str], str]:
+    from tuiexplore.tui.keymaps import problems, show
+
+    return list(problems(settings)), show(settings)
+
+
 def _run(args: argparse.Namespace) -> int:
-    if args.scenario.endswith(".pkt"):
-        from tuiexplore.packetdrill.command import PktInputError, run
+    from tuiexplore.run_command import run
 
-        try:
-            return run(args.scenario, args.define, args.dry_run, print)
-        except PktInputError as exc:
-            raise InputError(str(exc)) from None
-    import platform
-
-    from tuiexplore import runner
-    from tuiexplore.kernel.notes import running_unread_rule
-    from tuiexplore.kernel.source import SourceError, discover
-    from tuiexplore.lab.client import LabError
-    from tuiexplore.reports import transcript
-    from tuiexplore.reports.sources import side_excerpt
-
-    _no_empty_paths(args, "--pcap", "--export", "--kernel-src", "--kernel")
-    user_settings()  # its kernel_src
-    scn = _scenario(args.scenario)
-    launcher = _guest(args.kernel)
-    out_lock = threading.Lock()
-    closed = threading.Event()
-
-    def emit(text: str) -> None:
-        with out_lock:
-            if closed.is_set():
-                return
-            try:
-                print(text, flush=True)
-            except BrokenPipeError:
-                closed.set()
-                output_gone()
-            except stdio.OutputFailed as exc:
-                closed.set()
-                pipes.output_failed(str(exc))
-
-    signal.signal(signal.SIGPIPE, on_sigpipe)
-
-    if args.json:
-        on_event = lambda e: emit(e.to_json())  # noqa: E731
-        on_ready = None if launcher is None else (lambda info: on_event(transcript.where_note(info)))
-    else:
-        on_event = lambda e: emit(transcript.line(e))  # noqa: E731
-        on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
-    outputs.check(args.export, [args.pcap] if args.pcap else [])
-    try:  # the running kernel's own source, if found: its rules, the export (a guest's: its cached tcp.c)
-        excerpt = side_excerpt(launcher.kernel.source) if launcher and not args.kernel_src else discover(args.kernel_src)
-    except SourceError as exc:
-        raise InputError(str(exc)) from None
-    pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]
-    try:
-        result = runner.run(
-            scn,
-            on_event=on_event,
-            tracer=not args.no_trace,
-            pcap=pcaps,
-            on_ready=on_ready,
-            unread_rule=running_unread_rule(excerpt, platform.release()),
-            transport=launcher and launcher.transport,
-        )
-    except LabError as exc:
-        _say(f"the lab could not run: {exc}")
-        return 1
-    summary = [f"{result.frames} packets captured, {result.drops} dropped by the kernel"]
-    if args.pcap:
-        summary.append(f"pcap written to {args.pcap}")
-    if args.export:
-        from tuiexplore.reports import export
-        from tuiexplore.tui.screenshot import replay_screenshot
-
-        info = result.info
-        assert info is not None  # run() returns only once its lab has started
-
-        def shoot(path: str) -> None:
-            replay_screenshot(path, result, excerpt)
-
-        export.write(args.export, scn, info, result.events, excerpt, shoot)
-        summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
-    stream = sys.stderr if args.json else sys.stdout
-    print(safetext.terminal("# " + "; ".join(summary)), file=stream)  # it names the user's paths
-    for f in result.failures:
-        print(safetext.terminal(f"FAILED: {f}"), file=stream)  # it may quote an actor's message
-    if result.ok:
-        print(f"# {scn.name}: every step ran, every verdict and expectation held", file=stream)
-    return 0 if result.ok else 1
+    return run(args, _replay_screenshot)
 
 
-def _guest(name: str | None):  # noqa: ANN202 - a guest launcher or None, imported lazily
-    if name is None:
-        return None
-    from tuiexplore.guest.commands import resolve
-    from tuiexplore.guest.machine import GuestError
+def _replay_screenshot(path: str, result: RunResult, excerpt: Excerpt) -> None:
+    from tuiexplore.tui.screenshot import replay_screenshot
 
-    try:
-        return resolve(name)
-    except GuestError as exc:
-        raise InputError(str(exc)) from None
+    replay_screenshot(path, result, excerpt)
 
 
 def _explorer(argv: list[str], demo: bool = False) -> int:
@@ -447,10 +347,10 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     room.add_arguments(p, demo)
     args = p.parse_args(argv)
     settings = user_settings()
-    launcher = _guest(args.kernel)
+    launcher = guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
-    scn = _scenario(default_scenario(args.scenario))
+    scn = scenario(default_scenario(args.scenario))
     if (code := room.headless(argv, args, demo)) is not None:
         return code
     from tuiexplore.tui.app import run_app
@@ -467,7 +367,7 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
         kernel_src=kernel_src,
         autoplay=demo,
         pause_s=pause,
-        transport=launcher and launcher.transport,
-        release=launcher and launcher.kernel.version,
+        transport=launcher.transport if launcher else None,
+        release=launcher.kernel.version if launcher else None,
         room=room.from_args(args),
     )

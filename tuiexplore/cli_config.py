@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 
 from tuiexplore import safetext
 from tuiexplore.config import Settings
@@ -54,16 +55,17 @@ def default_scenario(given: str | None) -> str:
     return "seed-rst"
 
 
-def config_command(action: str) -> int:
+def config_command(action: str, keymaps: Callable[[Settings], tuple[list[str], str]]) -> int:
+    """``keymaps(settings)``: the keymap's problems and the settings shown with every binding id
+    (the TUI's knowledge, handed in by the CLI entry: this module imports no UI)."""
     from tuiexplore import config
 
     if action == "path":
         print(config.path())
         return 0
-    from tuiexplore.tui.keymaps import problems, show
-
     settings = user_settings()
-    for line in problems(settings):
+    problems, shown = keymaps(settings)
+    for line in problems:
         say(line)
-    print(show(settings))
+    print(shown)
     return 0

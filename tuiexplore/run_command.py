@@ -1,0 +1,112 @@
+"""``tuiexplore run``: a scenario (or a packetdrill script) headless, as a transcript or the
+contract's JSON Lines, with its pcap and export bundle."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tuiexplore import outputs, pipes, safetext, stdio
+from tuiexplore.cli_common import InputError, guest, no_empty_paths, scenario
+from tuiexplore.cli_config import say, user_settings
+from tuiexplore.pipes import on_sigpipe, output_gone
+
+if TYPE_CHECKING:
+    from tuiexplore.kernel.excerpt import Excerpt
+    from tuiexplore.runner import RunResult
+
+Screenshot = Callable[[str, "RunResult", "Excerpt"], None]
+
+
+def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
+    """``tuiexplore run``; ``screenshot(path, result, excerpt)`` draws the export's screen.svg (the
+    TUI's job, handed in by the CLI entry: this module imports no UI)."""
+    if args.scenario.endswith(".pkt"):
+        from tuiexplore.packetdrill.command import PktInputError, run
+
+        try:
+            return run(args.scenario, args.define, args.dry_run, print)
+        except PktInputError as exc:
+            raise InputError(str(exc)) from None
+    import platform
+
+    from tuiexplore import runner
+    from tuiexplore.kernel.notes import running_unread_rule
+    from tuiexplore.kernel.source import SourceError, discover
+    from tuiexplore.lab.client import LabError
+    from tuiexplore.reports import transcript
+    from tuiexplore.reports.sources import side_excerpt
+
+    no_empty_paths(args, "--pcap", "--export", "--kernel-src", "--kernel")
+    user_settings()  # its kernel_src
+    scn = scenario(args.scenario)
+    launcher = guest(args.kernel)
+    out_lock = threading.Lock()
+    closed = threading.Event()
+
+    def emit(text: str) -> None:
+        with out_lock:
+            if closed.is_set():
+                return
+            try:
+                print(text, flush=True)
+            except BrokenPipeError:
+                closed.set()
+                output_gone()
+            except stdio.OutputFailed as exc:
+                closed.set()
+                pipes.output_failed(str(exc))
+
+    signal.signal(signal.SIGPIPE, on_sigpipe)
+
+    if args.json:
+        on_event = lambda e: emit(e.to_json())  # noqa: E731
+        on_ready = None if launcher is None else (lambda info: on_event(transcript.where_note(info)))
+    else:
+        on_event = lambda e: emit(transcript.line(e))  # noqa: E731
+        on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
+    outputs.check(args.export, [args.pcap] if args.pcap else [])
+    try:  # the running kernel's own source, if found: its rules, the export (a guest's: its cached tcp.c)
+        excerpt = side_excerpt(launcher.kernel.source) if launcher and not args.kernel_src else discover(args.kernel_src)
+    except SourceError as exc:
+        raise InputError(str(exc)) from None
+    pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]
+    try:
+        result = runner.run(
+            scn,
+            on_event=on_event,
+            tracer=not args.no_trace,
+            pcap=pcaps,
+            on_ready=on_ready,
+            unread_rule=running_unread_rule(excerpt, platform.release()),
+            transport=launcher.transport if launcher else None,
+        )
+    except LabError as exc:
+        say(f"the lab could not run: {exc}")
+        return 1
+    summary = [f"{result.frames} packets captured, {result.drops} dropped by the kernel"]
+    if args.pcap:
+        summary.append(f"pcap written to {args.pcap}")
+    if args.export:
+        from tuiexplore.reports import export
+
+        info = result.info
+        assert info is not None  # run() returns only once its lab has started
+
+        def shoot(path: str) -> None:
+            screenshot(path, result, excerpt)
+
+        export.write(args.export, scn, info, result.events, excerpt, shoot)
+        summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
+    stream = sys.stderr if args.json else sys.stdout
+    print(safetext.terminal("# " + "; ".join(summary)), file=stream)  # it names the user's paths
+    for f in result.failures:
+        print(safetext.terminal(f"FAILED: {f}"), file=stream)  # it may quote an actor's message
+    if result.ok:
+        print(f"# {scn.name}: every step ran, every verdict and expectation held", file=stream)
+    return 0 if result.ok else 1
