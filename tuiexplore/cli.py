@@ -30,13 +30,26 @@ def _say(msg: str) -> None:
     print(f"tuiexplore: {safetext.terminal_lines(msg)}", file=sys.stderr)
 
 
-def _scenario(name: str):  # noqa: ANN202 - Scenario, imported lazily to keep --help fast
+def _scenario(name: str, wire: str | None = None):  # noqa: ANN202 - Scenario, imported lazily to keep --help fast
+    """``wire``: --wire, which overrides the file's [lab] wire (None: the file's, else loopback)."""
+    import dataclasses
+
     from tuiexplore.scenarios.scenario import ScenarioError, load
 
     try:
-        return load(name)
+        scn = load(name)
     except ScenarioError as exc:
         raise InputError(str(exc)) from None
+    return dataclasses.replace(scn, wire=wire) if wire else scn
+
+
+def _wire_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wire",
+        choices=("loopback", "relay"),
+        help="loopback (default), or relay: server and client in two namespaces, every frame through the lab's relay "
+        "(overrides the scenario's [lab] wire)",
+    )
 
 
 def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
@@ -104,6 +117,7 @@ def _command(argv: list[str]) -> int:
     r.add_argument("--export", metavar="DIR", help="also write a bundle: capture.pcap, timeline.jsonl, transcript.md, screen.svg")
     r.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* (its unread-data rule, the export)")
     r.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
+    _wire_option(r)
     k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")
     k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
@@ -115,6 +129,7 @@ def _command(argv: list[str]) -> int:
     )
     c.add_argument("--text", action="store_true", help="print the comparison instead of opening it in the explorer")
     c.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    _wire_option(c)
     ks = sub.add_parser("kernels", help="list the guest kernels; 'kernels get LINE' fetches a Debian cloud kernel")
     ks.add_argument("action", nargs="?", choices=["get"], help="get: download and unpack LINE into the cache")
     ks.add_argument("line", nargs="?", help="5.10, 6.1, 6.12 or 7.x")
@@ -124,6 +139,7 @@ def _command(argv: list[str]) -> int:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
+    _wire_option(sv)
     args = p.parse_args(argv)
     if args.cmd == "serve":
         return _serve(args)
@@ -194,7 +210,7 @@ def _compare(args: argparse.Namespace) -> int:
     kernels = args.kernel or []
     if len(kernels) > 2 or (args.b is None and len(kernels) != 2):
         raise InputError("compare takes two scenarios, or one scenario and two --kernel")
-    scns = [_scenario(args.a), _scenario(args.b or args.a)]
+    scns = [_scenario(args.a, args.wire), _scenario(args.b or args.a, args.wire)]
     launchers = [_guest(k) for k in kernels] + [None] * (2 - len(kernels))
     print(safetext.terminal(f"running {scns[0].name} and {scns[1].name} in two labs..."), file=sys.stderr, flush=True)
     try:
@@ -237,7 +253,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     from textual_serve.server import Server
 
-    command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *(["demo"] if args.demo else []), args.scenario])
+    wire = ["--wire", args.wire] if args.wire else []
+    command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *(["demo"] if args.demo else []), *wire, args.scenario])
     url = f"http://{args.host}:{args.port}"
     print(f"tuiexplore: serving the explorer on {url}", flush=True)
     if args.host in ("127.0.0.1", "localhost", "::1"):
@@ -271,7 +288,7 @@ def _run(args: argparse.Namespace) -> int:
     from tuiexplore.reports import transcript
     from tuiexplore.reports.sources import side_excerpt
 
-    scn = _scenario(args.scenario)
+    scn = _scenario(args.scenario, args.wire)
     launcher = _guest(args.kernel)
     out_lock = threading.Lock()
     closed = threading.Event()
@@ -362,11 +379,12 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
     p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
+    _wire_option(p)
     args = p.parse_args(argv)
     launcher = _guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
-    scn = _scenario(args.scenario)
+    scn = _scenario(args.scenario, args.wire)
     from tuiexplore.tui.app import run_app
 
     pause = getattr(args, "pause", 2.0)

@@ -164,8 +164,9 @@ class CaptureError(RuntimeError):
 class Capture:
     """A live scapy sniffer on ``lo`` feeding a queue of Frames; start() returns once it is live."""
 
-    def __init__(self, on_frame: Callable[[], None] | None = None) -> None:
-        self.frames: queue.SimpleQueue[Frame] = queue.SimpleQueue()
+    def __init__(self, on_frame: Callable[[], None] | None = None, frames: queue.SimpleQueue[Frame] | None = None) -> None:
+        """``frames``: a queue shared with another source (the relay's), or None for one of its own."""
+        self.frames: queue.SimpleQueue[Frame] = frames or queue.SimpleQueue()
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
         self._drops = 0

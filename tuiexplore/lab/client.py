@@ -58,8 +58,9 @@ class Lab:
         tracer: bool = True,
         timeout: float = 15.0,
         unread_rule: str | None = None,
+        wire: str = "loopback",
     ) -> LabInfo:
-        self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule))
+        self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule, wire))
         threading.Thread(target=self._read, name="lab-reader", daemon=True).start()
         self.info = dataclasses.replace(self._wait("ready", timeout).info, where=self._link.where)
         return self.info

@@ -85,6 +85,7 @@ class LabOptions:
     port: int | None = None
     no_tracer: bool = False
     unread_rule: str | None = None
+    wire: str = "loopback"  # or "relay" (tuiexplore/relay/)
 
 
 decode_options = decoder(LabOptions)

@@ -30,8 +30,13 @@ Predict = Callable[[Actor, str, dict[str, Any]], list[tuple[Any, Prediction]]]
 
 
 class StepRunner:
-    def __init__(self, out: Output, inbox: Inbox, actors: Actors, evidence: Evidence, who: Attribution, predict: Predict) -> None:
+    def __init__(
+        self, out: Output, inbox: Inbox, actors: Actors, evidence: Evidence, who: Attribution, predict: Predict, net: Any = None
+    ) -> None:
         self.out, self.inbox, self.actors, self.evidence, self.who, self.predict = out, inbox, actors, evidence, who, predict
+        # The lab's namespaces (relay/topology.py): their counters and socket states; None is this one.
+        self.counters = net.counters if net is not None else counters.read
+        self.states = net.states if net is not None else procnet.states
 
     def run(self, cmd: proto.StepCmd) -> StepDone:
         n, actor, call, args = cmd.step, cmd.actor, cmd.call, cmd.args
@@ -39,7 +44,7 @@ class StepRunner:
         self.out.step = n
         self.evidence.begin_step(n, (actor, args.get("fd")))
         wall0 = time.time()
-        before = counters.read()
+        before = self.counters()
         preds: list[tuple[Any, Prediction]] = []
         if call == "sleep":  # the lab waits; no process needed for it
             self.out.step_event(time.time(), n, actor, call, args, ret=0)
@@ -52,7 +57,7 @@ class StepRunner:
             outcome, message, waited = self.perform(n, a, call, args)
         waited += self.evidence.settle(self.inbox.handle_next)
         self.poll_states()
-        delta = counters.delta(before, counters.read())
+        delta = counters.delta(before, self.counters())
         if delta:
             self.out.emit(CountersEvent(self.out.rel(time.time()), n, delta))
         for verdict in self.evidence.verdicts(self.out.rel(time.time()), n, actor, call, preds, delta):
@@ -123,7 +128,7 @@ class StepRunner:
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""
         self.inbox.inspect_all()
         self.who.reset_listeners({a.name: a.sockets.values() for a in self.actors.all()})
-        for key, old, new, (actor, fd) in self.who.changes(procnet.states()):
+        for key, old, new, (actor, fd) in self.who.changes(self.states()):
             self.evidence.state(time.time(), actor, fd, old, new, "tcp_info", self.who.pending_of(key, fd))
 
 

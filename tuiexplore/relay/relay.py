@@ -1,0 +1,101 @@
+"""The relay: the one place where a frame crosses from one side of the lab to the other
+(packetdrill's ``run_packet.c``). It reads every frame once, in the order the two devices give
+them, hands it to the lab as a captured ``Frame`` and writes it on. Nothing arrives that the
+relay has not written, so it is also the lab's capture: the same interface as
+``lab.capture.Capture`` (``frames``, ``notes``, ``pending``, ``mark``, ``read_up_to``,
+``drops``, ``start``, ``stop``).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import select
+import threading
+import time
+from collections.abc import Callable
+
+from tuiexplore.lab.capture import Frame, decode
+
+SERVER, CLIENT = "server", "client"
+SIDES = (SERVER, CLIENT)
+_MAX_FRAME = 14 + 65535  # Ethernet header and the devices' MTU
+
+
+def other(side: str) -> str:
+    return CLIENT if side == SERVER else SERVER
+
+
+class Relay:
+    def __init__(self, fds: dict[str, int], on_frame: Callable[[], None] | None = None) -> None:
+        self.fds = fds  # side -> a packet socket on the relay's end of that side's veth pair
+        self.frames: queue.SimpleQueue[Frame] = queue.SimpleQueue()
+        self.notes: list[str] = []
+        self._on_frame = on_frame or (lambda: None)
+        self._read = 0  # frames read from a device (and, if TCP, queued in frames)
+        self._wake_r, self._wake_w = os.pipe()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+
+    # -- the capture's interface -------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
+        self._thread.start()
+
+    def drops(self) -> int:
+        return 0  # the relay reads every frame itself: nothing is delivered that it did not see
+
+    def pending(self) -> int:
+        return 0  # a frame is queued by the thread that read it, before it is written on
+
+    def mark(self) -> int:
+        return self._read
+
+    def read_up_to(self, mark: int) -> bool:
+        return self._read >= mark
+
+    def stop(self) -> None:
+        self._stop = True
+        os.write(self._wake_w, b"x")
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+        for fd in (*self.fds.values(), self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = {}
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        by_fd = {fd: side for side, fd in self.fds.items()}
+        while not self._stop:
+            ready, _, _ = select.select([*by_fd, self._wake_r], [], [])
+            for fd in ready:
+                if fd == self._wake_r:
+                    os.read(fd, 512)
+                    continue
+                try:
+                    data = os.read(fd, _MAX_FRAME)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:  # the device went away: the lab is closing
+                    return
+                self._pass(by_fd[fd], data)
+
+    def _pass(self, side: str, data: bytes) -> None:
+        frame = decode(time.time(), data)
+        if frame is not None:
+            self.frames.put(frame)
+        self._read += 1
+        if frame is not None:
+            self._on_frame()
+        self.send(other(side), data)
+
+    def send(self, side: str, data: bytes) -> None:
+        """Write one frame to a side's wire: it arrives there as from the network."""
+        try:
+            os.write(self.fds[side], data)
+        except OSError:
+            pass  # the lab is closing, or a frame the device does not take (it never arrives)

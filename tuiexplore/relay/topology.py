@@ -1,0 +1,135 @@
+"""Where the lab's sockets live, and what the agent reads from there: the wire it was asked for.
+
+``Loopback`` is the seed's lab: one namespace, the capture on ``lo``. ``RelayWire`` puts the
+actor named ``server`` in the lab's namespace and every other actor in a second one, each with a
+veth pair whose other end is in a third namespace, the relay's, which copies frames between the
+two ends: the sockets then talk through the agent.
+Both give the agent the same four things: the capture, the actor factory, the namespaces'
+counters and socket states (summed and merged: the two sides of one lab, as on loopback).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from tuiexplore.lab import counters, procnet
+from tuiexplore.lab.actors import ActorFactory, Post, ScriptedActor
+from tuiexplore.lab.capture import PACKET_IGNORE_OUTGOING, SOL_PACKET, Capture, attach_drop_outgoing
+from tuiexplore.lab.namespace import lo_up
+from tuiexplore.relay.capture import RelayCapture
+from tuiexplore.relay.link import LinkError, checksums_in_software, configure, mac, make_veth, neighbour
+from tuiexplore.relay.netns import NetNs
+from tuiexplore.relay.relay import CLIENT, SERVER, SIDES, Relay, other
+
+WIRES = ("loopback", "relay")
+DEVICE = "te-wire"  # in each side's namespace
+ENDS = {SERVER: "te-s", CLIENT: "te-c"}  # the pairs' other ends, in the relay's namespace
+ADDRS = {SERVER: "10.47.0.1", CLIENT: "10.47.0.2"}  # a private /24 of the lab's own
+NETMASK = "255.255.255.0"
+ETH_P_ALL = 0x0003
+# The namespace's own tables, read by the thread that is in it (not the process's first thread).
+_COUNTERS = ("/proc/thread-self/net/snmp", "/proc/thread-self/net/netstat")
+_TCP = "/proc/thread-self/net/tcp"
+
+
+class Loopback:
+    wire = "loopback"
+    factory: ActorFactory | None = None
+
+    def __init__(self, on_frame: Callable[[], None]) -> None:
+        self.capture = Capture(on_frame=on_frame)
+
+    def counters(self) -> dict[str, int]:
+        return counters.read()
+
+    def states(self) -> dict[tuple[int, int], str]:
+        return procnet.states()
+
+    def close(self) -> None:
+        pass
+
+
+def side_of(actor: str) -> str:
+    """The actor named "server" is on the server's side; every other actor on the client's.
+    Every connect() goes to the server's side (its address), where the lab's listeners are."""
+    return SERVER if actor == SERVER else CLIENT
+
+
+class RelayWire:
+    wire = "relay"
+
+    def __init__(self, on_frame: Callable[[], None]) -> None:
+        """Called in the lab's namespace, which becomes the server's side. Raises LinkError or
+        NetnsError (one line each) when the kernel gives no second namespace or no veth."""
+        self.ns = {SERVER: NetNs.current(), CLIENT: NetNs.new()}
+        self.wire_ns = NetNs.new()  # the relay's: the pairs' other ends, no address, no IP traffic
+        socks: list[socket.socket] = []
+        try:
+            hw = {}
+            for side, ns in self.ns.items():
+                with ns.inside():
+                    if side == CLIENT:
+                        lo_up()
+                    make_veth(DEVICE, ENDS[side], self.wire_ns.fd)
+                    configure(DEVICE, ADDRS[side], NETMASK)
+                    checksums_in_software(DEVICE)
+                    hw[side] = mac(DEVICE)
+            for side, ns in self.ns.items():
+                with ns.inside():
+                    neighbour(DEVICE, ADDRS[other(side)], hw[other(side)])
+            with self.wire_ns.inside():
+                for side in SIDES:
+                    configure(ENDS[side])
+                    socks.append(_packet_socket(ENDS[side]))
+        except Exception:
+            for sock in socks:
+                sock.close()
+            self.close()
+            raise
+        self.relay = Relay({side: sock.detach() for side, sock in zip(SIDES, socks, strict=True)}, on_frame)
+        # The lab's (the server side's) namespace is the calling thread's: its lo, captured here.
+        self.capture = RelayCapture(self.relay, Capture(on_frame, frames=self.relay.frames))
+
+    def factory(self, name: str, post: Post) -> ScriptedActor:
+        side = side_of(name)
+        # A child process starts in its parent thread's namespace and keeps it.
+        with self.ns[side].inside():
+            return ScriptedActor(name, post, env={"TUIEXPLORE_LAB_ADDR": ADDRS[side], "TUIEXPLORE_LAB_SERVER": ADDRS[SERVER]})
+
+    def counters(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for ns in self.ns.values():
+            with ns.inside():
+                for k, v in counters.read(_COUNTERS).items():
+                    total[k] = total.get(k, 0) + v
+        return total
+
+    def states(self) -> dict[tuple[int, int], str]:
+        merged: dict[tuple[int, int], str] = {}
+        for ns in self.ns.values():
+            with ns.inside():
+                merged.update(procnet.states(_TCP))
+        return merged
+
+    def close(self) -> None:
+        for ns in (*self.ns.values(), self.wire_ns):
+            ns.close()
+
+
+def _packet_socket(device: str) -> socket.socket:
+    """Every frame that arrives on the relay's end of a pair, and none the relay sends itself."""
+    try:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock.bind((device, ETH_P_ALL))
+    except OSError as exc:
+        raise LinkError(f"cannot open a packet socket on {device}: {exc.strerror}") from exc
+    try:
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    except OSError:  # kernels before 4.20
+        attach_drop_outgoing(sock)
+    return sock
+
+
+def make(wire: str, on_frame: Callable[[], None]) -> Loopback | RelayWire:
+    return RelayWire(on_frame) if wire == "relay" else Loopback(on_frame)
