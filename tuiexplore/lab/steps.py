@@ -17,7 +17,7 @@ from tuiexplore.lab import counters, procnet
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, Actors, PendingCall
 from tuiexplore.lab.attribution import Attribution
-from tuiexplore.lab.calls import is_closing
+from tuiexplore.lab.calls import WIRE_CALLS, is_closing
 from tuiexplore.lab.evidence import Evidence
 from tuiexplore.lab.inbox import Inbox
 from tuiexplore.lab.output import Output
@@ -34,7 +34,9 @@ class StepRunner:
         self, out: Output, inbox: Inbox, actors: Actors, evidence: Evidence, who: Attribution, predict: Predict, net: Any = None
     ) -> None:
         self.out, self.inbox, self.actors, self.evidence, self.who, self.predict = out, inbox, actors, evidence, who, predict
-        # The lab's namespaces (relay/topology.py): their counters and socket states; None is this one.
+        # The lab's wire (relay/topology.py): its namespaces' counters and socket states, the
+        # wire calls, what the relay did; None is loopback without its wire object (a test's).
+        self.net = net
         self.counters = net.counters if net is not None else counters.read
         self.states = net.states if net is not None else procnet.states
 
@@ -50,12 +52,16 @@ class StepRunner:
             self.out.step_event(time.time(), n, actor, call, args, ret=0)
             outcome, message = RETURNED, ""
             waited = self.wait(args["ms"] / 1000)
+        elif call in WIRE_CALLS:
+            (outcome, message), waited = self.control(n, actor, call, args), 0.0
         else:
             a = self.actors.get(actor)
             if is_closing(call, args) and will_run(a, call):
                 preds = self.predict(a, call, args)
             outcome, message, waited = self.perform(n, a, call, args)
         waited += self.evidence.settle(self.inbox.handle_next)
+        for text in self.net.notes(self.evidence.frames) if self.net is not None else []:
+            self.out.note("info", text)
         self.poll_states()
         delta = counters.delta(before, self.counters())
         if delta:
@@ -101,6 +107,16 @@ class StepRunner:
         message = msg.message if isinstance(msg, proto.Failed) else f"{a.name}: the actor process is gone"
         self.out.step_event(getattr(msg, "t0", t), n, a.name, call, args, result={"message": message, "failed": True})
         return FAILED, message, 0.0
+
+    def control(self, n: int, actor: str, call: str, args: dict[str, Any]) -> tuple[str, str]:
+        """A wire call: the relay's next rule for the actor's direction, or a release."""
+        done, said = self.net.control(actor, call, args, self.evidence.frames) if self.net is not None else (False, "")
+        if done:
+            self.out.step_event(time.time(), n, actor, call, args, ret=0, result=said)
+            return RETURNED, ""
+        message = said or f"{call} needs the relay's wire"
+        self.out.step_event(time.time(), n, actor, call, args, result={"message": message, "failed": True})
+        return FAILED, message
 
     def refuse(self, t: float, n: int, a: Actor, call: str, args: dict[str, Any]) -> tuple[str, str, float]:
         busy = a.blocked

@@ -42,7 +42,7 @@ class Controls:
         self._lock = threading.Lock()
         self._rules: dict[str, list[Rule]] = {}
         self.held: list[Held] = []
-        self.log: queue.SimpleQueue[tuple[Frame, str]] = queue.SimpleQueue()  # (frame, what was done)
+        self.log: queue.SimpleQueue[tuple[Frame, str, str]] = queue.SimpleQueue()  # (frame, from side, what was done)
 
     def add(self, side: str, rule: Rule) -> None:
         with self._lock:
@@ -64,13 +64,14 @@ class Controls:
         with self._lock:
             self.held.append(held)
 
-    def take(self, frame: Frame | None) -> list[Held]:
-        """The held segments to deliver now: all (``frame`` None) or that one; [] if not held."""
+    def take(self, to: str, frame: Frame | None) -> list[Held]:
+        """The held segments going ``to`` a side to deliver now: all (``frame`` None) or that
+        one; [] if it is not held."""
         with self._lock:
-            out = [h for h in self.held if frame is None or h.frame is frame]
+            out = [h for h in self.held if h.to == to and (frame is None or h.frame is frame)]
             self.held = [h for h in self.held if h not in out]
         return out
 
-    def pending_rules(self) -> list[tuple[str, Rule]]:
+    def is_held(self, frame: Frame) -> bool:
         with self._lock:
-            return [(side, r) for side, rules in self._rules.items() for r in rules]
+            return any(h.frame is frame for h in self.held)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from tuiexplore.lab.capture import Frame, decode
+from tuiexplore.relay.control import DELAY, DUPLICATE, HOLD, Controls, Held
 
 SERVER, CLIENT = "server", "client"
 SIDES = (SERVER, CLIENT)
@@ -33,6 +34,8 @@ class Relay:
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
         self._read = 0  # frames read from a device (and, if TCP, queued in frames)
+        self.controls = Controls()
+        self._due: list[tuple[float, Held]] = []  # delayed segments, by when they go (this thread's)
         self._wake_r, self._wake_w = os.pipe()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -71,7 +74,11 @@ class Relay:
     def _run(self) -> None:
         by_fd = {fd: side for side, fd in self.fds.items()}
         while not self._stop:
-            ready, _, _ = select.select([*by_fd, self._wake_r], [], [])
+            timeout = max(0.0, self._due[0][0] - time.time()) if self._due else None
+            ready, _, _ = select.select([*by_fd, self._wake_r], [], [], timeout)
+            while self._due and self._due[0][0] <= time.time():
+                _, late = self._due.pop(0)
+                self.send(late.to, late.data)
             for fd in ready:
                 if fd == self._wake_r:
                     os.read(fd, 512)
@@ -89,9 +96,29 @@ class Relay:
         if frame is not None:
             self.frames.put(frame)
         self._read += 1
+        rule = self.controls.decide(side, frame) if frame is not None else None
+        to = other(side)
+        if rule is None:
+            self.send(to, data)
+        elif rule.action == HOLD:
+            self.controls.hold(Held(frame, to, data))
+        elif rule.action == DUPLICATE:
+            self.send(to, data)
+            self.send(to, data)
+        elif rule.action == DELAY:
+            self._due.append((time.time() + rule.ms / 1000, Held(frame, to, data)))
+            self._due.sort(key=lambda d: d[0])
+        if rule is not None:
+            self.controls.log.put((frame, side, rule.action if rule.action != DELAY else f"delay {rule.ms} ms"))
         if frame is not None:
             self._on_frame()
-        self.send(other(side), data)
+
+    def release(self, side: str, frame: Frame | None) -> list[Frame]:
+        """Deliver the segments held from ``side`` (all, in the order they were held, or one)."""
+        out = self.controls.take(other(side), frame)
+        for h in out:
+            self.send(h.to, h.data)
+        return [h.frame for h in out]
 
     def send(self, side: str, data: bytes) -> None:
         """Write one frame to a side's wire: it arrives there as from the network."""

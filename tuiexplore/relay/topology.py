@@ -10,14 +10,17 @@ counters and socket states (summed and merged: the two sides of one lab, as on l
 
 from __future__ import annotations
 
+import queue
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from tuiexplore.lab import counters, procnet
 from tuiexplore.lab.actors import ActorFactory, Post, ScriptedActor
-from tuiexplore.lab.capture import PACKET_IGNORE_OUTGOING, SOL_PACKET, Capture, attach_drop_outgoing
+from tuiexplore.lab.capture import PACKET_IGNORE_OUTGOING, SOL_PACKET, Capture, Frame, attach_drop_outgoing
 from tuiexplore.lab.namespace import lo_up
 from tuiexplore.relay.capture import RelayCapture
+from tuiexplore.relay.control import Rule
 from tuiexplore.relay.link import LinkError, checksums_in_software, configure, mac, make_veth, neighbour
 from tuiexplore.relay.netns import NetNs
 from tuiexplore.relay.relay import CLIENT, SERVER, SIDES, Relay, other
@@ -45,6 +48,12 @@ class Loopback:
 
     def states(self) -> dict[tuple[int, int], str]:
         return procnet.states()
+
+    def control(self, actor: str, call: str, args: dict[str, Any], frames: list[Frame]) -> tuple[bool, Any]:
+        return False, f'{call} needs the relay\'s wire ([lab] wire = "relay", or --wire relay)'
+
+    def notes(self, frames: list[Frame]) -> list[str]:
+        return []
 
     def close(self) -> None:
         pass
@@ -97,6 +106,35 @@ class RelayWire:
         with self.ns[side].inside():
             return ScriptedActor(name, post, env={"TUIEXPLORE_LAB_ADDR": ADDRS[side], "TUIEXPLORE_LAB_SERVER": ADDRS[SERVER]})
 
+    def control(self, actor: str, call: str, args: dict[str, Any], frames: list[Frame]) -> tuple[bool, Any]:
+        """A wire call for the actor's direction: (True, the step's result) or (False, why not)."""
+        side, controls = side_of(actor), self.relay.controls
+        if call != "release":
+            controls.add(side, Rule(call, args.get("flags") or "", args.get("count") or 1, args.get("ms") or 0))
+            return True, {}
+        n = args.get("packet")
+        frame = frames[n - 1] if n is not None and 1 <= n <= len(frames) else None
+        if n is not None and (frame is None or not controls.is_held(frame)):
+            held = ", ".join(f"#{number(frames, h.frame)}" for h in controls.held) or "none"
+            return False, f"packet #{n} is not held (held now: {held})"
+        went = self.relay.release(side, frame)
+        return True, {"released": [number(frames, f) for f in went]}
+
+    def notes(self, frames: list[Frame]) -> list[str]:
+        """What the relay did since the last step's end, and what it still holds."""
+        out = []
+        while True:
+            try:
+                frame, side, what = self.relay.controls.log.get_nowait()
+            except queue.Empty:
+                break
+            out.append(f"relay: {what} #{number(frames, frame)} ({side} {frame.flags}, seq {frame.seq})")
+        held = self.relay.controls.held
+        if held:
+            listed = ", ".join(f"#{number(frames, h.frame)} to the {h.to} ({h.frame.flags})" for h in held)
+            out.append(f"relay: still held at the end of this step: {listed}; release delivers them")
+        return out
+
     def counters(self) -> dict[str, int]:
         total: dict[str, int] = {}
         for ns in self.ns.values():
@@ -115,6 +153,12 @@ class RelayWire:
     def close(self) -> None:
         for ns in (*self.ns.values(), self.wire_ns):
             ns.close()
+
+
+def number(frames: list[Frame], frame: Frame) -> int | str:
+    """A frame's number in the lab's packet list (the one the packet list shows), "?" before it
+    has been drained into the list."""
+    return next((i for i, f in enumerate(frames, 1) if f is frame), "?")
 
 
 def _packet_socket(device: str) -> socket.socket:

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tuiexplore.lab.calls import CALLS, Arg, ArgError, check_value, complete_args, is_closing
+from tuiexplore.lab.calls import CALLS, WIRE_CALLS, Arg, ArgError, check_value, complete_args, is_closing
 from tuiexplore.safetext import quoted, terminal
 from tuiexplore.scenarios import selector
 from tuiexplore.scenarios.reader import MAX_DEPTH, ScenarioError, read_file, too_deep
@@ -70,8 +70,9 @@ class Scenario:
 
     @property
     def actors(self) -> list[str]:
-        """The processes the lab needs (a ``sleep`` names an actor but runs in the lab itself)."""
-        return list(dict.fromkeys(s.actor for s in self.steps if s.call != "sleep"))
+        """The processes the lab needs (a ``sleep`` names an actor but runs in the lab itself, a
+        wire call names the direction the relay acts on)."""
+        return list(dict.fromkeys(s.actor for s in self.steps if s.call != "sleep" and s.call not in WIRE_CALLS))
 
 
 # -- the catalog ------------------------------------------------------------------------------
@@ -169,7 +170,7 @@ class _Validator:
             self.fail("field 'step': at least one [[step]] table is required", key="step")
         if len(raw_steps) > MAX_STEPS:
             self.fail(f"field 'step': {len(raw_steps)} steps, at most {MAX_STEPS}", "step", MAX_STEPS)
-        steps = self.steps(raw_steps)
+        steps = self.steps(raw_steps, wire)
         expects = self.expects(d.get("expect", []), steps)
         return Scenario(self.name, self.source, title.strip(), summary.strip(), steps, expects, port, wire)
 
@@ -185,7 +186,7 @@ class _Validator:
             self.fail(f"lab: field 'wire': must be one of {', '.join(WIRES)}, not {quoted(wire)}", "lab", 0, "wire")
         return wire
 
-    def steps(self, raw_steps: list[Any]) -> list[Step]:
+    def steps(self, raw_steps: list[Any], wire: str) -> list[Step]:
         names: dict[str, dict[str, str]] = {}  # actor -> fd name -> "socket" | "epoll"
         exited: dict[str, int] = {}
         steps = []
@@ -203,6 +204,10 @@ class _Validator:
                 what = "required" if call_name is None else f"unknown call {quoted(call_name)}"
                 self.fail(f"{where}: field 'call': {what} (expected one of: {', '.join(CALLS)})", "step", i, "call")
             call = CALLS[call_name]
+            if call_name in WIRE_CALLS and wire != "relay":
+                self.fail(
+                    f"step {i + 1}: field 'call': {call_name} needs the relay's wire ([lab] wire = \"relay\")", "step", i, "call"
+                )
             if call_name != "sleep" and actor not in names and len(names) >= MAX_ACTORS:
                 self.fail(f"{where}: field 'actor': a {MAX_ACTORS + 1}th actor; at most {MAX_ACTORS}", "step", i, "actor")
             where = f"step {i + 1} ({call_name})"
