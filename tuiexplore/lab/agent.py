@@ -68,7 +68,7 @@ class Agent:
     # -- start-up ----------------------------------------------------------------------------
     def start(self, ns: namespace.LabNamespace) -> None:
         self.port = self.opts.port or _free_port()
-        self.net = topology.make(self.opts.wire, lambda: self.items.put(Wake()))
+        self.net = topology.make(self.opts.wire, lambda: self.items.put(Wake()), self.port)
         self.actors.factory = self.actors.factory or self.net.factory
         capture = self.net.capture
         # Made from this (the main) thread: their interpreters start while we import scapy.

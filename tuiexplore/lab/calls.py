@@ -166,6 +166,23 @@ CALLS: dict[str, Call] = {
             (Arg("ms", "int", required=True), Arg("count", "int", 1), Arg("flags", "flags", "")),
             "the relay delivers the next segment(s) MS later",
         ),
+        Call(
+            "inject",
+            (
+                Arg("flags", "flags", required=True),
+                Arg("seq", "int"),
+                Arg("ack", "int"),
+                Arg("absolute", "bool", False),
+                Arg("win", "int"),
+                Arg("data", "str"),
+            ),
+            "the scripted peer sends one segment as the actor's side",
+        ),
+        Call(
+            "expect",
+            (Arg("flags", "flags", required=True), Arg("seq", "int"), Arg("ack", "int"), Arg("timeout_ms", "int", 1000)),
+            "the next segment the actor's side sends must be this one",
+        ),
     )
 }
 
@@ -183,8 +200,11 @@ LIMITS: dict[str, tuple[int, int]] = {
     "ms": (0, 60_000),  # sleep, delay
     "count": (1, 1000),  # segments a wire rule applies to
     "packet": (1, 10_000_000),  # a packet's number in the lab's list
+    "seq": (0, (1 << 32) - 1),  # relative to the sender's ISN, or absolute
+    "ack": (0, (1 << 32) - 1),
+    "win": (0, 65535),  # the header's 16 bits, as sent (before any scaling)
 }
-WIRE_CALLS = ("hold", "release", "drop", "duplicate", "delay")  # performed by the relay, not an actor
+WIRE_CALLS = ("hold", "release", "drop", "duplicate", "delay", "inject", "expect")  # performed by the relay, not an actor
 # setsockopt values: an int (struct linger's two ints for SO_LINGER); these keep the buffer sizes
 # and FIN_WAIT2 timers within what the kernel clamps them to rather than wrapping around.
 SOCKOPT_LIMITS: dict[str, tuple[int, int]] = {"SO_RCVBUF": (1, 1 << 30), "SO_SNDBUF": (1, 1 << 30), "TCP_LINGER2": (-1, 1 << 20)}

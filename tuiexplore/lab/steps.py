@@ -110,7 +110,13 @@ class StepRunner:
 
     def control(self, n: int, actor: str, call: str, args: dict[str, Any]) -> tuple[str, str]:
         """A wire call: the relay's next rule for the actor's direction, or a release."""
-        done, said = self.net.control(actor, call, args, self.evidence.frames) if self.net is not None else (False, "")
+        deadline = time.time() + args.get("timeout_ms", 0) / 1000
+        while True:  # an expect waits (bounded) for the segment it checks
+            done, said = self.net.control(actor, call, args, self.evidence.frames) if self.net is not None else (False, "")
+            if done is not None or time.time() >= deadline:
+                break
+            self.inbox.handle_next(0.005)
+            self.evidence.drain(final=True)
         if done:
             self.out.step_event(time.time(), n, actor, call, args, ret=0, result=said)
             return RETURNED, ""

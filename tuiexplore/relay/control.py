@@ -42,6 +42,8 @@ class Controls:
         self._lock = threading.Lock()
         self._rules: dict[str, list[Rule]] = {}
         self.held: list[Held] = []
+        self.undelivered: set[int] = set()  # id() of the frames dropped or still held
+        self.injected: set[int] = set()  # id() of the frames the scripted peer made
         self.log: queue.SimpleQueue[tuple[Frame, str, str]] = queue.SimpleQueue()  # (frame, from side, what was done)
 
     def add(self, side: str, rule: Rule) -> None:
@@ -63,6 +65,11 @@ class Controls:
     def hold(self, held: Held) -> None:
         with self._lock:
             self.held.append(held)
+            self.undelivered.add(id(held.frame))
+
+    def dropped(self, frame: Frame) -> None:
+        with self._lock:
+            self.undelivered.add(id(frame))
 
     def take(self, to: str, frame: Frame | None) -> list[Held]:
         """The held segments going ``to`` a side to deliver now: all (``frame`` None) or that
@@ -70,6 +77,7 @@ class Controls:
         with self._lock:
             out = [h for h in self.held if h.to == to and (frame is None or h.frame is frame)]
             self.held = [h for h in self.held if h not in out]
+            self.undelivered -= {id(h.frame) for h in out}
         return out
 
     def is_held(self, frame: Frame) -> bool:

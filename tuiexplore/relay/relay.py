@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from tuiexplore.lab.capture import Frame, decode
-from tuiexplore.relay.control import DELAY, DUPLICATE, HOLD, Controls, Held
+from tuiexplore.relay.control import DELAY, DROP, DUPLICATE, HOLD, Controls, Held
 
 SERVER, CLIENT = "server", "client"
 SIDES = (SERVER, CLIENT)
@@ -100,6 +100,8 @@ class Relay:
         to = other(side)
         if rule is None:
             self.send(to, data)
+        elif rule.action == DROP:
+            self.controls.dropped(frame)
         elif rule.action == HOLD:
             self.controls.hold(Held(frame, to, data))
         elif rule.action == DUPLICATE:
@@ -119,6 +121,15 @@ class Relay:
         for h in out:
             self.send(h.to, h.data)
         return [h.frame for h in out]
+
+    def inject(self, side: str, data: bytes) -> None:
+        """A frame of the lab's own making, into ``side``: seen (captured) like any other."""
+        frame = decode(time.time(), data)
+        self.controls.injected.add(id(frame))
+        self.frames.put(frame)
+        self.controls.log.put((frame, other(side), "inject"))
+        self.send(side, data)
+        self._on_frame()
 
     def send(self, side: str, data: bytes) -> None:
         """Write one frame to a side's wire: it arrives there as from the network."""

@@ -19,6 +19,7 @@ from tuiexplore.lab import counters, procnet
 from tuiexplore.lab.actors import ActorFactory, Post, ScriptedActor
 from tuiexplore.lab.capture import PACKET_IGNORE_OUTGOING, SOL_PACKET, Capture, Frame, attach_drop_outgoing
 from tuiexplore.lab.namespace import lo_up
+from tuiexplore.relay import peer
 from tuiexplore.relay.capture import RelayCapture
 from tuiexplore.relay.control import Rule
 from tuiexplore.relay.link import LinkError, checksums_in_software, configure, mac, make_veth, neighbour
@@ -68,9 +69,11 @@ def side_of(actor: str) -> str:
 class RelayWire:
     wire = "relay"
 
-    def __init__(self, on_frame: Callable[[], None]) -> None:
+    def __init__(self, on_frame: Callable[[], None], port: int) -> None:
         """Called in the lab's namespace, which becomes the server's side. Raises LinkError or
         NetnsError (one line each) when the kernel gives no second namespace or no veth."""
+        self.port = port
+        self.since = 0  # frames before this number are behind the scripted peer's last step
         self.ns = {SERVER: NetNs.current(), CLIENT: NetNs.new()}
         self.wire_ns = NetNs.new()  # the relay's: the pairs' other ends, no address, no IP traffic
         socks: list[socket.socket] = []
@@ -106,9 +109,24 @@ class RelayWire:
         with self.ns[side].inside():
             return ScriptedActor(name, post, env={"TUIEXPLORE_LAB_ADDR": ADDRS[side], "TUIEXPLORE_LAB_SERVER": ADDRS[SERVER]})
 
-    def control(self, actor: str, call: str, args: dict[str, Any], frames: list[Frame]) -> tuple[bool, Any]:
-        """A wire call for the actor's direction: (True, the step's result) or (False, why not)."""
+    def control(self, actor: str, call: str, args: dict[str, Any], frames: list[Frame]) -> tuple[bool | None, Any]:
+        """A wire call for the actor's direction: (True, the step's result), (False, why not), or
+        (None, what to say if it never comes) for an ``expect`` still waiting for its segment."""
         side, controls = side_of(actor), self.relay.controls
+        if call == "inject":
+            try:
+                raw = peer.inject(ADDRS[side], args, frames, set(controls.undelivered), self.port)
+            except peer.PeerError as exc:
+                return False, str(exc)
+            self.since = len(frames)
+            self.relay.inject(other(side), raw)
+            return True, {}
+        if call == "expect":
+            said, seen = peer.expect(ADDRS[side], actor, args, frames, self.since, self.port, controls.injected)
+            if said is None:
+                return None, f"expected {actor} {args['flags']}, saw none within {args['timeout_ms']} ms"
+            self.since = seen
+            return (False, said) if said else (True, {"packet": seen})
         if call != "release":
             controls.add(side, Rule(call, args.get("flags") or "", args.get("count") or 1, args.get("ms") or 0))
             return True, {}
@@ -175,5 +193,5 @@ def _packet_socket(device: str) -> socket.socket:
     return sock
 
 
-def make(wire: str, on_frame: Callable[[], None]) -> Loopback | RelayWire:
-    return RelayWire(on_frame) if wire == "relay" else Loopback(on_frame)
+def make(wire: str, on_frame: Callable[[], None], port: int) -> Loopback | RelayWire:
+    return RelayWire(on_frame, port) if wire == "relay" else Loopback(on_frame)
