@@ -57,11 +57,12 @@ def test_dropped_fin_is_retransmitted():
 
 def test_release_out_of_order_is_a_reorder():
     """Two data segments held (and the client's retransmissions of them, which come while they
-    are held); the second released first: the server ACKs the gap with a SACK of the second;
-    then the rest: the server reads both, in order."""
+    are held: a hold without a count lasts until the direction's release of all); the second
+    released first: the server ACKs the gap with a SACK of the second; then the rest: the
+    server reads both, in order."""
     r = relay(
         NODELAY,
-        step("client", "hold", count=10),
+        step("client", "hold"),
         step("client", "write", fd="c", data="a"),
         step("client", "write", fd="c", data="b"),
         step("client", "release", packet=5),

@@ -58,7 +58,7 @@ def test_the_relay_sees_every_segment_once_in_order_with_its_step():
 
 
 def test_a_v1_file_runs_on_loopback_unchanged():
-    relay_builtins = {"crossing-fins", "lost-fin"}
+    relay_builtins = {"crossing-fins", "lost-fin", "rst-in-window"}
     assert all(load(n).wire == "loopback" for n in builtin_names() if n not in relay_builtins)
 
 
@@ -106,8 +106,8 @@ from tuiexplore import runner
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.timeline import VerdictEvent
 out = {}
-for name in ("seed-rst", "clean-close", "exit-both-ends", "linger-zero", "crossing-fins"):
-    for wire in ("loopback", "relay") if name != "crossing-fins" else ("relay",):
+for name in ("seed-rst", "clean-close", "exit-both-ends", "linger-zero", "crossing-fins", "rst-in-window"):
+    for wire in ("loopback", "relay") if name not in ("crossing-fins", "rst-in-window") else ("relay",):
         r = runner.run(dataclasses.replace(load(name), wire=wire))
         out[name + " " + wire] = [r.info.mode, r.info.wire, r.failures,
             [[v.step, v.predicted, v.observed, v.branch] for v in r.events if isinstance(v, VerdictEvent)]]
@@ -121,6 +121,8 @@ def test_the_relay_works_unprivileged_with_the_same_verdicts():
     out = json.loads(proc.stdout)
     crossing = out["crossing-fins relay"]
     assert crossing[:3] == ["userns", "relay", []] and [v[2] for v in crossing[3]] == ["FIN", "FIN"], crossing
+    rst = out["rst-in-window relay"]  # the scripted peer's segments, unprivileged too
+    assert rst[:3] == ["userns", "relay", []] and rst[3] == [[13, "none", "none", "already_closed"]], rst
     for name in ("seed-rst", "clean-close", "exit-both-ends", "linger-zero"):
         loop, relay = out[f"{name} loopback"], out[f"{name} relay"]
         assert relay[:3] == ["userns", "relay", []], (name, relay)

@@ -157,7 +157,11 @@ CALLS: dict[str, Call] = {
         Call("exit", (), "the process exits; the kernel closes its fds", closing=True),
         Call("sleep", (Arg("ms", "int", required=True),), "the lab waits (timers, delayed ACKs)"),
         # The relay's wire only (tuiexplore/relay/control.py); the actor names the direction.
-        Call("hold", (Arg("count", "int", 1), Arg("flags", "flags", "")), "the relay holds the actor's next segment(s)"),
+        Call(
+            "hold",
+            (Arg("count", "int"), Arg("flags", "flags", "")),
+            "the relay holds the actor's next segment(s): COUNT, or every one until the next release",
+        ),
         Call("release", (Arg("packet", "int"),), "the relay delivers the actor's held segments (all, or packet #N)"),
         Call("drop", (Arg("count", "int", 1), Arg("flags", "flags", "")), "the relay drops the actor's next segment(s)"),
         Call("duplicate", (Arg("count", "int", 1), Arg("flags", "flags", "")), "the relay delivers the next segment(s) twice"),

@@ -1,8 +1,9 @@
 """Per-segment control: what the relay does with the next segments one side sends.
 
 A scenario's (or a user's) ``hold``, ``drop``, ``duplicate`` and ``delay`` are rules for the
-next matching segments of one direction; ``release`` delivers held segments, all in order or one
-by its packet number (out of order: a reorder). The relay's thread asks ``decide`` for every TCP
+next matching segments of one direction (a ``hold`` without a count: every one, retransmissions
+included, until the direction's next ``release``); ``release`` delivers held segments, all in
+order or one by its packet number (out of order: a reorder). The relay's thread asks ``decide`` for every TCP
 segment it reads; the lab's thread adds rules and releases. Every decision but "pass" is logged
 for the lab to say, with the packet's number, in the step it happened in.
 """
@@ -23,7 +24,7 @@ FLAG_LETTERS = "FSRPUEW."
 class Rule:
     action: str
     flags: str = ""  # tcpdump letters the segment must all carry ("" any segment)
-    count: int = 1  # segments still to match
+    count: int | None = 1  # segments still to match; None: every one until the side's release
     ms: int = 0  # delay
 
     def matches(self, frame: Frame) -> bool:
@@ -56,11 +57,17 @@ class Controls:
             rules = self._rules.get(side, [])
             for rule in rules:
                 if rule.matches(frame):
-                    rule.count -= 1
-                    if rule.count == 0:
-                        rules.remove(rule)
+                    if rule.count is not None:
+                        rule.count -= 1
+                        if rule.count == 0:
+                            rules.remove(rule)
                     return rule
         return None
+
+    def end_holds(self, side: str) -> None:
+        """A release ends the side's open-ended holds (those without a count)."""
+        with self._lock:
+            self._rules[side] = [r for r in self._rules.get(side, []) if not (r.action == HOLD and r.count is None)]
 
     def hold(self, held: Held) -> None:
         with self._lock:

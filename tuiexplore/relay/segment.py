@@ -68,8 +68,11 @@ class Connection:
             d.ts_val = ts if ts is not None else d.ts_val
             if id(f) in undelivered:  # dropped, or still held: the receiver has not had it
                 continue
-            end = (f.seq + f.payload_len + bool(f.flag_bits & SYN) + bool(f.flag_bits & FIN)) % MOD
-            if d.nxt is None or after(end, d.nxt):
+            size = f.payload_len + bool(f.flag_bits & SYN) + bool(f.flag_bits & FIN)
+            end = (f.seq + size) % MOD
+            # Only what occupies sequence space moves RCV.NXT: not an RST or a bare ACK (an
+            # injected RST with a wrong seq must not become the next one's default).
+            if size and (d.nxt is None or after(end, d.nxt)):
                 d.nxt = end
         return conn
 

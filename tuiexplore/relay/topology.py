@@ -128,13 +128,16 @@ class RelayWire:
             self.since = seen
             return (False, said) if said else (True, {"packet": seen})
         if call != "release":
-            controls.add(side, Rule(call, args.get("flags") or "", args.get("count") or 1, args.get("ms") or 0))
+            count = args.get("count") or (None if call == "hold" else 1)
+            controls.add(side, Rule(call, args.get("flags") or "", count, args.get("ms") or 0))
             return True, {}
         n = args.get("packet")
         frame = frames[n - 1] if n is not None and 1 <= n <= len(frames) else None
         if n is not None and (frame is None or not controls.is_held(frame)):
             held = ", ".join(f"#{number(frames, h.frame)}" for h in controls.held) or "none"
             return False, f"packet #{n} is not held (held now: {held})"
+        if frame is None:
+            controls.end_holds(side)
         went = self.relay.release(side, frame)
         return True, {"released": [number(frames, f) for f in went]}
 
@@ -146,7 +149,7 @@ class RelayWire:
                 frame, side, what = self.relay.controls.log.get_nowait()
             except queue.Empty:
                 break
-            out.append(f"relay: {what} #{number(frames, frame)} ({side} {frame.flags}, seq {frame.seq})")
+            out.append(f"relay: {what} #{number(frames, frame)} ({side} {frame.flags})")
         held = self.relay.controls.held
         if held:
             listed = ", ".join(f"#{number(frames, h.frame)} to the {h.to} ({h.frame.flags})" for h in held)

@@ -18,8 +18,9 @@ class ActorCalls(Provider):
     def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
         explorer = self.screen  # the screen the palette was opened on
         yield "TCP state diagram", "each socket in its state, its last move lit (m)", explorer.action_diagram
+        wire = explorer.info.wire if explorer.info else "loopback"
         for actor in explorer.actor_names():
-            for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel())):
+            for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel()), wire):
                 yield f"{actor}: {title}", f"run {call} in {actor} now", partial(explorer.run_manual, actor, call, args)
 
     async def discover(self) -> Hits:
