@@ -136,3 +136,17 @@ def test_a_bad_wire_argument_is_one_line(arg, message):
     with pytest.raises(ScenarioError) as err:
         parse(text, "f.toml")
     assert message in str(err.value) and str(err.value).startswith("f.toml:") and "\n" not in str(err.value)
+
+
+def test_the_palette_offers_the_wire_calls_only_on_the_relay():
+    from tuiexplore.session import FdModel
+    from tuiexplore.tui.keys import palette_calls
+
+    relay_titles = [t for t, _, _ in palette_calls("client", FdModel(), "relay") if t.startswith("relay: ")]
+    assert "relay: hold FINs until release" in relay_titles and "relay: inject an RST (seq = RCV.NXT)" in relay_titles
+    assert not [t for t, _, _ in palette_calls("client", FdModel()) if t.startswith("relay: ")]
+    # Every entry is a call the lab takes: its arguments pass the same checks as a file's.
+    from tuiexplore.lab.calls import check_args
+
+    for _, call, args in palette_calls("client", FdModel(), "relay"):
+        check_args(call, args)

@@ -9,17 +9,19 @@ a frame before it writes it on), so its counts are the barrier's.
 from __future__ import annotations
 
 from tuiexplore.lab.capture import Capture
+from tuiexplore.relay.netns import NetNs
 from tuiexplore.relay.relay import Relay
 
 
 class RelayCapture:
-    def __init__(self, relay: Relay, lo: Capture) -> None:
-        self.relay, self.lo = relay, lo
+    def __init__(self, relay: Relay, lo: Capture, server_ns: NetNs) -> None:
+        self.relay, self.lo, self.server_ns = relay, lo, server_ns
         self.frames = relay.frames
         self.notes = lo.notes
 
     def start(self) -> None:
-        self.lo.start()
+        with self.server_ns.inside():  # the packet socket belongs to the namespace it is made in
+            self.lo.start()
         self.relay.start()
 
     def drops(self) -> int:

@@ -1,7 +1,7 @@
 """Where the lab's sockets live, and what the agent reads from there: the wire it was asked for.
 
 ``Loopback`` is the seed's lab: one namespace, the capture on ``lo``. ``RelayWire`` puts the
-actor named ``server`` in the lab's namespace and every other actor in a second one, each with a
+actor named ``server`` in a namespace and every other actor in a second one, each with a
 veth pair whose other end is in a third namespace, the relay's, which copies frames between the
 two ends: the sockets then talk through the agent.
 Both give the agent the same four things: the capture, the actor factory, the namespaces'
@@ -32,6 +32,7 @@ ENDS = {SERVER: "te-s", CLIENT: "te-c"}  # the pairs' other ends, in the relay's
 ADDRS = {SERVER: "10.47.0.1", CLIENT: "10.47.0.2"}  # a private /24 of the lab's own
 NETMASK = "255.255.255.0"
 ETH_P_ALL = 0x0003
+CHILD_EHASH = 1024  # buckets (a power of two) for the client's and the relay's namespaces
 # The namespace's own tables, read by the thread that is in it (not the process's first thread).
 _COUNTERS = ("/proc/thread-self/net/snmp", "/proc/thread-self/net/netstat")
 _TCP = "/proc/thread-self/net/tcp"
@@ -70,19 +71,20 @@ class RelayWire:
     wire = "relay"
 
     def __init__(self, on_frame: Callable[[], None], port: int) -> None:
-        """Called in the lab's namespace, which becomes the server's side. Raises LinkError or
-        NetnsError (one line each) when the kernel gives no second namespace or no veth."""
+        """Called in the lab's namespace, where the three namespaces are made (the server's, the
+        client's, the relay's). Raises LinkError or NetnsError (one line each) when the kernel
+        gives no more namespaces or no veth."""
         self.port = port
         self.since = 0  # frames before this number are behind the scripted peer's last step
-        self.ns = {SERVER: NetNs.current(), CLIENT: NetNs.new()}
+        _small_child_ehash()
+        self.ns = {SERVER: NetNs.new(), CLIENT: NetNs.new()}
         self.wire_ns = NetNs.new()  # the relay's: the pairs' other ends, no address, no IP traffic
         socks: list[socket.socket] = []
         try:
             hw = {}
             for side, ns in self.ns.items():
                 with ns.inside():
-                    if side == CLIENT:
-                        lo_up()
+                    lo_up()
                     make_veth(DEVICE, ENDS[side], self.wire_ns.fd)
                     configure(DEVICE, ADDRS[side], NETMASK)
                     checksums_in_software(DEVICE)
@@ -100,8 +102,7 @@ class RelayWire:
             self.close()
             raise
         self.relay = Relay({side: sock.detach() for side, sock in zip(SIDES, socks, strict=True)}, on_frame)
-        # The lab's (the server side's) namespace is the calling thread's: its lo, captured here.
-        self.capture = RelayCapture(self.relay, Capture(on_frame, frames=self.relay.frames))
+        self.capture = RelayCapture(self.relay, Capture(on_frame, frames=self.relay.frames), self.ns[SERVER])
 
     def factory(self, name: str, post: Post) -> ScriptedActor:
         side = side_of(name)
@@ -174,6 +175,18 @@ class RelayWire:
     def close(self) -> None:
         for ns in (*self.ns.values(), self.wire_ns):
             ns.close()
+
+
+def _small_child_ehash() -> None:
+    """Namespaces made from here on get a TCP hash table of their own, small: reading
+    /proc/net/tcp walks every bucket of the table a namespace uses, and the host's (shared by
+    default) can take 15 ms to walk, each step, for each namespace. Linux 6.1+; older kernels
+    share the host's table (slower, same result)."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_child_ehash_entries", "w") as f:
+            f.write(str(CHILD_EHASH))
+    except OSError:
+        pass
 
 
 def number(frames: list[Frame], frame: Frame) -> int | str:
