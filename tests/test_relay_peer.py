@@ -69,3 +69,16 @@ def test_injected_data_is_taken_by_the_receiver_as_the_peers():
 def test_inject_with_no_connection_fails_in_one_line():
     r = run_text(steps(SERVER, step("client", "inject", flags="R")) + RELAY)
     assert r.failures == ["step 5: did not run as written (no connection on the lab port has been seen through the relay yet)"]
+
+
+def test_expect_looks_from_the_previous_step_on():
+    """The server's ACK of "hi" (step 8) is what an expect right after it sees; after a step in
+    which the server sent nothing, there is nothing to see (-1: look once, no wait)."""
+    r = relay(
+        HI,
+        step("server", "expect", flags=".", ack=3),
+        step("server", "read", fd="s"),
+        step("server", "expect", flags="R", timeout_ms=-1),
+    )
+    assert r.failures == ["step 11: did not run as written (expected server R, saw none within 0 ms)"]
+    assert next(e for e in of(r, StepEvent, 9)).result == {"packet": 5}

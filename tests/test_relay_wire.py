@@ -106,8 +106,8 @@ from tuiexplore import runner
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.timeline import VerdictEvent
 out = {}
-for name in ("seed-rst", "clean-close", "exit-both-ends", "linger-zero", "crossing-fins", "rst-in-window"):
-    for wire in ("loopback", "relay") if name not in ("crossing-fins", "rst-in-window") else ("relay",):
+for name in ("seed-rst", "clean-close", "exit-both-ends", "linger-zero", "crossing-fins", "rst-in-window", "close-no-rst"):
+    for wire in ("loopback", "relay") if name not in ("crossing-fins", "rst-in-window", "close-no-rst") else ("relay",):
         r = runner.run(dataclasses.replace(load(name), wire=wire))
         out[name + " " + wire] = [r.info.mode, r.info.wire, r.failures,
             [[v.step, v.predicted, v.observed, v.branch] for v in r.events if isinstance(v, VerdictEvent)]]
@@ -123,6 +123,8 @@ def test_the_relay_works_unprivileged_with_the_same_verdicts():
     assert crossing[:3] == ["userns", "relay", []] and [v[2] for v in crossing[3]] == ["FIN", "FIN"], crossing
     rst = out["rst-in-window relay"]  # the scripted peer's segments, unprivileged too
     assert rst[:3] == ["userns", "relay", []] and rst[3] == [[13, "none", "none", "already_closed"]], rst
+    no_rst = out["close-no-rst relay"]
+    assert no_rst[:3] == ["userns", "relay", []] and no_rst[3] == [[11, "FIN", "FIN", "fin"]], no_rst
     for name in ("seed-rst", "clean-close", "exit-both-ends", "linger-zero"):
         loop, relay = out[f"{name} loopback"], out[f"{name} relay"]
         assert relay[:3] == ["userns", "relay", []], (name, relay)

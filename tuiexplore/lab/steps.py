@@ -110,7 +110,7 @@ class StepRunner:
 
     def control(self, n: int, actor: str, call: str, args: dict[str, Any]) -> tuple[str, str]:
         """A wire call: the relay's next rule for the actor's direction, or a release."""
-        deadline = time.time() + args.get("timeout_ms", 0) / 1000
+        deadline = time.time() + max(0, args.get("timeout_ms", 0)) / 1000  # -1 (epoll's "for ever"): look once
         while True:  # an expect waits (bounded) for the segment it checks
             done, said = self.net.control(actor, call, args, self.evidence.frames) if self.net is not None else (False, "")
             if done is not None or time.time() >= deadline:

@@ -76,6 +76,7 @@ class RelayWire:
         gives no more namespaces or no veth."""
         self.port = port
         self.since = 0  # frames before this number are behind the scripted peer's last step
+        self.ends = [0, 0]  # the packet count at the end of the last two steps
         _small_child_ehash()
         self.ns = {SERVER: NetNs.new(), CLIENT: NetNs.new()}
         self.wire_ns = NetNs.new()  # the relay's: the pairs' other ends, no address, no IP traffic
@@ -123,9 +124,11 @@ class RelayWire:
             self.relay.inject(other(side), raw)
             return True, {}
         if call == "expect":
-            said, seen = peer.expect(ADDRS[side], actor, args, frames, self.since, self.port, controls.injected)
+            # The first segment since the previous step began (or the peer's last step, if later).
+            since = max(self.since, self.ends[0])
+            said, seen = peer.expect(ADDRS[side], actor, args, frames, since, self.port, controls.injected)
             if said is None:
-                return None, f"expected {actor} {args['flags']}, saw none within {args['timeout_ms']} ms"
+                return None, f"expected {actor} {args['flags']}, saw none within {max(0, args['timeout_ms'])} ms"
             self.since = seen
             return (False, said) if said else (True, {"packet": seen})
         if call != "release":
@@ -143,7 +146,8 @@ class RelayWire:
         return True, {"released": [number(frames, f) for f in went]}
 
     def notes(self, frames: list[Frame]) -> list[str]:
-        """What the relay did since the last step's end, and what it still holds."""
+        """What the relay did since the last step's end, and what it still holds (at each step's end)."""
+        self.ends = [self.ends[1], len(frames)]
         out = []
         while True:
             try:
