@@ -3,22 +3,70 @@
 
 lab_ready_s: from starting a lab to the capture being live and every actor answering.
 step_overhead_ms: a step's wall time, seen by the caller, beyond its own sleeps and waits (the
-quiet period that lets late ACKs arrive, time blocked in the kernel). Goals: < 0.5 s, < 10 ms.
+settling that lets late ACKs arrive, time blocked in the kernel). Goals: < 0.5 s, < 10 ms.
 Both wires in one run: loopback, then the relay (tuiexplore/relay/; goal: it adds < 1 ms a step).
-Usage: scripts/bench_lab.py [RUNS]   (default 20, per wire)
+seed_run_s: the whole `tuiexplore run seed-rst --json` process, median of WHOLE runs; floor_s:
+the same exchange (epoll server, client connect, a byte written, close with it unread, the
+server's epoll_wait) by an uninstrumented Python program in a fresh user+network namespace,
+alternating with it in the same run; and their ratio. Goal: seed_run_s < 0.3 s.
+Usage: scripts/bench_lab.py [RUNS [WHOLE]]   (default 20 per wire, and 10)
 """
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from tuiexplore.lab.client import Lab  # noqa: E402
 from tuiexplore.scenarios.scenario import load  # noqa: E402
+
+FLOOR = """
+import fcntl, select, socket, struct
+up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a new namespace's lo is down
+fcntl.ioctl(up, 0x8914, struct.pack("16sH14x", b"lo", 0x1 | 0x40))  # SIOCSIFFLAGS: IFF_UP|IFF_RUNNING
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 0))
+ls.listen(16)
+ep = select.epoll()
+ep.register(ls.fileno(), select.EPOLLIN)
+c = socket.socket()
+c.connect(ls.getsockname())
+ep.poll(1)
+conn, _ = ls.accept()
+ep.register(conn.fileno(), select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLHUP)
+ep.poll(1)
+conn.send(b"1")
+c.close()  # the byte unread: an RST
+assert ep.poll(1)
+"""
+
+
+def whole(argv: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(
+        argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    return time.perf_counter() - t
+
+
+def whole_runs(n: int) -> None:
+    """The whole process against the floor, alternating so that both see the same load."""
+    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
+    seed, floor = [], []
+    for _ in range(n):
+        seed.append(whole([sys.executable, "-m", "tuiexplore", "run", "seed-rst", "--json"]))
+        floor.append(whole([*unshare, sys.executable, "-c", FLOOR]))
+    print(f"seed_run_s={statistics.median(seed):.3f}")
+    print(f"floor_s={statistics.median(floor):.3f}")
+    print(f"seed_vs_floor_ratio={statistics.median(seed) / statistics.median(floor):.1f}")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -56,6 +104,7 @@ def bench(wire: str, runs: int) -> tuple[list[float], list[float]]:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    n_whole = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     ready, overheads = bench("loopback", runs)
     relay_ready, relay_overheads = bench("relay", runs)
     print(f"lab_ready_s={statistics.median(ready):.3f}")
@@ -63,6 +112,7 @@ def main() -> None:
     print(f"relay_lab_ready_s={statistics.median(relay_ready):.3f}")
     print(f"relay_step_overhead_ms={statistics.median(relay_overheads):.2f}")
     print(f"relay_adds_ms_per_step={statistics.median(relay_overheads) - statistics.median(overheads):.2f}")
+    whole_runs(n_whole)
 
 
 if __name__ == "__main__":

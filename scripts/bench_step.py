@@ -3,11 +3,18 @@
 
 The program makes ~100k non-network syscalls (getppid, and read() of /dev/zero, which the
 stepper must check is not a socket) and a few socket calls (3 loopback connections). Prints the
-three wall times and, last, step_vs_strace_ratio=<n>. Usage: scripts/bench_step.py [N]
+three wall times and step_vs_strace_ratio=<n>.
+
+Then the network-heavy one: tests/step_programs/cycles.c (built with gcc -O1, as the tests build
+their C programs) making C loopback connections, each ending in two closes (2C + 1 closing
+calls, the listener's last), under `strace -f` and under `tuiexplore step --auto --json`: the
+totals and what stepping adds per closing call. Goals: < 5 ms a closing call, C=200 in < 3 s.
+Usage: scripts/bench_step.py [N [C]]   (default 100000 and 200)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -32,15 +39,41 @@ for _ in range(3):
 
 
 def timed(argv: list[str]) -> float:
+    return timed_out(argv)[0]
+
+
+def timed_out(argv: list[str]) -> tuple[float, str]:
     t = time.perf_counter()
-    subprocess.run(
-        argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        argv,
+        check=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    return time.perf_counter() - t
+    return time.perf_counter() - t, out.stdout
+
+
+def network_heavy(conns: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        exe = Path(d) / "cycles"
+        subprocess.run(["gcc", "-O1", "-o", str(exe), str(ROOT / "tests" / "step_programs" / "cycles.c")], check=True)
+        prog = [str(exe), str(conns)]
+        strace = timed(["strace", "-f", "-o", "/dev/null", *prog])
+        step, out = timed_out([sys.executable, "-m", "tuiexplore", "step", "--auto", "--json", "--", *prog])
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    verdicts = [e for e in events if e.get("type") == "verdict"]
+    closing = {e["step"] for e in events if e.get("type") == "stop" and e.get("prediction") is not None}
+    print(f"program: cycles {conns} ({len(closing)} closing calls, {len(verdicts)} verdicts)")
+    print(f"cycles_strace_s={strace:.3f}")
+    print(f"cycles_step_s={step:.3f}")
+    print(f"ms_per_closing_call={(step - strace) / max(1, len(closing)) * 1000:.2f}")
 
 
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    conns = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     if not shutil.which("strace"):
         print("bench_step: strace is not installed (scripts/setup.sh test installs it)", file=sys.stderr)
         return 1
@@ -58,6 +91,7 @@ def main() -> int:
     print(f"strace_s={strace:.3f}")
     print(f"step_s={step:.3f}")
     print(f"step_vs_strace_ratio={step / strace:.2f}")
+    network_heavy(conns)
     return 0
 
 

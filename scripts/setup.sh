@@ -30,6 +30,8 @@ if [ "$extra" = "test" ]; then
   command -v g++ >/dev/null || need_apt+=(g++)
   command -v make >/dev/null || need_apt+=(make)
   command -v strace >/dev/null || need_apt+=(strace)
+  # The recording tests play a --record cast with the real player.
+  command -v asciinema >/dev/null || need_apt+=(asciinema)
 fi
 # The guest-kernel tests: QEMU (with virtiofsd) and busybox-static for 5.10/6.1's initramfs;
 # without recommends (firmware, GUI), which a -kernel boot does not use.

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh test
 venv="${TUIEXPLORE_VENV:-.venv}"
 "$venv/bin/ruff" check tuiexplore tests scripts
+"$venv/bin/mypy"  # over tuiexplore/, with the settings in pyproject.toml
 exec "$venv/bin/python" -m pytest "$@"

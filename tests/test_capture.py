@@ -62,8 +62,8 @@ def test_cbpf_drop_outgoing_keeps_one_copy_per_frame():
 import socket, sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from tuiexplore.lab.capture import attach_drop_outgoing
-from tuiexplore.lab.namespace import _lo_up
-_lo_up()
+from tuiexplore.lab.namespace import lo_up
+lo_up()
 plain = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 filt = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 attach_drop_outgoing(filt)
@@ -105,35 +105,35 @@ def test_pcap_reads_back_with_tcpdump(tmp_path):
     assert flags[:3] == ["S", "S.", "."] and flags[-1] == "R."
 
 
-def test_pending_and_a_mark_count_frames_the_sniffer_has_not_handed_on_yet():
-    # A sniffer that is slow to run (a loaded box, a guest under TCG) must not let a step end
-    # before its last frames are read: pending() says what the kernel queued and we did not read.
+def test_a_mark_counts_frames_the_reader_has_not_handed_on_yet():
+    # A reader that is slow to run (a loaded box, a guest under TCG) must not let a step end
+    # before its last frames are read: a mark (lo's count) is reached only once they are.
     code = f"""
 import socket, sys, threading, time
 sys.path.insert(0, {str(ROOT)!r})
 from tuiexplore.lab.capture import Capture
-from tuiexplore.lab.namespace import _lo_up
-_lo_up()
+from tuiexplore.lab.namespace import lo_up
+lo_up()
 gate = threading.Event()
 cap = Capture(on_frame=lambda: gate.wait(10))
 cap.start()
 srv = socket.create_server(("127.0.0.1", 0))
 c = socket.create_connection(srv.getsockname())  # three frames: S, S., .
-time.sleep(0.3)  # the sniffer holds the first frame in on_frame; the other two stay queued
+time.sleep(0.3)  # the reader holds the first frame in on_frame; the other two stay queued
 mark = cap.mark()
-before = (cap.pending(), cap.frames.qsize(), cap.read_up_to(mark))
+before = (mark, cap.frames.qsize(), cap.read_up_to(mark))
 gate.set()
 deadline = time.time() + 5
-while cap.pending() and time.time() < deadline:
+while not cap.read_up_to(mark) and time.time() < deadline:
     time.sleep(0.01)
-print(before, (cap.pending(), cap.frames.qsize(), cap.read_up_to(mark)))
+print(before, (cap.mark(), cap.frames.qsize(), cap.read_up_to(mark)))
 cap.stop()
 """
     unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
     out = subprocess.run([*unshare, sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     before, after = (ast.literal_eval(x) for x in out.stdout.strip().replace(") (", ")|(").split("|"))
-    # One frame queued for us (its on_frame still running), two on the socket: the mark taken
-    # then (the stepper's, at a closing call's return) is not reached until all three are read.
+    # Three frames on lo: one queued for us (its on_frame still running), two on the socket; the
+    # mark taken then (the stepper's, at a closing call's return) is not reached until all are read.
     assert before == (3, 1, False)
-    assert after == (0, 3, True)
+    assert after == (3, 3, True)

@@ -264,3 +264,15 @@ def test_installed_debian_source_if_present():
     ex = discover(tarball)
     assert ex.version.startswith("6.12.") and ex.first_line == 3065
     assert ex.branches["data_was_unread"] == [3109, 3111, 3113]
+
+
+def test_kernel_src_tarball_whose_tcp_c_is_not_a_file(tmp_path):
+    """A tarball whose net/ipv4/tcp.c (or Makefile) is a directory: one line, not a traceback (mypy found it)."""
+    tarball = tmp_path / "linux-6.9.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for name in ("linux-6.9/Makefile", "linux-6.9/net/ipv4/tcp.c"):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info)
+    proc = cli("kernel", "--kernel-src", str(tarball), env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no net/ipv4/tcp.c" in proc.stderr, proc.stderr

@@ -14,6 +14,7 @@ import sys
 import time
 
 import aiohttp
+import pytest
 from conftest import ROOT
 
 
@@ -23,11 +24,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_answers_on_loopback_and_streams_the_app():
+@pytest.mark.parametrize("flags, shows", [((), b"tcp_close"), (("--quiz",), b"quiz: no answer yet")], ids=["explorer", "quiz"])
+def test_serve_answers_on_loopback_and_streams_the_app(flags, shows):
+    """``--quiz``: each tab's explorer is its own player, with its own score line."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tuiexplore", "serve", "--port", str(port)],
+        [sys.executable, "-m", "tuiexplore", "serve", "--port", str(port), *flags],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -46,7 +49,7 @@ def test_serve_answers_on_loopback_and_streams_the_app():
             screen = b""
             async with http.ws_connect(ws_url + "?width=160&height=48") as ws:
                 end = time.monotonic() + 20
-                while b"Packets" not in screen and time.monotonic() < end:
+                while not (b"Packets" in screen and shows in screen) and time.monotonic() < end:
                     msg = await asyncio.wait_for(ws.receive(), 20)
                     if msg.type == aiohttp.WSMsgType.BINARY:
                         screen += msg.data
@@ -59,7 +62,7 @@ def test_serve_answers_on_loopback_and_streams_the_app():
         out, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}" in out and f"ssh -L {port}:127.0.0.1:{port}" in out
     assert "fonts.googleapis.com" not in page  # nothing fetched from outside the box
-    assert b"Packets" in screen and b"tcp_close" in screen
+    assert b"Packets" in screen and b"tcp_close" in screen and shows in screen
 
 
 def test_serve_refuses_a_busy_port():

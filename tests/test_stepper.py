@@ -59,8 +59,8 @@ def test_manual_stepping_from_another_thread(tmp_path):
 
 
 def test_a_closing_calls_verdict_waits_for_the_frames_queued_when_it_returned():
-    """A quiet wire is not enough: the verdict waits until the capture has read every frame the
-    kernel had queued for it when the call returned (a starved sniffer thread may lag)."""
+    """The verdict waits until the capture has read every frame lo had carried when the call
+    returned (a starved sniffer thread may lag)."""
     from types import SimpleNamespace
 
     from tuiexplore.trace.closecalls import ClosingCalls, _Closing
@@ -80,6 +80,7 @@ def test_a_closing_calls_verdict_waits_for_the_frames_queued_when_it_returned():
     emitted = []
     host = SimpleNamespace(wire=LaggingWire(), lab=False, changes=0, emit=emitted.append, rel=lambda ts=None: 1.0)
     host.drain_frames = lambda: None
+    host.verdict_ready = lambda mark: host.wire.caught_up(mark)  # Stepper.verdict_ready, no timer due
     calls = ClosingCalls(host, auto=False)
     parked = Parked(0.0, "client", 42, 42, "close", {"fd": 3}, ())
     calls.current = _Closing(1, parked, resumed_at=time.time())

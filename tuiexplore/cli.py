@@ -13,12 +13,16 @@ import shutil
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tuiexplore import __version__, outputs, safetext
+from tuiexplore import __version__, outputs, room, safetext
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
-COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step")
+if TYPE_CHECKING:  # the commands import what they need when they run: --help stays fast
+    from tuiexplore.domain import LabInfo
+    from tuiexplore.scenarios.scenario import Scenario
+
+COMMANDS = ("list", "run", "kernel", "kernels", "demo", "compare", "serve", "watch", "step", "quiz")
 
 
 class InputError(Exception):
@@ -30,7 +34,7 @@ def _say(msg: str) -> None:
     print(f"tuiexplore: {safetext.terminal_lines(msg)}", file=sys.stderr)
 
 
-def _scenario(name: str, wire: str | None = None):  # noqa: ANN202 - Scenario, imported lazily to keep --help fast
+def _scenario(name: str, wire: str | None = None) -> Scenario:
     """``wire``: --wire, which overrides the file's [lab] wire (None: the file's, else loopback)."""
     import dataclasses
 
@@ -77,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             from tuiexplore.trace.command import main as step_main
 
             return step_main(argv[1:], interactive=_step_screen)
+        if argv and argv[0] == "quiz":  # its own parser: lessons and their progress
+            from tuiexplore.quiz_command import main as quiz_main
+
+            return quiz_main(argv[1:], run_ui=_run_app)
         if argv and argv[0] in COMMANDS:
             return _command(argv)
         return _explorer(argv)
@@ -96,10 +104,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PIPE
 
 
-def _watch_ui(watch: Any, theme: str | None) -> int:
+def _run_app(*args: Any, **kw: Any) -> int:
+    from tuiexplore.tui.app import run_app
+
+    return run_app(*args, **kw)
+
+
+def _watch_ui(watch: Any, theme: str | None, record: str | None = None) -> int:
     from tuiexplore.tui.watch_app import run_watch_app
 
-    return run_watch_app(watch, theme=theme)
+    return run_watch_app(watch, theme=theme, record=record)
 
 
 def _command(argv: list[str]) -> int:
@@ -108,7 +122,9 @@ def _command(argv: list[str]) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list the built-in scenarios")
     r = sub.add_parser("run", help="run a scenario headless and check its expectations")
-    r.add_argument("scenario", help="a built-in name (see 'tuiexplore list') or a TOML file")
+    r.add_argument("scenario", help="a built-in name (see 'tuiexplore list'), a TOML file, or a packetdrill .pkt script")
+    r.add_argument("--dry-run", action="store_true", help="a .pkt script: read and check it, list its events, run nothing")
+    r.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE", help="a .pkt macro, as packetdrill's -D")
     fmt = r.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON Lines events on stdout (the contract's stream)")
     fmt.add_argument("--text", action="store_true", help="a transcript for humans and bug reports (default)")
@@ -139,6 +155,7 @@ def _command(argv: list[str]) -> int:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
+    sv.add_argument("--quiz", action="store_true", help="each tab guesses before each closing step (tuiexplore --quiz)")
     _wire_option(sv)
     args = p.parse_args(argv)
     if args.cmd == "serve":
@@ -168,36 +185,13 @@ def _port(text: str) -> int:
 
 
 def _kernel(args: argparse.Namespace) -> int:
-    import platform
-
-    from tuiexplore.kernel.notes import version_notes
-    from tuiexplore.kernel.source import SourceError, discover
+    from tuiexplore.kernel.listing import print_source
+    from tuiexplore.kernel.source import SourceError
 
     try:
-        ex = discover(args.kernel_src)
+        return print_source(args.kernel_src, args.table)
     except SourceError as exc:
         raise InputError(str(exc)) from None
-    print(f"# {ex.origin}")
-    if ex.hint:
-        print(f"# {ex.hint}")
-    for note in version_notes(ex, platform.release()):
-        print(f"# note: {note}")
-    marks: dict[int, list[str]] = {}
-    for branch, lines in ex.branches.items():
-        for n in lines:
-            marks.setdefault(n, []).append(branch)
-    width = len(str(ex.last_line))
-    for i, line in enumerate(ex.lines):
-        n = ex.first_line + i
-        tag = f"  <- {', '.join(marks[n])}" if n in marks else ""
-        print(f"{n:>{width}} {'▶' if n in marks else ' '} {line.expandtabs(4)}{tag}")
-    if args.table:
-        from tuiexplore.reports.details import table_text
-
-        title, body = table_text(ex)
-        print(f"\n# {title}")
-        print("\n".join(body))
-    return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -221,8 +215,9 @@ def _compare(args: argparse.Namespace) -> int:
         _say(f"the lab could not run: {exc}")
         return 1
     rows = compare.align(results[0].events, results[1].events)
-    where = [r.info.where or (f"host Linux {r.info.release}" if kernels else "") for r in results]
-    names = tuple(f"{s.name}{' on ' + w if w else ''}: {s.title}" for s, w in zip(scns, where, strict=True))
+    where = [_where(r.info, bool(kernels)) for r in results]
+    labels = [f"{s.name}{' on ' + w if w else ''}: {s.title}" for s, w in zip(scns, where, strict=True)]
+    names = (labels[0], labels[1])
     sources = None
     if kernels:  # one scenario on two kernels: each side's branch lines from its own tcp.c
         from tuiexplore.reports.sources import side_excerpt
@@ -239,35 +234,20 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _where(info: LabInfo | None, kernels: bool) -> str:
+    """Which kernel a compare side ran on; info is None only for a lab that never started."""
+    if info is None:
+        return ""
+    return info.where or (f"host Linux {info.release}" if kernels else "")
+
+
 def _serve(args: argparse.Namespace) -> int:
     """Each browser tab gets its own explorer process, and so its own lab."""
-    import shlex
-    import socket
+    from tuiexplore import serving
 
     _scenario(args.scenario)
-    try:
-        with socket.socket() as probe:
-            probe.bind((args.host, args.port))
-    except OSError as exc:
-        _say(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
-        return 1
-    from textual_serve.server import Server
-
-    wire = ["--wire", args.wire] if args.wire else []
-    command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *(["demo"] if args.demo else []), *wire, args.scenario])
-    url = f"http://{args.host}:{args.port}"
-    print(f"tuiexplore: serving the explorer on {url}", flush=True)
-    if args.host in ("127.0.0.1", "localhost", "::1"):
-        print(
-            f"  from another machine: ssh -L {args.port}:127.0.0.1:{args.port} {os.environ.get('USER', 'you')}@"
-            f"{socket.gethostname()}  then open http://localhost:{args.port}",
-            flush=True,
-        )
-    from importlib import resources
-
-    templates = str(resources.files("tuiexplore.tui") / "serve_templates")
-    Server(command, host=args.host, port=args.port, title="tuiexplore", templates_path=templates).serve()
-    return 0
+    flags = [*(["demo"] if args.demo else []), *(["--quiz"] if args.quiz else []), *(["--wire", args.wire] if args.wire else [])]
+    return serving.serve(args.host, args.port, [*flags, args.scenario], _say)
 
 
 def _list() -> int:
@@ -279,6 +259,13 @@ def _list() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.scenario.endswith(".pkt"):
+        from tuiexplore.packetdrill.command import PktInputError, run
+
+        try:
+            return run(args.scenario, args.define, args.dry_run, print)
+        except PktInputError as exc:
+            raise InputError(str(exc)) from None
     import platform
 
     from tuiexplore import runner
@@ -340,8 +327,13 @@ def _run(args: argparse.Namespace) -> int:
         from tuiexplore.reports import export
         from tuiexplore.tui.screenshot import replay_screenshot
 
-        shoot = lambda path: replay_screenshot(path, scn, result.info, result.events, excerpt)  # noqa: E731
-        export.write(args.export, scn, result.info, result.events, excerpt, shoot)
+        info = result.info
+        assert info is not None  # run() returns only once its lab has started
+
+        def shoot(path: str) -> None:
+            replay_screenshot(path, scn, info, result.events, excerpt)
+
+        export.write(args.export, scn, info, result.events, excerpt, shoot)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
     stream = sys.stderr if args.json else sys.stdout
     print("# " + "; ".join(summary), file=stream)
@@ -380,11 +372,14 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
     p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     _wire_option(p)
+    room.add_arguments(p, demo)
     args = p.parse_args(argv)
     launcher = _guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
     scn = _scenario(args.scenario, args.wire)
+    if (code := room.headless(argv, args, demo)) is not None:
+        return code
     from tuiexplore.tui.app import run_app
 
     pause = getattr(args, "pause", 2.0)
@@ -400,4 +395,5 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
         pause_s=pause,
         transport=launcher and launcher.transport,
         release=launcher and launcher.kernel.version,
+        room=room.from_args(args),
     )

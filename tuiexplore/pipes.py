@@ -27,7 +27,9 @@ def output_gone() -> None:
     if threading.current_thread() is threading.main_thread():
         raise OutputClosed
     # The lab's reader thread wrote the line: wake the main thread out of its wait for the lab.
-    signal.pthread_kill(threading.main_thread().ident, signal.SIGPIPE)
+    main = threading.main_thread().ident
+    assert main is not None  # the main thread has started: it runs this program
+    signal.pthread_kill(main, signal.SIGPIPE)
 
 
 def on_sigpipe(signum: int, frame: Any) -> None:  # noqa: ARG001

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from tuiexplore.domain import LabInfo, StepDone
@@ -91,7 +91,7 @@ def check(scn: Scenario, result: RunResult) -> list[str]:
     return failures
 
 
-def strongest(outcomes) -> str:  # noqa: ANN001 - any iterable of outcome names
+def strongest(outcomes: Iterable[str]) -> str:
     seen = set(outcomes)
     return next((o for o in ("RST", "FIN") if o in seen), "none")
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuiexplore.domain import REFUSED, LabInfo, StepDone
+from tuiexplore.domain import REFUSED, ActorInventory, LabInfo, PredictionView, StepDone
 from tuiexplore.lab.calls import ArgError, complete_args, is_closing
 from tuiexplore.lab.client import Lab, LabError
 from tuiexplore.lab.protocol import LabOptions
@@ -137,34 +137,37 @@ class Session:
         return self._run(actor, call, args, "manual")
 
     def _run(self, actor: str, call: str, args: dict[str, Any], origin: str, say: str | None = None) -> StepDone:
-        self.lab.ensure_alive()  # a dead lab's step is neither numbered nor announced
+        lab, info = self.lab, self.info
+        if lab is None or info is None:  # closed (the app is quitting) or never started
+            raise LabError("the lab is not running")
+        lab.ensure_alive()  # a dead lab's step is neither numbered nor announced
         self.number += 1
         n = self.number
         self.origin[n] = origin
         self._on_step(n, actor, call, origin, say)
         try:
-            full = complete_args(call, args, self.info.port)
+            full = complete_args(call, args, info.port)
         except ArgError as exc:  # refused before any syscall, shown like any step that did not run
             t = max((e.t for e in self.results.values()), default=0.0)
             message = f"{exc.field}: {exc}"
             self._batch([StepEvent(t, n, actor, call, args, None, None, {"message": message, "refused": True})], self.generation)
             return StepDone(n, False, 0.0, 0.0, REFUSED, message)
-        done = self.lab.step(n, actor, call, full)
+        done = lab.step(n, actor, call, full)
         if self.seed_server and actor != "server" and origin != "server policy":
             self.run_seed_server()
         return done
 
-    def predict(self, actor: str, call: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    def predict(self, actor: str, call: str, args: dict[str, Any]) -> list[PredictionView]:
         return self.lab.predict(actor, call, args) if self.lab else []
 
-    def predict_next(self) -> list[dict[str, Any]]:
+    def predict_next(self) -> list[PredictionView]:
         """The prediction for the scenario's next step, if it is a closing call."""
         step = self.next_step
         if step is None or not is_closing(step.call, step.args):
             return []
         return self.predict(step.actor, step.call, step.args)
 
-    def inspect(self) -> dict[str, Any]:
+    def inspect(self) -> dict[str, ActorInventory]:
         return self.lab.inspect() if self.lab else {}
 
     # -- what each actor holds ---------------------------------------------------------------
@@ -175,11 +178,11 @@ class Session:
         m = self.model(e.actor)
         ok = e.ret is not None and e.ret >= 0 and not e.errno
         name = e.result.get("fd")
-        if e.call in ("socket", "accept") and ok:
+        if e.call in ("socket", "accept") and ok and name is not None:
             m.sockets.append(name)
             if e.call == "accept":
                 m.connected.add(name)
-        elif e.call == "epoll_create" and ok:
+        elif e.call == "epoll_create" and ok and name is not None:
             m.epolls.append(name)
         elif e.call == "listen" and ok:
             m.listeners.add(e.args["fd"])

@@ -165,7 +165,7 @@ def _cause(sock: SocketPath, e: StateEvent, index: int, st: _Step | None) -> str
         and (call.call == "exit" or call.args.get("fd") == sock.fd)
     )
     sent_rst = any("R" in p.flags and p.src == e.actor for _, p in st.packets)
-    if own and key not in st.moved:
+    if own and call is not None and key not in st.moved:
         st.moved.add(key)
         text = f"{call.call}()"
         if e.new == "CLOSE" and sent_rst and e.old != "LISTEN":  # a listener's RSTs are its children's

@@ -163,14 +163,14 @@ class Drawing:
     def _draw(self) -> None:
         for src, dst in EDGES:
             self._edge(src, dst, "")
-        last = {}
+        last: dict[SocketPath, tuple[list[tuple[int, int]], str]] = {}  # socket -> its last move's path, cause
         for s in self.sockets:
             m = s.last
             if m is None:
                 continue
-            src, dst = node_of(m.old, True), node_of(m.new, False)
-            if src and dst and src != dst:
-                last[s] = self._edge(src, dst, f"actor{self.colour[s.actor] % 4}")
+            frm, to = node_of(m.old, True), node_of(m.new, False)
+            if frm and to and frm != to:
+                last[s] = self._edge(frm, to, f"actor{self.colour[s.actor] % 4}"), m.cause
         for (x, y), dirs in self.links.items():
             ch = self.arrows.get((x, y)) or JOIN.get(frozenset(dirs), "┼")
             self.put(x, y, ch, self.lit.get((x, y), "edge"))
@@ -178,8 +178,8 @@ class Drawing:
             self._node(node, box)
         tw = any(s.timewait for s in self.sockets)
         self.put(2, self.bus, RAIL_NOTE + (" · ·tw: a timewait mini-socket" if tw else ""), "note")
-        for s, path in last.items():
-            self._label(path, s.last.cause, f"actor{self.colour[s.actor] % 4}")
+        for s, (path, cause) in last.items():
+            self._label(path, cause, f"actor{self.colour[s.actor] % 4}")
         for i, s in enumerate(self.captioned):
             self._caption(self.bus + 1 + i, s)
 

@@ -22,13 +22,14 @@ def resolve(name: str | None) -> Guest | None:
             raise GuestError(f"{name}: no such kernel image")
         kernel = catalog.from_vmlinuz(name)
     else:
-        kernel = catalog.find(name)
-        if kernel is None:
+        found = catalog.find(name)
+        if found is None:
             have = ", ".join(k.label for k in catalog.cached()) or "none yet"
             raise GuestError(
                 f"no cached kernel {name!r} (cached: {have}); fetch one with 'tuiexplore kernels get LINE' "
                 f"(lines: {', '.join(catalog.ORIGINS)}) or give a path to a vmlinuz"
             )
+        kernel = found
     find_tools()
     return Guest(kernel)
 

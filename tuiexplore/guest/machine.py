@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
+from typing import IO
 
 from tuiexplore.guest.catalog import Kernel
 from tuiexplore.guest.console import last_words
@@ -166,16 +167,21 @@ class GuestTransport(Transport):
         self._started = threading.Event()
         self._finished = threading.Event()
         self._error = ""
-        self._qemu: subprocess.Popen | None = None
+        self._qemu: subprocess.Popen[str] | None = None  # set by _keep() before _started
         threading.Thread(target=self._keep, args=(guest, qemu, fsd, opts), name="guest-keeper", daemon=True).start()
         self._started.wait()
         if self._error:
             raise LabError(self._error)
-        self.pid = self._qemu.pid
+        proc = self._qemu
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None  # _keep() started it, with PIPEs
+        self._proc: subprocess.Popen[str] = proc
+        self._stdin: IO[str] = proc.stdin
+        self._stdout: IO[str] = proc.stdout
+        self.pid = proc.pid
         # Boot and the agent's start-up take far longer than a local agent's; the client's
         # ready timeout starts once the first bytes are here.
-        ready = select.select([self._qemu.stdout], [], [], guest.start_timeout)[0]
-        self._first = os.read(self._qemu.stdout.fileno(), 1 << 16) if ready else b""
+        ready = select.select([self._stdout], [], [], guest.start_timeout)[0]
+        self._first: bytes = os.read(self._stdout.fileno(), 1 << 16) if ready else b""
         if not ready:
             self.stop("")
             raise LabError(f"the guest's lab did not start within {guest.start_timeout:.0f} s")
@@ -229,15 +235,15 @@ class GuestTransport(Transport):
         self._finished.set()
 
     def send_line(self, line: str) -> None:
-        self._qemu.stdin.write(line + "\n")
-        self._qemu.stdin.flush()
+        self._stdin.write(line + "\n")
+        self._stdin.flush()
 
     def read(self) -> bytes:
         first, self._first = self._first, b""
-        return first or os.read(self._qemu.stdout.fileno(), 1 << 16)
+        return first or os.read(self._stdout.fileno(), 1 << 16)
 
     def alive(self) -> bool:
-        return self._qemu.poll() is None
+        return self._proc.poll() is None
 
     def last_words(self) -> str:
         """The console's last line (the agent's stderr and the kernel's messages go there), or
@@ -247,13 +253,13 @@ class GuestTransport(Transport):
     def stop(self, quit_line: str) -> None:
         """The agent quits, the guest's init powers off, QEMU exits, the keeper stops virtiofsd."""
         try:
-            if self._qemu.poll() is None and quit_line:
+            if self._proc.poll() is None and quit_line:
                 self.send_line(quit_line)
             if not self._finished.wait(10):
                 raise TimeoutError
         except (OSError, ValueError, TimeoutError):
-            self._qemu.terminate()
+            self._proc.terminate()
             if not self._finished.wait(5):
-                self._qemu.kill()
+                self._proc.kill()
                 self._finished.wait()
         self._stderr.close()

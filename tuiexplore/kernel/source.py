@@ -91,10 +91,13 @@ def read_tarball(path: str) -> tuple[str, str] | None:
         for member in tar:
             parts = member.name.split("/", 1)
             rel = parts[1] if len(parts) == 2 else ""
+            f = tar.extractfile(member) if rel in ("Makefile", TCP_C) else None
+            if f is None:  # not one of the two, or not a regular file (a directory, a device)
+                continue
             if rel == "Makefile" and makefile is None:
-                makefile = tar.extractfile(member).read().decode(errors="replace")
+                makefile = f.read().decode(errors="replace")
             elif rel == TCP_C:
-                tcp = tar.extractfile(member).read().decode(errors="replace")
+                tcp = f.read().decode(errors="replace")
                 break  # Makefile sorts before net/ in every kernel tarball
     return (_version(makefile or ""), tcp) if tcp is not None else None
 
@@ -121,7 +124,7 @@ def load(found: Found, env: Mapping[str, str] | None = None) -> Excerpt | None:
         if cached.is_file():
             d = json.loads(cached.read_text())
             lines, first = d["lines"], d["first_line"]
-            ex = Excerpt(
+            hit = Excerpt(
                 lines,
                 first,
                 d["version"],
@@ -132,7 +135,7 @@ def load(found: Found, env: Mapping[str, str] | None = None) -> Excerpt | None:
                 d["table"],
                 d["table_first_line"],
             )
-            return dataclasses.replace(ex, origin=_origin(found, is_tar, ex))
+            return dataclasses.replace(hit, origin=_origin(found, is_tar, hit))
     except (OSError, ValueError, KeyError):
         cached = None
     try:

@@ -150,7 +150,7 @@ class Actor:
             self.objs[a["as"]] = conn
             return conn.fileno(), {"fd": a["as"], "peer_port": addr[1]}
         if call == "epoll_ctl":
-            ep: select.epoll = self.objs[a["ep"]]
+            ep = self.objs[a["ep"]]
             fd = self.fileno_of(a["fd"])
             mask = epoll_mask(a["events"])
             {"ADD": lambda: ep.register(fd, mask), "MOD": lambda: ep.modify(fd, mask), "DEL": lambda: ep.unregister(fd)}[

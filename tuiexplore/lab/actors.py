@@ -101,17 +101,19 @@ class ScriptedActor(Actor):
             bufsize=1,
         )
         super().__init__(name, self.proc.pid)
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPEs
+        self._stdin, self._stdout = self.proc.stdin, self.proc.stdout
         threading.Thread(target=self._read, args=(post,), daemon=True).start()
 
     def _read(self, post: Post) -> None:
-        for line in self.proc.stdout:
+        for line in self._stdout:
             post(FromActor(self.name, decode_actor_reply(line)))
         post(ActorGone(self.name))
 
     def send(self, req: ActorRequest) -> None:
         try:
-            self.proc.stdin.write(encode(req) + "\n")
-            self.proc.stdin.flush()
+            self._stdin.write(encode(req) + "\n")
+            self._stdin.flush()
         except (BrokenPipeError, ValueError):
             pass  # it died; the reader thread posts ActorGone
 

@@ -20,7 +20,8 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
 from tuiexplore.domain import LabInfo
 from tuiexplore.lab import inputs, namespace
@@ -55,14 +56,14 @@ class Agent:
         self.version = kernel_version()
         self.evidence: Evidence | None = None
         self.steps: StepRunner | None = None  # once the lab is up
-        self.net: topology.Loopback | topology.RelayWire | None = None  # the wire, once the lab is up
+        self.net: topology.Wire | None = None  # the wire, once the lab is up
         self.handlers: dict[type, Callable[[Any], None]] = {
-            proto.StepCmd: lambda c: self.out.reply(proto.Done(self.steps.run(c))),
+            proto.StepCmd: lambda c: self.out.reply(proto.Done(self._steps().run(c))),
             proto.PredictCmd: self.answer_predict,
             proto.InspectCmd: lambda c: self.out.reply(proto.Inventory(c.id, self.inbox.inspect_all())),
             proto.PcapCmd: self.answer_pcap,
             proto.ConfigCmd: self.configure,
-            proto.StatsCmd: lambda c: self.out.reply(proto.Stats(c.id, len(self.evidence.frames), self.evidence.capture.drops())),
+            proto.StatsCmd: self.answer_stats,
         }
 
     # -- start-up ----------------------------------------------------------------------------
@@ -79,7 +80,7 @@ class Agent:
         tracer, why_not = start_tracer(ns, self.port, self.opts.no_tracer, lambda: self.items.put(Wake()))
         if why_not:
             notes.append(("warn" if ns.mode == "root" else "info", why_not))  # as root, tracing was expected
-        self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of)
+        self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
         self.steps = StepRunner(self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net)
         self.inbox.inspect_all()  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
@@ -109,11 +110,24 @@ class Agent:
         while True:
             while not commands:
                 self.inbox.handle_next(None)
-                self.evidence.drain(final=True)
+                self._evidence().drain(final=True)
             cmd = commands.popleft()
             if isinstance(cmd, proto.QuitCmd):
                 return
             self.handlers[type(cmd)](cmd)
+
+    # start() makes these before any command is served
+    def _evidence(self) -> Evidence:
+        assert self.evidence is not None, "the lab is not up"
+        return self.evidence
+
+    def _net(self) -> topology.Wire:
+        assert self.net is not None, "the lab is not up"
+        return self.net
+
+    def _steps(self) -> StepRunner:
+        assert self.steps is not None, "the lab is not up"
+        return self.steps
 
     def sockets_of(self, name: str) -> dict:
         a = self.actors.by_name.get(name)  # never made just to be asked
@@ -128,11 +142,11 @@ class Agent:
             args,
             a.sockets,
             self.who,
-            self.net.states(),
+            self._net().states(self._evidence().keys()),
             self.version,
             self.opts.unread_rule,
             everyone=everyone,
-            frames=self.evidence.frames,
+            frames=self._evidence().frames,
         )
 
     def answer_predict(self, cmd: proto.PredictCmd) -> None:
@@ -140,8 +154,12 @@ class Agent:
         preds = self.predict(a, cmd.call, cmd.args) if a is not None and will_run(a, cmd.call) else []
         self.out.reply(proto.Predictions(cmd.id, [inputs.view(s.name, p) for s, p in preds]))
 
+    def answer_stats(self, cmd: proto.StatsCmd) -> None:
+        ev = self._evidence()
+        self.out.reply(proto.Stats(cmd.id, len(ev.frames), ev.capture.drops()))
+
     def answer_pcap(self, cmd: proto.PcapCmd) -> None:
-        frames = self.evidence.frames
+        frames = self._evidence().frames
         self.out.reply(proto.PcapWritten(cmd.id, frames=len(frames), data=base64.b64encode(pcap_bytes(frames)).decode()))
 
     def configure(self, cmd: proto.ConfigCmd) -> None:  # e.g. the running kernel's own source was found after start
@@ -175,7 +193,7 @@ def main() -> None:
         sys.exit(3)
     agent = Agent(opts)
 
-    def on_term(signum, frame):  # noqa: ANN001, ARG001
+    def on_term(signum: int, frame: FrameType | None) -> NoReturn:  # noqa: ARG001
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_term)

@@ -1,24 +1,28 @@
-"""Capturing the lab's loopback with scapy: every packet once, as tcpdump shows it.
+"""Capturing the lab's loopback with a packet socket: every packet once, as tcpdump shows it.
 
 Measured facts this relies on (shared/notes/capture.md):
 - on ``lo`` a packet socket sees every frame twice (OUTGOING then HOST); PACKET_IGNORE_OUTGOING
   makes the kernel queue only one copy, which is what tcpdump shows;
-- scapy's default 64 KiB receive buffer loses bursts; root may force 32 MiB with SO_RCVBUFFORCE;
-- the sniffer opens its socket on its own thread and reports failures only in ``.exception``, so
-  start-up waits for ``started_callback`` and then checks it.
-Only the scapy modules needed are imported (``scapy.all`` costs half a second).
+- a 64 KiB receive buffer loses bursts; root may force 32 MiB with SO_RCVBUFFORCE.
+The socket is read with the standard library (SO_TIMESTAMPNS gives each frame's kernel time):
+scapy's sniffer cost ~0.2 s of imports at every lab start; scapy stays for what it does well,
+the pcap writer and the dissection of the one packet a user selects.
 """
 
 from __future__ import annotations
 
 import ctypes
 import io
+import os
 import queue
+import select
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO, Protocol
 
 from tuiexplore.tcpdump import tcp_options
 from tuiexplore.timeline import PacketEvent
@@ -29,6 +33,11 @@ PACKET_IGNORE_OUTGOING = 23
 SO_RCVBUFFORCE = 33
 SO_ATTACH_FILTER = 26
 CAPTURE_BUFFER = 32 * 1024 * 1024
+ETH_P_ALL = 0x0003
+SO_TIMESTAMPNS = 35
+FRAME_MAX = 262144  # lo's MTU is 64 KiB, and a GSO frame may be larger
+ANCILLARY = socket.CMSG_SPACE(16)  # struct timespec
+NET_DEV = "/proc/thread-self/net/dev"  # the calling thread's namespace: /proc/net is the first thread's
 
 # tcpdump's order of flag letters (print-tcp.c, tcp_flag_values).
 _FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"), (0x40, "E"), (0x80, "W"))
@@ -157,124 +166,197 @@ def attach_drop_outgoing(sock: socket.socket) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """A frame a wire that can hold segments saw but did not deliver when it saw it (held,
+    dropped or delayed: tuiexplore/relay/): its receiver owes nothing for it yet."""
+
+    frame: Frame
+
+    @property
+    def ts(self) -> float:
+        return self.frame.ts
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A withheld frame that the wire delivered at ``ts`` (released, or its delay over)."""
+
+    frame: Frame
+    ts: float
+
+
+Captured = Frame | Withheld | Delivered  # what a capture's queue holds, in the order it happened
+
+
+class FrameSource(Protocol):
+    """What the lab reads its frames from: ``Capture`` on lo, or the relay's wire (relay/capture.py)."""
+
+    frames: queue.SimpleQueue[Captured]
+    notes: list[str]
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def drops(self) -> int: ...
+
+    def caught_up(self) -> bool:
+        """Every frame the wire has carried so far is in ``frames`` (a barrier, not a quiet period)."""
+        ...
+
+    def due(self) -> float | None:
+        """Seconds until a frame the wire delays on purpose goes out (None: none is)."""
+        ...
+
+
 class CaptureError(RuntimeError):
     pass
 
 
 class Capture:
-    """A live scapy sniffer on ``lo`` feeding a queue of Frames; start() returns once it is live."""
+    """A packet socket on ``lo`` read by a thread of its own into a queue of Frames; live once
+    start() returns."""
 
-    def __init__(self, on_frame: Callable[[], None] | None = None, frames: queue.SimpleQueue[Frame] | None = None) -> None:
+    def __init__(self, on_frame: Callable[[], None] | None = None, frames: queue.SimpleQueue[Captured] | None = None) -> None:
         """``frames``: a queue shared with another source (the relay's), or None for one of its own."""
-        self.frames: queue.SimpleQueue[Frame] = frames or queue.SimpleQueue()
+        self.frames: queue.SimpleQueue[Captured] = frames or queue.SimpleQueue()
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
         self._drops = 0
-        self._delivered = 0  # frames the kernel queued on our socket (PACKET_STATISTICS, summed)
         self._handled = 0  # frames the sniffer has read and handed on (or discarded)
         self._received = 0
-        self._sock = None
-        self._sniffer = None
+        self._lo_base = 0  # frames lo had carried when our socket opened (none of them ours)
+        self._dev: BinaryIO | None = None
+        self._sock: socket.socket | None = None
+        self._reader: threading.Thread | None = None
+        self._wake: tuple[int, int] = (-1, -1)  # a pipe: its write end stops the reader
 
     def start(self, timeout: float = 5.0) -> None:
-        from scapy.arch.linux import L2ListenSocket  # noqa: I001 - l2 must be imported first
-        from scapy.config import conf
-        from scapy.layers import l2  # noqa: F401 - without it the socket warns it cannot guess lo's type
-        from scapy.sendrecv import AsyncSniffer
-
+        """Open the packet socket on lo and start reading it; raises CaptureError. (``timeout``:
+        kept for callers; the socket is live once bound, so there is nothing to wait for.)"""
         try:
-            sock = L2ListenSocket(iface="lo")
+            # Protocol 0 receives nothing until bound to lo with ETH_P_ALL: no other interface's frame.
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except OSError as exc:
             raise CaptureError(f"cannot open a packet socket on lo: {exc.strerror}") from exc
-        # The timeline needs a few header fields (struct, 0.2 us); scapy's dissection (~100 us a
-        # packet) is kept for the one packet a user selects, so the socket hands over raw bytes.
-        sock.LL = conf.raw_layer
-        raw = sock.ins
-        read = sock.recv_raw
-
-        def recv_raw(x: int = 65535):  # noqa: ANN202 - scapy's own signature
-            # Every read is counted, as handled once its frame is queued, so pending() is exact.
-            cls, data, ts = read(x)
-            if not (cls and data):  # scapy drops it: no prn call
-                self._handled += 1
-            return cls, data, ts
-
-        sock.recv_raw = recv_raw
         try:
-            raw.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+            sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         except OSError:  # kernels before 4.20: a classic BPF program drops the OUTGOING copy instead
-            attach_drop_outgoing(raw)
+            attach_drop_outgoing(sock)
         try:
-            raw.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, CAPTURE_BUFFER)
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, CAPTURE_BUFFER)
         except OSError:
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CAPTURE_BUFFER)
-            got = raw.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CAPTURE_BUFFER)
+            got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
             self.notes.append(
                 f"capture buffer {got // 1024} KiB (SO_RCVBUFFORCE needs root; net.core.rmem_max caps it): "
                 "kernel drops, if any, are counted and shown"
             )
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # each frame's kernel receive time
+        try:
+            sock.bind(("lo", ETH_P_ALL))
+        except OSError as exc:
+            sock.close()
+            raise CaptureError(f"cannot capture on lo: {exc.strerror}") from exc
+        sock.setblocking(False)
         self._sock = sock
-        started = threading.Event()
-        self._sniffer = AsyncSniffer(opened_socket=sock, prn=self._enqueue, store=False, started_callback=started.set)
-        self._sniffer.start()
-        if not started.wait(timeout):
-            exc = getattr(self._sniffer, "exception", None)
-            raise CaptureError(f"the capture did not start within {timeout:.0f} s: {exc or 'no reason given'}")
-        if getattr(self._sniffer, "exception", None):
-            raise CaptureError(f"the capture failed: {self._sniffer.exception}")
+        # This thread's namespace (the one the socket is in), not the process's first thread's.
+        self._dev = open(NET_DEV, "rb")  # noqa: SIM115 - read at every mark, closed in stop()
+        self._lo_base = lo_frames(self._dev)
+        self._wake = os.pipe()
+        self._reader = threading.Thread(target=self._read, name="capture", daemon=True)
+        self._reader.start()
 
-    def _enqueue(self, pkt) -> None:  # noqa: ANN001 - scapy Packet
-        # Keep prn to an enqueue: a slow prn delays stop() and backs up the kernel queue.
-        frame = decode(float(pkt.time), bytes(pkt))
-        if frame is not None:
-            self._received += 1
-            self.frames.put(frame)
-            self._on_frame()
-        self._handled += 1
+    def _read(self) -> None:
+        """The reader thread: every frame decoded just enough (``decode``) and queued. Nothing
+        slow here: a slow reader backs up the kernel queue."""
+        sock, wake = self._sock, self._wake[0]
+        assert sock is not None, "the reader runs only after start() opened the socket"
+        while True:
+            ready, _, _ = select.select([sock.fileno(), wake], [], [])
+            if wake in ready:
+                return
+            while True:
+                try:
+                    data, anc, _, _ = sock.recvmsg(FRAME_MAX, ANCILLARY)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    return
+                ts = next((_timespec(d) for lvl, kind, d in anc if lvl == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS), None)
+                frame = decode(time.time() if ts is None else ts, data)
+                if frame is not None:
+                    self._received += 1
+                    self.frames.put(frame)
+                    self._on_frame()
+                self._handled += 1  # counted once queued, so that read_up_to() is exact
 
     def _count(self) -> None:
         if self._sock is not None:
             try:
-                packets, dropped = struct.unpack("II", self._sock.ins.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+                _, dropped = struct.unpack("II", self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
             except OSError:
                 return
-            # The kernel resets the counters on every read; its tp_packets includes the drops.
-            self._drops += dropped
-            self._delivered += packets - dropped
+            self._drops += dropped  # the kernel resets its counters on every read
 
     def drops(self) -> int:
         """Frames the kernel dropped because we read too slowly (PACKET_STATISTICS, cumulative)."""
         self._count()
         return self._drops
 
-    def pending(self) -> int:
-        """Frames already on our socket's queue (or being read) that are not yet in ``frames``.
-
-        A quiet wire is not proof that every frame has been read: on a loaded machine (or a slow
-        guest) the sniffer thread may not run for longer than any quiet period, and the last
-        segment of a step (the RST a close() sent before it returned) would land in no step.
-        """
-        self._count()
-        return max(0, self._delivered - self._handled)
-
     def mark(self) -> int:
-        """How many frames the kernel has queued for us so far. A call's own frames are queued
-        before it returns, so a mark taken at its return, with ``read_up_to``, is a barrier for
-        them that other traffic on the interface (outside a lab) cannot hold up for long."""
-        self._count()
-        return self._delivered
+        """How many frames lo has carried since our socket opened: each of them is queued for us
+        (lo counts a frame when it hands it to the receive path, and a packet socket sees every
+        frame there), so ``read_up_to`` this mark is a barrier for every frame sent so far,
+        including one still in the kernel's backlog queue, not yet on our socket."""
+        return lo_frames(self._dev) - self._lo_base
 
     def read_up_to(self, mark: int) -> bool:
-        """Every frame the kernel had queued at ``mark`` has been read and put in ``frames``."""
-        return self._handled >= mark
+        """Every frame lo had carried at ``mark`` has been read (or dropped, and counted)."""
+        if self._handled >= mark:
+            return True
+        self._count()
+        return self._handled + self._drops >= mark
+
+    def caught_up(self) -> bool:
+        """Every frame lo has carried so far has been read (``read_up_to(mark())``)."""
+        return self.read_up_to(self.mark())
+
+    def due(self) -> float | None:
+        """Seconds until a frame this capture's wire delays goes out: lo delays none."""
+        return None
 
     def stop(self) -> None:
-        if self._sniffer is not None:
-            try:
-                self._sniffer.stop(join=True)
-            except Exception:  # noqa: BLE001 - scapy raises a bare Scapy_Exception if the thread died
-                pass
-            self._sniffer = None
+        if self._dev is not None:
+            self._dev.close()
+            self._dev = None
+        if self._reader is not None:
+            os.write(self._wake[1], b"x")
+            self._reader.join()
+            self._reader = None
+            for fd in self._wake:
+                os.close(fd)
+        if self._sock is not None:
+            self._sock.close()
+
+
+def _timespec(data: bytes) -> float:
+    sec, nsec = struct.unpack("qq", data[:16])
+    return sec + nsec / 1e9
+
+
+def lo_frames(dev: BinaryIO | None = None, device: str = "lo", received: bool = False) -> int:
+    """Frames sent on lo (or ``device``; or ``received`` on it: rx_packets, not tx_packets) in the
+    calling thread's network namespace, from ``dev``, an open NET_DEV (read again from its
+    start), or a fresh one."""
+    if dev is None:
+        with open(NET_DEV, "rb") as f:
+            return lo_frames(f, device, received)
+    dev.seek(0)
+    for line in dev.read().splitlines():
+        name, _, counts = line.partition(b":")
+        if name.strip() == device.encode():
+            return int(counts.split()[1 if received else 9])
+    return 0
 
 
 def pcap_bytes(frames: list[Frame]) -> bytes:

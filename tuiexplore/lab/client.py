@@ -60,9 +60,9 @@ class Lab:
         unread_rule: str | None = None,
         wire: str = "loopback",
     ) -> LabInfo:
-        self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule, wire))
-        threading.Thread(target=self._read, name="lab-reader", daemon=True).start()
-        self.info = dataclasses.replace(self._wait("ready", timeout).info, where=self._link.where)
+        link = self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule, wire))
+        threading.Thread(target=self._read, args=(link,), name="lab-reader", daemon=True).start()
+        self.info = dataclasses.replace(self._wait("ready", timeout).info, where=link.where)
         return self.info
 
     def close(self) -> None:
@@ -128,8 +128,7 @@ class Lab:
             raise LabError(self._why_dead()) from exc
 
     # -- the reader thread -------------------------------------------------------------------
-    def _read(self) -> None:
-        link = self._link
+    def _read(self, link: Transport) -> None:
         pending = b""
         while chunk := link.read():
             *lines, pending = (pending + chunk).split(b"\n")
@@ -166,14 +165,18 @@ class Lab:
             ok = self._cond.wait_for(lambda: key in self._replies or "error" in self._replies or self._dead, timeout)
             if key in self._replies:
                 return self._replies.pop(key)
-        if "error" in self._replies:
-            raise LabError(self._replies["error"].text)
+        if (fatal := self._fatal()) is not None:
+            raise LabError(fatal)
         if not ok:
             raise LabError(f"the lab did not answer within {timeout:.0f} s (waiting for {key})")
         raise LabError(self._why_dead())
 
+    def _fatal(self) -> str | None:
+        reply = self._replies.get("error")
+        return reply.text if isinstance(reply, proto.Fatal) else None
+
     def _why_dead(self) -> str:
-        if "error" in self._replies:
-            return self._replies["error"].text
+        if (fatal := self._fatal()) is not None:
+            return fatal
         last = self._link.last_words() if self._link else ""
         return f"the lab process stopped unexpectedly ({last or 'no message'})"

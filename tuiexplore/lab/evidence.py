@@ -8,32 +8,39 @@ import bisect
 import os
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tuiexplore.domain import SocketRow
+from tuiexplore.lab import procnet
+from tuiexplore.lab.acks import Acks
 from tuiexplore.lab.attribution import Attribution, Owner
-from tuiexplore.lab.capture import Capture, Frame, RelativeSeq
+from tuiexplore.lab.capture import Delivered, Frame, FrameSource, RelativeSeq, Withheld
 from tuiexplore.lab.namespace import LabNamespace
 from tuiexplore.lab.predict import Prediction
+from tuiexplore.lab.procnet import Timer
+from tuiexplore.lab.settling import POLL_S, SENDING_TIMERS, Settling
 from tuiexplore.lab.verdict import judge
-from tuiexplore.timeline import Event, StateEvent, VerdictEvent
+from tuiexplore.timeline import Event, NoteEvent, StateEvent, VerdictEvent
 
-QUIET_S = 0.06  # > the 40 ms minimum delayed ACK: a step's late ACK still belongs to it
 SETTLE_MAX_S = 2.0
 HOLD_S = 0.003
+ARMED = " is armed, due in "  # how a note names a timer a step leaves armed (name_timers)
 
 
 class Evidence:
     def __init__(
         self,
-        capture: Capture,
+        capture: FrameSource,
         tracer: Any,
         who: Attribution,
         emit: Callable[[Event], None],
         rel: Callable[[float], float],
         sockets_of: Callable[[str], dict[str, SocketRow]],
+        timers: Callable[[Iterable[procnet.Key]], list[Timer]] = procnet.lookup_timers,
     ) -> None:
+        """``timers``: the lab sockets' armed timers, looked up where the wire's sockets live."""
+        self.timers = timers
         self.capture, self.tracer, self.who = capture, tracer, who
         self.emit, self.rel, self.sockets_of = emit, rel, sockets_of
         self.frames: list[Frame] = []
@@ -43,6 +50,8 @@ class Evidence:
         self.current: Owner | None = None  # (actor, fd) of the step under way
         self.step_frames: list[Frame] = []
         self.step_resets: list[Any] = []
+        self.acks = Acks()
+        self.named: set[tuple[int, int, int]] = set()  # timers a note has named (name_timers)
 
     def begin_step(self, n: int, current: Owner) -> None:
         self.step, self.current = n, current
@@ -52,24 +61,50 @@ class Evidence:
         self.step = self.current = None
 
     def settle(self, handle_next: Callable[[float], bool]) -> float:
-        """Wait until the wire and the tracer have been quiet for QUIET_S and every frame the kernel
-        queued for the capture has been read (bounded), handling whatever else arrives meanwhile."""
+        """Wait until the kernel is done with the step (``Settling.still_to_come``), handling
+        whatever arrives meanwhile; bounded by SETTLE_MAX_S."""
         t = time.time()
-        last = t
-        while time.time() - t < SETTLE_MAX_S:
-            got = self.drain()
-            now = time.time()
-            if got:
-                last = now
-            behind = self.capture.pending()
-            if now - last >= QUIET_S and not behind:
-                break
-            wait = max(QUIET_S - (now - last), 0.002 if behind else 0.0)
-            if self.held:  # wake up when the oldest held item may go out
-                wait = min(wait, max(0.0, self.held[0][0] + HOLD_S - now))
-            handle_next(wait)
+        settling = Settling(self.capture, self.tracer, self.acks, self.keys, self.timers)
+        while (now := time.time()) - t < SETTLE_MAX_S:
+            # Nothing is emitted while the wire has carried frames the capture has not read: a state
+            # change would otherwise go out before the frame it follows (and that names its owner).
+            caught_up = self.capture.caught_up()
+            if caught_up:
+                self.drain()
+            held = [ts for ts, item in self.held if isinstance(item, Frame | Withheld | Delivered)]
+            if not caught_up:
+                wait = POLL_S
+            elif held:  # the wire is judged on the frames that have been through on_frame
+                wait = min(held) + HOLD_S - time.time()
+            else:
+                more = settling.still_to_come(time.time())
+                if more is None:
+                    break
+                wait = more
+            handle_next(min(max(wait, 0.0005), t + SETTLE_MAX_S - now))
         self.drain(final=True)
+        self.name_timers(settling.timers)
         return time.time() - t
+
+    def keys(self) -> set[tuple[int, int]]:
+        """(local port, remote port) of every lab socket /proc/net/tcp would list: the actors'
+        listeners, and every end that has been on the wire or in an actor's table."""
+        keys = set(self.who.owners) | set(self.who.known_state) | {(lport, 0) for lport in self.who.listeners}
+        return keys | {(sport, dport) for _, sport, _, dport in self.acks.ends()}
+
+    def name_timers(self, timers: list[Timer]) -> None:
+        """A timer that will send (a retransmission, a zero-window probe) and is not due within
+        the step is named once, in the step that leaves it armed: what it sends comes later."""
+        armed = {(t.lport, t.rport, t.kind): t for t in timers if t.kind in SENDING_TIMERS}
+        for key, t in armed.items():
+            if key not in self.named:
+                actor, fd = self.who.owner(t.lport, t.rport)
+                text = (
+                    f"{actor} {fd}: its {t.describe()}{ARMED}{max(t.due_s, 0):.2f} s "
+                    f"({t.unacked} bytes sent or queued, not acked); what it sends will come in a later step"
+                )
+                self.emit(NoteEvent(self.rel(time.time()), "info", text, self.step))
+        self.named = set(armed)
 
     def drain(self, final: bool = False) -> int:
         """Emit captured packets and trace events, merged in time order.
@@ -93,19 +128,24 @@ class Evidence:
         for _, item in items[:cut]:
             if isinstance(item, Frame):
                 self.on_frame(item)
+            elif isinstance(item, Withheld):
+                self.on_frame(item.frame, delivered=False)
+            elif isinstance(item, Delivered):
+                self.acks.delivered(item.frame, item.ts, self.step)
             else:
                 self.on_trace(item)
         return got
 
-    def on_frame(self, f: Frame) -> None:
+    def on_frame(self, f: Frame, delivered: bool = True) -> None:
         src, dst = self.who.frame(
             f.sport, f.dport, f.flag_bits, f.payload_len, self.current if self.current and self.current[1] else None
         )
         self.frames.append(f)
-        if self.step is not None:
+        step = self.acks.frame(f, self.step, delivered)  # a late ACK is its own step's, not the current one's
+        if step is not None and step == self.step:
             self.step_frames.append(f)
         seq, ack = self.relseq(f)
-        self.emit(f.event(self.rel(f.ts), src, dst, seq, ack, self.step, len(self.frames)))
+        self.emit(f.event(self.rel(f.ts), src, dst, seq, ack, step, len(self.frames)))
 
     def on_trace(self, ev: Any) -> None:
         if ev.event == "tcp_send_reset":

@@ -21,7 +21,7 @@ def targets(call: str, args: dict[str, Any], held: dict[str, SocketRow]) -> list
     """The sockets a closing call affects: all of them, in fd order, when the actor exits."""
     if call == "exit":
         return sorted(held.values(), key=lambda s: s.fd)
-    s = held.get(args.get("fd"))
+    s = held.get(args["fd"]) if "fd" in args else None
     return [s] if s else []
 
 
@@ -30,7 +30,7 @@ def socket_view(s: SocketRow, states: dict[Key, str]) -> SocketView:
         state=s.state,
         inq=s.inq,
         unsent=s.unsent,
-        linger=tuple(s.linger),
+        linger=(s.linger[0], s.linger[1]),  # a list when it came through the wire
         linger2=s.linger2,
         accept_queue=s.accept_queue,
         peer_acks_fin=states.get((s.rport, s.lport)) in PEER_ACKS_FIN,

@@ -1,7 +1,7 @@
 """What the predictor needs beyond one fd's own getsockopt(): read from the lab's namespace.
 
 - The state of each child in a listener's accept queue, from the namespace's socket table
-  (/proc/net/tcp inside the lab): ``inet_csk_listen_stop()`` calls ``tcp_disconnect()`` on each,
+  (sock_diag lookups inside the lab): ``inet_csk_listen_stop()`` calls ``tcp_disconnect()`` on each,
   and what that sends depends on the child's own state.
 - The peer's usable window, from TCP_INFO's ``tcpi_snd_wnd`` (5.4+) or else the last window the
   peer advertised on the wire, scaled by ``tcpi_snd_wscale``: ``tcp_write_xmit()`` holds a FIN

@@ -22,6 +22,7 @@ from tuiexplore.lab.evidence import Evidence
 from tuiexplore.lab.inbox import Inbox
 from tuiexplore.lab.output import Output
 from tuiexplore.lab.predict import Prediction
+from tuiexplore.relay import topology
 from tuiexplore.timeline import CountersEvent
 
 DEFAULT_BLOCK_S = 1.0
@@ -31,20 +32,27 @@ Predict = Callable[[Actor, str, dict[str, Any]], list[tuple[Any, Prediction]]]
 
 class StepRunner:
     def __init__(
-        self, out: Output, inbox: Inbox, actors: Actors, evidence: Evidence, who: Attribution, predict: Predict, net: Any = None
+        self,
+        out: Output,
+        inbox: Inbox,
+        actors: Actors,
+        evidence: Evidence,
+        who: Attribution,
+        predict: Predict,
+        net: topology.Wire | None = None,
     ) -> None:
         self.out, self.inbox, self.actors, self.evidence, self.who, self.predict = out, inbox, actors, evidence, who, predict
         # The lab's wire (relay/topology.py): its namespaces' counters and socket states, the
         # wire calls, what the relay did; None is loopback without its wire object (a test's).
         self.net = net
         self.counters = net.counters if net is not None else counters.read
-        self.states = net.states if net is not None else procnet.states
+        self.states = net.states if net is not None else procnet.lookup_states
 
     def run(self, cmd: proto.StepCmd) -> StepDone:
         n, actor, call, args = cmd.step, cmd.actor, cmd.call, cmd.args
         self.evidence.drain(final=True)
         self.out.step = n
-        self.evidence.begin_step(n, (actor, args.get("fd")))
+        self.evidence.begin_step(n, (actor, args.get("fd") or ""))  # "": a call without an fd
         wall0 = time.time()
         before = self.counters()
         preds: list[tuple[Any, Prediction]] = []
@@ -150,7 +158,7 @@ class StepRunner:
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""
         self.inbox.inspect_all()
         self.who.reset_listeners({a.name: a.sockets.values() for a in self.actors.all()})
-        for key, old, new, (actor, fd) in self.who.changes(self.states()):
+        for key, old, new, (actor, fd) in self.who.changes(self.states(self.evidence.keys())):
             self.evidence.state(time.time(), actor, fd, old, new, "tcp_info", self.who.pending_of(key, fd))
 
 
@@ -164,7 +172,7 @@ def _block_bound(call: str, args: dict[str, Any], a: Actor) -> float:
     if call == "epoll_wait" and 0 <= args.get("timeout_ms", 0) <= 10_000:
         return args["timeout_ms"] / 1000 + DEFAULT_BLOCK_S
     if call == "close":
-        s = a.sockets.get(args.get("fd"))
+        s = a.sockets.get(args["fd"]) if "fd" in args else None
         on, secs = s.linger if s else (0, 0)
         if on and 0 < secs <= 10:
             return secs + DEFAULT_BLOCK_S

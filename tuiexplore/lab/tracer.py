@@ -15,10 +15,12 @@ import re
 import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 TRACEFS_PATHS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 PREFIX = "tuiexplore-"
+_MARK = "tuiexplore-barrier "
 _LINE = re.compile(r"^\s*(?P<task>.+?)\s+\[\d+\]\s+\S+\s+(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<body>.*)$")
 _KV = re.compile(r"(\w+)=(\S+)")
 _SYMBOLIC = re.compile(r'\{\s*(-?\d+)\s*,\s*"(\w+)"\s*\}')
@@ -78,7 +80,7 @@ def remove_stale_instances(tracefs: str) -> None:
 
 
 class Tracer:
-    def __init__(self, tracefs: str, port: int, on_event=None) -> None:  # noqa: ANN001
+    def __init__(self, tracefs: str, port: int, on_event: Callable[[], None] | None = None) -> None:
         self.tracefs = tracefs
         self.port = port
         self.events: queue.SimpleQueue[TraceEvent] = queue.SimpleQueue()
@@ -87,9 +89,12 @@ class Tracer:
         self._on_event = on_event or (lambda: None)
         self._dir = os.path.join(tracefs, "instances", f"{PREFIX}{os.getpid()}")
         self._stop = threading.Event()
+        self._wake: tuple[int, ...] = os.pipe()
         self._thread: threading.Thread | None = None
+        self._marks = 0  # barriers written to trace_marker
+        self.passed = 0  # the last barrier the reader has seen: every event before it is read
         # trace clock "mono" is CLOCK_MONOTONIC; this offset turns it into wall-clock time.
-        self._offset = time.time() - time.monotonic()
+        self._offset = clock_offset()
 
     def start(self) -> None:
         remove_stale_instances(self.tracefs)
@@ -105,6 +110,7 @@ class Tracer:
             self._write("events/sock/inet_sock_set_state/enable", "1")
             self._write("events/tcp/tcp_send_reset/enable", "1")
             self._pipe = os.open(os.path.join(self._dir, "trace_pipe"), os.O_RDONLY | os.O_NONBLOCK)
+            self._marker = os.open(os.path.join(self._dir, "trace_marker"), os.O_WRONLY)
         except OSError as exc:
             self.close()
             raise TracerUnavailable(f"cannot enable tracepoints: {exc.strerror} ({exc.filename})") from exc
@@ -122,11 +128,19 @@ class Tracer:
         with open(os.path.join(self._dir, rel), "w") as f:
             f.write(value)
 
+    def barrier(self) -> int:
+        """Write a marker into our ring buffer: once the reader has passed it (``passed`` >= the
+        number returned), every tracepoint the kernel recorded before it has been read, on every
+        CPU (trace_pipe merges the per-CPU buffers in time order)."""
+        self._marks += 1
+        os.write(self._marker, f"{_MARK}{self._marks}".encode())
+        return self._marks
+
     def _read(self) -> None:
         buf = b""
         while not self._stop.is_set():
-            r, _, _ = select.select([self._pipe], [], [], 0.1)
-            if not r:
+            r, _, _ = select.select([self._pipe, self._wake[0]], [], [], 0.1)
+            if self._pipe not in r:
                 continue
             try:
                 chunk = os.read(self._pipe, 65536)
@@ -146,6 +160,11 @@ class Tracer:
         m = _LINE.match(line)
         if not m:
             return None
+        if m["event"] == "tracing_mark_write":
+            if m["body"].startswith(_MARK):
+                self.passed = max(self.passed, int(m["body"][len(_MARK) :].split()[0]))
+                self._on_event()
+            return None
         fields = dict(_KV.findall(m["body"]))
         if m["event"] == "tcp_send_reset":
             sport, dport = _port(fields.get("src")), _port(fields.get("dest"))
@@ -162,11 +181,16 @@ class Tracer:
 
     def close(self) -> None:
         self._stop.set()
+        if self._wake:
+            os.write(self._wake[1], b"x")  # the reader leaves its select now, not at its timeout
         if self._thread is not None:
             self._thread.join(1.0)
         if hasattr(self, "_pipe"):
             os.close(self._pipe)
             del self._pipe
+        if hasattr(self, "_marker"):
+            os.close(self._marker)
+            del self._marker
         for rel in ("events/sock/inet_sock_set_state/enable", "events/tcp/tcp_send_reset/enable"):
             try:
                 self._write(rel, "0")
@@ -176,6 +200,24 @@ class Tracer:
             os.rmdir(self._dir)
         except OSError:
             pass
+        for fd in self._wake:
+            os.close(fd)
+        self._wake = ()
+
+
+def clock_offset(samples: int = 16) -> float:
+    """Wall-clock minus monotonic time, from the pair read closest together: frames (stamped in
+    wall-clock time) and tracepoints a few microseconds apart must merge in kernel order, and a
+    preemption between the two reads (a loaded machine) would shift every tracepoint by it."""
+    best: tuple[int, int] | None = None
+    for _ in range(max(samples, 1)):
+        t0 = time.time_ns()
+        m = time.monotonic_ns()
+        t1 = time.time_ns()
+        if best is None or t1 - t0 < best[0]:
+            best = (t1 - t0, (t0 + t1) // 2 - m)
+    assert best is not None  # at least one sample was taken
+    return best[1] / 1e9
 
 
 def _port(addr: str | None) -> int:

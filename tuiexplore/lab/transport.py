@@ -71,13 +71,15 @@ class AgentProcess(Transport):
             start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the lab in order
         )
         self.pid = self._proc.pid
+        assert self._proc.stdin is not None and self._proc.stdout is not None  # both PIPEs
+        self._stdin, self._stdout = self._proc.stdin, self._proc.stdout
 
     def send_line(self, line: str) -> None:
-        self._proc.stdin.write(line + "\n")
-        self._proc.stdin.flush()
+        self._stdin.write(line + "\n")
+        self._stdin.flush()
 
     def read(self) -> bytes:
-        return os.read(self._proc.stdout.fileno(), 1 << 16)
+        return os.read(self._stdout.fileno(), 1 << 16)
 
     def alive(self) -> bool:
         return self._proc.poll() is None

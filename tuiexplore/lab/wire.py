@@ -58,7 +58,7 @@ def encode(msg: Any) -> str:
     return json.dumps({"kind": msg.KIND, **to_data(msg)})
 
 
-def decoder(*classes: type) -> typing.Callable[[str | dict[str, Any]], Any]:
+def decoder(*classes: type[Any]) -> typing.Callable[[str | dict[str, Any]], Any]:
     """A decoder for the messages of one direction of one pipe."""
     by_kind = {c.KIND: c for c in classes}
 

@@ -1,9 +1,10 @@
-"""The relay lab's capture: the relay's frames, plus the server side's loopback, as one source.
+"""The relay lab's capture: the relay's frames, plus the server side's loopback, as one source
+(``lab.capture.FrameSource``).
 
 Sockets of one side that talk to each other (a process that connects to its own listener)
 never reach the wire: their frames are on that namespace's ``lo``, where the usual capture sees
-them. Both sources feed one queue; the loopback capture alone can be behind (the relay queues
-a frame before it writes it on), so its counts are the barrier's.
+them. Both sources feed one queue, and both barriers must have been passed: lo's (its count in
+the server's namespace) and the relay's (relay.py).
 """
 
 from __future__ import annotations
@@ -20,21 +21,19 @@ class RelayCapture:
         self.notes = lo.notes
 
     def start(self) -> None:
-        with self.server_ns.inside():  # the packet socket belongs to the namespace it is made in
+        # The packet socket, and the count lo's barrier reads, belong to the namespace they are made in.
+        with self.server_ns.inside():
             self.lo.start()
         self.relay.start()
 
     def drops(self) -> int:
         return self.lo.drops() + self.relay.drops()
 
-    def pending(self) -> int:
-        return self.lo.pending() + self.relay.pending()
+    def caught_up(self) -> bool:
+        return self.relay.caught_up() and self.lo.caught_up()
 
-    def mark(self) -> int:
-        return self.lo.mark()
-
-    def read_up_to(self, mark: int) -> bool:
-        return self.lo.read_up_to(mark)
+    def due(self) -> float | None:
+        return self.relay.due()
 
     def stop(self) -> None:
         self.relay.stop()

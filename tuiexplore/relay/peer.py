@@ -52,7 +52,7 @@ def expect(
         return None, 0
     mine, theirs = _directions(addr, frames, set(), port)
     seq, ack = (got.seq - (mine.isn or 0)) % (1 << 32), (got.ack - (theirs.isn or 0)) % (1 << 32)
-    want = [("flags", args["flags"], got.flags)]
+    want: list[tuple[str, Any, Any]] = [("flags", args["flags"], got.flags)]
     if args.get("seq") is not None:
         want.append(("seq", args["seq"], seq))
     if args.get("ack") is not None:

@@ -1,9 +1,14 @@
 """The relay: the one place where a frame crosses from one side of the lab to the other
 (packetdrill's ``run_packet.c``). It reads every frame once, in the order the two devices give
 them, hands it to the lab as a captured ``Frame`` and writes it on. Nothing arrives that the
-relay has not written, so it is also the lab's capture: the same interface as
-``lab.capture.Capture`` (``frames``, ``notes``, ``pending``, ``mark``, ``read_up_to``,
-``drops``, ``start``, ``stop``).
+relay has not written, so it is also the lab's capture (``lab.capture.FrameSource``).
+
+Its barrier is exact, as lo's is (``Capture.mark``): the kernel counts each frame a side puts
+on its veth (the relay's end's rx_packets) before the relay's packet socket can see it, and the
+relay counts a frame once it has been dealt with (queued for the lab, and written on, held,
+dropped or delayed). When the two counts meet, every frame the sides sent has been handed on,
+and a frame written on has been through its receiver's stack (the write runs the softirq), so
+what it made that receiver send is counted too.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from tuiexplore.lab.capture import Frame, decode
+from tuiexplore.lab.capture import Captured, Delivered, Frame, Withheld, decode
 from tuiexplore.relay.control import DELAY, DROP, DUPLICATE, HOLD, Controls, Held
 
 SERVER, CLIENT = "server", "client"
@@ -28,12 +33,16 @@ def other(side: str) -> str:
 
 
 class Relay:
-    def __init__(self, fds: dict[str, int], on_frame: Callable[[], None] | None = None) -> None:
-        self.fds = fds  # side -> a packet socket on the relay's end of that side's veth pair
-        self.frames: queue.SimpleQueue[Frame] = queue.SimpleQueue()
+    def __init__(self, fds: dict[str, int], arrived: Callable[[], int], on_frame: Callable[[], None] | None = None) -> None:
+        """``fds``: side -> a packet socket on the relay's end of that side's veth pair;
+        ``arrived``: the frames the kernel has counted in at those ends since the sockets were
+        bound (each of them is queued on one of the sockets)."""
+        self.fds = fds
+        self.frames: queue.SimpleQueue[Captured] = queue.SimpleQueue()
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
-        self._read = 0  # frames read from a device (and, if TCP, queued in frames)
+        self._arrived = arrived
+        self._handled = 0  # frames read from a device and dealt with
         self.controls = Controls()
         self._due: list[tuple[float, Held]] = []  # delayed segments, by when they go (this thread's)
         self._wake_r, self._wake_w = os.pipe()
@@ -48,14 +57,12 @@ class Relay:
     def drops(self) -> int:
         return 0  # the relay reads every frame itself: nothing is delivered that it did not see
 
-    def pending(self) -> int:
-        return 0  # a frame is queued by the thread that read it, before it is written on
+    def caught_up(self) -> bool:
+        return self._handled >= self._arrived()
 
-    def mark(self) -> int:
-        return self._read
-
-    def read_up_to(self, mark: int) -> bool:
-        return self._read >= mark
+    def due(self) -> float | None:
+        first = self._due[:1]  # the relay's thread changes the list: one look at its head
+        return max(0.0, first[0][0] - time.time()) if first else None
 
     def stop(self) -> None:
         self._stop = True
@@ -77,8 +84,10 @@ class Relay:
             timeout = max(0.0, self._due[0][0] - time.time()) if self._due else None
             ready, _, _ = select.select([*by_fd, self._wake_r], [], [], timeout)
             while self._due and self._due[0][0] <= time.time():
-                _, late = self._due.pop(0)
+                _, late = self._due[0]
+                self.frames.put(Delivered(late.frame, time.time()))  # before its answer can be read
                 self.send(late.to, late.data)
+                self._due.pop(0)
             for fd in ready:
                 if fd == self._wake_r:
                     os.read(fd, 512)
@@ -93,11 +102,14 @@ class Relay:
 
     def _pass(self, side: str, data: bytes) -> None:
         frame = decode(time.time(), data)
-        if frame is not None:
-            self.frames.put(frame)
-        self._read += 1
-        rule = self.controls.decide(side, frame) if frame is not None else None
         to = other(side)
+        if frame is None:  # not TCP: nothing the lab shows or controls
+            self.send(to, data)
+            self._handled += 1
+            return
+        rule = self.controls.decide(side, frame)
+        # Queued before it is written on: what it makes its receiver send comes after it.
+        self.frames.put(frame if rule is None or rule.action == DUPLICATE else Withheld(frame))
         if rule is None:
             self.send(to, data)
         elif rule.action == DROP:
@@ -112,19 +124,21 @@ class Relay:
             self._due.sort(key=lambda d: d[0])
         if rule is not None:
             self.controls.log.put((frame, side, rule.action if rule.action != DELAY else f"delay {rule.ms} ms"))
-        if frame is not None:
-            self._on_frame()
+        self._handled += 1
+        self._on_frame()
 
     def release(self, side: str, frame: Frame | None) -> list[Frame]:
         """Deliver the segments held from ``side`` (all, in the order they were held, or one)."""
         out = self.controls.take(other(side), frame)
         for h in out:
+            self.frames.put(Delivered(h.frame, time.time()))
             self.send(h.to, h.data)
         return [h.frame for h in out]
 
     def inject(self, side: str, data: bytes) -> None:
         """A frame of the lab's own making, into ``side``: seen (captured) like any other."""
         frame = decode(time.time(), data)
+        assert frame is not None, "the scripted peer builds TCP segments (segment.py)"
         self.controls.injected.add(id(frame))
         self.frames.put(frame)
         self.controls.log.put((frame, other(side), "inject"))

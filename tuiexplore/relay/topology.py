@@ -4,20 +4,20 @@
 actor named ``server`` in a namespace and every other actor in a second one, each with a
 veth pair whose other end is in a third namespace, the relay's, which copies frames between the
 two ends: the sockets then talk through the agent.
-Both give the agent the same four things: the capture, the actor factory, the namespaces'
-counters and socket states (summed and merged: the two sides of one lab, as on loopback).
+Both give the agent the same things: the capture, the actor factory, the namespaces' counters,
+socket states and timers (summed and merged: the two sides of one lab, as on loopback).
 """
 
 from __future__ import annotations
 
 import queue
 import socket
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, BinaryIO
 
 from tuiexplore.lab import counters, procnet
 from tuiexplore.lab.actors import ActorFactory, Post, ScriptedActor
-from tuiexplore.lab.capture import PACKET_IGNORE_OUTGOING, SOL_PACKET, Capture, Frame, attach_drop_outgoing
+from tuiexplore.lab.capture import NET_DEV, PACKET_IGNORE_OUTGOING, SOL_PACKET, Capture, Frame, attach_drop_outgoing, lo_frames
 from tuiexplore.lab.namespace import lo_up
 from tuiexplore.relay import peer
 from tuiexplore.relay.capture import RelayCapture
@@ -32,10 +32,8 @@ ENDS = {SERVER: "te-s", CLIENT: "te-c"}  # the pairs' other ends, in the relay's
 ADDRS = {SERVER: "10.47.0.1", CLIENT: "10.47.0.2"}  # a private /24 of the lab's own
 NETMASK = "255.255.255.0"
 ETH_P_ALL = 0x0003
-CHILD_EHASH = 1024  # buckets (a power of two) for the client's and the relay's namespaces
 # The namespace's own tables, read by the thread that is in it (not the process's first thread).
 _COUNTERS = ("/proc/thread-self/net/snmp", "/proc/thread-self/net/netstat")
-_TCP = "/proc/thread-self/net/tcp"
 
 
 class Loopback:
@@ -48,8 +46,11 @@ class Loopback:
     def counters(self) -> dict[str, int]:
         return counters.read()
 
-    def states(self) -> dict[tuple[int, int], str]:
-        return procnet.states()
+    def states(self, keys: Iterable[procnet.Key]) -> dict[procnet.Key, str]:
+        return procnet.lookup_states(keys)
+
+    def timers(self, keys: Iterable[procnet.Key]) -> list[procnet.Timer]:
+        return procnet.lookup_timers(keys)
 
     def control(self, actor: str, call: str, args: dict[str, Any], frames: list[Frame]) -> tuple[bool, Any]:
         return False, f'{call} needs the relay\'s wire ([lab] wire = "relay", or --wire relay)'
@@ -77,9 +78,9 @@ class RelayWire:
         self.port = port
         self.since = 0  # frames before this number are behind the scripted peer's last step
         self.ends = [0, 0]  # the packet count at the end of the last two steps
-        _small_child_ehash()
         self.ns = {SERVER: NetNs.new(), CLIENT: NetNs.new()}
         self.wire_ns = NetNs.new()  # the relay's: the pairs' other ends, no address, no IP traffic
+        self._dev: BinaryIO | None = None  # the relay namespace's NET_DEV: what arrived at its ends
         socks: list[socket.socket] = []
         try:
             hw = {}
@@ -94,15 +95,22 @@ class RelayWire:
                 with ns.inside():
                     neighbour(DEVICE, ADDRS[other(side)], hw[other(side)])
             with self.wire_ns.inside():
+                # Bound before the ends are up: every frame counted in at an end from then on is
+                # queued for the relay (the barrier's count starts there).
+                socks += [_packet_socket(ENDS[side]) for side in SIDES]
+                self._dev = open(NET_DEV, "rb")  # noqa: SIM115 - read at every barrier, closed in close()
+                self._base = self._arrived()
                 for side in SIDES:
                     configure(ENDS[side])
-                    socks.append(_packet_socket(ENDS[side]))
+                for sock in socks:  # a bind to a device that is down left ENETDOWN pending: read, it clears
+                    sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         except Exception:
             for sock in socks:
                 sock.close()
             self.close()
             raise
-        self.relay = Relay({side: sock.detach() for side, sock in zip(SIDES, socks, strict=True)}, on_frame)
+        fds = {side: sock.detach() for side, sock in zip(SIDES, socks, strict=True)}
+        self.relay = Relay(fds, lambda: self._arrived() - self._base, on_frame)
         self.capture = RelayCapture(self.relay, Capture(on_frame, frames=self.relay.frames), self.ns[SERVER])
 
     def factory(self, name: str, post: Post) -> ScriptedActor:
@@ -169,28 +177,33 @@ class RelayWire:
                     total[k] = total.get(k, 0) + v
         return total
 
-    def states(self) -> dict[tuple[int, int], str]:
-        merged: dict[tuple[int, int], str] = {}
-        for ns in self.ns.values():
+    # Socket states and timers: sock_diag lookups made in each side's namespace (a netlink
+    # socket answers for the namespace it is made in), with that side's address; a socket's
+    # peer is on the other side, or on its own (a process connected to its own listener).
+    def states(self, keys: Iterable[procnet.Key]) -> dict[procnet.Key, str]:
+        merged: dict[procnet.Key, str] = {}
+        for side, ns in self.ns.items():
             with ns.inside():
-                merged.update(procnet.states(_TCP))
+                merged.update(procnet.lookup_states(keys, ADDRS[side], (ADDRS[other(side)], ADDRS[side])))
         return merged
+
+    def timers(self, keys: Iterable[procnet.Key]) -> list[procnet.Timer]:
+        found: list[procnet.Timer] = []
+        for side, ns in self.ns.items():
+            with ns.inside():
+                found += procnet.lookup_timers(keys, ADDRS[side], (ADDRS[other(side)], ADDRS[side]))
+        return found
+
+    def _arrived(self) -> int:
+        """Frames the sides have put on the wire: counted in at the relay's ends."""
+        return sum(lo_frames(self._dev, ENDS[side], received=True) for side in SIDES)
 
     def close(self) -> None:
         for ns in (*self.ns.values(), self.wire_ns):
             ns.close()
-
-
-def _small_child_ehash() -> None:
-    """Namespaces made from here on get a TCP hash table of their own, small: reading
-    /proc/net/tcp walks every bucket of the table a namespace uses, and the host's (shared by
-    default) can take 15 ms to walk, each step, for each namespace. Linux 6.1+; older kernels
-    share the host's table (slower, same result)."""
-    try:
-        with open("/proc/sys/net/ipv4/tcp_child_ehash_entries", "w") as f:
-            f.write(str(CHILD_EHASH))
-    except OSError:
-        pass
+        if self._dev is not None:
+            self._dev.close()
+            self._dev = None
 
 
 def number(frames: list[Frame], frame: Frame) -> int | str:
@@ -213,5 +226,8 @@ def _packet_socket(device: str) -> socket.socket:
     return sock
 
 
-def make(wire: str, on_frame: Callable[[], None], port: int) -> Loopback | RelayWire:
+Wire = Loopback | RelayWire
+
+
+def make(wire: str, on_frame: Callable[[], None], port: int) -> Wire:
     return RelayWire(on_frame, port) if wire == "relay" else Loopback(on_frame)

@@ -57,6 +57,7 @@ def _sides(events: list[Event]) -> list[Side]:
 
 def _signature(side: Side) -> tuple:
     s = side.step
+    assert s is not None  # _sides() made one Side per step
     return s.actor, s.call, tuple(sorted((k, str(v)) for k, v in s.args.items() if k != "port"))
 
 

@@ -46,7 +46,7 @@ def packet_text(p: PacketEvent, events: list[Event]) -> tuple[str, str]:
     from scapy.layers import inet, inet6  # noqa: F401 - bind IP/IPv6/TCP under Ether for the dissection
     from scapy.layers.l2 import Ether
 
-    dissection = Ether(p.raw).show(dump=True)
+    dissection = Ether(p.raw).show(dump=True) or ""  # typed Optional: None is show() without dump
     why = [f"#{p.index} {p.src} > {p.dst} {p.sport} > {p.dport}: {p.tcpdump()}"]
     step = next((e for e in events if isinstance(e, StepEvent) and e.step == p.step), None)
     if step:

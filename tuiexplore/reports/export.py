@@ -16,7 +16,7 @@ from tuiexplore.reports.transcript import call_text, header, line, result_text
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
-FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg", "diagram.svg")
+FILES = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg", "diagram.svg", "session.cast")
 
 
 def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt) -> str:

@@ -54,8 +54,8 @@ def ladder(events: list[Event], width: int = 72, with_steps: bool = True) -> lis
 
     head = [" "] * (right + 12)
     head[:4] = list("step")
-    for a, c in cols.items():
-        name = a[: span - 2]
+    for actor, c in cols.items():
+        name = actor[: span - 2]
         start = max(5, min(c - len(name) // 2, len(head) - len(name)))
         head[start : start + len(name)] = list(name)
     out = ["".join(head).rstrip()]

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeGuard
 
 from tuiexplore.lab.calls import CALLS, WIRE_CALLS, Arg, ArgError, check_value, complete_args, is_closing
 from tuiexplore.safetext import quoted, terminal
@@ -144,7 +144,7 @@ class _Validator:
     def __init__(self, data: dict[str, Any], source: str, lines: _Lines, name: str) -> None:
         self.data, self.source, self.lines, self.name = data, source, lines, name
 
-    def fail(self, msg: str, table: str | None = None, index: int | None = None, key: str | None = None) -> None:
+    def fail(self, msg: str, table: str | None = None, index: int | None = None, key: str | None = None) -> NoReturn:
         line = self.lines.of(table, index, key)
         raise ScenarioError(f"{self.source}:{line}: {msg}")
 
@@ -320,5 +320,5 @@ class _Validator:
         return out
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)

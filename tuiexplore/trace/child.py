@@ -24,11 +24,14 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuiexplore.timeline import Event, from_wire, to_wire
 from tuiexplore.trace.events import register_wire_types
 from tuiexplore.trace.launch import Untraceable
+
+if TYPE_CHECKING:  # imported by serve() alone: the parent's side never loads the tracer
+    from tuiexplore.trace.stepper import Stepper
 
 READY = "ready"
 DONE = "done"
@@ -62,7 +65,7 @@ def serve(
         return 2
     with lock:
         _write(READY)
-        held, early = early, None
+        held, early = early or [], None
         for e in held:
             _write(to_wire(e))
     if ns is not None:
@@ -119,7 +122,7 @@ def enter_lab() -> Any:
         return None
 
 
-def _commands(stepper) -> None:  # noqa: ANN001 - a Stepper
+def _commands(stepper: Stepper) -> None:
     for line in sys.stdin:
         word, _, arg = line.strip().partition(" ")
         if word == "step" and arg.isdigit():
@@ -167,6 +170,7 @@ class ChildStepper:
             bufsize=1,
             start_new_session=True,  # a terminal's Ctrl-C is the parent's to handle, never the keeper's
         )
+        assert self.proc.stdout is not None  # a PIPE
         first = self.proc.stdout.readline().strip()
         if first != READY:
             self.proc.wait(START_TIMEOUT_S)
@@ -190,6 +194,8 @@ class ChildStepper:
         return [x.rstrip() for x in self._stderr.read().splitlines() if x.strip()]
 
     def _send(self, line: str) -> None:
+        if self.proc is None or self.proc.stdin is None:
+            return  # not started: nothing to command
         with self._lock:
             try:
                 self.proc.stdin.write(line + "\n")

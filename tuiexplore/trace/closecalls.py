@@ -2,15 +2,14 @@
 send FIN or RST (close, shutdown, connect(AF_UNSPEC), exit with sockets, a signal death).
 
 One verdict at a time, so that the frames it is judged by are its own: a closing call stepped
-while another awaits its verdict is queued. With ``auto`` a closing call waits until the
-programs and the wire are quiet, then is predicted and run; by keys it is predicted when it
+while another awaits its verdict is queued. With ``auto`` a closing call waits until nothing is
+under way (``Stepper.is_quiet``), then is predicted and run; by keys it is predicted when it
 parks and predicted again whenever something changed, until ``step(tid)``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,12 +32,14 @@ class Host(Protocol):
     wire: Wire
     lab: bool
     changes: int
-    emit: Callable[[Event], None]
 
+    def emit(self, ev: Event) -> None: ...
     def rel(self, ts: float | None = None) -> float: ...
     def stop_event(self, n: int, p: Parked, prediction: list | None = None) -> StopEvent: ...
     def drain_frames(self) -> None: ...
     def resume(self, tid: int) -> None: ...
+    def holders_among(self) -> set[int] | None: ...
+    def verdict_ready(self, mark: int) -> bool: ...
 
 
 @dataclass
@@ -140,7 +141,7 @@ class ClosingCalls:
     # -- predictions and verdicts --------------------------------------------------------------
     def predict(self, n: int, p: Parked) -> _Closing:
         h = self.host
-        c = _Closing(n, p, closing.predict(p), seen=h.changes)
+        c = _Closing(n, p, closing.predict(p, h.holders_among()), seen=h.changes)
         h.emit(h.stop_event(n, p, [t.to_dict() for t in c.targets]))
         for t in c.targets:
             h.wire.learn(p.actor, t.sock)
@@ -153,7 +154,7 @@ class ClosingCalls:
         if c.seen == h.changes:
             return
         c.seen = h.changes
-        targets = closing.predict(c.parked)
+        targets = closing.predict(c.parked, h.holders_among())
         if [t.to_dict() for t in targets] != [t.to_dict() for t in c.targets]:
             c.targets = targets
             h.emit(h.stop_event(c.step, c.parked, [t.to_dict() for t in targets]))
@@ -161,9 +162,10 @@ class ClosingCalls:
     def tick(self, now: float, quiet: bool) -> None:
         c = self.current
         if c is not None and c.resumed_at:
-            # A quiet wire is not enough: a starved sniffer thread may not have read the RST the
-            # call sent yet (as in the lab's Evidence.settle), so its frames must be read too.
-            if (c.done and quiet and self.host.wire.caught_up(c.wire_mark)) or now - c.resumed_at > RETURN_MAX_S:
+            # Judged once the frames the call sent (queued on lo before it returned) have been
+            # read and no timer of the programs' connections is about to fire; a peer's delayed
+            # ACK is not waited for: it is attributed to this step when it comes.
+            if (c.done and self.host.verdict_ready(c.wire_mark)) or now - c.resumed_at > RETURN_MAX_S:
                 self.judge(c)
             return
         if quiet and self.deaths:

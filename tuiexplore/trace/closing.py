@@ -8,11 +8,14 @@ a reference, so __tcp_close() does not run and nothing is sent.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from tuiexplore.domain import SocketRow
-from tuiexplore.lab import procnet
+from tuiexplore.lab import procnet, sockdiag
+from tuiexplore.lab.calls import TCP_STATES
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.predict import Prediction, kernel_version, predict_close, predict_disconnect, predict_shutdown
 from tuiexplore.lab.verdict import judge, outcome_of, sent_by
@@ -61,24 +64,33 @@ def _comm(pid: int) -> str:
         return "?"
 
 
-def _peer_states(pid: int) -> dict[tuple[int, int], str]:
+def _peer_state(pid: int, s: sockets.SockInfo) -> str | None:
+    """The state of the socket at the other end of ``s``, when it is in the traced program's
+    network namespace (a sock_diag lookup there when it is ours; /proc/PID/net otherwise)."""
+    try:
+        ours = os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return None
+    if ours:
+        found = sockdiag.lookup([(s.raddr, s.rport, s.laddr, s.lport)]) if s.rport else []
+        return TCP_STATES.get(found[0].state) if found else None
     out: dict[tuple[int, int], str] = {}
     for name in ("tcp", "tcp6"):
         try:
             out.update(procnet.states(f"/proc/{pid}/net/{name}"))
         except OSError:
             pass
-    return out
+    return out.get((s.rport, s.lport))
 
 
-def predict(p: Parked) -> list[Target]:
-    """Every TCP socket the call may close, each with what __tcp_close() & co. will do."""
+def predict(p: Parked, holders_among: Iterable[int] | None = None) -> list[Target]:
+    """Every TCP socket the call may close, each with what __tcp_close() & co. will do.
+    ``holders_among``: the processes that may share its sockets (None: every process)."""
     if p.call in EXITS:
         fds = sockets.socket_fds(p.pid)
     else:
         fds = [p.args.get("fd", -1)]
     own = {(p.pid, fd) for fd in fds}
-    peers = _peer_states(p.pid)
     seen: set[int] = set()
     out = []
     for fd in fds:
@@ -87,9 +99,9 @@ def predict(p: Parked) -> list[Target]:
             continue
         seen.add(s.inode)
         view = s.view(
-            peer_acks_fin=peers.get((s.rport, s.lport)) in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"),
+            peer_acks_fin=_peer_state(p.pid, s) in ("ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"),
         )
-        others = tuple(h for h in sockets.holders(s.inode) if h not in own)
+        others = tuple(h for h in sockets.holders(s.inode, pids=holders_among) if h not in own)
         if p.call == "shutdown":  # acts on the socket itself, whoever else holds it
             pred = predict_shutdown(view, str(p.args.get("how")), VERSION)
         elif p.call == "connect":

@@ -52,7 +52,7 @@ def _value(key: str, value: Any, args: dict[str, Any]) -> str:
 
 
 def args_text(args: dict[str, Any], sock: dict[str, Any] | None = None) -> str:
-    parts = []
+    parts: list[str] = []
     for key, value in args.items():
         if key in ("mask", "truncated") or value in ("", None) and key != "addr":
             continue

@@ -26,6 +26,7 @@ class Inventory:
         self.stale = False  # packets arrived since the last snapshot
         self.frames_at: dict[int, int] = {}  # pid -> frames on the wire when it was last seen alive
         self.sockets: dict[int, list[tuple[int, SockInfo]]] = {}  # the last snapshot, as taken
+        self.unix_seen = False  # a traced process held a unix socket: it may have passed fds on
 
     def _changed(self, t: float, actor: str, pid: int, rows: list[dict[str, Any]]) -> SocketsEvent | None:
         if self.last.get(pid) == rows:
@@ -38,6 +39,7 @@ class Inventory:
         close() just released); empty once it is gone."""
         actor = self.actors.get(pid, "?")
         found = [(fd, s) for fd in socket_fds(pid) if (s := resolve(pid, fd)) is not None]
+        self.unix_seen = self.unix_seen or any(s.kind == "unix" for _, s in found)
         if found or os.path.isdir(f"/proc/{pid}/fd"):
             self.sockets[pid], self.frames_at[pid] = found, frames
         else:  # already gone (reaped before we looked): its last word, less what it closed since
@@ -57,3 +59,32 @@ class Inventory:
 
     def gone(self, t: float, actor: str, pid: int) -> SocketsEvent | None:
         return self._changed(t, actor, pid, [])
+
+
+def holders_among(inv: Inventory, roots: set[int]) -> set[int] | None:
+    """The processes that may share a traced program's socket: the programs and everything they
+    started (a fork inherits the fds), read from /proc/PID/task/TID/children. Anyone else only
+    by SCM_RIGHTS over a unix socket: once a traced process held one, every process (None)."""
+    if inv.unix_seen:
+        return None
+    seen: set[int] = set()
+    todo = list(roots | set(inv.actors))
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+            except FileNotFoundError:
+                if os.path.isdir(f"/proc/{pid}/task/{tid}"):
+                    return None  # a kernel without CONFIG_PROC_CHILDREN: ask every process
+            except OSError:
+                continue
+    return seen

@@ -8,6 +8,7 @@ length is real data: it fills the iovecs in order, so each buffer shows its shar
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from tuiexplore.trace.escaping import bits, escape
@@ -20,6 +21,8 @@ MSGHDR = struct.Struct("=QI4xQQQQi4x")  # name, namelen, iov, iovlen, control, c
 MMSGHDR_SIZE = MSGHDR.size + 8  # + unsigned msg_len, padded
 IOVEC = struct.Struct("=QQ")
 # recvmsg's msg_flags (include/linux/socket.h); MSG_* of the call's own flags are syscalls.MSG_FLAGS
+# syscalls.sockaddr(tid, addr, len): passed in, since syscalls imports this module
+SockaddrReader = Callable[[int, int, int], dict[str, Any] | None]
 MSG_OUT_FLAGS = {0x1: "MSG_OOB", 0x8: "MSG_CTRUNC", 0x20: "MSG_TRUNC", 0x80: "MSG_EOR", 0x2000: "MSG_ERRQUEUE"}
 
 
@@ -47,7 +50,7 @@ def _msghdr(tid: int, addr: int) -> tuple[int, ...] | None:
     return MSGHDR.unpack(raw) if len(raw) == MSGHDR.size else None
 
 
-def message(tid: int, addr: int, sockaddr, filled: int | None = None, received: bool = False) -> dict[str, Any]:  # noqa: ANN001
+def message(tid: int, addr: int, sockaddr: SockaddrReader, filled: int | None = None, received: bool = False) -> dict[str, Any]:
     """One struct msghdr: ``sockaddr(tid, addr, len)`` decodes its address (syscalls.sockaddr)."""
     hdr = _msghdr(tid, addr)
     if hdr is None:
@@ -64,7 +67,7 @@ def message(tid: int, addr: int, sockaddr, filled: int | None = None, received: 
     return out
 
 
-def vector(tid: int, addr: int, count: int, sockaddr, received: bool = False) -> list[dict[str, Any]]:  # noqa: ANN001
+def vector(tid: int, addr: int, count: int, sockaddr: SockaddrReader, received: bool = False) -> list[dict[str, Any]]:
     """The messages of sendmmsg (all, at entry) or recvmmsg (the ``count`` it returned, at exit)."""
     out = []
     for i in range(max(0, min(count, MAX_MSGS))):

@@ -11,6 +11,7 @@ import fcntl
 import os
 import socket
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tuiexplore.domain import SocketRow
@@ -122,15 +123,13 @@ def _describe(s: socket.socket, inode: int) -> SockInfo:
     return SockInfo(inode, fam, "tcp", inq=_ioctl_int(s.fileno(), SIOCINQ), unsent=_ioctl_int(s.fileno(), SIOCOUTQNSD), **common)
 
 
-def holders(inode: int, skip: tuple[int, int] | None = None) -> list[tuple[int, int]]:
-    """Every (pid, fd) that refers to this socket, except ``skip``: a dup, a forked child.
-    Threads share their process's table, so /proc/PID (not each task) is enough."""
+def holders(inode: int, skip: tuple[int, int] | None = None, pids: Iterable[int] | None = None) -> list[tuple[int, int]]:
+    """Every (pid, fd) that refers to this socket, except ``skip``: a dup, a forked child;
+    among ``pids`` (None: every process, ~30 ms on a host with ~150 processes). Threads share
+    their process's table, so /proc/PID (not each task) is enough."""
     target = f"socket:[{inode}]"
     out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        pid = int(name)
+    for pid in sorted(pids) if pids is not None else (int(n) for n in os.listdir("/proc") if n.isdigit()):
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:

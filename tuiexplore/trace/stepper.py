@@ -6,9 +6,10 @@ frames, the programs' output and a lab server's calls into typed timeline events
 handed to ``on_event`` in order from the thread that runs ``run()``. Policy lives here (closing
 calls in closecalls.py, the programs' start order in programs.py), mechanism in the tracer:
 
-- ``auto``: every parked call runs on at once, except closing calls, which first wait until the
-  other programs and the wire have been quiet for QUIET_S (as a person pressing a key would be
-  slower than the peer), then get their prediction from the socket's real state and run.
+- ``auto``: every parked call runs on at once, except closing calls, which first wait until
+  nothing is under way (``Quiet``: no traced task running, every frame read, no ACK owed, no
+  timer about to fire; as a person pressing a key would be slower than the peer), then get
+  their prediction from the socket's real state and run.
 - manual (``auto=False``): a parked call waits for ``step(tid)``; closing calls still get their
   prediction when they park and their verdict when the wire is quiet after they ran.
 """
@@ -27,15 +28,17 @@ from tuiexplore.timeline import Event, NoteEvent
 from tuiexplore.trace import closing, sockets
 from tuiexplore.trace.closecalls import ClosingCalls
 from tuiexplore.trace.events import Exited, Parked, Returned, Started, StopEvent, TraceEvent, TraceNote, call_events
-from tuiexplore.trace.inventory import Inventory
+from tuiexplore.trace.inventory import Inventory, holders_among
 from tuiexplore.trace.launch import Untraceable, resolve
 from tuiexplore.trace.peer import ENV, SERVERS, PeerCall, PeerEnded
 from tuiexplore.trace.programs import DEFER_MAX_S, Programs
+from tuiexplore.trace.quiet import Quiet
 from tuiexplore.trace.tracer import Tracer
 from tuiexplore.trace.wire import Wire
 
-QUIET_S = 0.06  # > the 40 ms minimum delayed ACK, as in the lab
 TICK_S = 0.05
+CATCH_UP_S = 0.5  # bounds the wait for a starved sniffer thread at a call's return
+BUSY_TICK_S = 0.001  # while a closing call waits for its turn or its verdict: the kernel's pace
 PEER_GRACE_S = 2.0  # how long a lab server may go on once the traced programs are gone
 
 
@@ -66,6 +69,7 @@ class Stepper:
         env = {**os.environ, ENV: self.peer.address} if self.peer is not None else None
         self.tracer = Tracer(self.inbox.put, env=env, fast=fast)
         self.wire = Wire(Capture(on_frame=lambda: self.inbox.put(None)) if capture else None)
+        self.quiet = Quiet(self.wire)
         self.t0 = time.time()
         self.steps = 0
         self.calls: dict[int, tuple[int, Parked]] = {}  # tid -> its parked or running call
@@ -102,7 +106,7 @@ class Stepper:
         try:
             while True:
                 try:
-                    item = self.inbox.get(timeout=TICK_S)
+                    item = self.inbox.get(timeout=BUSY_TICK_S if self.closing.busy else TICK_S)
                 except queue.Empty:
                     item = None
                 if item is not None:
@@ -135,6 +139,13 @@ class Stepper:
     def resume(self, tid: int) -> None:  # a parked closing call runs now: activity from here on
         self.last_activity = time.time()
         self.tracer.resume(tid)
+
+    def verdict_ready(self, mark: int) -> bool:
+        """A closing call that returned at ``mark`` can be judged (``Quiet.wire_done``)."""
+        return self.quiet.wire_done(mark)
+
+    def holders_among(self) -> set[int] | None:
+        return holders_among(self.inventory, self.progs.alive)
 
     def detach(self, timeout: float = 5.0) -> None:
         """Let the programs run on (untraced; with the seccomp filter, traced by a loop that no longer
@@ -180,7 +191,7 @@ class Stepper:
         self.emit(NoteEvent(self.rel(), level, text, current.step if current else None))
 
     # -- events from the tracer ----------------------------------------------------------------
-    def handle(self, ev: TraceEvent | _Command) -> None:
+    def handle(self, ev: TraceEvent | PeerCall | PeerEnded | _Command) -> None:
         if isinstance(ev, _Command):
             self._step(ev.tid) if ev.kind == "step" else self.detach()
         elif isinstance(ev, Parked):
@@ -259,8 +270,9 @@ class Stepper:
             self.emit(ev)
         if r.call == "listen":
             self.progs.listened(r.actor)
-        if r.errno is None and self.wire.learn_call(r.actor, r.pid, r.call, r.ret, args.get("fd")):
-            self.drain_frames()
+        if r.errno is None:
+            self.wire.learn_call(r.actor, r.pid, r.call, r.ret, args.get("fd"))
+        self.catch_up()
         self.closing.returned(r.tid)
         self.snapshot(r.pid, closed=args.get("fd") if r.call == "close" and r.errno is None else None)
 
@@ -271,12 +283,29 @@ class Stepper:
         if self.auto and self.progs.overdue(now):  # by keys, the user sets the pace
             self.note("warn", f"the server did not listen() within {DEFER_MAX_S:.0f} s; starting the others anyway")
             self.progs.launch_deferred()
-        quiet = now - self.last_activity >= QUIET_S and (self.peer is None or self.peer.settled())
+        quiet = self.is_quiet(now)
         for ev in self.inventory.refresh(self.rel(), self.progs.gone, len(self.wire.frames)) if quiet else []:
             self.emit(ev)  # what the packets did to the programs' sockets
         self.closing.tick(now, quiet)
 
+    def is_quiet(self, now: float) -> bool:
+        """Nothing under way (``Quiet``), no stop or frame waiting to be handled, and a lab
+        server, if any, settled."""
+        if not self.inbox.empty() or (self.peer is not None and not self.peer.settled()):
+            return False
+        held = {p.tid for _, p in self.closing.waiting} | set(self.parked) | set(self.closing.parked)
+        return self.quiet.settled(now, self.progs.alive, held)
+
     # -- the wire and the programs' output -----------------------------------------------------
+    def catch_up(self) -> None:
+        """Every frame lo carried until a call returned is read before anything that came after
+        it is handled: a starved sniffer thread would otherwise let a connect()'s handshake land
+        in the step of the next call."""
+        mark, deadline = self.wire.mark(), time.time() + CATCH_UP_S
+        while not self.wire.caught_up(mark) and time.time() < deadline:
+            time.sleep(0.0002)
+        self.drain_frames()
+
     def drain_frames(self) -> None:
         new = self.wire.collect()
         if new:
@@ -286,7 +315,8 @@ class Stepper:
         current = self.closing.current
         step = current.step if current else (self.steps or None)
         connecting = any(p.call == "connect" for _, p in self.calls.values())
-        for ev in self.wire.take(new, step, self.t0, connecting):
+        # A late ACK belongs to the step whose data or FIN it answers (``Acks``), not this one.
+        for ev in self.wire.take(new, lambda f: self.quiet.acks.frame(f, step), self.t0, connecting):
             self.emit(ev)
 
     def flush_outputs(self, final: bool = False) -> None:

@@ -2,14 +2,15 @@
 
 Outside a lab, ``lo`` carries every local connection of the machine, so a frame is kept only
 when one of its ends is a socket of a traced program. A connect()'s SYN leaves before the
-program's socket reports its port, so unmatched frames wait (HOLD_S) to be matched once the
-call has returned and the endpoint is known.
+program's socket reports its port, so while a connect() is under way unmatched frames wait
+(HOLD_S) to be matched once the call has returned and the endpoint is known.
 """
 
 from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 
 from tuiexplore.lab.capture import Capture, CaptureError, Frame, RelativeSeq
 from tuiexplore.timeline import PacketEvent
@@ -50,9 +51,11 @@ class Wire:
         new: list[Frame] = []
         while self.capture is not None:
             try:
-                new.append(self.capture.frames.get_nowait())
+                item = self.capture.frames.get_nowait()
             except queue.Empty:
                 break
+            if isinstance(item, Frame):  # lo withholds no frame: nothing else is queued here
+                new.append(item)
         return new
 
     def mark(self) -> int:
@@ -96,21 +99,26 @@ class Wire:
             return self.endpoints[(ip, port)]
         return next((self.endpoints[(w, port)] for w in WILDCARDS if (w, port) in self.endpoints), None)
 
-    def take(self, new: list[Frame], step: int | None, rel: float, connecting: bool = False) -> list[PacketEvent]:
-        """Frames now known to be ours, as packet events; the rest wait up to HOLD_S. While a
-        connect() is under way, a frame with one unknown end waits too (it may be its SYN), and
-        so does every frame after it: the stream stays in wire order."""
+    def take(
+        self, new: list[Frame], step_of: Callable[[Frame], int | None], rel: float, connecting: bool = False
+    ) -> list[PacketEvent]:
+        """Frames now known to be ours, as packet events in the step ``step_of`` gives. While a
+        connect() is under way, a frame with an unknown end waits (up to HOLD_S: it may be its
+        SYN, sent before the program's socket reports its port), and so does every frame after
+        it: the stream stays in wire order. Otherwise a frame with no end of ours is another
+        program's, on the host's lo: dropped at once, so that it holds nothing back."""
         pending, self._held = self._held + new, []
         out = []
         now = time.time()
         for f in pending:
             src, dst = self.owner(f.saddr, f.sport), self.owner(f.daddr, f.dport)
-            young = now - f.ts < HOLD_S
-            if self._held or (src is None and dst is None) or (connecting and None in (src, dst)):
-                if young:
+            if connecting and (self._held or None in (src, dst)):
+                if now - f.ts < HOLD_S:
                     self._held.append(f)
+                continue
+            if src is None and dst is None:
                 continue
             self.frames.append(f)
             seq, ack = self._relseq(f)
-            out.append(f.event(max(0.0, f.ts - rel), src or "?", dst or "?", seq, ack, step, len(self.frames)))
+            out.append(f.event(max(0.0, f.ts - rel), src or "?", dst or "?", seq, ack, step_of(f), len(self.frames)))
         return out

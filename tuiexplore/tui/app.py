@@ -18,7 +18,10 @@ from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
 from tuiexplore.lab.transport import Transport
+from tuiexplore.recording import Recorder
+from tuiexplore.room import NO_ROOM, Room
 from tuiexplore.scenarios.scenario import Scenario
+from tuiexplore.tui import recorded
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
 from tuiexplore.tui.explorer import ExplorerScreen
@@ -45,8 +48,10 @@ class ExplorerApp(App):
         autoplay: bool = False,
         pause_s: float = 2.0,
         transport: Callable[..., Transport] | None = None,
+        room: Room = NO_ROOM,
     ) -> None:
-        """``transport``: how the lab's agent is reached (e.g. a guest kernel's); None: this host."""
+        """``transport``: how the lab's agent is reached (e.g. a guest kernel's); None: this host.
+        ``room``: the quiz and the demo's ``once`` (the recording is ``recorder``, set by run_app)."""
         super().__init__()
         for t in themes.load_themes():
             self.register_theme(t)
@@ -56,7 +61,8 @@ class ExplorerApp(App):
         self.driver: LabDriver | None = None
         self.watch_tty = watch_tty
         self.find_source, self.kernel_src = find_source, kernel_src
-        self.explorer = ExplorerScreen(scenario, excerpt or bundled(), autoplay, pause_s)
+        self.explorer = ExplorerScreen(scenario, excerpt or bundled(), autoplay, pause_s, room)
+        self.recorder: Recorder | None = None  # what the terminal showed (the export's session.cast)
         self.error = ""  # why the lab failed, printed when the app exits
         self.transport = transport
         self.running_release = platform.release()  # the lab's kernel (a guest's, with a transport)
@@ -122,6 +128,7 @@ def run_app(
     pause_s: float = 2.0,
     transport: Callable[..., Transport] | None = None,
     release: str | None = None,
+    room: Room = NO_ROOM,
 ) -> int:
     """``transport``/``release``: a lab elsewhere (a guest kernel) and that kernel's version."""
     if sys.stdout.isatty():
@@ -142,12 +149,20 @@ def run_app(
             autoplay=autoplay,
             pause_s=pause_s,
             transport=transport,
+            room=room,
         )
+        app.recorder = recorded.start(app, room.record, f"tuiexplore {scenario.name}: {scenario.title}")
     except (ValueError, SourceError) as exc:
         print(f"tuiexplore: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"tuiexplore: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
     app.running_release = release or app.running_release
-    app.run()
+    try:
+        app.run()
+    finally:
+        recorded.finish(app.recorder)
     if app.error:
         print(f"tuiexplore: {printable(str(app.error))}", file=sys.stderr)
         return 1

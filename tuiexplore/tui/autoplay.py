@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from textual.app import App
 from textual.timer import Timer
 
 from tuiexplore.domain import LabInfo
@@ -22,6 +23,9 @@ class Player(Protocol):
     pending: int
     info: LabInfo | None
 
+    @property
+    def app(self) -> App: ...
+
     def action_next(self) -> None: ...
     def restart(self) -> None: ...
     def update_status(self) -> None: ...
@@ -29,10 +33,13 @@ class Player(Protocol):
     def set_timer(self, delay: float, callback: Callable[[], None]) -> Timer: ...
 
 
+HOLD_S = 4.0  # with ``once``: the last screen stays this long (a recording ends on it)
+
+
 class Autoplay:
-    def __init__(self, screen: Player, on: bool, pause_s: float) -> None:
+    def __init__(self, screen: Player, on: bool, pause_s: float, once: bool = False) -> None:
         self.screen = screen
-        self.on, self.pause_s = on, pause_s
+        self.on, self.pause_s, self.once = on, pause_s, once
         self._timer: Timer | None = None
 
     @property
@@ -52,7 +59,11 @@ class Autoplay:
             self._timer = s.set_timer(self.pause_s, s.action_next)
         else:
             self.on = False
-            s.notify("autoplay: the scenario is done (r restarts, a plays again)", timeout=6)
+            if self.once:  # ``demo --once``: the app quits on its own, after the last screen was seen
+                s.notify(f"the demo is done; quitting in {HOLD_S:g} s", timeout=HOLD_S)
+                s.set_timer(HOLD_S, s.app.exit)
+            else:
+                s.notify("autoplay: the scenario is done (r restarts, a plays again)", timeout=6)
             s.update_status()
 
     def toggle(self) -> None:

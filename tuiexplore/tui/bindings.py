@@ -24,6 +24,8 @@ EXPLORER_BINDINGS = [
     Binding("plus,equals_sign", "pace(0.5)", "Slower", id="slower", show=False),
     Binding("minus", "pace(-0.5)", "Faster", id="faster", show=False),
     Binding("b", "back", "Step back", id="back", show=False),
+    Binding("g", "quiz_answers", "Quiz answers", id="quiz"),  # shown while the quiz is on
+    Binding("ctrl+r", "stop_recording", "● REC stop", id="record"),  # shown while --record writes
     Binding("question_mark", "dialog('help')", "Help", id="help"),
     Binding("q", "app.quit", "Quit", id="quit"),
     *[Binding(str(i + 1), f"show({i})", PANELS[i].capitalize(), id=f"show.{PANELS[i]}", show=False) for i in range(len(PANELS))],

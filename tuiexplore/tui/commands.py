@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tuiexplore.domain import LabInfo
 from tuiexplore.session import FdModel
 from tuiexplore.tui.keys import palette_calls
+
+
+class CallsHost(Protocol):
+    """What the palette asks of the screen it opens on (explorer.ExplorerScreen, which imports this module)."""
+
+    models: dict[str, FdModel]
+    info: LabInfo | None
+
+    def action_diagram(self) -> None: ...
+    def actor_names(self) -> list[str]: ...
+    def run_manual(self, actor: str, call: str, args: dict[str, Any]) -> None: ...
 
 
 class ActorCalls(Provider):
@@ -16,7 +29,7 @@ class ActorCalls(Provider):
     holds its fds now."""
 
     def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
-        explorer = self.screen  # the screen the palette was opened on
+        explorer = cast(CallsHost, self.screen)  # the explorer: the only screen with this provider
         yield "TCP state diagram", "each socket in its state, its last move lit (m)", explorer.action_diagram
         wire = explorer.info.wire if explorer.info else "loopback"
         for actor in explorer.actor_names():

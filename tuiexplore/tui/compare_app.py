@@ -100,21 +100,23 @@ class CompareApp(App):
 
     def kernel_title(self, i: int) -> str:
         kernel = self.kernels[i] if self.kernels else ""
-        return f"Kernel: tcp_close() · {kernel + ' · ' if kernel else ''}{self.sources[i].origin}"
+        origin = self.sources[i].origin if self.sources else ""
+        return f"Kernel: tcp_close() · {kernel + ' · ' if kernel else ''}{origin}"
 
     def show_focus(self) -> None:
         """Both kernel panels on the focus row: each marks the branch its own side's verdict took."""
         if not self.sources:
             return
-        r = self.rows[self.focus] if self.focus is not None else None
+        focus = self.focus
+        r = self.rows[focus] if focus is not None else None
         for i, side in enumerate(SIDES):
             view = self.query_one(f"#{side}-kernel", KernelView)
             s = getattr(r, side) if r is not None else None
-            if s is None or s.verdict is None:
+            if focus is None or r is None or s is None or s.verdict is None:
                 view.mark(note="no verdict on this side in the marked row" if r is not None else "no verdict")
             else:
                 how = "decided differently" if verdicts_differ(r) else "same decision"
-                note = f"row {self.focus + 1}: {s.verdict.call}() -> {s.verdict.observed} [{s.verdict.branch}] · {how}"
+                note = f"row {focus + 1}: {s.verdict.call}() -> {s.verdict.observed} [{s.verdict.branch}] · {how}"
                 view.mark(taken=list(s.verdict.path) or [s.verdict.branch], note=printable(note))
             view.border_title = Content(printable(self.kernel_title(i)))  # paths and versions, not markup
             self.query_one(f"#{side}-rows", Static).update(self.column(side))

@@ -6,6 +6,7 @@ component classes, so the themes colour it through CSS variables.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.segment import Segment
@@ -72,9 +73,9 @@ class StateDiagram(ScrollView, can_focus=True):
             return
         sockets = track(self.events)
         self.drawing = Drawing(region.width, region.height, sockets, self.actors)
-        moved = [s for s in sockets if s.last is not None]
-        last = max(moved, key=lambda s: s.last.t, default=None)
-        self.border_subtitle = f"last: {last.name} {last.last.old} → {last.last.new} ({last.last.cause})" if last else ""
+        moves = [(s, m) for s in sockets if (m := s.last) is not None]
+        last = max(moves, key=lambda sm: sm[1].t, default=None)
+        self.border_subtitle = f"last: {last[0].name} {last[1].old} → {last[1].new} ({last[1].cause})" if last else ""
         self.virtual_size = Size(region.width, self.drawing.height)
         self.refresh()
 
@@ -91,11 +92,11 @@ class StateDiagram(ScrollView, can_focus=True):
         return Strip(segments).crop(0, width).extend_cell_length(width, base)
 
 
-def toggle_diagram(screen: Screen, tab: int) -> None:
+def toggle_diagram(screen: Screen, show_tab: Callable[[], None]) -> None:
     """``m`` on the explorer screen: the diagram's tab on a narrow terminal; on a wide one it takes
     the kernel's place and back."""
     if screen.has_class("-narrow"):
-        screen.action_show(tab)
+        show_tab()
         return
     panels = screen.query_one("#panels")
     panels.toggle_class("-map")

@@ -89,9 +89,14 @@ def export_bundle(ex: Explorer) -> Notice | None:
     if ex.info is None:
         return None
     directory = os.path.abspath(time.strftime("tuiexplore-export-%Y%m%d-%H%M%S"))
+
+    def shoot(path: str) -> None:
+        ex.app.save_screenshot(os.path.basename(path), os.path.dirname(path))
+
     try:
-        shoot = lambda path: ex.app.save_screenshot(os.path.basename(path), os.path.dirname(path))  # noqa: E731
         export.write(directory, ex.scenario, ex.info, list(ex.events), ex.excerpt, shoot)
+        if (recorder := getattr(ex.app, "recorder", None)) is not None:  # what the terminal showed so far
+            recorder.copy_to(os.path.join(directory, "session.cast"))
     except OSError as exc:
         return Notice(f"export failed: {exc.strerror}: {exc.filename}", "error")
     ex.driver.submit(SavePcap(os.path.join(directory, "capture.pcap")))

@@ -97,8 +97,8 @@ class LabDriver(threading.Thread):
         if generation == self.generation:
             self.target.post_message(LabFailed(why))
 
-    def _post_step(self, *started: Any) -> None:
-        self.target.post_message(StepStarted(*started, generation=self.generation))
+    def _post_step(self, step: int, actor: str, call: str, origin: str, say: str | None) -> None:
+        self.target.post_message(StepStarted(step, actor, call, origin, say, self.generation))
 
     def submit(self, req: Request) -> None:
         self._requests.put(req)
@@ -131,6 +131,8 @@ class LabDriver(threading.Thread):
             elif isinstance(req, Manual):
                 done = s.run_manual(req.actor, req.call, req.args)
             elif isinstance(req, SavePcap):
+                if s.lab is None:
+                    raise LabError("the lab is not running")
                 s.lab.write_pcap(req.path)
                 return
             elif isinstance(req, UnreadRule):

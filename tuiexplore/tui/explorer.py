@@ -10,13 +10,14 @@ export are functions of that state in ``dialogs.py``, opened by the screen's own
 from __future__ import annotations
 
 import platform
-from functools import singledispatchmethod
-from typing import Any
+from functools import partial, singledispatchmethod
+from typing import Any, Protocol, cast
 
 from textual import on
 from textual.actions import parse
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
@@ -25,6 +26,7 @@ from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.kernel.notes import running_unread_rule
 from tuiexplore.reports.details import packet_text
+from tuiexplore.room import NO_ROOM, Room
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event, NoteEvent, VerdictEvent
@@ -40,22 +42,36 @@ from tuiexplore.tui.keys import manual_args
 from tuiexplore.tui.messages import Busy, KernelSourceFound, LabEvents, LabFailed, LabStarted, StepFinished, StepStarted
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.panels import add_events, clear_panels, narrate, replace_actors, show_hint, show_panel, show_prediction
+from tuiexplore.tui.quiz import QuizCommands, QuizKeeper, QuizLine
+from tuiexplore.tui.recorded import recording_to_file, stop
 from tuiexplore.tui.screens import ScenarioPicker, TextScreen
 from tuiexplore.tui.status import StatusLine
 from tuiexplore.tui.widgets import ActorLog, KernelView, SocketsStrip, VerdictLine, printable
 
 
+class ExplorerHost(Protocol):
+    """What this screen asks of its app (app.ExplorerApp, which imports this module)."""
+
+    driver: LabDriver | None
+    error: str
+
+    def start_driver(self, target: MessagePump) -> None: ...
+
+
 class ExplorerScreen(Screen):
-    BINDINGS = EXPLORER_BINDINGS
-    COMMANDS = {ActorCalls}
+    BINDINGS = [*EXPLORER_BINDINGS]
+    COMMANDS = {ActorCalls, QuizCommands}
 
     shown: reactive[int] = reactive(0)
 
-    def __init__(self, scenario: Scenario, excerpt: Excerpt, autoplay: bool = False, pause_s: float = 2.0) -> None:
+    def __init__(
+        self, scenario: Scenario, excerpt: Excerpt, autoplay: bool = False, pause_s: float = 2.0, room: Room = NO_ROOM
+    ) -> None:
         super().__init__()
         self.scenario = scenario
         self.excerpt = excerpt
-        self.autoplay = Autoplay(self, autoplay, pause_s)
+        self.autoplay = Autoplay(self, autoplay, pause_s, room.once)
+        self.quiz = QuizKeeper(self, room.quiz, room.lessons)
         self.info: LabInfo | None = None
         self.models: dict[str, FdModel] = {}
         self.cursor = 0
@@ -68,8 +84,14 @@ class ExplorerScreen(Screen):
         self.lab_problem = ""  # the lab's death, which a fresh lab clears
 
     @property
+    def host(self) -> ExplorerHost:
+        return cast(ExplorerHost, self.app)  # ExplorerApp is the only app that shows this screen
+
+    @property
     def driver(self) -> LabDriver:
-        return self.app.driver
+        driver = self.host.driver
+        assert driver is not None, "the driver starts as the screen mounts"
+        return driver
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -83,6 +105,7 @@ class ExplorerScreen(Screen):
             yield SocketsStrip(id="sockets")
         yield Static("", id="narration", markup=False)
         yield VerdictLine(id="verdict")
+        yield QuizLine(id="quiz")
         yield KeysFooter(compact=True)
 
     def actor_names(self) -> list[str]:
@@ -92,8 +115,9 @@ class ExplorerScreen(Screen):
     def on_mount(self) -> None:
         show_hint(self)
         self.watch_shown(self.shown)
+        self.quiz.show()
         self.update_status()
-        self.app.start_driver(self)
+        self.host.start_driver(self)
 
     @on(KernelSourceFound)
     def kernel_source_found(self, m: KernelSourceFound) -> None:
@@ -119,7 +143,7 @@ class ExplorerScreen(Screen):
         self.info = m.info
         if self.problem == self.lab_problem:
             self.problem = ""  # a fresh lab: the old one's death is history
-            self.app.error = ""
+            self.host.error = ""
         self.update_status()
 
     @on(Busy)
@@ -179,7 +203,10 @@ class ExplorerScreen(Screen):
         self.query_one(SocketsStrip).show(m.sockets, m.names)
         if m.prediction:
             just_judged = m.done is not None and self.last_verdict and self.last_verdict.step == m.done.step
-            show_prediction(self, m.prediction[0], self.scenario.steps[self.cursor], on_verdict_line=not just_judged)
+            nxt = self.scenario.steps[self.cursor]
+            if not self.quiz.hides(nxt, on_verdict_line=not just_judged):  # a quiz shows it after the answer
+                show_prediction(self, m.prediction[0], nxt, on_verdict_line=not just_judged)
+        self.quiz.step_finished(m)
         self.update_status()
         self.refresh_keys()
         self.autoplay.schedule()
@@ -187,7 +214,7 @@ class ExplorerScreen(Screen):
     def refresh_keys(self) -> None:
         """Refresh the footer only when a key's state changed: a refresh recomposes the Footer,
         which costs a full layout (tens of ms on a 2-core machine)."""
-        state = tuple(self.check_action(*parse(b.action)[1:]) for b in self.BINDINGS)
+        state = tuple(self.check_action(*parse(b.action)[1:]) for b in EXPLORER_BINDINGS)
         if state != getattr(self, "_key_state", None):
             self._key_state = state
             self.refresh_bindings()
@@ -198,7 +225,7 @@ class ExplorerScreen(Screen):
             self.cursor = m.cursor  # the optimistic advance of n is taken back: that step did not run
         self.problem = self.lab_problem = f"the lab failed: {m.text}"
         self.update_status()
-        self.app.error = m.text
+        self.host.error = m.text
         self.query_one(VerdictLine).show_text(f"The lab failed: {m.text}  (r restarts it)")
         self.notify(printable(m.text), severity="error", markup=False, timeout=10)
 
@@ -207,14 +234,18 @@ class ExplorerScreen(Screen):
         if action == "next":
             return True if self.cursor < len(self.scenario.steps) else None
         if action == "manual":
-            actor, call = parameters
+            actor, call = map(str, parameters)
             return True if manual_args(actor, call, self.models.get(actor, FdModel())) else None
         if action == "dialog" and parameters == ("verdict",):
             return True if self.last_verdict else None
+        if action == "quiz_answers":
+            return self.quiz.on
+        if action == "stop_recording":  # not with --once: nobody at the keys (an unattended recording)
+            return recording_to_file(self.app) and not self.autoplay.once
         return True
 
     def action_next(self) -> None:
-        if self.cursor < len(self.scenario.steps):
+        if self.cursor < len(self.scenario.steps) and not self.quiz.holds():
             self.cursor += 1  # optimistic: repeated presses queue the following steps
             self.driver.submit(Next())
 
@@ -230,6 +261,7 @@ class ExplorerScreen(Screen):
         self.autoplay.pace(delta)
 
     def action_restart(self) -> None:
+        self.quiz.reset()
         self.restart()
 
     def action_back(self) -> None:
@@ -244,6 +276,7 @@ class ExplorerScreen(Screen):
         self.generation += 1
         self.events.clear()
         self.models, self.cursor, self.last_verdict, self.seed = {}, 0, None, False
+        self.quiz.restarted()
         clear_panels(self, self.actor_names())
         self.refresh_keys()
         self.driver.submit(Restart(self.generation, scenario))
@@ -260,7 +293,7 @@ class ExplorerScreen(Screen):
         (target.query(ActorLog).first() if PANELS[index] == "actors" else target).focus()
 
     def action_diagram(self) -> None:
-        toggle_diagram(self, PANELS.index("diagram"))
+        toggle_diagram(self, partial(self.action_show, PANELS.index("diagram")))
 
     def action_dialog(self, name: str) -> None:
         """A report in a dialog (``dialogs.DIALOGS``), if it has anything to show yet."""
@@ -272,15 +305,27 @@ class ExplorerScreen(Screen):
             self.notify(notice.text, severity=notice.severity, timeout=notice.timeout, markup=False)
 
     def action_open(self) -> None:
-        async def chosen(scn: Scenario | None) -> None:
-            if scn is None:
-                return
-            self.scenario = scn
-            self.restart(scn)
-            await replace_actors(self, self.actor_names())
-            self.update_status()
+        async def chosen(scn: object) -> None:
+            if isinstance(scn, Scenario):  # None: the picker was closed without a choice
+                self.quiz.reset()
+                await self.load_scenario(scn)
 
         self.app.push_screen(ScenarioPicker(), chosen)
+
+    async def load_scenario(self, scn: Scenario) -> None:
+        """Another scenario in a fresh lab (o, the quiz's next lesson)."""
+        self.scenario = scn
+        self.restart(scn)
+        await replace_actors(self, self.actor_names())
+        self.update_status()
+
+    def action_quiz_answers(self) -> None:
+        self.quiz.answers()
+
+    def action_stop_recording(self) -> None:
+        if said := stop(self.app):
+            self.notify(said, timeout=6)
+            self.refresh_keys()
 
     @on(PacketTable.Selected)
     def packet_selected(self, event: PacketTable.Selected) -> None:

@@ -52,13 +52,14 @@ def manual_args(actor: str, call: str, m: FdModel) -> tuple[str, dict[str, Any]]
         return None
     if call in ("read", "write", "shutdown") and conn not in m.connected:
         return None
-    return {
+    simple: dict[str, tuple[str, dict[str, Any]]] = {
         "read": ("read", {"fd": conn}),
         "write": ("write", {"fd": conn, "data": "1" if actor == "server" else "x"}),
         "shutdown": ("shutdown", {"fd": conn, "how": "SHUT_WR"}),
         "linger0": ("setsockopt", {"fd": conn, "option": "SO_LINGER", "value": [1, 0]}),
         "close": ("close", {"fd": conn}),
-    }.get(call)
+    }
+    return simple.get(call)
 
 
 # On the relay's wire: what it can do to this actor's next segments, and the scripted peer.

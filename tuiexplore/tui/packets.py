@@ -123,6 +123,7 @@ class PacketTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         row = y + self.scroll_offset.y - 1
+        key: tuple[str | int | bool, ...]
         if y == 0:  # the header stays put while the rows scroll under it
             key = ("header", width, self.scroll_offset.x)
         elif 0 <= row < len(self.rows):

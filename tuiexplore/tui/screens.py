@@ -53,6 +53,18 @@ the socket states and counters, and (as root) its tracepoints.
 
 Keys that make no sense now (close before socket) are dimmed in the footer. Esc only closes
 dialogs; it never changes the lab.
+
+## In front of a room: guess first, then record
+- **Quiz** (`--quiz`, `tuiexplore quiz`, or "Quiz" in the palette): before each closing step
+  (close, shutdown, exit, a disconnect) you say what the kernel will put on the wire: **f** FIN,
+  **r** RST, **x** nothing. The app's own prediction stays hidden; your answer is locked before
+  the step runs, then judged against what the kernel really sent, with the branch that decided
+  it. The score is on the line under the verdict; **g** shows every answer so far, and the end
+  of the scenario sums them up (`tuiexplore quiz`: Enter plays the next lesson, progress kept).
+- **Recording** (`--record FILE.cast`): what this terminal shows is written as an asciicast v2
+  file with its real timing (pauses over 2 s shortened, 30 minutes or 32 MB at most); replay it
+  with `asciinema play FILE.cast`. **ctrl+r** (`● REC` in the footer) ends the file early. The
+  export (**ctrl+e**) adds `session.cast`: the session so far, recorded or not.
 """
 
 
@@ -113,7 +125,8 @@ class ScenarioPicker(Dialog):
             yield Static("", id="error", markup=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(load(event.option.id))
+        if event.option.id is not None:  # every option is a built-in, by its name
+            self.dismiss(load(event.option.id))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:

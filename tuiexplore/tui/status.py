@@ -8,6 +8,8 @@ call's text.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.content import Content
 from textual.widgets import Static
 
@@ -39,7 +41,7 @@ def fit(parts: list[str], width: int) -> str:
 class StatusLine(Static):
     """A Static that re-fits its parts whenever its width changes."""
 
-    def __init__(self, **kw: object) -> None:
+    def __init__(self, **kw: Any) -> None:
         super().__init__("", markup=False, **kw)
         self.parts: list[str] = []
 

@@ -11,6 +11,7 @@ closing call parks, ``g`` does so for every program.
 from __future__ import annotations
 
 from functools import singledispatchmethod
+from typing import Protocol, cast
 
 from rich.text import Text
 from textual import on
@@ -76,8 +77,14 @@ def predicted_path(e: StopEvent) -> list[str]:
     return [b for p in e.prediction or [] for b in p.get("path") or [p["branch"]]]
 
 
+class StepHost(Protocol):
+    """What this screen asks of its app (step_app.StepApp, which imports this module)."""
+
+    def start_session(self, screen: StepScreen) -> None: ...
+
+
 class StepScreen(Screen):
-    BINDINGS = STEP_BINDINGS
+    BINDINGS = [*STEP_BINDINGS]
     # Screen CSS (not DEFAULT_CSS, which the app's stylesheet would override): the output row is
     # fixed, as an "auto" row would follow the log's virtual height and leave a hole.
     CSS = """
@@ -114,12 +121,16 @@ class StepScreen(Screen):
         yield VerdictLine(id="verdict")
         yield KeysFooter(compact=True)
 
+    @property
+    def host(self) -> StepHost:
+        return cast(StepHost, self.app)  # StepApp is the only app that shows this screen
+
     def on_mount(self) -> None:
         self.query_one("#output", ActorLog).border_title = "Output (the programs' stdout and stderr)"
         self.query_one(VerdictLine).show_text(HINT)
         self.watch_shown(self.shown)
         self.select(self.selected)
-        self.app.start_session(self)
+        self.host.start_session(self)
 
     def watch_shown(self, index: int) -> None:
         show_panel(self, PANELS, index)

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Static
 
 from tuiexplore.kernel.excerpt import bundled
+from tuiexplore.tui import recorded
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.packets import PacketTable
@@ -56,7 +57,7 @@ class WatchApp(App):
 
     def __init__(self, watch: Watch, theme: str | None = None, start: bool = True) -> None:
         super().__init__()
-        self.watch = watch
+        self.engine = watch  # not self.watch: that would hide DOMNode.watch(), Textual's reactive watcher
         self.start_engine = start
         for t in themes.load_themes():
             self.register_theme(t)
@@ -90,12 +91,12 @@ class WatchApp(App):
     @work(thread=True, exclusive=True, name="watch engine")
     def run_engine(self) -> None:
         try:
-            self.watch.run()
+            self.engine.run()
         finally:
             self._done = True
 
     def snapshot(self) -> tuple[int, list[ConnRow], Detail | None, str]:
-        w = self.watch
+        w = self.engine
         selected = self.query_one(ConnTable).selected_id()
         with w.lock:
             t = w.tracker
@@ -118,9 +119,9 @@ class WatchApp(App):
 
     def refresh_view(self) -> None:
         version, rows, detail, status = self.snapshot()
-        notes = " · ".join(self.watch.notes[:2])
+        notes = " · ".join(self.engine.notes[:2])
         ended = " · capture ended" if self._done else ""
-        self.query_one("#status", Static).update(printable(f"{status}{ended} · {self.watch.describe()}  {notes}"))
+        self.query_one("#status", Static).update(printable(f"{status}{ended} · {self.engine.describe()}  {notes}"))
         table = self.query_one(ConnTable)
         if version != self._version:
             self._version = version
@@ -199,21 +200,25 @@ class WatchApp(App):
     @on(PacketTable.Selected)
     def packet_selected(self, event: PacketTable.Selected) -> None:
         p = event.packet
-        with self.watch.lock:
-            conn = next((c for c in self.watch.tracker.conns() if any(i == p.index for i, _, _ in c.ring)), None)
+        with self.engine.lock:
+            conn = next((c for c in self.engine.tracker.conns() if any(i == p.index for i, _, _ in c.ring)), None)
             pkt = next((x for i, _, x in conn.ring if i == p.index), None) if conn else None
         if pkt is None:
             return
         self.push_screen(TextScreen(f"Packet {p.index}: {p.tcpdump()}", dissect(pkt)))
 
     def on_unmount(self) -> None:
-        self.watch.stop()
+        self.engine.stop()
 
 
-def run_watch_app(watch: Watch, theme: str | None = None) -> int:
+def run_watch_app(watch: Watch, theme: str | None = None, record: str | None = None) -> int:
+    """``record``: an asciicast v2 file of what the screen shows (``--record``)."""
+    recorder = None
     try:
         app = WatchApp(watch, theme=theme)
-    except ValueError as exc:
+        if record:
+            recorder = recorded.start(app, record, "tuiexplore watch")
+    except (ValueError, OSError) as exc:
         print(f"tuiexplore: {exc}", file=sys.stderr)
         watch.close()
         return 2
@@ -221,4 +226,5 @@ def run_watch_app(watch: Watch, theme: str | None = None) -> int:
         app.run()
     finally:
         watch.close()
+        recorded.finish(recorder)
     return 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.content import Content
 from textual.reactive import reactive
@@ -152,7 +153,7 @@ class ConnTable(DataTable):
         self.shown = rows
         self.clear()
         for r in rows:
-            style = ""
+            style: str | Style = ""
             if r.end is not None:
                 rst = "RST" in r.kind or r.end.kind in ("refused", "timeout")
                 style = self.get_component_rich_style("conntable--rst" if rst else "conntable--fin", partial=True)

@@ -122,9 +122,13 @@ class ActorLog(ScrollView, can_focus=True):
         if not self._styles:
             self._styles = self.component_styles()
         styled = text.copy()
-        styled.style = self._styles[text.style] if text.style else ""
-        styled.spans = [Span(s.start, s.end, self._styles[s.style]) for s in text.spans if s.style]
+        styled.style = self._style(text.style) if text.style else ""
+        styled.spans = [Span(s.start, s.end, self._style(s.style)) for s in text.spans if s.style]
         return styled
+
+    def _style(self, style: str | Style) -> Style:
+        """A component class's style; a Style already resolved stays as it is."""
+        return self._styles[style] if isinstance(style, str) else style
 
     def _wrap(self, text: Text, width: int) -> list[Strip]:
         strips = []

@@ -36,6 +36,7 @@ LD_W, LD_H, LD_B, LD_H_IND, LDX_MSH = 0x20, 0x28, 0x30, 0x48, 0xB1
 AND_K, JA, JEQ, JSET, RET = 0x54, 0x05, 0x15, 0x45, 0x06
 
 Insn = tuple[int, int, int, int]
+Operand = int | str  # a constant, or a label a jump goes to
 
 
 class FilterError(ValueError):
@@ -55,16 +56,16 @@ class Asm:
     """Classic BPF with forward labels; jumps resolved at the end (they are 8-bit offsets)."""
 
     def __init__(self) -> None:
-        self.code: list[tuple[int, object, object, object]] = []
+        self.code: list[tuple[int, Operand, Operand, Operand]] = []
         self.labels: dict[str, int] = {}
 
-    def op(self, code: int, k: object = 0, jt: object = 0, jf: object = 0) -> None:
+    def op(self, code: int, k: Operand = 0, jt: Operand = 0, jf: Operand = 0) -> None:
         self.code.append((code, jt, jf, k))
 
     def label(self, name: str) -> None:
         self.labels[name] = len(self.code)
 
-    def _rel(self, i: int, target: object) -> int:
+    def _rel(self, i: int, target: Operand) -> int:
         if isinstance(target, int):
             return target
         off = self.labels[str(target)] - i - 1
@@ -78,13 +79,13 @@ class Asm:
             if code == JA:
                 out.append((code, 0, 0, self._rel(i, k)))
             elif code & 0x07 == 0x05:
-                out.append((code, self._rel(i, jt), self._rel(i, jf), int(k)))  # type: ignore[arg-type]
+                out.append((code, self._rel(i, jt), self._rel(i, jf), int(k)))
             else:
-                out.append((code, 0, 0, int(k)))  # type: ignore[arg-type]
+                out.append((code, 0, 0, int(k)))
         return out
 
 
-def _family_block(a: Asm, spec: Spec, v: int, host: ipaddress._BaseAddress | None) -> None:
+def _family_block(a: Asm, spec: Spec, v: int, host: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> None:
     if v == 4:
         a.op(LD_B, 9)
         a.op(JEQ, 6, 0, "drop")
@@ -179,7 +180,12 @@ def compile_user(expr: str) -> list[Insn]:
         raise FilterError(f"bad -f expression: {(why or ['tcpdump rejected it'])[-1].removeprefix('tcpdump: ')}")
     lines = res.stdout.split("\n")
     n = int(lines[0])
-    return [tuple(int(x) for x in ln.split()) for ln in lines[1 : n + 1]]  # type: ignore[misc]
+    return [_insn(ln) for ln in lines[1 : n + 1]]
+
+
+def _insn(line: str) -> Insn:
+    code, jt, jf, k = (int(x) for x in line.split())  # tcpdump -ddd: four numbers a line
+    return code, jt, jf, k
 
 
 def attach(sock: socket.socket, prog: list[Insn]) -> None:

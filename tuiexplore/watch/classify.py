@@ -112,9 +112,9 @@ def classify(conn: Conn) -> End:
     firsts = [min(_first(x.fin_ts), _first(x.rst.ts if x.rst else None)) for x in conn.sides]
     first = 0 if firsts[0] <= firsts[1] else 1
     closed_first_by = conn.ep(first) if firsts[first] != float("inf") else None
-    resets = [d for d in (0, 1) if conn.sides[d].rst is not None]
+    resets = {d: rst for d in (0, 1) if (rst := conn.sides[d].rst) is not None}
     if resets:
-        r = min(resets, key=lambda d: conn.sides[d].rst.ts)  # type: ignore[union-attr]
+        r = min(resets, key=lambda d: resets[d].ts)
         cause = _wire_rst_cause(conn, r)
         evidence, reason = "wire", _reset_reason(conn, r)
         mapped = _REASONS.get(reason or "")
@@ -127,7 +127,7 @@ def classify(conn: Conn) -> End:
         if mapped:
             evidence, cause = "tracepoint", mapped
         summary = _summary_for(conn, r, cause)
-        fin_before = any(x.fin_ts is not None and x.fin_ts <= conn.sides[r].rst.ts for x in conn.sides)  # type: ignore[union-attr]
+        fin_before = any(x.fin_ts is not None and x.fin_ts <= resets[r].ts for x in conn.sides)
         kind = "refused" if cause == "refused" else ("FIN then RST" if fin_before else "RST")
         rst_by = conn.ep(r)
     elif c.fin_ts is not None and s.fin_ts is not None:

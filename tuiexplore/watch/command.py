@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from tuiexplore import outputs
 from tuiexplore.watch.bpf import FilterError
 from tuiexplore.watch.classify import End
 from tuiexplore.watch.engine import Options, Stats, Watch
@@ -39,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     p.add_argument("--include-ssh", action="store_true", help="also watch our own ssh session ($SSH_CONNECTION)")
     p.add_argument("--theme", default=None, help="colour theme (dark, light, contrast)")
+    p.add_argument("--record", metavar="FILE.cast", help="write what the screen shows to FILE (asciicast v2)")
     return p
 
 
@@ -98,8 +100,9 @@ def summary(st: Stats) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str], run_ui: Callable[[Watch, str | None], int] | None = None) -> int:
-    """``run_ui`` shows the screen (the CLI entry passes the Textual one; this package imports no UI)."""
+def main(argv: list[str], run_ui: Callable[[Watch, str | None, str | None], int] | None = None) -> int:
+    """``run_ui(watch, theme, record)`` shows the screen (the CLI entry passes the Textual one;
+    this package imports no UI)."""
     args = parser().parse_args(argv)
     opts = Options(
         ifaces=args.ifaces,
@@ -127,10 +130,12 @@ def main(argv: list[str], run_ui: Callable[[Watch, str | None], int] | None = No
         if not terminal_for_keys():
             print("tuiexplore: stdin is the pcap and there is no terminal (/dev/tty) for the UI; use --json", file=sys.stderr)
             return 2
+    if args.record:
+        outputs.check(None, [args.record])
     watch = Watch(opts)
     if not _start(watch):
         return 2
-    return run_ui(watch, args.theme)
+    return run_ui(watch, args.theme, args.record)
 
 
 def terminal_for_keys() -> bool:

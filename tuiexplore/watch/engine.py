@@ -180,11 +180,11 @@ class Watch:
 
     def describe(self) -> str:
         """One line: what is watched and on what evidence (also the headless mode's ready signal)."""
-        o = self.opts
-        if o.read:
-            return f"reading {'stdin' if o.read == '-' else o.read} (pcap, link type {self.source.linktype})"
+        o, src = self.opts, self.source
+        if isinstance(src, PcapSource):
+            return f"reading {'stdin' if o.read == '-' else o.read} (pcap, link type {src.linktype})"
         where = ", ".join(o.ifaces) or "all interfaces"
-        prog = len(self.source.program)  # type: ignore[union-attr]
+        prog = len(src.program)
         kernel = "tracepoints on" if self.tracer else "no tracepoints"
         return f"watching {where}; kernel filter of {prog} BPF instructions; {kernel}"
 
@@ -212,7 +212,7 @@ class Watch:
                     with self.lock:
                         conn = self.tracker.add(p)
                         if o.pid is not None and conn.packets == 1:
-                            self._pid_owner(conn)
+                            self._pid_owner(conn, o.pid)
                         if conn.closed_at is not None and not self.settle and not conn.final:
                             self.tracker.finalize(conn)
             if now >= next_housekeep or item is None:
@@ -250,12 +250,12 @@ class Watch:
         if local and remote:
             self.tracker.add_kernel(ev, local, remote)
 
-    def _pid_owner(self, conn: Conn) -> None:
+    def _pid_owner(self, conn: Conn, pid: int) -> None:
         """With --pid, the filter is that process's ports: the local end on one of them is its."""
         ports = set(self.source.spec.ports) if isinstance(self.source, LiveSource) else set()
         for d, (addr, port) in enumerate((conn.client, conn.server)):
             if port in ports and addr in self.owners.local and conn.sides[d].pid is None:
-                self.owners.own(conn, d, self.opts.pid)  # type: ignore[arg-type]
+                self.owners.own(conn, d, pid)
 
     def _refilter(self) -> None:
         try:

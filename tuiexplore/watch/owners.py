@@ -48,7 +48,7 @@ def scan() -> Snapshot:
     except (psutil.AccessDenied, OSError):
         return Snapshot({}, {})
     for c in conns:
-        if c.pid is None:
+        if c.pid is None or not c.laddr:  # psutil gives () for an address whose port is 0
             continue
         if c.status == psutil.CONN_LISTEN:
             listeners[c.laddr.port] = c.pid

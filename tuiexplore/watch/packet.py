@@ -117,4 +117,4 @@ def dissect(p: Pkt) -> str:
     from scapy.layers.inet6 import IPv6
 
     layer = IPv6 if p.family == socket.AF_INET6 else IP
-    return layer(p.head).show(dump=True)
+    return layer(p.head).show(dump=True) or ""  # typed Optional: None is show() without dump

@@ -52,8 +52,9 @@ class LiveSource:
                 raise SourceError(f"no interface {name!r} (have: {', '.join(sorted(names))})")
         spec.lo_ifindex = names.get("lo")
         self.program = bpf.build(spec)
-        for name in ifaces or [None]:
-            self.socks.append(self._open(name))
+        wanted: list[str | None] = [*ifaces] or [None]  # None: one socket that hears every interface
+        for iface in wanted:
+            self.socks.append(self._open(iface))
         self._rd, self._wr = os.pipe()
         self._buf = bytearray(bpf.SNAPLEN)
 
@@ -91,7 +92,7 @@ class LiveSource:
 
     def packets(self) -> Iterator[tuple[float, bytes] | None]:
         """Packets as they come; None when idle for 0.1 s (so callers can age connections)."""
-        fds = [*self.socks, self._rd]
+        fds: list[socket.socket | int] = [*self.socks, self._rd]
         buf, view = self._buf, memoryview(self._buf)
         while True:
             ready, _, _ = select.select(fds, [], [], 0.1)
@@ -101,6 +102,7 @@ class LiveSource:
                 yield None
                 continue
             for s in ready:
+                assert isinstance(s, socket.socket)  # the pipe (an int) ended the loop above
                 for _ in range(256):  # drain a batch per select: one syscall per packet, not two
                     try:
                         n, anc, _flags, _addr = s.recvmsg_into([buf], 64)

@@ -272,7 +272,7 @@ class Tracker:
     def tick(self, now: float, settle: float) -> None:
         """Finalize connections closed ``settle`` seconds ago, and SYNs left unanswered."""
         for conn in list(self._closing.values()):
-            if now - conn.closed_at >= settle:  # type: ignore[operator]
+            if conn.closed_at is not None and now - conn.closed_at >= settle:
                 self.finalize(conn)
         for conn in list(self._unanswered.values()):
             if conn.closed_at is None and now - conn.last >= SYN_TIMEOUT:

@@ -1,0 +1,114 @@
+"""``tuiexplore run FILE.pkt``: read a packetdrill script, check it, and say what it holds.
+
+Running a script needs the lab's scripted peer (the injected ``<`` segments); until the lab has
+one, ``--dry-run`` (packetdrill's own ``--dry_run``: parse, don't execute) is what this does, and
+a run without it says so in one line instead of pretending.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tuiexplore import safetext
+
+from .lexer import MAX_SCRIPT_BYTES
+from .parser import parse
+from .script import Code, Command, Script, ScriptError, Syscall, TcpPacket
+from .shell import ShellPlan, translate
+
+
+class PktInputError(Exception):
+    """A script that cannot be used: one line naming the file (and line), exit status 2."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    script: Script
+    plan: ShellPlan
+
+
+def read_script(path: str) -> str:
+    """The file's text, read without blocking on a FIFO or a device and never past the limit."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise PktInputError(f"{path}: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PktInputError(f"{path}: not a regular file")
+        data = os.read(fd, MAX_SCRIPT_BYTES + 1)
+    except OSError as e:
+        raise PktInputError(f"{path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise PktInputError(f"{path}: over {MAX_SCRIPT_BYTES} bytes, not a packetdrill script")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PktInputError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+def check(path: str, defines: dict[str, str]) -> Checked:
+    try:
+        script = parse(read_script(path), defines)
+    except ScriptError as e:
+        raise PktInputError(e.where(path)) from None
+    plan = ShellPlan()
+    if script.init_command:
+        translate(script.init_command.text, script.init_line, plan)
+    for event in script.events:
+        if isinstance(event.action, Command):
+            translate(event.action.text, event.line, plan)
+    if script.cleanup_command:
+        translate(script.cleanup_command.text, script.cleanup_line, plan)
+    return Checked(script, plan)
+
+
+def describe(event_action: object) -> str:
+    if isinstance(event_action, Syscall):
+        return f"syscall {event_action.name}"
+    if isinstance(event_action, TcpPacket):
+        return ("inject " if event_action.inbound else "expect ") + (event_action.flags or "(no flags)")
+    if isinstance(event_action, Command):
+        return "shell (sysctls only)"
+    if isinstance(event_action, Code):
+        return "tcp_info assert"
+    return type(event_action).__name__
+
+
+def dry_run(path: str, defines: dict[str, str], emit: Callable[[str], None]) -> int:
+    """List what the script holds and what the lab would set; 0 when it can be run as written."""
+    checked = check(path, defines)
+    s, plan = checked.script, checked.plan
+    safe = safetext.terminal
+    counts = {"syscall": 0, "inject": 0, "expect": 0}
+    for e in s.events:
+        kind = describe(e.action)
+        counts[kind.split()[0]] = counts.get(kind.split()[0], 0) + 1
+        emit(f"{e.line:>5}  {kind:<22} {safe(e.source)}")
+    for x in plan.settings:
+        emit(f"{x.line:>5}  sysctl {safe(x.name)}={safe(x.value)}  (in the lab's namespace; from {safe(x.via)})")
+    for note in plan.ignored:
+        emit(f"    #  {safe(note)}")
+    for o in s.options:
+        emit(f"{o.line:>5}  option --{safe(o.name)}" + (f"={safe(o.value)}" if o.value is not None else ""))
+    summary = f"{len(s.events)} events: {counts['syscall']} syscalls, {counts['inject']} injected, {counts['expect']} expected"
+    emit(f"# {safe(path)}: {summary}, {len(plan.settings)} sysctls")
+    for r in plan.refused:
+        emit(f"{safe(path)}:{r.line}: refused `{safe(r.text)}`: {r.why}")
+    return 2 if plan.refused else 0
+
+
+def run(path: str, defines: list[str], dry: bool, emit: Callable[[str], None]) -> int:
+    """The CLI's ``run FILE.pkt [--dry-run] [-D NAME=VALUE]``."""
+    macros = dict(d.partition("=")[::2] for d in defines)
+    if dry:
+        return dry_run(path, macros, emit)
+    raise PktInputError(
+        f"{path}: running a packetdrill script needs the lab's scripted peer, which this version does not have yet;"
+        " --dry-run reads and checks it"
+    )

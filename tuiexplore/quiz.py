@@ -1,0 +1,163 @@
+"""Guess first, then see: the quiz's questions, answers and score, with no UI in them.
+
+Before a scenario step whose closing logic the kernel runs (close, shutdown, exit, a
+disconnecting connect: the steps that get a verdict), the person in front of the screen says
+what the kernel will put on the wire: FIN, RST or nothing. The guess is locked before the step is
+sent; it is then judged against what the kernel did (the verdict's *observed* outcome, read from
+the wire), never against the app's prediction, which is only shown beside it afterwards.
+
+A step that closes several sockets (an exit) is one question: what the step puts on the wire,
+the strongest of its sockets' outcomes (RST over FIN over nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tuiexplore.lab.calls import is_closing
+from tuiexplore.lab.predict import BRANCHES
+from tuiexplore.reports.transcript import call_text
+from tuiexplore.scenarios.scenario import Step
+from tuiexplore.timeline import VerdictEvent
+
+# (outcome as the verdict says it, the word on the screen, its key)
+CHOICES = (("FIN", "FIN", "f"), ("RST", "RST", "r"), ("none", "nothing", "x"))
+WORDS = {outcome: word for outcome, word, _ in CHOICES}
+_STRENGTH = {"none": 0, "FIN": 1, "RST": 2}
+
+
+def asks(step: Step) -> bool:
+    """Whether the quiz asks before this step: the kernel's closing logic runs, a verdict follows."""
+    return is_closing(step.call, step.args)
+
+
+def strongest(outcomes: list[str]) -> str:
+    return max(outcomes, key=lambda o: _STRENGTH.get(o, 0))
+
+
+@dataclass(frozen=True)
+class Question:
+    index: int  # the scenario step, 1-based
+    actor: str
+    call: str  # as the transcript writes it: close(sock)
+
+    @classmethod
+    def of(cls, step: Step) -> Question:
+        return cls(step.index, step.actor, call_text(step.call, step.args))
+
+    @property
+    def text(self) -> str:
+        return f"step {self.index}: {self.actor} {self.call}"
+
+
+@dataclass(frozen=True)
+class Graded:
+    question: Question
+    guess: str  # "FIN" | "RST" | "none"
+    verdicts: tuple[VerdictEvent, ...]  # what the kernel did, one per socket the step closed
+
+    @property
+    def observed(self) -> str:
+        return strongest([v.observed for v in self.verdicts]) if self.verdicts else ""
+
+    @property
+    def predicted(self) -> str:
+        return strongest([v.predicted for v in self.verdicts]) if self.verdicts else ""
+
+    @property
+    def scored(self) -> bool:
+        """A step that got no verdict (it did not run, or closed no socket) is not scored."""
+        return bool(self.verdicts)
+
+    @property
+    def right(self) -> bool:
+        return self.scored and self.guess == self.observed
+
+    def branches(self) -> str:
+        return "; ".join(f"{v.fd}: {v.branch} ({BRANCHES.get(v.branch, v.branch)})" for v in self.verdicts)
+
+    def line(self) -> str:
+        """The question and its answer in one line, with the branch that decided it."""
+        if not self.scored:
+            return f"{self.question.text}: you said {WORDS[self.guess]}; no verdict (the step did not close a socket): not scored"
+        mark = "right" if self.right else "wrong"
+        app = "the app predicted it too" if self.predicted == self.observed else f"the app predicted {WORDS[self.predicted]}"
+        return (
+            f"{self.question.text}: you said {WORDS[self.guess]}, the kernel sent {WORDS[self.observed]}: {mark}"
+            f" · branch {self.branches()} · {app}"
+        )
+
+
+@dataclass
+class Quiz:
+    """One scenario's questions: those locked and waiting for their steps, and those graded."""
+
+    graded: list[Graded] = field(default_factory=list)
+    # Asked and answered, their steps sent but not judged yet, oldest first (steps queue up).
+    locked: list[tuple[Question, str]] = field(default_factory=list)
+
+    def answered(self, index: int) -> bool:
+        """Asked already (a step replayed by ``b`` is not asked again)."""
+        return any(q.index == index for q in [*(g.question for g in self.graded), *(q for q, _ in self.locked)])
+
+    def lock(self, question: Question, guess: str) -> None:
+        if guess not in WORDS:
+            raise ValueError(f"not an answer: {guess}")
+        self.locked.append((question, guess))
+
+    def due(self, cursor: int) -> bool:
+        """Whether the oldest locked question's step has run, now that the scenario is at ``cursor``."""
+        return bool(self.locked) and cursor >= self.locked[0][0].index
+
+    def grade(self, verdicts: list[VerdictEvent]) -> Graded:
+        """The oldest locked question, judged by the verdicts of the step it was asked before."""
+        question, guess = self.locked.pop(0)
+        graded = Graded(question, guess, tuple(verdicts))
+        self.graded.append(graded)
+        return graded
+
+    @property
+    def right(self) -> int:
+        return sum(g.right for g in self.graded)
+
+    @property
+    def asked(self) -> int:
+        return sum(g.scored for g in self.graded)
+
+    def score(self) -> str:
+        return f"quiz: {self.right} of {self.asked} right" if self.asked else "quiz: no answer yet"
+
+    def summary(self) -> list[str]:
+        if not self.graded:
+            return ["No question was asked: this scenario has no closing step left to guess."]
+        return [f"{self.score()}", "", *(f"{'✓' if g.right else '✗' if g.scored else '·'} {g.line()}" for g in self.graded)]
+
+
+# -- a lesson sequence's progress (``tuiexplore quiz``), kept between runs --------------------
+def progress_path() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "tuiexplore" / "quiz.json"
+
+
+def load_progress(path: Path | None = None) -> dict[str, tuple[int, int]]:
+    """Lesson name -> (right, asked) of each lesson finished. A missing or unreadable file is no
+    progress: the quiz starts at the first lesson."""
+    try:
+        data = json.loads((path or progress_path()).read_text(encoding="utf-8"))
+        return {str(k): (int(v[0]), int(v[1])) for k, v in data.get("done", {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError, IndexError, KeyError):
+        return {}
+
+
+def save_progress(name: str, quiz: Quiz, path: Path | None = None) -> None:
+    """One lesson finished; written whole (a temporary file renamed) so a crash keeps the old one."""
+    path = path or progress_path()
+    done = load_progress(path)
+    done[name] = (quiz.right, quiz.asked)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"version": 1, "done": {k: list(v) for k, v in done.items()}}, indent=1), encoding="utf-8")
+    tmp.replace(path)
