@@ -65,7 +65,7 @@ def test_the_tracers_marker_comes_back_after_every_earlier_event():
 import socket, sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from tuiexplore.lab.namespace import lo_up
-from tuiexplore.lab.tracer import Tracer, find_tracefs
+from tuiexplore.lab.tracepoints import Tracer, find_tracefs
 lo_up()
 srv = socket.create_server(("127.0.0.1", 0))
 t = Tracer(find_tracefs(mount_if_missing=True), srv.getsockname()[1])  # a private mount

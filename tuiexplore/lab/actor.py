@@ -39,9 +39,9 @@ from tuiexplore.lab.calls import (
     epoll_mask,
     epoll_names,
 )
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.protocol import ActorReply, ActorRequest, Blocked, Failed, Refused, Returned, Sockets, decode_request
 from tuiexplore.lab.tcpinfo import TCP_INFO_LEN, window_fields
-from tuiexplore.lab.wire import encode
 
 PR_SET_NAME = 15
 # Where this actor's sockets bind, and the server they connect to: loopback, or on the relay's

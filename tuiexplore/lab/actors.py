@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tuiexplore.domain import SocketRow
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.protocol import ActorReply, ActorRequest, Command, decode_actor_reply
-from tuiexplore.lab.wire import encode
 
 
 # -- what the agent's one inbox carries --------------------------------------------------------

@@ -29,12 +29,12 @@ from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, ActorFactory, Actors, FromClient, InboxItem, Wake
 from tuiexplore.lab.attribution import Attribution
 from tuiexplore.lab.capture import CaptureError, pcap_bytes
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.evidence import Evidence, start_tracer
 from tuiexplore.lab.inbox import Inbox
 from tuiexplore.lab.output import Output
 from tuiexplore.lab.predict import Prediction, kernel_version
 from tuiexplore.lab.steps import StepRunner, will_run
-from tuiexplore.lab.wire import encode
 from tuiexplore.relay import topology
 from tuiexplore.relay.link import LinkError
 from tuiexplore.relay.netns import NetnsError

@@ -18,8 +18,8 @@ from typing import Any
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
 from tuiexplore.lab import protocol as proto
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.transport import AgentProcess, Transport
-from tuiexplore.lab.wire import encode
 from tuiexplore.timeline import Event, from_wire
 
 __all__ = ["Lab", "LabError", "LabInfo", "StepDone"]

@@ -190,13 +190,13 @@ def start_tracer(ns: LabNamespace, port: int, off: bool, wake: Callable[[], None
             "tracepoints unavailable: they need root (this lab runs unprivileged in a user namespace); "
             "verdicts use packets and counters"
         )
-    from tuiexplore.lab import tracer
+    from tuiexplore.lab import tracepoints
 
     try:
-        path = tracer.find_tracefs(mount_if_missing=ns.private_mounts)
-        t = tracer.Tracer(path, port, on_event=wake)
+        path = tracepoints.find_tracefs(mount_if_missing=ns.private_mounts)
+        t = tracepoints.Tracer(path, port, on_event=wake)
         t.start()
-    except tracer.TracerUnavailable as exc:
+    except tracepoints.TracerUnavailable as exc:
         return None, f"tracepoints unavailable: {exc}; verdicts use packets and counters"
     if not t.has_reason:
         return t, f"kernel {os.uname().release} has no RST reasons in tcp_send_reset (added in 6.10)"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, SocketRow, StepDone
-from tuiexplore.lab.wire import decoder
+from tuiexplore.lab.codec import decoder
 
 
 # -- client -> agent -----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def _norm(ip: str) -> str:
     return ip.removeprefix("::ffff:")  # a dual-stack socket reports IPv4 peers as mapped
 
 
-class Wire:
+class FrameMatcher:
     def __init__(self, capture: Capture | None = None) -> None:
         self.capture = capture  # None: no packets (--no-capture, or it could not start)
         self.endpoints: dict[tuple[str, int], str] = {}  # local (ip, port) -> actor

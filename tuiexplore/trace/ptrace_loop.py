@@ -28,7 +28,7 @@ GROUP_STOPS = {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
 KEPT_ON = "detached from stepping: the programs run on to their end (traced, unstepped: see seccomp.py)"
 
 
-class Tracer:
+class PtraceLoop:
     def __init__(self, on_event: Callable[[TraceEvent], None], env: dict[str, str] | None = None, fast: bool = False) -> None:
         self.on_event = on_event
         self.env = env  # the programs' environment (None: ours)
