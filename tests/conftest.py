@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,12 @@ from tuiexplore import runner
 from tuiexplore.scenarios.scenario import parse
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A suite started as a background job of a script (`cmd &`) or under nohup inherits SIGINT
+# ignored, and so would every program the tests start: the Ctrl-C tests would see it do nothing.
+# A handler here makes their children start with the default (exec resets handled signals).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 IS_ROOT = os.geteuid() == 0
 PROGS = Path(__file__).parent / "step_programs"  # the programs `tuiexplore step` tests trace
 

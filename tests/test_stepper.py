@@ -70,6 +70,7 @@ def test_a_closing_calls_verdict_waits_for_the_frames_queued_when_it_returned():
         frames: list = []
         conns: set = set()
         read = 0  # frames the sniffer has handed on
+        capture = True  # a capture runs: the verdict is judged from its frames
 
         def mark(self):
             return 3  # the kernel had queued three frames for the capture at the return

@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import IS_ROOT, ROOT, cli
@@ -120,6 +121,114 @@ def test_a_lab_tracing_at_the_same_time_lends_watch_nothing(tmp_path):
     (conn,) = [r for r in d["records"] if r["type"] == "connection"]
     assert (conn["end"], conn["cause"], conn["evidence"]) == ("FIN/FIN", "fin", "tracepoint"), conn
     assert (conn["client_pid"], conn["server_pid"]) == (d["pids"]["client"], d["pids"]["server"]), conn
+
+
+def _connect_line(task: str, mono: float, port: int) -> str:
+    """A connect()'s CLOSE -> SYN_SENT as trace_pipe prints it: before its source port is chosen."""
+    return (
+        f"  {task}  [001] ..... {mono:.6f}: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=0 "
+        f"dport={port} saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 daddrv6=::ffff:127.0.0.1 "
+        "oldstate=TCP_CLOSE newstate=TCP_SYN_SENT"
+    )
+
+
+@pytest.mark.parametrize("task", ["ours", "another namespace's", "another namespace's, exited", "pid reused since"])
+def test_a_connect_lends_its_task_only_when_it_is_ours_still(task):
+    """The line is read late, as on a busy box: by then a lab's actor may have exited, and its pid
+    may name a newer process here (pid_max is 32768 by default)."""
+    from tuiexplore.watch.engine import WatchTracer
+    from tuiexplore.watch.owners import Owners, trace_endpoints
+
+    tracer = WatchTracer("/nonexistent", [5301], None)
+    before = time.monotonic()
+    time.sleep(0.05)  # more than a clock tick, the unit of a process's start time
+    if task == "ours":
+        proc = None
+    elif task == "pid reused since":
+        proc = subprocess.Popen(["sleep", "30"])
+    else:
+        proc = subprocess.Popen(["unshare", "-n", "sleep", "0" if task.endswith("exited") else "30"])
+    pid = proc.pid if proc else os.getpid()
+    time.sleep(0.05)  # unshare has switched namespace and exec'd sleep
+    then = before if task == "pid reused since" else time.monotonic()
+    if task.endswith("exited"):
+        proc.wait()
+    try:
+        ev = tracer.parse(_connect_line(f"python-{pid}", then, 5301))
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+    if task == "another namespace's":
+        assert ev is None
+        return
+    t = Tracker(classify, on_kernel=Owners().kernel_event)
+    t.add_kernel(ev, *trace_endpoints(ev))
+    conn = t.add(_pkt(ev.ts + 0.001, ("127.0.0.1", 40000), ("127.0.0.1", 5301), 0x02))
+    assert conn.kernel == [ev], "the connect() is this SYN's either way"
+    assert conn.sides[0].pid == (pid if task == "ours" else None)
+
+
+def test_a_connection_is_reported_once_the_tracer_has_read_past_its_close():
+    """On a busy box the tracer's thread can be kept waiting while packets are handled: the reset's
+    reason must still be in the report, however long ago the close was."""
+    from tuiexplore.lab.tracepoints import TraceEvent
+    from tuiexplore.watch.engine import SETTLE_TRACED, Options, Watch, WatchTracer
+
+    finals = []
+    w = Watch(Options(), on_final=finals.append)
+    w.tracer, w.settle = WatchTracer("/nonexistent", [], None), SETTLE_TRACED
+    read_up_to = time.time() - 5  # the tracer's thread has read nothing since
+    w.tracer.read_up_to = lambda: read_up_to
+    c, s = ("127.0.0.1", 40000), ("127.0.0.1", 5003)
+    closed = time.time() - 2
+    for src, dst, bits, payload in (
+        (c, s, 0x02, 0),
+        (s, c, 0x12, 0),
+        (c, s, 0x10, 0),
+        (c, s, 0x18, 3),
+        (s, c, 0x10, 0),
+        (c, s, 0x14, 0),
+    ):
+        w.tracker.add(_pkt(closed, src, dst, bits, payload=payload))
+    w.housekeep()
+    assert finals == [], "reported before the tracer read past the close"
+    fields = {"src": "127.0.0.1:40000", "dest": "127.0.0.1:5003", "state": "TCP_ESTABLISHED", "reason": "TCP_STATE"}
+    w.tracer.events.put(TraceEvent(closed, "tcp_send_reset", 40000, 5003, fields, f"python-{os.getpid()}"))
+    read_up_to = time.time()
+    w.housekeep()
+    assert [(f.end.cause, f.end.evidence, f.end.rst_reason) for f in finals] == [("linger_zero", "tracepoint", "TCP_STATE")]
+
+
+REUSE = """
+import json, subprocess
+from tuiexplore.watch.owners import Owners
+from tuiexplore.watch.tracker import Conn
+
+owners, names = Owners(), []
+for i, cmd in enumerate((["sleep", "30"], ["cat"])):
+    if i:  # the next process gets the first one's pid, as once the numbers wrap
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(proc.pid - 1))
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    conn = Conn(i, ("127.0.0.1", 40000 + i), ("127.0.0.1", 80), True, 0.0, 0.0)
+    owners.own(conn, 0, proc.pid)
+    names.append((proc.pid, conn.sides[0].process))
+    proc.kill()
+    proc.wait()
+print(json.dumps(names))
+"""
+
+
+def test_a_reused_pid_is_named_as_the_process_it_is_now():
+    """In a pid namespace of its own (so nothing else takes the pid), with its /proc."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        ["unshare", "-p", "-f", "--mount-proc", sys.executable, "-c", REUSE], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    (pid, first), (again, second) = json.loads(res.stdout)
+    assert again == pid and (first, second) == ("sleep", "cat")
 
 
 def test_pcap_on_stdin(traced, tmp_path):

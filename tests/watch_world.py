@@ -29,6 +29,9 @@ PORTS = {
 HOSTS = {"unread6": "::1"}  # the rest on 127.0.0.1
 NOISE_PORT = 5050  # a connection on a port nobody watches: the kernel filter must keep it out
 HOLD = 1.2  # every socket lives this long, so the owner scan (every 0.5 s) sees it
+# watch ends when it has reported the connections a world makes (--count), however long a busy
+# box takes to make them; --duration only bounds a run that would never end
+BOUND = "60"
 
 # Each role is a tiny program of its own: (server, client) source, formatted with the port.
 ROLES = {
@@ -98,7 +101,7 @@ def pid_world() -> None:
     other = py(PRELUDE.format(hold=HOLD, port=5202, host="127.0.0.1") + SERVER + "a, _ = l.accept(); a.close()\n")
     for s in (watched, other):
         assert s.stdout.readline().strip() == "ready"
-    w = watch("--pid", str(watched.pid), "--duration", "5")
+    w = watch("--pid", str(watched.pid), "--count", "2", "--duration", BOUND)
     w.stdout.readline()
     for port in (5201, 5202):
         c = socket.create_connection(("127.0.0.1", port))
@@ -108,7 +111,7 @@ def pid_world() -> None:
     c = socket.create_connection(("127.0.0.1", 5203))
     c.recv(10)
     c.close()
-    out, _ = w.communicate(timeout=30)
+    out, _ = w.communicate(timeout=90)
     print(json.dumps({"pid": watched.pid, "records": records(out)}))
 
 
@@ -133,7 +136,7 @@ def lab_world(out_dir: Path) -> None:
     lo_up()
     toml = out_dir / "lab.toml"
     toml.write_text(LAB_SCENARIO.format(port=LAB_PORT))
-    w = watch("--port", str(LAB_PORT), "--duration", "6")
+    w = watch("--port", str(LAB_PORT), "--count", "1", "--duration", BOUND)
     first = w.stdout.readline()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     lab = subprocess.run(
@@ -145,7 +148,7 @@ def lab_world(out_dir: Path) -> None:
     c = py(head + CLIENT + ROLES["clean"][1])
     s.wait(20)
     c.wait(20)
-    out, _ = w.communicate(timeout=30)
+    out, _ = w.communicate(timeout=90)
     lab_events = [json.loads(line) for line in lab.stdout.splitlines() if line.startswith("{")]
     print(
         json.dumps(
@@ -166,7 +169,7 @@ def main() -> None:
     lo_up()
     pcap = str(out_dir / "world.pcap")
     ports = [a for p in PORTS.values() for a in ("--port", str(p))]
-    w = watch(*ports, "-w", pcap, "--duration", "7", *extra)
+    w = watch(*ports, "-w", pcap, "--count", str(len(PORTS)), "--duration", BOUND, *extra)
     first = w.stdout.readline()  # the "watching ..." note: the capture and tracepoints are live
     pids: dict[str, dict[str, int | None]] = {}
     procs = []
@@ -186,7 +189,7 @@ def main() -> None:
     for s, c in procs:
         s.wait(20)
         c.wait(20)
-    live_out, _ = w.communicate(timeout=30)
+    live_out, _ = w.communicate(timeout=90)
     back = subprocess.run(
         [sys.executable, "-m", "tuiexplore", "watch", "--json", "-r", pcap],
         capture_output=True,

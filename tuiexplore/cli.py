@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from tuiexplore import __version__, outputs, room, safetext
+from tuiexplore import __version__, outputs, room, safetext, serving
 from tuiexplore.pipes import EXIT_PIPE, OutputClosed, on_sigpipe, output_gone
 
 if TYPE_CHECKING:  # the commands import what they need when they run: --help stays fast
@@ -68,6 +68,10 @@ def _step_screen(programs: list[tuple[str, list[str]]], lab: bool, capture: bool
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "step":
+        from tuiexplore.trace import origin
+
+        origin.remember()  # the user's signals, for the programs, before ours below
     signal.signal(signal.SIGTERM, _term)
     signal.signal(signal.SIGHUP, _term)  # a lost terminal: stop the lab on the way out, like TERM
     try:
@@ -153,7 +157,7 @@ def _command(argv: list[str]) -> int:
     sv = sub.add_parser("serve", help="serve the explorer to a browser (textual-serve), on 127.0.0.1 by default")
     sv.add_argument("scenario", nargs="?", default="seed-rst", help="scenario to open (default: seed-rst)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
+    sv.add_argument("--port", type=serving.port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.add_argument("--demo", action="store_true", help="autoplay the scenario for the audience")
     sv.add_argument("--quiz", action="store_true", help="each tab guesses before each closing step (tuiexplore --quiz)")
     _wire_option(sv)
@@ -171,17 +175,6 @@ def _command(argv: list[str]) -> int:
 
         return kernels(args.action, args.line, source=not args.no_source)
     return _run(args)
-
-
-def _port(text: str) -> int:
-    """A TCP port to listen on; 0 (any free port) is refused: the URL and ssh hint must be real."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {safetext.quoted(text)}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port from 1 to 65535")
-    return port
 
 
 def _kernel(args: argparse.Namespace) -> int:
@@ -243,8 +236,6 @@ def _where(info: LabInfo | None, kernels: bool) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     """Each browser tab gets its own explorer process, and so its own lab."""
-    from tuiexplore import serving
-
     _scenario(args.scenario)
     flags = [*(["demo"] if args.demo else []), *(["--quiz"] if args.quiz else []), *(["--wire", args.wire] if args.wire else [])]
     return serving.serve(args.host, args.port, [*flags, args.scenario], _say)

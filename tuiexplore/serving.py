@@ -3,11 +3,25 @@ explorer process, and so its own lab."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import socket
 import sys
 from collections.abc import Callable
+
+from tuiexplore import safetext
+
+
+def port(text: str) -> int:
+    """A TCP port to listen on; 0 (any free port) is refused: the URL and ssh hint must be real."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {safetext.quoted(text)}") from None
+    if not 1 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"{n} is not a port from 1 to 65535")
+    return n
 
 
 def serve(host: str, port: int, argv: list[str], say: Callable[[str], None]) -> int:

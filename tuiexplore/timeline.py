@@ -120,6 +120,9 @@ class StateEvent(Event):
         return d
 
 
+UNOBSERVED = "unobserved"  # a verdict's ``observed`` where there was no evidence (no capture)
+
+
 @dataclass(frozen=True)
 class VerdictEvent(Event):
     type: ClassVar[str] = "verdict"
@@ -133,7 +136,7 @@ class VerdictEvent(Event):
     branch: str
     rst_reason: str | None
     counters: dict[str, int]
-    agree: bool
+    agree: bool | None  # None: not observed (UNOBSERVED: no packets to judge by), neither held nor not
     explanation: str = ""
     # The branches the prediction went through, in order (predict.py ids): the one source the
     # kernel panel, the verdict dialog and the transcript mark lines from.

@@ -46,7 +46,10 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def enter() -> LabNamespace:
+def enter(as_self: bool = False) -> LabNamespace:
+    """``as_self``: without root, keep the user's own uid and gid inside the user namespace (the
+    step child's programs then run as the user, as bare) rather than map them to its root; the
+    calling process keeps the namespace's capabilities either way until it execs."""
     if os.geteuid() == 0:
         err = _unshare(CLONE_NEWNET | CLONE_NEWNS)
         if err == 0:
@@ -65,8 +68,9 @@ def enter() -> LabNamespace:
         )
     try:
         _write("/proc/self/setgroups", "deny")
-        _write("/proc/self/uid_map", f"0 {uid} 1")
-        _write("/proc/self/gid_map", f"0 {gid} 1")
+        inner_uid, inner_gid = (uid, gid) if as_self else (0, 0)
+        _write("/proc/self/uid_map", f"{inner_uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{inner_gid} {gid} 1")
         lo_up()
     except OSError as exc:
         raise NamespaceError(

@@ -21,11 +21,14 @@ def elsewhere(path: tuple[str, ...] | list[str]) -> list[str]:
     return [ELSEWHERE[b] for b in path if b in ELSEWHERE]
 
 
+HELD = {True: "agree", None: "not observed (no packets)", False: "DISAGREE"}
+
+
 def verdict_text(v: VerdictEvent, events: list[Event], excerpt: Excerpt) -> tuple[str, str]:
     lines = [
         v.explanation,
         "",
-        f"predicted {v.predicted} via branch {v.branch}; observed {v.observed}; {'agree' if v.agree else 'DISAGREE'}",
+        f"predicted {v.predicted} via branch {v.branch}; observed {v.observed}; {HELD[v.agree]}",
         "",
         "Packets of this step:",
     ]

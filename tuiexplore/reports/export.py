@@ -34,7 +34,9 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
     if not verdicts:
         out.append("No closing call in this run.")
     for v in verdicts:
-        mark = "the prediction held" if v.agree else "**the kernel disagreed with the prediction**"
+        mark = {True: "the prediction held", None: "not observed: no packets"}.get(
+            v.agree, "**the kernel disagreed with the prediction**"
+        )
         head = f"### Step {v.step}: {md(v.actor)} {code(f'{v.call}({v.fd})')} → {v.observed} ({mark})"
         out += [head, "", md(v.explanation), ""]
         for where in elsewhere(v.path):

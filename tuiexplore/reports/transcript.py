@@ -76,10 +76,11 @@ def _line(e: Event) -> str:
     if isinstance(e, CountersEvent):
         return f"{t}       counters " + ", ".join(f"{k} {v:+d}" for k, v in e.deltas.items())
     if isinstance(e, VerdictEvent):
-        mark = "agrees" if e.agree else "DISAGREES"
+        mark = "agrees" if e.agree else "NOT OBSERVED (no packets)" if e.agree is None else "DISAGREES"
+        seen = "nothing" if e.agree is None else e.observed
         return (
             f"{t}  VERDICT step {e.step}: {e.actor} {e.call}({e.fd}) predicted {e.predicted} [{e.branch}], "
-            f"observed {e.observed} - {mark}\n{'':10}{e.explanation}"
+            f"observed {seen} - {mark}\n{'':10}{e.explanation}"
         )
     if isinstance(e, NoteEvent):
         return f"{t}       {e.level}: {e.text}"

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from tuiexplore.timeline import Event, from_wire, to_wire
 from tuiexplore.trace.events import register_wire_types
 from tuiexplore.trace.launch import Untraceable
+from tuiexplore.trace.origin import Origin
+from tuiexplore.trace.tasks import running
 
 if TYPE_CHECKING:  # imported by serve() alone: the parent's side never loads the tracer
     from tuiexplore.trace.stepper import Stepper
@@ -39,7 +41,12 @@ START_TIMEOUT_S = 30.0
 
 
 def serve(
-    programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_server: str | None = None, auto: bool = False
+    programs: list[tuple[str, list[str]]],
+    lab: bool,
+    capture: bool,
+    with_server: str | None = None,
+    auto: bool = False,
+    origin: Origin | None = None,
 ) -> int:
     """The child's side: stdout carries only protocol lines, until the parent is gone."""
     from tuiexplore.trace.stepper import Stepper
@@ -57,7 +64,7 @@ def serve(
             else:
                 _write(to_wire(e))
 
-    stepper = Stepper(programs, emit, auto=auto, lab=lab, capture=capture, with_server=with_server, fast=auto)
+    stepper = Stepper(programs, emit, auto=auto, lab=lab, capture=capture, with_server=with_server, fast=auto, origin=origin)
     try:
         stepper.start()
     except Untraceable as exc:
@@ -72,24 +79,16 @@ def serve(
         stepper.note("info", f"lab: private network namespace ({ns.mode}), counters exact")
     threading.Thread(target=_commands, args=(stepper,), name="commands", daemon=True).start()
     status = stepper.run()
+    kept = " ".join(f"{actor}:{pid}" for actor, pid in stepper.still_running())
     with lock:
-        _write(f"{DONE} {status}")
+        _write(f"{DONE} {status} {kept}".rstrip())  # the programs that outlive the stepping
         _close_stdout()
     stepper.ptrace.join()  # --auto after a detach: the keeper, until the programs have exited
     if stepper.peer is not None:  # a lab server serves detached programs on, until they are gone
-        while not stepper.peer.done.wait(0.5) and any(_running(pid) for pid in stepper.inventory.actors):
+        while not stepper.peer.done.wait(0.5) and any(running(pid) for pid in stepper.inventory.actors):
             pass
         stepper.peer.stop()
     return status
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (a detached program of ours is reaped by no one)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _write(line: str) -> None:
@@ -116,7 +115,7 @@ def enter_lab() -> Any:
     from tuiexplore.lab import namespace
 
     try:
-        return namespace.enter()
+        return namespace.enter(as_self=True)  # the programs run as the user, as they would bare
     except namespace.NamespaceError as exc:
         print(f"tuiexplore step: {exc}", file=sys.stderr)
         return None
@@ -148,12 +147,15 @@ class ChildStepper:
         register_wire_types()
         self.programs, self.on_event, self.capture, self.with_server = programs, on_event, capture, with_server
         self.lab, self.auto = lab, auto
+        self.origin = Origin.capture()  # the user's, handed on to the child and its programs
         self.proc: subprocess.Popen[str] | None = None
+        self.kept: list[tuple[str, int]] = []  # the programs still running when the stepping ended
         self._stderr = tempfile.TemporaryFile(mode="w+")  # never the terminal the UI draws on
         self._lock = threading.Lock()
 
     def argv(self) -> list[str]:
-        out = [sys.executable, "-P", "-m", "tuiexplore", "step", "--serve", *([] if self.capture else ["--no-capture"])]
+        out = [sys.executable, "-P", "-m", "tuiexplore", "step", "--serve", "--origin", self.origin.to_arg()]
+        out += [] if self.capture else ["--no-capture"]
         out += (["--lab"] if self.lab else []) + (["--auto"] if self.auto else [])
         out += ["--with-server", self.with_server] if self.with_server else []
         for name, argv in self.programs:
@@ -169,6 +171,7 @@ class ChildStepper:
             text=True,
             bufsize=1,
             start_new_session=True,  # a terminal's Ctrl-C is the parent's to handle, never the keeper's
+            env=self.origin.env,  # the user's: the child's /proc/self/environ is what the programs get
         )
         assert self.proc.stdout is not None  # a PIPE
         first = self.proc.stdout.readline().strip()
@@ -184,9 +187,25 @@ class ChildStepper:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.startswith(DONE):
-                return int(line.split()[1])
+                _, status, *kept = line.split()
+                self.kept = [(actor, int(pid)) for actor, _, pid in (k.rpartition(":") for k in kept)]
+                return int(status)
             self.on_event(from_wire(json.loads(line)))
         return self.proc.wait()
+
+    def still_running(self) -> list[tuple[str, int]]:
+        """(actor, pid) of the programs that outlived the stepping, as the child last said."""
+        return [(actor, pid) for actor, pid in self.kept if running(pid)]
+
+    def end(self, timeout: float) -> int | None:
+        """Wait for the child (it may keep --auto programs to their end); its pid if it lives on."""
+        if self.proc is None:
+            return None
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return self.proc.pid
+        return None
 
     def errors(self) -> list[str]:
         """What the child wrote to its stderr (never to the terminal the UI draws on)."""

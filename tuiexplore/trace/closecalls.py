@@ -64,7 +64,7 @@ class _Closing:
 
     def judge(self, t: float, matcher: FrameMatcher, lab: bool) -> tuple[dict[str, int], list[VerdictEvent]]:
         deltas = counters.delta(self.before, counters.read()) if lab else {}
-        frames = matcher.frames[self.frames_from :]
+        frames = matcher.frames[self.frames_from :] if matcher.capture is not None else None
         p = self.parked
         return deltas, [closing.verdict(t, self.step, p.actor, p.call, x, frames, deltas, matcher.conns) for x in self.targets]
 
@@ -190,7 +190,7 @@ class ClosingCalls:
         if deltas:
             h.emit(CountersEvent(h.rel(), c.step, deltas))
         for v in verdicts:
-            self.disagreements += not v.agree
+            self.disagreements += v.agree is False
             h.emit(v)
         self.current = None
         if self.queued:
@@ -203,7 +203,8 @@ class ClosingCalls:
             frames = h.matcher.frames[d.frames_from :]
             for fd, s in d.sockets:
                 row = SocketRow(name=str(fd), fd=fd, state=s.state, lport=s.lport, rport=s.rport)
-                seen = outcome_of(sent_by(row, frames, h.matcher.conns))
+                captured = h.matcher.capture is not None
+                seen = outcome_of(sent_by(row, frames, h.matcher.conns)) if captured else "nothing (no packets)"
                 h.emit(
                     NoteEvent(
                         h.rel(),

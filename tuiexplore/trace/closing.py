@@ -19,7 +19,7 @@ from tuiexplore.lab.calls import TCP_STATES
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.predict import Prediction, kernel_version, predict_close, predict_disconnect, predict_shutdown
 from tuiexplore.lab.verdict import judge, outcome_of, sent_by
-from tuiexplore.timeline import VerdictEvent
+from tuiexplore.timeline import UNOBSERVED, VerdictEvent
 from tuiexplore.trace import sockets
 from tuiexplore.trace.events import Parked
 
@@ -116,10 +116,24 @@ def predict(p: Parked, holders_among: Iterable[int] | None = None) -> list[Targe
 
 
 def verdict(
-    t: float, step: int, actor: str, call: str, target: Target, frames: list[Frame], deltas: dict[str, int], known: set
+    t: float,
+    step: int,
+    actor: str,
+    call: str,
+    target: Target,
+    frames: list[Frame] | None,
+    deltas: dict[str, int],
+    known: set,
 ) -> VerdictEvent:
+    """``frames`` None: nothing captured (no packet socket, --no-capture), so nothing observed."""
     s = target.sock
     sock = SocketRow(name=str(target.fd), fd=target.fd, state=s.state, lport=s.lport, rport=s.rport)
+    if frames is None:
+        pred, fd = target.pred, str(target.fd)
+        text = f"{call}() -> not observed: no packets were captured, so what the kernel sent is unknown · predicted: {pred.text}"
+        return VerdictEvent(
+            t, step, actor, fd, call, pred.outcome, UNOBSERVED, pred.branch, None, dict(deltas), None, text, pred.path
+        )
     if target.pred.branch != STILL_REFERENCED:
         return judge(
             t=t,

@@ -12,10 +12,18 @@ import re
 import sys
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from tuiexplore.timeline import Event
 from tuiexplore.trace.events import OutputEvent, SocketsEvent, StopEvent
 from tuiexplore.trace.syscalls import escape
+
+
+class Ending(Protocol):
+    """What ending a session needs of it: a Stepper here, or a ChildStepper in a lab."""
+
+    def still_running(self) -> list[tuple[str, int]]: ...
+    def end(self, timeout: float) -> int | None: ...
 
 USAGE = (
     "tuiexplore step [--auto] [--json] [--lab [--with-server seed]] [--no-capture] -- PROGRAM ARGS\n"
@@ -24,6 +32,7 @@ USAGE = (
 )
 
 
+CHILD_END_S = 10.0  # the child's own end once its programs are gone: its capture and lab server stop
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 
 
@@ -108,6 +117,17 @@ def _text(e: Event) -> str:
     return transcript.line(e)
 
 
+def left_behind(session: Ending) -> str:
+    """What outlives this process, by pid: the programs, and the Stepper's child while it stays."""
+    kept = session.still_running()
+    keeper = session.end(0.5)
+    if not kept and keeper is None:
+        return "Nothing is left running."
+    progs = ", ".join(f"{actor} pid {pid}" for actor, pid in kept) or "no program"
+    stays = f"; the Stepper's child, pid {keeper}, stays until they have exited" if keeper is not None else ""
+    return f"Left running: {progs}{stays}."
+
+
 def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
     """``interactive(programs, lab=, capture=)`` opens the step screen (the CLI entry passes it:
     this package imports no UI)."""
@@ -132,6 +152,7 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         help="with --lab: a lab actor as the programs' server (seed: the seed's epoll server on 127.0.0.1:9999)",
     )
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the step screen's --lab child (trace/child.py)
+    p.add_argument("--origin", help=argparse.SUPPRESS)  # --serve: the user's signals (trace/origin.py)
     args = p.parse_args(opts)
     why = check_server(args.with_server, args.lab, programs)
     if why:
@@ -139,8 +160,12 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         return 2
     if args.serve:
         from tuiexplore.trace.child import serve
+        from tuiexplore.trace.origin import Origin
 
-        return serve(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, auto=args.auto)
+        origin = Origin.from_arg(args.origin) if args.origin else None
+        return serve(
+            programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, auto=args.auto, origin=origin
+        )
     if not args.auto:
         if interactive is None:
             print("tuiexplore step: no explorer in this build; use --auto (headless)", file=sys.stderr)
@@ -167,14 +192,17 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         return 2
     try:
         status = session.run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C; SIGTERM and SIGHUP (cli.py)
         session.request_detach()
         try:
             session.run()  # the reports of what was under way, up to the child's last line
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             pass
-        print("tuiexplore step: interrupted; detached from stepping, the programs run on to their end", file=sys.stderr)
-        return 130
+        print(f"tuiexplore step: interrupted; detached from stepping. {left_behind(session)}", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else int(exc.code or 1)
+    keeper = session.end(CHILD_END_S)
+    if keeper is not None:
+        print(f"tuiexplore step: {left_behind(session)}", file=sys.stderr)
     for line in session.errors():  # a warning or a failure of the child's own
         print(line, file=sys.stderr)
     return status

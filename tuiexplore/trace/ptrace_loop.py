@@ -21,6 +21,7 @@ from tuiexplore.trace import launch, ptrace, syscalls
 from tuiexplore.trace.doorbell import Doorbell
 from tuiexplore.trace.events import Exited, Parked, Returned, Started, TraceEvent, TraceNote
 from tuiexplore.trace.interest import Interest
+from tuiexplore.trace.origin import Origin
 from tuiexplore.trace.sockets import socket_fds
 from tuiexplore.trace.tasks import Task, adopt, detach_all, exit_words, status_ids
 
@@ -29,9 +30,12 @@ KEPT_ON = "detached from stepping: the programs run on to their end (traced, uns
 
 
 class PtraceLoop:
-    def __init__(self, on_event: Callable[[TraceEvent], None], env: dict[str, str] | None = None, fast: bool = False) -> None:
+    def __init__(
+        self, on_event: Callable[[TraceEvent], None], origin: Origin, extra_env: dict[str, str] | None = None, fast: bool = False
+    ) -> None:
         self.on_event = on_event
-        self.env = env  # the programs' environment (None: ours)
+        self.origin = origin  # what the user's shell gave us: the programs get it (origin.py)
+        self.env = origin.with_env(extra_env or {})
         # --auto (trace/seccomp.py): only the filter's calls stop, everything else runs on with CONT
         self.fast, self.go = fast, ptrace.PTRACE_CONT if fast else ptrace.PTRACE_SYSCALL
         self.passive = False  # --auto after a detach: nothing parks, the programs run to their end
@@ -39,6 +43,8 @@ class PtraceLoop:
         self.actors: dict[int, str] = {}  # tgid -> actor
         self.interest = Interest()
         self.dying: set[int] = set()  # pids parked at their signal death already
+        self.other_abi: set[int] = set()  # pids said to have made a call of another ABI
+        self.failed: list[str] = []  # programs started later (after the server's listen) whose exec failed
         self._cmds: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self.bell = Doorbell()
         self._thread: threading.Thread | None = None
@@ -97,10 +103,31 @@ class PtraceLoop:
             self.bell.remove()
 
     def _spawn(self, actor: str, argv: list[str]) -> None:
-        lp = launch.spawn(actor, argv, self.env, self.fast)
+        lp = launch.spawn(actor, argv, self.origin, self.env, self.fast)
+        try:
+            self._until_exec(lp.pid, argv[0])
+        except launch.Untraceable:
+            os.close(lp.stdout)
+            os.close(lp.stderr)
+            raise
         self.actors[lp.pid] = actor
-        self.tasks[lp.pid] = Task(lp.pid, lp.pid, actor, False)
+        self.tasks[lp.pid] = Task(lp.pid, lp.pid, actor, True)
         self.on_event(Started(time.time(), actor, lp.pid, lp.argv, lp.stdout, lp.stderr))
+
+    def _until_exec(self, pid: int, prog: str) -> None:
+        """The helper's stops up to its execve's PTRACE_EVENT_EXEC: a failed exec is the helper's
+        exit, said in one line (launch.exec_failure), before the program counts as started."""
+        while True:
+            _, status = os.waitpid(pid, ptrace.WALL)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                raise launch.Untraceable(launch.exec_failure(prog, status))
+            sig, event = os.WSTOPSIG(status), status >> 16
+            if event == ptrace.EVENT_EXEC:
+                self.interest.plain.reset(pid)
+                ptrace.resume(pid, 0, self.go)
+                return
+            deliver = 0 if event or sig == ptrace.SYSCALL_TRAP else sig  # its own SIGCONT, say
+            ptrace.resume(pid, deliver, self.go)
 
     def _abandon(self) -> None:
         """A launch failed half-way: the programs started run on, detached (--auto: killed, see seccomp.py)."""
@@ -161,6 +188,7 @@ class PtraceLoop:
                 try:
                     self._spawn(cmd[1], cmd[2])
                 except (launch.Untraceable, OSError) as exc:
+                    self.failed.append(f"{cmd[1]}: {exc}")
                     self.on_event(TraceNote(time.time(), "error", f"{cmd[1]}: {exc}"))
             elif cmd[0] == "detach":
                 return self._detach_all()
@@ -249,15 +277,19 @@ class PtraceLoop:
 
     def _entry(self, task: Task, info: ptrace.SyscallStop) -> Parked | None:
         if info.arch != ptrace.AUDIT_ARCH_X86_64 or info.nr & ptrace.X32_BIT:
-            if self.fast:  # the filter outlives a detach: it runs on traced, unstepped
-                task.started = False
-            else:
-                ptrace.resume(task.tid, 0, ptrace.PTRACE_DETACH)
-                self.tasks.pop(task.tid, None)
-            how = "not stepped" if self.fast else "detached"
-            self.on_event(
-                TraceNote(time.time(), "error", f"{task.actor} (pid {task.pid}) uses another syscall ABI (i386 or x32): {how}")
-            )
+            # An int $0x80 call, an exec'd i386 program, or x32: not decoded, it runs unstepped,
+            # said once per process; its later x86_64 calls are stepped as before.
+            if task.pid not in self.other_abi:
+                self.other_abi.add(task.pid)
+                abi = "x32" if info.arch == ptrace.AUDIT_ARCH_X86_64 else "i386"
+                self.on_event(
+                    TraceNote(
+                        time.time(),
+                        "warn",
+                        f"{task.actor} (pid {task.pid}) switched to the {abi} syscall ABI (call {info.nr & ~ptrace.X32_BIT}): "
+                        "its calls there are not decoded and run unstepped; its x86_64 calls are still stepped",
+                    )
+                )
             return None
         return self.interest.parked(task.actor, task.pid, task.tid, info.nr, info.args)
 

@@ -8,14 +8,14 @@ outlives its tracer, and without one every ``RET_TRACE`` call fails with ENOSYS,
 can never be detached: they are seized with EXITKILL and die with the tracer instead of running
 on broken, and a detach only stops stepping while the tracer keeps them going to their end.
 
-The filter is installed by a small helper (``HELPER``, run as ``python -I -S -c``) that stops
-itself, is seized, and execs the program: a threaded tracer must not fork() to do it itself.
+The filter is installed by the launch helper (launch.py) that stops itself, is seized, and execs
+the program: a threaded tracer must not fork() to do it itself. Without root it sets no_new_privs
+first (the kernel wants CAP_SYS_ADMIN or no_new_privs for a filter), and the Stepper says so.
 """
 
 from __future__ import annotations
 
 import struct
-import sys
 
 from tuiexplore.trace.ptrace import AUDIT_ARCH_X86_64, X32_BIT
 from tuiexplore.trace.syscalls import NAMES
@@ -35,25 +35,6 @@ def program(numbers: list[int]) -> bytes:
     return b"".join(struct.pack("=HBBI", *i) for i in ins)
 
 
-# argv: FILTER_HEX PATH ARGV0 ARGS...; stdlib only, and nothing after the filter but kill and execve.
-HELPER = """
-import ctypes, os, signal, sys
-prog = bytes.fromhex(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-buf = ctypes.create_string_buffer(prog, len(prog))
-class Fprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-fprog = Fprog(len(prog) // 8, ctypes.addressof(buf))
-if os.geteuid() != 0 and libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS: needed without CAP_SYS_ADMIN
-    sys.exit("tuiexplore: cannot set no_new_privs: " + os.strerror(ctypes.get_errno()))
-if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-    sys.exit("tuiexplore: cannot install the seccomp filter: " + os.strerror(ctypes.get_errno()))
-os.kill(os.getpid(), signal.SIGSTOP)
-os.execv(sys.argv[2], sys.argv[3:])
-"""
-
-
-def launcher(path: str, argv: list[str]) -> tuple[str, list[str]]:
-    """What to posix_spawn instead of the shell wrapper."""
-    hexprog = program(sorted(NAMES)).hex()
-    return sys.executable, [sys.executable, "-I", "-S", "-c", HELPER, hexprog, path, path, *argv[1:]]
+def filter_hex() -> str:
+    """The filter for the launch helper (launch.py), which installs it before the program's execve."""
+    return program(sorted(NAMES)).hex()

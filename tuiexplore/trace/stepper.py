@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import queue
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,17 +30,24 @@ from tuiexplore.trace import closing, sockets
 from tuiexplore.trace.closecalls import ClosingCalls
 from tuiexplore.trace.events import Exited, Parked, Returned, Started, StopEvent, TraceEvent, TraceNote, call_events
 from tuiexplore.trace.frames import FrameMatcher
+from tuiexplore.trace.idle import IDLE_S, KILL_AFTER_S, Idle
 from tuiexplore.trace.inventory import Inventory, holders_among
 from tuiexplore.trace.launch import Untraceable, resolve
+from tuiexplore.trace.origin import Origin
 from tuiexplore.trace.peer import ENV, SERVERS, PeerCall, PeerEnded
 from tuiexplore.trace.programs import DEFER_MAX_S, Programs
 from tuiexplore.trace.ptrace_loop import PtraceLoop
 from tuiexplore.trace.quiet import Quiet
+from tuiexplore.trace.tasks import running
 
 TICK_S = 0.05
 CATCH_UP_S = 0.5  # bounds the wait for a starved sniffer thread at a call's return
 BUSY_TICK_S = 0.001  # while a closing call waits for its turn or its verdict: the kernel's pace
 PEER_GRACE_S = 2.0  # how long a lab server may go on once the traced programs are gone
+NO_NEW_PRIVS = (
+    "the programs run with no_new_privs set: without CAP_SYS_ADMIN the kernel installs the --auto seccomp filter "
+    "only then, so a set-uid program does not gain its privileges"
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class Stepper:
         capture: bool = True,
         with_server: str | None = None,
         fast: bool = False,
+        origin: Origin | None = None,
     ) -> None:
         self.programs = programs
         self.on_event = on_event
@@ -66,8 +75,9 @@ class Stepper:
         self.lab = lab  # counters are exact only in a private namespace
         self.inbox: queue.Queue[TraceEvent | PeerCall | PeerEnded | _Command | None] = queue.Queue()
         self.peer = SERVERS[with_server](self.inbox.put) if with_server else None
-        env = {**os.environ, ENV: self.peer.address} if self.peer is not None else None
-        self.ptrace = PtraceLoop(self.inbox.put, env=env, fast=fast)
+        extra = {ENV: self.peer.address} if self.peer is not None else {}
+        self.origin = origin or Origin.capture()
+        self.ptrace = PtraceLoop(self.inbox.put, self.origin, extra, fast=fast)
         self.matcher = FrameMatcher(Capture(on_frame=lambda: self.inbox.put(None)) if capture else None)
         self.quiet = Quiet(self.matcher)
         self.t0 = time.time()
@@ -80,6 +90,8 @@ class Stepper:
         self.last_activity = time.time()
         self.last_t = 0.0
         self.inventory = Inventory()
+        self.ending = False  # end_programs() was called
+        self.idle = Idle()
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -91,6 +103,8 @@ class Stepper:
         self.t0 = time.time()
         if not self.lab:
             self.note("info", "outside a lab: packets on lo only, filtered to the programs' own sockets; no counters")
+        if self.ptrace.fast and os.geteuid() != 0:  # as launch.HELPER decides
+            self.note("info", NO_NEW_PRIVS)
         try:
             if self.peer is not None:  # the lab server listens first, so the programs' connect() finds it
                 self.note("info", self.peer.listen())
@@ -117,7 +131,7 @@ class Stepper:
         finally:
             self.flush_outputs(final=True)
             self.stop_capture()
-        return 1 if self.closing.disagreements else 0
+        return 2 if self.ptrace.failed else 1 if self.closing.disagreements else 0
 
     def step(self, tid: int) -> None:
         """Manual mode: let the parked call of ``tid`` run. Any thread; applied by run()'s loop."""
@@ -152,6 +166,9 @@ class Stepper:
         parks) and report what was still under way. From the thread of run() (other threads:
         request_detach). If the tracer thread does not answer, the kernel detaches when we exit."""
         self.ptrace.detach()
+        for actor, _ in self.progs.deferred:  # waiting for a server's listen() that will not be stepped now
+            self.note("info", f"{actor}: not started: the stepping ended before the server listened")
+        self.progs.deferred = []
         end = time.time() + timeout
         while not self.ptrace.join(0.05) and not self.ptrace.detached and time.time() < end:
             pass
@@ -161,6 +178,41 @@ class Stepper:
         self.closing.clear()
         self.flush_outputs(final=True)
         self.stop_capture()
+
+    def end_programs(self, why: str, sig: int = signal.SIGKILL) -> None:
+        """--auto: the run cannot go on; its programs are ended (under the seccomp filter they
+        cannot be detached), each said by pid."""
+        self.ending = True
+        left = self.still_running()
+        if left:
+            names = ", ".join(f"{actor} pid {pid}" for actor, pid in left)
+            self.note("warn", f"{why}: ending {names} ({signal.Signals(sig).name})")
+        for _, pid in left:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def end(self, timeout: float) -> int | None:  # noqa: ARG002 - ChildStepper's, which may outlive us
+        """No child here: nothing outlives this process but the programs themselves."""
+        return None
+
+    def end_if_idle(self, now: float) -> None:
+        """--auto: programs blocked for good are ended (idle.py), SIGKILL if SIGTERM did not do."""
+        if self.idle.terminated_at:
+            if now - self.idle.terminated_at > KILL_AFTER_S and self.still_running():
+                self.idle.terminated_at = now
+                self.end_programs("still running after SIGTERM", signal.SIGKILL)
+            return
+        blocked = self.idle.check(now, self.last_activity, self.still_running())
+        if blocked:
+            self.idle.terminated_at = now
+            said = ", ".join(f"{actor} pid {pid} in {call}()" for actor, pid, call in blocked)
+            self.end_programs(f"nothing left to step for {IDLE_S:.0f} s, every program blocked ({said})", signal.SIGTERM)
+
+    def still_running(self) -> list[tuple[str, int]]:
+        """(actor, pid) of the programs started and not yet gone (after a detach: running on)."""
+        return [(self.ptrace.actors.get(pid, "?"), pid) for pid in sorted(self.progs.alive) if running(pid)]
 
     def finished(self) -> bool:
         tracer_done = self.ptrace.detached or (not self.progs.alive and self.ptrace.join(0))
@@ -280,6 +332,10 @@ class Stepper:
         self.drain_frames()
         self.flush_outputs()
         now = time.time()
+        if self.auto and self.ptrace.failed and self.progs.alive and not self.ending:
+            self.end_programs("a program of the run could not start")
+        if self.auto and not self.progs.deferred and not self.closing.busy:
+            self.end_if_idle(now)
         if self.auto and self.progs.overdue(now):  # by keys, the user sets the pace
             self.note("warn", f"the server did not listen() within {DEFER_MAX_S:.0f} s; starting the others anyway")
             self.progs.launch_deferred()

@@ -80,3 +80,12 @@ def status_ids(tid: int) -> tuple[int, int]:
     except OSError:
         pass
     return ids["Tgid"], ids["PPid"]
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a detached program of ours is reaped by no one)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False

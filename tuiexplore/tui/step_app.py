@@ -17,6 +17,7 @@ from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import discover
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.messages import KernelSourceFound
+from tuiexplore.tui.signals import exit_on_signals
 from tuiexplore.tui.step_feed import EventBatcher, SessionThread, SteppingSession
 from tuiexplore.tui.step_screen import StepScreen
 
@@ -50,6 +51,7 @@ class StepApp(App):
         return dict(themes.APP_VARIABLES)
 
     def on_mount(self) -> None:
+        exit_on_signals(self)  # SIGHUP, SIGTERM: detach (on_unmount) and say what runs on, as q does
         self.push_screen(self.stepper_screen)
         if self.find_source:
             self.discover_source()
@@ -76,6 +78,7 @@ def run_step_app(
     programs: list[tuple[str, list[str]]], lab: bool, capture: bool, theme: str | None = None, with_server: str | None = None
 ) -> int:
     """Start the programs (one line and exit 2 if they cannot be traced), then the screen."""
+    from tuiexplore.trace.command import left_behind
     from tuiexplore.trace.launch import Untraceable
 
     if sys.stdout.isatty():
@@ -100,4 +103,5 @@ def run_step_app(
     actors = [name for name, _ in programs] + (["server"] if with_server else [])
     app = StepApp(session, batcher, actors, where, theme=theme, find_source=True)
     app.run()
-    return 0
+    print(f"tuiexplore step: {left_behind(session)}", file=sys.stderr)  # by pid: nothing survives unsaid
+    return app.return_code or 0

@@ -17,9 +17,10 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from tuiexplore.timeline import Event
+from tuiexplore.trace.command import Ending
 
 
-class SteppingSession(Protocol):
+class SteppingSession(Ending, Protocol):
     """What the screen needs of a stepper: trace.stepper.Stepper in this process, or
     trace.child.ChildStepper when the programs run inside a lab namespace."""
 

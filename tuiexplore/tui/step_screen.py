@@ -188,7 +188,8 @@ class StepScreen(Screen):
             taken=list(e.path),
             note=f"step {e.step}: {e.branch} ({e.observed})",
         )
-        self.log_of(e.actor).add_note(NoteEvent(e.t, "info", f"verdict: {e.observed}, {'as' if e.agree else 'NOT as'} predicted"))
+        held = "not observed (no packets)" if e.agree is None else f"{e.observed}, {'as' if e.agree else 'NOT as'} predicted"
+        self.log_of(e.actor).add_note(NoteEvent(e.t, "info", f"verdict: {held}"))
 
     @show_event.register
     def show_counters(self, e: CountersEvent) -> None:

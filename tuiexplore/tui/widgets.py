@@ -334,7 +334,7 @@ class VerdictLine(Static):
     def show_verdict(self, v: VerdictEvent, then: str = "") -> None:
         """``then``: a line after it (the step screen's next parked closing call)."""
         self.verdict, self.line = v, then
-        self.set_class(not v.agree, "-disagree")
+        self.set_class(v.agree is False, "-disagree")
         relayout(self)
 
     def show_text(self, text: str) -> None:
@@ -346,7 +346,9 @@ class VerdictLine(Static):
         v = self.verdict
         if v is None:
             return Content(printable(self.line))
-        mark = "✓ prediction held" if v.agree else "✗ the kernel disagreed with the prediction"
+        mark = {True: "✓ prediction held", None: "? not observed: no packets"}.get(
+            v.agree, "✗ the kernel disagreed with the prediction"
+        )
         outcome = {"RST": "verdictline--rst", "FIN": "verdictline--fin"}.get(v.observed, "verdictline--other")
         head = Content.styled(
             f"step {v.step} {v.actor} {v.call}({v.fd}) → {v.observed}",

@@ -25,7 +25,7 @@ from tuiexplore.watch.sources import LiveSource, PcapSource, PcapWriter
 from tuiexplore.watch.tracker import Conn, Tracker
 
 HOUSEKEEP = 0.1
-SETTLE_TRACED = 0.3  # trace_pipe is read every 0.1 s: wait for a reset's reason before reporting
+SETTLE_TRACED = 0.3  # a connection is reported once the tracer has read this far past its close
 
 
 @dataclass
@@ -68,7 +68,11 @@ class WatchTracer(Tracer):
 
     def parse(self, line: str) -> TraceEvent | None:
         ev = super().parse(line)
-        return None if ev is None or owners.elsewhere(ev, self.netns) else ev
+        if ev is None:
+            return None
+        # the event's own clock (CLOCK_MONOTONIC) to seconds since boot, which /proc/PID/stat counts in
+        at_boot = ev.ts - self._offset + time.clock_gettime(time.CLOCK_BOOTTIME) - time.monotonic()
+        return owners.placed(ev, self.netns, at_boot)
 
     def state_filter(self) -> str:
         if not self.ports:
@@ -231,7 +235,10 @@ class Watch:
 
     def housekeep(self, final: bool = False) -> None:
         with self.lock if not final else contextlib.nullcontext():
+            now = time.time() if self.live else self.tracker.now
             if self.tracer is not None:
+                # taken before the queue is drained: every event read by then is in it
+                now = min(now, self.tracer.read_up_to())
                 while not self.tracer.events.empty():
                     self._trace(self.tracer.events.get())
             if self.poller is not None:
@@ -240,7 +247,6 @@ class Watch:
                 if self.tracker.created != self._asked:
                     self._asked = self.tracker.created
                     self.poller.want()
-            now = time.time() if self.live else self.tracker.now
             self.tracker.tick(now, self.settle)
         if self.writer:
             self.writer.flush()

@@ -16,7 +16,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tuiexplore.lab.tracepoints import TraceEvent
 from tuiexplore.watch.packet import parse_endpoint
@@ -78,14 +78,12 @@ class Owners:
     """Puts pids and process names on connection ends, from scans and from kernel events."""
 
     local: set[str] = field(default_factory=set)
-    names: dict[int, str | None] = field(default_factory=dict)
 
     def own(self, conn: Conn, d: int, pid: int, comm: str | None = None) -> None:
+        # the name is read each time: a pid is reused once the numbers wrap
         side = conn.sides[d]
         side.pid = pid
-        if pid not in self.names:
-            self.names[pid] = process_name(pid, comm)
-        side.process = self.names[pid] or comm
+        side.process = process_name(pid, comm) or comm
 
     def apply(self, snap: Snapshot, conns: Iterable[Conn]) -> None:
         for conn in conns:
@@ -132,16 +130,39 @@ def netns_of(pid: int | str) -> int | None:
         return None
 
 
-def elsewhere(ev: TraceEvent, ours: int | None) -> bool:
-    """A syscall's event from a task in another network namespace (a lab's, a container's).
+def task_netns(pid: int, at_boot: float) -> int | None:
+    """The network namespace of task ``pid`` if it is still the task that ran ``at_boot`` seconds
+    after boot; None once it has exited or its pid names a task started since (pids wrap, at 32768
+    by default). Both are read through one /proc/PID handle, so they are the same task's."""
+    try:
+        fd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        with open(os.open("stat", os.O_RDONLY, dir_fd=fd), "rb") as f:
+            # starttime (field 22), in clock ticks rounded down: never later than the true start
+            started = int(f.read().rpartition(b")")[2].split()[19]) / os.sysconf("SC_CLK_TCK")
+        return None if started > at_boot else os.stat("ns/net", dir_fd=fd).st_ino
+    except (OSError, ValueError, IndexError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def placed(ev: TraceEvent, ours: int | None, at_boot: float) -> TraceEvent | None:
+    """A syscall's event as watch may use it: None when its task is in another network namespace
+    (a lab's, a container's), without its task when that task can no longer be placed.
     Tracepoints are global, and 127.0.0.1:port exists in every namespace: without this, a lab's
-    connect() to the watched port would lend its actor's pid to our next connection there.
-    Softirq-driven events run on an unrelated task and cannot be told apart this way."""
+    connect() to the watched port would lend its actor's pid to our next connection there; and a
+    lab's actor has often exited by the time its line is read. Softirq-driven events run on an
+    unrelated task and are kept as they are."""
     task = task_pid(ev.task) if ours is not None and syscall_made(ev) else None
     if task is None:
-        return False
-    theirs = netns_of(task[0])
-    return theirs is not None and theirs != ours
+        return ev
+    theirs = task_netns(task[0], at_boot)
+    if theirs is None:
+        return replace(ev, task="")
+    return ev if theirs == ours else None
 
 
 def process_name(pid: int, fallback: str | None = None) -> str | None:
