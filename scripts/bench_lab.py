@@ -4,11 +4,12 @@
 lab_ready_s: from starting a lab to the capture being live and every actor answering.
 step_overhead_ms: a step's wall time, seen by the caller, beyond its own sleeps and waits (the
 settling that lets late ACKs arrive, time blocked in the kernel). Goals: < 0.5 s, < 10 ms.
+Both wires in one run: loopback, then the relay (tuiexplore/relay/; goal: it adds < 1 ms a step).
 seed_run_s: the whole `tuiexplore run seed-rst --json` process, median of WHOLE runs; floor_s:
 the same exchange (epoll server, client connect, a byte written, close with it unread, the
 server's epoll_wait) by an uninstrumented Python program in a fresh user+network namespace,
 alternating with it in the same run; and their ratio. Goal: seed_run_s < 0.3 s.
-Usage: scripts/bench_lab.py [RUNS [WHOLE]]   (default 20 and 10)
+Usage: scripts/bench_lab.py [RUNS [WHOLE]]   (default 20 per wire, and 10)
 """
 
 from __future__ import annotations
@@ -73,16 +74,15 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    n_whole = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+def bench(wire: str, runs: int) -> tuple[list[float], list[float]]:
     scn = load("seed-rst")
     ready, overheads = [], []
+    print(f"wire {wire}")
     print(f"{'run':>4} {'ready_s':>8} {'steps':>5} {'overhead_ms p50':>16} {'p95':>7} {'max':>7} {'agent_ms p50':>13}")
     for i in range(1, runs + 1):
         with Lab() as lab:
             t = time.perf_counter()
-            info = lab.start(scn.actors, scn.port)
+            info = lab.start(scn.actors, scn.port, wire=wire)
             ready.append(time.perf_counter() - t)
             run_over, agent_over = [], []
             for step in scn.steps:
@@ -96,11 +96,22 @@ def main() -> None:
             f"{max(run_over):>7.2f} {statistics.median(agent_over):>13.2f}"
         )
     print(
-        f"all: ready p50 {statistics.median(ready):.3f} s, p95 {pct(ready, 95):.3f} s; "
+        f"{wire}: ready p50 {statistics.median(ready):.3f} s, p95 {pct(ready, 95):.3f} s; "
         f"step overhead p50 {statistics.median(overheads):.2f} ms, p95 {pct(overheads, 95):.2f} ms over {len(overheads)} steps"
     )
+    return ready, overheads
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    n_whole = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    ready, overheads = bench("loopback", runs)
+    relay_ready, relay_overheads = bench("relay", runs)
     print(f"lab_ready_s={statistics.median(ready):.3f}")
     print(f"step_overhead_ms={statistics.median(overheads):.2f}")
+    print(f"relay_lab_ready_s={statistics.median(relay_ready):.3f}")
+    print(f"relay_step_overhead_ms={statistics.median(relay_overheads):.2f}")
+    print(f"relay_adds_ms_per_step={statistics.median(relay_overheads) - statistics.median(overheads):.2f}")
     whole_runs(n_whole)
 
 

@@ -142,9 +142,9 @@ def main() -> None:
         env = {**os.environ, "BENCH_WATCH_NS": "1"}
         sys.exit(subprocess.call(["unshare", "-n", sys.executable, __file__], env=env))
     sys.path.insert(0, str(ROOT))
-    from tuiexplore.lab.namespace import _lo_up
+    from tuiexplore.lab.namespace import lo_up
 
-    _lo_up()
+    lo_up()
     load0 = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from timelines import diff, normalise, scenarios  # noqa: E402
+from timelines import comparable, diff, normalise, scenarios  # noqa: E402
 
 from tuiexplore import runner  # noqa: E402
 
@@ -32,7 +32,7 @@ def main() -> int:
     if check:
         unstable = 0
         for name, scn in todo.items():
-            runs = [normalise(runner.run(scn)) for _ in range(check)]
+            runs = [comparable(normalise(runner.run(scn))) for _ in range(check)]
             same = all(r == runs[0] for r in runs)
             unstable += not same
             print(f"{'same' if same else 'DIFFERS'} {name}", flush=True)

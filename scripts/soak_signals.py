@@ -32,7 +32,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tuiexplore.lab.tracer import PREFIX, TRACEFS_PATHS  # noqa: E402
+from tuiexplore.lab.tracepoints import PREFIX, TRACEFS_PATHS  # noqa: E402
 from tuiexplore.scenarios.scenario import builtin_names  # noqa: E402
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL)

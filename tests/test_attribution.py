@@ -10,7 +10,7 @@ from tuiexplore.kernel.excerpt import bundled
 from tuiexplore.kernel.notes import running_unread_rule
 from tuiexplore.lab import inputs, protocol
 from tuiexplore.lab.attribution import ACK, SYN, Attribution
-from tuiexplore.lab.wire import encode
+from tuiexplore.lab.codec import encode
 
 LISTENER = SocketRow("listener", 3, "LISTEN", lport=4000)
 CONN = SocketRow("conn", 5, "ESTABLISHED", lport=4000, rport=50000)

@@ -62,8 +62,8 @@ def test_cbpf_drop_outgoing_keeps_one_copy_per_frame():
 import socket, sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from tuiexplore.lab.capture import attach_drop_outgoing
-from tuiexplore.lab.namespace import _lo_up
-_lo_up()
+from tuiexplore.lab.namespace import lo_up
+lo_up()
 plain = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 filt = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 attach_drop_outgoing(filt)
@@ -112,8 +112,8 @@ def test_a_mark_counts_frames_the_reader_has_not_handed_on_yet():
 import socket, sys, threading, time
 sys.path.insert(0, {str(ROOT)!r})
 from tuiexplore.lab.capture import Capture
-from tuiexplore.lab.namespace import _lo_up
-_lo_up()
+from tuiexplore.lab.namespace import lo_up
+lo_up()
 gate = threading.Event()
 cap = Capture(on_frame=lambda: gate.wait(10))
 cap.start()

@@ -275,4 +275,5 @@ def test_kernel_src_tarball_whose_tcp_c_is_not_a_file(tmp_path):
             info.type = tarfile.DIRTYPE
             tar.addfile(info)
     proc = cli("kernel", "--kernel-src", str(tarball), env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no net/ipv4/tcp.c" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "linux-6.9/Makefile is a directory, not a regular file" in proc.stderr  # the first one met, named

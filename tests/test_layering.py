@@ -98,7 +98,7 @@ def test_domain_is_free_of_ui_code():
 
 STDLIB_ONLY = {
     "tuiexplore.domain",
-    "tuiexplore.lab.wire",
+    "tuiexplore.lab.codec",
     "tuiexplore.lab.protocol",
     "tuiexplore.lab.calls",
     "tuiexplore.lab.tcpinfo",

@@ -66,7 +66,7 @@ def test_a_closing_calls_verdict_waits_for_the_frames_queued_when_it_returned():
     from tuiexplore.trace.closecalls import ClosingCalls, _Closing
     from tuiexplore.trace.events import Parked
 
-    class LaggingWire:
+    class LaggingMatcher:
         frames: list = []
         conns: set = set()
         read = 0  # frames the sniffer has handed on
@@ -79,15 +79,15 @@ def test_a_closing_calls_verdict_waits_for_the_frames_queued_when_it_returned():
             return self.read >= mark
 
     emitted = []
-    host = SimpleNamespace(wire=LaggingWire(), lab=False, changes=0, emit=emitted.append, rel=lambda ts=None: 1.0)
+    host = SimpleNamespace(matcher=LaggingMatcher(), lab=False, changes=0, emit=emitted.append, rel=lambda ts=None: 1.0)
     host.drain_frames = lambda: None
-    host.verdict_ready = lambda mark: host.wire.caught_up(mark)  # Stepper.verdict_ready, no timer due
+    host.verdict_ready = lambda mark: host.matcher.caught_up(mark)  # Stepper.verdict_ready, no timer due
     calls = ClosingCalls(host, auto=False)
     parked = Parked(0.0, "client", 42, 42, "close", {"fd": 3}, ())
     calls.current = _Closing(1, parked, resumed_at=time.time())
     calls.returned(42)
     calls.tick(time.time() + 1.0, quiet=True)
     assert calls.current is not None  # quiet, returned, but two of its frames are still unread
-    host.wire.read = 3
+    host.matcher.read = 3
     calls.tick(time.time() + 1.0, quiet=True)
     assert calls.current is None  # judged

@@ -8,8 +8,8 @@ import pytest
 from tuiexplore.domain import LabInfo, StepDone
 from tuiexplore.lab import protocol
 from tuiexplore.lab.client import Lab, LabError
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.transport import Transport
-from tuiexplore.lab.wire import encode
 from tuiexplore.timeline import StepEvent, to_wire
 
 INFO = LabInfo("6.18.0", "6.18.0-test", 4000, "root", True)

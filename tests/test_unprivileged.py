@@ -43,45 +43,38 @@ def readable_python() -> str:
     pytest.fail("no Python interpreter readable by uid 65534 (scripts/setup.sh builds the venv on /usr/bin/python3)")
 
 
-def test_seed_rst_unprivileged():
-    if os.geteuid() == 0:
-        site = Path(tempfile.mkdtemp(prefix="tuiexplore-unpriv-", dir="/tmp"))
-        try:
-            os.chmod(site, 0o755)
-            for mod in (tuiexplore, scapy, psutil):
-                src = Path(mod.__file__).parent
-                shutil.copytree(src, site / src.name, ignore=shutil.ignore_patterns("__pycache__"))
-            subprocess.run(["chmod", "-R", "a+rX", str(site)], check=True)
-            cmd = [
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                readable_python(),
-                "-m",
-                "tuiexplore",
-                "run",
-                "seed-rst",
-                "--json",
-            ]
-            proc = subprocess.run(
-                cmd,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                cwd=site,
-                env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(site), "HOME": "/tmp"},
-            )
-        finally:
-            shutil.rmtree(site, ignore_errors=True)
-    else:
-        proc = subprocess.run(
-            [sys.executable, "-m", "tuiexplore", "run", "seed-rst", "--json"],
+def as_nobody(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python ARGS`` as uid 65534 when the tests run as root (else as the user already)."""
+    if os.geteuid() != 0:
+        return subprocess.run(
+            [sys.executable, *args],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=timeout,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
+    site = Path(tempfile.mkdtemp(prefix="tuiexplore-unpriv-", dir="/tmp"))
+    try:
+        os.chmod(site, 0o755)
+        for mod in (tuiexplore, scapy, psutil):
+            src = Path(mod.__file__).parent
+            shutil.copytree(src, site / src.name, ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(["chmod", "-R", "a+rX", str(site)], check=True)
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", readable_python(), *args]
+        return subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=site,
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(site), "HOME": "/tmp"},
+        )
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+def test_seed_rst_unprivileged():
+    proc = as_nobody("-m", "tuiexplore", "run", "seed-rst", "--json")
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     notes = [e["text"] for e in events if e["type"] == "note"]

@@ -176,7 +176,7 @@ def test_a_connect_lends_its_task_only_when_it_is_ours_still(task):
 def test_a_connection_is_reported_once_the_tracer_has_read_past_its_close():
     """On a busy box the tracer's thread can be kept waiting while packets are handled: the reset's
     reason must still be in the report, however long ago the close was."""
-    from tuiexplore.lab.tracer import TraceEvent
+    from tuiexplore.lab.tracepoints import TraceEvent
     from tuiexplore.watch.engine import SETTLE_TRACED, Options, Watch, WatchTracer
 
     finals = []

@@ -69,12 +69,27 @@ def _event(e: Event, ports: set[int]) -> dict[str, Any]:
         d["result"] = result
     elif isinstance(e, VerdictEvent):
         d["path"] = list(e.path)
+        d.pop("advice", None)  # an added field since the reference (issue 23), derived from the branch compared here
     elif d["type"] == "note":
         text = _SECONDS.sub("N s", d["text"])
         for p in sorted(ports, key=lambda p: -len(str(p))):
             text = text.replace(str(p), "PORT")
         d["text"] = text
     return d
+
+
+def comparable(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timeline with each step's states read from the kernel at its end (source tcp_info, one
+    read) in one order: they come in the order of their sockets' port numbers, which are random
+    (the lab's port and the ephemeral ones), so two of them in one step may come either way."""
+    out = []
+    for blk in timeline:
+        states = blk.get("state", [])
+        polled = iter(sorted((s for s in states if s["source"] == "tcp_info"), key=lambda s: json.dumps(s, sort_keys=True)))
+        if states:
+            blk = {**blk, "state": [next(polled) if s["source"] == "tcp_info" else s for s in states]}
+        out.append(blk)
+    return out
 
 
 def diff(want: list[dict[str, Any]], got: list[dict[str, Any]]) -> str:

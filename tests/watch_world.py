@@ -71,9 +71,9 @@ REFUSED = "time.sleep(HOLD)\ntry:\n    socket.create_connection((host, port))\ne
 
 def lo_up() -> None:
     sys.path.insert(0, str(ROOT))
-    from tuiexplore.lab.namespace import _lo_up
+    from tuiexplore.lab.namespace import lo_up
 
-    _lo_up()
+    lo_up()
 
 
 def py(code: str, **kw) -> subprocess.Popen:

@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from tuiexplore import __version__, outputs, pipes, room, safetext, stdio
-from tuiexplore.cli_common import InputError, guest, no_empty_paths, scenario
+from tuiexplore.cli_common import InputError, guest, no_empty_paths, scenario, wire_option
 from tuiexplore.cli_config import config_command, default_scenario, user_settings
 from tuiexplore.cli_config import say as _say
 from tuiexplore.files import FileError
@@ -121,6 +121,7 @@ def _command(argv: list[str]) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list the built-in scenarios")
     r = sub.add_parser("run", help="run a scenario headless and check its expectations")
+    wire_option(r)
     r.add_argument("scenario", help="a built-in name (see 'tuiexplore list'), a TOML file, or a packetdrill .pkt script")
     r.add_argument("--dry-run", action="store_true", help="a .pkt script: read and check it, list its events, run nothing")
     r.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE", help="a .pkt macro, as packetdrill's -D")
@@ -136,6 +137,7 @@ def _command(argv: list[str]) -> int:
     k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
     c = sub.add_parser("compare", help="run two scenarios in two labs and show them side by side")
+    wire_option(c)
     c.add_argument("a", help="first scenario (built-in name or TOML file)")
     c.add_argument("b", nargs="?", help="second scenario (default: the first again, with two --kernel)")
     c.add_argument(
@@ -152,6 +154,7 @@ def _command(argv: list[str]) -> int:
         "action", choices=["path", "show"], help="path: the file's path; show: the settings in force and every key by id"
     )
     sv = sub.add_parser("serve", help="serve the explorer to a browser (textual-serve), on 127.0.0.1 by default")
+    wire_option(sv)
     sv.add_argument("scenario", nargs="?", help="scenario to open (default: config.toml's scenario, else seed-rst)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
@@ -234,7 +237,7 @@ def _compare(args: argparse.Namespace) -> int:
     kernels = args.kernel or []
     if len(kernels) > 2 or (args.b is None and len(kernels) != 2):
         raise InputError("compare takes two scenarios, or one scenario and two --kernel")
-    scns = [scenario(args.a), scenario(args.b or args.a)]
+    scns = [scenario(args.a, args.wire), scenario(args.b or args.a, args.wire)]
     launchers = [guest(k) for k in kernels] + [None] * (2 - len(kernels))
     print(safetext.terminal(f"running {scns[0].name} and {scns[1].name} in two labs..."), file=sys.stderr, flush=True)
     try:
@@ -286,7 +289,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     from textual_serve.server import Server
 
-    flags = [*(["demo"] if args.demo else []), *(["--quiz"] if args.quiz else [])]
+    wire = ["--wire", args.wire] if args.wire else []
+    flags = [*(["demo"] if args.demo else []), *(["--quiz"] if args.quiz else []), *wire]
     command = shlex.join([sys.executable, "-P", "-m", "tuiexplore", *flags, args.scenario])
     url = f"http://{args.host}:{args.port}"
     print(f"tuiexplore: serving the explorer on {safetext.terminal(url)}", flush=True)
@@ -345,12 +349,13 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* for the kernel panel")
     p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     room.add_arguments(p, demo)
+    wire_option(p)
     args = p.parse_args(argv)
     settings = user_settings()
     launcher = guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
-    scn = scenario(default_scenario(args.scenario))
+    scn = scenario(default_scenario(args.scenario), args.wire)
     if (code := room.headless(argv, args, demo)) is not None:
         return code
     from tuiexplore.tui.app import run_app

@@ -15,13 +15,26 @@ class InputError(Exception):
     """Unusable input: one line on stderr, exit status 2."""
 
 
-def scenario(name: str) -> Scenario:
+def scenario(name: str, wire: str | None = None) -> Scenario:
+    """``wire``: --wire, which overrides the file's [lab] wire (None: the file's, else loopback)."""
+    import dataclasses
+
     from tuiexplore.scenarios.scenario import ScenarioError, load
 
     try:
-        return load(name)
+        scn = load(name)
     except ScenarioError as exc:
         raise InputError(str(exc)) from None
+    return dataclasses.replace(scn, wire=wire) if wire else scn
+
+
+def wire_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wire",
+        choices=("loopback", "relay"),
+        help="loopback (default), or relay: server and client in two namespaces, every frame through the lab's relay "
+        "(overrides the scenario's [lab] wire)",
+    )
 
 
 def no_empty_paths(args: argparse.Namespace, *flags: str) -> None:

@@ -26,6 +26,7 @@ class LabInfo:
     rst_reasons: list[str] = field(default_factory=list)
     t0: float = 0.0
     where: str = ""  # from the transport: e.g. "guest Linux 6.1.176 (..., QEMU TCG)"; "" = this host
+    wire: str = "loopback"  # or "relay": the two ends in two namespaces, through the agent
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
 
     no_empty_paths(args, "--pcap", "--export", "--kernel-src", "--kernel")
     user_settings()  # its kernel_src
-    scn = scenario(args.scenario)
+    scn = scenario(args.scenario, args.wire)
     launcher = guest(args.kernel)
     out_lock = threading.Lock()
     closed = threading.Event()

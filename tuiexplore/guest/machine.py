@@ -31,9 +31,9 @@ from typing import IO
 from tuiexplore.guest.catalog import Kernel
 from tuiexplore.guest.console import last_words
 from tuiexplore.lab.client import LabError
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.transport import Transport, last_line
-from tuiexplore.lab.wire import encode
 
 QEMU = "qemu-system-x86_64"
 VIRTIOFSD = ("/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd")

@@ -33,9 +33,11 @@ class Acks:
         self.unacked: set[Flow] = set()  # directions whose last segment is not acked yet
         self.shut: set[Flow] = set()  # directions whose receiver offers a zero window
 
-    def frame(self, f: Frame, step: int | None) -> int | None:
+    def frame(self, f: Frame, step: int | None, delivered: bool = True) -> int | None:
         """Record one frame seen in ``step``; returns the step it belongs to: that of the segment
-        it answers when it is a pure ACK that came after its step had ended, else ``step``."""
+        it answers when it is a pure ACK that came after its step had ended, else ``step``.
+        ``delivered`` False: the wire withheld it (the relay's hold, drop, delay): its receiver
+        owes nothing for it until ``delivered`` says it arrived."""
         flow, back = (f.saddr, f.sport, f.daddr, f.dport), (f.daddr, f.dport, f.saddr, f.sport)
         owner = step
         waiting = self.sent.get(back)
@@ -52,17 +54,35 @@ class Acks:
         if f.flag_bits & ACK and waiting is not None and _after_or_at(f.ack, waiting.end):
             self.unacked.discard(back)
         (self.shut.add if f.win == 0 else self.shut.discard)(back)
-        if f.flag_bits & RST:  # a reset connection owes nothing either way
-            for x in (flow, back):
-                self.owed.pop(x, None)
-                self.unacked.discard(x)
-                self.shut.discard(x)
+        if f.flag_bits & RST:
+            if delivered:
+                self._reset(flow, back)
         elif used := f.payload_len + bool(f.flag_bits & SYN) + bool(f.flag_bits & FIN):
             self.sent[flow] = _Sent(f.ts, (f.seq + used) & 0xFFFFFFFF, owner)
-            self.owed[flow] = f.ts
+            if delivered:
+                self.owed[flow] = f.ts
             self.unacked.add(flow)
         self.last[flow] = f.ts
         return owner
+
+    def delivered(self, f: Frame, ts: float, step: int | None) -> None:
+        """A withheld frame reached its receiver at ``ts``, in ``step`` (released, or its delay
+        over): from then it owes the answer, which belongs to that step."""
+        flow, back = (f.saddr, f.sport, f.daddr, f.dport), (f.daddr, f.dport, f.saddr, f.sport)
+        if f.flag_bits & RST:
+            self._reset(flow, back)
+        elif used := f.payload_len + bool(f.flag_bits & SYN) + bool(f.flag_bits & FIN):
+            end, last = (f.seq + used) & 0xFFFFFFFF, self.sent.get(flow)
+            if last is None or _after_or_at(end, last.end):  # not an older one released out of order
+                self.sent[flow] = _Sent(ts, end, step)
+            self.owed[flow] = ts
+
+    def _reset(self, flow: Flow, back: Flow) -> None:
+        """A reset connection owes nothing either way."""
+        for x in (flow, back):
+            self.owed.pop(x, None)
+            self.unacked.discard(x)
+            self.shut.discard(x)
 
     def owed_since(self) -> float | None:
         """When the oldest segment still unanswered went out (None: every receiver has spoken

@@ -39,11 +39,15 @@ from tuiexplore.lab.calls import (
     epoll_mask,
     epoll_names,
 )
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.protocol import ActorReply, ActorRequest, Blocked, Failed, Refused, Returned, Sockets, decode_request
 from tuiexplore.lab.tcpinfo import TCP_INFO_LEN, window_fields
-from tuiexplore.lab.wire import encode
 
 PR_SET_NAME = 15
+# Where this actor's sockets bind, and the server they connect to: loopback, or on the relay's
+# wire its side's address and the server side's (relay/topology.py starts the actor in its side).
+LOCAL = os.environ.get("TUIEXPLORE_LAB_ADDR", "127.0.0.1")
+SERVER = os.environ.get("TUIEXPLORE_LAB_SERVER", "127.0.0.1")
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -134,7 +138,7 @@ class Actor:
             socket.socket.setsockopt(self.objs[a["fd"]], level, opt, raw)
             return 0, {}
         if call == "bind":
-            self.objs[a["fd"]].bind(("127.0.0.1", a["port"]))
+            self.objs[a["fd"]].bind((LOCAL, a["port"]))
             return 0, {}
         if call == "listen":
             self.objs[a["fd"]].listen(a["backlog"])
@@ -190,7 +194,7 @@ class Actor:
             return 0, {}
         if a["nonblocking"]:
             sock.setblocking(False)
-        rc = sock.connect_ex(("127.0.0.1", a["port"]))
+        rc = sock.connect_ex((SERVER, a["port"]))
         if rc:
             raise OSError(rc, os.strerror(rc))
         return 0, {}

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tuiexplore.domain import SocketRow
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.protocol import ActorReply, ActorRequest, Command, decode_actor_reply
-from tuiexplore.lab.wire import encode
 
 
 # -- what the agent's one inbox carries --------------------------------------------------------
@@ -86,8 +86,9 @@ ActorFactory = Callable[[str, Post], Actor]
 class ScriptedActor(Actor):
     """An actor process of our own, speaking ``protocol`` JSON lines on its stdin/stdout."""
 
-    def __init__(self, name: str, post: Post) -> None:
-        env = dict(os.environ)
+    def __init__(self, name: str, post: Post, env: dict[str, str] | None = None) -> None:
+        """``env``: more environment for the process (on the relay's wire, its side's addresses)."""
+        env = {**os.environ, **(env or {})}
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         # Spawned from the agent's main thread: PR_SET_PDEATHSIG fires when the creating *thread* ends.

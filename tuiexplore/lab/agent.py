@@ -24,17 +24,20 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from tuiexplore.domain import LabInfo
-from tuiexplore.lab import inputs, namespace, procnet
+from tuiexplore.lab import inputs, namespace
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, ActorFactory, Actors, FromClient, InboxItem, Wake
 from tuiexplore.lab.attribution import Attribution
-from tuiexplore.lab.capture import Capture, CaptureError, pcap_bytes
+from tuiexplore.lab.capture import CaptureError, pcap_bytes
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.evidence import Evidence, start_tracer
 from tuiexplore.lab.inbox import Inbox
 from tuiexplore.lab.output import Output
 from tuiexplore.lab.predict import Prediction, kernel_version
 from tuiexplore.lab.steps import StepRunner, will_run
-from tuiexplore.lab.wire import encode
+from tuiexplore.relay import topology
+from tuiexplore.relay.link import LinkError
+from tuiexplore.relay.netns import NetnsError
 
 
 class Agent:
@@ -53,6 +56,7 @@ class Agent:
         self.version = kernel_version()
         self.evidence: Evidence | None = None
         self.steps: StepRunner | None = None  # once the lab is up
+        self.net: topology.Wire | None = None  # the wire, once the lab is up
         self.handlers: dict[type, Callable[[Any], None]] = {
             proto.StepCmd: lambda c: self.out.reply(proto.Done(self._steps().run(c))),
             proto.PredictCmd: self.answer_predict,
@@ -65,7 +69,9 @@ class Agent:
     # -- start-up ----------------------------------------------------------------------------
     def start(self, ns: namespace.LabNamespace) -> None:
         self.port = self.opts.port or _free_port()
-        capture = Capture(on_frame=lambda: self.items.put(Wake()))
+        self.net = topology.make(self.opts.wire, lambda: self.items.put(Wake()), self.port)
+        self.actors.factory = self.actors.factory or self.net.factory
+        capture = self.net.capture
         # Made from this (the main) thread: their interpreters start while we import scapy.
         for name in self.opts.actors:
             self.actors.get(name)
@@ -74,8 +80,8 @@ class Agent:
         tracer, why_not = start_tracer(ns, self.port, self.opts.no_tracer, lambda: self.items.put(Wake()))
         if why_not:
             notes.append(("warn" if ns.mode == "root" else "info", why_not))  # as root, tracing was expected
-        self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of)
-        self.steps = StepRunner(self.out, self.inbox, self.actors, self.evidence, self.who, self.predict)
+        self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
+        self.steps = StepRunner(self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net)
         self.inbox.inspect_all()  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
         info = LabInfo(
@@ -84,6 +90,7 @@ class Agent:
             port=self.port,
             mode=ns.mode,
             tracepoints=tracer is not None,
+            wire=self.net.wire,
             rst_reasons=sorted(tracer.reasons.values()) if tracer else [],
             t0=self.out.restart_clock(),
         )
@@ -114,6 +121,10 @@ class Agent:
         assert self.evidence is not None, "the lab is not up"
         return self.evidence
 
+    def _net(self) -> topology.Wire:
+        assert self.net is not None, "the lab is not up"
+        return self.net
+
     def _steps(self) -> StepRunner:
         assert self.steps is not None, "the lab is not up"
         return self.steps
@@ -131,7 +142,7 @@ class Agent:
             args,
             a.sockets,
             self.who,
-            procnet.lookup_states(self._evidence().keys()),
+            self._net().states(self._evidence().keys()),
             self.version,
             self.opts.unread_rule,
             everyone=everyone,
@@ -161,6 +172,8 @@ class Agent:
             a.kill()
         if self.evidence is not None:
             self.evidence.close()
+        if self.net is not None:
+            self.net.close()
 
 
 def _free_port() -> int:
@@ -189,7 +202,7 @@ def main() -> None:
     try:
         try:
             agent.start(ns)
-        except CaptureError as exc:
+        except (CaptureError, LinkError, NetnsError) as exc:
             print(encode(proto.Fatal(str(exc))), flush=True)
             return
         agent.serve()

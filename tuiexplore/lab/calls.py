@@ -88,7 +88,7 @@ class Arg:
     """One argument of a call: its kind decides validation and how the actor reads it."""
 
     name: str
-    kind: str  # "fd", "ep", "new", "int", "str", "names", "choice", "bool", "linger", "sockval"
+    kind: str  # "fd", "ep", "new", "int", "str", "names", "choice", "bool", "linger", "sockval", "flags"
     default: Any = None
     required: bool = False
     choices: tuple[str, ...] = ()
@@ -156,6 +156,37 @@ CALLS: dict[str, Call] = {
         Call("close", (_FD,), "close the fd", closing=True),
         Call("exit", (), "the process exits; the kernel closes its fds", closing=True),
         Call("sleep", (Arg("ms", "int", required=True),), "the lab waits (timers, delayed ACKs)"),
+        # The relay's wire only (tuiexplore/relay/control.py); the actor names the direction.
+        Call(
+            "hold",
+            (Arg("count", "int"), Arg("flags", "flags", "")),
+            "the relay holds the actor's next segment(s): COUNT, or every one until the next release",
+        ),
+        Call("release", (Arg("packet", "int"),), "the relay delivers the actor's held segments (all, or packet #N)"),
+        Call("drop", (Arg("count", "int", 1), Arg("flags", "flags", "")), "the relay drops the actor's next segment(s)"),
+        Call("duplicate", (Arg("count", "int", 1), Arg("flags", "flags", "")), "the relay delivers the next segment(s) twice"),
+        Call(
+            "delay",
+            (Arg("ms", "int", required=True), Arg("count", "int", 1), Arg("flags", "flags", "")),
+            "the relay delivers the next segment(s) MS later",
+        ),
+        Call(
+            "inject",
+            (
+                Arg("flags", "flags", required=True),
+                Arg("seq", "int"),
+                Arg("ack", "int"),
+                Arg("absolute", "bool", False),
+                Arg("win", "int"),
+                Arg("data", "str"),
+            ),
+            "the scripted peer sends one segment as the actor's side",
+        ),
+        Call(
+            "expect",
+            (Arg("flags", "flags", required=True), Arg("seq", "int"), Arg("ack", "int"), Arg("timeout_ms", "int", 1000)),
+            "the next segment the actor's side sends must be this one",
+        ),
     )
 }
 
@@ -170,8 +201,14 @@ LIMITS: dict[str, tuple[int, int]] = {
     "size": (1, 16 * 1024 * 1024),  # read()/write() buffers the actor allocates
     "timeout_ms": (-1, 60_000),  # epoll_wait: -1 waits for ever, anything else at most a minute
     "maxevents": (1, 1024),  # the actor allocates maxevents epoll_event slots
-    "ms": (0, 60_000),  # sleep
+    "ms": (0, 60_000),  # sleep, delay
+    "count": (1, 1000),  # segments a wire rule applies to
+    "packet": (1, 10_000_000),  # a packet's number in the lab's list
+    "seq": (0, (1 << 32) - 1),  # relative to the sender's ISN, or absolute
+    "ack": (0, (1 << 32) - 1),
+    "win": (0, 65535),  # the header's 16 bits, as sent (before any scaling)
 }
+WIRE_CALLS = ("hold", "release", "drop", "duplicate", "delay", "inject", "expect")  # performed by the relay, not an actor
 # setsockopt values: an int (struct linger's two ints for SO_LINGER); these keep the buffer sizes
 # and FIN_WAIT2 timers within what the kernel clamps them to rather than wrapping around.
 SOCKOPT_LIMITS: dict[str, tuple[int, int]] = {"SO_RCVBUF": (1, 1 << 30), "SO_SNDBUF": (1, 1 << 30), "TCP_LINGER2": (-1, 1 << 20)}
@@ -212,6 +249,8 @@ def check_value(a: Arg, v: Any, option: Any = None) -> None:
             raise fail(f"must be a string, not {type(v).__name__}")
         if len(v) > MAX_DATA:
             raise fail(f"at most {MAX_DATA} characters")
+    elif a.kind == "flags" and not (isinstance(v, str) and all(c in "FSRPUEW." for c in v) and len(v) <= 8):
+        raise fail('must be tcpdump flag letters, e.g. "F" or "R." (F S R P U E W .)')
     elif a.kind == "bool" and not isinstance(v, bool):
         raise fail("must be true or false")
     elif a.kind == "choice" and not (isinstance(v, str) and v in a.choices):

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from tuiexplore.tcpdump import tcp_options
 from tuiexplore.timeline import PacketEvent
@@ -37,6 +37,7 @@ ETH_P_ALL = 0x0003
 SO_TIMESTAMPNS = 35
 FRAME_MAX = 262144  # lo's MTU is 64 KiB, and a GSO frame may be larger
 ANCILLARY = socket.CMSG_SPACE(16)  # struct timespec
+NET_DEV = "/proc/thread-self/net/dev"  # the calling thread's namespace: /proc/net is the first thread's
 
 # tcpdump's order of flag letters (print-tcp.c, tcp_flag_values).
 _FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"), (0x40, "E"), (0x80, "W"))
@@ -165,6 +166,48 @@ def attach_drop_outgoing(sock: socket.socket) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """A frame a wire that can hold segments saw but did not deliver when it saw it (held,
+    dropped or delayed: tuiexplore/relay/): its receiver owes nothing for it yet."""
+
+    frame: Frame
+
+    @property
+    def ts(self) -> float:
+        return self.frame.ts
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A withheld frame that the wire delivered at ``ts`` (released, or its delay over)."""
+
+    frame: Frame
+    ts: float
+
+
+Captured = Frame | Withheld | Delivered  # what a capture's queue holds, in the order it happened
+
+
+class FrameSource(Protocol):
+    """What the lab reads its frames from: ``Capture`` on lo, or the relay's wire (relay/capture.py)."""
+
+    frames: queue.SimpleQueue[Captured]
+    notes: list[str]
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def drops(self) -> int: ...
+
+    def caught_up(self) -> bool:
+        """Every frame the wire has carried so far is in ``frames`` (a barrier, not a quiet period)."""
+        ...
+
+    def due(self) -> float | None:
+        """Seconds until a frame the wire delays on purpose goes out (None: none is)."""
+        ...
+
+
 class CaptureError(RuntimeError):
     pass
 
@@ -173,8 +216,9 @@ class Capture:
     """A packet socket on ``lo`` read by a thread of its own into a queue of Frames; live once
     start() returns."""
 
-    def __init__(self, on_frame: Callable[[], None] | None = None) -> None:
-        self.frames: queue.SimpleQueue[Frame] = queue.SimpleQueue()
+    def __init__(self, on_frame: Callable[[], None] | None = None, frames: queue.SimpleQueue[Captured] | None = None) -> None:
+        """``frames``: a queue shared with another source (the relay's), or None for one of its own."""
+        self.frames: queue.SimpleQueue[Captured] = frames or queue.SimpleQueue()
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
         self._drops = 0
@@ -215,7 +259,8 @@ class Capture:
             raise CaptureError(f"cannot capture on lo: {exc.strerror}") from exc
         sock.setblocking(False)
         self._sock = sock
-        self._dev = open("/proc/net/dev", "rb")  # noqa: SIM115 - read at every mark, closed in stop()
+        # This thread's namespace (the one the socket is in), not the process's first thread's.
+        self._dev = open(NET_DEV, "rb")  # noqa: SIM115 - read at every mark, closed in stop()
         self._lo_base = lo_frames(self._dev)
         self._wake = os.pipe()
         self._reader = threading.Thread(target=self._read, name="capture", daemon=True)
@@ -272,6 +317,14 @@ class Capture:
         self._count()
         return self._handled + self._drops >= mark
 
+    def caught_up(self) -> bool:
+        """Every frame lo has carried so far has been read (``read_up_to(mark())``)."""
+        return self.read_up_to(self.mark())
+
+    def due(self) -> float | None:
+        """Seconds until a frame this capture's wire delays goes out: lo delays none."""
+        return None
+
     def stop(self) -> None:
         if self._dev is not None:
             self._dev.close()
@@ -291,17 +344,18 @@ def _timespec(data: bytes) -> float:
     return sec + nsec / 1e9
 
 
-def lo_frames(dev: BinaryIO | None = None) -> int:
-    """Frames sent on lo in this network namespace (its tx_packets; /proc/net follows the netns),
-    from ``dev``, an open /proc/net/dev (read again from its start), or a fresh one."""
+def lo_frames(dev: BinaryIO | None = None, device: str = "lo", received: bool = False) -> int:
+    """Frames sent on lo (or ``device``; or ``received`` on it: rx_packets, not tx_packets) in the
+    calling thread's network namespace, from ``dev``, an open NET_DEV (read again from its
+    start), or a fresh one."""
     if dev is None:
-        with open("/proc/net/dev", "rb") as f:
-            return lo_frames(f)
+        with open(NET_DEV, "rb") as f:
+            return lo_frames(f, device, received)
     dev.seek(0)
     for line in dev.read().splitlines():
         name, _, counts = line.partition(b":")
-        if name.strip() == b"lo":
-            return int(counts.split()[9])
+        if name.strip() == device.encode():
+            return int(counts.split()[1 if received else 9])
     return 0
 
 

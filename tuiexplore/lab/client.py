@@ -19,8 +19,8 @@ from typing import Any
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
 from tuiexplore.files import write_file
 from tuiexplore.lab import protocol as proto
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.transport import AgentProcess, Transport
-from tuiexplore.lab.wire import encode
 from tuiexplore.timeline import Event, from_wire
 
 __all__ = ["Lab", "LabError", "LabInfo", "StepDone"]
@@ -59,8 +59,9 @@ class Lab:
         tracer: bool = True,
         timeout: float = 15.0,
         unread_rule: str | None = None,
+        wire: str = "loopback",
     ) -> LabInfo:
-        link = self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule))
+        link = self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule, wire))
         threading.Thread(target=self._read, args=(link,), name="lab-reader", daemon=True).start()
         self.info = dataclasses.replace(self._wait("ready", timeout).info, where=link.where)
         return self.info

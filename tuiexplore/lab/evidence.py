@@ -8,13 +8,14 @@ import bisect
 import os
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tuiexplore.domain import SocketRow
+from tuiexplore.lab import procnet
 from tuiexplore.lab.acks import Acks
 from tuiexplore.lab.attribution import Attribution, Owner
-from tuiexplore.lab.capture import Capture, Frame, RelativeSeq
+from tuiexplore.lab.capture import Delivered, Frame, FrameSource, RelativeSeq, Withheld
 from tuiexplore.lab.namespace import LabNamespace
 from tuiexplore.lab.predict import Prediction
 from tuiexplore.lab.procnet import Timer
@@ -30,13 +31,16 @@ ARMED = " is armed, due in "  # how a note names a timer a step leaves armed (na
 class Evidence:
     def __init__(
         self,
-        capture: Capture,
+        capture: FrameSource,
         tracer: Any,
         who: Attribution,
         emit: Callable[[Event], None],
         rel: Callable[[float], float],
         sockets_of: Callable[[str], dict[str, SocketRow]],
+        timers: Callable[[Iterable[procnet.Key]], list[Timer]] = procnet.lookup_timers,
     ) -> None:
+        """``timers``: the lab sockets' armed timers, looked up where the wire's sockets live."""
+        self.timers = timers
         self.capture, self.tracer, self.who = capture, tracer, who
         self.emit, self.rel, self.sockets_of = emit, rel, sockets_of
         self.frames: list[Frame] = []
@@ -60,14 +64,14 @@ class Evidence:
         """Wait until the kernel is done with the step (``Settling.still_to_come``), handling
         whatever arrives meanwhile; bounded by SETTLE_MAX_S."""
         t = time.time()
-        settling = Settling(self.capture, self.tracer, self.acks, self.keys)
+        settling = Settling(self.capture, self.tracer, self.acks, self.keys, self.timers)
         while (now := time.time()) - t < SETTLE_MAX_S:
-            # Nothing is emitted while lo has carried frames the capture has not read: a state
+            # Nothing is emitted while the wire has carried frames the capture has not read: a state
             # change would otherwise go out before the frame it follows (and that names its owner).
-            caught_up = self.capture.read_up_to(self.capture.mark())
+            caught_up = self.capture.caught_up()
             if caught_up:
                 self.drain()
-            held = [ts for ts, item in self.held if isinstance(item, Frame)]
+            held = [ts for ts, item in self.held if isinstance(item, Frame | Withheld | Delivered)]
             if not caught_up:
                 wait = POLL_S
             elif held:  # the wire is judged on the frames that have been through on_frame
@@ -124,16 +128,20 @@ class Evidence:
         for _, item in items[:cut]:
             if isinstance(item, Frame):
                 self.on_frame(item)
+            elif isinstance(item, Withheld):
+                self.on_frame(item.frame, delivered=False)
+            elif isinstance(item, Delivered):
+                self.acks.delivered(item.frame, item.ts, self.step)
             else:
                 self.on_trace(item)
         return got
 
-    def on_frame(self, f: Frame) -> None:
+    def on_frame(self, f: Frame, delivered: bool = True) -> None:
         src, dst = self.who.frame(
             f.sport, f.dport, f.flag_bits, f.payload_len, self.current if self.current and self.current[1] else None
         )
         self.frames.append(f)
-        step = self.acks.frame(f, self.step)  # a late ACK is its own step's, not the current one's
+        step = self.acks.frame(f, self.step, delivered)  # a late ACK is its own step's, not the current one's
         if step is not None and step == self.step:
             self.step_frames.append(f)
         seq, ack = self.relseq(f)
@@ -182,13 +190,13 @@ def start_tracer(ns: LabNamespace, port: int, off: bool, wake: Callable[[], None
             "tracepoints unavailable: they need root (this lab runs unprivileged in a user namespace); "
             "verdicts use packets and counters"
         )
-    from tuiexplore.lab import tracer
+    from tuiexplore.lab import tracepoints
 
     try:
-        path = tracer.find_tracefs(mount_if_missing=ns.private_mounts)
-        t = tracer.Tracer(path, port, on_event=wake)
+        path = tracepoints.find_tracefs(mount_if_missing=ns.private_mounts)
+        t = tracepoints.Tracer(path, port, on_event=wake)
         t.start()
-    except tracer.TracerUnavailable as exc:
+    except tracepoints.TracerUnavailable as exc:
         return None, f"tracepoints unavailable: {exc}; verdicts use packets and counters"
     if not t.has_reason:
         return t, f"kernel {os.uname().release} has no RST reasons in tcp_send_reset (added in 6.10)"

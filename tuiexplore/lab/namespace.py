@@ -54,7 +54,7 @@ def enter(as_self: bool = False) -> LabNamespace:
         err = _unshare(CLONE_NEWNET | CLONE_NEWNS)
         if err == 0:
             private = _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
-            _lo_up()
+            lo_up()
             return LabNamespace("root", private)
         # Root without CAP_SYS_ADMIN (a container): a user namespace may still be allowed.
     uid, gid = os.getuid(), os.getgid()
@@ -71,7 +71,7 @@ def enter(as_self: bool = False) -> LabNamespace:
         inner_uid, inner_gid = (uid, gid) if as_self else (0, 0)
         _write("/proc/self/uid_map", f"{inner_uid} {uid} 1")
         _write("/proc/self/gid_map", f"{inner_gid} {gid} 1")
-        _lo_up()
+        lo_up()
     except OSError as exc:
         raise NamespaceError(
             f"a user namespace was created but could not be set up ({exc.strerror}: {exc.filename or 'lo'}); "
@@ -81,7 +81,7 @@ def enter(as_self: bool = False) -> LabNamespace:
     return LabNamespace("userns", False)
 
 
-def _lo_up() -> None:
+def lo_up() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         ifreq = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack_from("16sH", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifreq))[1]

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from tuiexplore.lab import protocol as proto
-from tuiexplore.lab.wire import encode
+from tuiexplore.lab.codec import encode
 from tuiexplore.timeline import EpollEvent, Event, NoteEvent, StepEvent, to_wire
 
 

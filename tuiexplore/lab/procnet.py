@@ -50,19 +50,25 @@ class Timer:
         return f"{TIMER_NAMES.get(self.kind, f'timer {self.kind}')} timer"
 
 
-def _ends(keys: Iterable[Key], addr: str) -> list[tuple[str, int, str, int]]:
-    return [(addr, lport, addr if rport else "0.0.0.0", rport) for lport, rport in set(keys)]
+def _ends(keys: Iterable[Key], addr: str, peers: tuple[str, ...]) -> list[tuple[str, int, str, int]]:
+    """One exact lookup for each address the peer may have; a listener's is 0.0.0.0:0."""
+    out: list[tuple[str, int, str, int]] = []
+    for lport, rport in set(keys):
+        out += [(addr, lport, peer, rport) for peer in peers] if rport else [(addr, lport, "0.0.0.0", 0)]
+    return out
 
 
-def lookup_states(keys: Iterable[Key], addr: str = "127.0.0.1") -> dict[Key, str]:
-    """``states()`` for these sockets (all on ``addr``); the ones that do not exist are left out."""
-    return {(d.lport, d.rport): TCP_STATES.get(d.state, str(d.state)) for d in sockdiag.lookup(_ends(keys, addr))}
+def lookup_states(keys: Iterable[Key], addr: str = "127.0.0.1", peers: tuple[str, ...] = ()) -> dict[Key, str]:
+    """``states()`` for these sockets (all on ``addr``, their peers on one of ``peers``, by default
+    ``addr`` too); the ones that do not exist are left out."""
+    found = sockdiag.lookup(_ends(keys, addr, peers or (addr,)))
+    return {(d.lport, d.rport): TCP_STATES.get(d.state, str(d.state)) for d in found}
 
 
-def lookup_timers(keys: Iterable[Key], addr: str = "127.0.0.1") -> list[Timer]:
-    """``timers()`` for these sockets (all on ``addr``)."""
+def lookup_timers(keys: Iterable[Key], addr: str = "127.0.0.1", peers: tuple[str, ...] = ()) -> list[Timer]:
+    """The armed timers of these sockets (as ``lookup_states`` finds them)."""
     return [
         Timer(d.lport, d.rport, TCP_STATES.get(d.state, str(d.state)), d.timer, d.expires_ms / 1000, d.wqueue if d.rport else 0)
-        for d in sockdiag.lookup(_ends(keys, addr))
+        for d in sockdiag.lookup(_ends(keys, addr, peers or (addr,)))
         if d.timer
     ]

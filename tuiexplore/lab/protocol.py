@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, SocketRow, StepDone
-from tuiexplore.lab.wire import decoder
+from tuiexplore.lab.codec import decoder
 
 
 # -- client -> agent -----------------------------------------------------------------------------
@@ -85,6 +85,7 @@ class LabOptions:
     port: int | None = None
     no_tracer: bool = False
     unread_rule: str | None = None
+    wire: str = "loopback"  # or "relay" (tuiexplore/relay/)
 
 
 decode_options = decoder(LabOptions)

@@ -1,13 +1,15 @@
 """When a step is over: when the kernel says nothing more is coming, not after a quiet period.
 
 A step's call has returned when this is asked. What it set off may still be under way:
-- frames lo carried that the capture has not read (``Capture.mark``: lo's own count, so a frame
-  still in the kernel's backlog queue counts too);
+- frames the wire carried that the capture has not read (``FrameSource.caught_up``: on lo,
+  lo's own count, so a frame still in the kernel's backlog queue counts too; on the relay's
+  wire, the count at the relay's ends against the frames it has handed on);
+- a frame the relay delays on purpose, due within HORIZON_S;
 - an ACK a receiver owes for data, SYN or FIN it got (``Acks``: the delayed-ACK timer is in no
   table the kernel gives us), for at most ACK_BOUND_S;
 - a retransmit, zero-window probe or keepalive/FIN_WAIT2 timer of any lab socket (orphans and
-  connections not accepted yet included: sock_diag, as /proc/net/tcp shows them) due within
-  HORIZON_S;
+  connections not accepted yet included: sock_diag, as /proc/net/tcp shows them, looked up in
+  every namespace of the lab's wire) due within HORIZON_S;
 - tracepoints not read yet: a marker written to the tracer's buffer once the rest is done, and
   read back (``Tracer.barrier``).
 Each of these ends as soon as the kernel has done it; none is a fixed wait.
@@ -15,12 +17,12 @@ Each of these ends as soon as the kernel has done it; none is a fixed wait.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tuiexplore.lab import procnet
 from tuiexplore.lab.acks import Acks
-from tuiexplore.lab.capture import Capture
+from tuiexplore.lab.capture import FrameSource
 
 # TCP_DELACK_MAX (200 ms) and a margin: by then a receiver has sent the ACK it owed, unless the
 # segment never reached a socket (a SYN a full listener dropped), which the client's SYN
@@ -37,9 +39,17 @@ SENDING_TIMERS = (1, 4)  # retransmission (and loss probe), zero-window probe
 
 
 class Settling:
-    def __init__(self, capture: Capture, tracer: Any, acks: Acks, keys: Callable[[], set[procnet.Key]]) -> None:
-        """``keys``: every lab socket's (local port, remote port), for sock_diag lookups."""
-        self.capture, self.tracer, self.acks, self.keys = capture, tracer, acks, keys
+    def __init__(
+        self,
+        capture: FrameSource,
+        tracer: Any,
+        acks: Acks,
+        keys: Callable[[], set[procnet.Key]],
+        timers: Callable[[Iterable[procnet.Key]], list[procnet.Timer]] = procnet.lookup_timers,
+    ) -> None:
+        """``keys``: every lab socket's (local port, remote port), for ``timers``: sock_diag
+        lookups in the wire's namespaces."""
+        self.capture, self.tracer, self.acks, self.keys, self.lookup = capture, tracer, acks, keys, timers
         self.barrier: int | None = None  # the tracer's marker, written once the rest was done
         self.timers: list[procnet.Timer] = []  # armed, and not due within the horizon
 
@@ -56,12 +66,15 @@ class Settling:
         return None if self.tracer.passed >= self.barrier else POLL_S
 
     def _wire(self, now: float) -> float | None:
-        if not self.capture.read_up_to(self.capture.mark()):
+        if not self.capture.caught_up():
             return POLL_S  # a frame wakes the agent's inbox before that
+        delayed = self.capture.due()
+        if delayed is not None and delayed <= HORIZON_S:
+            return delayed + TICK_S
         since = self.acks.owed_since()
         if since is not None and now - since < ACK_BOUND_S:
             return since + ACK_BOUND_S - now
-        timers = [t for t in procnet.lookup_timers(self.keys()) if t.kind != TIME_WAIT]
+        timers = [t for t in self.lookup(self.keys()) if t.kind != TIME_WAIT]
         due = [t.due_s for t in timers if t.due_s <= HORIZON_S]
         if due:
             return max(min(due), 0.0) + TICK_S

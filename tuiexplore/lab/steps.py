@@ -17,11 +17,12 @@ from tuiexplore.lab import counters, procnet
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, Actors, PendingCall
 from tuiexplore.lab.attribution import Attribution
-from tuiexplore.lab.calls import is_closing
+from tuiexplore.lab.calls import WIRE_CALLS, is_closing
 from tuiexplore.lab.evidence import Evidence
 from tuiexplore.lab.inbox import Inbox
 from tuiexplore.lab.output import Output
 from tuiexplore.lab.predict import Prediction
+from tuiexplore.relay import topology
 from tuiexplore.timeline import CountersEvent
 
 DEFAULT_BLOCK_S = 1.0
@@ -30,8 +31,22 @@ Predict = Callable[[Actor, str, dict[str, Any]], list[tuple[Any, Prediction]]]
 
 
 class StepRunner:
-    def __init__(self, out: Output, inbox: Inbox, actors: Actors, evidence: Evidence, who: Attribution, predict: Predict) -> None:
+    def __init__(
+        self,
+        out: Output,
+        inbox: Inbox,
+        actors: Actors,
+        evidence: Evidence,
+        who: Attribution,
+        predict: Predict,
+        net: topology.Wire | None = None,
+    ) -> None:
         self.out, self.inbox, self.actors, self.evidence, self.who, self.predict = out, inbox, actors, evidence, who, predict
+        # The lab's wire (relay/topology.py): its namespaces' counters and socket states, the
+        # wire calls, what the relay did; None is loopback without its wire object (a test's).
+        self.net = net
+        self.counters = net.counters if net is not None else counters.read
+        self.states = net.states if net is not None else procnet.lookup_states
 
     def run(self, cmd: proto.StepCmd) -> StepDone:
         n, actor, call, args = cmd.step, cmd.actor, cmd.call, cmd.args
@@ -39,20 +54,24 @@ class StepRunner:
         self.out.step = n
         self.evidence.begin_step(n, (actor, args.get("fd") or ""))  # "": a call without an fd
         wall0 = time.time()
-        before = counters.read()
+        before = self.counters()
         preds: list[tuple[Any, Prediction]] = []
         if call == "sleep":  # the lab waits; no process needed for it
             self.out.step_event(time.time(), n, actor, call, args, ret=0)
             outcome, message = RETURNED, ""
             waited = self.wait(args["ms"] / 1000)
+        elif call in WIRE_CALLS:
+            (outcome, message), waited = self.control(n, actor, call, args), 0.0
         else:
             a = self.actors.get(actor)
             if is_closing(call, args) and will_run(a, call):
                 preds = self.predict(a, call, args)
             outcome, message, waited = self.perform(n, a, call, args)
         waited += self.evidence.settle(self.inbox.handle_next)
+        for text in self.net.notes(self.evidence.frames) if self.net is not None else []:
+            self.out.note("info", text)
         self.poll_states()
-        delta = counters.delta(before, counters.read())
+        delta = counters.delta(before, self.counters())
         if delta:
             self.out.emit(CountersEvent(self.out.rel(time.time()), n, delta))
         for verdict in self.evidence.verdicts(self.out.rel(time.time()), n, actor, call, preds, delta):
@@ -97,6 +116,22 @@ class StepRunner:
         self.out.step_event(getattr(msg, "t0", t), n, a.name, call, args, result={"message": message, "failed": True})
         return FAILED, message, 0.0
 
+    def control(self, n: int, actor: str, call: str, args: dict[str, Any]) -> tuple[str, str]:
+        """A wire call: the relay's next rule for the actor's direction, or a release."""
+        deadline = time.time() + max(0, args.get("timeout_ms", 0)) / 1000  # -1 (epoll's "for ever"): look once
+        while True:  # an expect waits (bounded) for the segment it checks
+            done, said = self.net.control(actor, call, args, self.evidence.frames) if self.net is not None else (False, "")
+            if done is not None or time.time() >= deadline:
+                break
+            self.inbox.handle_next(0.005)
+            self.evidence.drain(final=True)
+        if done:
+            self.out.step_event(time.time(), n, actor, call, args, ret=0, result=said)
+            return RETURNED, ""
+        message = said or f"{call} needs the relay's wire"
+        self.out.step_event(time.time(), n, actor, call, args, result={"message": message, "failed": True})
+        return FAILED, message
+
     def refuse(self, t: float, n: int, a: Actor, call: str, args: dict[str, Any]) -> tuple[str, str, float]:
         busy = a.blocked
         where = f" in {busy.request.call}() from step {busy.step}" if busy else ""
@@ -123,7 +158,7 @@ class StepRunner:
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""
         self.inbox.inspect_all()
         self.who.reset_listeners({a.name: a.sockets.values() for a in self.actors.all()})
-        for key, old, new, (actor, fd) in self.who.changes(procnet.lookup_states(self.evidence.keys())):
+        for key, old, new, (actor, fd) in self.who.changes(self.states(self.evidence.keys())):
             self.evidence.state(time.time(), actor, fd, old, new, "tcp_info", self.who.pending_of(key, fd))
 
 

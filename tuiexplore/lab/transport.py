@@ -15,9 +15,9 @@ import tempfile
 from abc import ABC, abstractmethod
 from typing import IO
 
+from tuiexplore.lab.codec import encode
 from tuiexplore.lab.protocol import LabOptions
-from tuiexplore.lab.tracer import PREFIX, TRACEFS_PATHS
-from tuiexplore.lab.wire import encode
+from tuiexplore.lab.tracepoints import PREFIX, TRACEFS_PATHS
 
 
 class Transport(ABC):

@@ -91,7 +91,8 @@ def header(name: str, title: str, summary: str, info: LabInfo) -> list[str]:
     mode = "root, private netns" if info.mode == "root" else "unprivileged, user+network namespace"
     trace = "tracepoints on" if info.tracepoints else "tracepoints off"
     kernel = info.where or f"kernel {info.release}"
-    out = [f"# {name}: {title}", f"# {kernel} · lab port {info.port} · {mode} · {trace}"]
+    wire = " · relay wire (server and client in two namespaces)" if info.wire == "relay" else ""
+    out = [f"# {name}: {title}", f"# {kernel} · lab port {info.port} · {mode} · {trace}{wire}"]
     out += [f"# {s}" for s in summary.splitlines()]  # a multi-line summary stays a comment
     return [safetext.terminal(h) for h in out]
 

@@ -14,14 +14,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
 
-from tuiexplore.lab.calls import CALLS, Arg, ArgError, check_value, complete_args, is_closing
+from tuiexplore.lab.calls import CALLS, WIRE_CALLS, Arg, ArgError, check_value, complete_args, is_closing
 from tuiexplore.safetext import quoted, terminal
 from tuiexplore.scenarios import selector
 from tuiexplore.scenarios.reader import MAX_DEPTH, ScenarioError, read_file, too_deep
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _FLAGS = re.compile(r"^[FSRPUEW.]+$")
-_TOP_KEYS = {"title", "summary", "port", "step", "expect"}
+_TOP_KEYS = {"title", "summary", "port", "lab", "step", "expect"}
+WIRES = ("loopback", "relay")  # the [lab] table's wire (tuiexplore/relay/topology.py)
+_LAB_KEYS = {"wire"}
 
 # Documented limits (docs/reference/calls.md, made from these); the file's size and nesting are bounded in reader.
 MAX_STEPS = 1000
@@ -64,11 +66,13 @@ class Scenario:
     steps: list[Step]
     expects: list[Expect] = field(default_factory=list)
     port: int | None = None
+    wire: str = "loopback"  # [lab] wire: "relay" joins the two ends through the agent
 
     @property
     def actors(self) -> list[str]:
-        """The processes the lab needs (a ``sleep`` names an actor but runs in the lab itself)."""
-        return list(dict.fromkeys(s.actor for s in self.steps if s.call != "sleep"))
+        """The processes the lab needs (a ``sleep`` names an actor but runs in the lab itself, a
+        wire call names the direction the relay acts on)."""
+        return list(dict.fromkeys(s.actor for s in self.steps if s.call != "sleep" and s.call not in WIRE_CALLS))
 
 
 # -- the catalog ------------------------------------------------------------------------------
@@ -97,7 +101,7 @@ class _Lines:
         self.lines = text.splitlines()
         self.tables: dict[str, list[int]] = {}
         for i, line in enumerate(self.lines, 1):
-            m = re.match(r"^\s*\[\[\s*([A-Za-z_]+)\s*\]\]", line)
+            m = re.match(r"^\s*\[\[?\s*([A-Za-z_]+)\s*\]", line)  # [[step]], and [lab]
             if m:
                 self.tables.setdefault(m[1], []).append(i)
 
@@ -160,16 +164,29 @@ class _Validator:
         port = d.get("port")
         if port is not None and (not _is_int(port) or not 1 <= port <= 65535):
             self.fail("field 'port': must be an integer from 1 to 65535", key="port")
+        wire = self.lab(d.get("lab", {}))
         raw_steps = d.get("step")
         if not isinstance(raw_steps, list) or not raw_steps:
             self.fail("field 'step': at least one [[step]] table is required", key="step")
         if len(raw_steps) > MAX_STEPS:
             self.fail(f"field 'step': {len(raw_steps)} steps, at most {MAX_STEPS}", "step", MAX_STEPS)
-        steps = self.steps(raw_steps)
+        steps = self.steps(raw_steps, wire)
         expects = self.expects(d.get("expect", []), steps)
-        return Scenario(self.name, self.source, title.strip(), summary.strip(), steps, expects, port)
+        return Scenario(self.name, self.source, title.strip(), summary.strip(), steps, expects, port, wire)
 
-    def steps(self, raw_steps: list[Any]) -> list[Step]:
+    def lab(self, raw: Any) -> str:
+        """The [lab] table: how the lab is built for this file (contract v1 files have none)."""
+        if not isinstance(raw, dict):
+            self.fail("field 'lab': must be a table ([lab])", key="lab")
+        for key in raw:
+            if key not in _LAB_KEYS:
+                self.fail(f"lab: field {quoted(key)}: unknown (expected one of: {', '.join(sorted(_LAB_KEYS))})", "lab", 0, key)
+        wire = raw.get("wire", "loopback")
+        if wire not in WIRES:
+            self.fail(f"lab: field 'wire': must be one of {', '.join(WIRES)}, not {quoted(wire)}", "lab", 0, "wire")
+        return wire
+
+    def steps(self, raw_steps: list[Any], wire: str) -> list[Step]:
         names: dict[str, dict[str, str]] = {}  # actor -> fd name -> "socket" | "epoll"
         exited: dict[str, int] = {}
         steps = []
@@ -187,6 +204,10 @@ class _Validator:
                 what = "required" if call_name is None else f"unknown call {quoted(call_name)}"
                 self.fail(f"{where}: field 'call': {what} (expected one of: {', '.join(CALLS)})", "step", i, "call")
             call = CALLS[call_name]
+            if call_name in WIRE_CALLS and wire != "relay":
+                self.fail(
+                    f"step {i + 1}: field 'call': {call_name} needs the relay's wire ([lab] wire = \"relay\")", "step", i, "call"
+                )
             if call_name != "sleep" and actor not in names and len(names) >= MAX_ACTORS:
                 self.fail(f"{where}: field 'actor': a {MAX_ACTORS + 1}th actor; at most {MAX_ACTORS}", "step", i, "actor")
             where = f"step {i + 1} ({call_name})"

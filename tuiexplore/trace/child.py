@@ -83,7 +83,7 @@ def serve(
     with lock:
         _write(f"{DONE} {status} {kept}".rstrip())  # the programs that outlive the stepping
         _close_stdout()
-    stepper.tracer.join()  # --auto after a detach: the keeper, until the programs have exited
+    stepper.ptrace.join()  # --auto after a detach: the keeper, until the programs have exited
     if stepper.peer is not None:  # a lab server serves detached programs on, until they are gone
         while not stepper.peer.done.wait(0.5) and any(running(pid) for pid in stepper.inventory.actors):
             pass

@@ -19,8 +19,8 @@ from tuiexplore.lab.verdict import outcome_of, sent_by
 from tuiexplore.timeline import CountersEvent, Event, NoteEvent, VerdictEvent
 from tuiexplore.trace import closing
 from tuiexplore.trace.events import Parked, StopEvent
+from tuiexplore.trace.frames import FrameMatcher
 from tuiexplore.trace.sockets import SockInfo
-from tuiexplore.trace.wire import Wire
 
 SETTLE_MAX_S = 2.0
 RETURN_MAX_S = 5.0  # a closing call that blocks (SO_LINGER) longer is judged anyway
@@ -29,7 +29,7 @@ RETURN_MAX_S = 5.0  # a closing call that blocks (SO_LINGER) longer is judged an
 class Host(Protocol):
     """What the closing calls need of the Stepper that owns them."""
 
-    wire: Wire
+    matcher: FrameMatcher
     lab: bool
     changes: int
 
@@ -56,17 +56,17 @@ class _Closing:
     wire_mark: int = 0  # the capture's count when it was done: its frames are read by then
     seen: int = 0  # Host.changes when the prediction was taken
 
-    def begin(self, wire: Wire, lab: bool) -> None:
+    def begin(self, matcher: FrameMatcher, lab: bool) -> None:
         """Just before the call runs: where its frames start, and the counters to diff."""
-        self.frames_from = len(wire.frames)
+        self.frames_from = len(matcher.frames)
         self.before = counters.read() if lab else {}
         self.resumed_at = time.time()
 
-    def judge(self, t: float, wire: Wire, lab: bool) -> tuple[dict[str, int], list[VerdictEvent]]:
+    def judge(self, t: float, matcher: FrameMatcher, lab: bool) -> tuple[dict[str, int], list[VerdictEvent]]:
         deltas = counters.delta(self.before, counters.read()) if lab else {}
-        frames = wire.frames[self.frames_from :] if wire.capture is not None else None
+        frames = matcher.frames[self.frames_from :] if matcher.capture is not None else None
         p = self.parked
-        return deltas, [closing.verdict(t, self.step, p.actor, p.call, x, frames, deltas, wire.conns) for x in self.targets]
+        return deltas, [closing.verdict(t, self.step, p.actor, p.call, x, frames, deltas, matcher.conns) for x in self.targets]
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class ClosingCalls:
 
     def finished(self, c: _Closing) -> None:
         c.done = True
-        c.wire_mark = self.host.wire.mark()
+        c.wire_mark = self.host.matcher.mark()
 
     def died_unseen(self, actor: str, pid: int, how: str, socks: list[tuple[int, SockInfo]], frames_from: int) -> None:
         """Killed with connected sockets and no stop on the way (no PTRACE_EVENT_EXIT): what the
@@ -144,7 +144,7 @@ class ClosingCalls:
         c = _Closing(n, p, closing.predict(p, h.holders_among()), seen=h.changes)
         h.emit(h.stop_event(n, p, [t.to_dict() for t in c.targets]))
         for t in c.targets:
-            h.wire.learn(p.actor, t.sock)
+            h.matcher.learn(p.actor, t.sock)
         return c
 
     def repredict(self, c: _Closing) -> None:
@@ -180,13 +180,13 @@ class ClosingCalls:
             self.run(c)
 
     def run(self, c: _Closing) -> None:
-        c.begin(self.host.wire, self.host.lab)
+        c.begin(self.host.matcher, self.host.lab)
         self.host.resume(c.parked.tid)
 
     def judge(self, c: _Closing) -> None:
         h = self.host
         h.drain_frames()
-        deltas, verdicts = c.judge(h.rel(), h.wire, h.lab)
+        deltas, verdicts = c.judge(h.rel(), h.matcher, h.lab)
         if deltas:
             h.emit(CountersEvent(h.rel(), c.step, deltas))
         for v in verdicts:
@@ -200,10 +200,11 @@ class ClosingCalls:
         h = self.host
         h.drain_frames()
         for d in self.deaths:
-            frames = h.wire.frames[d.frames_from :]
+            frames = h.matcher.frames[d.frames_from :]
             for fd, s in d.sockets:
                 row = SocketRow(name=str(fd), fd=fd, state=s.state, lport=s.lport, rport=s.rport)
-                seen = outcome_of(sent_by(row, frames, h.wire.conns)) if h.wire.capture is not None else "nothing (no packets)"
+                captured = h.matcher.capture is not None
+                seen = outcome_of(sent_by(row, frames, h.matcher.conns)) if captured else "nothing (no packets)"
                 h.emit(
                     NoteEvent(
                         h.rel(),

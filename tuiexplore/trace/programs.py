@@ -13,14 +13,14 @@ import time
 from tuiexplore.trace.escaping import escape
 from tuiexplore.trace.events import OutputEvent, Started
 from tuiexplore.trace.output import OutputReader
-from tuiexplore.trace.tracer import Tracer
+from tuiexplore.trace.ptrace_loop import PtraceLoop
 
 DEFER_MAX_S = 5.0
 
 
 class Programs:
-    def __init__(self, programs: list[tuple[str, list[str]]], tracer: Tracer) -> None:
-        self.programs, self.tracer = programs, tracer
+    def __init__(self, programs: list[tuple[str, list[str]]], ptrace: PtraceLoop) -> None:
+        self.programs, self.ptrace = programs, ptrace
         self.deferred: list[tuple[str, list[str]]] = []
         self.deferred_since = 0.0
         self.alive: set[int] = set()
@@ -36,7 +36,7 @@ class Programs:
 
     def launch_deferred(self) -> None:
         for actor, argv in self.deferred:
-            self.tracer.launch(actor, argv)
+            self.ptrace.launch(actor, argv)
         self.deferred = []
 
     def overdue(self, now: float) -> bool:

@@ -18,23 +18,23 @@ from collections.abc import Iterable
 from tuiexplore.lab import sockdiag
 from tuiexplore.lab.acks import Acks
 from tuiexplore.lab.settling import HORIZON_S, TIME_WAIT
-from tuiexplore.trace.wire import Wire
+from tuiexplore.trace.frames import FrameMatcher
 
 ASLEEP = "SDIXZ"  # in the kernel waiting (S, D), idle, or dead: none of these will make a call now
 STOPPED = "tT"
 
 
 class Quiet:
-    def __init__(self, wire: Wire) -> None:
-        self.wire = wire
+    def __init__(self, matcher: FrameMatcher) -> None:
+        self.matcher = matcher
         self.acks = Acks()
         self._mark: int | None = None  # the capture's barrier for the look under way
 
     def settled(self, now: float, pids: Iterable[int], parked: set[int]) -> bool:
         """Nothing is under way (``parked``: the tids we hold at a stop on purpose)."""
         if self._mark is None:
-            self._mark = self.wire.mark()
-        if not self.wire.caught_up(self._mark):
+            self._mark = self.matcher.mark()
+        if not self.matcher.caught_up(self._mark):
             return False
         quiet = self._tasks_quiet(pids, parked) and not self.timer_due()
         self._mark = None  # the next look takes a new barrier: frames sent since count then
@@ -42,7 +42,7 @@ class Quiet:
 
     def wire_done(self, mark: int) -> bool:
         """The frames lo had carried at ``mark`` are read and no timer is about to fire."""
-        return self.wire.caught_up(mark) and not self.timer_due()
+        return self.matcher.caught_up(mark) and not self.timer_due()
 
     def timer_due(self) -> bool:
         """A retransmit or zero-window probe timer about to fire: only a sender with data not

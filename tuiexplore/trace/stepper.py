@@ -29,16 +29,16 @@ from tuiexplore.timeline import Event, NoteEvent
 from tuiexplore.trace import closing, sockets
 from tuiexplore.trace.closecalls import ClosingCalls
 from tuiexplore.trace.events import Exited, Parked, Returned, Started, StopEvent, TraceEvent, TraceNote, call_events
+from tuiexplore.trace.frames import FrameMatcher
 from tuiexplore.trace.idle import IDLE_S, KILL_AFTER_S, Idle
 from tuiexplore.trace.inventory import Inventory, holders_among
 from tuiexplore.trace.launch import Untraceable, resolve
 from tuiexplore.trace.origin import Origin
 from tuiexplore.trace.peer import ENV, SERVERS, PeerCall, PeerEnded
 from tuiexplore.trace.programs import DEFER_MAX_S, Programs
+from tuiexplore.trace.ptrace_loop import PtraceLoop
 from tuiexplore.trace.quiet import Quiet
 from tuiexplore.trace.tasks import running
-from tuiexplore.trace.tracer import Tracer
-from tuiexplore.trace.wire import Wire
 
 TICK_S = 0.05
 CATCH_UP_S = 0.5  # bounds the wait for a starved sniffer thread at a call's return
@@ -77,16 +77,16 @@ class Stepper:
         self.peer = SERVERS[with_server](self.inbox.put) if with_server else None
         extra = {ENV: self.peer.address} if self.peer is not None else {}
         self.origin = origin or Origin.capture()
-        self.tracer = Tracer(self.inbox.put, self.origin, extra, fast=fast)
-        self.wire = Wire(Capture(on_frame=lambda: self.inbox.put(None)) if capture else None)
-        self.quiet = Quiet(self.wire)
+        self.ptrace = PtraceLoop(self.inbox.put, self.origin, extra, fast=fast)
+        self.matcher = FrameMatcher(Capture(on_frame=lambda: self.inbox.put(None)) if capture else None)
+        self.quiet = Quiet(self.matcher)
         self.t0 = time.time()
         self.steps = 0
         self.calls: dict[int, tuple[int, Parked]] = {}  # tid -> its parked or running call
         self.parked: dict[int, tuple[int, Parked]] = {}  # waiting for step(tid) (manual)
         self.closing = ClosingCalls(self, auto)
         self.changes = 0  # calls returned and frames seen: a parked prediction may be stale
-        self.progs = Programs(programs, self.tracer)
+        self.progs = Programs(programs, self.ptrace)
         self.last_activity = time.time()
         self.last_t = 0.0
         self.inventory = Inventory()
@@ -98,17 +98,17 @@ class Stepper:
         """Capture first (the first SYN must not be missed), then the programs; raises Untraceable."""
         for _, argv in self.programs:
             resolve(argv)  # refused before anything starts
-        if why := self.wire.start():
+        if why := self.matcher.start():
             self.note("warn", why)
         self.t0 = time.time()
         if not self.lab:
             self.note("info", "outside a lab: packets on lo only, filtered to the programs' own sockets; no counters")
-        if self.tracer.fast and os.geteuid() != 0:  # as launch.HELPER decides
+        if self.ptrace.fast and os.geteuid() != 0:  # as launch.HELPER decides
             self.note("info", NO_NEW_PRIVS)
         try:
             if self.peer is not None:  # the lab server listens first, so the programs' connect() finds it
                 self.note("info", self.peer.listen())
-            self.tracer.start(self.progs.first())
+            self.ptrace.start(self.progs.first())
         except Untraceable:
             self.stop_capture()
             if self.peer is not None:
@@ -131,7 +131,7 @@ class Stepper:
         finally:
             self.flush_outputs(final=True)
             self.stop_capture()
-        return 2 if self.tracer.failed else 1 if self.closing.disagreements else 0
+        return 2 if self.ptrace.failed else 1 if self.closing.disagreements else 0
 
     def step(self, tid: int) -> None:
         """Manual mode: let the parked call of ``tid`` run. Any thread; applied by run()'s loop."""
@@ -148,11 +148,11 @@ class Stepper:
         if tid in self.closing.parked:
             self.closing.step(tid)  # now, or once the verdict under way is out
         else:
-            self.tracer.resume(tid)
+            self.ptrace.resume(tid)
 
     def resume(self, tid: int) -> None:  # a parked closing call runs now: activity from here on
         self.last_activity = time.time()
-        self.tracer.resume(tid)
+        self.ptrace.resume(tid)
 
     def verdict_ready(self, mark: int) -> bool:
         """A closing call that returned at ``mark`` can be judged (``Quiet.wire_done``)."""
@@ -165,12 +165,12 @@ class Stepper:
         """Let the programs run on (untraced; with the seccomp filter, traced by a loop that no longer
         parks) and report what was still under way. From the thread of run() (other threads:
         request_detach). If the tracer thread does not answer, the kernel detaches when we exit."""
-        self.tracer.detach()
+        self.ptrace.detach()
         for actor, _ in self.progs.deferred:  # waiting for a server's listen() that will not be stepped now
             self.note("info", f"{actor}: not started: the stepping ended before the server listened")
         self.progs.deferred = []
         end = time.time() + timeout
-        while not self.tracer.join(0.05) and not self.tracer.detached and time.time() < end:
+        while not self.ptrace.join(0.05) and not self.ptrace.detached and time.time() < end:
             pass
         for item in _drain(self.inbox):
             if item is not None and not isinstance(item, Parked | _Command):  # a stop that raced the detach ran untraced
@@ -212,12 +212,12 @@ class Stepper:
 
     def still_running(self) -> list[tuple[str, int]]:
         """(actor, pid) of the programs started and not yet gone (after a detach: running on)."""
-        return [(self.tracer.actors.get(pid, "?"), pid) for pid in sorted(self.progs.alive) if running(pid)]
+        return [(self.ptrace.actors.get(pid, "?"), pid) for pid in sorted(self.progs.alive) if running(pid)]
 
     def finished(self) -> bool:
-        tracer_done = self.tracer.detached or (not self.progs.alive and self.tracer.join(0))
+        tracer_done = self.ptrace.detached or (not self.progs.alive and self.ptrace.join(0))
         done = tracer_done and not self.progs.deferred and self.inbox.empty() and not self.closing.busy
-        if done and self.peer is not None and not self.peer.done.is_set() and not self.tracer.detached:
+        if done and self.peer is not None and not self.peer.done.is_set() and not self.ptrace.detached:
             if time.time() - self.last_activity < PEER_GRACE_S:  # its answer to the programs' last packets
                 return False
             self.peer.stop()
@@ -226,7 +226,7 @@ class Stepper:
 
     def stop_capture(self) -> None:
         self.drain_frames()
-        self.wire.stop()
+        self.matcher.stop()
 
     # -- output --------------------------------------------------------------------------------
     def emit(self, ev: Event) -> None:
@@ -261,7 +261,7 @@ class Stepper:
             self.emit(self.stop_event(n, ev))
             self.snapshot(ev.pid)
             if self.auto:
-                self.tracer.resume(ev.tid)
+                self.ptrace.resume(ev.tid)
             else:
                 self.parked[ev.tid] = (n, ev)
         elif isinstance(ev, Returned):
@@ -274,7 +274,7 @@ class Stepper:
             self.last_activity = time.time()
             self.parked = {tid: v for tid, v in self.parked.items() if v[1].pid != ev.pid}
             self.closing.exited(ev.pid)
-            if ev.status.startswith("killed") and ev.pid not in self.tracer.dying:
+            if ev.status.startswith("killed") and ev.pid not in self.ptrace.dying:
                 last = self.inventory.sockets.get(ev.pid, [])
                 self.closing.died_unseen(ev.actor, ev.pid, ev.status, last, self.inventory.frames_at.get(ev.pid, 0))
             self.flush_outputs(final=True)
@@ -294,14 +294,14 @@ class Stepper:
         self.changes += 1
         self.last_activity = time.time()
         for row in c.sockets:
-            self.wire.learn(c.actor, sockets.from_row(row))
+            self.matcher.learn(c.actor, sockets.from_row(row))
         self.drain_frames()
         for ev in call_events(self.rel(c.t), self.steps, c.actor, c.call, c.args, c.ret, c.errno, c.result):
             self.emit(ev)
         self.emit_if(self.inventory.of_rows(self.rel(c.t), c.actor, c.pid, c.sockets))
 
     def snapshot(self, pid: int, closed: int | None = None) -> None:
-        self.emit_if(self.inventory.take(self.rel(), pid, len(self.wire.frames), closed))
+        self.emit_if(self.inventory.take(self.rel(), pid, len(self.matcher.frames), closed))
 
     def emit_if(self, ev: Event | None) -> None:
         if ev is not None:
@@ -311,7 +311,7 @@ class Stepper:
         fd = p.args.get("fd")
         s = sockets.resolve(p.pid, fd) if isinstance(fd, int) and fd >= 0 else None
         if s is not None:
-            self.wire.learn(p.actor, s)
+            self.matcher.learn(p.actor, s)
         return StopEvent(self.rel(p.t), n, p.actor, p.pid, p.tid, p.call, p.args, None, s.to_dict() if s else None, prediction)
 
     def returned(self, r: Returned) -> None:
@@ -323,7 +323,7 @@ class Stepper:
         if r.call == "listen":
             self.progs.listened(r.actor)
         if r.errno is None:
-            self.wire.learn_call(r.actor, r.pid, r.call, r.ret, args.get("fd"))
+            self.matcher.learn_call(r.actor, r.pid, r.call, r.ret, args.get("fd"))
         self.catch_up()
         self.closing.returned(r.tid)
         self.snapshot(r.pid, closed=args.get("fd") if r.call == "close" and r.errno is None else None)
@@ -332,7 +332,7 @@ class Stepper:
         self.drain_frames()
         self.flush_outputs()
         now = time.time()
-        if self.auto and self.tracer.failed and self.progs.alive and not self.ending:
+        if self.auto and self.ptrace.failed and self.progs.alive and not self.ending:
             self.end_programs("a program of the run could not start")
         if self.auto and not self.progs.deferred and not self.closing.busy:
             self.end_if_idle(now)
@@ -340,7 +340,7 @@ class Stepper:
             self.note("warn", f"the server did not listen() within {DEFER_MAX_S:.0f} s; starting the others anyway")
             self.progs.launch_deferred()
         quiet = self.is_quiet(now)
-        for ev in self.inventory.refresh(self.rel(), self.progs.gone, len(self.wire.frames)) if quiet else []:
+        for ev in self.inventory.refresh(self.rel(), self.progs.gone, len(self.matcher.frames)) if quiet else []:
             self.emit(ev)  # what the packets did to the programs' sockets
         self.closing.tick(now, quiet)
 
@@ -357,13 +357,13 @@ class Stepper:
         """Every frame lo carried until a call returned is read before anything that came after
         it is handled: a starved sniffer thread would otherwise let a connect()'s handshake land
         in the step of the next call."""
-        mark, deadline = self.wire.mark(), time.time() + CATCH_UP_S
-        while not self.wire.caught_up(mark) and time.time() < deadline:
+        mark, deadline = self.matcher.mark(), time.time() + CATCH_UP_S
+        while not self.matcher.caught_up(mark) and time.time() < deadline:
             time.sleep(0.0002)
         self.drain_frames()
 
     def drain_frames(self) -> None:
-        new = self.wire.collect()
+        new = self.matcher.collect()
         if new:
             self.last_activity = max(self.last_activity, time.time())
             self.changes += 1
@@ -372,7 +372,7 @@ class Stepper:
         step = current.step if current else (self.steps or None)
         connecting = any(p.call == "connect" for _, p in self.calls.values())
         # A late ACK belongs to the step whose data or FIN it answers (``Acks``), not this one.
-        for ev in self.wire.take(new, lambda f: self.quiet.acks.frame(f, step), self.t0, connecting):
+        for ev in self.matcher.take(new, lambda f: self.quiet.acks.frame(f, step), self.t0, connecting):
             self.emit(ev)
 
     def flush_outputs(self, final: bool = False) -> None:

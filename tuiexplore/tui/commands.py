@@ -8,6 +8,7 @@ from typing import Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tuiexplore.domain import LabInfo
 from tuiexplore.session import FdModel
 from tuiexplore.tui.keys import palette_calls
 
@@ -16,6 +17,7 @@ class CallsHost(Protocol):
     """What the palette asks of the screen it opens on (explorer.ExplorerScreen, which imports this module)."""
 
     models: dict[str, FdModel]
+    info: LabInfo | None
 
     def action_diagram(self) -> None: ...
     def actor_names(self) -> list[str]: ...
@@ -29,8 +31,9 @@ class ActorCalls(Provider):
     def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
         explorer = cast(CallsHost, self.screen)  # the explorer: the only screen with this provider
         yield "TCP state diagram", "each socket in its state, its last move lit (m)", explorer.action_diagram
+        wire = explorer.info.wire if explorer.info else "loopback"
         for actor in explorer.actor_names():
-            for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel())):
+            for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel()), wire):
                 yield f"{actor}: {title}", f"run {call} in {actor} now", partial(explorer.run_manual, actor, call, args)
 
     async def discover(self) -> Hits:

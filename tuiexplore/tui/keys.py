@@ -62,7 +62,21 @@ def manual_args(actor: str, call: str, m: FdModel) -> tuple[str, dict[str, Any]]
     return simple.get(call)
 
 
-def palette_calls(actor: str, m: FdModel) -> list[tuple[str, str, dict[str, Any]]]:
+# On the relay's wire: what it can do to this actor's next segments, and the scripted peer.
+WIRE_ENTRIES: list[tuple[str, str, dict[str, Any]]] = [
+    ("hold FINs until release", "hold", {"flags": "F"}),
+    ("hold the next segment", "hold", {"count": 1}),
+    ("release what is held", "release", {}),
+    ("drop the next FIN", "drop", {"flags": "F"}),
+    ("drop the next segment", "drop", {}),
+    ("duplicate the next segment", "duplicate", {}),
+    ("delay the next segment 300 ms", "delay", {"ms": 300}),
+    ("inject an RST (seq = RCV.NXT)", "inject", {"flags": "R"}),
+    ("inject a FIN", "inject", {"flags": "F."}),
+]
+
+
+def palette_calls(actor: str, m: FdModel, wire: str = "loopback") -> list[tuple[str, str, dict[str, Any]]]:
     """Every call this actor could make now, with sensible arguments, for the command palette."""
     out: list[tuple[str, str, dict[str, Any]]] = [
         ("socket()", "socket", {"as": m.fresh_name("sock")}),
@@ -70,6 +84,8 @@ def palette_calls(actor: str, m: FdModel) -> list[tuple[str, str, dict[str, Any]
         ("exit()", "exit", {}),
         ("sleep 200 ms", "sleep", {"ms": 200}),
     ]
+    if wire == "relay":
+        out += [(f"relay: {title}", call, args) for title, call, args in WIRE_ENTRIES]
     for fd in m.sockets:
         out += [
             (f"bind({fd})", "bind", {"fd": fd}),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from tuiexplore.lab.tracer import TraceEvent, Tracer, TracerUnavailable, find_tracefs
+from tuiexplore.lab.tracepoints import TraceEvent, Tracer, TracerUnavailable, find_tracefs
 from tuiexplore.safetext import terminal
 from tuiexplore.watch import bpf, owners
 from tuiexplore.watch.classify import classify

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from tuiexplore.lab.tracer import TraceEvent
+from tuiexplore.lab.tracepoints import TraceEvent
 from tuiexplore.watch.packet import parse_endpoint
 from tuiexplore.watch.tracker import Conn, Ep
 

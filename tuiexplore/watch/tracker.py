@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tuiexplore.lab.tracer import TraceEvent
+from tuiexplore.lab.tracepoints import TraceEvent
 from tuiexplore.watch.packet import ACK, FIN, RST, SYN, Pkt, endpoint
 
 RING = 64

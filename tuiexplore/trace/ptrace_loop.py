@@ -29,7 +29,7 @@ GROUP_STOPS = {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
 KEPT_ON = "detached from stepping: the programs run on to their end (traced, unstepped: see seccomp.py)"
 
 
-class Tracer:
+class PtraceLoop:
     def __init__(
         self, on_event: Callable[[TraceEvent], None], origin: Origin, extra_env: dict[str, str] | None = None, fast: bool = False
     ) -> None:

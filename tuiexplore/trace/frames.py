@@ -26,7 +26,7 @@ def _norm(ip: str) -> str:
     return ip.removeprefix("::ffff:")  # a dual-stack socket reports IPv4 peers as mapped
 
 
-class Wire:
+class FrameMatcher:
     def __init__(self, capture: Capture | None = None) -> None:
         self.capture = capture  # None: no packets (--no-capture, or it could not start)
         self.endpoints: dict[tuple[str, int], str] = {}  # local (ip, port) -> actor
@@ -51,9 +51,11 @@ class Wire:
         new: list[Frame] = []
         while self.capture is not None:
             try:
-                new.append(self.capture.frames.get_nowait())
+                item = self.capture.frames.get_nowait()
             except queue.Empty:
                 break
+            if isinstance(item, Frame):  # lo withholds no frame: nothing else is queued here
+                new.append(item)
         return new
 
     def mark(self) -> int:
