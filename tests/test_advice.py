@@ -1,5 +1,5 @@
 """The advice line of every closing verdict: one for every branch id the project defines (the
-README's table, predict.py's BRANCHES, still_referenced), said from the socket's state, and carried
+manual's branch page, predict.py's BRANCHES, still_referenced), said from the socket's state, and carried
 to the JSON stream (an added field: older streams still read)."""
 
 import json
@@ -14,14 +14,12 @@ from tuiexplore.lab.predict import BRANCHES, STILL_REFERENCED, SocketView, predi
 from tuiexplore.lab.verdict import judge
 from tuiexplore.timeline import VerdictEvent, from_wire
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+BRANCH_PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference" / "branches.md"
 V = (6, 12, 0)
 
 
-def readme_branch_ids() -> set[str]:
-    text = README.read_text()
-    table = text[text.index("### Branch ids") :].split("\n## ", 1)[0]
-    return set(re.findall(r"^\| `([a-z0-9_]+)` \|", table, re.M))
+def documented_branch_ids() -> set[str]:
+    return set(re.findall(r"^\| `([a-z0-9_]+)` \|", BRANCH_PAGE.read_text(), re.M))
 
 
 def sock(state="ESTABLISHED", **kw) -> SocketRow:
@@ -54,8 +52,8 @@ TABLE = [
 
 
 def test_the_table_covers_every_branch_id_the_project_defines():
-    ids = readme_branch_ids()
-    assert ids == set(BRANCHES), "README's branch table and predict.py differ"
+    ids = documented_branch_ids()
+    assert ids == set(BRANCHES), "the manual's branch page and predict.py differ (run scripts/gen_docs.py)"
     assert {row[0] for row in TABLE} == ids | {STILL_REFERENCED}
 
 
