@@ -28,6 +28,11 @@ LESSONS: tuple[tuple[str, str], ...] = (
     ("zero-window-close", "The client's send queue is stuck behind a zero window when it closes."),
     ("fin-full-window", "Nothing is unsent, but the peer's window is exactly full when the client closes."),
     ("window-reopen-close", "A FIN held back by a full window; then the window reopens."),
+    # The relay's wire: what loopback never does (a segment held, lost, or sent by a scripted peer).
+    ("lost-fin", "On a wire that loses segments, the client's FIN is dropped on its way."),
+    ("crossing-fins", "The client's FIN is held on the wire while the server closes too."),
+    ("rst-in-window", "A scripted peer sends RSTs, one with a sequence number off by one, then the client closes."),
+    ("close-no-rst", "Data the server already read arrives again, with a FIN; then the server closes."),
 )
 
 
