@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any, Protocol, cast
 
@@ -24,17 +24,11 @@ class CallsHost(Protocol):
     def run_manual(self, actor: str, call: str, args: dict[str, Any]) -> None: ...
 
 
-class ActorCalls(Provider):
-    """The state diagram's entry, then entries from ``keys.palette_calls`` for each actor, as it
-    holds its fds now."""
+class Entries(Provider):
+    """A palette provider whose entries are (text, help, action) triples, matched on the text."""
 
-    def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
-        explorer = cast(CallsHost, self.screen)  # the explorer: the only screen with this provider
-        yield "TCP state diagram", "each socket in its state, its last move lit (m)", explorer.action_diagram
-        wire = explorer.info.wire if explorer.info else "loopback"
-        for actor in explorer.actor_names():
-            for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel()), wire):
-                yield f"{actor}: {title}", f"run {call} in {actor} now", partial(explorer.run_manual, actor, call, args)
+    def entries(self) -> Iterable[tuple[str, str, Callable[[], Any]]]:
+        raise NotImplementedError
 
     async def discover(self) -> Hits:
         for text, help_text, run in self.entries():
@@ -45,3 +39,16 @@ class ActorCalls(Provider):
         for text, help_text, run in self.entries():
             if (score := matcher.match(text)) > 0:
                 yield Hit(score, matcher.highlight(text), run, help=help_text)
+
+
+class ActorCalls(Entries):
+    """The state diagram's entry, then entries from ``keys.palette_calls`` for each actor, as it
+    holds its fds now."""
+
+    def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
+        explorer = cast(CallsHost, self.screen)  # the explorer: the only screen with this provider
+        yield "TCP state diagram", "each socket in its state, its last move lit (m)", explorer.action_diagram
+        wire = explorer.info.wire if explorer.info else "loopback"
+        for actor in explorer.actor_names():
+            for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel()), wire):
+                yield f"{actor}: {title}", f"run {call} in {actor} now", partial(explorer.run_manual, actor, call, args)

@@ -13,7 +13,6 @@ from typing import Any, Protocol, cast
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -25,6 +24,7 @@ from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios import lessons
 from tuiexplore.scenarios.scenario import Scenario, Step
 from tuiexplore.timeline import Event, VerdictEvent
+from tuiexplore.tui.commands import Entries
 from tuiexplore.tui.messages import StepFinished
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.widgets import VerdictLine, printable
@@ -229,7 +229,7 @@ class QuizSummary(TextScreen):
         self.dismiss(True)
 
 
-class QuizCommands(Provider):
+class QuizCommands(Entries):
     """The palette's quiz entries."""
 
     def entries(self) -> list[tuple[str, str, Callable[[], Any]]]:
@@ -239,13 +239,3 @@ class QuizCommands(Provider):
         if keeper.quiz.graded:
             out.append(("Quiz: the answers so far", keeper.quiz.score(), keeper.answers))
         return out
-
-    async def discover(self) -> Hits:
-        for text, help_text, run in self.entries():
-            yield DiscoveryHit(text, run, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for text, help_text, run in self.entries():
-            if (score := matcher.match(text)) > 0:
-                yield Hit(score, matcher.highlight(text), run, help=help_text)
