@@ -3,26 +3,14 @@ the kernel did when the relay held, released out of order, dropped, duplicated o
 segment; and the one-line errors of a wire call that cannot be done."""
 
 import pytest
-from conftest import CONNECT, SERVER, cli, run_text, step, steps
+from conftest import CONNECT, SERVER, cli, step, steps
+from relay_world import RELAY, deltas, of, relay
 
 from tuiexplore import runner
 from tuiexplore.scenarios.scenario import ScenarioError, load, parse
-from tuiexplore.timeline import CountersEvent, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
+from tuiexplore.timeline import NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
 
-RELAY = '\n[lab]\nwire = "relay"\n'
 NODELAY = step("client", "setsockopt", fd="c", option="TCP_NODELAY", value=1)  # two writes, two segments
-
-
-def relay(*parts: str) -> runner.RunResult:
-    return run_text(steps(SERVER, CONNECT, *parts) + RELAY)
-
-
-def of(result: runner.RunResult, kind: type, n: int) -> list:
-    return [e for e in result.events if isinstance(e, kind) and e.step == n]
-
-
-def deltas(result: runner.RunResult, n: int) -> dict:
-    return next((e.deltas for e in of(result, CountersEvent, n)), {})
 
 
 def test_held_fin_crosses_the_servers_fin_closing():

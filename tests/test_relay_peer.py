@@ -2,25 +2,12 @@
 injected as one side, with every default from the relay's view, and the next segment a real
 socket sends checked. What the kernel did is asserted: its state events, counters, replies."""
 
-from conftest import CONNECT, SERVER, run_text, step, steps
+from conftest import SERVER, run_text, step, steps
+from relay_world import RELAY, deltas, of, relay
 
-from tuiexplore import runner
-from tuiexplore.timeline import CountersEvent, PacketEvent, StateEvent, StepEvent
+from tuiexplore.timeline import PacketEvent, StateEvent, StepEvent
 
-RELAY = '\n[lab]\nwire = "relay"\n'
 HI = step("client", "write", fd="c", data="hi")  # step 8: the client's RCV.NXT at the server is 3
-
-
-def relay(*parts: str) -> runner.RunResult:
-    return run_text(steps(SERVER, CONNECT, *parts) + RELAY)
-
-
-def of(result: runner.RunResult, kind: type, n: int) -> list:
-    return [e for e in result.events if isinstance(e, kind) and e.step == n]
-
-
-def deltas(result: runner.RunResult, n: int) -> dict:
-    return next((e.deltas for e in of(result, CountersEvent, n)), {})
 
 
 def test_rst_with_rcv_nxt_by_default_resets_the_connection():
