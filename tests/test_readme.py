@@ -24,6 +24,7 @@ NOT_RUN = {
     "tuiexplore --kernel 6.1": "boots a QEMU guest and opens the explorer",
     "tuiexplore demo": "plays in the explorer until stopped",
     "tuiexplore serve": "serves until stopped",
+    "tuiexplore quiz": "opens the explorer on the first lesson",
 }
 
 
