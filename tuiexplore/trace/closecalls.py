@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tuiexplore.domain import SocketRow
 from tuiexplore.lab import counters
 from tuiexplore.lab.verdict import outcome_of, sent_by
 from tuiexplore.timeline import CountersEvent, Event, NoteEvent, VerdictEvent
@@ -202,7 +201,7 @@ class ClosingCalls:
         for d in self.deaths:
             frames = h.matcher.frames[d.frames_from :]
             for fd, s in d.sockets:
-                row = SocketRow(name=str(fd), fd=fd, state=s.state, lport=s.lport, rport=s.rport)
+                row = s.row(fd)
                 captured = h.matcher.capture is not None
                 seen = outcome_of(sent_by(row, frames, h.matcher.conns)) if captured else "nothing (no packets)"
                 h.emit(

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tuiexplore.domain import SocketRow
 from tuiexplore.lab import procnet, sockdiag
 from tuiexplore.lab.advice import advise
 from tuiexplore.lab.calls import TCP_STATES
@@ -133,19 +132,7 @@ def verdict(
     known: set,
 ) -> VerdictEvent:
     """``frames`` None: nothing captured (no packet socket, --no-capture), so nothing observed."""
-    s = target.sock
-    sock = SocketRow(
-        name=str(target.fd),
-        fd=target.fd,
-        state=s.state,
-        linger=s.linger,
-        linger2=s.linger2,
-        lport=s.lport,
-        rport=s.rport,
-        inq=s.inq,
-        unsent=s.unsent,
-        accept_queue=s.accept_queue,
-    )
+    sock = target.sock.row(target.fd)
     if frames is None:
         pred, fd = target.pred, str(target.fd)
         text = f"{call}() -> not observed: no packets were captured, so what the kernel sent is unknown · predicted: {pred.text}"

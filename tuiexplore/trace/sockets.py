@@ -42,6 +42,21 @@ class SockInfo:
         local = _hostport(self.laddr, self.lport)
         return f"{local} -> {_hostport(self.raddr, self.rport)} {self.state}" if self.rport else f"{local} {self.state}"
 
+    def row(self, fd: int) -> SocketRow:
+        """The socket as the domain's records carry it, named by its fd."""
+        return SocketRow(
+            name=str(fd),
+            fd=fd,
+            state=self.state,
+            linger=self.linger,
+            linger2=self.linger2,
+            lport=self.lport,
+            rport=self.rport,
+            inq=self.inq,
+            unsent=self.unsent,
+            accept_queue=self.accept_queue,
+        )
+
     def to_dict(self) -> dict[str, object]:
         return {
             "kind": self.kind,
