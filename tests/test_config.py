@@ -6,6 +6,7 @@ import os
 
 import pytest
 from conftest import cli
+from pilot_wait import until
 from textual.widgets import Markdown
 from textual.widgets._footer import FooterKey
 from tui_fakes import EVENTS, INFO, SOCKETS
@@ -179,10 +180,7 @@ def test_watch_shows_the_columns_the_file_names(tmp_path):
         app = watch_app(settings)
         async with app.run_test(size=(120, 40)) as pilot:
             table = app.query_one(ConnTable)
-            for _ in range(200):
-                if app._done and len(table.shown) == 6:
-                    break
-                await pilot.pause(0.05)
+            await until(pilot, lambda: app._done and len(table.shown) == 6, what="the capture's six connections")
             app.refresh_view()
             await pilot.pause()
             assert [str(c.label) for c in table.columns.values()] == ["ended", "#", "process"]

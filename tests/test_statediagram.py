@@ -1,10 +1,10 @@
 """The state diagram follows a real lab: paths, causes, marks, Linux's own departures."""
 
 import asyncio
-import time
 
 import pytest
 from conftest import IS_ROOT
+from pilot_wait import until
 
 from tuiexplore import runner
 from tuiexplore.scenarios.scenario import load
@@ -84,13 +84,6 @@ def test_svg_escapes_names():
     s = SocketPath("<evil&>", "fd]", [Move("CLOSE", "LISTEN", "listen()", 1, 0.0, "tracepoint")], "LISTEN")
     text = svg(Drawing(100, 40, [s]), "t <x>")
     assert "<evil" not in text and "&lt;evil&amp;&gt;" in text and "t &lt;x&gt;" in text
-
-
-async def until(pilot, cond, timeout: float = 40.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "timed out waiting for the lab"
-        await pilot.pause(0.05)
 
 
 def mark_row(app, node: str) -> str:

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests.conftest import PROGS
+from tests.pilot_wait import until
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.trace.child import ChildStepper
 from tuiexplore.trace.stepper import Stepper
@@ -23,13 +24,6 @@ from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.step_app import StepApp
 from tuiexplore.tui.step_feed import EventBatcher
 from tuiexplore.tui.widgets import ActorLog, VerdictLine
-
-
-async def until(pilot, cond, timeout: float = 20.0, what: str = "") -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, f"timed out waiting for {what or cond}"
-        await pilot.pause(0.05)
 
 
 def make_app(programs: list[tuple[str, list[str]]], lab: bool = False) -> StepApp:

@@ -1,9 +1,9 @@
 """The explorer driven as a person would, with keys, against a real lab."""
 
 import asyncio
-import time
 
 from conftest import CONNECT, SERVER, step, steps
+from pilot_wait import until
 
 from tuiexplore.scenarios.scenario import load, parse
 from tuiexplore.timeline import VerdictEvent
@@ -11,13 +11,6 @@ from tuiexplore.tui.app import ExplorerApp, make_app
 from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.widgets import ActorLog, VerdictLine, printable
-
-
-async def until(pilot, cond, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "timed out waiting for the lab"
-        await pilot.pause(0.05)
 
 
 def idle(app: ExplorerApp) -> bool:

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from pilot_wait import until
 
 from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
@@ -33,10 +34,7 @@ def make_app(theme: str | None = None) -> WatchApp:
 
 
 async def settled(app: WatchApp, pilot) -> None:
-    for _ in range(100):
-        if app._done and len(app.query_one(ConnTable).shown) == 6:
-            break
-        await asyncio.sleep(0.05)
+    await until(pilot, lambda: app._done and len(app.query_one(ConnTable).shown) == 6, what="the capture's six connections")
     app.refresh_view()
     await pilot.pause()
 
