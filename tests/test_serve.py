@@ -39,18 +39,24 @@ def test_serve_answers_on_loopback_and_streams_the_app(flags, shows):
 
     async def browse() -> tuple[str, bytes]:
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
+            # The server is up when it answers: a process start is not bounded by any clock of
+            # ours, so the deadline only turns a server that never answers into a named failure.
+            end = time.monotonic() + 60
+            while True:
                 try:
                     page = await (await http.get(f"http://127.0.0.1:{port}/")).text()
                     break
                 except aiohttp.ClientError:
+                    assert proc.poll() is None and time.monotonic() < end, "serve never answered"
                     await asyncio.sleep(0.1)
             ws_url = re.search(r'data-session-websocket-url="([^"]+)"', page)[1]
             screen = b""
             async with http.ws_connect(ws_url + "?width=160&height=48") as ws:
-                end = time.monotonic() + 20
+                # The tab's explorer starts a lab of its own first: on a loaded machine that takes
+                # longer than 20 s at times, and the loop ends as soon as the screen shows.
+                end = time.monotonic() + 60
                 while not (b"Packets" in screen and shows in screen) and time.monotonic() < end:
-                    msg = await asyncio.wait_for(ws.receive(), 20)
+                    msg = await asyncio.wait_for(ws.receive(), 60)
                     if msg.type == aiohttp.WSMsgType.BINARY:
                         screen += msg.data
             return page, screen
