@@ -7,6 +7,7 @@ as the call returned them, errno and strerror text included.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +47,10 @@ class Fds:
 
 
 def result(ret: int | None, errno: str | None, message: str) -> str:
-    if errno:
-        why = comment_text(message).replace("(", "").replace(")", "").strip()
+    """``= -1 ECONNRESET (Connection reset by peer)``: the strerror note in words only, since
+    the reader takes the note's tokens up to its ``)``."""
+    if errno and re.fullmatch(r"E[A-Z0-9]+", errno):
+        why = " ".join(re.findall(r"[A-Za-z0-9]+", message))
         return f"-1 {errno}" + (f" ({why})" if why else "")
     return str(ret)
 

@@ -13,12 +13,14 @@ as packetdrill's blocking ``start...end`` form, since a replay's peer is the scr
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from tuiexplore import __version__
 from tuiexplore.lab.calls import CALLS, WIRE_CALLS, is_closing
 from tuiexplore.packetdrill.delivery import Delivery, delivery
+from tuiexplore.packetdrill.shell import translate
 from tuiexplore.packetdrill.write_calls import Fds, calls, comment_text
 from tuiexplore.packetdrill.write_segments import Numbers, segment
 from tuiexplore.reports.transcript import call_text
@@ -58,9 +60,7 @@ class _Line:
 
 def actors(events: list[Event]) -> list[str]:
     """The actors that made syscalls, in order of their first one."""
-    return list(
-        dict.fromkeys(e.actor for e in events if isinstance(e, StepEvent) and e.call not in (*WIRE_CALLS, "sleep"))
-    )
+    return list(dict.fromkeys(e.actor for e in events if isinstance(e, StepEvent) and e.call not in (*WIRE_CALLS, "sleep")))
 
 
 def script_side(events: list[Event], asked: str | None = None) -> str:
@@ -77,14 +77,14 @@ def script_side(events: list[Event], asked: str | None = None) -> str:
     return side
 
 
-def write(
-    events: list[Event], origin: Origin, side: str | None = None, sysctls: Mapping[str, str] | None = None
-) -> str:
+def write(events: list[Event], origin: Origin, side: str | None = None, sysctls: Mapping[str, str] | None = None) -> str:
     """The script's text. ``sysctls``: the lab settings the session ran with (name -> value)."""
     me = script_side(events, side)
     segments = _segments(events, me, delivery(events))
     arrivals = sorted(x.t for x in segments if x.text.startswith("<"))
     lines = sorted(segments + _syscalls(events, me, arrivals))
+    if not any(x.text for x in lines):
+        raise WriteError(f"none of {comment_text(me)}'s calls returned and no segment reached it: there is no script to write")
     own = sum(1 for p in events if isinstance(p, PacketEvent) and p.src == p.dst == me)
     return "\n".join([*_header(origin, me, actors(events), own, sysctls or {}), *_timed(lines)]) + "\n"
 
@@ -102,11 +102,22 @@ def _header(origin: Origin, me: str, who: list[str], own: int, sysctls: Mapping[
     if own:
         out.append(f"// Not written: {own} segments between {me}'s own sockets (a connection to itself has no remote end).")
     out = [comment_text(x) for x in out]
+    settable = [f"{n}={shlex.quote(v)}" for n, v in sysctls.items() if _settable(n, v)]
+    out += [
+        f"// Not written: the lab setting {comment_text(n)} (not one the reader takes)"
+        for n, v in sysctls.items()
+        if not _settable(n, v)
+    ]
     out.append(f"--tolerance_usecs={TOLERANCE_USECS}")
-    if sysctls:
-        settings = " ".join(f"{n}={v}" for n, v in sysctls.items())
-        out.append(f"`sysctl -q {comment_text(settings).replace('`', '')}`")
+    if settable:
+        out.append(f"`sysctl -q {' '.join(settable)}`")
     return out
+
+
+def _settable(name: str, value: str) -> bool:
+    """A lab setting the reader will translate back to itself (its rules, packetdrill/shell.py)."""
+    plan = translate(f"sysctl -q {name}={shlex.quote(value)}", 1)
+    return not plan.refused and [(x.name, x.value) for x in plan.settings] == [(name, value)]
 
 
 def _segments(events: list[Event], me: str, wire: Delivery) -> list[_Line]:
