@@ -252,3 +252,16 @@ def test_whatever_the_writer_writes_parses(events, title, side_pick, sysctls):
     written = [e for e in script.events if isinstance(e.action, Syscall)]
     made = [e for e in events if isinstance(e, StepEvent) and e.actor == side and e.ret is not None]
     assert len(written) >= len([e for e in made if e.call != "exit"])  # nothing a title or name says becomes a line
+
+
+def test_a_held_segment_is_injected_when_the_relay_released_it():
+    """crossing-fins from the server's side: the client's FIN, held by the relay until step 10,
+    reaches the server after its own close, and that is where the script injects it."""
+    result = _session("crossing-fins")
+    script = dry_run_text(write(result.events, Origin("crossing-fins", "t", "6", "6"), "server"))
+    check_read_back(result.events, "server", script)
+    order = [
+        (e.action.name if isinstance(e.action, Syscall) else f"{'<>'[not e.action.inbound]} {e.action.flags}") for e in script
+    ]
+    assert order.index("< F.") > order.index("close") > order.index("accept")
+    assert order[-3:] == ["< .", "< F.", "> ."]  # the server's FIN ACKed, then the released FIN, ACKed
