@@ -18,32 +18,35 @@ from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent
 _RELAY_NOTE = re.compile(r"^relay: (inject|drop|hold|duplicate|delay (\d+) ms) #(\d+) ")
 
 
+Arrival = tuple[float, float]  # when, and the timeline position of what delivered it (for ties)
+
+
 @dataclass
 class Delivery:
     injected: set[int] = field(default_factory=set)  # packet numbers the scripted peer made
-    arrivals: dict[int, list[float]] = field(default_factory=dict)  # number -> times it arrived; absent: as sent
+    arrivals: dict[int, list[Arrival]] = field(default_factory=dict)  # number -> its arrivals; absent: as sent
 
-    def times(self, p: PacketEvent) -> list[float]:
-        return self.arrivals.get(p.index, [p.t])
+    def times(self, p: PacketEvent, order: float) -> list[Arrival]:
+        return self.arrivals.get(p.index, [(p.t, order)])
 
 
 def delivery(events: list[Event]) -> Delivery:
     out = Delivery()
-    sent = {e.index: e.t for e in events if isinstance(e, PacketEvent)}
-    for e in events:
+    sent = {e.index: (e.t, float(i)) for i, e in enumerate(events) if isinstance(e, PacketEvent)}
+    for i, e in enumerate(events):
         if isinstance(e, NoteEvent) and (m := _RELAY_NOTE.match(e.text)):
             what, ms, number = m.group(1), m.group(2), int(m.group(3))
-            t = sent.get(number, e.t)
+            t, order = sent.get(number, (e.t, float(i)))
             if what == "inject":
                 out.injected.add(number)
             elif what == "duplicate":
-                out.arrivals[number] = [t, t]
+                out.arrivals[number] = [(t, order), (t, order)]
             elif ms is not None:
-                out.arrivals[number] = [t + int(ms) / 1000]
+                out.arrivals[number] = [(t + int(ms) / 1000, order)]
             else:  # dropped, or held until a release below
                 out.arrivals.setdefault(number, [])
         elif isinstance(e, StepEvent) and e.call == "release":
             for number in e.result.get("released", []):
                 if isinstance(number, int):
-                    out.arrivals[number] = [e.t]
+                    out.arrivals[number] = [(e.t, i + 0.5)]  # after the release step's own line
     return out

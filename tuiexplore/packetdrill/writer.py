@@ -131,7 +131,7 @@ def _segments(events: list[Event], me: str, wire: Delivery) -> list[_Line]:
             continue  # the scripted peer's, made as if it were ours
         text, left_out = segment(p, inbound, numbers)
         note = [f"options not written: {', '.join(left_out)}"] if left_out else []
-        out += [_Line(t, order, text, comments=note) for t in (wire.times(p) if inbound else [p.t])]
+        out += [_Line(t, at, text, comments=note) for t, at in (wire.times(p, order) if inbound else [(p.t, order)])]
     return out
 
 
