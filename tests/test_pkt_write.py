@@ -106,6 +106,15 @@ def check_read_back(events: list[Event], side: str, script: list[ScriptEvent]) -
         assert sorted(got, key=repr) == sorted(arrived, key=repr)
     assert script[0].time.kind is TimeKind.ABSOLUTE and script[0].time.usecs == 0
     assert all(e.time.kind is TimeKind.RELATIVE for e in script[1:])
+    # Times: each expected segment when the kernel sent it, from the side's first call, to the ms.
+    clock, at = 0, []
+    for e in script:
+        clock += e.time.usecs
+        at.append(clock)
+    start = next(e.t for e in events if isinstance(e, StepEvent) and e.actor == side and e.ret is not None)
+    expected = [round((p.t - start) * 1e6) for p in mine if p.src == side and p.index not in injected]
+    written = [t for t, e in zip(at, script, strict=True) if isinstance(e.action, TcpPacket) and not e.action.inbound]
+    assert all(abs(w - x) <= 1000 for w, x in zip(written, expected, strict=True)), list(zip(written, expected, strict=True))
 
 
 def _session(name: str) -> runner.RunResult:
