@@ -131,6 +131,8 @@ def _command(argv: list[str]) -> int:
     r.add_argument("--pcap", metavar="FILE", help="also write the captured packets to FILE (pcap)")
     r.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
     r.add_argument("--export", metavar="DIR", help="also write a bundle: capture.pcap, timeline.jsonl, transcript.md, screen.svg")
+    r.add_argument("--pkt", metavar="FILE", help="also write the session as a packetdrill script (docs/packetdrill.md)")
+    r.add_argument("--pkt-side", metavar="ACTOR", help="--pkt: whose syscalls the script makes (default: the first closer's)")
     r.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* (its unread-data rule, the export)")
     r.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")

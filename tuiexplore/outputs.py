@@ -7,7 +7,7 @@ import os
 from tuiexplore.files import FileError, check_output
 from tuiexplore.safetext import terminal
 
-BUNDLE = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg", "diagram.svg")  # what --export writes
+BUNDLE = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg", "diagram.svg", "session.pkt")  # what --export writes
 
 
 class Unusable(ValueError):

@@ -42,9 +42,11 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     from tuiexplore.reports import transcript
     from tuiexplore.reports.sources import side_excerpt
 
-    no_empty_paths(args, "--pcap", "--export", "--kernel-src", "--kernel")
+    no_empty_paths(args, "--pcap", "--export", "--kernel-src", "--kernel", "--pkt")
     user_settings()  # its kernel_src
     scn = scenario(args.scenario, args.wire)
+    if args.pkt_side is not None and args.pkt_side not in scn.actors:
+        raise InputError(f"--pkt-side {safetext.terminal(args.pkt_side)}: not an actor of {scn.name} ({', '.join(scn.actors)})")
     launcher = guest(args.kernel)
     out_lock = threading.Lock()
     closed = threading.Event()
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     else:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
-    outputs.check(args.export, [args.pcap] if args.pcap else [])
+    outputs.check(args.export, [p for p in (args.pcap, args.pkt) if p])
     try:  # the running kernel's own source, if found: its rules, the export (a guest's: its cached tcp.c)
         excerpt = side_excerpt(launcher.kernel.source) if launcher and not args.kernel_src else discover(args.kernel_src)
     except SourceError as exc:
@@ -92,6 +94,8 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     summary = [f"{result.frames} packets captured, {result.drops} dropped by the kernel"]
     if args.pcap:
         summary.append(f"pcap written to {args.pcap}")
+    if args.pkt:
+        summary.append(_write_pkt(args.pkt, args.pkt_side, result))
     if args.export:
         from tuiexplore.reports import export
 
@@ -110,3 +114,16 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     if result.ok:
         print(f"# {scn.name}: every step ran, every verdict and expectation held", file=stream)
     return 0 if result.ok else 1
+
+
+def _write_pkt(path: str, side: str | None, result: RunResult) -> str:
+    from tuiexplore.files import FileError, write_file
+    from tuiexplore.packetdrill.writer import WriteError
+    from tuiexplore.reports import export
+
+    assert result.info is not None  # run() returns only once its lab has started
+    try:
+        write_file(path, export.pkt_text(result.scenario, result.info, result.events, side).encode())
+    except (FileError, WriteError) as exc:
+        raise InputError(str(exc)) from None
+    return f"packetdrill script written to {path}"

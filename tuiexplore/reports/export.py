@@ -1,6 +1,7 @@
 """A session bundle for a write-up: the pcap, the JSON Lines timeline, a Markdown transcript
 (syscalls, packets in tcpdump notation, verdicts with the source lines of their branch, the
-ladder diagram) and an SVG screenshot of the explorer showing the same run."""
+ladder diagram), the session as a packetdrill script and an SVG screenshot of the explorer
+showing the same run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tuiexplore.domain import LabInfo
 from tuiexplore.files import write_file
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.outputs import BUNDLE
+from tuiexplore.packetdrill import writer
 from tuiexplore.reports.details import branch_lines, elsewhere
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.reports.transcript import call_text, header, line, result_text
@@ -65,7 +67,17 @@ def write(
     write_text(str(d / "timeline.jsonl"), "".join(e.to_json() + "\n" for e in events))
     write_text(str(d / "transcript.md"), markdown(scn, info, events, excerpt))
     write_text(str(d / "diagram.svg"), statedraw.svg(statedraw.for_export(events), f"TCP states: {scn.name}"))
+    try:
+        write_text(str(d / "session.pkt"), pkt_text(scn, info, events))
+    except writer.WriteError:
+        pass  # no syscall in the session: no script to write
     screenshot(str(d / "screen.svg"))
+
+
+def pkt_text(scn: Scenario, info: LabInfo, events: list[Event], side: str | None = None) -> str:
+    """The session as a packetdrill script (``side``: whose syscalls; None: by the writer's rule)."""
+    origin = writer.Origin(scn.name, scn.title, info.kernel, info.release, info.wire, info.where)
+    return writer.write(events, origin, side)
 
 
 def write_text(path: str, text: str) -> None:
