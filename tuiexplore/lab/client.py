@@ -84,7 +84,8 @@ class Lab:
     # -- requests: one method per command of lab/protocol.py ---------------------------------
     def step(self, n: int, actor: str, call: str, args: dict[str, Any], timeout: float = 60.0) -> StepDone:
         self._send(proto.StepCmd(n, actor, call, args))
-        return self._wait(("done", n), timeout).done
+        # A wait may take its bound and the timer wheel's slack (lab/timerwait.py) before settling.
+        return self._wait(("done", n), timeout + 1.2 * args.get("max_ms", 0) / 1000).done
 
     def predict(self, actor: str, call: str, args: dict[str, Any]) -> list[PredictionView]:
         return self._ask(proto.PredictCmd(self._id(), actor, call, args)).predictions

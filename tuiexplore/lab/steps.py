@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tuiexplore.domain import BLOCKED, FAILED, REFUSED, RETURNED, StepDone
-from tuiexplore.lab import counters, procnet
+from tuiexplore.lab import counters, procnet, timers
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, Actors, PendingCall
 from tuiexplore.lab.attribution import Attribution
@@ -22,8 +22,9 @@ from tuiexplore.lab.evidence import Evidence
 from tuiexplore.lab.inbox import Inbox
 from tuiexplore.lab.output import Output
 from tuiexplore.lab.predict import Prediction
+from tuiexplore.lab.timerwait import TimerWait
 from tuiexplore.relay import topology
-from tuiexplore.timeline import CountersEvent
+from tuiexplore.timeline import CountersEvent, TimersEvent
 
 DEFAULT_BLOCK_S = 1.0
 
@@ -47,6 +48,8 @@ class StepRunner:
         self.net = net
         self.counters = net.counters if net is not None else counters.read
         self.states = net.states if net is not None else procnet.lookup_states
+        self.timers = net.timers if net is not None else procnet.lookup_timers
+        self.timers_shown = False  # the last step's end named a pending timer
 
     def run(self, cmd: proto.StepCmd) -> StepDone:
         n, actor, call, args = cmd.step, cmd.actor, cmd.call, cmd.args
@@ -60,6 +63,8 @@ class StepRunner:
             self.out.step_event(time.time(), n, actor, call, args, ret=0)
             outcome, message = RETURNED, ""
             waited = self.wait(args["ms"] / 1000)
+        elif call == "wait":  # the lab waits for the kernel's next timer
+            outcome, message, waited = self.wait_timer(n, actor, args)
         elif call in WIRE_CALLS:
             (outcome, message), waited = self.control(n, actor, call, args), 0.0
         else:
@@ -71,6 +76,7 @@ class StepRunner:
         for text in self.net.notes(self.evidence.frames) if self.net is not None else []:
             self.out.note("info", text)
         self.poll_states()
+        self.show_timers(n)
         delta = counters.delta(before, self.counters())
         if delta:
             self.out.emit(CountersEvent(self.out.rel(time.time()), n, delta))
@@ -153,6 +159,25 @@ class StepRunner:
             self.inbox.handle_next(left)
             self.evidence.drain()
         return seconds
+
+    def wait_timer(self, n: int, actor: str, args: dict[str, Any]) -> tuple[str, str, float]:
+        w = TimerWait(self.pending, self.wait).run(args.get("max_ms", 10_000))
+        if not w.ok:
+            self.out.step_event(time.time(), n, actor, "wait", args, result={**w.result, "message": w.message, "failed": True})
+            return FAILED, w.message, w.waited_s
+        self.out.step_event(time.time(), n, actor, "wait", args, ret=0, result=w.result)
+        self.out.note("info", w.message)
+        return RETURNED, "", w.waited_s
+
+    def pending(self) -> list[timers.Pending]:
+        return timers.pending(self.timers(self.evidence.keys()), self.who.owner)
+
+    def show_timers(self, n: int) -> None:
+        """The lab sockets' pending timers at the step's end (and once, empty, when none is left)."""
+        now = self.pending()
+        if now or self.timers_shown:
+            self.out.emit(TimersEvent(self.out.rel(time.time()), n, [p.to_dict() for p in now]))
+        self.timers_shown = bool(now)
 
     def poll_states(self) -> None:
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
 
-from tuiexplore.lab.calls import CALLS, WIRE_CALLS, Arg, ArgError, check_value, complete_args, is_closing
+from tuiexplore.lab.calls import CALLS, LAB_CALLS, WIRE_CALLS, Arg, ArgError, check_value, complete_args, is_closing
 from tuiexplore.safetext import quoted, terminal
 from tuiexplore.scenarios import selector
 from tuiexplore.scenarios.reader import MAX_DEPTH, ScenarioError, read_file, too_deep
@@ -72,7 +72,7 @@ class Scenario:
     def actors(self) -> list[str]:
         """The processes the lab needs (a ``sleep`` names an actor but runs in the lab itself, a
         wire call names the direction the relay acts on)."""
-        return list(dict.fromkeys(s.actor for s in self.steps if s.call != "sleep" and s.call not in WIRE_CALLS))
+        return list(dict.fromkeys(s.actor for s in self.steps if s.call not in LAB_CALLS and s.call not in WIRE_CALLS))
 
 
 # -- the catalog ------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ class _Validator:
             actor = raw.get("actor")
             if not isinstance(actor, str) or not _NAME.fullmatch(actor):
                 self.fail(f"{where}: field 'actor': required, a name like 'server' (letters, digits, _ . -)", "step", i, "actor")
-            if actor in exited and raw.get("call") != "sleep":  # sleep is the lab waiting, not the actor
+            if actor in exited and raw.get("call") not in LAB_CALLS:  # sleep and wait are the lab waiting
                 self.fail(f"{where}: field 'actor': '{actor}' already exited at step {exited[actor]}", "step", i, "actor")
             call_name = raw.get("call")
             if not isinstance(call_name, str) or call_name not in CALLS:
@@ -208,7 +208,7 @@ class _Validator:
                 self.fail(
                     f"step {i + 1}: field 'call': {call_name} needs the relay's wire ([lab] wire = \"relay\")", "step", i, "call"
                 )
-            if call_name != "sleep" and actor not in names and len(names) >= MAX_ACTORS:
+            if call_name not in LAB_CALLS and actor not in names and len(names) >= MAX_ACTORS:
                 self.fail(f"{where}: field 'actor': a {MAX_ACTORS + 1}th actor; at most {MAX_ACTORS}", "step", i, "actor")
             where = f"step {i + 1} ({call_name})"
             allowed = {"actor", "call", "say"} | {a.name for a in call.args}
@@ -223,7 +223,7 @@ class _Validator:
             say = raw.get("say")
             if say is not None and (not isinstance(say, str) or len(say) > MAX_TEXT):
                 self.fail(f"{where}: field 'say': must be a string of at most {MAX_TEXT} characters", "step", i, "say")
-            fds = names.setdefault(actor, {}) if call_name != "sleep" else {}
+            fds = names.setdefault(actor, {}) if call_name not in LAB_CALLS else {}
             args = {a.name: self.arg(a, raw, fds, where, i, call_name) for a in call.args}
             if call_name == "write":
                 if (raw.get("data") is None) == (raw.get("size") is None):
