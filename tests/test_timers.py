@@ -2,7 +2,7 @@
 time left comes from the kernel (sock_diag), and a wait ends when the kernel's timer has run."""
 
 from conftest import CONNECT, SERVER, run_text, step, steps
-from relay_world import RELAY, deltas, of, relay
+from relay_world import deltas, of, relay
 
 from tuiexplore.timeline import NoteEvent, PacketEvent, StateEvent, StepEvent, TimersEvent
 

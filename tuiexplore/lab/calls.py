@@ -31,6 +31,7 @@ SOCKOPTS: dict[str, tuple[int, int]] = {
     "TCP_KEEPIDLE": (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
     "TCP_KEEPINTVL": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
     "TCP_KEEPCNT": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+    "TCP_USER_TIMEOUT": (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),  # ms unacked data may wait; 0: the kernel's default
 }
 
 # Bit order is the kernel's (include/uapi/linux/eventpoll.h); decoding walks it low to high.

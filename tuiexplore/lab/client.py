@@ -60,8 +60,10 @@ class Lab:
         timeout: float = 15.0,
         unread_rule: str | None = None,
         wire: str = "loopback",
+        sysctls: dict[str, int] | None = None,
     ) -> LabInfo:
-        link = self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule, wire))
+        options = proto.LabOptions(actors or [], port, not tracer, unread_rule, wire, sysctls or {})
+        link = self._link = self._transport(options)
         threading.Thread(target=self._read, args=(link,), name="lab-reader", daemon=True).start()
         self.info = dataclasses.replace(self._wait("ready", timeout).info, where=link.where)
         return self.info

@@ -161,13 +161,17 @@ class StepRunner:
         return seconds
 
     def wait_timer(self, n: int, actor: str, args: dict[str, Any]) -> tuple[str, str, float]:
-        w = TimerWait(self.pending, self.wait).run(args.get("max_ms", 10_000))
-        if not w.ok:
-            self.out.step_event(time.time(), n, actor, "wait", args, result={**w.result, "message": w.message, "failed": True})
-            return FAILED, w.message, w.waited_s
-        self.out.step_event(time.time(), n, actor, "wait", args, ret=0, result=w.result)
-        self.out.note("info", w.message)
-        return RETURNED, "", w.waited_s
+        """The lab waits until the next pending timer has fired (lab/timerwait.py)."""
+        waiting = TimerWait(self.pending, self.wait)
+        timer, why = waiting.next(args.get("max_ms", 10_000))
+        if timer is None:
+            self.out.step_event(time.time(), n, actor, "wait", args, result={"message": why, "failed": True})
+            return FAILED, why, 0.0
+        self.out.step_event(time.time(), n, actor, "wait", args, ret=0, result={"timer": timer.to_dict()})
+        fired, waited, said = waiting.until_fired(timer)
+        waited += self.evidence.settle(self.inbox.handle_next)  # what the timer sent comes before the note
+        self.out.note("info" if fired else "warn", said)
+        return (RETURNED, "", waited) if fired else (FAILED, said, waited)
 
     def pending(self) -> list[timers.Pending]:
         return timers.pending(self.timers(self.evidence.keys()), self.who.owner)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from tuiexplore.lab.timers import KINDS, Pending, duration
 
@@ -23,45 +21,37 @@ SLACK = 0.125  # the timer wheel's rounding up, at most this share of a timer's 
 SLACK_MIN_S = 0.05
 
 
-@dataclass(frozen=True)
-class Waited:
-    ok: bool
-    result: dict[str, Any]  # the step's result: the timer waited for, how long it took
-    message: str  # why not (ok False), else what fired, for a note
-    waited_s: float
-
-
 class TimerWait:
     def __init__(self, pending: Callable[[], list[Pending]], wait: Callable[[float], object]) -> None:
         """``pending``: the lab sockets' timers now, soonest first; ``wait``: the lab waits this
         long, handling what arrives meanwhile."""
         self.pending, self.wait = pending, wait
 
-    def run(self, max_ms: int) -> Waited:
-        t0 = time.time()
+    def next(self, max_ms: int) -> tuple[Pending | None, str]:
+        """The timer to wait for, or (None, why there is none within ``max_ms``)."""
         now = self.pending()
         if not now:
-            return Waited(False, {}, "no timer is pending on any lab socket: nothing to wait for", 0.0)
+            return None, "no timer is pending on any lab socket: nothing to wait for"
         first = now[0]
         if first.due_ms > max_ms:
-            return Waited(
-                False,
-                {"timer": first.to_dict()},
+            return None, (
                 f"the next timer is {first.line()}, beyond this wait's bound of {duration(max_ms)}; "
-                f"give max_ms = {min(first.due_ms + 1000, 120_000)} to wait for it",
-                0.0,
+                f"give max_ms = {min(first.due_ms + 1000, 120_000)} to wait for it"
             )
-        self.wait(first.due_ms / 1000)
-        deadline = time.time() + max(SLACK_MIN_S, first.due_ms / 1000 * SLACK)
-        while not _fired(first, self.pending()):
-            if time.time() >= deadline:
-                waited = time.time() - t0
-                return Waited(False, {"timer": first.to_dict()}, f"{first.line()}: it had not fired {waited:.2f} s later", waited)
+        return first, ""
+
+    def until_fired(self, timer: Pending) -> tuple[bool, float, str]:
+        """Wait for it: (fired, seconds waited, what to say)."""
+        t0 = time.time()
+        self.wait(timer.due_ms / 1000)
+        deadline = time.time() + max(SLACK_MIN_S, timer.due_ms / 1000 * SLACK)
+        while not (fired := _fired(timer, self.pending())) and time.time() < deadline:
             self.wait(POLL_S)
         waited = time.time() - t0
+        if not fired:
+            return False, waited, f"{timer.line()}: it had not fired {waited:.2f} s later"
         took = duration(round(waited * 1000))
-        said = f"wait: the {KINDS[first.kind]} timer of {first.actor} {first.fd} ({first.state}) fired after {took}"
-        return Waited(True, {"timer": first.to_dict(), "waited_ms": round(waited * 1000)}, said, waited)
+        return True, waited, f"wait: the {KINDS[timer.kind]} timer of {timer.actor} {timer.fd} ({timer.state}) fired after {took}"
 
 
 def _fired(timer: Pending, now: list[Pending]) -> bool:

@@ -107,6 +107,8 @@ def header(name: str, title: str, summary: str, info: LabInfo) -> list[str]:
     kernel = info.where or f"kernel {info.release}"
     wire = " · relay wire (server and client in two namespaces)" if info.wire == "relay" else ""
     out = [f"# {name}: {title}", f"# {kernel} · lab port {info.port} · {mode} · {trace}{wire}"]
+    if info.sysctls:
+        out.append("# lab sysctls: " + ", ".join(f"{k} = {v}" for k, v in info.sysctls.items()))
     out += [f"# {s}" for s in summary.splitlines()]  # a multi-line summary stays a comment
     return [safetext.terminal(h) for h in out]
 

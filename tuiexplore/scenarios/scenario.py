@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
 
+from tuiexplore.lab import sysctl
 from tuiexplore.lab.calls import CALLS, LAB_CALLS, WIRE_CALLS, Arg, ArgError, check_value, complete_args, is_closing
 from tuiexplore.safetext import quoted, terminal
 from tuiexplore.scenarios import selector
@@ -23,7 +24,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _FLAGS = re.compile(r"^[FSRPUEW.]+$")
 _TOP_KEYS = {"title", "summary", "port", "lab", "step", "expect"}
 WIRES = ("loopback", "relay")  # the [lab] table's wire (tuiexplore/relay/topology.py)
-_LAB_KEYS = {"wire"}
+_LAB_KEYS = {"wire", "sysctls"}
 
 # Documented limits (docs/reference/calls.md, made from these); the file's size and nesting are bounded in reader.
 MAX_STEPS = 1000
@@ -67,6 +68,7 @@ class Scenario:
     expects: list[Expect] = field(default_factory=list)
     port: int | None = None
     wire: str = "loopback"  # [lab] wire: "relay" joins the two ends through the agent
+    sysctls: dict[str, int] = field(default_factory=dict)  # [lab] sysctls: the lab namespace's own (lab/sysctl.py)
 
     @property
     def actors(self) -> list[str]:
@@ -164,7 +166,7 @@ class _Validator:
         port = d.get("port")
         if port is not None and (not _is_int(port) or not 1 <= port <= 65535):
             self.fail("field 'port': must be an integer from 1 to 65535", key="port")
-        wire = self.lab(d.get("lab", {}))
+        wire, sysctls = self.lab(d.get("lab", {}))
         raw_steps = d.get("step")
         if not isinstance(raw_steps, list) or not raw_steps:
             self.fail("field 'step': at least one [[step]] table is required", key="step")
@@ -172,9 +174,9 @@ class _Validator:
             self.fail(f"field 'step': {len(raw_steps)} steps, at most {MAX_STEPS}", "step", MAX_STEPS)
         steps = self.steps(raw_steps, wire)
         expects = self.expects(d.get("expect", []), steps)
-        return Scenario(self.name, self.source, title.strip(), summary.strip(), steps, expects, port, wire)
+        return Scenario(self.name, self.source, title.strip(), summary.strip(), steps, expects, port, wire, sysctls)
 
-    def lab(self, raw: Any) -> str:
+    def lab(self, raw: Any) -> tuple[str, dict[str, int]]:
         """The [lab] table: how the lab is built for this file (contract v1 files have none)."""
         if not isinstance(raw, dict):
             self.fail("field 'lab': must be a table ([lab])", key="lab")
@@ -184,7 +186,11 @@ class _Validator:
         wire = raw.get("wire", "loopback")
         if wire not in WIRES:
             self.fail(f"lab: field 'wire': must be one of {', '.join(WIRES)}, not {quoted(wire)}", "lab", 0, "wire")
-        return wire
+        try:
+            sysctls = sysctl.check(raw.get("sysctls", {}))
+        except sysctl.SysctlError as exc:
+            self.fail(f"lab: field 'sysctls': {exc}", "lab", 0, "sysctls")
+        return wire, sysctls
 
     def steps(self, raw_steps: list[Any], wire: str) -> list[Step]:
         names: dict[str, dict[str, str]] = {}  # actor -> fd name -> "socket" | "epoll"
