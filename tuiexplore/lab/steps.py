@@ -22,7 +22,7 @@ from tuiexplore.lab.evidence import Evidence
 from tuiexplore.lab.inbox import Inbox
 from tuiexplore.lab.output import Output
 from tuiexplore.lab.predict import Prediction
-from tuiexplore.lab.timerwait import TimerWait
+from tuiexplore.lab.timerwait import NOTHING, TimerWait
 from tuiexplore.relay import topology
 from tuiexplore.timeline import CountersEvent, TimersEvent
 
@@ -164,6 +164,10 @@ class StepRunner:
         """The lab waits until the next pending timer has fired (lab/timerwait.py)."""
         waiting = TimerWait(self.pending, self.wait)
         timer, why = waiting.next(args.get("max_ms", 10_000))
+        if why == NOTHING:
+            self.out.step_event(time.time(), n, actor, "wait", args, ret=0, result={"timer": None})
+            self.out.note("info", f"wait: {why}")
+            return RETURNED, "", 0.0
         if timer is None:
             self.out.step_event(time.time(), n, actor, "wait", args, result={"message": why, "failed": True})
             return FAILED, why, 0.0

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from tuiexplore.lab.timers import KINDS, Pending, duration
 
+NOTHING = "no timer is pending on any lab socket (any that was armed has fired): nothing to wait for"
 POLL_S = 0.005
 SLACK = 0.125  # the timer wheel's rounding up, at most this share of a timer's length
 SLACK_MIN_S = 0.05
@@ -28,10 +29,12 @@ class TimerWait:
         self.pending, self.wait = pending, wait
 
     def next(self, max_ms: int) -> tuple[Pending | None, str]:
-        """The timer to wait for, or (None, why there is none within ``max_ms``)."""
+        """The timer to wait for, or (None, why there is none within ``max_ms``: NOTHING when no
+        lab socket has one, which is no error: in the explorer a timer runs out while the user
+        reads, and then there is nothing left to wait for)."""
         now = self.pending()
         if not now:
-            return None, "no timer is pending on any lab socket: nothing to wait for"
+            return None, NOTHING
         first = now[0]
         if first.due_ms > max_ms:
             return None, (
