@@ -84,7 +84,7 @@ def load_text(name: str) -> str:
     [
         ('[lab]\nwire = "cable"\n', 2, "lab: field 'wire': must be one of loopback, relay, not 'cable'"),
         ("[lab]\nwire = 3\n", 2, "lab: field 'wire': must be one of loopback, relay, not '3'"),
-        ('[lab]\nwire = "relay"\nspeed = 1\n', 3, "lab: field 'speed': unknown (expected one of: wire)"),
+        ('[lab]\nwire = "relay"\nspeed = 1\n', 3, "lab: field 'speed': unknown (expected one of: sysctls, wire)"),
         ('lab = "relay"\n', 1, "field 'lab': must be a table ([lab])"),
     ],
 )

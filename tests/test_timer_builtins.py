@@ -3,6 +3,7 @@ keepalive, a TCP_USER_TIMEOUT and an orphan's FIN_WAIT2 timer ran out (packets, 
 counters, the errno the application saw), each timer run by the lab's ``wait`` step."""
 
 import json
+import os
 
 import pytest
 from test_unprivileged import as_nobody
@@ -39,7 +40,20 @@ def _states(events: list[dict], n: int, actor: str) -> list[tuple]:
     return [(s["old"], s["new"]) for s in _at(events, n, "state") if s["actor"] == actor]
 
 
+def _verdicts(events: list[dict]) -> dict[int, tuple]:
+    """The wait steps' verdicts: the timer's effect, predicted from the kernel's code, observed."""
+    return {
+        v["step"]: (v["actor"], v["branch"], v["predicted"], v["observed"], v["agree"])
+        for v in events
+        if v["type"] == "verdict" and v["call"] == "wait"
+    }
+
+
 def _keepalive(ev: list[dict]) -> None:
+    probe, abort = ("client", "keepalive_probe", "none", "none", True), ("client", "keepalive_abort", "RST", "RST", True)
+    assert _verdicts(ev) == {9: probe, 10: probe, 11: abort}
+    reasons = [v["rst_reason"] for v in ev if v["type"] == "verdict" and v["step"] == 11]
+    assert reasons in (["TCP_KEEPALIVE_TIMEOUT"], [None])  # the tracepoint's, as root; none unprivileged
     for n in (9, 10):  # a probe: an ACK one byte behind snd_una (seq 0), answered by the server, held
         assert ("client", ".", 0, 0) in _sent(ev, n) and _deltas(ev, n).get("TcpExt.TCPKeepAlive") == 1
         timer = _at(ev, n, "step")[0]["result"]["timer"]
@@ -51,6 +65,8 @@ def _keepalive(ev: list[dict]) -> None:
 
 
 def _user_timeout(ev: list[dict]) -> None:
+    again = ("client", "retransmit", "none", "none", True)
+    assert _verdicts(ev) == {10: again, 11: again, 12: again, 13: ("client", "write_timeout", "none", "none", True)}
     for n in (10, 11, 12):  # the same 5 bytes again each time the timer runs
         assert _sent(ev, n) == [("client", "P.", 1, 5)]
         assert _deltas(ev, n).get("Tcp.RetransSegs") == 1
@@ -60,6 +76,7 @@ def _user_timeout(ev: list[dict]) -> None:
 
 
 def _fin_wait2(ev: list[dict]) -> None:
+    assert _verdicts(ev) == {8: ("client", "timewait_end", "none", "none", True)}
     (timer,) = _at(ev, 7, "timers")[0]["timers"]
     assert (timer["state"], timer["kind"]) == ("FIN_WAIT2", "fin_wait2") and 1000 < timer["due_ms"] <= 2000
     assert _sent(ev, 8) == [] and ("FIN_WAIT2", "CLOSE") in _states(ev, 8, "client")
@@ -73,7 +90,10 @@ CHECKS = {"keepalive-abort": _keepalive, "user-timeout-abort": _user_timeout, "f
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_timer_builtin_as_root(name):
-    CHECKS[name](_events(name, nobody=False))
+    events = _events(name, nobody=False)
+    CHECKS[name](events)
+    if name == "keepalive-abort" and os.geteuid() == 0:  # the kernel's own reason, from its tracepoint
+        assert [v["rst_reason"] for v in events if v["type"] == "verdict" and v["step"] == 11] == ["TCP_KEEPALIVE_TIMEOUT"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -77,8 +77,8 @@ def _event(e: Event, ports: set[int]) -> dict[str, Any]:
         d.pop("advice", None)  # an added field since the reference (issue 23), derived from the branch compared here
     elif d["type"] == "note":
         text = _SECONDS.sub("N s", d["text"])
-        if text.startswith("wait: "):  # how long the timer took (issue 21)
-            text = _MS.sub("N ms", text)
+        if text.startswith("wait: "):  # how long the timer took (issue 21): 999 ms or 1.0 s
+            text = _MS.sub("TIME", text).replace("N s", "TIME")
         for p in sorted(ports, key=lambda p: -len(str(p))):
             text = text.replace(str(p), "PORT")
         d["text"] = text

@@ -88,7 +88,10 @@ class Agent:
         if why_not:
             notes.append(("warn" if ns.mode == "root" else "info", why_not))  # as root, tracing was expected
         self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
-        self.steps = StepRunner(self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net)
+        lab_sysctl = lambda name: sysctls[name] if name in sysctls else sysctl.read(name)  # noqa: E731 - a new netns's default otherwise
+        self.steps = StepRunner(
+            self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, lab_sysctl, self.version
+        )
         self.inbox.inspect_all()  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
         info = LabInfo(

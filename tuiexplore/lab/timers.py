@@ -37,6 +37,9 @@ class Pending:
     due_ms: int  # from the end of the step; 0 when due and not run yet
     lport: int = 0
     rport: int = 0
+    retrans: int = 0  # the kernel's count: retransmissions so far, or unanswered probes
+    unacked: int = 0  # bytes (a FIN counts one) sent or queued and not acked
+    timer: int = 0  # sock_diag's idiag_timer (3: a timewait socket's)
 
     def text(self) -> str:
         what = KINDS[self.kind]
@@ -89,5 +92,6 @@ def pending(timers: list[Timer], owner: Callable[[int, int], tuple[str, str]]) -
         if t.kind not in (1, 2, 3, 4):
             continue
         actor, fd = owner(t.lport, t.rport)
-        out.append(Pending(actor, fd, t.state, kind_of(t), max(0, round(t.due_s * 1000)), t.lport, t.rport))
+        due = max(0, round(t.due_s * 1000))
+        out.append(Pending(actor, fd, t.state, kind_of(t), due, t.lport, t.rport, t.retrans, t.unacked, t.kind))
     return sorted(out, key=lambda p: (p.due_ms, p.actor, p.fd))
