@@ -82,13 +82,14 @@ class Agent:
             ("warn", f"lab sysctls: {why}; the lab goes on without it") for why in unset
         ]
         if sysctls:
-            said = ", ".join(f"net.ipv4.{k} = {v}" for k, v in sysctls.items())
+            said = ", ".join(f"{sysctl.full_name(k)} = {v}" for k, v in sysctls.items())
             notes.append(("info", f"lab sysctls (the lab's own namespace; the host's are untouched): {said}"))
         tracer, why_not = start_tracer(ns, self.port, self.opts.no_tracer, lambda: self.items.put(Wake()))
         if why_not:
             notes.append(("warn" if ns.mode == "root" else "info", why_not))  # as root, tracing was expected
         self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
-        lab_sysctl = lambda name: sysctls[name] if name in sysctls else sysctl.read(name)  # noqa: E731 - a new netns's default otherwise
+        # What a timer's prediction reads: the scenario's value, else a new namespace's default.
+        lab_sysctl = lambda name: v if isinstance(v := sysctls.get(name), int) else sysctl.read(name)  # noqa: E731
         self.steps = StepRunner(
             self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, lab_sysctl, self.version
         )
@@ -109,12 +110,12 @@ class Agent:
         for level, text in notes:
             self.out.note(level, text)
 
-    def set_sysctls(self) -> tuple[dict[str, int], list[str]]:
+    def set_sysctls(self) -> tuple[dict[str, int | str], list[str]]:
         """The scenario's sysctls, set in each namespace where the lab's sockets live: (the values
         the kernel holds, one line per sysctl it would not set)."""
         net = self._net()
         places = [ns.inside for ns in net.ns.values()] if isinstance(net, topology.RelayWire) else [contextlib.nullcontext]
-        held: dict[str, int] = {}
+        held: dict[str, int | str] = {}
         unset: list[str] = []
         for inside in places:
             with inside():

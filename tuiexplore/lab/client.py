@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
@@ -60,9 +60,9 @@ class Lab:
         timeout: float = 15.0,
         unread_rule: str | None = None,
         wire: str = "loopback",
-        sysctls: dict[str, int] | None = None,
+        sysctls: Mapping[str, int | str] | None = None,
     ) -> LabInfo:
-        options = proto.LabOptions(actors or [], port, not tracer, unread_rule, wire, sysctls or {})
+        options = proto.LabOptions(actors or [], port, not tracer, unread_rule, wire, dict(sysctls or {}))
         link = self._link = self._transport(options)
         threading.Thread(target=self._read, args=(link,), name="lab-reader", daemon=True).start()
         self.info = dataclasses.replace(self._wait("ready", timeout).info, where=link.where)

@@ -12,6 +12,7 @@ table takes the names of ``SCENARIO`` only, each within its range.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from tuiexplore.safetext import quoted
@@ -33,6 +34,9 @@ SCENARIO: dict[str, tuple[int, int]] = {
 _NAME = re.compile(r"net(\.[a-z0-9_]+)+")
 
 
+Value = int | str  # a scenario's are numbers; a packetdrill script's may be "4096 87380 6291456" or "cubic"
+
+
 class SysctlError(ValueError):
     """One line: which name, and why it cannot be set."""
 
@@ -49,15 +53,24 @@ def _path(name: str) -> Path:
     return PROC / full.replace(".", "/")
 
 
-def read(name: str) -> int:
-    """The value in the calling thread's network namespace (SysctlError if there is none)."""
+def read_text(name: str) -> str:
+    """The value in the calling thread's network namespace, as the kernel prints it."""
     try:
-        return int(_path(name).read_text().split()[0])
-    except (OSError, ValueError, IndexError) as exc:
-        raise SysctlError(f"{full_name(name)}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
+        return _path(name).read_text().strip()
+    except OSError as exc:
+        raise SysctlError(f"{full_name(name)}: cannot read it: {exc.strerror}") from None
 
 
-def write(name: str, value: int | str) -> None:
+def read(name: str) -> int:
+    """A number's value in the calling thread's network namespace (SysctlError if there is none)."""
+    text = read_text(name)
+    try:
+        return int(text.split()[0])
+    except (ValueError, IndexError):
+        raise SysctlError(f"{full_name(name)}: not a number: {quoted(text)}") from None
+
+
+def write(name: str, value: Value) -> None:
     """Set it in the calling thread's network namespace, and check the kernel kept the value."""
     path = _path(name)
     if not path.exists():
@@ -84,14 +97,16 @@ def check(raw: object) -> dict[str, int]:
     return out
 
 
-def apply(values: dict[str, int]) -> tuple[dict[str, int], list[str]]:
+def apply(values: Mapping[str, Value]) -> tuple[dict[str, Value], list[str]]:
     """Set each in the calling thread's namespace: (the values the kernel now holds, one line per
     sysctl it could not set)."""
-    done, errors = {}, []
+    done: dict[str, Value] = {}
+    errors: list[str] = []
     for name, value in values.items():
         try:
             write(name, value)
-            done[name] = read(name)
+            text = " ".join(read_text(name).split())  # tcp_rmem's three numbers come tab-separated
+            done[name] = int(text) if re.fullmatch(r"-?\d+", text) else text
         except SysctlError as exc:
             errors.append(str(exc))
     return done, errors
