@@ -80,3 +80,11 @@ def test_an_accepted_socket_inherits_its_listeners_options():
     opts.seen("server", "setsockopt", {"fd": "l", "option": "TCP_USER_TIMEOUT", "value": 500}, 0, {})
     opts.seen("server", "accept", {"fd": "l", "as": "conn"}, 4, {"fd": "conn"})
     assert opts.of("server", "conn") == {"TCP_USER_TIMEOUT": 500}
+
+
+def test_the_kernel_panel_says_where_a_timers_code_is():
+    from tuiexplore.kernel.excerpt import ELSEWHERE
+
+    p = predict_timer(_p("keepalive", retrans=2, timer=2), _sock(), SYSCTLS.get, V618)
+    assert p.path == ("keepalive_abort",)
+    assert ELSEWHERE["keepalive_abort"].startswith("a timer decided, in tcp_timer.c, not tcp_close: tcp_keepalive_timer()")

@@ -12,7 +12,7 @@ ids (TIMER_BRANCHES) are documented in docs/reference/branches.md with predict.p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tuiexplore.lab.capture import Frame
@@ -72,6 +72,12 @@ def _timed_out(p: Pending, boundary: int, user_timeout: int, elapsed: int | None
 
 
 def predict_timer(p: Pending, s: TimerSocket, sysctl: Sysctl, version: tuple[int, int, int]) -> Prediction:
+    """The timer's branch, also as the path the kernel panel shows (where its code is)."""
+    pred = _predict(p, s, sysctl, version)
+    return replace(pred, path=(pred.branch,))
+
+
+def _predict(p: Pending, s: TimerSocket, sysctl: Sysctl, version: tuple[int, int, int]) -> Prediction:
     if p.timer == TIMEWAIT_TIMER:
         return Prediction("none", "timewait_end", None, text="the timewait socket's timer: it is killed, nothing sent")
     if p.kind == "fin_wait2":
