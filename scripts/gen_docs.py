@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from tuiexplore import timeline  # noqa: E402
 from tuiexplore.lab import calls, predict  # noqa: E402
+from tuiexplore.lab.timerpath import TIMER_BRANCHES  # noqa: E402
 from tuiexplore.scenarios import reader, scenario  # noqa: E402
 from tuiexplore.trace import events as trace_events  # noqa: E402
 from tuiexplore.watch import fields  # noqa: E402
@@ -109,7 +110,7 @@ def branches_page() -> str:
         HEAD
         + "# Branch ids\n\nA verdict's `branch` (JSON Lines, the transcript, the kernel panel) and watch's `cause` "
         + "name the kernel code path the predictor followed (`tuiexplore/lab/predict.py`).\n\n"
-        + table(("id", "the kernel's path"), [(f"`{k}`", v) for k, v in predict.BRANCHES.items()])
+        + table(("id", "the kernel's path"), [(f"`{k}`", v) for k, v in {**predict.BRANCHES, **TIMER_BRANCHES}.items()])
     )
 
 

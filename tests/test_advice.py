@@ -11,6 +11,7 @@ import pytest
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab.advice import UNHELD, advise
 from tuiexplore.lab.predict import BRANCHES, STILL_REFERENCED, SocketView, predict_close, predict_shutdown
+from tuiexplore.lab.timerpath import TIMER_BRANCHES
 from tuiexplore.lab.verdict import judge
 from tuiexplore.timeline import VerdictEvent, from_wire
 
@@ -48,12 +49,22 @@ TABLE = [
     ("disconnect", "RST", sock(), "connect", ["resets an established connection", "ECONNRESET"]),
     ("disconnect", "none", sock("SYN_SENT"), "connect", ["nothing to reset"]),
     (STILL_REFERENCED, "none", sock(), "close", ["another fd", "dup()", "shutdown(SHUT_WR)"]),
+    # A wait step's timer (lab/timerpath.py)
+    ("retransmit", "none", sock(), "wait", ["retransmits", "TCP_USER_TIMEOUT"]),
+    ("write_timeout", "none", sock(), "wait", ["ETIMEDOUT", "TCP_USER_TIMEOUT"]),
+    ("keepalive_probe", "none", sock(), "wait", ["TCP_KEEPIDLE"]),
+    ("keepalive_abort", "RST", sock(), "wait", ["ETIMEDOUT", "reconnect", "ECONNRESET"]),
+    ("keepalive_busy", "none", sock(), "wait", ["in flight"]),
+    ("orphan_fin_wait2_timewait", "none", sock("FIN_WAIT2"), "wait", ["tcp_fin_timeout"]),
+    ("orphan_fin_wait2_reset", "RST", sock("FIN_WAIT2"), "wait", ["close its side", "ECONNRESET"]),
+    ("timewait_end", "none", sock("TIME_WAIT"), "wait", ["RST from no socket"]),
+    ("zero_window_probe", "none", sock(), "wait", ["window is zero"]),
 ]
 
 
 def test_the_table_covers_every_branch_id_the_project_defines():
     ids = documented_branch_ids()
-    assert ids == set(BRANCHES), "the manual's branch page and predict.py differ (run scripts/gen_docs.py)"
+    assert ids == set(BRANCHES) | set(TIMER_BRANCHES), "the manual's branch page and the code differ (run scripts/gen_docs.py)"
     assert {row[0] for row in TABLE} == ids | {STILL_REFERENCED}
 
 

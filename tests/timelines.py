@@ -20,11 +20,12 @@ from test_unseen import CASES
 from tuiexplore.lab.evidence import ARMED
 from tuiexplore.runner import RunResult
 from tuiexplore.scenarios.scenario import Scenario, builtin_names, load, parse
-from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
+from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, TimersEvent, VerdictEvent
 
 _TS = re.compile(r"TS val \d+ ecr \d+")
 _SACK = re.compile(r"\{\d+:\d+\}")  # absolute sequence numbers
 _SECONDS = re.compile(r"\d+\.\d+ s\b")
+_MS = re.compile(r"\b\d+ ms\b")
 
 
 def scenarios() -> dict[str, Scenario]:
@@ -48,6 +49,8 @@ def normalise(result: RunResult) -> list[dict[str, Any]]:
     for e in result.events:
         if isinstance(e, NoteEvent) and ARMED in e.text:
             continue  # new since the reference: a step that leaves a timer armed names it (issue 20)
+        if isinstance(e, TimersEvent):
+            continue  # new since the reference (issue 21), and the time left is the machine's
         d = _event(e, ports)
         block = blocks.setdefault(d.pop("step", None), {})
         block.setdefault(d.pop("type"), []).append(d)
@@ -66,12 +69,16 @@ def _event(e: Event, ports: set[int]) -> dict[str, Any]:
         result = {k: v for k, v in d["result"].items() if k != "peer_port"}
         if "blocked_s" in result:  # how long it slept is the machine's; that it slept is the kernel's
             result["blocked_s"] = "SLEPT"
+        if "timer" in result:  # a wait's timer: which is the kernel's, its time left the machine's
+            result["timer"] = {k: v for k, v in result["timer"].items() if k not in ("due_ms", "text")}
         d["result"] = result
     elif isinstance(e, VerdictEvent):
         d["path"] = list(e.path)
         d.pop("advice", None)  # an added field since the reference (issue 23), derived from the branch compared here
     elif d["type"] == "note":
         text = _SECONDS.sub("N s", d["text"])
+        if text.startswith("wait: "):  # how long the timer took (issue 21): 999 ms or 1.0 s
+            text = _MS.sub("TIME", text).replace("N s", "TIME")
         for p in sorted(ports, key=lambda p: -len(str(p))):
             text = text.replace(str(p), "PORT")
         d["text"] = text

@@ -27,6 +27,7 @@ class LabInfo:
     t0: float = 0.0
     where: str = ""  # from the transport: e.g. "guest Linux 6.1.176 (..., QEMU TCG)"; "" = this host
     wire: str = "loopback"  # or "relay": the two ends in two namespaces, through the agent
+    sysctls: dict[str, int | str] = field(default_factory=dict)  # the lab's own net.* values, as set (lab/sysctl.py)
 
 
 @dataclass(frozen=True)

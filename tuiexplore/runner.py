@@ -53,7 +53,7 @@ def run(
             on_event(e)
 
     with Lab(collect, transport=transport or AgentProcess) as lab:
-        result.info = lab.start(scn.actors, scn.port, tracer, unread_rule=unread_rule, wire=scn.wire)
+        result.info = lab.start(scn.actors, scn.port, tracer, unread_rule=unread_rule, wire=scn.wire, sysctls=scn.sysctls)
         if on_ready:
             on_ready(result.info)
         for step in scn.steps:

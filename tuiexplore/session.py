@@ -86,7 +86,14 @@ class Session:
             on_dead=lambda why: self._on_dead(why, generation),
         )
         actors = list(dict.fromkeys([*(self.scenario.actors or []), "server", "client"]))
-        self.info = self.lab.start(actors, self.scenario.port, self.tracer, unread_rule=self.unread_rule, wire=self.scenario.wire)
+        self.info = self.lab.start(
+            actors,
+            self.scenario.port,
+            self.tracer,
+            unread_rule=self.unread_rule,
+            wire=self.scenario.wire,
+            sysctls=self.scenario.sysctls,
+        )
         return self.info
 
     def set_unread_rule(self, rule: str | None) -> None:

@@ -185,8 +185,20 @@ class NoteEvent(Event):
         return d
 
 
+@dataclass(frozen=True)
+class TimersEvent(Event):
+    """The lab sockets' pending timers after a step, from the kernel (sock_diag), soonest first:
+    each with `actor`, `fd`, `state`, `kind`, `due_ms` and `text` (e.g. "FIN retransmission due in
+    204 ms"). Sent after a step that leaves one pending, and (empty) after the step that saw the
+    last one go; added to the contract, older streams lack it."""
+
+    type: ClassVar[str] = "timers"
+    step: int
+    timers: list[dict[str, Any]]
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (StepEvent, EpollEvent, PacketEvent, StateEvent, VerdictEvent, CountersEvent, NoteEvent)
+    cls.type: cls for cls in (StepEvent, EpollEvent, PacketEvent, StateEvent, VerdictEvent, CountersEvent, NoteEvent, TimersEvent)
 }
 
 

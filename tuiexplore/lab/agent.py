@@ -12,6 +12,7 @@ as root, the tracer, makes the actors (``lab/actors.py``), and then runs the com
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import os
 import queue
@@ -24,7 +25,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from tuiexplore.domain import LabInfo
-from tuiexplore.lab import inputs, namespace
+from tuiexplore.lab import inputs, namespace, sysctl
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, ActorFactory, Actors, FromClient, InboxItem, Wake
 from tuiexplore.lab.attribution import Attribution
@@ -71,17 +72,27 @@ class Agent:
         self.port = self.opts.port or _free_port()
         self.net = topology.make(self.opts.wire, lambda: self.items.put(Wake()), self.port)
         self.actors.factory = self.actors.factory or self.net.factory
+        sysctls, unset = self.set_sysctls()  # before any socket: the lab's own values from the start
         capture = self.net.capture
         # Made from this (the main) thread: their interpreters start while we import scapy.
         for name in self.opts.actors:
             self.actors.get(name)
         capture.start()
-        notes = [("info", n) for n in capture.notes]
+        notes = [("info", n) for n in capture.notes] + [
+            ("warn", f"lab sysctls: {why}; the lab goes on without it") for why in unset
+        ]
+        if sysctls:
+            said = ", ".join(f"{sysctl.full_name(k)} = {v}" for k, v in sysctls.items())
+            notes.append(("info", f"lab sysctls (the lab's own namespace; the host's are untouched): {said}"))
         tracer, why_not = start_tracer(ns, self.port, self.opts.no_tracer, lambda: self.items.put(Wake()))
         if why_not:
             notes.append(("warn" if ns.mode == "root" else "info", why_not))  # as root, tracing was expected
         self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
-        self.steps = StepRunner(self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net)
+        # What a timer's prediction reads: the scenario's value, else a new namespace's default.
+        lab_sysctl = lambda name: v if isinstance(v := sysctls.get(name), int) else sysctl.read(name)  # noqa: E731
+        self.steps = StepRunner(
+            self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, lab_sysctl, self.version
+        )
         self.inbox.inspect_all()  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
         info = LabInfo(
@@ -91,12 +102,27 @@ class Agent:
             mode=ns.mode,
             tracepoints=tracer is not None,
             wire=self.net.wire,
+            sysctls=sysctls,
             rst_reasons=sorted(tracer.reasons.values()) if tracer else [],
             t0=self.out.restart_clock(),
         )
         self.out.reply(proto.Ready(info))
         for level, text in notes:
             self.out.note(level, text)
+
+    def set_sysctls(self) -> tuple[dict[str, int | str], list[str]]:
+        """The scenario's sysctls, set in each namespace where the lab's sockets live: (the values
+        the kernel holds, one line per sysctl it would not set)."""
+        net = self._net()
+        places = [ns.inside for ns in net.ns.values()] if isinstance(net, topology.RelayWire) else [contextlib.nullcontext]
+        held: dict[str, int | str] = {}
+        unset: list[str] = []
+        for inside in places:
+            with inside():
+                done, errors = sysctl.apply(self.opts.sysctls)
+            held.update(done)
+            unset += [e for e in errors if e not in unset]
+        return held, unset
 
     def read_stdin(self) -> None:
         for line in sys.stdin:

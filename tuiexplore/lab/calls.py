@@ -31,6 +31,7 @@ SOCKOPTS: dict[str, tuple[int, int]] = {
     "TCP_KEEPIDLE": (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
     "TCP_KEEPINTVL": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
     "TCP_KEEPCNT": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+    "TCP_USER_TIMEOUT": (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),  # ms unacked data may wait; 0: the kernel's default
 }
 
 # Bit order is the kernel's (include/uapi/linux/eventpoll.h); decoding walks it low to high.
@@ -156,6 +157,11 @@ CALLS: dict[str, Call] = {
         Call("close", (_FD,), "close the fd", closing=True),
         Call("exit", (), "the process exits; the kernel closes its fds", closing=True),
         Call("sleep", (Arg("ms", "int", required=True),), "the lab waits (timers, delayed ACKs)"),
+        Call(
+            "wait",
+            (Arg("max_ms", "int", 10_000),),
+            "the lab waits until the next pending timer of a lab socket fires (refused if it is due after MAX_MS)",
+        ),
         # The relay's wire only (tuiexplore/relay/control.py); the actor names the direction.
         Call(
             "hold",
@@ -202,12 +208,14 @@ LIMITS: dict[str, tuple[int, int]] = {
     "timeout_ms": (-1, 60_000),  # epoll_wait: -1 waits for ever, anything else at most a minute
     "maxevents": (1, 1024),  # the actor allocates maxevents epoll_event slots
     "ms": (0, 60_000),  # sleep, delay
+    "max_ms": (1, 120_000),  # wait: TIME_WAIT's 60 s and a FIN_WAIT2 timeout's 60 s fit, with the timer wheel's slack
     "count": (1, 1000),  # segments a wire rule applies to
     "packet": (1, 10_000_000),  # a packet's number in the lab's list
     "seq": (0, (1 << 32) - 1),  # relative to the sender's ISN, or absolute
     "ack": (0, (1 << 32) - 1),
     "win": (0, 65535),  # the header's 16 bits, as sent (before any scaling)
 }
+LAB_CALLS = ("sleep", "wait")  # performed by the lab itself: they name an actor, but need no process
 WIRE_CALLS = ("hold", "release", "drop", "duplicate", "delay", "inject", "expect")  # performed by the relay, not an actor
 # setsockopt values: an int (struct linger's two ints for SO_LINGER); these keep the buffer sizes
 # and FIN_WAIT2 timers within what the kernel clamps them to rather than wrapping around.

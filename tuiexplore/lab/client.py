@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
@@ -60,8 +60,10 @@ class Lab:
         timeout: float = 15.0,
         unread_rule: str | None = None,
         wire: str = "loopback",
+        sysctls: Mapping[str, int | str] | None = None,
     ) -> LabInfo:
-        link = self._link = self._transport(proto.LabOptions(actors or [], port, not tracer, unread_rule, wire))
+        options = proto.LabOptions(actors or [], port, not tracer, unread_rule, wire, dict(sysctls or {}))
+        link = self._link = self._transport(options)
         threading.Thread(target=self._read, args=(link,), name="lab-reader", daemon=True).start()
         self.info = dataclasses.replace(self._wait("ready", timeout).info, where=link.where)
         return self.info
@@ -84,7 +86,8 @@ class Lab:
     # -- requests: one method per command of lab/protocol.py ---------------------------------
     def step(self, n: int, actor: str, call: str, args: dict[str, Any], timeout: float = 60.0) -> StepDone:
         self._send(proto.StepCmd(n, actor, call, args))
-        return self._wait(("done", n), timeout).done
+        # A wait may take its bound and the timer wheel's slack (lab/timerwait.py) before settling.
+        return self._wait(("done", n), timeout + 1.2 * args.get("max_ms", 0) / 1000).done
 
     def predict(self, actor: str, call: str, args: dict[str, Any]) -> list[PredictionView]:
         return self._ask(proto.PredictCmd(self._id(), actor, call, args)).predictions

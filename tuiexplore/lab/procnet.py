@@ -45,6 +45,7 @@ class Timer:
     # reorder), 2 sk_timer (keepalive, FIN_WAIT2), 3 TIME_WAIT, 4 zero-window probe
     due_s: float  # from now; <= 0 when it is due and has not run yet
     unacked: int  # tx_queue: write_seq - snd_una (sent and not acked, or not sent yet)
+    retrans: int = 0  # retransmissions so far (kind 1), unanswered probes (kinds 2 and 4)
 
     def describe(self) -> str:
         return f"{TIMER_NAMES.get(self.kind, f'timer {self.kind}')} timer"
@@ -68,7 +69,15 @@ def lookup_states(keys: Iterable[Key], addr: str = "127.0.0.1", peers: tuple[str
 def lookup_timers(keys: Iterable[Key], addr: str = "127.0.0.1", peers: tuple[str, ...] = ()) -> list[Timer]:
     """The armed timers of these sockets (as ``lookup_states`` finds them)."""
     return [
-        Timer(d.lport, d.rport, TCP_STATES.get(d.state, str(d.state)), d.timer, d.expires_ms / 1000, d.wqueue if d.rport else 0)
+        Timer(
+            d.lport,
+            d.rport,
+            TCP_STATES.get(d.state, str(d.state)),
+            d.timer,
+            d.expires_ms / 1000,
+            d.wqueue if d.rport else 0,
+            d.retrans,
+        )
         for d in sockdiag.lookup(_ends(keys, addr, peers or (addr,)))
         if d.timer
     ]

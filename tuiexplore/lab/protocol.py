@@ -86,6 +86,7 @@ class LabOptions:
     no_tracer: bool = False
     unread_rule: str | None = None
     wire: str = "loopback"  # or "relay" (tuiexplore/relay/)
+    sysctls: dict[str, int | str] = field(default_factory=dict)  # set in the lab's namespaces (lab/sysctl.py)
 
 
 decode_options = decoder(LabOptions)

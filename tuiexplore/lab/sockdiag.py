@@ -37,6 +37,7 @@ class DiagSocket:
     dst: str
     rqueue: int  # a listener: its accept queue; else rcv_nxt - copied_seq
     wqueue: int  # a listener: its backlog; else write_seq - snd_una
+    retrans: int = 0  # idiag_retrans: icsk_retransmits (timer 1), icsk_probes_out (timers 2 and 4)
 
 
 def dump(families: tuple[int, ...] = (socket.AF_INET,)) -> list[DiagSocket]:
@@ -109,7 +110,7 @@ def _read(nl: socket.socket, one: bool = False) -> list[DiagSocket]:
 
 
 def _socket(data: bytes, at: int) -> DiagSocket:
-    fam, state, timer, _, sport, dport, src, dst, _, _, expires, rq, wq, _, _ = _MSG.unpack_from(data, at)
+    fam, state, timer, retrans, sport, dport, src, dst, _, _, expires, rq, wq, _, _ = _MSG.unpack_from(data, at)
     size = 4 if fam == socket.AF_INET else 16
     return DiagSocket(
         family=fam,
@@ -122,4 +123,5 @@ def _socket(data: bytes, at: int) -> DiagSocket:
         dst=socket.inet_ntop(fam, dst[:size]),
         rqueue=rq,
         wqueue=wq,
+        retrans=retrans,
     )

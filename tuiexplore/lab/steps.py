@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tuiexplore.domain import BLOCKED, FAILED, REFUSED, RETURNED, StepDone
-from tuiexplore.lab import counters, procnet
+from tuiexplore.domain import BLOCKED, FAILED, REFUSED, RETURNED, SocketRow, StepDone
+from tuiexplore.lab import counters, procnet, sysctl, timerpath, timers
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, Actors, PendingCall
 from tuiexplore.lab.attribution import Attribution
@@ -22,8 +22,9 @@ from tuiexplore.lab.evidence import Evidence
 from tuiexplore.lab.inbox import Inbox
 from tuiexplore.lab.output import Output
 from tuiexplore.lab.predict import Prediction
+from tuiexplore.lab.timerwait import NOTHING, TimerWait
 from tuiexplore.relay import topology
-from tuiexplore.timeline import CountersEvent
+from tuiexplore.timeline import CountersEvent, TimersEvent
 
 DEFAULT_BLOCK_S = 1.0
 
@@ -40,6 +41,8 @@ class StepRunner:
         who: Attribution,
         predict: Predict,
         net: topology.Wire | None = None,
+        sysctl: timerpath.Sysctl = sysctl.read,
+        version: tuple[int, int, int] = (0, 0, 0),
     ) -> None:
         self.out, self.inbox, self.actors, self.evidence, self.who, self.predict = out, inbox, actors, evidence, who, predict
         # The lab's wire (relay/topology.py): its namespaces' counters and socket states, the
@@ -47,6 +50,10 @@ class StepRunner:
         self.net = net
         self.counters = net.counters if net is not None else counters.read
         self.states = net.states if net is not None else procnet.lookup_states
+        self.timers = net.timers if net is not None else procnet.lookup_timers
+        self.timers_shown = False  # the last step's end named a pending timer
+        self.sysctl, self.version = sysctl, version  # what a timer's prediction reads (lab/timerpath.py)
+        self.options = timerpath.SocketOptions()
 
     def run(self, cmd: proto.StepCmd) -> StepDone:
         n, actor, call, args = cmd.step, cmd.actor, cmd.call, cmd.args
@@ -60,6 +67,8 @@ class StepRunner:
             self.out.step_event(time.time(), n, actor, call, args, ret=0)
             outcome, message = RETURNED, ""
             waited = self.wait(args["ms"] / 1000)
+        elif call == "wait":  # the lab waits for the kernel's next timer; its verdict is the timer's socket's
+            outcome, message, waited, preds, actor = self.wait_timer(n, actor, args)
         elif call in WIRE_CALLS:
             (outcome, message), waited = self.control(n, actor, call, args), 0.0
         else:
@@ -71,6 +80,7 @@ class StepRunner:
         for text in self.net.notes(self.evidence.frames) if self.net is not None else []:
             self.out.note("info", text)
         self.poll_states()
+        self.show_timers(n)
         delta = counters.delta(before, self.counters())
         if delta:
             self.out.emit(CountersEvent(self.out.rel(time.time()), n, delta))
@@ -106,6 +116,7 @@ class StepRunner:
                 result = {**result, "blocked_s": round(slept, 3)}
             self.out.step_event(msg.t0, n, a.name, call, args, ret=msg.ret, errno=msg.errno, result=result)
             self.out.epoll(n, a.name, msg)
+            self.options.seen(a.name, call, args, msg.ret, msg.result)
             # A call that slept in the kernel (SO_LINGER close, epoll_wait with a timeout) waited;
             # a syscall that returns at once takes microseconds, so 5 ms tells the two apart.
             waited = slept if slept > 0.005 else 0.0
@@ -153,6 +164,44 @@ class StepRunner:
             self.inbox.handle_next(left)
             self.evidence.drain()
         return seconds
+
+    def wait_timer(self, n: int, actor: str, args: dict[str, Any]) -> tuple[str, str, float, list, str]:
+        """The lab waits until the next pending timer has fired (lab/timerwait.py), its effect
+        predicted first (lab/timerpath.py): (outcome, message, waited, predictions, whose)."""
+        waiting = TimerWait(self.pending, self.wait)
+        timer, why = waiting.next(args.get("max_ms", 10_000))
+        if why == NOTHING:
+            self.out.step_event(time.time(), n, actor, "wait", args, ret=0, result={"timer": None})
+            self.out.note("info", f"wait: {why}")
+            return RETURNED, "", 0.0, [], actor
+        if timer is None:
+            self.out.step_event(time.time(), n, actor, "wait", args, result={"message": why, "failed": True})
+            return FAILED, why, 0.0, [], actor
+        preds = [self.predict_timer(timer)]
+        self.out.step_event(time.time(), n, actor, "wait", args, ret=0, result={"timer": timer.to_dict()})
+        fired, waited, said = waiting.until_fired(timer)
+        waited += self.evidence.settle(self.inbox.handle_next)  # what the timer sent comes before the note
+        self.out.note("info" if fired else "warn", said)
+        return (RETURNED, "", waited, preds, timer.actor) if fired else (FAILED, said, waited, [], actor)
+
+    def predict_timer(self, timer: timers.Pending) -> tuple[SocketRow, Prediction]:
+        a = self.actors.by_name.get(timer.actor)
+        orphan = a is None or not a.alive or timer.fd not in a.sockets
+        at = time.time() + timer.due_ms / 1000
+        elapsed = timerpath.first_unacked_ms(timer, self.evidence.frames, at)
+        sock = timerpath.TimerSocket(orphan, self.options.of(timer.actor, timer.fd), elapsed)
+        row = SocketRow(timer.fd, -1, timer.state, lport=timer.lport, rport=timer.rport)
+        return row, timerpath.predict_timer(timer, sock, self.sysctl, self.version)
+
+    def pending(self) -> list[timers.Pending]:
+        return timers.pending(self.timers(self.evidence.keys()), self.who.owner)
+
+    def show_timers(self, n: int) -> None:
+        """The lab sockets' pending timers at the step's end (and once, empty, when none is left)."""
+        now = self.pending()
+        if now or self.timers_shown:
+            self.out.emit(TimersEvent(self.out.rel(time.time()), n, [p.to_dict() for p in now]))
+        self.timers_shown = bool(now)
 
     def poll_states(self) -> None:
         """States the tracer did not show (TIME_WAIT, or no tracer at all), read from the kernel."""

@@ -14,7 +14,10 @@ from tuiexplore.domain import SocketRow
 from tuiexplore.lab.advice import advise
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.predict import BRANCHES, Prediction
+from tuiexplore.lab.timerpath import TIMER_BRANCHES
 from tuiexplore.timeline import VerdictEvent
+
+ALL_BRANCHES = {**BRANCHES, **TIMER_BRANCHES}  # the closing calls' and the timers' (lab/timerpath.py)
 
 
 def outcome_of(frames: Iterable[Frame]) -> str:
@@ -62,7 +65,7 @@ def judge(
         parts.append(
             f"PREDICTED {pred.outcome}"
             + (f" with reason {pred.reason}" if pred.reason and reason and pred.reason != reason else "")
-            + f" ({BRANCHES[pred.branch]}) - the kernel did otherwise"
+            + f" ({ALL_BRANCHES[pred.branch]}) - the kernel did otherwise"
         )
     return VerdictEvent(
         t,

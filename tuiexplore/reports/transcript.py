@@ -12,8 +12,18 @@ from typing import Any
 
 from tuiexplore import safetext
 from tuiexplore.domain import LabInfo
-from tuiexplore.lab.calls import CALLS
-from tuiexplore.timeline import CountersEvent, EpollEvent, Event, NoteEvent, PacketEvent, StateEvent, StepEvent, VerdictEvent
+from tuiexplore.lab.calls import CALLS, LAB_CALLS
+from tuiexplore.timeline import (
+    CountersEvent,
+    EpollEvent,
+    Event,
+    NoteEvent,
+    PacketEvent,
+    StateEvent,
+    StepEvent,
+    TimersEvent,
+    VerdictEvent,
+)
 
 
 def call_text(call: str, args: dict[str, Any]) -> str:
@@ -39,7 +49,8 @@ def result_text(e: StepEvent) -> str:
     if e.result.get("blocked"):
         return "... blocked (still in the kernel)"
     if e.result.get("failed"):
-        return safetext.terminal(f"failed in the actor: {e.result.get('message', '')}")
+        where = "" if e.call in LAB_CALLS else " in the actor"
+        return safetext.terminal(f"failed{where}: {e.result.get('message', '')}")
     if e.result.get("refused"):
         return safetext.terminal(f"refused: {e.result.get('message', '')}")
     if e.ret is None:
@@ -84,6 +95,9 @@ def _line(e: Event) -> str:
         )
     if isinstance(e, NoteEvent):
         return f"{t}       {e.level}: {e.text}"
+    if isinstance(e, TimersEvent):
+        pending = "; ".join(f"{p['actor']} {p['fd']} ({p['state']}): {p['text']}" for p in e.timers)
+        return f"{t}       timers   {pending or 'none pending any more'}"
     return f"{t}  {e.to_json()}"
 
 
@@ -93,6 +107,8 @@ def header(name: str, title: str, summary: str, info: LabInfo) -> list[str]:
     kernel = info.where or f"kernel {info.release}"
     wire = " · relay wire (server and client in two namespaces)" if info.wire == "relay" else ""
     out = [f"# {name}: {title}", f"# {kernel} · lab port {info.port} · {mode} · {trace}{wire}"]
+    if info.sysctls:
+        out.append("# lab sysctls: " + ", ".join(f"{k} = {v}" for k, v in info.sysctls.items()))
     out += [f"# {s}" for s in summary.splitlines()]  # a multi-line summary stays a comment
     return [safetext.terminal(h) for h in out]
 

@@ -33,6 +33,10 @@ LESSONS: tuple[tuple[str, str], ...] = (
     ("crossing-fins", "The client's FIN is held on the wire while the server closes too."),
     ("rst-in-window", "A scripted peer sends RSTs, one with a sequence number off by one, then the client closes."),
     ("close-no-rst", "Data the server already read arrives again, with a FIN; then the server closes."),
+    # Timers: the lab waits for the kernel's own (short lab sysctls, a socket option).
+    ("fin-wait2-timeout", "The client closes; the server does not, for longer than the client's FIN_WAIT2 timeout."),
+    ("keepalive-abort", "Keepalive is on, and the server falls silent on the wire."),
+    ("user-timeout-abort", "TCP_USER_TIMEOUT is 1000 ms, and the client's data never arrives."),
 )
 
 

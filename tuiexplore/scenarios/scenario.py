@@ -14,7 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
 
-from tuiexplore.lab.calls import CALLS, WIRE_CALLS, Arg, ArgError, check_value, complete_args, is_closing
+from tuiexplore.lab import sysctl
+from tuiexplore.lab.calls import CALLS, LAB_CALLS, WIRE_CALLS, Arg, ArgError, check_value, complete_args, is_closing
 from tuiexplore.safetext import quoted, terminal
 from tuiexplore.scenarios import selector
 from tuiexplore.scenarios.reader import MAX_DEPTH, ScenarioError, read_file, too_deep
@@ -23,7 +24,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _FLAGS = re.compile(r"^[FSRPUEW.]+$")
 _TOP_KEYS = {"title", "summary", "port", "lab", "step", "expect"}
 WIRES = ("loopback", "relay")  # the [lab] table's wire (tuiexplore/relay/topology.py)
-_LAB_KEYS = {"wire"}
+_LAB_KEYS = {"wire", "sysctls"}
 
 # Documented limits (docs/reference/calls.md, made from these); the file's size and nesting are bounded in reader.
 MAX_STEPS = 1000
@@ -67,12 +68,13 @@ class Scenario:
     expects: list[Expect] = field(default_factory=list)
     port: int | None = None
     wire: str = "loopback"  # [lab] wire: "relay" joins the two ends through the agent
+    sysctls: dict[str, int] = field(default_factory=dict)  # [lab] sysctls: the lab namespace's own (lab/sysctl.py)
 
     @property
     def actors(self) -> list[str]:
         """The processes the lab needs (a ``sleep`` names an actor but runs in the lab itself, a
         wire call names the direction the relay acts on)."""
-        return list(dict.fromkeys(s.actor for s in self.steps if s.call != "sleep" and s.call not in WIRE_CALLS))
+        return list(dict.fromkeys(s.actor for s in self.steps if s.call not in LAB_CALLS and s.call not in WIRE_CALLS))
 
 
 # -- the catalog ------------------------------------------------------------------------------
@@ -164,7 +166,7 @@ class _Validator:
         port = d.get("port")
         if port is not None and (not _is_int(port) or not 1 <= port <= 65535):
             self.fail("field 'port': must be an integer from 1 to 65535", key="port")
-        wire = self.lab(d.get("lab", {}))
+        wire, sysctls = self.lab(d.get("lab", {}))
         raw_steps = d.get("step")
         if not isinstance(raw_steps, list) or not raw_steps:
             self.fail("field 'step': at least one [[step]] table is required", key="step")
@@ -172,9 +174,9 @@ class _Validator:
             self.fail(f"field 'step': {len(raw_steps)} steps, at most {MAX_STEPS}", "step", MAX_STEPS)
         steps = self.steps(raw_steps, wire)
         expects = self.expects(d.get("expect", []), steps)
-        return Scenario(self.name, self.source, title.strip(), summary.strip(), steps, expects, port, wire)
+        return Scenario(self.name, self.source, title.strip(), summary.strip(), steps, expects, port, wire, sysctls)
 
-    def lab(self, raw: Any) -> str:
+    def lab(self, raw: Any) -> tuple[str, dict[str, int]]:
         """The [lab] table: how the lab is built for this file (contract v1 files have none)."""
         if not isinstance(raw, dict):
             self.fail("field 'lab': must be a table ([lab])", key="lab")
@@ -184,7 +186,11 @@ class _Validator:
         wire = raw.get("wire", "loopback")
         if wire not in WIRES:
             self.fail(f"lab: field 'wire': must be one of {', '.join(WIRES)}, not {quoted(wire)}", "lab", 0, "wire")
-        return wire
+        try:
+            sysctls = sysctl.check(raw.get("sysctls", {}))
+        except sysctl.SysctlError as exc:
+            self.fail(f"lab: field 'sysctls': {exc}", "lab", 0, "sysctls")
+        return wire, sysctls
 
     def steps(self, raw_steps: list[Any], wire: str) -> list[Step]:
         names: dict[str, dict[str, str]] = {}  # actor -> fd name -> "socket" | "epoll"
@@ -197,7 +203,7 @@ class _Validator:
             actor = raw.get("actor")
             if not isinstance(actor, str) or not _NAME.fullmatch(actor):
                 self.fail(f"{where}: field 'actor': required, a name like 'server' (letters, digits, _ . -)", "step", i, "actor")
-            if actor in exited and raw.get("call") != "sleep":  # sleep is the lab waiting, not the actor
+            if actor in exited and raw.get("call") not in LAB_CALLS:  # sleep and wait are the lab waiting
                 self.fail(f"{where}: field 'actor': '{actor}' already exited at step {exited[actor]}", "step", i, "actor")
             call_name = raw.get("call")
             if not isinstance(call_name, str) or call_name not in CALLS:
@@ -208,7 +214,7 @@ class _Validator:
                 self.fail(
                     f"step {i + 1}: field 'call': {call_name} needs the relay's wire ([lab] wire = \"relay\")", "step", i, "call"
                 )
-            if call_name != "sleep" and actor not in names and len(names) >= MAX_ACTORS:
+            if call_name not in LAB_CALLS and actor not in names and len(names) >= MAX_ACTORS:
                 self.fail(f"{where}: field 'actor': a {MAX_ACTORS + 1}th actor; at most {MAX_ACTORS}", "step", i, "actor")
             where = f"step {i + 1} ({call_name})"
             allowed = {"actor", "call", "say"} | {a.name for a in call.args}
@@ -223,7 +229,7 @@ class _Validator:
             say = raw.get("say")
             if say is not None and (not isinstance(say, str) or len(say) > MAX_TEXT):
                 self.fail(f"{where}: field 'say': must be a string of at most {MAX_TEXT} characters", "step", i, "say")
-            fds = names.setdefault(actor, {}) if call_name != "sleep" else {}
+            fds = names.setdefault(actor, {}) if call_name not in LAB_CALLS else {}
             args = {a.name: self.arg(a, raw, fds, where, i, call_name) for a in call.args}
             if call_name == "write":
                 if (raw.get("data") is None) == (raw.get("size") is None):

@@ -9,7 +9,7 @@ from typing import Any
 
 from textual.containers import Horizontal
 
-from tuiexplore.timeline import EpollEvent, Event, NoteEvent, StateEvent, StepEvent
+from tuiexplore.timeline import EpollEvent, Event, NoteEvent, StateEvent, StepEvent, TimersEvent
 from tuiexplore.tui.widgets import ActorLog, log_id
 
 
@@ -19,6 +19,7 @@ class ActorLogs(Horizontal):
         self.origin: dict[int, str] = {}  # step number -> "scenario" | "manual" | "server policy"
         self.narrations: dict[int, str] = {}  # step number -> what the scenario says about it
         self.actor_of: dict[int, str] = {}  # step number -> its actor, for the notes that follow it
+        self.timers: dict[tuple[str, str, str], int] = {}  # (actor, fd, kind) -> ms left, at the last step's end
 
     def log_of(self, actor: str) -> ActorLog:
         """The actor's log; one the scenario did not name gets its panel on first use."""
@@ -33,6 +34,7 @@ class ActorLogs(Horizontal):
         self.origin.clear()
         self.narrations.clear()
         self.actor_of.clear()
+        self.timers.clear()
         for log in self.query(ActorLog):
             log.clear()
 
@@ -73,6 +75,17 @@ class ActorLogs(Horizontal):
             # tcp_time_wait() traces the full socket's X -> CLOSE; a mini-socket carries on.
             text = f"state {e.who()}: handed over to a timewait mini-socket in {e.new}"
         self.log_of(e.actor).add_note(NoteEvent(e.t, "info", text))
+
+    @add_event.register
+    def add_timers(self, e: TimersEvent) -> None:
+        """A pending timer in its socket's log when the kernel arms it: new since the last step,
+        or armed again (more time left than the step before said)."""
+        before, self.timers = self.timers, {}
+        for p in e.timers:
+            key = (p["actor"], p["fd"], p["kind"])
+            self.timers[key] = p["due_ms"]
+            if p["actor"] != "?" and (key not in before or p["due_ms"] > before[key]):
+                self.log_of(p["actor"]).add_note(NoteEvent(e.t, "info", f"timer {p['fd']} ({p['state']}): {p['text']}"))
 
     @add_event.register
     def add_note(self, e: NoteEvent) -> None:

@@ -48,6 +48,9 @@ class ActorCalls(Entries):
     def entries(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
         explorer = cast(CallsHost, self.screen)  # the explorer: the only screen with this provider
         yield "TCP state diagram", "each socket in its state, its last move lit (m)", explorer.action_diagram
+        for title, bound in (("up to 10 s", {}), ("however long, up to 2 min", {"max_ms": 120_000})):
+            run = partial(explorer.run_manual, "lab", "wait", bound)
+            yield f"lab: wait for the next timer ({title})", "the lab waits until a lab socket's next timer fires (f)", run
         wire = explorer.info.wire if explorer.info else "loopback"
         for actor in explorer.actor_names():
             for title, call, args in palette_calls(actor, explorer.models.get(actor, FdModel()), wire):

@@ -349,6 +349,9 @@ class ExplorerScreen(Screen):
     def packet_selected(self, event: PacketTable.Selected) -> None:
         self.app.push_screen(TextScreen(*packet_text(event.packet, self.events)))
 
+    def action_wait_timer(self) -> None:
+        self.run_manual("lab", "wait", {})  # the lab's own step, like a scenario's wait
+
     def run_manual(self, actor: str, call: str, args: dict[str, Any]) -> None:
         """A call with explicit arguments (the command palette's entries)."""
         self.driver.submit(Manual(actor, call, args))

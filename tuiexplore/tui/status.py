@@ -66,6 +66,8 @@ class StatusLine(Static):
             tracepoints = "on" if info.tracepoints else "off"
             kernel = info.where or f"kernel {info.kernel}"
             parts.append(f"{kernel} · {mode} · tracepoints {tracepoints} · port {info.port}")
+            if info.sysctls:  # the scenario's [lab] sysctls, the lab's own
+                parts[-1] += " · " + ", ".join(f"{k} = {v}" for k, v in info.sysctls.items())
         else:
             parts.append("starting the lab…")
         if pending:
