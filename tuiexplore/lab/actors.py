@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab.codec import encode
 from tuiexplore.lab.protocol import ActorReply, ActorRequest, Command, decode_actor_reply
+from tuiexplore.procwait import wait_exit
 
 
 # -- what the agent's one inbox carries --------------------------------------------------------
@@ -119,7 +120,7 @@ class ScriptedActor(Actor):
 
     def reap(self, timeout: float) -> None:
         try:
-            self.proc.wait(timeout=timeout)
+            wait_exit(self.proc, timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
@@ -127,7 +128,7 @@ class ScriptedActor(Actor):
         if self.proc.poll() is None:
             self.proc.kill()
         try:
-            self.proc.wait(timeout=2)
+            wait_exit(self.proc, 2)
         except subprocess.TimeoutExpired:
             pass
 
