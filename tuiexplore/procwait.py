@@ -10,9 +10,21 @@ from __future__ import annotations
 import os
 import select
 import subprocess
+from typing import Any, Protocol
 
 
-def wait_exit(proc: subprocess.Popen, timeout: float) -> int:
+class Child(Protocol):
+    """What of ``subprocess.Popen`` is used here (lab/forked.py's ``Forked`` has it too)."""
+
+    pid: int
+    args: Any
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def wait_exit(proc: Child, timeout: float) -> int:
     """``proc.wait(timeout)``: its return code, or ``subprocess.TimeoutExpired``."""
     if proc.poll() is not None:
         return proc.wait()
