@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ab import env_for, loadavg, report, split_vs  # noqa: E402
+from ab import loadavg, report, split_vs, timed  # noqa: E402
 
 from tuiexplore.lab.client import Lab  # noqa: E402
 from tuiexplore.scenarios.scenario import load  # noqa: E402
@@ -52,28 +51,23 @@ assert ep.poll(1)
 """
 
 
-def whole(argv: list[str], tree: Path = ROOT) -> float:
-    t = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env_for(tree), cwd=tree)
-    return time.perf_counter() - t
-
-
 def whole_runs(n: int, base: Path | None) -> None:
     """The whole process against the floor (and the baseline's), alternating so that all see the same load."""
     unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
     run = [sys.executable, "-m", "tuiexplore", "run", "seed-rst", "--json"]
     for tree in [ROOT, base] if base else [ROOT]:
-        whole(run, tree)  # writes the bytecode caches, not counted
+        timed(run, tree)  # writes the bytecode caches, not counted
     seed, seed_base, floor = [], [], []
     for _ in range(n):
-        seed.append(whole(run))
+        seed.append(timed(run))
         if base:
-            seed_base.append(whole(run, base))
-        floor.append(whole([*unshare, sys.executable, "-c", FLOOR]))
+            seed_base.append(timed(run, base))
+        floor.append(timed([*unshare, sys.executable, "-c", FLOOR])[0])
     print(f"whole process, {n} runs each, {loadavg()}")
-    report("seed_run_s", seed, seed_base)
+    report("seed_run_s", [w for w, _, _ in seed], [w for w, _, _ in seed_base])
+    report("seed_run_cpu_s", [c for _, c, _ in seed], [c for _, c, _ in seed_base])
     print(f"floor_s={statistics.median(floor):.3f}")
-    print(f"seed_vs_floor_ratio={statistics.median(seed) / statistics.median(floor):.1f}")
+    print(f"seed_vs_floor_ratio={statistics.median(w for w, _, _ in seed) / statistics.median(floor):.1f}")
 
 
 def pct(values: list[float], p: float) -> float:

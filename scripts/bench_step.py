@@ -23,10 +23,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from ab import env_for, loadavg, report, split_vs
+from ab import loadavg, report, split_vs, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = """
@@ -43,16 +42,8 @@ for _ in range(3):
 """
 
 
-def timed(argv: list[str]) -> float:
-    return timed_out(argv)[0]
-
-
-def timed_out(argv: list[str], tree: Path = ROOT) -> tuple[float, str]:
-    t = time.perf_counter()
-    out = subprocess.run(
-        argv, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env_for(tree), cwd=tree
-    )
-    return time.perf_counter() - t, out.stdout
+def wall(argv: list[str]) -> float:
+    return timed(argv)[0]
 
 
 def network_heavy(conns: int, base: Path | None, rounds: int) -> None:
@@ -62,22 +53,23 @@ def network_heavy(conns: int, base: Path | None, rounds: int) -> None:
         prog = [str(exe), str(conns)]
         stepped = [sys.executable, "-m", "tuiexplore", "step", "--auto", "--json", "--", *prog]
         if base:
-            timed_out(stepped[:-1] + ["1"], base)  # writes the baseline's bytecode caches, not counted
+            timed([*stepped[:-1], "1"], base)  # writes the baseline's bytecode caches, not counted
         strace, step, step_base = [], [], []
         for _ in range(rounds if base else 1):
-            strace.append(timed(["strace", "-f", "-o", "/dev/null", *prog]))
-            took, out = timed_out(stepped)
-            step.append(took)
+            strace.append(wall(["strace", "-f", "-o", "/dev/null", *prog]))
+            took, cpu, out = timed(stepped)
+            step.append((took, cpu))
             if base:
-                step_base.append(timed_out(stepped, base)[0])
+                step_base.append(timed(stepped, base)[:2])
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     verdicts = [e for e in events if e.get("type") == "verdict"]
     closing = {e["step"] for e in events if e.get("type") == "stop" and e.get("prediction") is not None}
     print(f"program: cycles {conns} ({len(closing)} closing calls, {len(verdicts)} verdicts), {loadavg()}")
     print(f"cycles_strace_s={statistics.median(strace):.3f}")
-    report("cycles_step_s", step, step_base)
-    per_call = [(s - statistics.median(strace)) / max(1, len(closing)) * 1000 for s in step]
-    per_call_base = [(s - statistics.median(strace)) / max(1, len(closing)) * 1000 for s in step_base]
+    report("cycles_step_s", [w for w, _ in step], [w for w, _ in step_base])
+    report("cycles_step_cpu_s", [c for _, c in step], [c for _, c in step_base])
+    per_call = [(w - statistics.median(strace)) / max(1, len(closing)) * 1000 for w, _ in step]
+    per_call_base = [(w - statistics.median(strace)) / max(1, len(closing)) * 1000 for w, _ in step_base]
     report("ms_per_closing_call", per_call, per_call_base, ".2f")
 
 
@@ -97,9 +89,9 @@ def main() -> int:
         f.write(PROGRAM)
     prog = ["/usr/bin/python3", f.name, str(n)]
     try:
-        bare = timed(prog)
-        strace = timed(["strace", "-f", "-o", "/dev/null", *prog])
-        step = timed([sys.executable, "-m", "tuiexplore", "step", "--auto", "--json", "--", *prog])
+        bare = wall(prog)
+        strace = wall(["strace", "-f", "-o", "/dev/null", *prog])
+        step = wall([sys.executable, "-m", "tuiexplore", "step", "--auto", "--json", "--", *prog])
     finally:
         os.unlink(f.name)
     print(f"program: {n} non-network syscalls + 3 loopback connections")
