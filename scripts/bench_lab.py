@@ -9,20 +9,22 @@ seed_run_s: the whole `tuiexplore run seed-rst --json` process, median of WHOLE 
 the same exchange (epoll server, client connect, a byte written, close with it unread, the
 server's epoll_wait) by an uninstrumented Python program in a fresh user+network namespace,
 alternating with it in the same run; and their ratio. Goal: seed_run_s < 0.3 s.
-Usage: scripts/bench_lab.py [RUNS [WHOLE]]   (default 20 per wire, and 10)
+With --vs DIR, the whole process is also run from DIR (a baseline checkout), alternating: A/B.
+Usage: scripts/bench_lab.py [RUNS [WHOLE]] [--vs DIR]   (default 20 per wire, and 10; RUNS 0: the whole process only)
 """
 
 from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from ab import loadavg, report, split_vs, timed  # noqa: E402
 
 from tuiexplore.lab.client import Lab  # noqa: E402
 from tuiexplore.scenarios.scenario import load  # noqa: E402
@@ -49,24 +51,23 @@ assert ep.poll(1)
 """
 
 
-def whole(argv: list[str]) -> float:
-    t = time.perf_counter()
-    subprocess.run(
-        argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)}
-    )
-    return time.perf_counter() - t
-
-
-def whole_runs(n: int) -> None:
-    """The whole process against the floor, alternating so that both see the same load."""
+def whole_runs(n: int, base: Path | None) -> None:
+    """The whole process against the floor (and the baseline's), alternating so that all see the same load."""
     unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
-    seed, floor = [], []
+    run = [sys.executable, "-m", "tuiexplore", "run", "seed-rst", "--json"]
+    for tree in [ROOT, base] if base else [ROOT]:
+        timed(run, tree)  # writes the bytecode caches, not counted
+    seed, seed_base, floor = [], [], []
     for _ in range(n):
-        seed.append(whole([sys.executable, "-m", "tuiexplore", "run", "seed-rst", "--json"]))
-        floor.append(whole([*unshare, sys.executable, "-c", FLOOR]))
-    print(f"seed_run_s={statistics.median(seed):.3f}")
+        seed.append(timed(run))
+        if base:
+            seed_base.append(timed(run, base))
+        floor.append(timed([*unshare, sys.executable, "-c", FLOOR])[0])
+    print(f"whole process, {n} runs each, {loadavg()}")
+    report("seed_run_s", [w for w, _, _ in seed], [w for w, _, _ in seed_base])
+    report("seed_run_cpu_s", [c for _, c, _ in seed], [c for _, c, _ in seed_base])
     print(f"floor_s={statistics.median(floor):.3f}")
-    print(f"seed_vs_floor_ratio={statistics.median(seed) / statistics.median(floor):.1f}")
+    print(f"seed_vs_floor_ratio={statistics.median(w for w, _, _ in seed) / statistics.median(floor):.1f}")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -103,16 +104,18 @@ def bench(wire: str, runs: int) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    n_whole = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    ready, overheads = bench("loopback", runs)
-    relay_ready, relay_overheads = bench("relay", runs)
-    print(f"lab_ready_s={statistics.median(ready):.3f}")
-    print(f"step_overhead_ms={statistics.median(overheads):.2f}")
-    print(f"relay_lab_ready_s={statistics.median(relay_ready):.3f}")
-    print(f"relay_step_overhead_ms={statistics.median(relay_overheads):.2f}")
-    print(f"relay_adds_ms_per_step={statistics.median(relay_overheads) - statistics.median(overheads):.2f}")
-    whole_runs(n_whole)
+    argv, base = split_vs(sys.argv[1:])
+    runs = int(argv[0]) if argv else 20
+    n_whole = int(argv[1]) if len(argv) > 1 else 10
+    if runs:  # 0: the whole process only
+        ready, overheads = bench("loopback", runs)
+        relay_ready, relay_overheads = bench("relay", runs)
+        print(f"lab_ready_s={statistics.median(ready):.3f}")
+        print(f"step_overhead_ms={statistics.median(overheads):.2f}")
+        print(f"relay_lab_ready_s={statistics.median(relay_ready):.3f}")
+        print(f"relay_step_overhead_ms={statistics.median(relay_overheads):.2f}")
+        print(f"relay_adds_ms_per_step={statistics.median(relay_overheads) - statistics.median(overheads):.2f}")
+    whole_runs(n_whole, base)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ Then the network-heavy one: tests/step_programs/cycles.c (built with gcc -O1, as
 their C programs) making C loopback connections, each ending in two closes (2C + 1 closing
 calls, the listener's last), under `strace -f` and under `tuiexplore step --auto --json`: the
 totals and what stepping adds per closing call. Goals: < 5 ms a closing call, C=200 in < 3 s.
-Usage: scripts/bench_step.py [N [C]]   (default 100000 and 200)
+With --vs DIR (a baseline checkout) the stepped cycles run ROUNDS times (default 3) from this
+tree and from DIR in turn: A/B, alternating; the figures are medians.
+Usage: scripts/bench_step.py [N [C]] [--vs DIR [--rounds ROUNDS]]   (default 100000 and 200)
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from ab import loadavg, report, split_vs, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = """
@@ -38,42 +42,46 @@ for _ in range(3):
 """
 
 
-def timed(argv: list[str]) -> float:
-    return timed_out(argv)[0]
+def wall(argv: list[str]) -> float:
+    return timed(argv)[0]
 
 
-def timed_out(argv: list[str]) -> tuple[float, str]:
-    t = time.perf_counter()
-    out = subprocess.run(
-        argv,
-        check=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    return time.perf_counter() - t, out.stdout
-
-
-def network_heavy(conns: int) -> None:
+def network_heavy(conns: int, base: Path | None, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as d:
         exe = Path(d) / "cycles"
         subprocess.run(["gcc", "-O1", "-o", str(exe), str(ROOT / "tests" / "step_programs" / "cycles.c")], check=True)
         prog = [str(exe), str(conns)]
-        strace = timed(["strace", "-f", "-o", "/dev/null", *prog])
-        step, out = timed_out([sys.executable, "-m", "tuiexplore", "step", "--auto", "--json", "--", *prog])
+        stepped = [sys.executable, "-m", "tuiexplore", "step", "--auto", "--json", "--", *prog]
+        if base:
+            timed([*stepped[:-1], "1"], base)  # writes the baseline's bytecode caches, not counted
+        strace, step, step_base = [], [], []
+        for _ in range(rounds if base else 1):
+            strace.append(wall(["strace", "-f", "-o", "/dev/null", *prog]))
+            took, cpu, out = timed(stepped)
+            step.append((took, cpu))
+            if base:
+                step_base.append(timed(stepped, base)[:2])
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     verdicts = [e for e in events if e.get("type") == "verdict"]
     closing = {e["step"] for e in events if e.get("type") == "stop" and e.get("prediction") is not None}
-    print(f"program: cycles {conns} ({len(closing)} closing calls, {len(verdicts)} verdicts)")
-    print(f"cycles_strace_s={strace:.3f}")
-    print(f"cycles_step_s={step:.3f}")
-    print(f"ms_per_closing_call={(step - strace) / max(1, len(closing)) * 1000:.2f}")
+    print(f"program: cycles {conns} ({len(closing)} closing calls, {len(verdicts)} verdicts), {loadavg()}")
+    print(f"cycles_strace_s={statistics.median(strace):.3f}")
+    report("cycles_step_s", [w for w, _ in step], [w for w, _ in step_base])
+    report("cycles_step_cpu_s", [c for _, c in step], [c for _, c in step_base])
+    per_call = [(w - statistics.median(strace)) / max(1, len(closing)) * 1000 for w, _ in step]
+    per_call_base = [(w - statistics.median(strace)) / max(1, len(closing)) * 1000 for w, _ in step_base]
+    report("ms_per_closing_call", per_call, per_call_base, ".2f")
 
 
 def main() -> int:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    conns = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    argv, base = split_vs(sys.argv[1:])
+    rounds = 3
+    if "--rounds" in argv:
+        i = argv.index("--rounds")
+        rounds = int(argv[i + 1])
+        argv = argv[:i] + argv[i + 2 :]
+    n = int(argv[0]) if argv else 100_000
+    conns = int(argv[1]) if len(argv) > 1 else 200
     if not shutil.which("strace"):
         print("bench_step: strace is not installed (scripts/setup.sh test installs it)", file=sys.stderr)
         return 1
@@ -81,9 +89,9 @@ def main() -> int:
         f.write(PROGRAM)
     prog = ["/usr/bin/python3", f.name, str(n)]
     try:
-        bare = timed(prog)
-        strace = timed(["strace", "-f", "-o", "/dev/null", *prog])
-        step = timed([sys.executable, "-m", "tuiexplore", "step", "--auto", "--json", "--", *prog])
+        bare = wall(prog)
+        strace = wall(["strace", "-f", "-o", "/dev/null", *prog])
+        step = wall([sys.executable, "-m", "tuiexplore", "step", "--auto", "--json", "--", *prog])
     finally:
         os.unlink(f.name)
     print(f"program: {n} non-network syscalls + 3 loopback connections")
@@ -91,7 +99,7 @@ def main() -> int:
     print(f"strace_s={strace:.3f}")
     print(f"step_s={step:.3f}")
     print(f"step_vs_strace_ratio={step / strace:.2f}")
-    network_heavy(conns)
+    network_heavy(conns, base, rounds)
     return 0
 
 

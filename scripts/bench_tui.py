@@ -5,13 +5,16 @@ key_to_packet: over STEPS manual steps (client write "x", which puts a data pack
 on the wire), the time from the key reaching the app to the first frame composed with the
 packet's row in the table (headless Textual, real lab). first_frame: from spawning `python` to the
 first frame the app composes (headless driver), and keys_frame to the first with the footer's keys;
-median of RUNS launches.
-Usage: scripts/bench_tui.py [STEPS] [RUNS]    Goals: p95 < 50 ms, first frame < 1.0 s.
+median of RUNS launches. With --vs DIR (a baseline checkout), ROUNDS rounds (default 3) measure
+this tree and DIR in turn, each in a process of its own: A/B, alternating.
+Usage: scripts/bench_tui.py [STEPS] [RUNS] [--vs DIR [--rounds ROUNDS]]
+Goals: key to packet p95 < 16.7 ms (one 60 Hz frame), first frame < 0.25 s, on an idle machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -19,8 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+from ab import env_for, loadavg, split_vs
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+TREE = Path(os.environ.get("BENCH_TREE", ROOT))  # whose tuiexplore is measured (--vs runs the baseline's)
+sys.path.insert(0, str(TREE))
 
 import tuiexplore.tui  # noqa: E402, F401 - sets Textual's frame rate before Textual is imported
 
@@ -117,32 +123,76 @@ async def key_to_packet(steps: int) -> list[float]:
 
 def first_frame(runs: int) -> list[tuple[float, float]]:
     """(first frame, first frame with keys) per launch, in seconds from spawning python."""
-    # With PYTHONDONTWRITEBYTECODE (set on some machines) every launch would compile each module
-    # changed since its .pyc: an installed app compiles once. One launch first writes the caches.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = []
-    for i in range(runs + 1):
+    for i in range(runs + 1):  # the first launch writes the bytecode caches (env_for)
         t0 = time.time()
-        cmd = [sys.executable, "-c", FIRST_FRAME, str(t0), str(ROOT)]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+        cmd = [sys.executable, "-c", FIRST_FRAME, str(t0), str(TREE)]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env_for(TREE), cwd=TREE)
         first, keys = map(float, p.stdout.split()[-2:])
         if i:
             out.append((first, keys))
     return out
 
 
-def main() -> None:
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+def measure(steps: int, runs: int) -> dict[str, list[float]]:
     k = asyncio.run(key_to_packet(steps))
     launches = first_frame(runs)
-    f, fk = [a for a, _ in launches], [b for _, b in launches]
-    print(f"{'measure':<22} {'n':>4} {'median':>9} {'p95':>9} {'max':>9}")
+    return {"key": k, "first": [a for a, _ in launches], "keys": [b for _, b in launches]}
+
+
+def table(m: dict[str, list[float]], label: str = "") -> None:
+    k, f, fk = m["key"], m["first"], m["keys"]
+    print(f"{'measure' + label:<22} {'n':>4} {'median':>9} {'p95':>9} {'max':>9}")
     print(f"{'key_to_packet (ms)':<22} {len(k):>4} {statistics.median(k):>9.1f} {pct(k, 95):>9.1f} {max(k):>9.1f}")
     print(f"{'first_frame (s)':<22} {len(f):>4} {statistics.median(f):>9.3f} {pct(f, 95):>9.3f} {max(f):>9.3f}")
     print(f"{'keys_frame (s)':<22} {len(fk):>4} {statistics.median(fk):>9.3f} {pct(fk, 95):>9.3f} {max(fk):>9.3f}")
-    print(f"key_to_packet_p95_ms={pct(k, 95):.1f}")
-    print(f"first_frame_s={statistics.median(f):.3f}")
+
+
+def ab(steps: int, runs: int, rounds: int, base: Path) -> None:
+    """Each round measures this tree, then the baseline, each in a fresh process."""
+    got: dict[Path, list[dict[str, list[float]]]] = {ROOT: [], base: []}
+    for _ in range(rounds):
+        for tree in (ROOT, base):
+            env = {**env_for(tree), "BENCH_TREE": str(tree)}
+            cmd = [sys.executable, __file__, str(steps), str(runs), "--samples"]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tree, check=True)
+            got[tree].append(json.loads(p.stdout.splitlines()[-1]))
+    pooled = {t: {k: [x for r in got[t] for x in r[k]] for k in ("key", "first", "keys")} for t in got}
+    table(pooled[ROOT], " (A: this tree)")
+    table(pooled[base], f" (B: {base})")
+    a_p95, b_p95 = [pct(r["key"], 95) for r in got[ROOT]], [pct(r["key"], 95) for r in got[base]]
+    a_first, b_first = [statistics.median(r["first"]) for r in got[ROOT]], [statistics.median(r["first"]) for r in got[base]]
+    print(f"{rounds} rounds, A then B, {loadavg()}")
+    print(f"key_to_packet_p95_ms={pct(pooled[ROOT]['key'], 95):.1f}")
+    print(f"key_to_packet_p95_ms_base={pct(pooled[base]['key'], 95):.1f}")
+    print(f"key_to_packet_p95_ab_ratio={statistics.median(a / b for a, b in zip(a_p95, b_p95, strict=True)):.2f}")
+    print(f"first_frame_s={statistics.median(pooled[ROOT]['first']):.3f}")
+    print(f"first_frame_s_base={statistics.median(pooled[base]['first']):.3f}")
+    print(f"first_frame_ab_ratio={statistics.median(a / b for a, b in zip(a_first, b_first, strict=True)):.2f}")
+
+
+def main() -> None:
+    argv, base = split_vs(sys.argv[1:])
+    rounds = 3
+    if "--rounds" in argv:
+        i = argv.index("--rounds")
+        rounds = int(argv[i + 1])
+        argv = argv[:i] + argv[i + 2 :]
+    samples = "--samples" in argv  # one side of an A/B round: the raw figures, as JSON
+    argv = [a for a in argv if a != "--samples"]
+    steps = int(argv[0]) if argv else 100
+    runs = int(argv[1]) if len(argv) > 1 else 5
+    if base is not None:
+        ab(steps, runs, rounds, base)
+        return
+    m = measure(steps, runs)
+    if samples:
+        print(json.dumps(m))
+        return
+    table(m)
+    print(loadavg())
+    print(f"key_to_packet_p95_ms={pct(m['key'], 95):.1f}")
+    print(f"first_frame_s={statistics.median(m['first']):.3f}")
 
 
 if __name__ == "__main__":

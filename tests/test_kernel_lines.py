@@ -1,7 +1,9 @@
 """Kernel-dependent expectations ([[expect]] kernel = ...), and a guest lab's processes."""
 
 import os
+import subprocess
 
+import psutil
 import pytest
 
 from tuiexplore.domain import ActorInventory
@@ -50,7 +52,13 @@ def test_zero_window_close_states_both_kernel_lines():
 def test_a_guest_labs_pids_are_not_looked_up_on_the_host():
     inv = {"client": ActorInventory(pid=os.getpid())}
     assert process_names(inv, guest=True) == {os.getpid(): "guest process"}
-    assert process_names(inv)[os.getpid()] != "guest process"
+    assert process_names(inv)[os.getpid()] == psutil.Process().name()
+
+
+def test_a_process_gone_is_named_so():
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    assert process_names({"client": ActorInventory(pid=dead.pid)}) == {dead.pid: "(gone)"}
 
 
 def test_each_side_of_a_kernel_comparison_names_its_own_tcp_c(tmp_path):

@@ -7,9 +7,10 @@ contract does not name (raw frame bytes, explanations) stay on the dataclass for
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from tuiexplore.lab.codec import to_data
 from tuiexplore.safetext import json_line
 from tuiexplore.tcpdump import frame_options
 
@@ -21,7 +22,7 @@ class Event:
     t: float
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"type": self.type, **asdict(self)}
+        d = {"type": self.type, **to_data(self)}
         for k in self.internal:
             d.pop(k, None)
         d["t"] = round(self.t, 6)
@@ -204,7 +205,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 def to_wire(event: Event) -> str:
     """Everything, internal fields included, for the agent -> client pipe."""
-    d = asdict(event)
+    d = to_data(event)
     d["type"] = event.type
     if isinstance(event, PacketEvent):
         d["raw"] = event.raw.hex()

@@ -10,20 +10,16 @@ source in the user's cache directory, so the slow path (an xz tarball: ~10 s) ru
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import lzma
 import os
 import platform
 import re
-import tarfile
 import tempfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuiexplore.files import FileError, open_input, read_regular
+from tuiexplore.files import FileError, read_regular
 from tuiexplore.kernel.excerpt import Excerpt, bundled, extract, locate
 from tuiexplore.safetext import terminal
 
@@ -32,7 +28,6 @@ TCP_C = "net/ipv4/tcp.c"
 # What is read of a source, at most: tcp.c is ~150 KB in every kernel so far, its Makefile ~70 KB.
 TCP_C_MAX = 4 * 1024 * 1024
 MAKEFILE_MAX = 1024 * 1024
-HEADER_MAX = 1024 * 1024  # a tar member's pax or long-name record (a few hundred bytes in practice)
 CACHE_FORMAT = 2  # the extract cache's layout; another version's files are not read
 CACHE_MAX = 4 * 1024 * 1024
 TARBALL = re.compile(r"linux(-source)?-[\w.+~-]*\.tar(\.(xz|gz|bz2|zst))?$")
@@ -96,49 +91,11 @@ def read_tree(path: str) -> tuple[str, str] | None:
 
 def read_tarball(path: str) -> tuple[str, str] | None:
     """Stream the tarball once, keeping only the top Makefile and net/ipv4/tcp.c."""
-    makefile = tcp = None
-    with tarfile.open(fileobj=open_input(path), mode="r|*", tarinfo=_BoundedInfo) as tar:
-        for member in tar:
-            parts = member.name.split("/", 1)
-            rel = parts[1] if len(parts) == 2 else ""
-            if rel == "Makefile" and makefile is None:
-                makefile = _member(tar, member, path, MAKEFILE_MAX, "a kernel Makefile")
-            elif rel == TCP_C:
-                tcp = _member(tar, member, path, TCP_C_MAX, TCP_C)
-                break  # Makefile sorts before net/ in every kernel tarball
-    return (_version(makefile or ""), tcp) if tcp is not None else None
+    from tuiexplore.kernel import tarball  # tarfile and its codecs: only when there is a tarball to read
 
-
-class _BoundedInfo(tarfile.TarInfo):
-    """tarfile reads a pax or GNU long-name header record whole into memory: its size is checked
-    first (a 200 KB tar.gz with a 200 MB pax record took 850 MB)."""
-
-    def _proc_pax(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
-        self._bound()
-        return super()._proc_pax(tarfile)  # type: ignore[misc]  # tarfile's private hook: typeshed omits it
-
-    def _proc_gnulong(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
-        self._bound()
-        return super()._proc_gnulong(tarfile)  # type: ignore[misc]  # tarfile's private hook: typeshed omits it
-
-    def _bound(self) -> None:
-        if self.size > HEADER_MAX:
-            raise tarfile.HeaderError(f"a {self.size}-byte header record, more than {HEADER_MAX}")
-
-
-def _member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, limit: int, what: str) -> str:
-    """One member's text: a regular file within ``limit``, checked on its header before a byte
-    is read, and again while reading."""
-    where = f"{terminal(path)}: {terminal(member.name)}"
-    if not member.isreg():
-        kinds = ((member.isdir, "a directory"), (member.isfifo, "a FIFO"), (member.issym, "a symbolic link"))
-        kind = next((k for test, k in kinds if test()), "a link or a device")
-        raise FileError(f"{where} is {kind}, not a regular file")
-    f = tar.extractfile(member)
-    data = f.read(limit + 1) if f is not None and member.size <= limit else b"x" * (limit + 1)
-    if len(data) > limit:
-        raise FileError(f"{where}: larger than {limit} bytes, the limit for {what}")
-    return _text(data)
+    wanted = {"Makefile": (MAKEFILE_MAX, "a kernel Makefile"), TCP_C: (TCP_C_MAX, TCP_C)}
+    got = tarball.read_members(path, wanted)
+    return (_version(_text(got.get("Makefile", b""))), _text(got[TCP_C])) if TCP_C in got else None
 
 
 def _text(data: bytes) -> str:
@@ -151,6 +108,8 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def _cache_file(path: str, env: Mapping[str, str] | None) -> Path:
+    import hashlib  # here: OpenSSL's load is a cost for every run, and most machines have no source to cache
+
     st = os.stat(path)
     key = hashlib.sha256(f"{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
     return cache_dir(env) / f"tcp_close-v{CACHE_FORMAT}-{key}.json"
@@ -209,7 +168,7 @@ def load(found: Found, env: Mapping[str, str] | None = None) -> Excerpt | None:
         if found.how == "--kernel-src":
             raise SourceError(str(exc)) from None
         return None
-    except (OSError, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
+    except (OSError, EOFError) as exc:  # a bad tarball too (kernel/tarball.py)
         if found.how == "--kernel-src":
             raise SourceError(f"{terminal(path)}: cannot read it ({exc})") from None
         return None

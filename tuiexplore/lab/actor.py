@@ -256,7 +256,12 @@ def _printable(data: bytes) -> str:
 
 
 def main() -> None:
-    name, parent = sys.argv[1], int(sys.argv[2])
+    run(sys.argv[1], int(sys.argv[2]))
+
+
+def run(name: str, parent: int) -> None:
+    """Serve the agent ``parent`` on stdin/stdout until it is gone (as a process of its own, or
+    forked from the agent: lab/forked.py)."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the agent died before we could ask to die with it
         os._exit(1)

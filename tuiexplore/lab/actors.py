@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab.codec import encode
+from tuiexplore.lab.forked import Forked
 from tuiexplore.lab.protocol import ActorReply, ActorRequest, Command, decode_actor_reply
+from tuiexplore.procwait import wait_exit
 
 
 # -- what the agent's one inbox carries --------------------------------------------------------
@@ -88,29 +90,38 @@ class ScriptedActor(Actor):
 
     def __init__(self, name: str, post: Post, env: dict[str, str] | None = None) -> None:
         """``env``: more environment for the process (on the relay's wire, its side's addresses)."""
-        env = {**os.environ, **(env or {})}
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        # Spawned from the agent's main thread: PR_SET_PDEATHSIG fires when the creating *thread* ends.
-        self.proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "tuiexplore.lab.actor", name, str(os.getpid())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            text=True,
-            bufsize=1,
-        )
+        # Made from the agent's main thread: PR_SET_PDEATHSIG fires when the creating *thread* ends.
+        self.proc: subprocess.Popen | Forked
+        if env is None and threading.active_count() == 1:
+            self.proc = Forked(name)  # the agent's own imports: no interpreter to start
+        else:  # another thread could hold a lock for ever in a fork; an environment of its own
+            env = {**os.environ, **(env or {})}
+            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "tuiexplore.lab.actor", name, str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                text=True,
+                bufsize=1,
+            )
         super().__init__(name, self.proc.pid)
         assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPEs
         self._stdin, self._stdout = self.proc.stdin, self.proc.stdout
-        threading.Thread(target=self._read, args=(post,), daemon=True).start()
+        self._post = post
+        self._reader: threading.Thread | None = None  # started by the first send: until then the
+        # agent may still fork the next actor, which it does only while it has one thread
 
-    def _read(self, post: Post) -> None:
+    def _read(self) -> None:
         for line in self._stdout:
-            post(FromActor(self.name, decode_actor_reply(line)))
-        post(ActorGone(self.name))
+            self._post(FromActor(self.name, decode_actor_reply(line)))
+        self._post(ActorGone(self.name))
 
     def send(self, req: ActorRequest) -> None:
+        if self._reader is None:  # every reply comes after a request
+            self._reader = threading.Thread(target=self._read, daemon=True)
+            self._reader.start()
         try:
             self._stdin.write(encode(req) + "\n")
             self._stdin.flush()
@@ -119,7 +130,7 @@ class ScriptedActor(Actor):
 
     def reap(self, timeout: float) -> None:
         try:
-            self.proc.wait(timeout=timeout)
+            wait_exit(self.proc, timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
@@ -127,7 +138,7 @@ class ScriptedActor(Actor):
         if self.proc.poll() is None:
             self.proc.kill()
         try:
-            self.proc.wait(timeout=2)
+            wait_exit(self.proc, 2)
         except subprocess.TimeoutExpired:
             pass
 

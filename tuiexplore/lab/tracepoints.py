@@ -203,15 +203,18 @@ class Tracer:
         if hasattr(self, "_marker"):
             os.close(self._marker)
             del self._marker
-        for rel in ("events/sock/inet_sock_set_state/enable", "events/tcp/tcp_send_reset/enable"):
+        try:
+            os.rmdir(self._dir)  # turns its events off on the way: one wait for the kernel, not three
+        except OSError:  # a kernel that wants them off first: off, then removed
+            for rel in ("events/sock/inet_sock_set_state/enable", "events/tcp/tcp_send_reset/enable"):
+                try:
+                    self._write(rel, "0")
+                except OSError:
+                    pass
             try:
-                self._write(rel, "0")
+                os.rmdir(self._dir)
             except OSError:
                 pass
-        try:
-            os.rmdir(self._dir)
-        except OSError:
-            pass
         for fd in self._wake:
             os.close(fd)
         self._wake = ()

@@ -18,6 +18,7 @@ from typing import IO
 from tuiexplore.lab.codec import encode
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.tracepoints import PREFIX, TRACEFS_PATHS
+from tuiexplore.procwait import wait_exit
 
 
 class Transport(ABC):
@@ -89,7 +90,7 @@ class AgentProcess(Transport):
         if line:
             return line
         try:
-            rc = self._proc.wait(timeout=1)  # its stdout just closed: it is exiting or gone
+            rc = wait_exit(self._proc, 1)  # its stdout just closed: it is exiting or gone
         except subprocess.TimeoutExpired:
             return ""
         if rc < 0:
@@ -101,11 +102,11 @@ class AgentProcess(Transport):
         try:
             if proc.poll() is None:
                 self.send_line(quit_line)
-                proc.wait(timeout=5)
+                wait_exit(proc, 5)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=3)
+                wait_exit(proc, 3)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

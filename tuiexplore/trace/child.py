@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tuiexplore.procwait import wait_exit
 from tuiexplore.timeline import Event, from_wire, to_wire
 from tuiexplore.trace.events import register_wire_types
 from tuiexplore.trace.launch import Untraceable
@@ -202,7 +203,7 @@ class ChildStepper:
         if self.proc is None:
             return None
         try:
-            self.proc.wait(timeout)
+            wait_exit(self.proc, timeout)
         except subprocess.TimeoutExpired:
             return self.proc.pid
         return None

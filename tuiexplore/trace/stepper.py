@@ -204,6 +204,8 @@ class Stepper:
                 self.idle.terminated_at = now
                 self.end_programs("still running after SIGTERM", signal.SIGKILL)
             return
+        if now - self.last_activity < IDLE_S:
+            return  # not idle long enough to ask /proc about every program, as each tick would
         blocked = self.idle.check(now, self.last_activity, self.still_running())
         if blocked:
             self.idle.terminated_at = now
