@@ -42,10 +42,12 @@ def test_with_another_thread_running_the_actor_is_a_fresh_interpreter():
     replies: queue.Queue = queue.Queue()
     a = ScriptedActor("client", replies.put)
     try:
-        assert "tuiexplore.lab.actor client" in cmdline(a.pid)
         a.send(ActorRequest(1, "inspect", {}))
         got = replies.get(timeout=30)
         assert isinstance(got, FromActor) and isinstance(got.reply, Sockets) and got.reply.pid == a.pid
+        # Only once it has answered: Popen returns when exec closes its error pipe, which is before
+        # the new image's arguments are set up, so /proc/PID/cmdline can still read empty then.
+        assert "tuiexplore.lab.actor client" in cmdline(a.pid)
     finally:
         stop.set()
         a.kill()
