@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from tuiexplore.domain import SocketRow
+from tuiexplore.lab import inkernel
 from tuiexplore.lab.calls import (
     SHUTDOWN_HOW,
     SIOCINQ,
@@ -234,8 +235,9 @@ class Actor:
                 continue
             running = req.id
             done = threading.Event()
-            threading.Thread(target=self.execute, args=(req, done, busy), daemon=True).start()
-            if not done.wait(req.block_s):
+            worker = threading.Thread(target=self.execute, args=(req, done, busy), daemon=True)
+            worker.start()
+            if not done.wait(req.block_s) and inkernel.blocked(worker.native_id, done):
                 self.send(Blocked(req.id, time.time()))
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tuiexplore.domain import ActorInventory
+from tuiexplore.lab import inkernel
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, ActorGone, Actors, FromActor, FromClient, InboxItem
 from tuiexplore.lab.attribution import Attribution
@@ -81,7 +82,9 @@ class Inbox:
         """Send one request and wait for its first answer (None: the actor said nothing in time)."""
         req = proto.ActorRequest(next(self.req_ids), call, args, block_s)
         a.send(req)
-        self.pump(lambda: req.id in self.replies or not a.alive, time.time() + block_s + ANSWER_S)
+        # The actor asks the kernel whether a call past block_s sleeps in it (lab/inkernel.py).
+        bound = block_s + inkernel.BOUND_S + ANSWER_S
+        self.pump(lambda: req.id in self.replies or not a.alive, time.time() + bound)
         return req, self.replies.pop(req.id, None)
 
     def inspect_all(self) -> dict[str, ActorInventory]:
