@@ -43,3 +43,19 @@ def test_more_than_one_read_from_a_stream(tmp_path):
     path = tmp_path / "synthetic"
     path.write_bytes(VARIANTS["synthetic-20k"]())
     check("synthetic-20k", stories(path, dribble=65521))
+
+
+def test_address_names_come_from_a_bounded_cache(monkeypatch):
+    from test_watch import _v4, _v6
+
+    from tuiexplore.watch import packet
+
+    monkeypatch.setattr(packet, "MAX_NAMES", 4)
+    monkeypatch.setattr(packet, "_NAMES", {})
+    for _ in range(2):
+        for i in range(10):
+            p4 = packet.parse_ip(0.0, _v4(1000 + i, 80, src=f"10.0.0.{i}", dst="10.0.1.1"))
+            p6 = packet.parse_ip(0.0, _v6(2000 + i, 80, src=f"2001:db8::{i + 1}", dst="::ffff:10.0.1.1"))
+            assert p4 is not None and p6 is not None
+            assert (p4.src, p4.dst, p6.src, p6.dst) == (f"10.0.0.{i}", "10.0.1.1", f"2001:db8::{i + 1}", "10.0.1.1")
+            assert len(packet._NAMES) <= 4
