@@ -56,7 +56,7 @@ def tree_env(tree: Path) -> dict[str, str]:
 def start_capture(tree: Path, tmp: str, name: str, duration: float) -> tuple[subprocess.Popen, subprocess.Popen]:
     env = tree_env(tree)
     w = subprocess.Popen(
-        [sys.executable, "-m", "tuiexplore", "watch", "--json", "--no-trace", "--port", str(PORT), "--duration", str(duration)],
+        [sys.executable, "-P", "-m", "tuiexplore", "watch", "--json", "--no-trace", "--port", str(PORT), "--duration", str(duration)],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -159,7 +159,7 @@ def read_rates(trees: list[Path], pcap: str, reads: int) -> tuple[dict[Path, dic
         for tree in trees:
             t0 = time.perf_counter()
             res = subprocess.run(
-                [sys.executable, "-m", "tuiexplore", "watch", "--json", "-r", pcap],
+                [sys.executable, "-P", "-m", "tuiexplore", "watch", "--json", "-r", pcap],
                 capture_output=True,
                 text=True,
                 env=tree_env(tree),
@@ -207,7 +207,7 @@ def main() -> None:
         pcap = f"{tmp}/synth.pcap"
         n = synth_pcap(pcap, 1_000_000)
         res = subprocess.run(
-            [sys.executable, "-m", "tuiexplore", "watch", "--json", "-r", pcap],
+            [sys.executable, "-P", "-m", "tuiexplore", "watch", "--json", "-r", pcap],
             capture_output=True,
             text=True,
             env=tree_env(ROOT),
