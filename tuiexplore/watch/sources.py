@@ -23,6 +23,7 @@ from tuiexplore.safetext import terminal
 from tuiexplore.watch import bpf
 from tuiexplore.watch.pcapng import PcapngError, PcapngReader
 from tuiexplore.watch.pcapread import LINKTYPES, Batch, Buffer, PcapRecords, Readable, link_offset
+from tuiexplore.watch.ring import BLOCK, BLOCKS, Ring
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -53,6 +54,7 @@ class LiveSource:
         self.dropped = 0
         self.spec = spec
         self.socks: list[socket.socket] = []
+        self.rings: list[Ring | None] = []  # each socket's receive ring, None where the kernel refused one
         names = dict((name, idx) for idx, name in socket.if_nameindex())
         for name in ifaces:
             if name not in names:
@@ -66,6 +68,25 @@ class LiveSource:
         self._buf = bytearray(bpf.SNAPLEN)
 
     def _open(self, iface: str | None) -> socket.socket:
+        s = self._socket()
+        try:
+            self.rings.append(Ring(s))
+            return self._bind(s, iface)
+        except OSError as exc:
+            s.close()  # a ring half made would keep the packets recvmsg waits for: a new socket
+            self.rings.append(None)
+            self.notes.append(f"no receive ring ({exc.strerror}): packets are read with one recvmsg each")
+        s = self._socket()
+        try:
+            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, BUFFER)
+        except OSError:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
+            got = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            self.notes.append(f"capture buffer {got // 1024} KiB (net.core.rmem_max caps it without root)")
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        return self._bind(s, iface)
+
+    def _socket(self) -> socket.socket:
         try:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
         except PermissionError:
@@ -75,13 +96,9 @@ class LiveSource:
             ) from None
         # The filter goes on before bind(): nothing unfiltered is queued in between.
         bpf.attach(s, self.program)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, BUFFER)
-        except OSError:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
-            got = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-            self.notes.append(f"capture buffer {got // 1024} KiB (net.core.rmem_max caps it without root)")
-        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        return s
+
+    def _bind(self, s: socket.socket, iface: str | None) -> socket.socket:
         if iface:  # unbound, a packet socket hears every interface (its protocol came with socket())
             try:
                 s.bind((iface, ETH_P_ALL))
@@ -110,8 +127,12 @@ class LiveSource:
                 yield None
                 continue
             out: Batch = []
-            for s in ready:
-                assert isinstance(s, socket.socket)  # the pipe (an int) ended the loop above
+            for s, ring in zip(self.socks, self.rings, strict=True):
+                if s not in ready:
+                    continue
+                if ring is not None:
+                    ring.drain(out)
+                    continue
                 for _ in range(256):  # drain a batch per select: one syscall per packet, not two
                     try:
                         n, anc, _flags, _addr = s.recvmsg_into([buf], 64)
@@ -138,7 +159,16 @@ class LiveSource:
     def stop(self) -> None:
         os.write(self._wr, b"x")
 
+    def reading(self) -> str:
+        """How packets reach us, for the user: the ring or a system call each."""
+        if all(r is not None for r in self.rings):
+            return f"read through a {BLOCK * BLOCKS >> 20} MiB TPACKET_V3 ring"
+        return "read with recvmsg" if not any(self.rings) else "read through a TPACKET_V3 ring and with recvmsg"
+
     def close(self) -> None:
+        for ring in self.rings:
+            if ring is not None:
+                ring.close()
         for s in self.socks:
             s.close()
         for fd in (self._rd, self._wr):
