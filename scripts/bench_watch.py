@@ -56,7 +56,19 @@ def tree_env(tree: Path) -> dict[str, str]:
 def start_capture(tree: Path, tmp: str, name: str, duration: float) -> tuple[subprocess.Popen, subprocess.Popen]:
     env = tree_env(tree)
     w = subprocess.Popen(
-        [sys.executable, "-P", "-m", "tuiexplore", "watch", "--json", "--no-trace", "--port", str(PORT), "--duration", str(duration)],
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "tuiexplore",
+            "watch",
+            "--json",
+            "--no-trace",
+            "--port",
+            str(PORT),
+            "--duration",
+            str(duration),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

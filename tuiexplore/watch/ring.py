@@ -17,10 +17,15 @@ PACKET_RX_RING = 5
 PACKET_VERSION = 10
 TPACKET_V3 = 2
 TP_STATUS_KERNEL, TP_STATUS_USER = 0, 1
-BLOCK = 1 << 20  # a block holds any packet lo can carry (64 KiB) whole
-BLOCKS = 16  # 16 MiB: half a second of 50k small packets a second with the reader stalled
+BLOCK = 1 << 18  # a block holds any packet lo can carry (64 KiB) whole
+# A block is handed over when full or RETIRE_MS after it was opened, full or not: 64 blocks keep
+# the packets of a reader stalled for 3.2 s at any rate up to the one that fills them (16 MiB:
+# about 2 s of 50k small packets a second). 16 blocks of 20 ms dropped packets at 22k a second
+# with the reader starved by other work for a third of a second. The blocks, once written, are
+# resident: they are the capture's memory.
+BLOCKS = 64
 FRAME = 1 << 11  # only sizes the kernel's frame count; TPACKET_V3 packs packets of any length
-RETIRE_MS = 20  # a block with packets is handed over at most this late: the screen follows
+RETIRE_MS = 50  # a block with packets is handed over at most this late: the screen follows
 _REQ = struct.Struct("7I")  # struct tpacket_req3
 _BLOCK_HDR = struct.Struct("III")  # tpacket_hdr_v1: block_status, num_pkts, offset_to_first_pkt (at 8)
 _PKT_HDR = struct.Struct("IIIIIIHH")  # tpacket3_hdr: next_offset, sec, nsec, snaplen, len, status, mac, net
