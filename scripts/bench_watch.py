@@ -1,7 +1,8 @@
 """Watch mode's cost, against tcpdump on the same traffic, in a private network namespace.
 
 1. burst: 20k small segments (32 bytes, TCP_NODELAY + MSG_EOR) as fast as one client writes;
-2. paced: 50k packets/s on lo for 2 s (data and ACKs together, paced on lo's own tx counter);
+2. paced: 50k packets/s on lo for 2 s (data and ACKs together, paced on lo's own tx counter, three
+   writer processes with MSS-sized segments);
 3. read: the paced run's pcap (tcpdump's, Ethernet on lo) read by ``watch --json -r`` and by
    ``tcpdump -nn -r`` (to /dev/null), alternating, READS times each: frames/s of the whole
    process (start-up included) and of watch's capture loop (frames / its ``run_cpu_s``);
@@ -38,6 +39,7 @@ PPS = 50_000
 PACED_S = 2.0
 MSG_EOR = 0x80
 MSS = 88  # TCP_MIN_MSS: the smallest segments the kernel makes
+WRITERS = 3
 
 
 def lo_tx() -> int:
@@ -92,42 +94,58 @@ def finish(w: subprocess.Popen, t: subprocess.Popen) -> dict:
 
 
 def traffic(paced: bool) -> int:
-    """Returns the packets lo carried."""
+    """Returns the packets lo carried. Paced, WRITERS connections share the rate, each written by a
+    process of its own (on a shared machine one process alone gets too little of the CPU)."""
     lst = socket.socket()
     lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lst.bind(("127.0.0.1", PORT))
     lst.listen()
     before = lo_tx()
-    c = socket.socket()
-    if paced:  # small segments, one a skb (lo's gso_max_segs is 1): many packets a write, cheap to send
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, MSS)
-    c.connect(("127.0.0.1", PORT))
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    a, _ = lst.accept()
-    reader = os.fork()  # the receiving end in its own process: no lock shared with the writer
-    if reader == 0:
-        c.close()  # or the connection would never end: this copy of the writer's socket stays open
-        while a.recv(65536):
-            pass
-        os._exit(0)
-    a.close()
-    payload = b"x" * 32
-    if paced:
-        t0 = time.monotonic()
-        while (elapsed := time.monotonic() - t0) < PACED_S:
-            behind = PPS * elapsed - (lo_tx() - before)
-            if behind > 0:  # each segment comes with, often, an ACK: close the gap by half
-                c.sendall(b"x" * (MSS * min(1000, int(behind) // 2 + 1)))
-            else:
-                time.sleep(0.0005)
-    else:
-        for _ in range(SEGMENTS):
-            c.sendmsg([payload], [], MSG_EOR)
-    c.close()
-    os.waitpid(reader, 0)
+    pairs = []
+    for _ in range(WRITERS if paced else 1):
+        c = socket.socket()
+        if paced:  # small segments, one a skb (lo's gso_max_segs is 1): many packets a write, cheap to send
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, MSS)
+        c.connect(("127.0.0.1", PORT))
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pairs.append((c, lst.accept()[0]))
+    children = []
+    for c, a in pairs:
+        for end in (a, c):  # the receiving end and the writer, each in its own process
+            pid = os.fork()
+            if pid == 0:
+                for other in {x for pair in pairs for x in pair} - {end}:
+                    other.close()  # or a connection would never end: a copy of its socket stays open
+                if end is a:
+                    while a.recv(65536):
+                        pass
+                else:
+                    write(c, paced, before)
+                os._exit(0)
+            children.append(pid)
+    for c, a in pairs:
+        c.close()
+        a.close()
+    for pid in children:
+        os.waitpid(pid, 0)
     lst.close()
     time.sleep(0.5)
     return lo_tx() - before
+
+
+def write(c: socket.socket, paced: bool, before: int) -> None:
+    if not paced:
+        payload = b"x" * 32
+        for _ in range(SEGMENTS):
+            c.sendmsg([payload], [], MSG_EOR)
+        return
+    t0 = time.monotonic()
+    while (elapsed := time.monotonic() - t0) < PACED_S:
+        behind = PPS * elapsed - (lo_tx() - before)
+        if behind > 0:  # each segment comes with, often, an ACK; the other writers close the gap too
+            c.sendall(b"x" * (MSS * min(1000, int(behind) // (2 * WRITERS) + 1)))
+        else:
+            time.sleep(0.0005)
 
 
 def _connection(n: int) -> list[bytes]:
