@@ -193,7 +193,7 @@ class Watch:
         where = ", ".join(o.ifaces) or "all interfaces"
         prog = len(src.program)
         kernel = "tracepoints on" if self.tracer else "no tracepoints"
-        return f"watching {where}; kernel filter of {prog} BPF instructions; {src.reading()}; {kernel}"
+        return f"watching {where}; kernel filter of {prog} BPF instructions; {kernel}; {src.reading()}"
 
     def run(self) -> None:
         self._running.set()
