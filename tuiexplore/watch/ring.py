@@ -21,8 +21,8 @@ BLOCK = 1 << 18  # a block holds any packet lo can carry (64 KiB) whole
 # A block is handed over when full or RETIRE_MS after it was opened, full or not: 64 blocks keep
 # the packets of a reader stalled for 3.2 s at any rate up to the one that fills them (16 MiB:
 # about 2 s of 50k small packets a second). 16 blocks of 20 ms dropped packets at 22k a second
-# with the reader starved by other work for a third of a second. The blocks, once written, are
-# resident: they are the capture's memory.
+# with the reader starved by other work for a third of a second. The kernel maps the whole ring
+# into us at mmap(): 16 MiB resident a socket, the capture's memory.
 BLOCKS = 64
 FRAME = 1 << 11  # only sizes the kernel's frame count; TPACKET_V3 packs packets of any length
 RETIRE_MS = 50  # a block with packets is handed over at most this late: the screen follows

@@ -162,7 +162,7 @@ class LiveSource:
     def reading(self) -> str:
         """How packets reach us, for the user: the ring or a system call each."""
         if all(r is not None for r in self.rings):
-            return f"read through a {BLOCK * BLOCKS >> 20} MiB TPACKET_V3 ring"
+            return f"read through a {BLOCK * BLOCKS >> 20} MiB TPACKET_V3 ring" + (" an interface" if len(self.rings) > 1 else "")
         return "read with recvmsg" if not any(self.rings) else "read through a TPACKET_V3 ring and with recvmsg"
 
     def close(self) -> None:
