@@ -1,7 +1,7 @@
 """Watch mode's cost, against tcpdump on the same traffic, in a private network namespace.
 
 1. burst: 20k small segments (32 bytes, TCP_NODELAY + MSG_EOR) as fast as one client writes;
-2. paced: 50k packets/s on lo for 2 s (data and ACKs together, paced on lo's own tx counter, three
+2. paced: 50k packets/s on lo for 2 s (data and ACKs together, paced on lo's own tx counter, four
    writer processes with MSS-sized segments);
 3. read: the paced run's pcap (tcpdump's, Ethernet on lo) read by ``watch --json -r`` and by
    ``tcpdump -nn -r`` (to /dev/null), alternating, READS times each: frames/s of the whole
@@ -39,7 +39,7 @@ PPS = 50_000
 PACED_S = 2.0
 MSG_EOR = 0x80
 MSS = 88  # TCP_MIN_MSS: the smallest segments the kernel makes
-WRITERS = 3
+WRITERS = 4
 
 
 def lo_tx() -> int:
