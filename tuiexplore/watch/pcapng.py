@@ -64,6 +64,17 @@ class PcapngReader:
         a read that may wait for the input."""
         buf = self._buf
         while True:
+            data, at = buf.data, buf.pos
+            if len(data) - at >= 12 and data[at : at + 4] != b"\x0a\x0d\x0d\x0a":
+                # the common case, read in place: a whole block (not a section header) in the buffer
+                kind, length = struct.unpack_from(self.endian + "II", data, at)
+                end = at + length
+                if 12 <= length <= MAX_BLOCK and not length % 4 and end <= len(data):
+                    if struct.unpack_from(self.endian + "I", data, end - 4)[0] != length:
+                        raise PcapngError(f"a pcapng block of type {kind:#x}: its two lengths differ")
+                    buf.pos = end
+                    yield kind, data[at + 8 : end - 4]
+                    continue
             if buf.available() < 8:
                 yield None
             head = self._read(8)
