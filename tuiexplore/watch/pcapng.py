@@ -51,7 +51,6 @@ class PcapngReader:
         self.interfaces: list[Interface] = []
         self.notes: list[str] = []
         self._last_ts = 0.0
-        self.skipped = 0  # packets of a link type the caller cannot use, or cut short
 
     def _read(self, n: int) -> bytes:
         return self._buf.take(n)
