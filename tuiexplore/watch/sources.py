@@ -1,9 +1,10 @@
 """Where packets come from: a live packet socket with a kernel filter, or a pcap or pcapng
 (file or stdin).
 
-Both yield batches of ``(timestamp, ip_bytes)`` (pcapread.Batch). The live source is a SOCK_DGRAM AF_PACKET socket: the
-kernel strips each interface's link header, so ``lo``, Ethernet and tunnels look alike and the
-filter and the pcap written with ``-w`` are raw IP (LINKTYPE_RAW, which Wireshark reads).
+Both yield batches of ``(timestamp, ip_bytes)`` (pcapread.Batch). The live source is a
+SOCK_DGRAM AF_PACKET socket (read through its receive ring, ring.py, where the kernel gives one):
+the kernel strips each interface's link header, so ``lo``, Ethernet and tunnels look alike and
+the filter and the pcap written with ``-w`` are raw IP (LINKTYPE_RAW, which Wireshark reads).
 """
 
 from __future__ import annotations
