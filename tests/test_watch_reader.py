@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from watch_stories import DATA, VARIANTS, digest, stories
+from watch_stories import COUNTED, DATA, VARIANTS, digest, stories
 
 GOLDEN = json.loads((DATA / "watch-stories.json").read_text())
 
@@ -37,6 +37,13 @@ def test_a_stream_handing_over_a_few_bytes_a_read_tells_the_same_stories(name, s
     path = tmp_path / name
     path.write_bytes(VARIANTS[name]())
     check(name, stories(path, dribble=size))
+
+
+@pytest.mark.parametrize("name, n", [(name, n) for name, ns in COUNTED.items() for n in ns])
+def test_count_stops_where_the_old_reader_stopped(name, n, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(VARIANTS[name]())
+    check(f"{name} --count {n}", stories(path, count=n))
 
 
 def test_more_than_one_read_from_a_stream(tmp_path):

@@ -93,6 +93,10 @@ VARIANTS: dict[str, Callable[[], bytes]] = {
 }
 
 
+# --count N stops part-way through what a read brought: the frames counted stop there too
+COUNTED = {"world": (2,), "synthetic-20k": (3, 250)}
+
+
 class Dribble(io.BytesIO):
     """A stream that hands over at most ``size`` bytes a read, as a slow pipe does."""
 
@@ -107,9 +111,9 @@ class Dribble(io.BytesIO):
         return self.read(n)
 
 
-def stories(path: Path, dribble: int = 0) -> dict:
+def stories(path: Path, dribble: int = 0, count: int | None = None) -> dict:
     stream = Dribble(path.read_bytes(), dribble) if dribble else None
-    w = Watch(Options(read="-" if dribble else str(path), stream=stream))  # type: ignore[arg-type]
+    w = Watch(Options(read="-" if dribble else str(path), stream=stream, count=count))  # type: ignore[arg-type]
     w.start()
     w.run()
     st = w.stats()
@@ -135,8 +139,9 @@ def main() -> None:
             path = Path(tmp) / name
             path.write_bytes(make())
             s = stories(path)
-            counts = {"frames": s["frames"], "packets": s["packets"], "connections": len(s["connections"])}
-            out[name] = {**counts, "digest": digest(s)}
+            for key, story in ((name, s), *((f"{name} --count {n}", stories(path, count=n)) for n in COUNTED.get(name, ()))):
+                counts = {"frames": story["frames"], "packets": story["packets"], "connections": len(story["connections"])}
+                out[key] = {**counts, "digest": digest(story)}
     print(json.dumps(out, indent=1))
 
 
