@@ -84,48 +84,43 @@ class PcapRecords:
         self.buf, self.name, self.unit, self.linktype, self.max_record = buf, name, unit, linktype, max_record
         self._head = struct.Struct(endian + "IIII").unpack_from
         self.notes: list[str] = []
-        self.received = 0
 
     def batches(self) -> Iterator[Batch]:
         buf, head, unit, limit, linktype = self.buf, self._head, self.unit, self.max_record, self.linktype
         fixed = _FIXED.get(linktype)
         ethernet = linktype == 1
-        received = self.received
-        try:
-            while True:
-                out: Batch = []
-                data, pos = buf.data, buf.pos
-                end = len(data)
-                while pos + 16 <= end:
-                    sec, frac, incl, _orig = head(data, pos)
-                    if incl > limit:
-                        buf.pos = pos
-                        self.notes.append(
-                            f"{self.name}: record {received + 1} at byte {buf.consumed + pos} claims {incl} bytes, more "
-                            f"than the {limit} a record of this file can hold: the capture is damaged; read up to there"
-                        )
-                        yield out
-                        return
-                    start, pos = pos + 16, pos + 16 + incl
-                    if pos > end:
-                        pos = start - 16
-                        break
-                    received += 1
-                    if fixed is not None:
-                        off: int | None = fixed
-                    elif ethernet and incl >= 14 and data[start + 12 : start + 14] in _IP_ETHERTYPES:
-                        off = 14  # the common case, without cutting the frame out twice
-                    else:
-                        off = link_offset(linktype, data[start:pos])
-                    out.append((sec + frac * unit, None if off is None else data[start + off : pos]))
-                buf.pos = pos
-                self.received = received
-                if out:
+        received = 0  # records, for the note that names a damaged one
+        while True:
+            out: Batch = []
+            data, pos = buf.data, buf.pos
+            end = len(data)
+            while pos + 16 <= end:
+                sec, frac, incl, _orig = head(data, pos)
+                if incl > limit:
+                    buf.pos = pos
+                    self.notes.append(
+                        f"{self.name}: record {received + 1} at byte {buf.consumed + pos} claims {incl} bytes, more "
+                        f"than the {limit} a record of this file can hold: the capture is damaged; read up to there"
+                    )
                     yield out
-                if not buf.fill(buf.available() + 1):
-                    left = buf.available()
-                    if left:
-                        self.notes.append(f"the capture ended in the middle of a packet{' header' if left < 16 else ''}")
                     return
-        finally:
-            self.received = received
+                start, pos = pos + 16, pos + 16 + incl
+                if pos > end:
+                    pos = start - 16
+                    break
+                received += 1
+                if fixed is not None:
+                    off: int | None = fixed
+                elif ethernet and incl >= 14 and data[start + 12 : start + 14] in _IP_ETHERTYPES:
+                    off = 14  # the common case, without cutting the frame out twice
+                else:
+                    off = link_offset(linktype, data[start:pos])
+                out.append((sec + frac * unit, None if off is None else data[start + off : pos]))
+            buf.pos = pos
+            if out:
+                yield out
+            if not buf.fill(buf.available() + 1):
+                left = buf.available()
+                if left:
+                    self.notes.append(f"the capture ended in the middle of a packet{' header' if left < 16 else ''}")
+                return
