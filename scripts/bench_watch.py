@@ -1,16 +1,24 @@
 """Watch mode's cost, against tcpdump on the same traffic, in a private network namespace.
 
 1. burst: 20k small segments (32 bytes, TCP_NODELAY + MSG_EOR) as fast as one client writes;
-2. paced: 20k packets/s on lo for 2 s (data and ACKs together, paced on lo's own tx counter);
-3. memory: a synthetic pcap of 1M packets (20k connections, every teardown kind) read with -r.
+2. paced: 50k packets/s on lo for 2 s (data and ACKs together, paced on lo's own tx counter, four
+   writer processes with MSS-sized segments);
+3. read: the paced run's pcap (tcpdump's, Ethernet on lo) read by ``watch --json -r`` and by
+   ``tcpdump -nn -r`` (to /dev/null), alternating, READS times each: frames/s of the whole
+   process (start-up included) and of watch's capture loop (frames / its ``run_cpu_s``);
+4. memory: a synthetic pcap of 1M packets (20k connections, every teardown kind) read with -r.
 Runs 1 and 2 are captured by ``tuiexplore watch --json --port P`` and ``tcpdump -w`` at once;
-the ground truth is lo's tx_packets in /proc/net/dev. Prints a table and, last, the goal lines.
+the ground truth is lo's tx_packets in /proc/net/dev; drops are the kernel's PACKET_STATISTICS.
+With ``--base DIR`` (another checkout, e.g. ``git worktree``/``git archive`` of main) runs 1-3
+are made for it too, in the same run, alternating with this tree: the A/B figure.
+Prints a table and, last, the goal lines.
 
-Usage: scripts/bench_watch.py   (as root; re-runs itself under ``unshare -n``)
+Usage: scripts/bench_watch.py [--base DIR] [--reads N]   (as root; re-runs itself under ``unshare -n``)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -20,16 +28,18 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 6100
 SEGMENTS = 20_000
-PPS = 20_000
+PPS = 50_000
 PACED_S = 2.0
 MSG_EOR = 0x80
+MSS = 88  # TCP_MIN_MSS: the smallest segments the kernel makes
+WRITERS = 4
 
 
 def lo_tx() -> int:
@@ -39,11 +49,28 @@ def lo_tx() -> int:
     raise RuntimeError("no lo in /proc/net/dev")
 
 
-def start_capture(tmp: str, name: str, duration: float) -> tuple[subprocess.Popen, subprocess.Popen]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def tree_env(tree: Path) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     env.pop("SSH_CONNECTION", None)
+    return env
+
+
+def start_capture(tree: Path, tmp: str, name: str, duration: float) -> tuple[subprocess.Popen, subprocess.Popen]:
+    env = tree_env(tree)
     w = subprocess.Popen(
-        [sys.executable, "-m", "tuiexplore", "watch", "--json", "--no-trace", "--port", str(PORT), "--duration", str(duration)],
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "tuiexplore",
+            "watch",
+            "--json",
+            "--no-trace",
+            "--port",
+            str(PORT),
+            "--duration",
+            str(duration),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -67,42 +94,58 @@ def finish(w: subprocess.Popen, t: subprocess.Popen) -> dict:
 
 
 def traffic(paced: bool) -> int:
-    """Returns the packets lo carried."""
+    """Returns the packets lo carried. Paced, WRITERS connections share the rate, each written by a
+    process of its own (on a shared machine one process alone gets too little of the CPU)."""
     lst = socket.socket()
     lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lst.bind(("127.0.0.1", PORT))
     lst.listen()
     before = lo_tx()
-    c = socket.create_connection(("127.0.0.1", PORT))
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    a, _ = lst.accept()
-    done = threading.Event()
-
-    def drain() -> None:
-        while a.recv(65536):
-            pass
-        done.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    payload = b"x" * 32
-    if paced:
-        t0 = time.monotonic()
-        while (elapsed := time.monotonic() - t0) < PACED_S:
-            behind = PPS * elapsed - (lo_tx() - before)
-            if behind > 0:  # each write is a data segment plus, often, an ACK: close the gap by half
-                for _ in range(min(200, int(behind) // 2 + 1)):
-                    c.sendmsg([payload], [], MSG_EOR)
-            else:
-                time.sleep(0.0005)
-    else:
-        for _ in range(SEGMENTS):
-            c.sendmsg([payload], [], MSG_EOR)
-    c.close()
-    done.wait(10)
-    a.close()
+    pairs = []
+    for _ in range(WRITERS if paced else 1):
+        c = socket.socket()
+        if paced:  # small segments, one a skb (lo's gso_max_segs is 1): many packets a write, cheap to send
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, MSS)
+        c.connect(("127.0.0.1", PORT))
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pairs.append((c, lst.accept()[0]))
+    children = []
+    for c, a in pairs:
+        for end in (a, c):  # the receiving end and the writer, each in its own process
+            pid = os.fork()
+            if pid == 0:
+                for other in {x for pair in pairs for x in pair} - {end}:
+                    other.close()  # or a connection would never end: a copy of its socket stays open
+                if end is a:
+                    while a.recv(65536):
+                        pass
+                else:
+                    write(c, paced, before)
+                os._exit(0)
+            children.append(pid)
+    for c, a in pairs:
+        c.close()
+        a.close()
+    for pid in children:
+        os.waitpid(pid, 0)
     lst.close()
     time.sleep(0.5)
     return lo_tx() - before
+
+
+def write(c: socket.socket, paced: bool, before: int) -> None:
+    if not paced:
+        payload = b"x" * 32
+        for _ in range(SEGMENTS):
+            c.sendmsg([payload], [], MSG_EOR)
+        return
+    t0 = time.monotonic()
+    while (elapsed := time.monotonic() - t0) < PACED_S:
+        behind = PPS * elapsed - (lo_tx() - before)
+        if behind > 0:  # each segment comes with, often, an ACK; the other writers close the gap too
+            c.sendall(b"x" * (MSS * min(1000, int(behind) // (2 * WRITERS) + 1)))
+        else:
+            time.sleep(0.0005)
 
 
 def _connection(n: int) -> list[bytes]:
@@ -137,52 +180,103 @@ def synth_pcap(path: str, packets: int) -> int:
     return written
 
 
+def read_rates(trees: list[Path], pcap: str, reads: int) -> tuple[dict[Path, dict], dict]:
+    """watch -r of each tree and tcpdump -nn -r on one file, alternating: median wall and loop rates."""
+    walls: dict[object, list[float]] = {t: [] for t in [*trees, "tcpdump"]}
+    loops: dict[Path, list[float]] = {t: [] for t in trees}
+    frames: dict[Path, int] = {}
+    for _ in range(reads):
+        for tree in trees:
+            t0 = time.perf_counter()
+            res = subprocess.run(
+                [sys.executable, "-P", "-m", "tuiexplore", "watch", "--json", "-r", pcap],
+                capture_output=True,
+                text=True,
+                env=tree_env(tree),
+                timeout=300,
+            )
+            walls[tree].append(time.perf_counter() - t0)
+            s = [json.loads(x) for x in res.stdout.splitlines() if '"summary"' in x][-1]
+            frames[tree] = s["frames"]
+            loops[tree].append(s["run_cpu_s"])
+        t0 = time.perf_counter()
+        subprocess.run(["tcpdump", "-nn", "-r", pcap], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        walls["tcpdump"].append(time.perf_counter() - t0)
+    n = frames[trees[0]]
+    out = {
+        t: {"frames": frames[t], "fps": frames[t] / median(walls[t]), "loop_fps": frames[t] / max(1e-6, median(loops[t]))}
+        for t in trees
+    }
+    return out, {"frames": n, "fps": n / median(walls["tcpdump"])}
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--base", type=Path, help="another checkout, measured alternately with this one (A/B)")
+    ap.add_argument("--reads", type=int, default=5, help="reads of the pcap per reader (median)")
+    args = ap.parse_args()
     if os.environ.get("BENCH_WATCH_NS") != "1":
         env = {**os.environ, "BENCH_WATCH_NS": "1"}
-        sys.exit(subprocess.call(["unshare", "-n", sys.executable, __file__], env=env))
+        sys.exit(subprocess.call(["unshare", "-n", sys.executable, __file__, *sys.argv[1:]], env=env))
     sys.path.insert(0, str(ROOT))
     from tuiexplore.lab.namespace import lo_up
 
     lo_up()
+    subprocess.run(["ip", "link", "set", "dev", "lo", "gso_max_segs", "1"], check=True)
+    trees = [ROOT] + ([args.base.resolve()] if args.base else [])
+    label = {ROOT: "", **({trees[1]: " base"} if args.base else {})}
     load0 = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, paced in (("burst", False), ("paced", True)):
-            w, t = start_capture(tmp, name, 8.0 if paced else 6.0)
-            truth = traffic(paced)
-            s = finish(w, t)
-            rows.append((name, truth, s))
+            for tree in trees:
+                w, t = start_capture(tree, tmp, name, 8.0 if paced else 6.0)
+                truth = traffic(paced)
+                rows.append((name + label[tree], truth, finish(w, t)))
+        rates, tcpd = read_rates(trees, f"{tmp}/paced.pcap", args.reads)
         pcap = f"{tmp}/synth.pcap"
         n = synth_pcap(pcap, 1_000_000)
         res = subprocess.run(
-            [sys.executable, "-m", "tuiexplore", "watch", "--json", "-r", pcap],
+            [sys.executable, "-P", "-m", "tuiexplore", "watch", "--json", "-r", pcap],
             capture_output=True,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env=tree_env(ROOT),
             timeout=900,
         )
         mem = [json.loads(x) for x in res.stdout.splitlines() if '"summary"' in x][-1]
     load1 = os.getloadavg()
     print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f} (2 cores, shared with other work)")
-    head = f"{'run':<8} {'on lo':>7} {'watch':>7} {'drops':>6} {'tcpdump':>8} {'tcpd drops':>10} {'loss %':>7}"
+    head = f"{'run':<11} {'on lo':>7} {'watch':>7} {'drops':>6} {'tcpdump':>8} {'tcpd drops':>10} {'loss %':>7}"
     print(f"{head} {'CPU/pkt':>9} {'RSS MB':>7}")
     for name, truth, s in rows:
         loss = 100 * (truth - s["packets"]) / truth
         cpu = s["run_cpu_s"] / max(1, s["packets"]) * 1e6
         print(
-            f"{name:<8} {truth:>7} {s['packets']:>7} {s['drops']:>6} {s['tcpdump']:>8} {s['tcpdump_drops']:>10}"
+            f"{name:<11} {truth:>7} {s['packets']:>7} {s['drops']:>6} {s['tcpdump']:>8} {s['tcpdump_drops']:>10}"
             f" {loss:>7.2f} {cpu:>7.1f}us {s['rss_mb']:>7.1f}"
         )
     cpu = mem["run_cpu_s"] / max(1, mem["packets"]) * 1e6
     print(
-        f"{'pcap 1M':<8} {n:>7} {mem['packets']:>7} {'-':>6} {'-':>8} {'-':>10} {'-':>7} {cpu:>7.1f}us {mem['rss_mb']:>7.1f}"
+        f"{'pcap 1M':<11} {n:>7} {mem['packets']:>7} {'-':>6} {'-':>8} {'-':>10} {'-':>7} {cpu:>7.1f}us {mem['rss_mb']:>7.1f}"
         f"  ({mem['connections']} connections finished, {mem['aged_out']} aged out)"
     )
-    paced = rows[1]
-    print(f"loss_pct_20kpps={100 * (paced[1] - paced[2]['packets']) / paced[1]:.2f}")
+    print(f"read of the paced run's pcap ({tcpd['frames']} frames), median of {args.reads}, frames/s:")
+    for tree in trees:
+        r = rates[tree]
+        print(f"  watch -r{label[tree]:<5} whole process {r['fps']:>9.0f}   capture loop {r['loop_fps']:>9.0f}")
+    print(f"  tcpdump -nn -r whole process {tcpd['fps']:>9.0f}")
+    paced = [r for r in rows if r[0] == "paced"][0]
+    print(f"paced_pps={paced[1] / PACED_S:.0f} (goal {PPS}: a loaded machine may not reach it)")
+    print(f"loss_pct_{PPS // 1000}kpps={100 * (paced[1] - paced[2]['packets']) / paced[1]:.2f}")
+    print(f"drops_{PPS // 1000}kpps={paced[2]['drops']}")
     print(f"burst_captured={rows[0][2]['packets']}")
     print(f"tcpdump_burst_captured={rows[0][2]['tcpdump']}")
+    print(f"watch_r_fps={rates[ROOT]['fps']:.0f}")
+    print(f"watch_r_loop_fps={rates[ROOT]['loop_fps']:.0f}")
+    print(f"tcpdump_r_fps={tcpd['fps']:.0f}")
+    print(f"watch_vs_tcpdump={rates[ROOT]['fps'] / tcpd['fps']:.2f}")
+    if args.base:
+        print(f"watch_r_fps_base={rates[trees[1]]['fps']:.0f}")
     print(f"rss_mb_1m={mem['rss_mb']:.1f}")
 
 

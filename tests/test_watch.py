@@ -256,7 +256,7 @@ def test_ethernet_pcap_reads_like_raw_ip(traced, tmp_path):
     raw = PcapSource(str(src))
     with open(eth, "wb") as out:
         out.write(struct.pack("=IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for ts, data in raw.packets():
+        for ts, data in (x for batch in raw.batches() for x in batch if x[1] is not None):
             frame = b"\x00" * 12 + (b"\x86\xdd" if data[0] >> 4 == 6 else b"\x08\x00") + data
             out.write(struct.pack("=IIII", int(ts), int(ts % 1 * 1e6), len(frame), len(frame)) + frame)
     res = cli("watch", "--json", "-r", str(eth))

@@ -142,6 +142,7 @@ class Watch:
         self._stop = threading.Event()
         self._running = threading.Event()  # set while run() reads: close() waits for it to end
         self._asked = 0
+        self.frames = 0  # read from the source, IP or not
         self._cpu0: float | None = None
 
     def spec(self) -> bpf.Spec:
@@ -192,7 +193,7 @@ class Watch:
         where = ", ".join(o.ifaces) or "all interfaces"
         prog = len(src.program)
         kernel = "tracepoints on" if self.tracer else "no tracepoints"
-        return f"watching {where}; kernel filter of {prog} BPF instructions; {kernel}"
+        return f"watching {where}; kernel filter of {prog} BPF instructions; {kernel}; {src.reading()}"
 
     def run(self) -> None:
         self._running.set()
@@ -207,22 +208,33 @@ class Watch:
         t0 = time.monotonic()
         next_housekeep = t0 + HOUSEKEEP
         next_refilter = t0 + 1.0
-        for item in self.source.packets():
+        tracker, count = self.tracker, o.count
+        for batch in self.source.batches():
             now = time.monotonic()
-            if item is not None:
-                ts, data = item
-                if self.writer:
-                    self.writer.write(ts, data)
-                    self._writer_check()
-                p = parse_ip(ts, data)
-                if p is not None:
-                    with self.lock:
-                        conn = self.tracker.add(p)
+            if batch:
+                used, writer = len(batch), self.writer
+                with self.lock:  # once a batch: a view's snapshot waits for one batch at most
+                    for i, (ts, data) in enumerate(batch):
+                        if data is None:  # a frame that is not IP
+                            continue
+                        if writer:
+                            writer.write(ts, data)
+                            if writer.error:
+                                self._writer_check()
+                                writer = None
+                        p = parse_ip(ts, data)
+                        if p is None:
+                            continue
+                        conn = tracker.add(p)
                         if o.pid is not None and conn.packets == 1:
                             self._pid_owner(conn, o.pid)
                         if conn.closed_at is not None and not self.settle and not conn.final:
-                            self.tracker.finalize(conn)
-            if now >= next_housekeep or item is None:
+                            tracker.finalize(conn)
+                        if count and tracker.finished >= count:
+                            used = i + 1
+                            break
+                self.frames += used
+            if now >= next_housekeep or batch is None:
                 next_housekeep = now + HOUSEKEEP
                 self.housekeep()
                 if o.pid is not None and self.live and now >= next_refilter:
@@ -230,7 +242,7 @@ class Watch:
                     self._refilter()
             if self._stop.is_set() or (o.duration and now - t0 >= o.duration):
                 break
-            if o.count and self.tracker.finished >= o.count:
+            if count and tracker.finished >= count:
                 break
         with self.lock:
             self.housekeep(final=True)
@@ -301,7 +313,7 @@ class Watch:
         t = self.tracker
         return Stats(
             t.index,
-            self.source.received,
+            self.frames,
             self.source.drops(),
             t.finished,
             len(t.open),

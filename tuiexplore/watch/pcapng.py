@@ -5,6 +5,7 @@ Read: section header blocks (each sets the byte order and starts a new list of i
 interface description blocks (link type, snap length, ``if_tsresol``, ``if_tsoffset``), enhanced
 and simple packet blocks and the obsolete packet block; every other block is skipped by its
 length. Each packet is returned with its interface's link type, so one file may hold several.
+Packets come in batches: all those the buffer holds, handed over before a read that may wait.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+
+from tuiexplore.watch.pcapread import Buffer
 
 SHB = 0x0A0D0D0A
 IDB, OPB, SPB, EPB = 1, 2, 3, 6
@@ -33,45 +35,47 @@ class Interface:
     offset: int = 0  # seconds added to every timestamp (if_tsoffset)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs four times as much a packet
 class Packet:
     ts: float
     linktype: int
     data: bytes
 
 
-class Readable(Protocol):
-    """A file or a stoppable pipe: all the reader asks of its input."""
-
-    def read(self, n: int, /) -> bytes: ...
-
-
 class PcapngReader:
-    """``head``: the bytes of the stream already read (the caller's look at the magic)."""
+    """``buf``: the stream, from its first byte (the caller has looked at the magic in it)."""
 
-    def __init__(self, f: Readable, head: bytes = b"") -> None:
-        self._f, self._pending = f, head
+    def __init__(self, buf: Buffer) -> None:
+        self._buf = buf
         self.endian = "<"
         self.interfaces: list[Interface] = []
         self.notes: list[str] = []
         self._last_ts = 0.0
-        self.skipped = 0  # packets of a link type the caller cannot use, or cut short
 
     def _read(self, n: int) -> bytes:
-        take, self._pending = self._pending[:n], self._pending[n:]
-        while len(take) < n:
-            more = self._f.read(n - len(take))
-            if not more:
-                break
-            take += more
-        return take
+        return self._buf.take(n)
 
     def _u32(self, b: bytes, at: int = 0) -> int:
         return struct.unpack_from(self.endian + "I", b, at)[0]
 
-    def blocks(self) -> Iterator[tuple[int, bytes]]:
-        """(type, body) of each block, the byte order following each section header."""
+    def blocks(self) -> Iterator[tuple[int, bytes] | None]:
+        """(type, body) of each block, the byte order following each section header; None before
+        a read that may wait for the input."""
+        buf = self._buf
         while True:
+            data, at = buf.data, buf.pos
+            if len(data) - at >= 12 and data[at : at + 4] != b"\x0a\x0d\x0d\x0a":
+                # the common case, read in place: a whole block (not a section header) in the buffer
+                kind, length = struct.unpack_from(self.endian + "II", data, at)
+                end = at + length
+                if 12 <= length <= MAX_BLOCK and not length % 4 and end <= len(data):
+                    if struct.unpack_from(self.endian + "I", data, end - 4)[0] != length:
+                        raise PcapngError(f"a pcapng block of type {kind:#x}: its two lengths differ")
+                    buf.pos = end
+                    yield kind, data[at + 8 : end - 4]
+                    continue
+            if buf.available() < 8:
+                yield None
             head = self._read(8)
             if not head:
                 return
@@ -88,6 +92,8 @@ class PcapngReader:
             kind, length = self._u32(head), self._u32(head, 4)
             if length < 12 + len(pre) or length % 4 or length > MAX_BLOCK:
                 raise PcapngError(f"a pcapng block of type {kind:#x} claims {length} bytes (12 to {MAX_BLOCK}, a multiple of 4)")
+            if buf.available() < length - 8 - len(pre):
+                yield None
             rest = self._read(length - 8 - len(pre))
             if len(rest) < length - 8 - len(pre):
                 self.notes.append("the capture ended in the middle of a pcapng block")
@@ -97,16 +103,29 @@ class PcapngReader:
                 raise PcapngError(f"a pcapng block of type {kind:#x}: its two lengths differ")
             yield kind, body
 
-    def packets(self) -> Iterator[Packet]:
-        for kind, body in self.blocks():
-            if kind == SHB:
-                self.interfaces = []  # a new section: interface ids start again
-            elif kind == IDB:
-                self.interfaces.append(self._interface(body))
-            elif kind in (EPB, OPB, SPB):
-                p = self._packet(kind, body)
-                if p is not None:
-                    yield p
+    def batches(self) -> Iterator[list[Packet]]:
+        """The packets, a batch at a time; those read before a damaged block come first."""
+        out: list[Packet] = []
+        try:
+            for block in self.blocks():
+                if block is None:
+                    if out:
+                        yield out
+                        out = []
+                    continue
+                kind, body = block
+                if kind == SHB:
+                    self.interfaces = []  # a new section: interface ids start again
+                elif kind == IDB:
+                    self.interfaces.append(self._interface(body))
+                elif kind in (EPB, OPB, SPB):
+                    out.append(self._packet(kind, body))
+        except PcapngError:
+            if out:
+                yield out
+            raise
+        if out:
+            yield out
 
     def _interface(self, body: bytes) -> Interface:
         if len(body) < 8:
@@ -130,7 +149,7 @@ class PcapngReader:
             yield code, raw[at + 4 : at + 4 + size]
             at += 4 + size + (-size % 4)
 
-    def _packet(self, kind: int, body: bytes) -> Packet | None:
+    def _packet(self, kind: int, body: bytes) -> Packet:
         if kind == SPB:  # interface 0, no timestamp: the previous packet's is the best guess
             if len(body) < 4 or not self.interfaces:
                 raise PcapngError("a pcapng simple packet block before any interface")

@@ -1,9 +1,10 @@
 """Where packets come from: a live packet socket with a kernel filter, or a pcap or pcapng
 (file or stdin).
 
-Both yield ``(timestamp, ip_bytes)``. The live source is a SOCK_DGRAM AF_PACKET socket: the
-kernel strips each interface's link header, so ``lo``, Ethernet and tunnels look alike and the
-filter and the pcap written with ``-w`` are raw IP (LINKTYPE_RAW, which Wireshark reads).
+Both yield batches of ``(timestamp, ip_bytes)`` (pcapread.Batch). The live source is a
+SOCK_DGRAM AF_PACKET socket (read through its receive ring, ring.py, where the kernel gives one):
+the kernel strips each interface's link header, so ``lo``, Ethernet and tunnels look alike and
+the filter and the pcap written with ``-w`` are raw IP (LINKTYPE_RAW, which Wireshark reads).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import stat
 import struct
 import sys
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from tuiexplore.files import FileError, open_input, open_output
 from tuiexplore.safetext import terminal
 from tuiexplore.watch import bpf
 from tuiexplore.watch.pcapng import PcapngError, PcapngReader
+from tuiexplore.watch.pcapread import LINKTYPES, Batch, Buffer, PcapRecords, Readable, link_offset
+from tuiexplore.watch.ring import BLOCK, BLOCKS, Ring
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -50,9 +53,9 @@ class LiveSource:
     def __init__(self, ifaces: list[str], spec: bpf.Spec) -> None:
         self.notes: list[str] = []
         self.dropped = 0
-        self.received = 0
         self.spec = spec
         self.socks: list[socket.socket] = []
+        self.rings: list[Ring | None] = []  # each socket's receive ring, None where the kernel refused one
         names = dict((name, idx) for idx, name in socket.if_nameindex())
         for name in ifaces:
             if name not in names:
@@ -66,6 +69,25 @@ class LiveSource:
         self._buf = bytearray(bpf.SNAPLEN)
 
     def _open(self, iface: str | None) -> socket.socket:
+        s = self._socket()
+        try:
+            self.rings.append(Ring(s))
+            return self._bind(s, iface)
+        except OSError as exc:
+            s.close()  # a ring half made would keep the packets recvmsg waits for: a new socket
+            self.rings.append(None)
+            self.notes.append(f"no receive ring ({exc.strerror}): packets are read with one recvmsg each")
+        s = self._socket()
+        try:
+            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, BUFFER)
+        except OSError:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
+            got = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            self.notes.append(f"capture buffer {got // 1024} KiB (net.core.rmem_max caps it without root)")
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        return self._bind(s, iface)
+
+    def _socket(self) -> socket.socket:
         try:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
         except PermissionError:
@@ -75,13 +97,9 @@ class LiveSource:
             ) from None
         # The filter goes on before bind(): nothing unfiltered is queued in between.
         bpf.attach(s, self.program)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, BUFFER)
-        except OSError:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
-            got = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-            self.notes.append(f"capture buffer {got // 1024} KiB (net.core.rmem_max caps it without root)")
-        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        return s
+
+    def _bind(self, s: socket.socket, iface: str | None) -> socket.socket:
         if iface:  # unbound, a packet socket hears every interface (its protocol came with socket())
             try:
                 s.bind((iface, ETH_P_ALL))
@@ -97,8 +115,9 @@ class LiveSource:
         for s in self.socks:
             bpf.attach(s, self.program)
 
-    def packets(self) -> Iterator[tuple[float, bytes] | None]:
-        """Packets as they come; None when idle for 0.1 s (so callers can age connections)."""
+    def batches(self) -> Iterator[Batch | None]:
+        """Packets as they come, those queued at each wake-up together; None when idle for 0.1 s
+        (so callers can age connections)."""
         fds: list[socket.socket | int] = [*self.socks, self._rd]
         buf, view = self._buf, memoryview(self._buf)
         while True:
@@ -108,8 +127,13 @@ class LiveSource:
             if not ready:
                 yield None
                 continue
-            for s in ready:
-                assert isinstance(s, socket.socket)  # the pipe (an int) ended the loop above
+            out: Batch = []
+            for s, ring in zip(self.socks, self.rings, strict=True):
+                if s not in ready:
+                    continue
+                if ring is not None:
+                    ring.drain(out)
+                    continue
                 for _ in range(256):  # drain a batch per select: one syscall per packet, not two
                     try:
                         n, anc, _flags, _addr = s.recvmsg_into([buf], 64)
@@ -120,8 +144,8 @@ class LiveSource:
                         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                             sec, nsec = struct.unpack("qq", data[:16])
                             ts = sec + nsec * 1e-9
-                    self.received += 1
-                    yield ts, bytes(view[:n])
+                    out.append((ts, bytes(view[:n])))
+            yield out
 
     def drops(self) -> int:
         """Packets the kernel dropped because we read too slowly (PACKET_STATISTICS, cumulative)."""
@@ -136,32 +160,20 @@ class LiveSource:
     def stop(self) -> None:
         os.write(self._wr, b"x")
 
+    def reading(self) -> str:
+        """How packets reach us, for the user: the ring or a system call each."""
+        if all(r is not None for r in self.rings):
+            return f"read through a {BLOCK * BLOCKS >> 20} MiB TPACKET_V3 ring" + (" an interface" if len(self.rings) > 1 else "")
+        return "read with recvmsg" if not any(self.rings) else "read through a TPACKET_V3 ring and with recvmsg"
+
     def close(self) -> None:
+        for ring in self.rings:
+            if ring is not None:
+                ring.close()
         for s in self.socks:
             s.close()
         for fd in (self._rd, self._wr):
             os.close(fd)
-
-
-def _link_offset(linktype: int, data: bytes) -> int | None:
-    """Where the IP header starts for this link type, or None when the frame is not IP."""
-    if linktype in (101, 228, 229, 12, 14):  # raw IP, IPv4, IPv6 (and BSD's raw numbers)
-        return 0
-    if linktype == 1:  # Ethernet, with up to two VLAN tags
-        off, etype = 14, data[12:14]
-        while etype in (b"\x81\x00", b"\x88\xa8") and len(data) >= off + 4:
-            etype, off = data[off + 2 : off + 4], off + 4
-        return off if etype in (b"\x08\x00", b"\x86\xdd") else None
-    if linktype == 113:  # Linux cooked (tcpdump -i any, older)
-        return 16 if data[14:16] in (b"\x08\x00", b"\x86\xdd") else None
-    if linktype == 276:  # Linux cooked v2 (tcpdump -i any)
-        return 20 if data[0:2] in (b"\x08\x00", b"\x86\xdd") else None
-    if linktype == 0:  # BSD loopback: a 4-byte address family in host order
-        return 4
-    return None
-
-
-LINKTYPES = (0, 1, 12, 14, 101, 113, 228, 229, 276)
 
 
 class StoppableStream:
@@ -172,17 +184,12 @@ class StoppableStream:
         self._f, self._fd = f, f.fileno()
         self._stop_r, self._stop_w = os.pipe()
 
-    def read(self, n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            ready, _, _ = select.select([self._fd, self._stop_r], [], [])
-            if self._stop_r in ready:
-                return b""  # stopped: read as the end of the stream
-            chunk = os.read(self._fd, n - len(out))
-            if not chunk:
-                break
-            out += chunk
-        return out
+    def read1(self, n: int) -> bytes:
+        """What has arrived, up to ``n`` bytes, once there is some; b"" at the end or when stopped."""
+        ready, _, _ = select.select([self._fd, self._stop_r], [], [])
+        if self._stop_r in ready:
+            return b""  # stopped: read as the end of the stream
+        return os.read(self._fd, n)
 
     def stop(self) -> None:
         os.write(self._stop_w, b"x")
@@ -194,12 +201,12 @@ class StoppableStream:
             self._f.close()
 
 
-def _stoppable(f: BinaryIO) -> BinaryIO | StoppableStream:
-    """``f`` itself when a read cannot wait (a regular file, or no descriptor)."""
+def _pipe(f: BinaryIO) -> StoppableStream | None:
+    """None when a read of ``f`` cannot wait (a regular file, or no descriptor)."""
     try:
-        return f if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else StoppableStream(f)
+        return None if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else StoppableStream(f)
     except (OSError, ValueError, io.UnsupportedOperation):
-        return f
+        return None
 
 
 class PcapSource:
@@ -209,76 +216,55 @@ class PcapSource:
     def __init__(self, path: str, stream: BinaryIO | None = None) -> None:
         self.path = path
         self.notes: list[str] = []
-        self.received = 0
         try:
-            self._f = _stoppable(stream or (sys.stdin.buffer if path == "-" else open_input(path, stream_ok=True)))
+            self._f = stream or (sys.stdin.buffer if path == "-" else open_input(path, stream_ok=True))
         except FileError as exc:
             raise SourceError(str(exc)) from None
-        head = self._read(24)
+        self._pipe = _pipe(self._f)
+        # open() and sys.stdin.buffer give buffered files, which have read1 (typing's BinaryIO does not say so)
+        self._buf = Buffer(self._pipe or cast(Readable, self._f))
         name = self.name = "stdin" if path == "-" else terminal(path)
-        if head is None:
+        if not self._buf.fill(24):
             raise SourceError(f"{name}: not a pcap (empty or shorter than a pcap header)")
+        head = self._buf.data[:24]
         self._ng: PcapngReader | None = None
         if head[:4] == b"\x0a\x0d\x0d\x0a":
-            self._ng, self.kind = PcapngReader(self._f, head), "pcapng"
+            self._ng, self.kind = PcapngReader(self._buf), "pcapng"
             return
         if head[:4] not in _MAGICS:
             raise SourceError(f"{name}: not a pcap file (magic {head[:4].hex()})")
-        self._endian, self._unit = _MAGICS[head[:4]]
-        snaplen, link = struct.unpack(self._endian + "II", head[16:24])
+        endian, unit = _MAGICS[head[:4]]
+        snaplen, link = struct.unpack(endian + "II", head[16:24])
         self.linktype = link & 0xFFFF
         self.kind = f"pcap, link type {self.linktype}"
         if self.linktype not in LINKTYPES:
             raise SourceError(f"{name}: link type {self.linktype} is not supported (Ethernet, raw IP, Linux cooked, loopback)")
-        # A record's length is checked before it is read: no record is longer than the file says
-        # it keeps of a packet, nor than libpcap's own ceiling (a snaplen of 0 means that).
-        self.max_record = min(snaplen or MAX_RECORD, MAX_RECORD)
+        self._buf.pos = 24
+        # no record is longer than the file says it keeps of a packet, nor than libpcap's own
+        # ceiling (a snaplen of 0 means that)
+        self._records = PcapRecords(self._buf, name, endian, unit, self.linktype, min(snaplen or MAX_RECORD, MAX_RECORD))
 
-    def _read(self, n: int) -> bytes | None:
-        data = self._f.read(n)
-        return data if data is not None and len(data) == n else None
-
-    def packets(self) -> Iterator[tuple[float, bytes] | None]:
+    def batches(self) -> Iterator[Batch]:
         if self._ng is not None:
             yield from self._pcapng(self._ng)
             return
-        rec = struct.Struct(self._endian + "IIII")
-        offset = 24
-        while True:
-            head = self._f.read(16)
-            if not head:
-                return
-            if len(head) < 16:
-                self.notes.append("the capture ended in the middle of a packet header")
-                return
-            sec, frac, incl, _orig = rec.unpack(head)
-            if incl > self.max_record:
-                self.notes.append(
-                    f"{self.name}: record {self.received + 1} at byte {offset} claims {incl} bytes, more than the "
-                    f"{self.max_record} a record of this file can hold: the capture is damaged; read up to there"
-                )
-                return
-            data = self._read(incl)
-            if data is None:
-                self.notes.append("the capture ended in the middle of a packet")
-                return
-            offset += 16 + incl
-            self.received += 1
-            off = _link_offset(self.linktype, data)
-            if off is not None:
-                yield sec + frac * self._unit, data[off:]
+        try:
+            yield from self._records.batches()
+        finally:
+            self.notes += self._records.notes
 
-    def _pcapng(self, ng: PcapngReader) -> Iterator[tuple[float, bytes]]:
+    def _pcapng(self, ng: PcapngReader) -> Iterator[Batch]:
         unusable: set[int] = set()
         try:
-            for p in ng.packets():
-                self.received += 1
-                off = _link_offset(p.linktype, p.data) if p.linktype in LINKTYPES else None
-                if off is not None:
-                    yield p.ts, p.data[off:]
-                elif p.linktype not in LINKTYPES and p.linktype not in unusable:
-                    unusable.add(p.linktype)
-                    self.notes.append(f"packets of link type {p.linktype} skipped (Ethernet, raw IP, Linux cooked, loopback)")
+            for packets in ng.batches():
+                out: Batch = []
+                for p in packets:
+                    off = link_offset(p.linktype, p.data) if p.linktype in LINKTYPES else None
+                    out.append((p.ts, None if off is None else p.data[off:]))
+                    if p.linktype not in LINKTYPES and p.linktype not in unusable:
+                        unusable.add(p.linktype)
+                        self.notes.append(f"packets of link type {p.linktype} skipped (Ethernet, raw IP, Linux cooked, loopback)")
+                yield out
         except PcapngError as exc:
             self.notes.append(f"{exc}: the rest of the capture was not read")
         finally:
@@ -288,11 +274,13 @@ class PcapSource:
         return 0
 
     def stop(self) -> None:
-        if isinstance(self._f, StoppableStream):  # a file ends by itself
-            self._f.stop()
+        if self._pipe is not None:  # a file ends by itself
+            self._pipe.stop()
 
     def close(self) -> None:
-        if self._f is not sys.stdin.buffer:
+        if self._pipe is not None:
+            self._pipe.close()
+        elif self._f is not sys.stdin.buffer:
             self._f.close()
 
 

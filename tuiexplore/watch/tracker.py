@@ -146,9 +146,10 @@ class Tracker:
 
     def add(self, p: Pkt) -> Conn:
         self.index += 1
-        self.now = max(self.now, p.ts)
+        if p.ts > self.now:
+            self.now = p.ts
         src, dst = (p.src, p.sport), (p.dst, p.dport)
-        conn = self.lookup(src, dst)
+        conn = self.open.get((src, dst)) or self.open.get((dst, src))  # lookup(), without a call a packet
         syn_only = p.bits & (SYN | ACK) == SYN
         if conn is not None and syn_only and conn.closed_at is not None:
             self.finalize(conn)  # a new connection on a reused 4-tuple
@@ -204,37 +205,37 @@ class Tracker:
 
     def _update(self, conn: Conn, d: int, p: Pkt) -> None:
         me, peer = conn.sides[d], conn.sides[1 - d]
+        bits, length = p.bits, p.length
         me.packets += 1
-        me.bytes += p.length
-        who = conn.name(d)
-        if p.bits & SYN:
+        me.bytes += length
+        if bits & SYN:
             if me.isn is None:
                 me.isn = p.seq
             if me.syn_ts is None:
                 me.syn_ts = p.ts
-                conn.events.append((p.ts, "wire", f"{who} SYN" + ("-ACK" if p.bits & ACK else "")))
-            if p.bits & ACK:
+                conn.events.append((p.ts, "wire", f"{conn.name(d)} SYN" + ("-ACK" if bits & ACK else "")))
+            if bits & ACK:
                 conn.synack = True
                 self._unanswered.pop(conn.id, None)
-        if p.length:
+        if length:
             me.received_since_sent = 0
-            peer.received_since_sent += p.length
+            peer.received_since_sent += length
             if peer.fin_ts is not None:
-                peer.received_after_fin += p.length
-        if p.bits & ACK and peer.fin_ts is not None:
+                peer.received_after_fin += length
+        if bits & ACK and peer.fin_ts is not None:
             if not peer.fin_acked and seq_after(p.ack, peer.fin_end):
                 peer.fin_acked = True
-            if me.fin_ts is not None and me.received_after_fin and not p.bits & RST:
+            if me.fin_ts is not None and me.received_after_fin and not bits & RST:
                 me.acked_after_fin = True
-        if p.bits & FIN and me.fin_ts is None:
+        if bits & FIN and me.fin_ts is None:
             me.fin_ts = p.ts
-            me.fin_end = (p.seq + p.length + 1) & _MASK
-            conn.events.append((p.ts, "wire", f"{who} FIN"))
-        if p.bits & RST and me.rst is None:
+            me.fin_end = (p.seq + length + 1) & _MASK
+            conn.events.append((p.ts, "wire", f"{conn.name(d)} FIN"))
+        if bits & RST and me.rst is None:
             me.rst = p
-            conn.events.append((p.ts, "wire", f"{who} RST [{p.flags}] win {p.win}"))
+            conn.events.append((p.ts, "wire", f"{conn.name(d)} RST [{p.flags}] win {p.win}"))
         c, s = conn.sides
-        closed = bool(p.bits & RST) or (c.fin_ts is not None and s.fin_ts is not None and c.fin_acked and s.fin_acked)
+        closed = bool(bits & RST) or (c.fin_ts is not None and s.fin_ts is not None and c.fin_acked and s.fin_acked)
         if closed and not conn.final:
             if conn.closed_at is None:
                 conn.closed_at = p.ts
