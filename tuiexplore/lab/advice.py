@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab.predict import STILL_REFERENCED
+from tuiexplore.lab.receipt_advice import RECEIPT_ADVICE
 
 PEER_AFTER_RST = "the peer gets ECONNRESET on read() or EPIPE on write() and loses its unread data"
 
@@ -131,4 +132,5 @@ _ADVICE = {
     "shutdown_none": _shutdown_none,
     "disconnect": _disconnect,
     STILL_REFERENCED: _still_referenced,
+    **RECEIPT_ADVICE,
 }

@@ -27,6 +27,7 @@ from tuiexplore.domain import LabInfo
 from tuiexplore.lab import inputs, namespace
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, ActorFactory, Actors, FromClient, InboxItem, Wake
+from tuiexplore.lab.arrivals import Arrivals
 from tuiexplore.lab.attribution import Attribution
 from tuiexplore.lab.capture import CaptureError, pcap_bytes
 from tuiexplore.lab.codec import encode
@@ -81,7 +82,8 @@ class Agent:
         if why_not:
             notes.append(("warn" if ns.mode == "root" else "info", why_not))  # as root, tracing was expected
         self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
-        self.steps = StepRunner(self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net)
+        arrivals = Arrivals(self.net, self.who, self.net.states, self.version)
+        self.steps = StepRunner(self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, arrivals)
         self.inbox.inspect_all()  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
         info = LabInfo(

@@ -33,6 +33,9 @@ LESSONS: tuple[tuple[str, str], ...] = (
     ("crossing-fins", "The client's FIN is held on the wire while the server closes too."),
     ("rst-in-window", "A scripted peer sends RSTs, one with a sequence number off by one, then the client closes."),
     ("close-no-rst", "Data the server already read arrives again, with a FIN; then the server closes."),
+    ("data-after-close", "The server has closed; a scripted client keeps writing to it."),
+    ("timewait-segments", "The server's socket waits in TIME_WAIT; late data, then a new SYN, arrive."),
+    ("reset-loses-response", "The server answers a request without reading its body, and closes; the wire is slow."),
 )
 
 

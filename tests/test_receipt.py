@@ -1,0 +1,171 @@
+"""Predictions for a segment the relay delivers (lab/receipt.py, lab/arrivals.py): the kernel's
+receive path followed from the receiver's state, and the verdicts of real runs through the
+relay, where the scripted peer's segments reach real sockets (packets, states, counters, the
+errno the application saw, the RST reason as root)."""
+
+import dataclasses
+import json
+
+import pytest
+from conftest import step
+from relay_world import deltas, of, relay
+from test_unprivileged import as_nobody
+
+from tuiexplore import runner
+from tuiexplore.domain import SocketRow
+from tuiexplore.lab.advice import advise
+from tuiexplore.lab.predict import BRANCHES
+from tuiexplore.lab.receipt import ACK, FIN, PSH, RST, SYN, Arrival, Receiver, predict_arrival
+from tuiexplore.lab.receipt_branches import RECEIPT_BRANCHES
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.timeline import PacketEvent, StateEvent, StepEvent, VerdictEvent
+
+N = 1000  # RCV.NXT of the receivers below
+
+
+def est(**kw) -> Receiver:
+    return Receiver("ESTABLISHED", rcv_nxt=N, rcv_wnd=65536, snd_nxt=500, **kw)
+
+
+@pytest.mark.parametrize(
+    "receiver,arrival,outcome,branch,state",
+    [
+        (est(), Arrival(RST, N), "none", "rcv_rst_exact", "CLOSE"),
+        (est(), Arrival(RST, N + 1), "ACK", "rcv_rst_challenge", "ESTABLISHED"),
+        (est(), Arrival(RST, N + 70000), "none", "rcv_rst_ignored", "ESTABLISHED"),
+        (est(), Arrival(RST, N - 1), "none", "rcv_rst_ignored", "ESTABLISHED"),
+        (dataclasses.replace(est(), state="CLOSE_WAIT"), Arrival(RST, N - 1), "none", "rcv_rst_exact", "CLOSE"),
+        (est(), Arrival(SYN, N + 5), "ACK", "rcv_syn_challenge", "ESTABLISHED"),
+        (est(oow_recent=True), Arrival(RST, N + 1), "none", "rcv_oow_limited", "ESTABLISHED"),
+        (est(challenge_limit=0), Arrival(RST, N + 1), "none", "rcv_rst_challenge", "ESTABLISHED"),
+        (est(), Arrival(PSH, N, length=3), "none", "rcv_no_ack", "ESTABLISHED"),
+        (est(), Arrival(PSH | ACK, N + 90000, 500, 3), "ACK", "rcv_out_of_window", "ESTABLISHED"),
+        (est(), Arrival(PSH | ACK, N, 500, 3), "ACK", "rcv_data", "ESTABLISHED"),
+        (est(), Arrival(FIN | ACK, N, 500), "ACK", "rcv_fin", "CLOSE_WAIT"),
+        (dataclasses.replace(est(), state="FIN_WAIT1"), Arrival(FIN | ACK, N, 499), "ACK", "rcv_fin", "CLOSING"),
+        (dataclasses.replace(est(), state="FIN_WAIT1"), Arrival(FIN | ACK, N, 500), "ACK", "rcv_fin", "TIME_WAIT"),
+        (dataclasses.replace(est(), state="FIN_WAIT2"), Arrival(FIN | ACK, N, 500), "ACK", "rcv_fin", "TIME_WAIT"),
+        (dataclasses.replace(est(), state="LAST_ACK"), Arrival(ACK, N, 500), "none", "rcv_ack", "CLOSE"),
+        (
+            dataclasses.replace(est(closed=True), state="FIN_WAIT1"),
+            Arrival(PSH | ACK, N, 500, 4),
+            "RST",
+            "rcv_data_after_close",
+            "CLOSE",
+        ),
+        (Receiver(None), Arrival(PSH | ACK, 7, 9, 3), "RST", "rcv_no_socket", ""),
+        (Receiver(None), Arrival(RST, 7), "none", "rcv_no_socket", ""),
+        (Receiver("TIME_WAIT", N, timewait=True), Arrival(PSH | ACK, N, 1, 4), "ACK", "tw_ack", "TIME_WAIT"),
+        (Receiver("TIME_WAIT", N, timewait=True), Arrival(ACK, N, 1), "none", "tw_quiet", "TIME_WAIT"),
+        (Receiver("TIME_WAIT", N, timewait=True), Arrival(RST, N), "none", "tw_kill", ""),
+        (Receiver("TIME_WAIT", N, timewait=True, rfc1337=1), Arrival(RST, N), "none", "tw_quiet", "TIME_WAIT"),
+        (Receiver("TIME_WAIT", N, timewait=True, listener=True), Arrival(SYN, N + 9), "SYN-ACK", "tw_syn", ""),
+        (Receiver("TIME_WAIT", N, timewait=True), Arrival(SYN, N + 9), "ACK", "tw_ack", "TIME_WAIT"),
+        (Receiver("TIME_WAIT", N, timewait=True, listener=True), Arrival(SYN, N - 9), "ACK", "tw_ack", "TIME_WAIT"),
+        (Receiver("FIN_WAIT2", N, timewait=True), Arrival(PSH | ACK, N, 1, 4), "RST", "tw_rst", ""),
+        (Receiver("FIN_WAIT2", N, timewait=True), Arrival(FIN | ACK, N, 1), "ACK", "tw_fin", "TIME_WAIT"),
+    ],
+)
+def test_the_receive_path_by_state_and_segment(receiver, arrival, outcome, branch, state):
+    p = predict_arrival(receiver, arrival)
+    assert (p.outcome, p.branch, p.state) == (outcome, branch, state), p.text
+    assert p.path[-1] == branch and branch in RECEIPT_BRANCHES
+
+
+def test_rst_reasons_and_errnos_follow_the_kernel_version():
+    old, new = dataclasses.replace(est(), version=(6, 9, 0)), est()
+    assert predict_arrival(Receiver(None, version=(6, 9, 0)), Arrival(ACK, 1, 2)).reason is None
+    assert predict_arrival(Receiver(None), Arrival(ACK, 1, 2)).reason == "NO_SOCKET"
+    assert predict_arrival(old, Arrival(RST, N)).errno == predict_arrival(new, Arrival(RST, N)).errno == "ECONNRESET"
+    assert predict_arrival(dataclasses.replace(est(), state="CLOSE_WAIT"), Arrival(RST, N)).errno == "EPIPE"
+    closed = dataclasses.replace(est(closed=True), state="FIN_WAIT2")
+    assert predict_arrival(closed, Arrival(PSH | ACK, N, 500, 4)).reason == "TCP_ABORT_ON_DATA"
+
+
+def test_every_receipt_branch_is_registered_documented_and_advised():
+    assert set(RECEIPT_BRANCHES) <= set(BRANCHES)
+    for branch in RECEIPT_BRANCHES:
+        assert advise(branch, "ACK", SocketRow("s", 3, "ESTABLISHED"), "inject"), branch
+
+
+# -- real sockets through the relay --------------------------------------------------------------
+def receipts(r: runner.RunResult) -> list[tuple[int, str, str, str, bool]]:
+    return [
+        (v.step, v.call, v.observed, v.branch, v.agree)
+        for v in r.events
+        if isinstance(v, VerdictEvent) and v.call in ("inject", "release")
+    ]
+
+
+def test_rst_in_window_predicts_the_challenge_ack_then_the_reset():
+    r = runner.run(load("rst-in-window"))
+    assert r.ok, r.failures
+    assert receipts(r) == [(9, "inject", "ACK", "rcv_rst_challenge", True), (11, "inject", "none", "rcv_rst_exact", True)]
+    assert deltas(r, 9).get("TcpExt.TCPChallengeACK") == 1 and deltas(r, 11).get("Tcp.EstabResets") == 1
+    assert next(e for e in of(r, StepEvent, 12)).errno == "ECONNRESET"
+
+
+def test_data_after_close_is_reset_by_the_fin_wait2_mini_socket():
+    r = runner.run(load("data-after-close"))
+    assert r.ok, r.failures
+    assert receipts(r) == [(8, "inject", "RST", "tw_rst", True)]
+    v = next(e for e in of(r, VerdictEvent, 8))
+    assert v.rst_reason == ("TCP_TIMEWAIT_SOCKET" if r.info.tracepoints else None)  # the kernel's own word
+    assert ("CLOSE_WAIT", "CLOSE") in [(e.old, e.new) for e in of(r, StateEvent, 8) if e.actor == "client"]
+    assert next(e for e in of(r, StepEvent, 9)).errno == "EPIPE"  # tcp_reset() in CLOSE_WAIT
+
+
+def test_timewait_acks_late_data_and_gives_way_to_a_new_syn():
+    r = runner.run(load("timewait-segments"))
+    assert r.ok, r.failures
+    assert receipts(r) == [(11, "inject", "ACK", "tw_ack", True), (12, "inject", "SYN-ACK", "tw_syn", True)]
+    assert [p.flags for p in of(r, PacketEvent, 11) if p.src == "server"] == ["."]
+
+
+def test_the_rst_overtakes_the_response_and_the_late_response_meets_no_socket():
+    r = runner.run(load("reset-loses-response"))
+    assert r.ok, r.failures
+    assert next(e for e in of(r, StepEvent, 11)).errno == "ECONNRESET"  # the response never arrived
+    assert deltas(r, 10).get("TcpExt.TCPChallengeACK") == 1  # the server's RST was past RCV.NXT
+    assert receipts(r) == [(12, "release", "RST", "rcv_no_socket", True)]
+    v = next(e for e in of(r, VerdictEvent, 12))
+    assert v.rst_reason == ("NO_SOCKET" if r.info.tracepoints else None)
+    assert [p.flags for p in of(r, PacketEvent, 12) if p.src == "client"] == ["R"]
+
+
+def test_a_second_challenge_within_the_rate_limit_is_not_sent():
+    # __tcp_oow_rate_limited(): one answer to an invalid segment per tcp_invalid_ratelimit (500 ms).
+    r = relay(step("client", "inject", flags="R", seq=5), step("client", "inject", flags="R", seq=6))
+    assert r.ok, r.failures
+    got = receipts(r)
+    assert got == [(8, "inject", "ACK", "rcv_rst_challenge", True), (9, "inject", "none", "rcv_oow_limited", True)], got
+    assert deltas(r, 9).get("TcpExt.TCPACKSkippedChallenge") == 1
+
+
+_UNPRIVILEGED = """
+import json
+from tuiexplore import runner
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.timeline import StepEvent, VerdictEvent
+out = {}
+for name in ("data-after-close", "timewait-segments", "reset-loses-response"):
+    r = runner.run(load(name))
+    out[name] = [r.info.mode, r.failures,
+        [[v.step, v.observed, v.branch, v.agree, v.rst_reason] for v in r.events
+         if isinstance(v, VerdictEvent) and v.call in ("inject", "release")],
+        [e.errno for e in r.events if isinstance(e, StepEvent) and e.errno]]
+print(json.dumps(out))
+"""
+
+
+def test_the_receipt_builtins_hold_unprivileged():
+    proc = as_nobody("-c", _UNPRIVILEGED, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["data-after-close"] == ["userns", [], [[8, "RST", "tw_rst", True, None]], ["EPIPE"]]
+    assert out["timewait-segments"][:3] == [
+        "userns",
+        [],
+        [[11, "ACK", "tw_ack", True, None], [12, "SYN-ACK", "tw_syn", True, None]],
+    ]
+    assert out["reset-loses-response"] == ["userns", [], [[12, "RST", "rcv_no_socket", True, None]], ["ECONNRESET"]]

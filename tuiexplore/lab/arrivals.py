@@ -1,0 +1,157 @@
+"""Predictions and verdicts for the segments the relay delivers on a wire call: an ``inject`` of
+the scripted peer, or a ``release`` of one held segment.
+
+Before the step, the segment exactly as it will go (``Wire.arriving``) and what the kernel and
+the relay say of the socket it reaches (its state from sock_diag, RCV.NXT and the window from the
+relay's view, whether an fd still holds it, the namespace's sysctls) go to lab/receipt.py; after
+the step, what that socket sent back and the state it is in are judged against the prediction.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuiexplore.domain import SocketRow
+from tuiexplore.lab.advice import advise
+from tuiexplore.lab.attribution import Attribution, Key
+from tuiexplore.lab.capture import Frame
+from tuiexplore.lab.receipt import SYN, Arrival, Receipt, Receiver, after, predict_arrival
+from tuiexplore.lab.receipt_branches import RECEIPT_BRANCHES
+from tuiexplore.relay import topology
+from tuiexplore.timeline import VerdictEvent
+
+RST_BIT, FIN_BIT = 0x04, 0x01
+SYN_STATES = ("SYN_RECV", "NEW_SYN_RECV")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One prediction made before a step, and who it is about."""
+
+    sock: SocketRow  # the receiving socket (a row of its own when no fd holds it)
+    actor: str
+    addr: str  # the receiver's address: its replies are the frames from it
+    receipt: Receipt
+
+
+@dataclass
+class Arrivals:
+    """Made by the agent once the lab is up; ``states`` looks sockets up where they live."""
+
+    net: topology.Wire
+    who: Attribution
+    states: Callable[[Iterable[Key]], dict[Key, str]]
+    version: tuple[int, int, int]
+    answered: dict[Key, float] = field(default_factory=dict)  # the last out-of-window answer, per socket
+
+    def predict(self, actor: str, call: str, args: dict, frames: list[Frame], held: Iterable[SocketRow]) -> list[Expected]:
+        """For an inject, or a release of exactly one segment: [] otherwise (several segments
+        change the socket one after another; each would need the state the last one left)."""
+        going = self.net.arriving(actor, call, args, frames)
+        if len(going) != 1:
+            return []
+        seg = going[0]
+        key = (seg.dport, seg.sport)
+        states = self.states([key, (seg.dport, 0)])
+        held_rows = {(s.lport, s.rport): s for s in held}
+        row = held_rows.get(key)
+        owner, fd = self.who.owner(*key)
+        state = states.get(key)
+        limit = self.net.sysctl(seg.daddr, "tcp_invalid_ratelimit")
+        last = self.answered.get(key)
+        receiver = Receiver(
+            state=state,
+            closed=row is None,
+            timewait=state == "TIME_WAIT" or (state == "FIN_WAIT2" and row is None),
+            listener=states.get((seg.dport, 0)) == "LISTEN",
+            linger2=row.linger2 if row else 0,
+            rfc1337=self.net.sysctl(seg.daddr, "tcp_rfc1337") or 0,
+            challenge_limit=_or(self.net.sysctl(seg.daddr, "tcp_challenge_ack_limit"), 1 << 31),
+            oow_recent=last is not None and (time.time() - last) * 1000 < _or(limit, 500),
+            version=self.version,
+            **_sequence(frames, seg, self.net.undelivered()),
+        )
+        arrival = Arrival(seg.flag_bits, seg.seq, seg.ack, seg.payload_len)
+        sock = row or SocketRow(fd if fd != "?" else "(no fd)", -1, state or "CLOSE", lport=key[0], rport=key[1])
+        return [Expected(sock, owner, seg.daddr, predict_arrival(receiver, arrival))]
+
+    def judge(
+        self, t: float, step: int, call: str, expected: Expected, frames: list[Frame], resets: list[Any], deltas: dict[str, int]
+    ) -> VerdictEvent:
+        """``resets``: the step's tcp_send_reset tracepoint events (root), for the RST's reason."""
+        p, s = expected.receipt, expected.sock
+        mine = [f for f in frames if f.saddr == expected.addr and (f.sport, f.dport) == (s.lport, s.rport)]
+        observed = outcome_of(mine)
+        said = [r.fields.get("reason") for r in resets if (r.sport, r.dport) == (s.lport, s.rport) and r.fields.get("reason")]
+        reason = said[0] if said else None
+        key = (s.lport, s.rport)
+        now = self.states([key]).get(key)
+        state = "SYN_RECV" if now in SYN_STATES else now or "CLOSE"
+        if observed == "ACK" and p.branch in ("rcv_out_of_window", "rcv_rst_challenge", "rcv_syn_challenge"):
+            self.answered[key] = time.time()
+        want = "SYN_RECV" if p.outcome == "SYN-ACK" else (p.state or "CLOSE")
+        agree = observed == p.outcome and state == want and (reason is None or p.reason is None or reason == p.reason)
+        parts = [f"{call} -> {observed}, {state}: {p.text}"]
+        parts += [f"{k.split('.', 1)[1]} {v:+d}" for k, v in deltas.items() if k in p.counters]
+        if reason:
+            parts.append(f"kernel reason {reason}")
+        if p.errno:
+            parts.append(f"the application now gets {p.errno}")
+        if not agree:
+            why = RECEIPT_BRANCHES[p.branch]
+            with_reason = f" with reason {p.reason}" if p.reason and reason and p.reason != reason else ""
+            parts.append(f"PREDICTED {p.outcome}{with_reason}, {want} ({why}) - the kernel did otherwise")
+        # predicted/observed: what the socket sends back (the contract's FIN/RST/none, and ACK or
+        # SYN-ACK for an answer to a segment); the state it is left in is in the explanation.
+        return VerdictEvent(
+            t, step, expected.actor, s.name, call, p.outcome, observed, p.branch, reason, dict(deltas), agree,
+            " · ".join(parts), tuple(p.path), advise(p.branch, p.outcome, s, call, held=agree),
+        )  # fmt: skip
+
+
+def outcome_of(frames: list[Frame]) -> str:
+    """What the receiver sent back: RST, SYN-ACK, FIN, ACK (any other segment), or none."""
+    bits = [f.flag_bits for f in frames]
+    for bit, name in ((RST_BIT, "RST"), (SYN, "SYN-ACK"), (FIN_BIT, "FIN")):
+        if any(b & bit for b in bits):
+            return name
+    return "ACK" if frames else "none"
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _sequence(frames: list[Frame], seg: Frame, undelivered: set[int]) -> dict[str, int]:
+    """RCV.NXT, the window and SND.NXT of the receiver, from the frames of its connection since
+    the last SYN on these ends, in order: RCV.NXT moves with each segment of the sender's that
+    was delivered, and is what the receiver's own ACKs say (an ACK carries RCV.NXT: a segment
+    the receiver discarded does not move it); the window is its last, scaled by the shift its
+    SYN announced; SND.NXT the end of all it sent, held segments included."""
+    ends = {(seg.saddr, seg.sport), (seg.daddr, seg.dport)}
+    start = max((i for i, f in enumerate(frames) if f.flag_bits & SYN and _ends(f) == ends), default=0)
+    rcv_nxt = snd_nxt = None
+    win, shift = 65535, 0
+    for f in frames[start:]:
+        if _ends(f) != ends or f.flag_bits & RST_BIT:
+            continue
+        end = (f.seq + f.payload_len + bool(f.flag_bits & SYN) + bool(f.flag_bits & FIN_BIT)) % (1 << 32)
+        if (f.saddr, f.sport) == (seg.saddr, seg.sport):
+            if id(f) not in undelivered and end != f.seq and (rcv_nxt is None or after(end, rcv_nxt)):
+                rcv_nxt = end
+            continue
+        snd_nxt = end if snd_nxt is None or after(end, snd_nxt) else snd_nxt
+        if f.flag_bits & 0x10:
+            rcv_nxt = f.ack
+        m = re.search(r"wscale (\d+)", f.options) if f.flag_bits & SYN else None
+        shift = int(m[1]) if m else shift
+        win = f.win << (0 if f.flag_bits & SYN else shift)
+    return {"rcv_nxt": seg.seq if rcv_nxt is None else rcv_nxt, "rcv_wnd": win, "snd_nxt": snd_nxt or 0}
+
+
+def _ends(f: Frame) -> set[tuple[str, int]]:
+    return {(f.saddr, f.sport), (f.daddr, f.dport)}
