@@ -169,3 +169,22 @@ def test_the_receipt_builtins_hold_unprivileged():
         [[11, "ACK", "tw_ack", True, None], [12, "SYN-ACK", "tw_syn", True, None]],
     ]
     assert out["reset-loses-response"] == ["userns", [], [[12, "RST", "rcv_no_socket", True, None]], ["ECONNRESET"]]
+
+
+def test_the_prediction_is_there_before_the_inject_runs():
+    from tuiexplore.session import Session
+
+    s = Session(load("rst-in-window"), lambda events, generation: None)
+    s.start()
+    try:
+        for _ in range(8):
+            assert s.run_next().ok
+        [before] = s.predict_next()  # step 9: the RST one past RCV.NXT
+        assert (before.fd, before.outcome, before.branch) == ("conn", "ACK", "rcv_rst_challenge")
+        assert "-> ESTABLISHED" in before.text
+        s.run_next()
+        s.run_next()
+        [exact] = s.predict_next()  # step 11: at RCV.NXT
+        assert (exact.outcome, exact.branch) == ("none", "rcv_rst_exact") and "-> CLOSE" in exact.text
+    finally:
+        s.close()

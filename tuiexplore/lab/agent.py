@@ -29,6 +29,7 @@ from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, ActorFactory, Actors, FromClient, InboxItem, Wake
 from tuiexplore.lab.arrivals import Arrivals
 from tuiexplore.lab.attribution import Attribution
+from tuiexplore.lab.calls import RECEIVED
 from tuiexplore.lab.capture import CaptureError, pcap_bytes
 from tuiexplore.lab.codec import encode
 from tuiexplore.lab.evidence import Evidence, start_tracer
@@ -152,6 +153,9 @@ class Agent:
         )
 
     def answer_predict(self, cmd: proto.PredictCmd) -> None:
+        if cmd.call in RECEIVED:  # what a segment the relay delivers will do (lab/arrivals.py)
+            self.out.reply(proto.Predictions(cmd.id, [e.view() for e in self._steps().arriving(cmd.actor, cmd.call, cmd.args)]))
+            return
         a = self.actors.by_name.get(cmd.actor)
         preds = self.predict(a, cmd.call, cmd.args) if a is not None and will_run(a, cmd.call) else []
         self.out.reply(proto.Predictions(cmd.id, [inputs.view(s.name, p) for s, p in preds]))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuiexplore.domain import SocketRow
+from tuiexplore.domain import PredictionView, SocketRow
 from tuiexplore.lab.advice import advise
 from tuiexplore.lab.attribution import Attribution, Key
 from tuiexplore.lab.capture import Frame
@@ -36,6 +36,13 @@ class Expected:
     actor: str
     addr: str  # the receiver's address: its replies are the frames from it
     receipt: Receipt
+
+    def view(self) -> PredictionView:
+        p = self.receipt
+        state = f" -> {p.state or 'gone'}" if p.outcome != "SYN-ACK" else ""
+        return PredictionView(
+            self.sock.name, p.outcome, p.branch, p.reason, f"{self.actor} {self.sock.name}{state}: {p.text}", p.path
+        )
 
 
 @dataclass

@@ -209,6 +209,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "win": (0, 65535),  # the header's 16 bits, as sent (before any scaling)
 }
 WIRE_CALLS = ("hold", "release", "drop", "duplicate", "delay", "inject", "expect")  # performed by the relay, not an actor
+RECEIVED = ("inject", "release")  # the wire calls that deliver a segment to a socket: predicted (lab/receipt.py)
 # setsockopt values: an int (struct linger's two ints for SO_LINGER); these keep the buffer sizes
 # and FIN_WAIT2 timers within what the kernel clamps them to rather than wrapping around.
 SOCKOPT_LIMITS: dict[str, tuple[int, int]] = {"SO_RCVBUF": (1, 1 << 30), "SO_SNDBUF": (1, 1 << 30), "TCP_LINGER2": (-1, 1 << 20)}
