@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tuiexplore import quiz
-from tuiexplore.quiz import CHOICES, Question, Quiz
+from tuiexplore.quiz import CHOICES, RECEIPT_CHOICES, Question, Quiz
 from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios import lessons
 from tuiexplore.scenarios.scenario import Scenario, Step
@@ -29,6 +29,7 @@ from tuiexplore.tui.messages import StepFinished
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.widgets import VerdictLine, printable
 
+WORDS_CLOSE = [outcome for outcome, _, _ in CHOICES]
 TIP = "Look first: the Sockets panel (Recv-Q, Send-Q, SO_LINGER) and the states say what the kernel will do."
 
 
@@ -37,6 +38,7 @@ class QuestionDialog(ModalScreen[str | None]):
 
     BINDINGS = [
         *[Binding(key, f"answer('{outcome}')", word, id=f"quiz.{outcome}") for outcome, word, key in CHOICES],
+        *[Binding(key, f"answer('{o}')", word, id=f"quiz.{o}") for o, word, key in RECEIPT_CHOICES if o not in WORDS_CLOSE],
         Binding("escape", "answer('')", "Not now", id="quiz.cancel"),
     ]
     DEFAULT_CSS = """
@@ -57,12 +59,18 @@ class QuestionDialog(ModalScreen[str | None]):
         with Vertical() as v:
             v.border_title = Content(f"Guess first · {printable(self.score)}")
             yield Static(Content(printable(f"Next, {self.question.text}")), id="question", markup=False)
-            yield Static("What will the kernel put on the wire?", markup=False)
+            ask = "The segment arrives: what will the kernel send back?" if self.question.receipt else None
+            yield Static(ask or "What will the kernel put on the wire?", markup=False)
             with Horizontal():
-                for outcome, word, key in CHOICES:
+                for outcome, word, key in self.question.choices:
                     yield Button(f"{word} ({key})", id=f"answer-{outcome}", name=outcome)
             yield Static(TIP, classes="muted", markup=False)
             yield Static("Your answer is locked before the step runs · Esc: not now (the step does not run)", classes="muted")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only this question's answers (a received segment's are not a close's)."""
+        offered = [o for o, _, _ in self.question.choices]
+        return action != "answer" or not parameters[0] or parameters[0] in offered
 
     def action_answer(self, outcome: str) -> None:
         self.dismiss(outcome or None)
