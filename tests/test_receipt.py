@@ -188,3 +188,17 @@ def test_the_prediction_is_there_before_the_inject_runs():
         assert (exact.outcome, exact.branch) == ("none", "rcv_rst_exact") and "-> CLOSE" in exact.text
     finally:
         s.close()
+
+
+def test_a_prediction_the_kernel_did_not_follow_is_shown_not_hidden():
+    from tuiexplore.lab.arrivals import Arrivals, Expected
+    from tuiexplore.lab.attribution import Attribution
+    from tuiexplore.relay.topology import Loopback
+
+    arrivals = Arrivals(Loopback(lambda: None), Attribution(), lambda keys: {}, (6, 18, 0))
+    p = predict_arrival(est(), Arrival(RST, N + 1))  # a challenge ACK, ESTABLISHED
+    sock = SocketRow("conn", 4, "ESTABLISHED", lport=1, rport=2)
+    v = arrivals.judge(0.0, 9, "inject", Expected(sock, "server", "10.47.0.1", p), [], [], {})
+    assert (v.predicted, v.observed, v.agree) == ("ACK", "none", False)  # nothing sent, the socket gone
+    assert "PREDICTED ACK, ESTABLISHED" in v.explanation and "the kernel did otherwise" in v.explanation
+    assert v.advice.startswith("the prediction did not hold")
