@@ -198,7 +198,18 @@ def test_a_prediction_the_kernel_did_not_follow_is_shown_not_hidden():
     arrivals = Arrivals(Loopback(lambda: None), Attribution(), lambda keys: {}, (6, 18, 0))
     p = predict_arrival(est(), Arrival(RST, N + 1))  # a challenge ACK, ESTABLISHED
     sock = SocketRow("conn", 4, "ESTABLISHED", lport=1, rport=2)
-    v = arrivals.judge(0.0, 9, "inject", Expected(sock, "server", "10.47.0.1", p), [], [], {})
+    v = arrivals.judge(0.0, 9, "inject", Expected(sock, "server", "10.47.0.1", p, {}), [], [])
     assert (v.predicted, v.observed, v.agree) == ("ACK", "none", False)  # nothing sent, the socket gone
     assert "PREDICTED ACK, ESTABLISHED" in v.explanation and "the kernel did otherwise" in v.explanation
     assert v.advice.startswith("the prediction did not hold")
+
+
+def test_a_receipt_verdict_counts_the_receivers_kernel_only():
+    # close-no-rst: the real client's kernel answers the server's ACK with a challenge ACK (the
+    # relay drops it); that is the client's doing, not the server's answer to the FIN.
+    r = runner.run(load("close-no-rst"))
+    assert r.ok, r.failures
+    v = next(e for e in of(r, VerdictEvent, 10))
+    assert (v.call, v.observed, v.branch) == ("inject", "ACK", "rcv_fin")
+    assert deltas(r, 10).get("TcpExt.TCPChallengeACK") == 1 and "TcpExt.TCPChallengeACK" not in v.counters
+    assert v.counters.get("TcpExt.TCPDSACKOldSent") == 1  # the server's D-SACK for the old bytes

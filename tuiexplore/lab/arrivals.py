@@ -19,6 +19,7 @@ from tuiexplore.domain import PredictionView, SocketRow
 from tuiexplore.lab.advice import advise
 from tuiexplore.lab.attribution import Attribution, Key
 from tuiexplore.lab.capture import Frame
+from tuiexplore.lab.counters import delta
 from tuiexplore.lab.receipt import SYN, Arrival, Receipt, Receiver, after, predict_arrival
 from tuiexplore.lab.receipt_branches import RECEIPT_BRANCHES
 from tuiexplore.relay import topology
@@ -36,6 +37,7 @@ class Expected:
     actor: str
     addr: str  # the receiver's address: its replies are the frames from it
     receipt: Receipt
+    before: dict[str, int]  # the receiver's kernel's counters (on the relay, its side's alone)
 
     def view(self) -> PredictionView:
         p = self.receipt
@@ -84,13 +86,14 @@ class Arrivals:
         )
         arrival = Arrival(seg.flag_bits, seg.seq, seg.ack, seg.payload_len)
         sock = row or SocketRow(fd if fd != "?" else "(no fd)", -1, state or "CLOSE", lport=key[0], rport=key[1])
-        return [Expected(sock, owner, seg.daddr, predict_arrival(receiver, arrival))]
+        return [Expected(sock, owner, seg.daddr, predict_arrival(receiver, arrival), self.net.counters_of(seg.daddr))]
 
-    def judge(
-        self, t: float, step: int, call: str, expected: Expected, frames: list[Frame], resets: list[Any], deltas: dict[str, int]
-    ) -> VerdictEvent:
-        """``resets``: the step's tcp_send_reset tracepoint events (root), for the RST's reason."""
+    def judge(self, t: float, step: int, call: str, expected: Expected, frames: list[Frame], resets: list[Any]) -> VerdictEvent:
+        """``resets``: the step's tcp_send_reset tracepoint events (root), for the RST's reason.
+        The verdict's counters are the receiver's kernel's own (the other side's challenge ACKs
+        or resets are not this socket's doing)."""
         p, s = expected.receipt, expected.sock
+        deltas = delta(expected.before, self.net.counters_of(expected.addr))
         mine = [f for f in frames if f.saddr == expected.addr and (f.sport, f.dport) == (s.lport, s.rport)]
         observed = outcome_of(mine)
         said = [r.fields.get("reason") for r in resets if (r.sport, r.dport) == (s.lport, s.rport) and r.fields.get("reason")]

@@ -84,7 +84,7 @@ class StepRunner:
         if self.arrivals is not None and outcome == RETURNED:
             ev = self.evidence
             for e in coming:
-                self.out.emit(self.arrivals.judge(self.out.rel(time.time()), n, call, e, ev.step_frames, ev.step_resets, delta))
+                self.out.emit(self.arrivals.judge(self.out.rel(time.time()), n, call, e, ev.step_frames, ev.step_resets))
         overhead = (time.time() - wall0 - waited) * 1000
         self.out.step = None
         self.evidence.end_step()

@@ -64,6 +64,9 @@ class Loopback:
     def sysctl(self, addr: str, name: str) -> int | None:
         return _sysctl(name)
 
+    def counters_of(self, addr: str) -> dict[str, int]:
+        return counters.read()
+
     def undelivered(self) -> set[int]:
         return set()
 
@@ -184,9 +187,13 @@ class RelayWire:
 
     def sysctl(self, addr: str, name: str) -> int | None:
         """net.ipv4.NAME in the namespace of the side whose address is ``addr``."""
-        side = next((s for s, a in ADDRS.items() if a == addr), SERVER)
-        with self.ns[side].inside():
+        with self.ns[_side_with(addr)].inside():
             return _sysctl(name)
+
+    def counters_of(self, addr: str) -> dict[str, int]:
+        """The counters of one side's kernel (``counters()`` sums both)."""
+        with self.ns[_side_with(addr)].inside():
+            return counters.read(_COUNTERS)
 
     def notes(self, frames: list[Frame]) -> list[str]:
         """What the relay did since the last step's end, and what it still holds (at each step's end)."""
@@ -239,6 +246,10 @@ class RelayWire:
         if self._dev is not None:
             self._dev.close()
             self._dev = None
+
+
+def _side_with(addr: str) -> str:
+    return next((s for s, a in ADDRS.items() if a == addr), SERVER)
 
 
 def _sysctl(name: str) -> int | None:
