@@ -213,3 +213,42 @@ def test_a_receipt_verdict_counts_the_receivers_kernel_only():
     assert (v.call, v.observed, v.branch) == ("inject", "ACK", "rcv_fin")
     assert deltas(r, 10).get("TcpExt.TCPChallengeACK") == 1 and "TcpExt.TCPChallengeACK" not in v.counters
     assert v.counters.get("TcpExt.TCPDSACKOldSent") == 1  # the server's D-SACK for the old bytes
+
+
+@pytest.mark.parametrize(
+    "parts,branches",
+    [
+        ([step("client", "inject", flags="F.")], {"rcv_fin"}),
+        ([step("client", "inject", flags="F."), step("client", "inject", flags="F.", seq=1)], {"rcv_fin", "rcv_data"}),
+        ([step("client", "inject", flags="P.", seq=300000, data="x")], {"rcv_out_of_window"}),
+        ([step("client", "inject", flags="R", seq=300000)], {"rcv_rst_ignored"}),
+        ([step("client", "inject", flags="S", seq=5)], {"rcv_syn_challenge"}),
+        ([step("client", "inject", flags="P", data="x")], {"rcv_no_ack"}),
+        ([step("client", "inject", flags="P.", data="ab")], {"rcv_data"}),
+        (
+            [step("client", "inject", flags="R"), step("client", "inject", flags="P.", data="x")],
+            {"rcv_rst_exact", "rcv_no_socket"},
+        ),
+        # The server's FIN is not ACKed (the relay drops the client's ACK): data to a FIN_WAIT1
+        # orphan; a retransmitted FIN's ACK may come through first: the FIN_WAIT2 mini-socket's.
+        (
+            [step("client", "drop", flags="."), step("server", "close", fd="s"), step("client", "inject", flags="P.", data="zz")],
+            {"rcv_data_after_close", "tw_rst"},
+        ),
+    ],
+    ids=["fin", "fin-again", "data-beyond-window", "rst-beyond-window", "syn", "no-ack", "data", "after-reset", "data-to-orphan"],
+)
+def test_the_prediction_holds_on_the_kernels_paths(parts, branches):
+    r = relay(*parts)
+    assert r.ok, r.failures
+    got = receipts(r)
+    assert got and all(v[4] for v in got), [e.explanation for e in r.events if isinstance(e, VerdictEvent)]
+    assert (
+        {v[3] for v in got} <= branches
+        and len({v[3] for v in got}) == len(branches)
+        or branches
+        == {
+            "rcv_data_after_close",
+            "tw_rst",
+        }
+    ), got

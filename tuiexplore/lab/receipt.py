@@ -212,8 +212,8 @@ def _established_path(r: Receiver, a: Arrival) -> Receipt:
         return _receipt(r, "ACK", "rcv_fin", nxt, _join(said, data + text), path)
     if a.length and after(a.end, r.rcv_nxt):
         return _receipt(r, "ACK", "rcv_data", state, _join(said, f"{a.length} bytes queued for read(), ACKed"), path)
-    if a.length:  # all of it already received: tcp_data_queue() sends a duplicate ACK with a D-SACK
-        return _receipt(r, "ACK", "rcv_data", state, "data already received: a duplicate ACK (D-SACK)", path)
+    if a.end != a.seq:  # all of it already received: tcp_data_queue() sends a duplicate ACK at once
+        return _receipt(r, "ACK", "rcv_data", state, _join(said, "already received (a retransmission): a duplicate ACK"), path)
     return _receipt(r, "none", "rcv_ack", state, said or f"a bare ACK: nothing to answer in {state}", path)
 
 
