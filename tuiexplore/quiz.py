@@ -3,8 +3,9 @@
 Before a scenario step whose closing logic the kernel runs (close, shutdown, exit, a
 disconnecting connect: the steps that get a verdict), the person in front of the screen says
 what the kernel will put on the wire: FIN, RST or nothing; before the scripted peer injects an RST
-or a FIN (the relay's wire), what the kernel will send back: nothing, an ACK, a challenge ACK, an
-RST (lab/receipt.py's verdict, the challenge told by the kernel's own TCPChallengeACK counter).
+or a FIN (the relay's wire), what the kernel will send back (nothing, an ACK, a challenge ACK, an
+RST: the challenge told by the kernel's own TCPChallengeACK counter) and the state the socket is
+then in, both from lab/receipt.py's verdict; such a guess is "REPLY|STATE".
 The guess is locked before the step is sent; it is then judged against what the kernel did (the
 verdict's *observed* outcome, read from the wire), never against the app's prediction, which is
 only shown beside it afterwards.
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from tuiexplore.lab.calls import RECEIVED, is_closing
 from tuiexplore.lab.predict import BRANCHES
+from tuiexplore.lab.receipt import state_said
 from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Step
 from tuiexplore.timeline import VerdictEvent
@@ -29,7 +31,15 @@ from tuiexplore.timeline import VerdictEvent
 # (outcome as the verdict says it, the word on the screen, its key)
 CHOICES = (("FIN", "FIN", "f"), ("RST", "RST", "r"), ("none", "nothing", "x"))
 RECEIPT_CHOICES = (("none", "nothing", "x"), ("ACK", "ACK", "a"), ("challenge", "challenge ACK", "c"), ("RST", "RST", "r"))
+STATE_CHOICES = (
+    ("ESTABLISHED", "ESTABLISHED", "e"),
+    ("CLOSE_WAIT", "CLOSE_WAIT", "w"),
+    ("CLOSING", "CLOSING", "g"),
+    ("TIME_WAIT", "TIME_WAIT", "t"),
+    ("CLOSE", "CLOSE", "d"),  # reset, or gone from the kernel's tables
+)
 WORDS = {outcome: word for outcome, word, _ in (*CHOICES, *RECEIPT_CHOICES)}
+STATE_WORDS = {state: word for state, word, _ in STATE_CHOICES}
 _STRENGTH = {"none": 0, "ACK": 1, "challenge": 1, "FIN": 1, "RST": 2}
 CHALLENGES = ("rcv_rst_challenge", "rcv_syn_challenge")
 
@@ -57,6 +67,13 @@ def answer_of(v: VerdictEvent, predicted: bool = False) -> str:
     return "ACK" if out == "SYN-ACK" else out
 
 
+def say(answer: str) -> str:
+    """An answer in words: "RST", or a receipt's "challenge ACK, then ESTABLISHED"."""
+    reply, _, state = answer.partition("|")
+    word = WORDS.get(reply, reply)
+    return f"{word}, then {STATE_WORDS.get(state, state)}" if state else word
+
+
 def strongest(outcomes: list[str]) -> str:
     return max(outcomes, key=lambda o: _STRENGTH.get(o, 0))
 
@@ -77,6 +94,11 @@ class Question:
         return RECEIPT_CHOICES if self.receipt else CHOICES
 
     @property
+    def states(self) -> tuple[tuple[str, str, str], ...]:
+        """The second half of a receipt question: the state the socket is then in."""
+        return STATE_CHOICES if self.receipt else ()
+
+    @property
     def text(self) -> str:
         return f"step {self.index}: {self.actor} {self.call}"
 
@@ -84,15 +106,22 @@ class Question:
 @dataclass(frozen=True)
 class Graded:
     question: Question
-    guess: str  # "FIN" | "RST" | "none"
+    guess: str  # "FIN" | "RST" | "none"; a receipt's "REPLY|STATE"
     verdicts: tuple[VerdictEvent, ...]  # what the kernel did, one per socket the step closed
 
     @property
     def observed(self) -> str:
-        return strongest([answer_of(v) for v in self.verdicts]) if self.verdicts else ""
+        if not self.verdicts:
+            return ""
+        if self.question.receipt:  # one socket receives the segment: its reply and its state
+            v = self.verdicts[0]
+            return f"{answer_of(v)}|{state_said(v.explanation)}"
+        return strongest([answer_of(v) for v in self.verdicts])
 
     @property
     def predicted(self) -> str:
+        if self.question.receipt:  # the state predicted is said in the verdict only when it differed
+            return self.observed if all(v.agree for v in self.verdicts) else "otherwise"
         return strongest([answer_of(v, predicted=True) for v in self.verdicts]) if self.verdicts else ""
 
     @property
@@ -110,11 +139,11 @@ class Graded:
     def line(self) -> str:
         """The question and its answer in one line, with the branch that decided it."""
         if not self.scored:
-            return f"{self.question.text}: you said {WORDS[self.guess]}; no verdict (the step did not close a socket): not scored"
+            return f"{self.question.text}: you said {say(self.guess)}; no verdict (the step did not close a socket): not scored"
         mark = "right" if self.right else "wrong"
-        app = "the app predicted it too" if self.predicted == self.observed else f"the app predicted {WORDS[self.predicted]}"
+        app = "the app predicted it too" if self.predicted == self.observed else f"the app predicted {say(self.predicted)}"
         return (
-            f"{self.question.text}: you said {WORDS[self.guess]}, the kernel sent {WORDS[self.observed]}: {mark}"
+            f"{self.question.text}: you said {say(self.guess)}, the kernel sent {say(self.observed)}: {mark}"
             f" · branch {self.branches()} · {app}"
         )
 
@@ -132,7 +161,9 @@ class Quiz:
         return any(q.index == index for q in [*(g.question for g in self.graded), *(q for q, _ in self.locked)])
 
     def lock(self, question: Question, guess: str) -> None:
-        if guess not in [outcome for outcome, _, _ in question.choices]:
+        reply, _, state = guess.partition("|")
+        states = [st for st, _, _ in question.states]
+        if reply not in [outcome for outcome, _, _ in question.choices] or (state not in states if states else state):
             raise ValueError(f"not an answer: {guess}")
         self.locked.append((question, guess))
 

@@ -20,7 +20,7 @@ from tuiexplore.lab.advice import advise
 from tuiexplore.lab.attribution import Attribution, Key
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.counters import delta
-from tuiexplore.lab.receipt import SYN, Arrival, Receipt, Receiver, after, predict_arrival
+from tuiexplore.lab.receipt import SYN, Arrival, Receipt, Receiver, after, predict_arrival, said
 from tuiexplore.lab.receipt_branches import RECEIPT_BRANCHES
 from tuiexplore.relay import topology
 from tuiexplore.timeline import VerdictEvent
@@ -96,8 +96,8 @@ class Arrivals:
         deltas = delta(expected.before, self.net.counters_of(expected.addr))
         mine = [f for f in frames if f.saddr == expected.addr and (f.sport, f.dport) == (s.lport, s.rport)]
         observed = outcome_of(mine)
-        said = [r.fields.get("reason") for r in resets if (r.sport, r.dport) == (s.lport, s.rport) and r.fields.get("reason")]
-        reason = said[0] if said else None
+        reasons = [r.fields.get("reason") for r in resets if (r.sport, r.dport) == (s.lport, s.rport) and r.fields.get("reason")]
+        reason = reasons[0] if reasons else None
         key = (s.lport, s.rport)
         now = self.states([key]).get(key)
         state = "SYN_RECV" if now in SYN_STATES else now or "CLOSE"
@@ -105,7 +105,7 @@ class Arrivals:
             self.answered[key] = time.time()
         want = "SYN_RECV" if p.outcome == "SYN-ACK" else (p.state or "CLOSE")
         agree = observed == p.outcome and state == want and (reason is None or p.reason is None or reason == p.reason)
-        parts = [f"{call} -> {observed}, {state}: {p.text}"]
+        parts = [said(call, observed, state, p.text)]
         parts += [f"{k.split('.', 1)[1]} {v:+d}" for k, v in deltas.items() if k in p.counters]
         if reason:
             parts.append(f"kernel reason {reason}")

@@ -89,6 +89,17 @@ class Receipt(Prediction):
     errno: str = ""
 
 
+def said(call: str, sent: str, state: str, text: str) -> str:
+    """A receipt verdict's explanation begins with what was sent back and the state left."""
+    return f"{call} -> {sent}, {state}: {text}"
+
+
+def state_said(explanation: str) -> str:
+    """The state a receipt verdict's explanation (``said``) names, "" if it names none."""
+    head = explanation.split(": ", 1)[0]
+    return head.rsplit(", ", 1)[1] if " -> " in head and ", " in head else ""
+
+
 def predict_arrival(r: Receiver, a: Arrival) -> Receipt:
     if r.state is None or r.state == "CLOSE":
         return _no_socket(r, a)
