@@ -21,6 +21,7 @@ from tuiexplore.scenarios.scenario import load
 from tuiexplore.timeline import PacketEvent, StateEvent, StepEvent, VerdictEvent
 
 N = 1000  # RCV.NXT of the receivers below
+HI = step("client", "write", fd="c", data="hi")  # step 8: the server's RCV.NXT is 3 (relative)
 
 
 def est(**kw) -> Receiver:
@@ -252,3 +253,22 @@ def test_the_prediction_holds_on_the_kernels_paths(parts, branches):
             "tw_rst",
         }
     ), got
+
+
+@pytest.mark.parametrize(
+    "flags,seq,branch",
+    [
+        ("FR", 4, "rcv_rst_challenge"),  # RST wins over FIN in tcp_validate_incoming()
+        ("SF", None, "rcv_syn_challenge"),
+        ("S.", 100000, "rcv_syn_challenge"),  # a SYN outside the window too
+        ("R.", 1, "rcv_rst_ignored"),  # before RCV.NXT, not after the peer's FIN
+        ("U.", 1, "rcv_out_of_window"),  # an old bare ACK: a duplicate ACK
+        ("FP.", 4, "rcv_data"),  # a hole before it: queued out of order, ACKed at once
+    ],
+)
+def test_odd_segments_follow_the_kernel_too(flags, seq, branch):
+    args = {"flags": flags} if seq is None else {"flags": flags, "seq": seq}
+    r = relay(HI, step("server", "read", fd="s"), step("client", "inject", **args))
+    assert r.ok, r.failures
+    [v] = [v for v in r.events if isinstance(v, VerdictEvent) and v.call == "inject"]
+    assert (v.branch, v.agree) == (branch, True), v.explanation
