@@ -230,6 +230,9 @@ def test_a_receipt_verdict_counts_the_receivers_kernel_only():
             [step("client", "inject", flags="R"), step("client", "inject", flags="P.", data="x")],
             {"rcv_rst_exact", "rcv_no_socket"},
         ),
+        # The real client answers the server's ACK of a FIN it never sent; the server's duplicate
+        # ACK to that old segment starts the rate limit: the challenge ACK then is not sent.
+        ([step("client", "inject", flags="F."), step("client", "inject", flags="R", seq=9)], {"rcv_fin", "rcv_oow_limited"}),
         # The server's FIN is not ACKed (the relay drops the client's ACK): data to a FIN_WAIT1
         # orphan; a retransmitted FIN's ACK may come through first: the FIN_WAIT2 mini-socket's.
         (
@@ -237,7 +240,18 @@ def test_a_receipt_verdict_counts_the_receivers_kernel_only():
             {"rcv_data_after_close", "tw_rst"},
         ),
     ],
-    ids=["fin", "fin-again", "data-beyond-window", "rst-beyond-window", "syn", "no-ack", "data", "after-reset", "data-to-orphan"],
+    ids=[
+        "fin",
+        "fin-again",
+        "data-beyond-window",
+        "rst-beyond-window",
+        "syn",
+        "no-ack",
+        "data",
+        "after-reset",
+        "limited-after-an-old-ack",
+        "data-to-orphan",
+    ],
 )
 def test_the_prediction_holds_on_the_kernels_paths(parts, branches):
     r = relay(*parts)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tuiexplore.domain import PredictionView, SocketRow
@@ -20,7 +20,7 @@ from tuiexplore.lab.advice import advise
 from tuiexplore.lab.attribution import Attribution, Key
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.counters import delta
-from tuiexplore.lab.receipt import SYN, Arrival, Receipt, Receiver, after, predict_arrival, said
+from tuiexplore.lab.receipt import SYN, Arrival, Receipt, Receiver, after, before, predict_arrival, said
 from tuiexplore.lab.receipt_branches import RECEIPT_BRANCHES
 from tuiexplore.relay import topology
 from tuiexplore.timeline import VerdictEvent
@@ -55,7 +55,6 @@ class Arrivals:
     who: Attribution
     states: Callable[[Iterable[Key]], dict[Key, str]]
     version: tuple[int, int, int]
-    answered: dict[Key, float] = field(default_factory=dict)  # the last out-of-window answer, per socket
 
     def predict(self, actor: str, call: str, args: dict, frames: list[Frame], held: Iterable[SocketRow]) -> list[Expected]:
         """For an inject, or a release of exactly one segment: [] otherwise (several segments
@@ -70,8 +69,8 @@ class Arrivals:
         row = held_rows.get(key)
         owner, fd = self.who.owner(*key)
         state = states.get(key)
-        limit = self.net.sysctl(seg.daddr, "tcp_invalid_ratelimit")
-        last = self.answered.get(key)
+        limit_s = _or(self.net.sysctl(seg.daddr, "tcp_invalid_ratelimit"), 500) / 1000
+        view = _sequence(frames, seg, self.net.undelivered(), limit_s)
         receiver = Receiver(
             state=state,
             closed=row is None,
@@ -80,9 +79,11 @@ class Arrivals:
             linger2=row.linger2 if row else 0,
             rfc1337=self.net.sysctl(seg.daddr, "tcp_rfc1337") or 0,
             challenge_limit=_or(self.net.sysctl(seg.daddr, "tcp_challenge_ack_limit"), 1 << 31),
-            oow_recent=last is not None and (time.time() - last) * 1000 < _or(limit, 500),
+            oow_recent=view.last_oow is not None and time.time() - view.last_oow < limit_s,
             version=self.version,
-            **_sequence(frames, seg, self.net.undelivered()),
+            rcv_nxt=view.rcv_nxt,
+            rcv_wnd=view.rcv_wnd,
+            snd_nxt=view.snd_nxt,
         )
         arrival = Arrival(seg.flag_bits, seg.seq, seg.ack, seg.payload_len)
         sock = row or SocketRow(fd if fd != "?" else "(no fd)", -1, state or "CLOSE", lport=key[0], rport=key[1])
@@ -101,8 +102,6 @@ class Arrivals:
         key = (s.lport, s.rport)
         now = self.states([key]).get(key)
         state = "SYN_RECV" if now in SYN_STATES else now or "CLOSE"
-        if observed == "ACK" and p.branch in ("rcv_out_of_window", "rcv_rst_challenge", "rcv_syn_challenge"):
-            self.answered[key] = time.time()
         want = "SYN_RECV" if p.outcome == "SYN-ACK" else (p.state or "CLOSE")
         agree = observed == p.outcome and state == want and (reason is None or p.reason is None or reason == p.reason)
         parts = [said(call, observed, state, p.text)]
@@ -136,23 +135,41 @@ def _or(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
-def _sequence(frames: list[Frame], seg: Frame, undelivered: set[int]) -> dict[str, int]:
+@dataclass(frozen=True)
+class View:
+    """The receiver's side of its connection, as the frames show it."""
+
+    rcv_nxt: int
+    rcv_wnd: int
+    snd_nxt: int
+    last_oow: float | None  # when it last answered an invalid segment (its last_oow_ack_time)
+
+
+def _sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: float) -> View:
     """RCV.NXT, the window and SND.NXT of the receiver, from the frames of its connection since
     the last SYN on these ends, in order: RCV.NXT moves with each segment of the sender's that
     was delivered, and is what the receiver's own ACKs say (an ACK carries RCV.NXT: a segment
     the receiver discarded does not move it); the window is its last, scaled by the shift its
-    SYN announced; SND.NXT the end of all it sent, held segments included."""
+    SYN announced; SND.NXT the end of all it sent, held segments included. Each delivered
+    segment that the receiver had to answer as invalid (``_invalid``) sets the time of its last
+    such answer, unless it came within the rate limit of the last (__tcp_oow_rate_limited())."""
     ends = {(seg.saddr, seg.sport), (seg.daddr, seg.dport)}
     start = max((i for i, f in enumerate(frames) if f.flag_bits & SYN and _ends(f) == ends), default=0)
-    rcv_nxt = snd_nxt = None
+    rcv_nxt = snd_nxt = last_oow = None
     win, shift = 65535, 0
     for f in frames[start:]:
-        if _ends(f) != ends or f.flag_bits & RST_BIT:
+        if _ends(f) != ends:
             continue
         end = (f.seq + f.payload_len + bool(f.flag_bits & SYN) + bool(f.flag_bits & FIN_BIT)) % (1 << 32)
         if (f.saddr, f.sport) == (seg.saddr, seg.sport):
-            if id(f) not in undelivered and end != f.seq and (rcv_nxt is None or after(end, rcv_nxt)):
+            if id(f) in undelivered:
+                continue
+            if rcv_nxt is not None and _invalid(f, end, rcv_nxt, win) and (last_oow is None or f.ts - last_oow >= limit_s):
+                last_oow = f.ts
+            if not f.flag_bits & RST_BIT and end != f.seq and (rcv_nxt is None or after(end, rcv_nxt)):
                 rcv_nxt = end
+            continue
+        if f.flag_bits & RST_BIT:
             continue
         snd_nxt = end if snd_nxt is None or after(end, snd_nxt) else snd_nxt
         if f.flag_bits & 0x10:
@@ -160,7 +177,20 @@ def _sequence(frames: list[Frame], seg: Frame, undelivered: set[int]) -> dict[st
         m = re.search(r"wscale (\d+)", f.options) if f.flag_bits & SYN else None
         shift = int(m[1]) if m else shift
         win = f.win << (0 if f.flag_bits & SYN else shift)
-    return {"rcv_nxt": seg.seq if rcv_nxt is None else rcv_nxt, "rcv_wnd": win, "snd_nxt": snd_nxt or 0}
+    return View(seg.seq if rcv_nxt is None else rcv_nxt, win, snd_nxt or 0, last_oow)
+
+
+def _invalid(f: Frame, end: int, rcv_nxt: int, win: int) -> bool:
+    """Whether tcp_validate_incoming() answers this segment through the per-socket rate limit:
+    a challenge ACK (an RST in the window but not at RCV.NXT, a SYN), or a duplicate ACK for a
+    segment outside the window that carries no data (tcp_oow_rate_limited() lets data through
+    without counting it)."""
+    in_window = not before(end, rcv_nxt) and not after(f.seq, (rcv_nxt + win) % (1 << 32))
+    if f.flag_bits & RST_BIT:
+        return in_window and f.seq != rcv_nxt
+    if f.flag_bits & SYN:
+        return True
+    return not in_window and end == f.seq
 
 
 def _ends(f: Frame) -> set[tuple[str, int]]:
