@@ -120,11 +120,13 @@ def test_the_relay_works_unprivileged_with_the_same_verdicts():
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     crossing = out["crossing-fins relay"]
-    assert crossing[:3] == ["userns", "relay", []] and [v[2] for v in crossing[3]] == ["FIN", "FIN"], crossing
+    assert crossing[:3] == ["userns", "relay", []] and [v[2] for v in crossing[3]] == ["FIN", "FIN", "ACK"], crossing
     rst = out["rst-in-window relay"]  # the scripted peer's segments, unprivileged too
-    assert rst[:3] == ["userns", "relay", []] and rst[3] == [[13, "none", "none", "already_closed"]], rst
+    receipt = [[9, "ACK", "ACK", "rcv_rst_challenge"], [11, "none", "none", "rcv_rst_exact"]]  # lab/receipt.py's
+    assert rst[:3] == ["userns", "relay", []] and rst[3] == [*receipt, [13, "none", "none", "already_closed"]], rst
     no_rst = out["close-no-rst relay"]
-    assert no_rst[:3] == ["userns", "relay", []] and no_rst[3] == [[11, "FIN", "FIN", "fin"]], no_rst
+    fin = [10, "ACK", "ACK", "rcv_fin"]
+    assert no_rst[:3] == ["userns", "relay", []] and no_rst[3] == [fin, [11, "FIN", "FIN", "fin"]], no_rst
     for name in ("seed-rst", "clean-close", "exit-both-ends", "linger-zero"):
         loop, relay = out[f"{name} loopback"], out[f"{name} relay"]
         assert relay[:3] == ["userns", "relay", []], (name, relay)

@@ -2,9 +2,13 @@
 
 Before a scenario step whose closing logic the kernel runs (close, shutdown, exit, a
 disconnecting connect: the steps that get a verdict), the person in front of the screen says
-what the kernel will put on the wire: FIN, RST or nothing. The guess is locked before the step is
-sent; it is then judged against what the kernel did (the verdict's *observed* outcome, read from
-the wire), never against the app's prediction, which is only shown beside it afterwards.
+what the kernel will put on the wire: FIN, RST or nothing; before the scripted peer injects an RST
+or a FIN (the relay's wire), what the kernel will send back (nothing, an ACK, a challenge ACK, an
+RST: the challenge told by the kernel's own TCPChallengeACK counter) and the state the socket is
+then in, both from lab/receipt.py's verdict; such a guess is "REPLY|STATE".
+The guess is locked before the step is sent; it is then judged against what the kernel did (the
+verdict's *observed* outcome, read from the wire), never against the app's prediction, which is
+only shown beside it afterwards.
 
 A step that closes several sockets (an exit) is one question: what the step puts on the wire,
 the strongest of its sockets' outcomes (RST over FIN over nothing).
@@ -17,21 +21,57 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuiexplore.lab.calls import is_closing
+from tuiexplore.lab.calls import RECEIVED, is_closing
 from tuiexplore.lab.predict import BRANCHES
+from tuiexplore.lab.receipt import state_said
 from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios.scenario import Step
 from tuiexplore.timeline import VerdictEvent
 
 # (outcome as the verdict says it, the word on the screen, its key)
 CHOICES = (("FIN", "FIN", "f"), ("RST", "RST", "r"), ("none", "nothing", "x"))
-WORDS = {outcome: word for outcome, word, _ in CHOICES}
-_STRENGTH = {"none": 0, "FIN": 1, "RST": 2}
+RECEIPT_CHOICES = (("none", "nothing", "x"), ("ACK", "ACK", "a"), ("challenge", "challenge ACK", "c"), ("RST", "RST", "r"))
+STATE_CHOICES = (
+    ("ESTABLISHED", "ESTABLISHED", "e"),
+    ("CLOSE_WAIT", "CLOSE_WAIT", "w"),
+    ("CLOSING", "CLOSING", "g"),
+    ("TIME_WAIT", "TIME_WAIT", "t"),
+    ("CLOSE", "CLOSE", "d"),  # reset, or gone from the kernel's tables
+)
+WORDS = {outcome: word for outcome, word, _ in (*CHOICES, *RECEIPT_CHOICES)}
+STATE_WORDS = {state: word for state, word, _ in STATE_CHOICES}
+_STRENGTH = {"none": 0, "ACK": 1, "challenge": 1, "FIN": 1, "RST": 2}
+CHALLENGES = ("rcv_rst_challenge", "rcv_syn_challenge")
+
+
+def receives(step: Step) -> bool:
+    """The scripted peer injects an RST or a FIN: the kernel decides on receipt."""
+    return step.call == "inject" and any(c in str(step.args.get("flags", "")) for c in "RF")
 
 
 def asks(step: Step) -> bool:
-    """Whether the quiz asks before this step: the kernel's closing logic runs, a verdict follows."""
-    return is_closing(step.call, step.args)
+    """Whether the quiz asks before this step: the kernel's closing logic runs, or it receives an
+    RST or a FIN; a verdict follows."""
+    return is_closing(step.call, step.args) or receives(step)
+
+
+def answer_of(v: VerdictEvent, predicted: bool = False) -> str:
+    """A verdict's outcome as the quiz's answers say it: a received segment's ACK is a challenge
+    ACK when the kernel counted one (observed) or the branch is one (predicted)."""
+    out = v.predicted if predicted else v.observed
+    if v.call not in RECEIVED:
+        return out
+    challenge = v.branch in CHALLENGES if predicted else v.counters.get("TcpExt.TCPChallengeACK", 0) > 0
+    if out == "ACK" and challenge:
+        return "challenge"
+    return "ACK" if out == "SYN-ACK" else out
+
+
+def say(answer: str) -> str:
+    """An answer in words: "RST", or a receipt's "challenge ACK, then ESTABLISHED"."""
+    reply, _, state = answer.partition("|")
+    word = WORDS.get(reply, reply)
+    return f"{word}, then {STATE_WORDS.get(state, state)}" if state else word
 
 
 def strongest(outcomes: list[str]) -> str:
@@ -43,10 +83,20 @@ class Question:
     index: int  # the scenario step, 1-based
     actor: str
     call: str  # as the transcript writes it: close(sock)
+    receipt: bool = False  # a segment the peer injects: what the kernel sends back
 
     @classmethod
     def of(cls, step: Step) -> Question:
-        return cls(step.index, step.actor, call_text(step.call, step.args))
+        return cls(step.index, step.actor, call_text(step.call, step.args), receives(step))
+
+    @property
+    def choices(self) -> tuple[tuple[str, str, str], ...]:
+        return RECEIPT_CHOICES if self.receipt else CHOICES
+
+    @property
+    def states(self) -> tuple[tuple[str, str, str], ...]:
+        """The second half of a receipt question: the state the socket is then in."""
+        return STATE_CHOICES if self.receipt else ()
 
     @property
     def text(self) -> str:
@@ -56,16 +106,23 @@ class Question:
 @dataclass(frozen=True)
 class Graded:
     question: Question
-    guess: str  # "FIN" | "RST" | "none"
+    guess: str  # "FIN" | "RST" | "none"; a receipt's "REPLY|STATE"
     verdicts: tuple[VerdictEvent, ...]  # what the kernel did, one per socket the step closed
 
     @property
     def observed(self) -> str:
-        return strongest([v.observed for v in self.verdicts]) if self.verdicts else ""
+        if not self.verdicts:
+            return ""
+        if self.question.receipt:  # one socket receives the segment: its reply and its state
+            v = self.verdicts[0]
+            return f"{answer_of(v)}|{state_said(v.explanation)}"
+        return strongest([answer_of(v) for v in self.verdicts])
 
     @property
     def predicted(self) -> str:
-        return strongest([v.predicted for v in self.verdicts]) if self.verdicts else ""
+        if self.question.receipt:  # the state predicted is said in the verdict only when it differed
+            return self.observed if all(v.agree for v in self.verdicts) else "otherwise"
+        return strongest([answer_of(v, predicted=True) for v in self.verdicts]) if self.verdicts else ""
 
     @property
     def scored(self) -> bool:
@@ -82,11 +139,11 @@ class Graded:
     def line(self) -> str:
         """The question and its answer in one line, with the branch that decided it."""
         if not self.scored:
-            return f"{self.question.text}: you said {WORDS[self.guess]}; no verdict (the step did not close a socket): not scored"
+            return f"{self.question.text}: you said {say(self.guess)}; no verdict (the step did not close a socket): not scored"
         mark = "right" if self.right else "wrong"
-        app = "the app predicted it too" if self.predicted == self.observed else f"the app predicted {WORDS[self.predicted]}"
+        app = "the app predicted it too" if self.predicted == self.observed else f"the app predicted {say(self.predicted)}"
         return (
-            f"{self.question.text}: you said {WORDS[self.guess]}, the kernel sent {WORDS[self.observed]}: {mark}"
+            f"{self.question.text}: you said {say(self.guess)}, the kernel sent {say(self.observed)}: {mark}"
             f" · branch {self.branches()} · {app}"
         )
 
@@ -104,7 +161,9 @@ class Quiz:
         return any(q.index == index for q in [*(g.question for g in self.graded), *(q for q, _ in self.locked)])
 
     def lock(self, question: Question, guess: str) -> None:
-        if guess not in WORDS:
+        reply, _, state = guess.partition("|")
+        states = [st for st, _, _ in question.states]
+        if reply not in [outcome for outcome, _, _ in question.choices] or (state not in states if states else state):
             raise ValueError(f"not an answer: {guess}")
         self.locked.append((question, guess))
 

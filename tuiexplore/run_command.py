@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             raise InputError(str(exc)) from None
     import platform
 
-    from tuiexplore import runner
+    from tuiexplore import runner, unread_probe
     from tuiexplore.kernel.notes import running_unread_rule
     from tuiexplore.kernel.source import SourceError, discover
     from tuiexplore.lab.client import LabError
@@ -85,7 +85,8 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             tracer=not args.no_trace,
             pcap=pcaps,
             on_ready=on_ready,
-            unread_rule=running_unread_rule(excerpt, platform.release()),
+            # A guest's rule comes from its own source; the host's own kernel may be probed (unread_probe.py).
+            unread_rule=running_unread_rule(excerpt, platform.release()) if launcher else unread_probe.unread_rule(excerpt),
             transport=launcher.transport if launcher else None,
         )
     except LabError as exc:

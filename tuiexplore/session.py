@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuiexplore.domain import REFUSED, ActorInventory, LabInfo, PredictionView, StepDone
-from tuiexplore.lab.calls import ArgError, complete_args, is_closing
+from tuiexplore.lab.calls import RECEIVED, ArgError, complete_args, is_closing
 from tuiexplore.lab.client import Lab, LabError
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.transport import AgentProcess, Transport
@@ -170,7 +170,7 @@ class Session:
     def predict_next(self) -> list[PredictionView]:
         """The prediction for the scenario's next step, if it is a closing call."""
         step = self.next_step
-        if step is None or not is_closing(step.call, step.args):
+        if step is None or not (is_closing(step.call, step.args) or step.call in RECEIVED):
             return []
         return self.predict(step.actor, step.call, step.args)
 

@@ -57,6 +57,7 @@ class Excerpt:
     hint: str = ""  # how to get the running kernel's own source, when this is not it
     table: list[str] = field(default_factory=list)  # new_state[] and tcp_close_state(), when found
     table_first_line: int = 0
+    function: str = "tcp_close"  # the one the panel is titled by (kernel/receipt_source.py's others)
 
     @property
     def last_line(self) -> int:
@@ -106,7 +107,7 @@ def find_function(text: str, name: str, clean: str | None = None, pairs: dict[in
     the three functions looked up), so a candidate's match never runs past the next one's."""
     clean = _strip_comments(text) if clean is None else clean
     pairs = _closing_braces(clean) if pairs is None else pairs
-    for m in re.finditer(rf"^[A-Za-z_][\w \t\*]*\b{re.escape(name)}\s*\([^;{{}}()]*\)\s*\{{", clean, re.M):
+    for m in re.finditer(rf"^(?:[A-Za-z_][\w \t\*]*\b)?{re.escape(name)}\s*\([^;{{}}()]*\)\s*\{{", clean, re.M):
         end = pairs.get(m.end() - 1)
         if end is not None:
             return clean.count("\n", 0, m.start()) + 1, clean.count("\n", 0, end) + 1
@@ -137,11 +138,19 @@ def extract_table(text: str, clean: str | None = None, pairs: dict[int, int] | N
     return start, lines[start - 1 : fn[1]]
 
 
-def locate(lines: list[str], first_line: int) -> dict[str, list[int]]:
-    """File line numbers of each branch, found by code. Comments are ignored."""
+def function_lines(text: str, name: str) -> tuple[int, list[str]] | None:
+    """(first line number, the lines) of the definition of ``name``, or None."""
+    clean = _strip_comments(text)
+    span = find_function(text, name, clean, _closing_braces(clean))
+    return (span[0], text.splitlines()[span[0] - 1 : span[1]]) if span else None
+
+
+def locate(lines: list[str], first_line: int, table: dict[str, list[str]] | None = None) -> dict[str, list[int]]:
+    """File line numbers of each branch of ``table`` (tcp_close's: BRANCH_PATTERNS), found by
+    code. Comments are ignored."""
     code = _strip_comments("\n".join(lines)).splitlines()
     found: dict[str, list[int]] = {}
-    for branch, patterns in BRANCH_PATTERNS.items():
+    for branch, patterns in (BRANCH_PATTERNS if table is None else table).items():
         at, hits = 0, []
         if branch == "already_closed":  # the reset check comes after the drain loop
             drain = found.get("drain")

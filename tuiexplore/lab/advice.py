@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab.predict import STILL_REFERENCED
+from tuiexplore.lab.receipt_advice import RECEIPT_ADVICE
 from tuiexplore.lab.timeradvice import timer_advice
 
 PEER_AFTER_RST = "the peer gets ECONNRESET on read() or EPIPE on write() and loses its unread data"
@@ -133,4 +134,5 @@ _ADVICE = {
     "disconnect": _disconnect,
     STILL_REFERENCED: _still_referenced,
     **timer_advice(),  # a timer's branches (lab/timerpath.py)
+    **RECEIPT_ADVICE,
 }

@@ -28,7 +28,9 @@ from tuiexplore.domain import LabInfo
 from tuiexplore.lab import inputs, namespace, sysctl
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, ActorFactory, Actors, FromClient, InboxItem, Wake
+from tuiexplore.lab.arrivals import Arrivals
 from tuiexplore.lab.attribution import Attribution
+from tuiexplore.lab.calls import RECEIVED
 from tuiexplore.lab.capture import CaptureError, pcap_bytes
 from tuiexplore.lab.codec import encode
 from tuiexplore.lab.evidence import Evidence, start_tracer
@@ -90,8 +92,9 @@ class Agent:
         self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
         # What a timer's prediction reads: the scenario's value, else a new namespace's default.
         lab_sysctl = lambda name: v if isinstance(v := sysctls.get(name), int) else sysctl.read(name)  # noqa: E731
+        arrivals = Arrivals(self.net, self.who, self.net.states, self.version)
         self.steps = StepRunner(
-            self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, lab_sysctl, self.version
+            self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, lab_sysctl, self.version, arrivals
         )
         self.inbox.inspect_all()  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
@@ -176,6 +179,9 @@ class Agent:
         )
 
     def answer_predict(self, cmd: proto.PredictCmd) -> None:
+        if cmd.call in RECEIVED:  # what a segment the relay delivers will do (lab/arrivals.py)
+            self.out.reply(proto.Predictions(cmd.id, [e.view() for e in self._steps().arriving(cmd.actor, cmd.call, cmd.args)]))
+            return
         a = self.actors.by_name.get(cmd.actor)
         preds = self.predict(a, cmd.call, cmd.args) if a is not None and will_run(a, cmd.call) else []
         self.out.reply(proto.Predictions(cmd.id, [inputs.view(s.name, p) for s, p in preds]))

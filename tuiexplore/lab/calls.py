@@ -217,6 +217,7 @@ LIMITS: dict[str, tuple[int, int]] = {
 }
 LAB_CALLS = ("sleep", "wait")  # performed by the lab itself: they name an actor, but need no process
 WIRE_CALLS = ("hold", "release", "drop", "duplicate", "delay", "inject", "expect")  # performed by the relay, not an actor
+RECEIVED = ("inject", "release")  # the wire calls that deliver a segment to a socket: predicted (lab/receipt.py)
 # setsockopt values: an int (struct linger's two ints for SO_LINGER); these keep the buffer sizes
 # and FIN_WAIT2 timers within what the kernel clamps them to rather than wrapping around.
 SOCKOPT_LIMITS: dict[str, tuple[int, int]] = {"SO_RCVBUF": (1, 1 << 30), "SO_SNDBUF": (1, 1 << 30), "TCP_LINGER2": (-1, 1 << 20)}

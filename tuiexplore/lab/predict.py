@@ -28,6 +28,8 @@ import platform
 import re
 from dataclasses import dataclass, field
 
+from tuiexplore.lab.receipt_branches import RECEIPT_BRANCHES
+
 BRANCHES: dict[str, str] = {
     "listen_stop": "listener closed: inet_csk_listen_stop() disconnects each un-accepted child",
     "already_closed": "socket already in CLOSE: nothing to send, unread data dropped silently",
@@ -40,6 +42,7 @@ BRANCHES: dict[str, str] = {
     "shutdown_fin": "shutdown(SHUT_WR): tcp_close_state() -> tcp_send_fin()",
     "shutdown_none": "shutdown() that sends nothing in this state",
     "disconnect": "tcp_disconnect(): RST if the state needs one",
+    **RECEIPT_BRANCHES,  # a segment's receipt: lab/receipt.py
 }
 
 # Not a kernel branch: a close() that only drops one reference of a socket another fd still

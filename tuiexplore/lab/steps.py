@@ -16,6 +16,7 @@ from tuiexplore.domain import BLOCKED, FAILED, REFUSED, RETURNED, SocketRow, Ste
 from tuiexplore.lab import counters, procnet, sysctl, timerpath, timers
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.actors import Actor, Actors, PendingCall
+from tuiexplore.lab.arrivals import Arrivals, Expected
 from tuiexplore.lab.attribution import Attribution
 from tuiexplore.lab.calls import WIRE_CALLS, is_closing
 from tuiexplore.lab.evidence import Evidence
@@ -43,6 +44,7 @@ class StepRunner:
         net: topology.Wire | None = None,
         sysctl: timerpath.Sysctl = sysctl.read,
         version: tuple[int, int, int] = (0, 0, 0),
+        arrivals: Arrivals | None = None,
     ) -> None:
         self.out, self.inbox, self.actors, self.evidence, self.who, self.predict = out, inbox, actors, evidence, who, predict
         # The lab's wire (relay/topology.py): its namespaces' counters and socket states, the
@@ -54,6 +56,7 @@ class StepRunner:
         self.timers_shown = False  # the last step's end named a pending timer
         self.sysctl, self.version = sysctl, version  # what a timer's prediction reads (lab/timerpath.py)
         self.options = timerpath.SocketOptions()
+        self.arrivals = arrivals  # what a segment the relay delivers will do (lab/arrivals.py)
 
     def run(self, cmd: proto.StepCmd) -> StepDone:
         n, actor, call, args = cmd.step, cmd.actor, cmd.call, cmd.args
@@ -63,6 +66,7 @@ class StepRunner:
         wall0 = time.time()
         before = self.counters()
         preds: list[tuple[Any, Prediction]] = []
+        coming: list[Expected] = []
         if call == "sleep":  # the lab waits; no process needed for it
             self.out.step_event(time.time(), n, actor, call, args, ret=0)
             outcome, message = RETURNED, ""
@@ -70,6 +74,7 @@ class StepRunner:
         elif call == "wait":  # the lab waits for the kernel's next timer; its verdict is the timer's socket's
             outcome, message, waited, preds, actor = self.wait_timer(n, actor, args)
         elif call in WIRE_CALLS:
+            coming = self.arriving(actor, call, args)
             (outcome, message), waited = self.control(n, actor, call, args), 0.0
         else:
             a = self.actors.get(actor)
@@ -86,6 +91,10 @@ class StepRunner:
             self.out.emit(CountersEvent(self.out.rel(time.time()), n, delta))
         for verdict in self.evidence.verdicts(self.out.rel(time.time()), n, actor, call, preds, delta):
             self.out.emit(verdict)
+        if self.arrivals is not None and outcome == RETURNED:
+            ev = self.evidence
+            for e in coming:
+                self.out.emit(self.arrivals.judge(self.out.rel(time.time()), n, call, e, ev.step_frames, ev.step_resets))
         overhead = (time.time() - wall0 - waited) * 1000
         self.out.step = None
         self.evidence.end_step()
@@ -142,6 +151,13 @@ class StepRunner:
         message = said or f"{call} needs the relay's wire"
         self.out.step_event(time.time(), n, actor, call, args, result={"message": message, "failed": True})
         return FAILED, message
+
+    def arriving(self, actor: str, call: str, args: dict[str, Any]) -> list[Expected]:
+        if self.arrivals is None:
+            return []
+        self.inbox.inspect_all()
+        held = [s for a in self.actors.live() for s in a.sockets.values()]
+        return self.arrivals.predict(actor, call, args, self.evidence.frames, held)
 
     def refuse(self, t: float, n: int, a: Actor, call: str, args: dict[str, Any]) -> tuple[str, str, float]:
         busy = a.blocked

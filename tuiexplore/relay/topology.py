@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
-from tuiexplore.lab import counters, procnet
+from tuiexplore.lab import capture, counters, procnet
 from tuiexplore.lab.actors import ActorFactory, Post, ScriptedActor
 from tuiexplore.lab.capture import NET_DEV, PACKET_IGNORE_OUTGOING, SOL_PACKET, Capture, Frame, attach_drop_outgoing, lo_frames
 from tuiexplore.lab.namespace import lo_up
@@ -57,6 +57,18 @@ class Loopback:
 
     def notes(self, frames: list[Frame]) -> list[str]:
         return []
+
+    def arriving(self, actor: str, call: str, args: dict[str, Any], frames: list[Frame]) -> list[Frame]:
+        return []
+
+    def sysctl(self, addr: str, name: str) -> int | None:
+        return _sysctl(name)
+
+    def counters_of(self, addr: str) -> dict[str, int]:
+        return counters.read()
+
+    def undelivered(self) -> set[int]:
+        return set()
 
     def close(self) -> None:
         pass
@@ -153,6 +165,36 @@ class RelayWire:
         went = self.relay.release(side, frame)
         return True, {"released": [number(frames, f) for f in went]}
 
+    def arriving(self, actor: str, call: str, args: dict[str, Any], frames: list[Frame]) -> list[Frame]:
+        """The segments a wire call is about to deliver to the other side: what an ``inject``
+        would build, what a ``release`` would let through ([] for the other calls, or none)."""
+        side, controls = side_of(actor), self.relay.controls
+        if call == "inject":
+            try:
+                raw = peer.inject(ADDRS[side], args, frames, set(controls.undelivered), self.port)
+            except peer.PeerError:
+                return []
+            frame = capture.decode(0.0, raw)
+            return [frame] if frame is not None else []
+        if call == "release":
+            n = args.get("packet")
+            return [h.frame for h in controls.held if h.to == other(side) and (n is None or number(frames, h.frame) == n)]
+        return []
+
+    def undelivered(self) -> set[int]:
+        """id() of the frames dropped or still held: their receiver has not had them."""
+        return set(self.relay.controls.undelivered)
+
+    def sysctl(self, addr: str, name: str) -> int | None:
+        """net.ipv4.NAME in the namespace of the side whose address is ``addr``."""
+        with self.ns[_side_with(addr)].inside():
+            return _sysctl(name)
+
+    def counters_of(self, addr: str) -> dict[str, int]:
+        """The counters of one side's kernel (``counters()`` sums both)."""
+        with self.ns[_side_with(addr)].inside():
+            return counters.read(_COUNTERS)
+
     def notes(self, frames: list[Frame]) -> list[str]:
         """What the relay did since the last step's end, and what it still holds (at each step's end)."""
         self.ends = [self.ends[1], len(frames)]
@@ -204,6 +246,19 @@ class RelayWire:
         if self._dev is not None:
             self._dev.close()
             self._dev = None
+
+
+def _side_with(addr: str) -> str:
+    return next((s for s, a in ADDRS.items() if a == addr), SERVER)
+
+
+def _sysctl(name: str) -> int | None:
+    """A sysctl of the calling thread's network namespace (/proc/sys/net is the opener's)."""
+    try:
+        with open(f"/proc/sys/net/ipv4/{name}") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def number(frames: list[Frame], frame: Frame) -> int | str:

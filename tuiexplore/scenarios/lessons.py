@@ -37,6 +37,9 @@ LESSONS: tuple[tuple[str, str], ...] = (
     ("fin-wait2-timeout", "The client closes; the server does not, for longer than the client's FIN_WAIT2 timeout."),
     ("keepalive-abort", "Keepalive is on, and the server falls silent on the wire."),
     ("user-timeout-abort", "TCP_USER_TIMEOUT is 1000 ms, and the client's data never arrives."),
+    ("data-after-close", "The server has closed; a scripted client keeps writing to it."),
+    ("timewait-segments", "The server's socket waits in TIME_WAIT; late data, then a new SYN, arrive."),
+    ("reset-loses-response", "The server answers a request without reading its body, and closes; the wire is slow."),
 )
 
 

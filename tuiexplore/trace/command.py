@@ -25,6 +25,7 @@ class Ending(Protocol):
     def still_running(self) -> list[tuple[str, int]]: ...
     def end(self, timeout: float) -> int | None: ...
 
+
 USAGE = (
     "tuiexplore step [--auto] [--json] [--lab [--with-server seed]] [--no-capture] -- PROGRAM ARGS\n"
     "       tuiexplore step [--auto] [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]\n"

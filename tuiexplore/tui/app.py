@@ -14,6 +14,7 @@ from textual.app import App
 from textual.message_pump import MessagePump
 from textual.worker import Worker, WorkerState
 
+from tuiexplore import unread_probe
 from tuiexplore.config import Settings
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
@@ -93,6 +94,8 @@ class ExplorerApp(App):
     def discover_source(self) -> None:
         """The running kernel's own tcp.c, if this machine has it (a first tarball read takes ~10 s)."""
         ex = discover(self.kernel_src)
+        if self.transport is None:  # the host's kernel: probed for its unread rule if its source does not say
+            unread_probe.unread_rule(ex)
         self.explorer.post_message(KernelSourceFound(ex, version_notes(ex, self.running_release)))
 
     @on(Worker.StateChanged)

@@ -77,9 +77,7 @@ EXPLORER_BINDINGS = [
     Binding("plus,equals_sign", "pace(0.5)", "Slower", id="slower", show=False, tooltip="autoplay slower"),
     Binding("minus", "pace(-0.5)", "Faster", id="faster", show=False, tooltip="autoplay faster"),
     Binding("b", "back", "Step back", id="back", show=False, tooltip="step back: the lab replays up to the step before"),
-    Binding(
-        "g", "quiz_answers", "Quiz answers", id="quiz", tooltip="the quiz's answers so far"
-    ),  # shown while the quiz is on
+    Binding("g", "quiz_answers", "Quiz answers", id="quiz", tooltip="the quiz's answers so far"),  # shown while the quiz is on
     Binding(
         "ctrl+r", "stop_recording", "● REC stop", id="record", tooltip="stop writing the --record file"
     ),  # shown while --record writes

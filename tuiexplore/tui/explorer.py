@@ -49,6 +49,7 @@ from tuiexplore.tui.recorded import recording_to_file, stop
 from tuiexplore.tui.screens import ScenarioPicker, TextScreen
 from tuiexplore.tui.status import StatusLine
 from tuiexplore.tui.widgets import ActorLog, SocketsStrip, VerdictLine, printable
+from tuiexplore.unread_probe import known as probed_unread_rule
 
 
 class ExplorerHost(Protocol):
@@ -126,7 +127,10 @@ class ExplorerScreen(Screen):
     def kernel_source_found(self, m: KernelSourceFound) -> None:
         self.excerpt = m.excerpt
         self.query_one(KernelView).set_excerpt(m.excerpt, m.notes)
-        rule = running_unread_rule(m.excerpt, platform.release())
+        # Else what a probe found for the lab's own kernel release (unread_probe.py; a guest's is not the host's).
+        rule = running_unread_rule(m.excerpt, platform.release()) or (
+            probed_unread_rule(self.info.release) if self.info else None
+        )
         if rule:
             self.driver.submit(UnreadRule(rule))
 

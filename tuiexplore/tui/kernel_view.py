@@ -13,6 +13,7 @@ from textual.highlight import highlight
 from textual.widgets import Static
 
 from tuiexplore import safetext
+from tuiexplore.kernel import receipt_source
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
 
 BREAK_AFTER = " ,("  # where a long source line is best wrapped: after a space, a comma, a parenthesis
@@ -23,7 +24,8 @@ def title(ex: Excerpt, width: int = 0) -> str:
     panel's first line, so the title never needs to end in an ellipsis."""
     where = " (bundled)" if ex.origin.startswith("bundled") else ""
     version = f" · Linux {ex.version}" if ex.version else ""
-    choices = [f"Kernel: tcp_close(){version}{where}", f"tcp_close(){version}", "tcp_close()"]
+    fn = f"{ex.function}()"
+    choices = [f"Kernel: {fn}{version}{where}", f"{fn}{version}", fn]
     return next((t for t in choices if not width or len(t) <= width - 4), choices[-1])
 
 
@@ -59,6 +61,7 @@ class KernelView(VerticalScroll):
         self._code = Static("", markup=False)
         self._wrapped_at = 0
         self._mark_row: int | None = None  # the row to keep in view: the decisive marked line's first
+        self.base = excerpt  # tcp_close's; a received segment's branches show their own function
         self._use(excerpt)
 
     def compose(self):  # noqa: ANN201
@@ -72,7 +75,9 @@ class KernelView(VerticalScroll):
 
     def set_excerpt(self, excerpt: Excerpt, notes: list[str]) -> None:
         """Another source (the running kernel's own, found in the background) and what it means."""
-        self._use(excerpt)
+        if self.excerpt is self.base:
+            self._use(excerpt)
+        self.base = excerpt
         self.notes = notes
         self.render_code()
 
@@ -94,6 +99,11 @@ class KernelView(VerticalScroll):
 
     def mark(self, predicted: list[str] | None = None, taken: list[str] | None = None, note: str = "") -> None:
         self.predicted, self.taken, self.note = predicted or [], taken or [], note
+        # The function the path decides in: a received segment's (kernel/receipt_source.py), else tcp_close.
+        name = receipt_source.function_of(self.taken or self.predicted)
+        shown = receipt_source.for_panel(name) if name else self.base
+        if shown is not self.excerpt:
+            self._use(shown)
         self.render_code()
 
     def lines_of(self, branches: list[str]) -> set[int]:

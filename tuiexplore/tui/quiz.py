@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tuiexplore import quiz
-from tuiexplore.quiz import CHOICES, Question, Quiz
+from tuiexplore.quiz import CHOICES, RECEIPT_CHOICES, STATE_CHOICES, Question, Quiz
 from tuiexplore.reports.transcript import call_text
 from tuiexplore.scenarios import lessons
 from tuiexplore.scenarios.scenario import Scenario, Step
@@ -29,14 +29,18 @@ from tuiexplore.tui.messages import StepFinished
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.widgets import VerdictLine, printable
 
+WORDS_CLOSE = [outcome for outcome, _, _ in CHOICES]
 TIP = "Look first: the Sockets panel (Recv-Q, Send-Q, SO_LINGER) and the states say what the kernel will do."
 
 
 class QuestionDialog(ModalScreen[str | None]):
-    """One question; the answer (``quiz.CHOICES``' outcome) or None (Esc: the step is not run)."""
+    """One question; the answer (``quiz.CHOICES``' outcome; for a received segment, the reply
+    and the state, "REPLY|STATE") or None (Esc: the step is not run)."""
 
     BINDINGS = [
         *[Binding(key, f"answer('{outcome}')", word, id=f"quiz.{outcome}") for outcome, word, key in CHOICES],
+        *[Binding(key, f"answer('{o}')", word, id=f"quiz.{o}") for o, word, key in RECEIPT_CHOICES if o not in WORDS_CLOSE],
+        *[Binding(key, f"state('{state}')", word, id=f"quiz.state.{state}") for state, word, key in STATE_CHOICES],
         Binding("escape", "answer('')", "Not now", id="quiz.cancel"),
     ]
     DEFAULT_CSS = """
@@ -47,28 +51,64 @@ class QuestionDialog(ModalScreen[str | None]):
     QuestionDialog Horizontal { height: auto; align: center middle; }
     QuestionDialog Button { margin: 0 1; min-width: 12; }
     QuestionDialog .muted { color: $text-muted; }
+    QuestionDialog #states Button { margin: 0 0 0 1; min-width: 0; }
     """
 
     def __init__(self, question: Question, score: str) -> None:
         super().__init__()
         self.question, self.score = question, score
+        self.reply = self.state = ""  # a receipt question's two halves, as they are chosen
 
     def compose(self) -> ComposeResult:
+        q = self.question
         with Vertical() as v:
             v.border_title = Content(f"Guess first · {printable(self.score)}")
-            yield Static(Content(printable(f"Next, {self.question.text}")), id="question", markup=False)
-            yield Static("What will the kernel put on the wire?", markup=False)
+            yield Static(Content(printable(f"Next, {q.text}")), id="question", markup=False)
+            ask = "The segment arrives: what will the kernel send back?" if q.receipt else None
+            yield Static(ask or "What will the kernel put on the wire?", markup=False)
             with Horizontal():
-                for outcome, word, key in CHOICES:
+                for outcome, word, key in q.choices:
                     yield Button(f"{word} ({key})", id=f"answer-{outcome}", name=outcome)
+            if q.states:
+                yield Static("And which state is the receiving socket in then?", markup=False)
+                with Horizontal(id="states"):
+                    for state, word, key in q.states:
+                        # "e ESTABLISHED": five states fit the dialog at 80 columns
+                        yield Button(f"{key} {word}", id=f"state-{state}", name=f"|{state}", compact=True)
             yield Static(TIP, classes="muted", markup=False)
             yield Static("Your answer is locked before the step runs · Esc: not now (the step does not run)", classes="muted")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Only this question's answers (a received segment's are not a close's)."""
+        if action == "state":
+            return bool(self.question.states)
+        offered = [o for o, _, _ in self.question.choices]
+        return action != "answer" or not parameters[0] or parameters[0] in offered
+
     def action_answer(self, outcome: str) -> None:
-        self.dismiss(outcome or None)
+        if not outcome or not self.question.states:
+            self.dismiss(outcome or None)
+            return
+        self.reply = outcome
+        self._chosen()
+
+    def action_state(self, state: str) -> None:
+        self.state = state
+        self._chosen()
+
+    def _chosen(self) -> None:
+        """A receipt answer is locked once both halves are chosen; the half chosen is shown."""
+        for button in self.query(Button):
+            button.variant = "primary" if button.name in (self.reply, f"|{self.state}") else "default"
+        if self.reply and self.state:
+            self.dismiss(f"{self.reply}|{self.state}")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.name)
+        name = event.button.name or ""
+        if name.startswith("|"):
+            self.action_state(name[1:])
+        else:
+            self.action_answer(name)
 
 
 class QuizLine(Static):
@@ -169,7 +209,7 @@ class QuizKeeper:
                 s.notify("not answered: the step was not run (n asks again)", timeout=4)
                 return
             self.quiz.lock(question, guess)  # locked first: only then is the step sent
-            self.show(f"{question.text}: you said {quiz.WORDS[guess]}; the kernel decides…")
+            self.show(f"{question.text}: you said {quiz.say(guess)}; the kernel decides…")
             s.action_next()
 
         s.app.push_screen(QuestionDialog(question, self.quiz.score()), answered)
@@ -184,7 +224,7 @@ class QuizKeeper:
             graded = self.quiz.grade(verdicts)
             self.show(graded.line(), graded.right if graded.scored else None)
             if graded.scored:
-                word = quiz.WORDS[graded.observed]
+                word = quiz.say(graded.observed)
                 s.notify(f"{'right' if graded.right else 'wrong'}: the kernel sent {word}", timeout=5)
         if self.on and m.cursor >= len(s.scenario.steps) and not self.quiz.locked and not self.summarized:
             self.summarized = True

@@ -1,0 +1,106 @@
+"""The kernel functions that decide on receipt of a segment, for the kernel panel: each branch of
+lab/receipt.py located by its code in the function it lives in, in the running kernel's own
+source when a tree is found (kernel/source.py's discovery order), else in the bundled 6.12
+excerpt. As for tcp_close (kernel/excerpt.py), lines are found by code, never by number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+
+from tuiexplore.files import FileError, read_regular
+from tuiexplore.kernel.excerpt import Excerpt, function_lines, locate
+from tuiexplore.kernel.source import TCP_C_MAX, candidates
+
+BUNDLE = "receipt-6.12.118.json"
+TCP_INPUT, MINISOCKS, TCP_IPV4 = "net/ipv4/tcp_input.c", "net/ipv4/tcp_minisocks.c", "net/ipv4/tcp_ipv4.c"
+FUNCTIONS = {
+    "tcp_validate_incoming": TCP_INPUT,
+    "tcp_reset": TCP_INPUT,
+    "tcp_fin": TCP_INPUT,
+    "tcp_rcv_state_process": TCP_INPUT,
+    "tcp_timewait_state_process": MINISOCKS,
+    "tcp_v4_rcv": TCP_IPV4,
+}
+# branch id -> (the function it lives in, patterns matched in order as in excerpt.BRANCH_PATTERNS).
+RECEIPT_PATTERNS: dict[str, tuple[str, list[str]]] = {
+    "rcv_no_socket": ("tcp_v4_rcv", [r"^no_tcp_socket:", r"tcp_v4_send_reset\s*\(\s*NULL"]),
+    "rcv_listen": ("tcp_rcv_state_process", [r"case\s+TCP_LISTEN:", r"th->ack", r"conn_request"]),
+    "rcv_no_ack": ("tcp_rcv_state_process", [r"!th->ack\s*&&\s*!th->rst\s*&&\s*!th->syn", r"goto\s+discard"]),
+    "rcv_out_of_window": ("tcp_validate_incoming", [r"=\s*tcp_sequence\s*\(", r"if\s*\(!th->rst\)", r"tcp_send_dupack"]),
+    "rcv_rst_ignored": ("tcp_validate_incoming", [r"=\s*tcp_sequence\s*\(", r"tcp_reset_check", r"goto\s+discard"]),
+    "rcv_rst_exact": ("tcp_validate_incoming", [r"seq\s*==\s*tp->rcv_nxt", r"goto\s+reset", r"^reset:", r"tcp_reset\s*\("]),
+    "rcv_rst_challenge": ("tcp_validate_incoming", [r"seq\s*==\s*tp->rcv_nxt", r"tcp_send_challenge_ack\s*\("]),
+    "rcv_syn_challenge": ("tcp_validate_incoming", [r"^syn_challenge:", r"TCPSYNCHALLENGE", r"tcp_send_challenge_ack\s*\("]),
+    "rcv_oow_limited": ("tcp_validate_incoming", [r"tcp_oow_rate_limited\s*\(", r"tcp_oow_rate_limited\s*\("]),
+    "rcv_ack": ("tcp_rcv_state_process", [r"=\s*tcp_ack\s*\(sk", r"case\s+TCP_FIN_WAIT1:", r"TCP_FIN_WAIT2\)"]),
+    "rcv_data": ("tcp_rcv_state_process", [r"case\s+TCP_ESTABLISHED:", r"tcp_data_queue\s*\("]),
+    "rcv_data_after_close": ("tcp_rcv_state_process", [r"RCV_SHUTDOWN", r"TCPABORTONDATA", r"tcp_reset\s*\("]),
+    "rcv_fin": ("tcp_fin", [r"TCP_CLOSE_WAIT\)", r"TCP_CLOSING\)", r"tcp_time_wait\s*\(sk,\s*TCP_TIME_WAIT"]),
+    "tw_ack": ("tcp_timewait_state_process", [r"paws_reject\s*\|\|\s*th->ack", r"oow_rate_limit|TCP_TW_ACK"]),
+    "tw_quiet": ("tcp_timewait_state_process", [r"seq\s*==\s*rcv_nxt\s*&&", r"inet_twsk_put\s*\(tw\)"]),
+    "tw_kill": ("tcp_timewait_state_process", [r"sysctl_tcp_rfc1337", r"^kill:", r"inet_twsk_deschedule_put"]),
+    "tw_syn": ("tcp_timewait_state_process", [r"th->syn\s*&&\s*!th->rst\s*&&\s*!th->ack", r"TCP_TW_SYN"]),
+    "tw_rst": ("tcp_timewait_state_process", [r"return\s+TCP_TW_RST", r"return\s+TCP_TW_RST"]),
+    "tw_fin": ("tcp_timewait_state_process", [r"tw_substate\W+TCP_TIME_WAIT", r"return\s+TCP_TW_ACK"]),
+}
+HINT = (
+    "this is not your kernel's own source: install your distribution's kernel source "
+    "(Debian/Ubuntu: apt install linux-source) or pass --kernel-src"
+)
+
+
+def function_of(path: tuple[str, ...] | list[str]) -> str | None:
+    """The function the decisive (last) receipt branch of a path lives in, or None."""
+    return next((RECEIPT_PATTERNS[b][0] for b in reversed(path) if b in RECEIPT_PATTERNS), None)
+
+
+def _located(name: str, lines: list[str], first: int, version: str, origin: str, hint: str = "") -> Excerpt:
+    patterns = {b: pats for b, (fn, pats) in RECEIPT_PATTERNS.items() if fn == name}
+    return Excerpt(lines, first, version, origin, branches=locate(lines, first, patterns), hint=hint, function=name)
+
+
+def extract(text: str, name: str, version: str, origin: str) -> Excerpt | None:
+    got = function_lines(text, name)
+    if got is None:
+        return None
+    first, lines = got
+    return _located(name, lines, first, version, f"{origin}: {FUNCTIONS[name]} {first}-{first + len(lines) - 1}")
+
+
+@cache
+def bundled(name: str) -> Excerpt:
+    meta = json.loads((resources.files("tuiexplore.kernel") / "bundled" / BUNDLE).read_text())
+    fn = meta["functions"][name]
+    origin = f"bundled: {meta['release']}, {fn['file']} {fn['first_line']}-{fn['first_line'] + len(fn['lines']) - 1}, GPL-2.0"
+    return _located(name, fn["lines"], fn["first_line"], meta["version"], origin, HINT)
+
+
+@cache
+def _tree_text(path: str, file: str) -> str | None:
+    try:
+        return read_regular(os.path.join(path, file), TCP_C_MAX, file).decode(errors="replace")
+    except (FileError, OSError):
+        return None
+
+
+def excerpt(name: str, kernel_src: str | None = None, env: Mapping[str, str] | None = None) -> Excerpt:
+    """The function from the first kernel tree found (a tarball is not read for these), else bundled."""
+    for found in candidates(kernel_src, env):
+        if not os.path.isdir(found.path):
+            continue
+        text = _tree_text(found.path, FUNCTIONS[name])
+        ex = extract(text, name, "", f"tree {found.path} ({found.how})") if text else None
+        if ex is not None:
+            return ex
+    return bundled(name)
+
+
+@cache
+def for_panel(name: str) -> Excerpt:
+    """``excerpt(name)`` once per run: the panel asks at every mark."""
+    return excerpt(name)

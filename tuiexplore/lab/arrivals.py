@@ -1,0 +1,197 @@
+"""Predictions and verdicts for the segments the relay delivers on a wire call: an ``inject`` of
+the scripted peer, or a ``release`` of one held segment.
+
+Before the step, the segment exactly as it will go (``Wire.arriving``) and what the kernel and
+the relay say of the socket it reaches (its state from sock_diag, RCV.NXT and the window from the
+relay's view, whether an fd still holds it, the namespace's sysctls) go to lab/receipt.py; after
+the step, what that socket sent back and the state it is in are judged against the prediction.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tuiexplore.domain import PredictionView, SocketRow
+from tuiexplore.lab.advice import advise
+from tuiexplore.lab.attribution import Attribution, Key
+from tuiexplore.lab.capture import Frame
+from tuiexplore.lab.counters import delta
+from tuiexplore.lab.receipt import SYN, Arrival, Receipt, Receiver, after, before, predict_arrival, said
+from tuiexplore.lab.receipt_branches import RECEIPT_BRANCHES
+from tuiexplore.relay import topology
+from tuiexplore.timeline import VerdictEvent
+
+RST_BIT, FIN_BIT = 0x04, 0x01
+SYN_STATES = ("SYN_RECV", "NEW_SYN_RECV")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One prediction made before a step, and who it is about."""
+
+    sock: SocketRow  # the receiving socket (a row of its own when no fd holds it)
+    actor: str
+    addr: str  # the receiver's address: its replies are the frames from it
+    receipt: Receipt
+    before: dict[str, int]  # the receiver's kernel's counters (on the relay, its side's alone)
+
+    def view(self) -> PredictionView:
+        p = self.receipt
+        state = f" -> {p.state or 'gone'}" if p.outcome != "SYN-ACK" else ""
+        return PredictionView(
+            self.sock.name, p.outcome, p.branch, p.reason, f"{self.actor} {self.sock.name}{state}: {p.text}", p.path
+        )
+
+
+@dataclass
+class Arrivals:
+    """Made by the agent once the lab is up; ``states`` looks sockets up where they live."""
+
+    net: topology.Wire
+    who: Attribution
+    states: Callable[[Iterable[Key]], dict[Key, str]]
+    version: tuple[int, int, int]
+
+    def predict(self, actor: str, call: str, args: dict, frames: list[Frame], held: Iterable[SocketRow]) -> list[Expected]:
+        """For an inject, or a release of exactly one segment: [] otherwise (several segments
+        change the socket one after another; each would need the state the last one left)."""
+        going = self.net.arriving(actor, call, args, frames)
+        if len(going) != 1:
+            return []
+        seg = going[0]
+        key = (seg.dport, seg.sport)
+        states = self.states([key, (seg.dport, 0)])
+        held_rows = {(s.lport, s.rport): s for s in held}
+        row = held_rows.get(key)
+        owner, fd = self.who.owner(*key)
+        state = states.get(key)
+        limit_s = _or(self.net.sysctl(seg.daddr, "tcp_invalid_ratelimit"), 500) / 1000
+        view = _sequence(frames, seg, self.net.undelivered(), limit_s)
+        receiver = Receiver(
+            state=state,
+            closed=row is None,
+            timewait=state == "TIME_WAIT" or (state == "FIN_WAIT2" and row is None),
+            listener=states.get((seg.dport, 0)) == "LISTEN",
+            linger2=row.linger2 if row else 0,
+            rfc1337=self.net.sysctl(seg.daddr, "tcp_rfc1337") or 0,
+            challenge_limit=_or(self.net.sysctl(seg.daddr, "tcp_challenge_ack_limit"), 1 << 31),
+            oow_recent=view.last_oow is not None and time.time() - view.last_oow < limit_s,
+            version=self.version,
+            rcv_nxt=view.rcv_nxt,
+            rcv_wnd=view.rcv_wnd,
+            snd_nxt=view.snd_nxt,
+        )
+        arrival = Arrival(seg.flag_bits, seg.seq, seg.ack, seg.payload_len)
+        sock = row or SocketRow(fd if fd != "?" else "(no fd)", -1, state or "CLOSE", lport=key[0], rport=key[1])
+        return [Expected(sock, owner, seg.daddr, predict_arrival(receiver, arrival), self.net.counters_of(seg.daddr))]
+
+    def judge(self, t: float, step: int, call: str, expected: Expected, frames: list[Frame], resets: list[Any]) -> VerdictEvent:
+        """``resets``: the step's tcp_send_reset tracepoint events (root), for the RST's reason.
+        The verdict's counters are the receiver's kernel's own (the other side's challenge ACKs
+        or resets are not this socket's doing)."""
+        p, s = expected.receipt, expected.sock
+        deltas = delta(expected.before, self.net.counters_of(expected.addr))
+        mine = [f for f in frames if f.saddr == expected.addr and (f.sport, f.dport) == (s.lport, s.rport)]
+        observed = outcome_of(mine)
+        reasons = [r.fields.get("reason") for r in resets if (r.sport, r.dport) == (s.lport, s.rport) and r.fields.get("reason")]
+        reason = reasons[0] if reasons else None
+        key = (s.lport, s.rport)
+        now = self.states([key]).get(key)
+        state = "SYN_RECV" if now in SYN_STATES else now or "CLOSE"
+        want = "SYN_RECV" if p.outcome == "SYN-ACK" else (p.state or "CLOSE")
+        agree = observed == p.outcome and state == want and (reason is None or p.reason is None or reason == p.reason)
+        parts = [said(call, observed, state, p.text)]
+        parts += [f"{k.split('.', 1)[1]} {v:+d}" for k, v in deltas.items() if k in p.counters]
+        if reason:
+            parts.append(f"kernel reason {reason}")
+        if p.errno:
+            parts.append(f"the application now gets {p.errno}")
+        if not agree:
+            why = RECEIPT_BRANCHES[p.branch]
+            with_reason = f" with reason {p.reason}" if p.reason and reason and p.reason != reason else ""
+            parts.append(f"PREDICTED {p.outcome}{with_reason}, {want} ({why}) - the kernel did otherwise")
+        # predicted/observed: what the socket sends back (the contract's FIN/RST/none, and ACK or
+        # SYN-ACK for an answer to a segment); the state it is left in is in the explanation.
+        return VerdictEvent(
+            t, step, expected.actor, s.name, call, p.outcome, observed, p.branch, reason, dict(deltas), agree,
+            " · ".join(parts), tuple(p.path), advise(p.branch, p.outcome, s, call, held=agree),
+        )  # fmt: skip
+
+
+def outcome_of(frames: list[Frame]) -> str:
+    """What the receiver sent back: RST, SYN-ACK, FIN, ACK (any other segment), or none."""
+    bits = [f.flag_bits for f in frames]
+    for bit, name in ((RST_BIT, "RST"), (SYN, "SYN-ACK"), (FIN_BIT, "FIN")):
+        if any(b & bit for b in bits):
+            return name
+    return "ACK" if frames else "none"
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+@dataclass(frozen=True)
+class View:
+    """The receiver's side of its connection, as the frames show it."""
+
+    rcv_nxt: int
+    rcv_wnd: int
+    snd_nxt: int
+    last_oow: float | None  # when it last answered an invalid segment (its last_oow_ack_time)
+
+
+def _sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: float) -> View:
+    """RCV.NXT, the window and SND.NXT of the receiver, from the frames of its connection since
+    the last SYN on these ends, in order: RCV.NXT moves with each segment of the sender's that
+    was delivered, and is what the receiver's own ACKs say (an ACK carries RCV.NXT: a segment
+    the receiver discarded does not move it); the window is its last, scaled by the shift its
+    SYN announced; SND.NXT the end of all it sent, held segments included. Each delivered
+    segment that the receiver had to answer as invalid (``_invalid``) sets the time of its last
+    such answer, unless it came within the rate limit of the last (__tcp_oow_rate_limited())."""
+    ends = {(seg.saddr, seg.sport), (seg.daddr, seg.dport)}
+    start = max((i for i, f in enumerate(frames) if f.flag_bits & SYN and _ends(f) == ends), default=0)
+    rcv_nxt = snd_nxt = last_oow = None
+    win, shift = 65535, 0
+    for f in frames[start:]:
+        if _ends(f) != ends:
+            continue
+        end = (f.seq + f.payload_len + bool(f.flag_bits & SYN) + bool(f.flag_bits & FIN_BIT)) % (1 << 32)
+        if (f.saddr, f.sport) == (seg.saddr, seg.sport):
+            if id(f) in undelivered:
+                continue
+            if rcv_nxt is not None and _invalid(f, end, rcv_nxt, win) and (last_oow is None or f.ts - last_oow >= limit_s):
+                last_oow = f.ts
+            if not f.flag_bits & RST_BIT and end != f.seq and (rcv_nxt is None or after(end, rcv_nxt)):
+                rcv_nxt = end
+            continue
+        if f.flag_bits & RST_BIT:
+            continue
+        snd_nxt = end if snd_nxt is None or after(end, snd_nxt) else snd_nxt
+        if f.flag_bits & 0x10:
+            rcv_nxt = f.ack
+        m = re.search(r"wscale (\d+)", f.options) if f.flag_bits & SYN else None
+        shift = int(m[1]) if m else shift
+        win = f.win << (0 if f.flag_bits & SYN else shift)
+    return View(seg.seq if rcv_nxt is None else rcv_nxt, win, snd_nxt or 0, last_oow)
+
+
+def _invalid(f: Frame, end: int, rcv_nxt: int, win: int) -> bool:
+    """Whether tcp_validate_incoming() answers this segment through the per-socket rate limit:
+    a challenge ACK (an RST in the window but not at RCV.NXT, a SYN), or a duplicate ACK for a
+    segment outside the window that carries no data (tcp_oow_rate_limited() lets data through
+    without counting it)."""
+    in_window = not before(end, rcv_nxt) and not after(f.seq, (rcv_nxt + win) % (1 << 32))
+    if f.flag_bits & RST_BIT:
+        return in_window and f.seq != rcv_nxt
+    if f.flag_bits & SYN:
+        return True
+    return not in_window and end == f.seq
+
+
+def _ends(f: Frame) -> set[tuple[str, int]]:
+    return {(f.saddr, f.sport), (f.daddr, f.dport)}
