@@ -77,12 +77,18 @@ class PacketEvent(Event):
     index: int = 0
     raw: bytes = b""
     options: str = ""  # tcpdump's "options [...]" text; added to the contract, older streams lack it
+    # What the relay's wire did with the segment when it saw it: "held", "dropped", "duplicated",
+    # "delayed 300 ms", or "injected" (the scripted peer's own); "" passed on as it came. Added to
+    # the contract, only on the packets it names (loopback's never have it).
+    relay: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
         d["from"], d["to"] = d.pop("src"), d.pop("dst")
         if d["step"] is None:
             del d["step"]
+        if not d["relay"]:
+            del d["relay"]
         return d
 
     def numbers(self, seq_ack: tuple[int, int] | None = None) -> list[str]:
