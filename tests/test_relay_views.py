@@ -88,3 +88,127 @@ def test_marks_follow_the_relays_actions_and_releases():
     ]
     assert relaymarks.mark(held, {}) == "held #4"
     assert "relay" not in packet(7).to_dict() and held.to_dict()["relay"] == "held"  # loopback's stream unchanged
+
+
+def test_state_diagram_of_a_relay_run_shows_closing_and_what_the_release_delivered():
+    """crossing-fins (recorded): the client's socket goes through CLOSING; the server's leaves
+    FIN_WAIT2 when the release delivers the held FIN (rcv FIN), not by a timer; the held FIN
+    moved nobody in the step the relay took it."""
+    from tui_fakes import RELAY_EVENTS
+
+    from tuiexplore.statediagram import track
+
+    paths = {p.name: p.path_text() for p in track(RELAY_EVENTS)}
+    assert "FIN_WAIT1 ─rcv FIN→ CLOSING" in paths["client sock"], paths
+    assert "FIN_WAIT2 ─rcv FIN→ TIME_WAIT" in paths["server conn"], paths
+
+
+def test_export_of_a_relay_run_marks_what_the_relay_did(tmp_path):
+    """run --export on the relay's wire: the pcap holds each frame the relay saw once (a
+    duplicated one once too), the timeline says what the relay did, the transcript marks it on
+    the packet lines and the release's result, the ladder stops the held FIN halfway and
+    finishes it at the release, and the state diagram has the client through CLOSING."""
+    import json
+    import subprocess
+
+    from conftest import CONNECT, SERVER, cli, step, steps
+    from relay_world import RELAY
+
+    scenario = tmp_path / "marks.toml"
+    scenario.write_text(
+        steps(
+            SERVER,
+            CONNECT,
+            step("client", "duplicate", flags="P"),
+            step("client", "write", fd="c", data="a"),
+            step("client", "delay", ms=50, flags="P"),
+            step("client", "write", fd="c", data="b"),
+            step("client", "hold", flags="F", count=1),
+            step("client", "close", fd="c"),
+            step("server", "read", fd="s"),
+            step("server", "close", fd="s"),
+            step("client", "release"),
+        )
+        + RELAY
+    )
+    out = tmp_path / "bundle"
+    proc = cli("run", str(scenario), "--export", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    events = [json.loads(x) for x in (out / "timeline.jsonl").read_text().splitlines()]
+    packets = [e for e in events if e["type"] == "packet"]
+    marks = {e.get("relay") for e in packets}
+    assert marks == {None, "duplicated", "delayed 50 ms", "held"}, marks
+    fin = next(n for n, e in enumerate(packets, 1) if e.get("relay") == "held")
+    dump = subprocess.run(["tcpdump", "-nn", "-r", str(out / "capture.pcap")], capture_output=True, text=True)
+    assert dump.returncode == 0 and len(dump.stdout.splitlines()) == len(packets), dump.stdout
+    md = (out / "transcript.md").read_text()
+    packets_section = md.split("## Packets")[1].split("## Verdicts")[0]
+    for mark in ("[relay: duplicated]", "[relay: delayed 50 ms]", f"[relay: #{fin} released <16>]"):
+        assert mark in packets_section, (mark, packets_section)
+    ladder = md.split("## Ladder")[1].split("## Full transcript")[0]
+    assert f"(held #{fin}) -H" in ladder and "H--" in ladder and f"#{fin} released -" in ladder, ladder
+    assert "(duplicated)" in ladder and "(delayed 50 ms)" in ladder
+    full = md.split("## Full transcript")[1]
+    assert f"[relay: held #{fin}]" in full and f"release() = 0 released #{fin}" in full
+    assert "FIN_WAIT1 ─rcv FIN→ CLOSING" in md.split("## TCP states")[1].split("## Ladder")[0]
+
+
+def test_a_dropped_segment_stops_halfway_and_moves_nobody():
+    """The client's FIN dropped, then retransmitted: the ladder ends the first at "X"; the
+    server's CLOSE_WAIT comes from the retransmission, in the later step."""
+    from conftest import CONNECT, SERVER, run_text, step, steps
+    from relay_world import RELAY
+
+    from tuiexplore.reports.ladder import ladder
+    from tuiexplore.statediagram import track
+
+    r = run_text(
+        steps(
+            SERVER,
+            CONNECT,
+            step("client", "drop", flags="F"),
+            step("client", "close", fd="c"),
+            step("client", "sleep", ms=400),  # the FIN's retransmission (RTO 200 ms)
+        )
+        + RELAY
+    )
+    assert r.ok, r.failures
+    drawn = "\n".join(ladder(r.events))
+    assert "(dropped) -X" in drawn, drawn
+    conn = next(p for p in track(r.events) if p.name == "server s")
+    move = next(m for m in conn.moves if m.new == "CLOSE_WAIT")
+    assert (move.cause, move.step) == ("rcv FIN", 10), conn.moves
+
+
+def test_compare_on_the_relays_wire():
+    """--wire relay: the seed against read-then-close diverges where it does on loopback; two
+    relay built-ins are compared with what the relay did to their segments."""
+    from conftest import cli
+
+    proc = cli("compare", "seed-rst", "read-then-close", "--text", "--wire", "relay")
+    assert proc.returncode == 0, proc.stderr
+    marked = [line for line in proc.stdout.splitlines() if line.startswith(">>")]
+    assert any("client R." in line and "client F." in line for line in marked), proc.stdout
+    assert any("RST [data_was_unread]" in line and "FIN [fin]" in line for line in marked)
+    proc = cli("compare", "crossing-fins", "lost-fin", "--text")
+    assert proc.returncode == 0, proc.stderr
+    marked = [line for line in proc.stdout.splitlines() if line.startswith(">>")]
+    assert any("client F. (held)" in line and "client F. (dropped)" in line for line in marked), proc.stdout
+
+
+def test_demo_on_the_relays_wire_plays_to_the_end(tmp_path):
+    """demo --wire relay, recorded without a terminal: the seed plays through the relay to its RST."""
+    import subprocess
+
+    from conftest import cli
+    from test_recording import screen_after
+
+    from tuiexplore.recording import read_cast
+
+    path = str(tmp_path / "relay.cast")
+    args = ("demo", "seed-rst", "--wire", "relay", "--pause", "0.3", "--size", "120x36", "--record", path)
+    r = cli(*args, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    header, events = read_cast(path)
+    screen = "\n".join(screen_after(events, header["width"], header["height"]))
+    assert "step 15/15" in screen and "Flags [R.]" in screen and "close(sock) → RST" in screen, screen

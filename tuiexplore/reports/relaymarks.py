@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from tuiexplore.timeline import Event, PacketEvent, StepEvent
 
-HELD = "held"
+HELD, DROPPED = "held", "dropped"
 
 
 def releases(events: Iterable[Event]) -> dict[int, int]:
@@ -32,6 +32,12 @@ def mark(p: PacketEvent, released: dict[int, int]) -> str:
         step = released.get(p.index)
         return f"held #{p.index}" if step is None else f"#{p.index} released <{step}>"
     return p.relay
+
+
+def suffix(p: PacketEvent, released: dict[int, int]) -> str:
+    """The mark at the end of a packet's line in a transcript, "" without one."""
+    text = mark(p, released)
+    return f"  [relay: {text}]" if text else ""
 
 
 def still_held(events: list[Event]) -> list[PacketEvent]:
