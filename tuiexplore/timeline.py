@@ -60,7 +60,8 @@ class EpollEvent(Event):
 @dataclass(frozen=True)
 class PacketEvent(Event):
     """A TCP segment on the wire: from/to (actor names, or "?"), ports, tcpdump's flags, relative
-    seq/ack, length, window, options."""
+    seq/ack, length, window, options; on the relay's wire what the relay did to it (relay, when it
+    did more than pass it on: held, dropped, duplicated, delayed N ms, injected)."""
 
     type: ClassVar[str] = "packet"
     internal: ClassVar[tuple[str, ...]] = ("raw", "index")
