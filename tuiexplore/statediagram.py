@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tuiexplore.reports import relaymarks
-from tuiexplore.timeline import Event, PacketEvent, StateEvent, StepEvent, VerdictEvent
+from tuiexplore.timeline import DROPPED, HELD, Event, PacketEvent, StateEvent, StepEvent, VerdictEvent
 
 # The calls whose own code path moves a socket (tcp_close_state, tcp_connect, inet_listen, ...).
 CALL_MOVES = ("close", "shutdown", "connect", "listen", "exit")
-UNDELIVERED = (relaymarks.HELD, relaymarks.DROPPED)
+UNDELIVERED = (HELD, DROPPED)
 # Why a closing call sent RST, by the verdict's branch id (docs/reference/branches.md).
 ABORT_WHY = {
     "data_was_unread": "unread data",

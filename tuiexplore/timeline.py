@@ -57,6 +57,11 @@ class EpollEvent(Event):
     mask: str
 
 
+# PacketEvent.relay's words, as the relay writes them (relay/relay.py) and the views read them
+# (reports/relaymarks.py); a delay is "delayed N ms".
+HELD, DROPPED, DUPLICATED, INJECTED = "held", "dropped", "duplicated", "injected"
+
+
 @dataclass(frozen=True)
 class PacketEvent(Event):
     """A TCP segment on the wire: from/to (actor names, or "?"), ports, tcpdump's flags, relative

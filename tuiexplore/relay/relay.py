@@ -23,11 +23,12 @@ from dataclasses import replace
 
 from tuiexplore.lab.capture import Captured, Delivered, Frame, Withheld, decode
 from tuiexplore.relay.control import DELAY, DROP, DUPLICATE, HOLD, Controls, Held
+from tuiexplore.timeline import DROPPED, DUPLICATED, HELD, INJECTED
 
 SERVER, CLIENT = "server", "client"
 SIDES = (SERVER, CLIENT)
 _MAX_FRAME = 14 + 65535  # Ethernet header and the devices' MTU
-MARKS = {HOLD: "held", DROP: "dropped", DUPLICATE: "duplicated"}  # a frame's relay mark (PacketEvent.relay)
+MARKS = {HOLD: HELD, DROP: DROPPED, DUPLICATE: DUPLICATED}  # a frame's relay mark (PacketEvent.relay)
 
 
 def other(side: str) -> str:
@@ -143,7 +144,7 @@ class Relay:
         """A frame of the lab's own making, into ``side``: seen (captured) like any other."""
         decoded = decode(time.time(), data)
         assert decoded is not None, "the scripted peer builds TCP segments (segment.py)"
-        frame = replace(decoded, relay="injected")
+        frame = replace(decoded, relay=INJECTED)
         self.controls.injected.add(id(frame))
         self.frames.put(frame)
         self.controls.log.put((frame, other(side), "inject"))

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from tuiexplore.reports import relaymarks
 from tuiexplore.reports.transcript import call_text
-from tuiexplore.timeline import Event, PacketEvent, StepEvent
+from tuiexplore.timeline import DROPPED, HELD, Event, PacketEvent, StepEvent
 
 
 def label(p: PacketEvent) -> str:
@@ -25,7 +25,7 @@ def label(p: PacketEvent) -> str:
     return " ".join([f"[{p.flags}]", *p.numbers(), *([f"({mark})"] if mark else [])])
 
 
-STOPS = {relaymarks.HELD: "H", relaymarks.DROPPED: "X"}  # not delivered when seen: the arrow stops halfway
+STOPS = {HELD: "H", DROPPED: "X"}  # not delivered when seen: the arrow stops halfway
 
 
 def actors_of(events: Iterable[Event]) -> list[str]:
@@ -81,7 +81,7 @@ def ladder(events: list[Event], width: int = 72, with_steps: bool = True) -> lis
         head = STOPS.get(p.relay, "?") if part == "first" else (">" if b > a else "<")
         row[end - 1 if end > start else end + 1] = head
         if part == "second":
-            row[start] = STOPS[relaymarks.HELD]  # it went on from where it stopped
+            row[start] = STOPS[HELD]  # it went on from where it stopped
         text = f" {text} "
         mid = lo + 1 + max(1, (hi - lo - 1 - len(text)) // 2)
         if len(text) < hi - lo - 3:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tuiexplore.timeline import Event, PacketEvent, StepEvent
-
-HELD, DROPPED = "held", "dropped"
+from tuiexplore.timeline import HELD, Event, PacketEvent, StepEvent
 
 
 def releases(events: Iterable[Event]) -> dict[int, int]:

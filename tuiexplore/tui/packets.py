@@ -17,7 +17,7 @@ from textual.strip import Strip
 
 from tuiexplore.reports import relaymarks
 from tuiexplore.tcpdump import TS_MODES
-from tuiexplore.timeline import Event, PacketEvent
+from tuiexplore.timeline import HELD, Event, PacketEvent
 from tuiexplore.tui import packetrow
 from tuiexplore.tui.widgets import grow
 
@@ -170,7 +170,7 @@ class PacketTable(ScrollView, can_focus=True):
         prev = self.rows[row - 1].t if row > 0 else None
         first = self.rows[0].t if self.rows else None
         mark = relaymarks.mark(p, self.released)
-        held = p.relay == relaymarks.HELD and p.index not in self.released
+        held = p.relay == HELD and p.index not in self.released
         mark_style = self.get_component_rich_style("packettable--held" if held else "packettable--relay", partial=True)
         text = packetrow.row(p, self.size.width, self.absolute, self.ts_mode, prev, first, flag_style, mark, mark_style)
         if selected:
