@@ -212,3 +212,21 @@ def test_demo_on_the_relays_wire_plays_to_the_end(tmp_path):
     header, events = read_cast(path)
     screen = "\n".join(screen_after(events, header["width"], header["height"]))
     assert "step 15/15" in screen and "Flags [R.]" in screen and "close(sock) → RST" in screen, screen
+
+
+def test_a_release_names_the_direction_of_the_held_packet():
+    """The palette's "release #N" runs as the actor whose side sent it; a segment whose sender
+    no socket owns any more ("?") is the other side's of its receiver."""
+    from tuiexplore.tui.commands import sender
+
+    def packet(src: str, dst: str) -> PacketEvent:
+        return PacketEvent(0.0, src, dst, 1, 2, "F.", 1, 1, 0, 64, 8, 4, relay="held")
+
+    actors = ["server", "client", "b"]
+    assert [sender(packet(s, d), actors) for s, d in (("b", "server"), ("server", "b"), ("?", "server"), ("?", "b"))] == [
+        "b",
+        "server",
+        "client",
+        "server",
+    ]
+    assert sender(packet("?", "?"), actors) == ""
