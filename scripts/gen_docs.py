@@ -121,7 +121,8 @@ def _dummy(tp: Any) -> Any:
         return _dummy(typing.get_args(tp)[0])
     if origin is not None:
         tp = origin
-    return {int: 0, float: 0.0, str: "", bool: False, bytes: b"", list: [], dict: {}, tuple: ()}.get(tp)
+    # A non-empty string: a field left out when empty (PacketEvent.relay) is listed too.
+    return {int: 0, float: 0.0, str: "x", bool: False, bytes: b"", list: [], dict: {}, tuple: ()}.get(tp)
 
 
 def _json_fields(cls: type[timeline.Event]) -> list[str]:

@@ -86,3 +86,13 @@ def test_step_screen_at_a_parked_close(snap_compare, size):
                 break
 
     assert snap_compare(app, terminal_size=size, run_before=replayed)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_packet_list_marks_held_and_released_segments(snap_compare, size):
+    """crossing-fins through the relay: the client's FIN #4 held then released in step 11
+    ("#4 released <11>"), its retransmission #5 still held ("held #5"); at 80x24 on the packets tab."""
+    from tui_fakes import RelayDriver
+
+    app = make_app(load("crossing-fins"), driver_factory=RelayDriver)
+    assert snap_compare(app, terminal_size=size, press=["2"] if size == (80, 24) else [])

@@ -4,6 +4,7 @@ snapshotted without a lab and with stable ports, times and pids."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from tuiexplore.domain import ActorInventory, LabInfo, SocketRow
@@ -33,3 +34,8 @@ FakeDriver = replay_factory(INFO, EVENTS, SOCKETS, {1001: "te-server", 1002: "te
 # half-close up to its shutdown(SHUT_WR) verdict (step 8): tcp_close() does not run.
 SHUTDOWN_EVENTS = recorded(DATA.parent / "half-close-events.jsonl")
 ShutdownDriver = replay_factory(INFO, SHUTDOWN_EVENTS)
+# crossing-fins with a sleep before the server's close (the client's FIN retransmitted, held too)
+# and a release of packet #4 only: one segment released, one still held (recorded with
+# runner.run and timeline.to_wire, as the others).
+RELAY_EVENTS = recorded(DATA.parent / "crossing-fins-events.jsonl")
+RelayDriver = replay_factory(replace(INFO, wire="relay"), RELAY_EVENTS)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tuiexplore.timeline import Event, PacketEvent, StateEvent, StepEvent, VerdictEvent
+from tuiexplore.reports import relaymarks
+from tuiexplore.timeline import DROPPED, HELD, Event, PacketEvent, StateEvent, StepEvent, VerdictEvent
 
 # The calls whose own code path moves a socket (tcp_close_state, tcp_connect, inet_listen, ...).
 CALL_MOVES = ("close", "shutdown", "connect", "listen", "exit")
+UNDELIVERED = (HELD, DROPPED)
 # Why a closing call sent RST, by the verdict's branch id (docs/reference/branches.md).
 ABORT_WHY = {
     "data_was_unread": "unread data",
@@ -104,11 +106,16 @@ class _Step:
 def track(events: list[Event]) -> list[SocketPath]:
     """Every socket that has a state, in order of first appearance, with its moves."""
     steps: dict[int, _Step] = {}
+    seen: dict[int, PacketEvent] = {}
     for i, e in enumerate(events):
         if isinstance(e, StepEvent):
             steps.setdefault(e.step, _Step()).call = e
+            # A segment the relay held arrives when a release delivers it: in that step.
+            steps[e.step].packets += [(i, seen[n]) for n in relaymarks.releases([e]) if n in seen]
         elif isinstance(e, PacketEvent) and e.step is not None:
-            steps.setdefault(e.step, _Step()).packets.append((i, e))
+            seen[e.index] = e
+            if e.relay not in UNDELIVERED:  # held or dropped: it reached nobody in its step
+                steps.setdefault(e.step, _Step()).packets.append((i, e))
         elif isinstance(e, VerdictEvent):
             steps.setdefault(e.step, _Step()).branch = e.branch
     found: list[SocketPath] = []

@@ -58,10 +58,16 @@ class EpollEvent(Event):
     mask: str
 
 
+# PacketEvent.relay's words, as the relay writes them (relay/relay.py) and the views read them
+# (reports/relaymarks.py); a delay is "delayed N ms".
+HELD, DROPPED, DUPLICATED, INJECTED = "held", "dropped", "duplicated", "injected"
+
+
 @dataclass(frozen=True)
 class PacketEvent(Event):
     """A TCP segment on the wire: from/to (actor names, or "?"), ports, tcpdump's flags, relative
-    seq/ack, length, window, options."""
+    seq/ack, length, window, options; on the relay's wire what the relay did to it (relay, when it
+    did more than pass it on: held, dropped, duplicated, delayed N ms, injected)."""
 
     type: ClassVar[str] = "packet"
     internal: ClassVar[tuple[str, ...]] = ("raw", "index")
@@ -78,12 +84,18 @@ class PacketEvent(Event):
     index: int = 0
     raw: bytes = b""
     options: str = ""  # tcpdump's "options [...]" text; added to the contract, older streams lack it
+    # What the relay's wire did with the segment when it saw it: "held", "dropped", "duplicated",
+    # "delayed 300 ms", or "injected" (the scripted peer's own); "" passed on as it came. Added to
+    # the contract, only on the packets it names (loopback's never have it).
+    relay: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
         d["from"], d["to"] = d.pop("src"), d.pop("dst")
         if d["step"] is None:
             del d["step"]
+        if not d["relay"]:
+            del d["relay"]
         return d
 
     def numbers(self, seq_ack: tuple[int, int] | None = None) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tuiexplore.kernel.source import cache_dir
 
+BUILTIN = "modules.builtin"  # the kernel's own list of what needs no module, kept by `kernels get`
 DEBIAN = "http://deb.debian.org/debian"
 SECURITY = "http://deb.debian.org/debian-security"
 
@@ -66,6 +67,22 @@ class Kernel:
         """The .ko files the guest's init loads after the root is mounted (virtio console)."""
         return os.path.join(self.path, "modules")
 
+    def ships(self, module: str) -> bool | None:
+        """Whether the guest has ``module``: loaded at boot (``modules``) or built in. None: not
+        known (a kernel `kernels get` fetched before it kept ``modules.builtin``, or a bare vmlinuz)."""
+        if any(p.name.split("-", 1)[-1] == f"{module}.ko" for p in Path(self.modules).glob("*.ko")):  # NN-name.ko
+            return True
+        try:
+            builtin = Path(self.path, BUILTIN).read_text().split()
+        except OSError:
+            return None
+        return module in {_module_name(line) for line in builtin}
+
+    @property
+    def fetched(self) -> bool:
+        """Cached by `kernels get` (our layout), not a vmlinuz given by path."""
+        return not self.image and os.path.isfile(os.path.join(self.path, "kernel.json"))
+
     @property
     def source(self) -> str | None:
         p = os.path.join(self.path, "src")
@@ -112,6 +129,11 @@ def from_vmlinuz(path: str) -> Kernel:
             pass
     name = os.path.basename(path).removeprefix("vmlinuz-")
     return Kernel(name, name, name.split("-")[0], path, d, os.path.abspath(path))
+
+
+def _module_name(path: str) -> str:
+    """kernel/drivers/net/veth.ko -> veth, as modprobe names it (dashes are underscores)."""
+    return os.path.basename(path).split(".ko")[0].replace("-", "_")
 
 
 def host_release() -> str:

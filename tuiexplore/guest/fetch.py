@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tuiexplore.guest import initramfs
-from tuiexplore.guest.catalog import ORIGINS, Kernel, Origin, kernels_dir
+from tuiexplore.guest.catalog import BUILTIN, ORIGINS, Kernel, Origin, kernels_dir
 from tuiexplore.kernel.source import cache_dir, read_tarball
 
 META = "linux-image-cloud-amd64"
@@ -26,6 +26,9 @@ WANTED = re.compile(r"^linux-(image|binary|modules|base)-(unsigned-)?\d[\w.+~-]*
 # console the agent talks over. Their dependencies come from each module's own modinfo.
 ROOT_MODULES = ("virtio_pci", "virtiofs")
 CONSOLE_MODULES = ("virtio_console",)
+# What the lab itself needs, loaded at boot where it is a module: veth for the relay's wire
+# (relay/link.py), tcp_diag (and inet_diag) for the sock_diag lookups of socket states and timers.
+LAB_MODULES = ("veth", "tcp_diag")
 
 
 class FetchError(RuntimeError):
@@ -84,10 +87,12 @@ def _install(tree: Path, dest: Path, label: str, version: str, image: str, say: 
     if root:
         say(f"building an initramfs with {', '.join(m.name for m in root)} (not built into {release})")
         initramfs.build(dest / "initramfs.img", root)
-    console = index.needed(CONSOLE_MODULES, skip={m.name for m in root})
+    console = index.needed(CONSOLE_MODULES + LAB_MODULES, skip={m.name for m in root})
     Path(kernel.modules).mkdir()
     for i, m in enumerate(console):
         Path(kernel.modules, f"{i:02d}-{m.name}.ko").write_bytes(m.data())
+    if (mods / BUILTIN).is_file():  # what needs no module: Kernel.ships() reads it
+        shutil.copy2(mods / BUILTIN, dest / BUILTIN)
     kernel.save()  # usable from here on, even if the optional source download fails
     say(f"Linux {version} ({release}) in {dest}")
     return kernel

@@ -150,8 +150,23 @@ class Guest:
         """What ``Lab(transport=...)`` calls: boot the guest and return once its agent speaks."""
         if not os.path.isfile(self.kernel.vmlinuz):
             raise LabError(f"{self.kernel.vmlinuz}: no such kernel image")
+        if opts.wire == "relay":
+            self.check_wire()
         # The guest's own tcp.c decides, never the host's (None: the agent goes by the version).
         return GuestTransport(self, dataclasses.replace(opts, unread_rule=self.unread_rule()))
+
+
+    def check_wire(self) -> None:
+        """The relay's wire needs veth in the guest: said in one line before a boot that would fail."""
+        k = self.kernel
+        has = k.ships("veth")
+        if has is None and k.fetched:
+            raise LabError(
+                f"the relay's wire needs veth, which the cached Linux {k.version} does not carry (fetched before "
+                f"the relay existed): 'tuiexplore kernels get {k.label}' fetches it again with it"
+            )
+        if has is False:
+            raise LabError(f"the relay's wire needs veth, and Linux {k.version} has none (neither built in nor a module)")
 
 
 class GuestTransport(Transport):

@@ -42,6 +42,10 @@ from tuiexplore.relay import topology
 from tuiexplore.relay.link import LinkError
 from tuiexplore.relay.netns import NetnsError
 
+# An actor's first answer at start-up: its interpreter starts in ~0.1 s on a host, several
+# seconds in a QEMU TCG guest on a busy host; within the client's 15 s wait for the lab's Ready.
+ACTOR_START_S = 10.0
+
 
 class Agent:
     """Puts the lab together and answers the client's commands, one at a time. The jobs are
@@ -96,7 +100,7 @@ class Agent:
         self.steps = StepRunner(
             self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, lab_sysctl, self.version, arrivals
         )
-        self.inbox.inspect_all()  # every actor has answered once: ready means ready
+        self.inbox.inspect_all(within=ACTOR_START_S)  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
         info = LabInfo(
             kernel=".".join(map(str, self.version)),

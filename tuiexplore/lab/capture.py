@@ -63,6 +63,7 @@ class Frame:
     win: int
     payload_len: int
     options: str = ""  # tcpdump's words, e.g. "mss 65495,sackOK,TS val 1 ecr 0,nop,wscale 7"
+    relay: str = ""  # what the relay's wire did with it, if not just pass it on (PacketEvent.relay)
 
     @property
     def flags(self) -> str:
@@ -85,6 +86,7 @@ class Frame:
             index,
             self.raw,
             self.options,
+            self.relay,
         )
 
 

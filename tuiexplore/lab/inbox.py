@@ -87,15 +87,16 @@ class Inbox:
         self.pump(lambda: req.id in self.replies or not a.alive, time.time() + bound)
         return req, self.replies.pop(req.id, None)
 
-    def inspect_all(self) -> dict[str, ActorInventory]:
-        """Every live actor's sockets, asked of all at once; the dead ones as they were left."""
+    def inspect_all(self, within: float = ANSWER_S) -> dict[str, ActorInventory]:
+        """Every live actor's sockets, asked of all at once (each given ``within`` s to answer);
+        the dead ones as they were left."""
         live = self.actors.live()
         ids = {}
         for a in live:
             ids[a.name] = proto.ActorRequest(next(self.req_ids), "inspect")
             a.send(ids[a.name])
         self.pump(
-            lambda: all(r.id in self.replies or not self.actors.get(n).alive for n, r in ids.items()), time.time() + ANSWER_S
+            lambda: all(r.id in self.replies or not self.actors.get(n).alive for n, r in ids.items()), time.time() + within
         )
         for r in ids.values():
             self.replies.pop(r.id, None)

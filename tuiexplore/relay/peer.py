@@ -15,6 +15,8 @@ from typing import Any
 from tuiexplore.lab.capture import Frame
 from tuiexplore.relay.segment import Connection, build, flag_bits
 
+IP_MAX = 65535  # an IPv4 packet's largest total length (and the wire devices' MTU)
+
 
 class PeerError(ValueError):
     """A segment that cannot be built or a check that failed; the message is one line."""
@@ -34,6 +36,9 @@ def inject(addr: str, args: dict[str, Any], frames: list[Frame], undelivered: se
     win = mine.win if args.get("win") is None else args["win"]
     ts = (mine.ts_val + 1, theirs.ts_val or 0) if mine.ts_val is not None else None
     payload = (args.get("data") or "").encode()
+    room = IP_MAX - 40 - (12 if ts else 0)  # the IPv4 and TCP headers, and the timestamps option
+    if len(payload) > room:
+        raise PeerError(f"{len(payload)} bytes of data do not fit in one segment: at most {room} here")
     return build(mine.l2, mine.addrs, seq, ack, flag_bits(letters), win, payload, ts)
 
 

@@ -19,13 +19,16 @@ import select
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from tuiexplore.lab.capture import Captured, Delivered, Frame, Withheld, decode
 from tuiexplore.relay.control import DELAY, DROP, DUPLICATE, HOLD, Controls, Held
+from tuiexplore.timeline import DROPPED, DUPLICATED, HELD, INJECTED
 
 SERVER, CLIENT = "server", "client"
 SIDES = (SERVER, CLIENT)
 _MAX_FRAME = 14 + 65535  # Ethernet header and the devices' MTU
+MARKS = {HOLD: HELD, DROP: DROPPED, DUPLICATE: DUPLICATED}  # a frame's relay mark (PacketEvent.relay)
 
 
 def other(side: str) -> str:
@@ -108,6 +111,8 @@ class Relay:
             self._handled += 1
             return
         rule = self.controls.decide(side, frame)
+        if rule is not None:  # marked before anything keeps it: the controls know a frame by identity
+            frame = replace(frame, relay=MARKS[rule.action] if rule.action != DELAY else f"delayed {rule.ms} ms")
         # Queued before it is written on: what it makes its receiver send comes after it.
         self.frames.put(frame if rule is None or rule.action == DUPLICATE else Withheld(frame))
         if rule is None:
@@ -137,8 +142,9 @@ class Relay:
 
     def inject(self, side: str, data: bytes) -> None:
         """A frame of the lab's own making, into ``side``: seen (captured) like any other."""
-        frame = decode(time.time(), data)
-        assert frame is not None, "the scripted peer builds TCP segments (segment.py)"
+        decoded = decode(time.time(), data)
+        assert decoded is not None, "the scripted peer builds TCP segments (segment.py)"
+        frame = replace(decoded, relay=INJECTED)
         self.controls.injected.add(id(frame))
         self.frames.put(frame)
         self.controls.log.put((frame, other(side), "inject"))

@@ -28,7 +28,8 @@ class Side:
         return f"[{self.step.step}] {self.step.actor} {call_text(self.step.call, self.step.args)} {result_text(self.step)}"
 
     def wire(self) -> list[str]:
-        return [f"{p.src} {p.flags}" for p in self.packets]
+        """Each packet as "client F.", and what the relay did to it: "client F. (held)"."""
+        return [f"{p.src} {p.flags}" + (f" ({p.relay})" if p.relay else "") for p in self.packets]
 
 
 @dataclass

@@ -14,6 +14,7 @@ from tuiexplore.files import write_file
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.outputs import BUNDLE
 from tuiexplore.packetdrill import writer
+from tuiexplore.reports import relaymarks
 from tuiexplore.reports.details import branch_lines, elsewhere
 from tuiexplore.reports.ladder import ladder
 from tuiexplore.reports.transcript import call_text, header, line, result_text
@@ -32,7 +33,12 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
         if isinstance(e, StepEvent):
             out.append(f"| {e.step} | {md(e.actor)} | {code(call_text(e.call, e.args))} | {code(result_text(e))} |")
     out += ["", "## Packets (tcpdump notation, relative numbers)", ""]
-    packets = [f"<{p.step}> {p.src} > {p.dst} {p.sport} > {p.dport}: {p.tcpdump()}" for p in events if isinstance(p, PacketEvent)]
+    released = relaymarks.releases(events)
+    packets = [
+        f"<{p.step}> {p.src} > {p.dst} {p.sport} > {p.dport}: {p.tcpdump()}{relaymarks.suffix(p, released)}"
+        for p in events
+        if isinstance(p, PacketEvent)
+    ]
     out += [*safetext.md_fence(packets), "", "## Verdicts", ""]
     verdicts = [v for v in events if isinstance(v, VerdictEvent)]
     if not verdicts:

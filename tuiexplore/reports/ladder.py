@@ -6,18 +6,26 @@ Plain text, one line per packet, one column per actor:
      <8>  |------------- [S] seq 0 ---------------->|
      <8>  |<--------- [S.] seq 0 ack 1 -------------|
     <14>  |----------- [R.] seq 1 ack 2 ----------->|
+
+On the relay's wire a segment the relay held or dropped stops halfway (``H``, ``X``); a release
+draws the held one's second half at the step that delivered it; the other marks are in the label.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tuiexplore.reports import relaymarks
 from tuiexplore.reports.transcript import call_text
-from tuiexplore.timeline import Event, PacketEvent, StepEvent
+from tuiexplore.timeline import DROPPED, HELD, Event, PacketEvent, StepEvent
 
 
 def label(p: PacketEvent) -> str:
-    return " ".join([f"[{p.flags}]", *p.numbers()])
+    mark = relaymarks.mark(p, {})  # as it was when the relay saw it: a release is a row of its own
+    return " ".join([f"[{p.flags}]", *p.numbers(), *([f"({mark})"] if mark else [])])
+
+
+STOPS = {HELD: "H", DROPPED: "X"}  # not delivered when seen: the arrow stops halfway
 
 
 def actors_of(events: Iterable[Event]) -> list[str]:
@@ -59,38 +67,55 @@ def ladder(events: list[Event], width: int = 72, with_steps: bool = True) -> lis
         start = max(5, min(c - len(name) // 2, len(head) - len(name)))
         head[start : start + len(name)] = list(name)
     out = ["".join(head).rstrip()]
+
+    def arrow(p: PacketEvent, text: str, part: str, step: int | None) -> None:
+        """One packet's arrow: ``part`` "whole", "first" (to halfway, the relay kept it) or
+        "second" (from halfway: the relay delivered it later)."""
+        a, b = cols.get(p.src, cols[actors[-1]]), cols.get(p.dst, cols[actors[-1]])
+        row = lifelines()
+        half = (a + b) // 2
+        start, end = (half if part == "second" else a), (half if part == "first" else b)
+        lo, hi = min(start, end), max(start, end)
+        for x in range(lo + 1, hi):
+            row[x] = "-"
+        head = STOPS.get(p.relay, "?") if part == "first" else (">" if b > a else "<")
+        row[end - 1 if end > start else end + 1] = head
+        if part == "second":
+            row[start] = STOPS[HELD]  # it went on from where it stopped
+        text = f" {text} "
+        mid = lo + 1 + max(1, (hi - lo - 1 - len(text)) // 2)
+        if len(text) < hi - lo - 3:
+            row[mid : mid + len(text)] = list(text)
+        else:  # too long for the gap: write it after the rightmost lifeline
+            row += list(f"  {text.strip()}")
+        mark = f"<{step}>" if step is not None else ""
+        out.append(f"{mark:>5}" + "".join(row)[5:].rstrip())
+
+    def step_row(e: StepEvent) -> str:
+        """A step's syscall, written at its actor's lifeline."""
+        row = lifelines()
+        text = f" {call_text(e.call, e.args)}"
+        if e.errno:
+            text += f" {e.errno}"
+        c = cols[e.actor]
+        if c < right:  # after its own lifeline, up to the next one
+            room = span - 2
+            text = text if len(text) <= room else text[: room - 1] + "…"
+            row[c + 1 : c + 1 + len(text)] = list(text)
+        elif len(text) < span // 2:  # the rightmost actor's: left of its lifeline, in its half
+            row[c - len(text) - 1 : c - 1] = list(text)
+        else:  # longer would reach into the other actor's half: after the lifeline instead
+            row += list(f" {text}")
+        return f"{'[' + str(e.step) + ']':>5}" + "".join(row)[5:].rstrip()
+
+    packets = {e.index: e for e in events if isinstance(e, PacketEvent)}
     for e in events:
         if isinstance(e, PacketEvent):
-            a, b = cols.get(e.src, cols[actors[-1]]), cols.get(e.dst, cols[actors[-1]])
-            row = lifelines()
-            lo, hi = min(a, b), max(a, b)
-            for x in range(lo + 1, hi):
-                row[x] = "-"
-            if b > a:
-                row[hi - 1] = ">"
-            else:
-                row[lo + 1] = "<"
-            text = f" {label(e)} "
-            mid = lo + 1 + max(1, (hi - lo - 1 - len(text)) // 2)
-            if len(text) < hi - lo - 3:
-                row[mid : mid + len(text)] = list(text)
-            else:  # too long for the gap: write it after the rightmost lifeline
-                row += list(f"  {text.strip()}")
-            step = f"<{e.step}>" if e.step is not None else ""
-            out.append(f"{step:>5}" + "".join(row)[5:].rstrip())
-        elif isinstance(e, StepEvent) and with_steps and e.actor in cols:
-            row = lifelines()
-            text = f" {call_text(e.call, e.args)}"
-            if e.errno:
-                text += f" {e.errno}"
-            c = cols[e.actor]
-            if c < right:  # after its own lifeline, up to the next one
-                room = span - 2
-                text = text if len(text) <= room else text[: room - 1] + "…"
-                row[c + 1 : c + 1 + len(text)] = list(text)
-            elif len(text) < span // 2:  # the rightmost actor's: left of its lifeline, in its half
-                row[c - len(text) - 1 : c - 1] = list(text)
-            else:  # longer would reach into the other actor's half: after the lifeline instead
-                row += list(f" {text}")
-            out.append(f"{'[' + str(e.step) + ']':>5}" + "".join(row)[5:].rstrip())
+            arrow(e, label(e), "first" if e.relay in STOPS else "whole", e.step)
+        elif isinstance(e, StepEvent):
+            if with_steps and e.actor in cols:
+                out.append(step_row(e))
+            for n in relaymarks.releases([e]):
+                if n in packets:
+                    arrow(packets[n], f"#{n} released", "second", e.step)
     return out

@@ -13,6 +13,7 @@ from typing import Any
 from tuiexplore import safetext
 from tuiexplore.domain import LabInfo
 from tuiexplore.lab.calls import CALLS, LAB_CALLS
+from tuiexplore.reports import relaymarks
 from tuiexplore.timeline import (
     CountersEvent,
     EpollEvent,
@@ -63,6 +64,8 @@ def result_text(e: StepEvent) -> str:
     if e.call == "read" and e.ret and e.ret > 0:
         data = safetext.terminal(e.result.get("data", ""))
         text += f' "{data[:40]}"' + ("..." if len(data) > 40 else "")
+    if e.call == "release":
+        text += " released " + (", ".join(f"#{n}" for n in e.result.get("released", ())) or "nothing")
     if "blocked_s" in e.result:
         text += f" after {e.result['blocked_s']:.2f} s in the kernel"
     return text
@@ -79,7 +82,8 @@ def _line(e: Event) -> str:
         return f"{t}  [{e.step:>2}] {e.actor:<8} {call_text(e.call, e.args)} {result_text(e)}"
     if isinstance(e, PacketEvent):
         mark = f"<{e.step}>" if e.step is not None else "   "
-        return f"{t}  {mark:>4} {e.src} > {e.dst} {e.sport} > {e.dport}: {e.tcpdump()}"
+        relay = relaymarks.suffix(e, {})  # as the relay saw it: its release is a step of its own
+        return f"{t}  {mark:>4} {e.src} > {e.dst} {e.sport} > {e.dport}: {e.tcpdump()}{relay}"
     if isinstance(e, StateEvent):
         return f"{t}       state    {e.actor} {e.who()}: {e.old} -> {e.new} ({e.source})"
     if isinstance(e, EpollEvent):

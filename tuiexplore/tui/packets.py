@@ -1,4 +1,5 @@
-"""The live packet list: tcpdump's lines, FIN and RST coloured, a cursor, details on enter."""
+"""The live packet list: tcpdump's lines, FIN and RST coloured, what the relay did to a segment
+marked (held until released), a cursor, details on enter."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tuiexplore.reports import relaymarks
 from tuiexplore.tcpdump import TS_MODES
-from tuiexplore.timeline import PacketEvent
+from tuiexplore.timeline import HELD, Event, PacketEvent
 from tuiexplore.tui import packetrow
 from tuiexplore.tui.widgets import grow
 
@@ -31,12 +33,21 @@ class PacketTable(ScrollView, can_focus=True):
     (a theme, or focus: the cursor row is reversed when focused, underlined when not).
     """
 
-    COMPONENT_CLASSES = {"packettable--header", "packettable--fin", "packettable--rst", "packettable--cursor"}
+    COMPONENT_CLASSES = {
+        "packettable--header",
+        "packettable--fin",
+        "packettable--rst",
+        "packettable--cursor",
+        "packettable--held",
+        "packettable--relay",
+    }
     DEFAULT_CSS = """
     PacketTable {
         & > .packettable--header { text-style: bold; }
         & > .packettable--fin { color: $fin; text-style: bold; }
         & > .packettable--rst { color: $rst; text-style: bold; }
+        & > .packettable--held { color: $warning; text-style: bold reverse; }
+        & > .packettable--relay { color: $warning; text-style: bold; }
         & > .packettable--cursor { text-style: underline; }
         &:focus > .packettable--cursor { text-style: reverse; }
     }
@@ -69,6 +80,7 @@ class PacketTable(ScrollView, can_focus=True):
         self.border_title = "Packets"
         self.rows: list[PacketEvent] = []
         self.packets: dict[int, PacketEvent] = {}
+        self.released: dict[int, int] = {}  # held packet's number -> the step that released it
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
 
     def notify_style_update(self) -> None:
@@ -78,6 +90,7 @@ class PacketTable(ScrollView, can_focus=True):
     def clear(self) -> None:
         self.rows.clear()
         self.packets.clear()
+        self.released.clear()
         self._cache.clear()
         self.cursor = -1
         self.virtual_size = Size(len(self.HEADER), 1)
@@ -97,6 +110,12 @@ class PacketTable(ScrollView, can_focus=True):
             self.cursor = len(self.rows) - 1
         self.border_subtitle = f"{len(self.packets)} shown · {self.rows[-1].index if self.rows else 0} captured"
         self.refresh()
+
+    def add_releases(self, batch: list[Event]) -> None:
+        """The held segments a release in ``batch`` delivered lose their "held" mark."""
+        if released := relaymarks.releases(batch):
+            self.released.update(released)
+            self.refresh()
 
     def on_resize(self) -> None:
         grow(self, len(self.HEADER), len(self.rows) + 1)
@@ -127,7 +146,9 @@ class PacketTable(ScrollView, can_focus=True):
         if y == 0:  # the header stays put while the rows scroll under it
             key = ("header", width, self.scroll_offset.x)
         elif 0 <= row < len(self.rows):
-            key = (self.rows[row].index, width, self.scroll_offset.x, row == self.cursor, self.absolute, self.ts_mode)
+            p = self.rows[row]
+            released = p.index in self.released
+            key = (p.index, width, self.scroll_offset.x, row == self.cursor, self.absolute, self.ts_mode, released)
         else:
             return Strip.blank(width, self.rich_style)
         cached = self._cache.get(key)
@@ -148,7 +169,10 @@ class PacketTable(ScrollView, can_focus=True):
         flag_style = self.get_component_rich_style(flags, partial=True) if flags else ""
         prev = self.rows[row - 1].t if row > 0 else None
         first = self.rows[0].t if self.rows else None
-        text = packetrow.row(p, self.size.width, self.absolute, self.ts_mode, prev, first, flag_style)
+        mark = relaymarks.mark(p, self.released)
+        held = p.relay == HELD and p.index not in self.released
+        mark_style = self.get_component_rich_style("packettable--held" if held else "packettable--relay", partial=True)
+        text = packetrow.row(p, self.size.width, self.absolute, self.ts_mode, prev, first, flag_style, mark, mark_style)
         if selected:
             text.stylize(self.get_component_rich_style("packettable--cursor", partial=True))
         return text

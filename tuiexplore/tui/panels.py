@@ -59,8 +59,10 @@ def add_events(screen: Screen, timeline: list[Event], batch: list[Event]) -> Non
     """``batch``, the newest part of ``timeline``, to the actors, packets and diagram panels (the
     sockets panel is redrawn from each step's result instead)."""
     screen.query_one(ActorLogs).add_events(batch)
+    table = screen.query_one(PacketTable)
     if packets := [e for e in batch if isinstance(e, PacketEvent)]:
-        screen.query_one(PacketTable).add_packets(packets)
+        table.add_packets(packets)
+    table.add_releases(batch)
     screen.query_one(StateDiagram).add(timeline, batch)
 
 
