@@ -80,7 +80,7 @@ def test_every_wire_call_is_documented_with_its_arguments_and_accepted():
 READING_INPUTS = {
     "field 'lab': must be a table ([lab])": "lab = 3\n" + steps(SERVER, CONNECT),
     "lab: field 'wire': must be one of loopback, relay, not 'cable'": steps(SERVER) + '\n[lab]\nwire = "cable"\n',
-    "lab: field 'wires': unknown (expected one of: wire)": steps(SERVER) + '\n[lab]\nwires = "relay"\n',
+    "lab: field 'wires': unknown (expected one of: sysctls, wire)": steps(SERVER) + '\n[lab]\nwires = "relay"\n',
     "step 8: field 'call': hold needs the relay's wire ([lab] wire = \"relay\")": steps(SERVER, CONNECT, step("client", "hold")),
     "step 8 (hold): field 'count': must be from 1 to 1000": steps(SERVER, CONNECT, step("client", "hold", count=0)) + RELAY,
     'step 8 (drop): field \'flags\': must be tcpdump flag letters, e.g. "F" or "R." (F S R P U E W .)': steps(
