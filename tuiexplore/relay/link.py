@@ -39,7 +39,7 @@ class LinkError(RuntimeError):
     """A wire device could not be made or set up; the message says which and why, in one line."""
 
 
-def _attr(kind: int, payload: bytes) -> bytes:
+def attr(kind: int, payload: bytes) -> bytes:
     size = 4 + len(payload)
     return struct.pack("HH", size, kind) + payload + b"\0" * (-size % 4)
 
@@ -47,21 +47,24 @@ def _attr(kind: int, payload: bytes) -> bytes:
 def make_veth(name: str, peer: str, peer_ns_fd: int) -> None:
     """A veth pair: ``name`` in the calling thread's namespace, ``peer`` in the other one."""
     ifinfo = struct.pack("BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
-    peer_msg = ifinfo + _attr(IFLA_IFNAME, peer.encode() + b"\0") + _attr(IFLA_NET_NS_FD, struct.pack("I", peer_ns_fd))
-    info = _attr(IFLA_INFO_KIND, b"veth") + _attr(IFLA_INFO_DATA, _attr(VETH_INFO_PEER, peer_msg))
-    body = ifinfo + _attr(IFLA_IFNAME, name.encode() + b"\0") + _attr(IFLA_LINKINFO, info)
-    flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-    msg = struct.pack("IHHII", 16 + len(body), RTM_NEWLINK, flags, 1, 0) + body
+    peer_msg = ifinfo + attr(IFLA_IFNAME, peer.encode() + b"\0") + attr(IFLA_NET_NS_FD, struct.pack("I", peer_ns_fd))
+    info = attr(IFLA_INFO_KIND, b"veth") + attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer_msg))
+    body = ifinfo + attr(IFLA_IFNAME, name.encode() + b"\0") + attr(IFLA_LINKINFO, info)
+    rtnl(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, f"make the veth pair {name}/{peer}", "a kernel without veth?")
+
+
+def rtnl(kind: int, flags: int, body: bytes, what: str, hint: str = "") -> None:
+    """One rtnetlink request, answered by the kernel's ack; LinkError "cannot WHAT: why (HINT)"."""
+    msg = struct.pack("IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | flags, 1, 0) + body
     try:
         with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
             nl.sendto(msg, (0, 0))
             reply = nl.recv(65536)
     except OSError as exc:
-        raise LinkError(f"cannot make the veth pair {name}/{peer}: {exc.strerror}") from exc
-    kind = struct.unpack_from("H", reply, 4)[0]
-    err = -struct.unpack_from("i", reply, 16)[0] if kind == NLMSG_ERROR else 0
+        raise LinkError(f"cannot {what}: {exc.strerror}") from exc
+    err = -struct.unpack_from("i", reply, 16)[0] if struct.unpack_from("H", reply, 4)[0] == NLMSG_ERROR else 0
     if err:
-        raise LinkError(f"cannot make the veth pair {name}/{peer}: {os.strerror(err)} (a kernel without veth?)")
+        raise LinkError(f"cannot {what}: {os.strerror(err)}" + (f" ({hint})" if hint else ""))
 
 
 def _ifreq(name: str, payload: bytes = b"") -> bytes:

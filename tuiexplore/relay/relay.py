@@ -1,14 +1,17 @@
 """The relay: the one place where a frame crosses from one side of the lab to the other
-(packetdrill's ``run_packet.c``). It reads every frame once, in the order the two devices give
-them, hands it to the lab as a captured ``Frame`` and writes it on. Nothing arrives that the
-relay has not written, so it is also the lab's capture (``lab.capture.FrameSource``).
+(packetdrill's ``run_packet.c``). It reads every frame once, in the order the kernel sent them
+on, and hands it to the lab as a captured ``Frame``. A side's frame is either forwarded by the
+kernel's own switch (bridge.py: the sender's buffer, as on lo) or blocked there, once the lab
+controls that side's segments: the relay then writes it on itself, or holds, drops, delays or
+duplicates it. Nothing arrives that the relay has not seen, so it is also the lab's capture
+(``lab.capture.FrameSource``).
 
 Its barrier is exact, as lo's is (``Capture.mark``): the kernel counts each frame a side puts
-on its veth (the relay's end's rx_packets) before the relay's packet socket can see it, and the
-relay counts a frame once it has been dealt with (queued for the lab, and written on, held,
-dropped or delayed). When the two counts meet, every frame the sides sent has been handed on,
-and a frame written on has been through its receiver's stack (the write runs the softirq), so
-what it made that receiver send is counted too.
+on its veth (the relay's end's rx_packets) before the relay's packet socket can see it leave
+the switch, and the relay counts a frame once it has been dealt with (queued for the lab, and
+forwarded, or written on, held, dropped or delayed). When the two counts meet, every frame the
+sides sent has been handed on, and a frame written on has been through its receiver's stack
+(the write runs the softirq), so what it made that receiver send is counted too.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 import queue
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,17 +36,31 @@ def other(side: str) -> str:
     return CLIENT if side == SERVER else SERVER
 
 
+Tap = Callable[[str, bytes], tuple[str, bool] | None]
+
+
 class Relay:
-    def __init__(self, fds: dict[str, int], arrived: Callable[[], int], on_frame: Callable[[], None] | None = None) -> None:
-        """``fds``: side -> a packet socket on the relay's end of that side's veth pair;
-        ``arrived``: the frames the kernel has counted in at those ends since the sockets were
-        bound (each of them is queued on one of the sockets)."""
-        self.fds = fds
+    def __init__(
+        self,
+        read: socket.socket,
+        writes: dict[str, socket.socket],
+        tap: Tap,
+        arrived: Callable[[], int],
+        on_frame: Callable[[], None] | None = None,
+    ) -> None:
+        """``read``: a packet socket that sees every frame leave the switch (or arrive at an end,
+        without one); ``tap(device, frame)``: the side that sent it and whether the switch
+        blocked it (the relay delivers it), None for a frame that is not the sides';
+        ``writes``: side -> a packet socket on the relay's end of that side's pair, which
+        receives nothing; ``arrived``: the frames the kernel has counted in at those ends since
+        ``read`` was bound (each of them is queued on it)."""
+        self.read, self.writes, self._tap = read, writes, tap
+        self.read.setblocking(False)
         self.frames: queue.SimpleQueue[Captured] = queue.SimpleQueue()
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
         self._arrived = arrived
-        self._handled = 0  # frames read from a device and dealt with
+        self._handled = 0  # frames read and dealt with
         self.controls = Controls()
         self._due: list[tuple[float, Held]] = []  # delayed segments, by when they go (this thread's)
         self._wake_r, self._wake_w = os.pipe()
@@ -70,35 +88,46 @@ class Relay:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
-        for fd in (*self.fds.values(), self._wake_r, self._wake_w):
+        for sock in (self.read, *self.writes.values()):
+            sock.close()
+        for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self.fds = {}
 
     # -- the loop ----------------------------------------------------------------------------
     def _run(self) -> None:
-        by_fd = {fd: side for side, fd in self.fds.items()}
         while not self._stop:
             timeout = max(0.0, self._due[0][0] - time.time()) if self._due else None
-            ready, _, _ = select.select([*by_fd, self._wake_r], [], [], timeout)
+            ready, _, _ = select.select([self.read.fileno(), self._wake_r], [], [], timeout)
             while self._due and self._due[0][0] <= time.time():
                 _, late = self._due[0]
                 self.frames.put(Delivered(late.frame, time.time()))  # before its answer can be read
                 self.send(late.to, late.data)
                 self._due.pop(0)
-            for fd in ready:
-                if fd == self._wake_r:
-                    os.read(fd, 512)
-                    continue
-                try:
-                    data = os.read(fd, _MAX_FRAME)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:  # the device went away: the lab is closing
-                    return
-                self._pass(by_fd[fd], data)
+            if self._wake_r in ready:
+                os.read(self._wake_r, 512)
+            if self.read.fileno() not in ready:
+                continue
+            try:
+                data, addr = self.read.recvfrom(_MAX_FRAME)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:  # the device went away: the lab is closing
+                return
+            seen = self._tap(addr[0], data)
+            if seen is None:
+                continue
+            side, blocked = seen
+            if blocked:
+                self._pass(side, data)
+            else:  # the kernel delivered it: the lab only records it
+                frame = decode(time.time(), data)
+                if frame is not None:
+                    self.frames.put(frame)
+                self._handled += 1
+                self._on_frame()
 
     def _pass(self, side: str, data: bytes) -> None:
         frame = decode(time.time(), data)
@@ -148,6 +177,6 @@ class Relay:
     def send(self, side: str, data: bytes) -> None:
         """Write one frame to a side's wire: it arrives there as from the network."""
         try:
-            os.write(self.fds[side], data)
+            self.writes[side].send(data)
         except OSError:
             pass  # the lab is closing, or a frame the device does not take (it never arrives)
