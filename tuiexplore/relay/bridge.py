@@ -23,13 +23,27 @@ import ctypes
 import socket
 import struct
 import threading
+import time
 
-from tuiexplore.relay.link import NLM_F_CREATE, NLM_F_EXCL, RTM_NEWLINK, LinkError, attr, configure, make_veth, rtnl
+from tuiexplore.relay.link import (
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    NLM_F_REQUEST,
+    NLMSG_ERROR,
+    RTM_NEWLINK,
+    LinkError,
+    attr,
+    configure,
+    make_veth,
+    rtnl,
+)
 
 BRIDGE = "te-br"
 SINK, SINK_PEER = "te-k", "te-kp"  # a veth pair inside the relay's namespace: what reaches te-k is dropped
 AF_BRIDGE = 7
-RTM_DELLINK, RTM_SETLINK, RTM_NEWNEIGH = 17, 19, 28
+RTM_DELLINK, RTM_GETLINK, RTM_SETLINK, RTM_NEWNEIGH = 17, 18, 19, 28
+NLM_F_DUMP, NLMSG_DONE = 0x300, 3
+IFLA_BRPORT_STATE, BR_STATE_FORWARDING = 1, 3
 NLM_F_REPLACE = 0x100
 IFLA_IFNAME, IFLA_MASTER, IFLA_PROTINFO, IFLA_LINKINFO, IFLA_INFO_KIND = 3, 10, 12, 18, 1
 NLA_F_NESTED = 0x8000
@@ -44,6 +58,38 @@ def _remove(device: str) -> None:
         rtnl(RTM_DELLINK, 0, _ifinfo(socket.AF_UNSPEC, 0) + attr(IFLA_IFNAME, device.encode() + b"\0"), f"remove {device}")
     except LinkError:
         pass  # never made
+
+
+def _port_states() -> dict[int, int]:
+    """ifindex -> bridge port state (IFLA_BRPORT_STATE) of every bridge port in this namespace."""
+    request = struct.pack("IHHII", 32, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + _ifinfo(AF_BRIDGE, 0)
+    states: dict[int, int] = {}
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
+        nl.sendto(request, (0, 0))
+        while True:
+            data, at = nl.recv(65536), 0
+            while at + 16 <= len(data):
+                size, kind = struct.unpack_from("IH", data, at)
+                if kind in (NLMSG_DONE, NLMSG_ERROR):
+                    return states
+                index = struct.unpack_from("i", data, at + 20)[0]
+                for attr_kind, value in _attrs(data[at + 32 : at + size]):
+                    if attr_kind & 0x3FFF == IFLA_PROTINFO:
+                        for port_kind, port_value in _attrs(value):
+                            if port_kind & 0x3FFF == IFLA_BRPORT_STATE:
+                                states[index] = port_value[0]
+                at += (size + 3) & ~3
+
+
+def _attrs(data: bytes) -> list[tuple[int, bytes]]:
+    out, at = [], 0
+    while at + 4 <= len(data):
+        size, kind = struct.unpack_from("HH", data, at)
+        if size < 4:
+            break
+        out.append((kind, data[at + 4 : at + size]))
+        at += (size + 3) & ~3
+    return out
 
 
 def _ifinfo(family: int, index: int) -> bytes:
@@ -86,6 +132,17 @@ class Switch:
             rtnl(RTM_SETLINK, 0, _ifinfo(AF_BRIDGE, index) + attr(IFLA_PROTINFO | NLA_F_NESTED, flags), f"set up the port {port}")
         for side, end in self.ends.items():
             self._route(side, end)
+
+    def wait_forwarding(self, timeout: float = 2.0) -> None:
+        """Until every port forwards. A port comes up when its veth's carrier does, which the
+        bridge learns from the kernel's link watch, a moment later: a frame before that is
+        dropped, unseen by the relay, and the lab's barrier would wait for it forever."""
+        ports = {socket.if_nametoindex(p) for p in (*self.ends.values(), SINK)}
+        deadline = time.monotonic() + timeout
+        while (states := _port_states()) and any(states.get(i) != BR_STATE_FORWARDING for i in ports):
+            if time.monotonic() > deadline:
+                raise LinkError(f"the bridge {BRIDGE}'s ports did not start forwarding within {timeout:.0f} s: {states}")
+            time.sleep(0.001)
 
     def _route(self, side: str, port: str) -> None:
         """Frames to ``side`` (to its MAC) leave the bridge on ``port``."""

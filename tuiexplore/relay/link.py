@@ -9,7 +9,6 @@ call is made from inside the namespace it configures (``NetNs.inside``).
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
 import socket
@@ -25,8 +24,6 @@ IFF_UP, IFF_NOARP = 0x1, 0x80
 SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
 SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFMTU = 0x8916, 0x891C, 0x8922
 SIOCGIFHWADDR = 0x8927
-SIOCETHTOOL = 0x8946
-ETHTOOL_STXCSUM = 0x17
 SIOCSARP = 0x8955
 ATF_COM, ATF_PERM = 0x02, 0x04
 ARPHRD_ETHER = 1
@@ -98,17 +95,6 @@ def configure(name: str, addr: str | None = None, netmask: str = "255.255.255.0"
             fcntl.ioctl(s, SIOCSIFFLAGS, _ifreq(name, struct.pack("H", flags | IFF_UP)))
     except OSError as exc:
         raise LinkError(f"cannot set up the device {name}: {exc.strerror}") from exc
-
-
-def checksums_in_software(name: str) -> None:
-    """Transmit checksums computed by the kernel, not left to an offload: the relay reads the
-    frame from a packet socket and writes a copy, which must arrive with a valid checksum."""
-    value = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            fcntl.ioctl(s, SIOCETHTOOL, struct.pack("16sP8x", name.encode(), ctypes.addressof(value)))
-    except OSError as exc:
-        raise LinkError(f"cannot turn off checksum offload on {name}: {exc.strerror}") from exc
 
 
 def neighbour(name: str, addr: str, hw: bytes) -> None:

@@ -10,8 +10,10 @@ Its barrier is exact, as lo's is (``Capture.mark``): the kernel counts each fram
 on its veth (the relay's end's rx_packets) before the relay's packet socket can see it leave
 the switch, and the relay counts a frame once it has been dealt with (queued for the lab, and
 forwarded, or written on, held, dropped or delayed). When the two counts meet, every frame the
-sides sent has been handed on, and a frame written on has been through its receiver's stack
-(the write runs the softirq), so what it made that receiver send is counted too.
+sides sent has been handed on. A frame written on has been through its receiver's stack (the
+write runs the softirq), so what it made that receiver send is counted too; one the switch
+forwarded goes through it in the softirq that forwarded it, as a frame on lo does, and an
+answer still to come is the lab's to wait for (``lab/acks.py``), as on lo.
 """
 
 from __future__ import annotations
@@ -20,16 +22,35 @@ import os
 import queue
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
 
-from tuiexplore.lab.capture import Captured, Delivered, Frame, Withheld, decode
+from tuiexplore.lab.capture import (
+    ANCILLARY,
+    PACKET_STATISTICS,
+    SO_TIMESTAMPNS,
+    SOL_PACKET,
+    Captured,
+    Delivered,
+    Frame,
+    Withheld,
+    decode,
+    kernel_time,
+)
 from tuiexplore.relay.control import DELAY, DROP, DUPLICATE, HOLD, Controls, Held
 
 SERVER, CLIENT = "server", "client"
 SIDES = (SERVER, CLIENT)
-_MAX_FRAME = 14 + 65535  # Ethernet header and the devices' MTU
+# Every frame the relay reads or writes starts with a virtio_net_hdr (PACKET_VNET_HDR): what the
+# sender left to offloads (a checksum to finish, a GSO segment), so that a copy arrives as the
+# original would have, with the sides' checksum offload on, as lo's is. A frame of the relay's
+# own making (the scripted peer's) carries its checksums and asks for nothing.
+VNET_LEN = 10
+NO_OFFLOAD = bytes(VNET_LEN)
+PACKET_VNET_HDR = 15
+_MAX_FRAME = VNET_LEN + 14 + 65535  # the header, Ethernet's, and the devices' MTU
 
 
 def other(side: str) -> str:
@@ -56,11 +77,15 @@ class Relay:
         ``read`` was bound (each of them is queued on it)."""
         self.read, self.writes, self._tap = read, writes, tap
         self.read.setblocking(False)
+        # The kernel's time of each frame, not the relay's: merged by time with the tracepoints,
+        # a frame the switch forwarded comes before what it made its receiver do.
+        self.read.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.frames: queue.SimpleQueue[Captured] = queue.SimpleQueue()
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
         self._arrived = arrived
         self._handled = 0  # frames read and dealt with
+        self._drops = 0
         self.controls = Controls()
         self._due: list[tuple[float, Held]] = []  # delayed segments, by when they go (this thread's)
         self._wake_r, self._wake_w = os.pipe()
@@ -73,10 +98,17 @@ class Relay:
         self._thread.start()
 
     def drops(self) -> int:
-        return 0  # the relay reads every frame itself: nothing is delivered that it did not see
+        """Frames the kernel dropped from the relay's queue, unread (PACKET_STATISTICS, cumulative)."""
+        try:
+            _, dropped = struct.unpack("II", self.read.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+        except OSError:
+            return self._drops
+        self._drops += dropped  # the kernel resets its counters on every read
+        return self._drops
 
     def caught_up(self) -> bool:
-        return self._handled >= self._arrived()
+        arrived = self._arrived()  # a frame dropped unread is counted, as lo's capture counts it
+        return self._handled >= arrived or self._handled + self.drops() >= arrived
 
     def due(self) -> float | None:
         first = self._due[:1]  # the relay's thread changes the list: one look at its head
@@ -111,26 +143,27 @@ class Relay:
             if self.read.fileno() not in ready:
                 continue
             try:
-                data, addr = self.read.recvfrom(_MAX_FRAME)
+                data, anc, _, addr = self.read.recvmsg(_MAX_FRAME, ANCILLARY)
             except (BlockingIOError, InterruptedError):
                 continue
             except OSError:  # the device went away: the lab is closing
                 return
-            seen = self._tap(addr[0], data)
+            seen = self._tap(addr[0], data[VNET_LEN:])
             if seen is None:
                 continue
             side, blocked = seen
             if blocked:
-                self._pass(side, data)
+                self._pass(side, data, kernel_time(anc))
             else:  # the kernel delivered it: the lab only records it
-                frame = decode(time.time(), data)
+                frame = decode(kernel_time(anc), data[VNET_LEN:])
                 if frame is not None:
                     self.frames.put(frame)
                 self._handled += 1
                 self._on_frame()
 
-    def _pass(self, side: str, data: bytes) -> None:
-        frame = decode(time.time(), data)
+    def _pass(self, side: str, data: bytes, ts: float) -> None:
+        """``data``: the frame as read, its virtio_net_hdr first, which is how it is written on."""
+        frame = decode(ts, data[VNET_LEN:])
         to = other(side)
         if frame is None:  # not TCP: nothing the lab shows or controls
             self.send(to, data)
@@ -171,11 +204,12 @@ class Relay:
         self.controls.injected.add(id(frame))
         self.frames.put(frame)
         self.controls.log.put((frame, other(side), "inject"))
-        self.send(side, data)
+        self.send(side, NO_OFFLOAD + data)
         self._on_frame()
 
     def send(self, side: str, data: bytes) -> None:
-        """Write one frame to a side's wire: it arrives there as from the network."""
+        """Write one frame (its virtio_net_hdr first) to a side's wire: it arrives there as from
+        the network."""
         try:
             self.writes[side].send(data)
         except OSError:

@@ -17,15 +17,15 @@ from typing import Any, BinaryIO
 
 from tuiexplore.lab import counters, procnet
 from tuiexplore.lab.actors import ActorFactory, Post, ScriptedActor
-from tuiexplore.lab.capture import NET_DEV, Capture, Frame, attach_drop_outgoing, lo_frames
+from tuiexplore.lab.capture import NET_DEV, SOL_PACKET, Capture, Frame, attach_drop_outgoing, enlarge, lo_frames
 from tuiexplore.lab.namespace import lo_up
 from tuiexplore.relay import peer
 from tuiexplore.relay.bridge import RELAY_MARK, Switch, sent_by_switch
 from tuiexplore.relay.capture import RelayCapture
 from tuiexplore.relay.control import Rule
-from tuiexplore.relay.link import LinkError, checksums_in_software, configure, mac, make_veth, neighbour
+from tuiexplore.relay.link import LinkError, configure, mac, make_veth, neighbour
 from tuiexplore.relay.netns import NetNs
-from tuiexplore.relay.relay import CLIENT, SERVER, SIDES, Relay, other
+from tuiexplore.relay.relay import CLIENT, PACKET_VNET_HDR, SERVER, SIDES, Relay, other
 
 WIRES = ("loopback", "relay")
 DEVICE = "te-wire"  # in each side's namespace
@@ -92,7 +92,6 @@ class RelayWire:
                     lo_up()
                     make_veth(DEVICE, ENDS[side], self.wire_ns.fd)
                     configure(DEVICE, ADDRS[side], NETMASK)
-                    checksums_in_software(DEVICE)
                     hw[side] = mac(DEVICE)
             for side, ns in self.ns.items():
                 with ns.inside():
@@ -110,6 +109,8 @@ class RelayWire:
                 self._base = self._arrived()
                 for side in SIDES:
                     configure(ENDS[side])
+                if self.switch is not None:
+                    self.switch.wait_forwarding()
                 socks += [_writer(ENDS[side]) for side in SIDES]
         except Exception:
             for sock in socks:
@@ -228,9 +229,12 @@ def number(frames: list[Frame], frame: Frame) -> int | str:
 def _packet_socket() -> socket.socket:
     """Every frame of the relay's namespace, on any device (one socket: one order)."""
     try:
-        return socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+        enlarge(sock)  # lo's capture, made alongside, says what the kernel gave if it gave less
     except OSError as exc:
         raise LinkError(f"cannot open a packet socket: {exc.strerror}") from exc
+    return sock
 
 
 def _writer(device: str) -> socket.socket:
@@ -240,6 +244,7 @@ def _writer(device: str) -> socket.socket:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         sock.bind((device, 0))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, RELAY_MARK)
+        sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
     except OSError as exc:
         raise LinkError(f"cannot open a packet socket on {device}: {exc.strerror}") from exc
     return sock
