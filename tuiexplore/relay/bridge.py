@@ -164,8 +164,8 @@ class Switch:
         sender = next((side for side, mac in self.hw.items() if mac == src), None)
         if sender is None:
             return None
-        if device == SINK:
-            return sender, True
+        if device == SINK:  # a multicast frame (a side's IGMP report) is flooded there too: seen on the other end
+            return (sender, True) if not data[0] & 1 else None
         return (sender, False) if device != self.ends[sender] and device in self.ends.values() else None
 
 
