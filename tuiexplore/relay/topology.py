@@ -2,8 +2,9 @@
 
 ``Loopback`` is the seed's lab: one namespace, the capture on ``lo``. ``RelayWire`` puts the
 actor named ``server`` in a namespace and every other actor in a second one, each with a
-veth pair whose other end is in a third namespace, the relay's, which copies frames between the
-two ends: the sockets then talk through the agent.
+veth pair whose other end is in a third namespace, the relay's, where a bridge (bridge.py)
+forwards frames between the two ends and the relay sees each one, or, once the lab controls a
+side, delivers that side's frames itself: the sockets then talk through the agent.
 Both give the agent the same things: the capture, the actor factory, the namespaces' counters,
 socket states and timers (summed and merged: the two sides of one lab, as on loopback).
 """
