@@ -1,6 +1,7 @@
 """The relay's wire (tuiexplore/relay/): the same lab with the two ends in two namespaces and
-every frame through the agent. Every built-in gives the verdicts it gives on loopback, by the
-same branches, as root and as an unprivileged user; the [lab] table and --wire are checked like the rest of a file."""
+every frame seen by the agent's relay. Every built-in gives the verdicts it gives on loopback,
+by the same branches, as root and as an unprivileged user; the [lab] table and --wire are
+checked like the rest of a file."""
 
 import dataclasses
 import json
