@@ -29,15 +29,11 @@ def test_timeline_is_the_recorded_one(name):
 
 
 # Through the relay's wire (issue 21) every built-in written for loopback makes the same timeline
-# too, but for those whose course depends on the receive window the server announces: through
-# the relay it differs (win 2048 after the server's read where loopback says 4096; also
-# TCPWantZeroWindowAdv), so the kernel takes another path there (see WINDOW_DEPENDENT in
-# test_relay_wire.py, which still checks their verdicts agree with the predictions).
-RELAY_WINDOW_DIFFERS = {"builtin/fin-full-window", "builtin/window-reopen-close", "builtin/zero-window-close"}
+# too: the receiver gets the sender's own segments (relay/bridge.py), as on loopback.
 ON_LOOPBACK = sorted(n for n, s in SCENARIOS.items() if n.startswith("builtin/") and s.wire == "loopback")
 
 
-@pytest.mark.parametrize("name", [n for n in ON_LOOPBACK if n not in RELAY_WINDOW_DIFFERS])
+@pytest.mark.parametrize("name", ON_LOOPBACK)
 def test_timeline_through_the_relay_is_the_recorded_one(name):
     result = runner.run(dataclasses.replace(SCENARIOS[name], wire="relay"))
     assert result.ok and result.info.wire == "relay", result.failures

@@ -244,15 +244,8 @@ class Capture:
             sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         except OSError:  # kernels before 4.20: a classic BPF program drops the OUTGOING copy instead
             attach_drop_outgoing(sock)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, CAPTURE_BUFFER)
-        except OSError:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CAPTURE_BUFFER)
-            got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-            self.notes.append(
-                f"capture buffer {got // 1024} KiB (SO_RCVBUFFORCE needs root; net.core.rmem_max caps it): "
-                "kernel drops, if any, are counted and shown"
-            )
+        if note := enlarge(sock):
+            self.notes.append(note)
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # each frame's kernel receive time
         try:
             sock.bind(("lo", ETH_P_ALL))
@@ -284,8 +277,7 @@ class Capture:
                     break
                 except OSError:
                     return
-                ts = next((_timespec(d) for lvl, kind, d in anc if lvl == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS), None)
-                frame = decode(time.time() if ts is None else ts, data)
+                frame = decode(kernel_time(anc), data)
                 if frame is not None:
                     self._received += 1
                     self.frames.put(frame)
@@ -339,6 +331,28 @@ class Capture:
                 os.close(fd)
         if self._sock is not None:
             self._sock.close()
+
+
+def enlarge(sock: socket.socket) -> str | None:
+    """A packet socket's queue of CAPTURE_BUFFER bytes (past net.core.rmem_max as root): a frame
+    is charged there at its buffer's truesize, often far more than its length. None, or a note
+    saying what the kernel gave instead."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, CAPTURE_BUFFER)
+        return None
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CAPTURE_BUFFER)
+    got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    return (
+        f"capture buffer {got // 1024} KiB (SO_RCVBUFFORCE needs root; net.core.rmem_max caps it): "
+        "kernel drops, if any, are counted and shown"
+    )
+
+
+def kernel_time(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """A frame's kernel receive time (SO_TIMESTAMPNS on the socket), or now if it has none."""
+    ts = next((_timespec(d) for lvl, kind, d in ancillary if lvl == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS), None)
+    return time.time() if ts is None else ts
 
 
 def _timespec(data: bytes) -> float:

@@ -9,7 +9,6 @@ call is made from inside the namespace it configures (``NetNs.inside``).
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
 import socket
@@ -25,8 +24,6 @@ IFF_UP, IFF_NOARP = 0x1, 0x80
 SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
 SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFMTU = 0x8916, 0x891C, 0x8922
 SIOCGIFHWADDR = 0x8927
-SIOCETHTOOL = 0x8946
-ETHTOOL_STXCSUM = 0x17
 SIOCSARP = 0x8955
 ATF_COM, ATF_PERM = 0x02, 0x04
 ARPHRD_ETHER = 1
@@ -39,7 +36,7 @@ class LinkError(RuntimeError):
     """A wire device could not be made or set up; the message says which and why, in one line."""
 
 
-def _attr(kind: int, payload: bytes) -> bytes:
+def attr(kind: int, payload: bytes) -> bytes:
     size = 4 + len(payload)
     return struct.pack("HH", size, kind) + payload + b"\0" * (-size % 4)
 
@@ -47,21 +44,24 @@ def _attr(kind: int, payload: bytes) -> bytes:
 def make_veth(name: str, peer: str, peer_ns_fd: int) -> None:
     """A veth pair: ``name`` in the calling thread's namespace, ``peer`` in the other one."""
     ifinfo = struct.pack("BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
-    peer_msg = ifinfo + _attr(IFLA_IFNAME, peer.encode() + b"\0") + _attr(IFLA_NET_NS_FD, struct.pack("I", peer_ns_fd))
-    info = _attr(IFLA_INFO_KIND, b"veth") + _attr(IFLA_INFO_DATA, _attr(VETH_INFO_PEER, peer_msg))
-    body = ifinfo + _attr(IFLA_IFNAME, name.encode() + b"\0") + _attr(IFLA_LINKINFO, info)
-    flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-    msg = struct.pack("IHHII", 16 + len(body), RTM_NEWLINK, flags, 1, 0) + body
+    peer_msg = ifinfo + attr(IFLA_IFNAME, peer.encode() + b"\0") + attr(IFLA_NET_NS_FD, struct.pack("I", peer_ns_fd))
+    info = attr(IFLA_INFO_KIND, b"veth") + attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer_msg))
+    body = ifinfo + attr(IFLA_IFNAME, name.encode() + b"\0") + attr(IFLA_LINKINFO, info)
+    rtnl(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, f"make the veth pair {name}/{peer}", "a kernel without veth?")
+
+
+def rtnl(kind: int, flags: int, body: bytes, what: str, hint: str = "") -> None:
+    """One rtnetlink request, answered by the kernel's ack; LinkError "cannot WHAT: why (HINT)"."""
+    msg = struct.pack("IHHII", 16 + len(body), kind, NLM_F_REQUEST | NLM_F_ACK | flags, 1, 0) + body
     try:
         with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
             nl.sendto(msg, (0, 0))
             reply = nl.recv(65536)
     except OSError as exc:
-        raise LinkError(f"cannot make the veth pair {name}/{peer}: {exc.strerror}") from exc
-    kind = struct.unpack_from("H", reply, 4)[0]
-    err = -struct.unpack_from("i", reply, 16)[0] if kind == NLMSG_ERROR else 0
+        raise LinkError(f"cannot {what}: {exc.strerror}") from exc
+    err = -struct.unpack_from("i", reply, 16)[0] if struct.unpack_from("H", reply, 4)[0] == NLMSG_ERROR else 0
     if err:
-        raise LinkError(f"cannot make the veth pair {name}/{peer}: {os.strerror(err)} (a kernel without veth?)")
+        raise LinkError(f"cannot {what}: {os.strerror(err)}" + (f" ({hint})" if hint else ""))
 
 
 def _ifreq(name: str, payload: bytes = b"") -> bytes:
@@ -95,17 +95,6 @@ def configure(name: str, addr: str | None = None, netmask: str = "255.255.255.0"
             fcntl.ioctl(s, SIOCSIFFLAGS, _ifreq(name, struct.pack("H", flags | IFF_UP)))
     except OSError as exc:
         raise LinkError(f"cannot set up the device {name}: {exc.strerror}") from exc
-
-
-def checksums_in_software(name: str) -> None:
-    """Transmit checksums computed by the kernel, not left to an offload: the relay reads the
-    frame from a packet socket and writes a copy, which must arrive with a valid checksum."""
-    value = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            fcntl.ioctl(s, SIOCETHTOOL, struct.pack("16sP8x", name.encode(), ctypes.addressof(value)))
-    except OSError as exc:
-        raise LinkError(f"cannot turn off checksum offload on {name}: {exc.strerror}") from exc
 
 
 def neighbour(name: str, addr: str, hw: bytes) -> None:

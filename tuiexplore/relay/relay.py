@@ -1,14 +1,19 @@
 """The relay: the one place where a frame crosses from one side of the lab to the other
-(packetdrill's ``run_packet.c``). It reads every frame once, in the order the two devices give
-them, hands it to the lab as a captured ``Frame`` and writes it on. Nothing arrives that the
-relay has not written, so it is also the lab's capture (``lab.capture.FrameSource``).
+(packetdrill's ``run_packet.c``). It reads every frame once, in the order the kernel sent them
+on, and hands it to the lab as a captured ``Frame``. A side's frame is either forwarded by the
+kernel's own switch (bridge.py: the sender's buffer, as on lo) or blocked there, once the lab
+controls that side's segments: the relay then writes it on itself, or holds, drops, delays or
+duplicates it. Nothing arrives that the relay has not seen, so it is also the lab's capture
+(``lab.capture.FrameSource``).
 
 Its barrier is exact, as lo's is (``Capture.mark``): the kernel counts each frame a side puts
-on its veth (the relay's end's rx_packets) before the relay's packet socket can see it, and the
-relay counts a frame once it has been dealt with (queued for the lab, and written on, held,
-dropped or delayed). When the two counts meet, every frame the sides sent has been handed on,
-and a frame written on has been through its receiver's stack (the write runs the softirq), so
-what it made that receiver send is counted too.
+on its veth (the relay's end's rx_packets) before the relay's packet socket can see it leave
+the switch, and the relay counts a frame once it has been dealt with (queued for the lab, and
+forwarded, or written on, held, dropped or delayed). When the two counts meet, every frame the
+sides sent has been handed on. A frame written on has been through its receiver's stack (the
+write runs the softirq), so what it made that receiver send is counted too; one the switch
+forwarded goes through it in the softirq that forwarded it, as a frame on lo does, and an
+answer still to come is the lab's to wait for (``lab/acks.py``), as on lo.
 """
 
 from __future__ import annotations
@@ -16,18 +21,38 @@ from __future__ import annotations
 import os
 import queue
 import select
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from tuiexplore.lab.capture import Captured, Delivered, Frame, Withheld, decode
+from tuiexplore.lab.capture import (
+    ANCILLARY,
+    PACKET_STATISTICS,
+    SO_TIMESTAMPNS,
+    SOL_PACKET,
+    Captured,
+    Delivered,
+    Frame,
+    Withheld,
+    decode,
+    kernel_time,
+)
 from tuiexplore.relay.control import DELAY, DROP, DUPLICATE, HOLD, Controls, Held
 from tuiexplore.timeline import DROPPED, DUPLICATED, HELD, INJECTED
 
 SERVER, CLIENT = "server", "client"
 SIDES = (SERVER, CLIENT)
-_MAX_FRAME = 14 + 65535  # Ethernet header and the devices' MTU
+# Every frame the relay reads or writes starts with a virtio_net_hdr (PACKET_VNET_HDR): what the
+# sender left to offloads (a checksum to finish, a GSO segment), so that a copy arrives as the
+# original would have, with the sides' checksum offload on, as lo's is. A frame of the relay's
+# own making (the scripted peer's) carries its checksums and asks for nothing.
+VNET_LEN = 10
+NO_OFFLOAD = bytes(VNET_LEN)
+PACKET_VNET_HDR = 15
+_MAX_FRAME = VNET_LEN + 14 + 65535  # the header, Ethernet's, and the devices' MTU
 MARKS = {HOLD: HELD, DROP: DROPPED, DUPLICATE: DUPLICATED}  # a frame's relay mark (PacketEvent.relay)
 
 
@@ -35,17 +60,35 @@ def other(side: str) -> str:
     return CLIENT if side == SERVER else SERVER
 
 
+Tap = Callable[[str, bytes], tuple[str, bool] | None]
+
+
 class Relay:
-    def __init__(self, fds: dict[str, int], arrived: Callable[[], int], on_frame: Callable[[], None] | None = None) -> None:
-        """``fds``: side -> a packet socket on the relay's end of that side's veth pair;
-        ``arrived``: the frames the kernel has counted in at those ends since the sockets were
-        bound (each of them is queued on one of the sockets)."""
-        self.fds = fds
+    def __init__(
+        self,
+        read: socket.socket,
+        writes: dict[str, socket.socket],
+        tap: Tap,
+        arrived: Callable[[], int],
+        on_frame: Callable[[], None] | None = None,
+    ) -> None:
+        """``read``: a packet socket that sees every frame leave the switch (or arrive at an end,
+        without one); ``tap(device, frame)``: the side that sent it and whether the switch
+        blocked it (the relay delivers it), None for a frame that is not the sides';
+        ``writes``: side -> a packet socket on the relay's end of that side's pair, which
+        receives nothing; ``arrived``: the frames the kernel has counted in at those ends since
+        ``read`` was bound (each of them is queued on it)."""
+        self.read, self.writes, self._tap = read, writes, tap
+        self.read.setblocking(False)
+        # The kernel's time of each frame, not the relay's: merged by time with the tracepoints,
+        # a frame the switch forwarded comes before what it made its receiver do.
+        self.read.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.frames: queue.SimpleQueue[Captured] = queue.SimpleQueue()
         self.notes: list[str] = []
         self._on_frame = on_frame or (lambda: None)
         self._arrived = arrived
-        self._handled = 0  # frames read from a device and dealt with
+        self._handled = 0  # frames read and dealt with
+        self._drops = 0
         self.controls = Controls()
         self._due: list[tuple[float, Held]] = []  # delayed segments, by when they go (this thread's)
         self._wake_r, self._wake_w = os.pipe()
@@ -58,10 +101,17 @@ class Relay:
         self._thread.start()
 
     def drops(self) -> int:
-        return 0  # the relay reads every frame itself: nothing is delivered that it did not see
+        """Frames the kernel dropped from the relay's queue, unread (PACKET_STATISTICS, cumulative)."""
+        try:
+            _, dropped = struct.unpack("II", self.read.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+        except OSError:
+            return self._drops
+        self._drops += dropped  # the kernel resets its counters on every read
+        return self._drops
 
     def caught_up(self) -> bool:
-        return self._handled >= self._arrived()
+        arrived = self._arrived()  # a frame dropped unread is counted, as lo's capture counts it
+        return self._handled >= arrived or self._handled + self.drops() >= arrived
 
     def due(self) -> float | None:
         first = self._due[:1]  # the relay's thread changes the list: one look at its head
@@ -73,38 +123,50 @@ class Relay:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
-        for fd in (*self.fds.values(), self._wake_r, self._wake_w):
+        for sock in (self.read, *self.writes.values()):
+            sock.close()
+        for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self.fds = {}
 
     # -- the loop ----------------------------------------------------------------------------
     def _run(self) -> None:
-        by_fd = {fd: side for side, fd in self.fds.items()}
         while not self._stop:
             timeout = max(0.0, self._due[0][0] - time.time()) if self._due else None
-            ready, _, _ = select.select([*by_fd, self._wake_r], [], [], timeout)
+            ready, _, _ = select.select([self.read.fileno(), self._wake_r], [], [], timeout)
             while self._due and self._due[0][0] <= time.time():
                 _, late = self._due[0]
                 self.frames.put(Delivered(late.frame, time.time()))  # before its answer can be read
                 self.send(late.to, late.data)
                 self._due.pop(0)
-            for fd in ready:
-                if fd == self._wake_r:
-                    os.read(fd, 512)
-                    continue
-                try:
-                    data = os.read(fd, _MAX_FRAME)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:  # the device went away: the lab is closing
-                    return
-                self._pass(by_fd[fd], data)
+            if self._wake_r in ready:
+                os.read(self._wake_r, 512)
+            if self.read.fileno() not in ready:
+                continue
+            try:
+                data, anc, _, addr = self.read.recvmsg(_MAX_FRAME, ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:  # the device went away: the lab is closing
+                return
+            seen = self._tap(addr[0], data[VNET_LEN:])
+            if seen is None:
+                continue
+            side, blocked = seen
+            if blocked:
+                self._pass(side, data, kernel_time(anc))
+            else:  # the kernel delivered it: the lab only records it
+                frame = decode(kernel_time(anc), data[VNET_LEN:])
+                if frame is not None:
+                    self.frames.put(frame)
+                self._handled += 1
+                self._on_frame()
 
-    def _pass(self, side: str, data: bytes) -> None:
-        frame = decode(time.time(), data)
+    def _pass(self, side: str, data: bytes, ts: float) -> None:
+        """``data``: the frame as read, its virtio_net_hdr first, which is how it is written on."""
+        frame = decode(ts, data[VNET_LEN:])
         to = other(side)
         if frame is None:  # not TCP: nothing the lab shows or controls
             self.send(to, data)
@@ -148,12 +210,13 @@ class Relay:
         self.controls.injected.add(id(frame))
         self.frames.put(frame)
         self.controls.log.put((frame, other(side), "inject"))
-        self.send(side, data)
+        self.send(side, NO_OFFLOAD + data)
         self._on_frame()
 
     def send(self, side: str, data: bytes) -> None:
-        """Write one frame to a side's wire: it arrives there as from the network."""
+        """Write one frame (its virtio_net_hdr first) to a side's wire: it arrives there as from
+        the network."""
         try:
-            os.write(self.fds[side], data)
+            self.writes[side].send(data)
         except OSError:
             pass  # the lab is closing, or a frame the device does not take (it never arrives)

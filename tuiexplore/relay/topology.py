@@ -2,8 +2,9 @@
 
 ``Loopback`` is the seed's lab: one namespace, the capture on ``lo``. ``RelayWire`` puts the
 actor named ``server`` in a namespace and every other actor in a second one, each with a
-veth pair whose other end is in a third namespace, the relay's, which copies frames between the
-two ends: the sockets then talk through the agent.
+veth pair whose other end is in a third namespace, the relay's, where a bridge (bridge.py)
+forwards frames between the two ends and the relay sees each one, or, once the lab controls a
+side, delivers that side's frames itself: the sockets then talk through the agent.
 Both give the agent the same things: the capture, the actor factory, the namespaces' counters,
 socket states and timers (summed and merged: the two sides of one lab, as on loopback).
 """
@@ -17,14 +18,15 @@ from typing import Any, BinaryIO
 
 from tuiexplore.lab import capture, counters, procnet
 from tuiexplore.lab.actors import ActorFactory, Post, ScriptedActor
-from tuiexplore.lab.capture import NET_DEV, PACKET_IGNORE_OUTGOING, SOL_PACKET, Capture, Frame, attach_drop_outgoing, lo_frames
+from tuiexplore.lab.capture import NET_DEV, SOL_PACKET, Capture, Frame, attach_drop_outgoing, enlarge, lo_frames
 from tuiexplore.lab.namespace import lo_up
 from tuiexplore.relay import peer
+from tuiexplore.relay.bridge import RELAY_MARK, Switch, sent_by_switch
 from tuiexplore.relay.capture import RelayCapture
 from tuiexplore.relay.control import Rule
-from tuiexplore.relay.link import LinkError, checksums_in_software, configure, mac, make_veth, neighbour
+from tuiexplore.relay.link import LinkError, configure, mac, make_veth, neighbour
 from tuiexplore.relay.netns import NetNs
-from tuiexplore.relay.relay import CLIENT, SERVER, SIDES, Relay, other
+from tuiexplore.relay.relay import CLIENT, PACKET_VNET_HDR, SERVER, SIDES, Relay, other
 
 WIRES = ("loopback", "relay")
 DEVICE = "te-wire"  # in each side's namespace
@@ -93,6 +95,8 @@ class RelayWire:
         self.ns = {SERVER: NetNs.new(), CLIENT: NetNs.new()}
         self.wire_ns = NetNs.new()  # the relay's: the pairs' other ends, no address, no IP traffic
         self._dev: BinaryIO | None = None  # the relay namespace's NET_DEV: what arrived at its ends
+        self.switch: Switch | None = None
+        why = ""  # why there is no switch
         socks: list[socket.socket] = []
         try:
             hw = {}
@@ -101,29 +105,37 @@ class RelayWire:
                     lo_up()
                     make_veth(DEVICE, ENDS[side], self.wire_ns.fd)
                     configure(DEVICE, ADDRS[side], NETMASK)
-                    checksums_in_software(DEVICE)
                     hw[side] = mac(DEVICE)
             for side, ns in self.ns.items():
                 with ns.inside():
                     neighbour(DEVICE, ADDRS[other(side)], hw[other(side)])
             with self.wire_ns.inside():
-                # Bound before the ends are up: every frame counted in at an end from then on is
+                # Made before the ends are up: every frame counted in at an end from then on is
                 # queued for the relay (the barrier's count starts there).
-                socks += [_packet_socket(ENDS[side]) for side in SIDES]
+                socks.append(_packet_socket())
+                try:
+                    self.switch = Switch(ENDS, hw, self.wire_ns.fd)
+                except LinkError as exc:  # every frame is then the relay's copy
+                    why = f"relay: {exc}; every segment is the relay's copy, which a receiver accounts at the copy's size"
+                (sent_by_switch if self.switch is not None else attach_drop_outgoing)(socks[0])
                 self._dev = open(NET_DEV, "rb")  # noqa: SIM115 - read at every barrier, closed in close()
                 self._base = self._arrived()
                 for side in SIDES:
                     configure(ENDS[side])
-                for sock in socks:  # a bind to a device that is down left ENETDOWN pending: read, it clears
-                    sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if self.switch is not None:
+                    self.switch.wait_forwarding()
+                socks += [_writer(ENDS[side]) for side in SIDES]
         except Exception:
             for sock in socks:
                 sock.close()
             self.close()
             raise
-        fds = {side: sock.detach() for side, sock in zip(SIDES, socks, strict=True)}
-        self.relay = Relay(fds, lambda: self._arrived() - self._base, on_frame)
+        tap = self.switch.tap if self.switch is not None else _arrived_at
+        writes = dict(zip(SIDES, socks[1:], strict=True))
+        self.relay = Relay(socks[0], writes, tap, lambda: self._arrived() - self._base, on_frame)
         self.capture = RelayCapture(self.relay, Capture(on_frame, frames=self.relay.frames), self.ns[SERVER])
+        if why:
+            self.capture.notes.append(why)
 
     def factory(self, name: str, post: Post) -> ScriptedActor:
         side = side_of(name)
@@ -152,6 +164,9 @@ class RelayWire:
             self.since = seen
             return (False, said) if said else (True, {"packet": seen})
         if call != "release":
+            if self.switch is not None:  # from now on the relay decides on this side's segments
+                with self.wire_ns.inside():
+                    self.switch.block(side)
             count = args.get("count") or (None if call == "hold" else 1)
             controls.add(side, Rule(call, args.get("flags") or "", count, args.get("ms") or 0))
             return True, {}
@@ -267,18 +282,33 @@ def number(frames: list[Frame], frame: Frame) -> int | str:
     return next((i for i, f in enumerate(frames, 1) if f is frame), "?")
 
 
-def _packet_socket(device: str) -> socket.socket:
-    """Every frame that arrives on the relay's end of a pair, and none the relay sends itself."""
+def _packet_socket() -> socket.socket:
+    """Every frame of the relay's namespace, on any device (one socket: one order)."""
     try:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        sock.bind((device, ETH_P_ALL))
+        sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+        enlarge(sock)  # lo's capture, made alongside, says what the kernel gave if it gave less
+    except OSError as exc:
+        raise LinkError(f"cannot open a packet socket: {exc.strerror}") from exc
+    return sock
+
+
+def _writer(device: str) -> socket.socket:
+    """A packet socket that writes frames on ``device`` and receives none (protocol 0); they
+    carry the relay's mark, so the reading socket does not see them leave."""
+    try:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        sock.bind((device, 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, RELAY_MARK)
+        sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
     except OSError as exc:
         raise LinkError(f"cannot open a packet socket on {device}: {exc.strerror}") from exc
-    try:
-        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-    except OSError:  # kernels before 4.20
-        attach_drop_outgoing(sock)
     return sock
+
+
+def _arrived_at(device: str, data: bytes) -> tuple[str, bool] | None:
+    """Without a switch: a frame that arrived at a side's end was sent by that side, and only the relay delivers it."""
+    return next(((side, True) for side, end in ENDS.items() if end == device), None)
 
 
 Wire = Loopback | RelayWire
