@@ -27,10 +27,11 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     """``tuiexplore run``; ``screenshot(path, result, excerpt)`` draws the export's screen.svg (the
     TUI's job, handed in by the CLI entry: this module imports no UI)."""
     if args.scenario.endswith(".pkt"):
-        from tuiexplore.packetdrill.command import PktInputError, run
+        from tuiexplore.packetdrill.command import PktInputError, PktRunFlags, run
 
+        flags = PktRunFlags(json=args.json, ipv6=args.ipv6, tolerance_usecs=args.tolerance_usecs)
         try:
-            return run(args.scenario, args.define, args.dry_run, print)
+            return run(args.scenario, args.define, args.dry_run, print, flags)
         except PktInputError as exc:
             raise InputError(str(exc)) from None
     import platform

@@ -1,0 +1,121 @@
+"""``tuiexplore run FILE.pkt``: the project's own scripts run against the running kernel through
+the scripted peer, as root and as an unprivileged user, with packetdrill's verdicts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data" / "pkt"
+IS_ROOT = os.geteuid() == 0
+AS = ["root", "nobody"] if IS_ROOT else ["user"]
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+# The kernel's runner's tolerance on slow machines (its ksft_runner.sh): with HZ=250 a delayed ACK
+# due in 40 ms fires up to a tick later, and the test machine is shared by other runs.
+SLOW = "--tolerance-usecs=14000"
+
+
+def pkt(*args: str, who: str = "root") -> subprocess.CompletedProcess[str]:
+    prefix = NOBODY if who == "nobody" else []
+    cmd = [*prefix, sys.executable, "-m", "tuiexplore", "run", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def events(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def lines(evs: list[dict]) -> dict[int, dict]:
+    """The last line event of each script line (a blocking call has two)."""
+    return {e["line"]: e for e in evs if e["type"] == "line"}
+
+
+@pytest.mark.parametrize("who", AS)
+@pytest.mark.parametrize("name", ["reread_fin", "active_close", "syn_sent_close", "close_unread"])
+def test_a_script_whose_every_line_holds_exits_0(name: str, who: str) -> None:
+    script = DATA / f"{name}.pkt"
+    r = pkt(str(script), "--json", SLOW, who=who)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    evs = events(r.stdout)
+    held = lines(evs)
+    source_lines = [n for n, text in enumerate(script.read_text().splitlines(), 1) if text.strip().startswith(("0", "+", "*"))]
+    assert sorted(held) == source_lines
+    assert all(e["ok"] is not False for e in held.values())
+    assert evs[-1] == {"type": "end", "t": evs[-1]["t"], "status": 0}
+    assert any(e["type"] == "packet" and e["from"] == "local" for e in evs)
+    assert any(e["type"] == "packet" and e["from"] == "peer" for e in evs)
+
+
+def test_close_with_the_same_bytes_again_and_a_fin_sends_fin_with_its_branch() -> None:
+    r = pkt(str(DATA / "reread_fin.pkt"), "--json", SLOW)
+    assert r.returncode == 0, r.stderr
+    evs = events(r.stdout)
+    (verdict,) = [e for e in evs if e["type"] == "verdict"]
+    assert (verdict["call"], verdict["predicted"], verdict["observed"], verdict["branch"], verdict["agree"]) == (
+        "close",
+        "FIN",
+        "FIN",
+        "fin",
+        True,
+    )
+    assert verdict["advice"] == "a clean close, nothing to change (the peer closed first)"
+    step = next(e for e in evs if e["type"] == "step" and e["call"] == "close")
+    assert (step["ret"], step["errno"], step["args"]["line"]) == (0, None, "+0 close(4) = 0")
+    sent = [e for e in evs if e["type"] == "packet" and e["from"] == "local"]
+    assert [(e["flags"], e["seq"], e["ack"]) for e in sent] == [("S.", 0, 1), (".", 1, 201), (".", 1, 202), ("F.", 1, 202)]
+
+
+def test_unread_data_resets_and_the_verdict_names_the_branch() -> None:
+    r = pkt(str(DATA / "close_unread.pkt"), SLOW)
+    assert r.returncode == 0, r.stderr
+    assert "verdict  close() -> RST, predicted RST (held); branch data_was_unread" in r.stdout
+    assert r.stdout.splitlines()[-1] == "# every line held (exit 0)"
+
+
+def test_a_wrong_expectation_fails_on_its_line_naming_both_packets_and_the_branch(tmp_path: Path) -> None:
+    text = (DATA / "reread_fin.pkt").read_text().replace("+0 > F. 1:1(0) ack 202", "+0 > R. 1:1(0) ack 202")
+    script = tmp_path / "wrong.pkt"
+    script.write_text(text)
+    wrong_line = text.splitlines().index("   +0 > R. 1:1(0) ack 202") + 1
+    r = pkt(str(script), SLOW)
+    assert r.returncode == 1
+    message = r.stderr.strip()
+    assert message.startswith(
+        f"{script}:{wrong_line}: error handling packet: expected R. 1:1(0) ack 202 got F. 1:1(0) ack 202 win "
+    )
+    assert "(flags R. vs F.)" in message
+    assert "close() took the kernel's fin branch: close() -> FIN: CLOSE_WAIT -> LAST_ACK: FIN" in message
+    assert f"{wrong_line:>5}  FAIL  +0 > R. 1:1(0) ack 202" in r.stdout.splitlines()
+    # the run stops there: the peer's last ACK is never sent
+    assert r.stdout.count("injected") == 4
+
+
+def test_a_packet_at_the_wrong_time_is_a_timing_error(tmp_path: Path) -> None:
+    text = (DATA / "reread_fin.pkt").read_text().replace("+0 > F. 1:1(0) ack 202", "+.5 > F. 1:1(0) ack 202")
+    script = tmp_path / "late.pkt"
+    script.write_text(text)
+    r = pkt(str(script))
+    assert r.returncode == 1
+    assert "timing error: expected outbound packet at " in r.stderr
+    assert r.stderr.strip().endswith("; tolerance 0.004000 sec"), r.stderr
+
+
+def test_a_wrong_return_value_names_what_the_kernel_returned(tmp_path: Path) -> None:
+    text = (DATA / "syn_sent_close.pkt").read_text().replace("= -1 EINPROGRESS (Operation now in progress)", "= 0")
+    script = tmp_path / "blocking.pkt"
+    script.write_text(text)
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "connect(" in t)
+    r = pkt(str(script))
+    assert r.returncode == 1
+    assert r.stderr == f"{script}:{line}: runtime error in connect call: Expected result 0 but got -1 with errno EINPROGRESS\n"
+
+
+def test_over_ipv6_the_same_script_holds() -> None:
+    r = pkt(str(DATA / "reread_fin.pkt"), "-6", "--json", SLOW)
+    assert r.returncode == 0, r.stderr
+    assert any(e["type"] == "packet" and e["flags"] == "F." for e in events(r.stdout))

@@ -1,0 +1,336 @@
+"""The interpreter loop (packetdrill's ``run.c``): each event at its time, checked as packetdrill
+checks it, the first line that does not hold ends the run.
+
+Times follow packetdrill's model: an absolute time counts from the script's start; a relative
+one from the moment the previous event finished (from the previous packet's script time when
+both are injected packets, so a burst keeps its spacing); ``a~b`` is a window; ``*`` any time;
+``start...end`` a call that blocks until ``end`` while the script goes on. Every event must
+happen within ``--tolerance_usecs`` of its time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent
+
+from .events import LineEvent
+from .ippacket import Live, build, decode
+from .netdev import Netdev
+from .run_packet import PacketError, Packets, options_text, show
+from .script import Code, Command, Script, Syscall, TcpPacket, TimeKind, Word
+from .script import Event as ScriptEvent
+from .shell import translate
+from .syscalls import Outcome, SyscallError, Syscalls, value
+from .sysctls import apply
+from .tcpinfo import evaluate
+from .verdicts import Closing, row, tcp_info
+
+ANY_TIME_WAIT = 10.0  # seconds a `*` packet may take
+LATE_GRACE = 0.2  # seconds past a packet's window to wait, so a late packet is a timing error, not a timeout
+SPIN = 0.002  # seconds spent spinning before an event, not asleep
+NONBLOCKING_LIMIT = 1.0  # seconds a call without `...` may take before it counts as blocked
+
+
+class Failure(Exception):
+    """A line that did not hold: the text after ``FILE:LINE: ``."""
+
+
+@dataclass
+class Pending:
+    """A blocking call under way."""
+
+    step: int
+    event: ScriptEvent
+    thread: threading.Thread
+    end_usecs: int
+    closing: Closing | None
+    mark: int
+    outcome: Outcome | None = None
+    error: str | None = None
+    ended: float = 0.0
+
+
+def _kind(ev: ScriptEvent) -> str:
+    a = ev.action
+    if isinstance(a, TcpPacket):
+        return "inject" if a.inbound else "expect"
+    return {Syscall: "syscall", Command: "shell", Code: "code"}[type(a)]
+
+
+class Runner:
+    def __init__(
+        self,
+        script: Script,
+        path: str,
+        netdev: Netdev,
+        tolerance_usecs: int,
+        emit: Callable[[Event], None],
+        unread_rule: str | None = None,
+    ) -> None:
+        self.script, self.path, self.dev, self.emit = script, path, netdev, emit
+        self.tolerance = tolerance_usecs
+        tick = script.option("tcp_ts_tick_usecs")
+        self.packets = Packets(netdev.addrs, int(tick) if tick and tick.isdigit() else None, tolerance_usecs)
+        self.calls = Syscalls(netdev.addrs)
+        self.unread_rule = unread_rule
+        self.start = time.monotonic()
+        self.seen: list[tuple[float, Live]] = []
+        self.cursor = 0  # the next of ``seen`` a > line takes
+        self.pending: Pending | None = None
+        self.under_test: int | None = None  # the live fd %{ }% blocks read (the last one a call used)
+        self.last_inbound_usecs: int | None = None  # the script time of the previous event, if it was injected
+        self.step_no = 0
+
+    def now_usecs(self) -> int:
+        return int((time.monotonic() - self.start) * 1_000_000)
+
+    # -- the loop
+
+    def run(self, before_each: Callable[[int, ScriptEvent], bool] | None = None) -> int:
+        """0 when every line held, 1 otherwise; ``before_each(step, event)`` may stop the run (False)."""
+        self.start = time.monotonic()
+        self.dev.start()
+        for n, ev in enumerate(self.script.events, 1):
+            if before_each is not None and not before_each(n, ev):
+                return 1
+            if not self.step(n, ev):
+                return 1
+        try:
+            self._finish_pending()
+        except Failure as f:
+            self._fail(self.pending_step, f)
+            return 1
+        self._pump()
+        return 0
+
+    def step(self, n: int, ev: ScriptEvent) -> bool:
+        self.step_no = n
+        try:
+            ok, text = self._event(n, ev)
+        except Failure as f:
+            self._fail((n, ev), f)
+            return False
+        self._pump()
+        self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), ok, text))
+        return True
+
+    def _fail(self, where: tuple[int, ScriptEvent] | None, f: Failure) -> None:
+        self._pump()
+        n, ev = where or (self.step_no, self.script.events[self.step_no - 1])
+        self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), False, f"{self.path}:{ev.line}: {f}"))
+
+    @property
+    def pending_step(self) -> tuple[int, ScriptEvent] | None:
+        return (self.pending.step, self.pending.event) if self.pending else None
+
+    def t(self) -> float:
+        return time.monotonic() - self.start
+
+    # -- times
+
+    def _times(self, ev: ScriptEvent) -> tuple[int, int | None]:
+        k, start, end = ev.time.kind, ev.time.usecs, ev.time.end_usecs
+        inbound = isinstance(ev.action, TcpPacket) and ev.action.inbound
+        if k in (TimeKind.ANY, TimeKind.RELATIVE, TimeKind.RELATIVE_RANGE):
+            offset = self.last_inbound_usecs if inbound and self.last_inbound_usecs is not None else self.now_usecs()
+            start += offset
+            end = end + offset if end is not None and k is TimeKind.RELATIVE_RANGE else end
+        self.last_inbound_usecs = start if inbound else None
+        return start, end
+
+    def _verify(self, kind: TimeKind, start: int, end: int | None, actual: int, what: str) -> None:
+        if kind is TimeKind.ANY or self.step_no == 1:  # the first event is the start: packetdrill checks from the second
+            return
+        tol, at, secs = self.tolerance, f"{actual / 1e6:.6f} sec", lambda u: f"{u / 1e6:.6f}"
+        if end is not None:
+            if not start - tol <= actual <= end + tol:
+                raise Failure(f"timing error: expected {what} in time range {secs(start)}~{secs(end)} sec but happened at {at}")
+        elif abs(actual - start) > tol:
+            raise Failure(f"timing error: expected {what} at {secs(start)} sec but happened at {at}; tolerance {secs(tol)} sec")
+
+    def _wait(self, usecs: int) -> None:
+        """Until the event's time: asleep until just before, then spinning, as packetdrill does
+        (a sleep alone wakes late by a scheduler tick on a busy machine)."""
+        target = usecs / 1e6
+        if target - self.t() > SPIN:
+            time.sleep(target - self.t() - SPIN)
+        while self.t() < target:
+            time.sleep(0)  # lets a blocking call's thread take the GIL as soon as its syscall returns
+
+    # -- events
+
+    def _event(self, n: int, ev: ScriptEvent) -> tuple[bool | None, str]:
+        a = ev.action
+        if isinstance(a, Syscall):
+            return self._syscall(n, ev, a)
+        start, end = self._times(ev)
+        if isinstance(a, TcpPacket) and a.inbound:
+            self._wait(start)
+            self._verify(ev.time.kind, start, end, self.now_usecs(), "inbound packet")
+            live, t = self.packets.inject(a), self.t()
+            self.dev.write(build(live))
+            self.emit(self._packet_event(live, a, "peer", "local", t))
+            return True, ""
+        if isinstance(a, TcpPacket):
+            return self._expect(ev, a, start, end)
+        self._wait(start)
+        self._verify(
+            ev.time.kind, start, end, self.now_usecs(), "command" if isinstance(a, Command) else "data collection for code"
+        )
+        if isinstance(a, Command):
+            plan = translate(a.text, ev.line)
+            if plan.refused:
+                raise Failure(f"refused `{plan.refused[0].text}`: {plan.refused[0].why}")
+            for note in apply(plan.settings):
+                self.emit(NoteEvent(self.t(), "warn", note, n))
+            return True, ", ".join(f"{s.name}={s.value}" for s in plan.settings)
+        out = evaluate(a.text, tcp_info(self.under_test) if self.under_test is not None else {})
+        if out.ok is False:
+            raise Failure(out.text)
+        return out.ok, out.text
+
+    def _expect(self, ev: ScriptEvent, want: TcpPacket, start: int, end: int | None) -> tuple[bool, str]:
+        last = (end if end is not None else start) / 1e6
+        deadline = (
+            time.monotonic() + ANY_TIME_WAIT
+            if ev.time.kind is TimeKind.ANY
+            else self.start + last + self.tolerance / 1e6 + LATE_GRACE
+        )
+        while self.cursor >= len(self.seen):
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._pump(left):
+                if self.cursor >= len(self.seen):
+                    raise Failure(f"error handling packet: timed out waiting for packet: expected {show(want)}")
+        when, live = self.seen[self.cursor]
+        self.cursor += 1
+        try:
+            self.packets.check(live, want)
+        except PacketError as e:
+            raise Failure(f"error handling packet: {e}{self._why()}") from None
+        self._verify(ev.time.kind, start, end, int((when - self.start) * 1e6), "outbound packet")
+        return True, ""
+
+    def _why(self) -> str:
+        v = getattr(self, "last_verdict", None)
+        return f" · {v.call}() took the kernel's {v.branch} branch: {v.explanation}" if v is not None else ""
+
+    def _pump(self, timeout: float = 0.0) -> bool:
+        """Move what the device has read into ``seen``; True if anything of the script's came."""
+        got = False
+        self.dev.sync()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                sniffed = (
+                    self.dev.packets.get(timeout=max(0.0, deadline - time.monotonic()))
+                    if timeout
+                    else self.dev.packets.get_nowait()
+                )
+            except Exception:  # queue.Empty
+                return got
+            live = decode(sniffed.data)
+            if live is None or not self.packets.ours(live):
+                continue
+            self.packets.observe(live)
+            self.seen.append((sniffed.t, live))
+            self.emit(self._packet_event(live, self.packets.relative(live), "local", "peer", sniffed.t - self.start))
+            got = True
+            timeout = 0.0  # one came: take the rest without waiting
+
+    def _packet_event(self, live: Live, rel: TcpPacket, src: str, dst: str, t: float | None = None) -> PacketEvent:
+        return PacketEvent(
+            self.t() if t is None else t, src, dst, live.sport, live.dport, live.flags, rel.start_seq, rel.ack or 0,
+            live.payload, live.win, self.step_no, options=options_text(live.options),
+        )  # fmt: skip
+
+    # -- system calls
+
+    def _syscall(self, n: int, ev: ScriptEvent, call: Syscall) -> tuple[bool | None, str]:
+        self._finish_pending()
+        start, end = self._times(ev)
+        self._wait(start)
+        self._verify(ev.time.kind, start, end, self.now_usecs(), "system call start")
+        closing = self._closing(call)
+        self._pump()
+        p = Pending(n, ev, threading.Thread(target=lambda: None), 0, closing, len(self.seen))
+        if call.end_usecs is not None:
+            p.end_usecs = call.end_usecs + (start - ev.time.usecs if ev.time.kind is TimeKind.RELATIVE else 0)
+        p.thread = threading.Thread(target=self._call, args=(p, call), daemon=True)
+        p.thread.start()
+        if call.end_usecs is not None:
+            self.pending = p
+            return None, "blocking: the script goes on while the call waits"
+        p.thread.join(NONBLOCKING_LIMIT)
+        if p.thread.is_alive():
+            raise Failure(f"expected non-blocking system call but it blocked for over {NONBLOCKING_LIMIT:.0f} s")
+        return True, self._complete(p)
+
+    def _call(self, p: Pending, call: Syscall) -> None:
+        try:
+            p.outcome = self.calls.run(call)
+        except SyscallError as e:
+            p.error = str(e)
+        p.ended = time.monotonic()
+
+    def _closing(self, call: Syscall) -> Closing | None:
+        disconnect = call.name == "connect" and len(call.args) > 1 and call.args[1] == Word("AF_UNSPEC")
+        if call.name not in ("close", "shutdown") and not disconnect:
+            return None
+        try:
+            fd = self.calls.live(call.args[0])
+        except SyscallError:
+            return None
+        c = self.packets.conn
+        how = value(call.args[1]) if call.name == "shutdown" and len(call.args) > 1 else None
+        return Closing(call.name, how, row(fd, str(value(call.args[0])), c.local_port, c.remote_port), self.unread_rule)
+
+    def _finish_pending(self) -> None:
+        p = self.pending
+        if p is None:
+            return
+        limit = self.start + p.end_usecs / 1e6 + self.tolerance / 1e6 + LATE_GRACE
+        p.thread.join(max(0.0, limit - time.monotonic()))
+        if p.thread.is_alive():
+            raise Failure(f"the blocking call did not return by {p.end_usecs / 1e6:.6f} sec")
+        self.pending = None
+        self._pump()
+        text = self._complete(p)
+        self._verify(TimeKind.ABSOLUTE, p.end_usecs, None, int((p.ended - self.start) * 1e6), "system call return")
+        self.emit(LineEvent(self.t(), p.step, p.event.line, p.event.source, "syscall", True, text))
+
+    def _complete(self, p: Pending) -> str:
+        """Check a call that has returned against its line; the step's events."""
+        call = p.event.action
+        assert isinstance(call, Syscall)
+        if p.error is not None:
+            raise Failure(f"runtime error in {call.name} call: {p.error}")
+        out = p.outcome
+        assert out is not None
+        self.emit(StepEvent(self.t(), p.step, "local", call.name, {"line": p.event.source}, out.ret, out.errno, {}))
+        self.under_test = out.new_fd if out.new_fd is not None else out.fd if out.fd is not None else self.under_test
+        want = value(call.result)
+        if call.name in ("socket", "accept", "accept4") and want is not None and want >= 0:
+            want = out.ret if out.ret >= 0 else want
+        if want is not None and want != out.ret:
+            got = f" with errno {out.errno}" if out.errno else ""
+            raise Failure(f"runtime error in {call.name} call: Expected result {want} but got {out.ret}{got}")
+        if call.errno and out.errno != call.errno and {out.errno, call.errno} != {"EAGAIN", "EWOULDBLOCK"}:
+            raise Failure(f"runtime error in {call.name} call: Expected errno {call.errno} but got {out.errno}")
+        if call.name == "getsockopt" and len(call.args) > 3:
+            expected = value(call.args[3])
+            if expected is not None and out.value != expected:
+                raise Failure(
+                    f"runtime error in getsockopt call: Bad getsockopt optval: expected: {expected} actual: {out.value}"
+                )
+        if p.closing is None:
+            return ""
+        self._pump()
+        sent = [live for _, live in self.seen[p.mark :] if live.sport == p.closing.sock.lport]
+        verdict = p.closing.judge(self.t(), p.step, sent)
+        self.last_verdict = verdict
+        self.emit(verdict)
+        return verdict.explanation
