@@ -9,6 +9,7 @@ it reads one line on stdin before each script line (the explorer's ``n``); end o
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from tuiexplore.lab.namespace import NamespaceError, enter
@@ -27,11 +28,24 @@ def _emit(event: Event) -> None:
     sys.stdout.flush()
 
 
+def _realtime() -> None:
+    """packetdrill's set_scheduling_priority(): the lowest real-time priority, round-robin, when
+    there is more than one CPU, so a busy machine does not make the script's events late. Not
+    allowed without root (CAP_SYS_NICE): then the run goes on at normal priority, as packetdrill's."""
+    if (os.cpu_count() or 1) <= 1:
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(os.sched_get_priority_min(os.SCHED_RR)))
+    except OSError:
+        pass
+
+
 def main() -> int:
     opts = json.loads(sys.argv[1])
     # A blocking call's thread gets the interpreter back within 0.5 ms of its syscall returning
     # (the default 5 ms would be more than the tolerance).
     sys.setswitchinterval(0.0005)
+    _realtime()
     path = opts["path"]
     try:
         checked = check(path, opts["defines"])

@@ -84,6 +84,10 @@ class Runner:
         self.under_test: int | None = None  # the live fd %{ }% blocks read (the last one a call used)
         self.last_inbound_usecs: int | None = None  # the script time of the previous event, if it was injected
         self.step_no = 0
+        # When the previous event was done, as packetdrill would have been: a call's return, an
+        # injection's write, an expected packet's arrival. Relative times count from here, so
+        # this runner's own bookkeeping (predictions, counters) never pushes the script later.
+        self.done_usecs = 0
 
     def now_usecs(self) -> int:
         return int((time.monotonic() - self.start) * 1_000_000)
@@ -115,6 +119,8 @@ class Runner:
             self._fail((n, ev), f)
             return False
         self._pump()
+        if not isinstance(ev.action, (Syscall, TcpPacket)):
+            self.done_usecs = self.now_usecs()
         self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), ok, text))
         return True
 
@@ -136,7 +142,7 @@ class Runner:
         k, start, end = ev.time.kind, ev.time.usecs, ev.time.end_usecs
         inbound = isinstance(ev.action, TcpPacket) and ev.action.inbound
         if k in (TimeKind.ANY, TimeKind.RELATIVE, TimeKind.RELATIVE_RANGE):
-            offset = self.last_inbound_usecs if inbound and self.last_inbound_usecs is not None else self.now_usecs()
+            offset = self.last_inbound_usecs if inbound and self.last_inbound_usecs is not None else self.done_usecs
             start += offset
             end = end + offset if end is not None and k is TimeKind.RELATIVE_RANGE else end
         self.last_inbound_usecs = start if inbound else None
@@ -173,6 +179,7 @@ class Runner:
             self._verify(ev.time.kind, start, end, self.now_usecs(), "inbound packet")
             live, t = self.packets.inject(a), self.t()
             self.dev.write(build(live))
+            self.done_usecs = self.now_usecs()
             self.emit(self._packet_event(live, a, "peer", "local", t))
             return True, ""
         if isinstance(a, TcpPacket):
@@ -207,6 +214,7 @@ class Runner:
                     raise Failure(f"error handling packet: timed out waiting for packet: expected {show(want)}")
         when, live = self.seen[self.cursor]
         self.cursor += 1
+        self.done_usecs = max(self.done_usecs, int((when - self.start) * 1e6))
         try:
             self.packets.check(live, want)
         except PacketError as e:
@@ -263,10 +271,12 @@ class Runner:
         p.thread.start()
         if call.end_usecs is not None:
             self.pending = p
+            self.done_usecs = self.now_usecs()
             return None, "blocking: the script goes on while the call waits"
         p.thread.join(NONBLOCKING_LIMIT)
         if p.thread.is_alive():
             raise Failure(f"expected non-blocking system call but it blocked for over {NONBLOCKING_LIMIT:.0f} s")
+        self.done_usecs = int((p.ended - self.start) * 1e6)
         return True, self._complete(p)
 
     def _call(self, p: Pending, call: Syscall) -> None:
