@@ -119,3 +119,31 @@ def test_over_ipv6_the_same_script_holds() -> None:
     r = pkt(str(DATA / "reread_fin.pkt"), "-6", "--json", SLOW)
     assert r.returncode == 0, r.stderr
     assert any(e["type"] == "packet" and e["flags"] == "F." for e in events(r.stdout))
+
+
+# The kernel's cookies for defaults.sh's key and the two addresses of each family (the kernel
+# selftests' runner passes the same -D values).
+COOKIE = {"4": "TFO_COOKIE=3021b9d889017eeb", "6": "TFO_COOKIE=c1d1e9742a47a9bc"}
+
+
+@pytest.mark.parametrize("family", ["4", "6"])
+def test_a_fast_open_child_closed_with_unread_syn_data_resets_as_predicted(family: str) -> None:
+    """SIOCINQ says 0 in SYN_RECV; the 15 bytes unread are still seen, and the RST predicted."""
+    extra = ["-6"] if family == "6" else []
+    r = pkt(str(DATA / "tfo_partial_read.pkt"), "--json", SLOW, "-D", COOKIE[family], *extra)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr
+    evs = events(r.stdout)
+    (verdict,) = [e for e in evs if e["type"] == "verdict"]
+    assert (verdict["predicted"], verdict["observed"], verdict["branch"], verdict["agree"]) == (
+        "RST",
+        "RST",
+        "data_was_unread",
+        True,
+    )
+    assert verdict["advice"].startswith("15 bytes the peer sent were never read")
+
+
+def test_a_cookie_the_kernel_did_not_make_is_not_taken() -> None:
+    r = pkt(str(DATA / "tfo_partial_read.pkt"), SLOW, "-D", COOKIE["6"])
+    assert r.returncode == 1
+    assert "error handling packet: expected S. 0:0(0) ack 21 <mss 1460,nop,nop,sackOK> got S. 0:0(0) ack 1 " in r.stderr

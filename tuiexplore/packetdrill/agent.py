@@ -52,7 +52,9 @@ def main() -> int:
         enter()
         for note in apply(checked.plan.settings):
             _emit(NoteEvent(0.0, "warn", note))
-        dev = Netdev(IPV6 if opts["ipv6"] else IPV4)
+        # The script's own --ip_version line wins, as the kernel's runner reads it.
+        version = checked.script.option("ip_version")
+        dev = Netdev(IPV6 if (version == "ipv6" if version else opts["ipv6"]) else IPV4)
     except (PktInputError, NamespaceError, NetdevError) as exc:
         _emit(NoteEvent(0.0, "error", str(exc)))
         _emit(EndEvent(0.0, 2))

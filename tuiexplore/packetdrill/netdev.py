@@ -45,10 +45,11 @@ class Addresses:
         return socket.inet_ntoa(struct.pack("!I", (0xFFFFFFFF << (32 - self.prefix)) & 0xFFFFFFFF))
 
 
-# packetdrill's own defaults (its config.c) for IPv4; the kernel runner's for IPv6.
+# The kernel selftests' runner's addresses (its ksft_runner.sh), so a TFO cookie it passes with
+# -D TFO_COOKIE (the kernel's cookie for these two addresses and defaults.sh's key) is the one
+# this kernel expects. A /8 (a /16) puts the remote on the device's own route: no gateway.
 IPV4 = Addresses(socket.AF_INET, "192.168.0.1", "192.0.2.1", 8)
-IPV6 = Addresses(socket.AF_INET6, "fd3d:fa7b:d17d::1", "fd3d:fa7b:d17d::2", 64)
-# A /8 puts packetdrill's remote 192.0.2.1 on the device's own route: no gateway to add.
+IPV6 = Addresses(socket.AF_INET6, "fd3d:a0b:17d6::1", "fd3d:fa7b:d17d::1", 16)
 
 
 class NetdevError(RuntimeError):

@@ -296,7 +296,12 @@ class Runner:
             return None
         c = self.packets.conn
         how = value(call.args[1]) if call.name == "shutdown" and len(call.args) > 1 else None
-        return Closing(call.name, how, row(fd, str(value(call.args[0])), c.local_port, c.remote_port), self.unread_rule)
+        return Closing(
+            call.name,
+            how,
+            row(fd, str(value(call.args[0])), c.local_port, c.remote_port, self.calls.read.get(fd, 0)),
+            self.unread_rule,
+        )
 
     def _finish_pending(self) -> None:
         p = self.pending

@@ -78,6 +78,7 @@ class Syscalls:
     def __init__(self, addrs: Addresses) -> None:
         self.addrs = addrs
         self.fds: dict[int, int] = {}  # script fd -> live fd
+        self.read: dict[int, int] = {}  # live fd -> bytes its reads returned (see verdicts.row)
 
     def live(self, e: Expr) -> int:
         n = value(e)
@@ -112,7 +113,11 @@ class Syscalls:
         ret, fd, extra = method(args)
         err = ctypes.get_errno() if ret == -1 else 0
         errname = errno_mod.errorcode.get(err, str(err)) if ret == -1 else None
+        if name in ("read", "recv") and ret > 0 and fd is not None:
+            self.read[fd] = self.read.get(fd, 0) + ret
         new = ret if name in ("socket", "accept", "accept4") and ret >= 0 else None
+        if new is not None:
+            self.read.pop(new, None)
         if new is not None:
             script_fd = value(call.result)
             if script_fd is not None:
