@@ -64,7 +64,7 @@ def main() -> int:
     tolerance = (
         opts["tolerance_usecs"] if opts["tolerance_usecs"] is not None else int(given) if given and given.isdigit() else 4000
     )
-    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"))
+    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"), timed=not opts.get("step"))
 
     def wait_for_next(step: int, event: ScriptEvent) -> bool:
         return bool(sys.stdin.readline())
