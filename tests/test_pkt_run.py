@@ -147,3 +147,20 @@ def test_a_cookie_the_kernel_did_not_make_is_not_taken() -> None:
     r = pkt(str(DATA / "tfo_partial_read.pkt"), SLOW, "-D", COOKIE["6"])
     assert r.returncode == 1
     assert "error handling packet: expected S. 0:0(0) ack 21 <mss 1460,nop,nop,sackOK> got S. 0:0(0) ack 1 " in r.stderr
+
+
+def test_python_in_a_script_is_never_run_only_reported_skipped(tmp_path: Path) -> None:
+    marker = tmp_path / "made-by-the-script"
+    script = tmp_path / "python.pkt"
+    script.write_text(
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+        f'+0 %{{ import os; os.system("touch {marker}") }}%\n'
+        f"+0 %{{ assert open('{marker}', 'w') }}%\n"
+        "+0 close(3) = 0\n"
+    )
+    r = pkt(str(script), "--json")
+    assert r.returncode == 0, r.stderr
+    held = lines(events(r.stdout))
+    assert held[2]["ok"] is None and held[2]["text"].startswith("skipped: only assert statements")
+    assert held[3]["ok"] is None and held[3]["text"].startswith("skipped: ")
+    assert not marker.exists()
