@@ -101,6 +101,9 @@ class Closing:
         deltas = counters.delta(self.before, counters.read())
         agree = observed == self.pred.outcome
         text = f"{self.call}() -> {observed}: {self.pred.text}"
+        if "drain" in self.pred.path and self.pred.branch != "data_was_unread":
+            # the question a teardown script is usually about: why not RST?
+            text += " · nothing unread in the receive queue, so __tcp_close() did not reset"
         if not agree:
             text += f" · PREDICTED {self.pred.outcome} ({BRANCHES[self.pred.branch]}) - the kernel did otherwise"
         return VerdictEvent(
