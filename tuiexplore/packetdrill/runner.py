@@ -76,6 +76,10 @@ class Runner:
         user reads, so no time is checked; what each line does still is."""
         self.script, self.path, self.dev, self.emit = script, path, netdev, emit
         self.tolerance = tolerance_usecs
+        percent = script.option("tolerance_percent")
+        self.percent = float(percent) if percent and percent.replace(".", "", 1).isdigit() else 12.5
+        self.previous_usecs: int | None = None  # the previous event's script time
+        self.event_usecs: int | None = None  # this event's
         tick = script.option("tcp_ts_tick_usecs")
         self.packets = Packets(netdev.addrs, int(tick) if tick and tick.isdigit() else None, tolerance_usecs)
         self.calls = Syscalls(netdev.addrs)
@@ -150,6 +154,7 @@ class Runner:
             start += offset
             end = end + offset if end is not None and k is TimeKind.RELATIVE_RANGE else end
         self.last_inbound_usecs = start if inbound else None
+        self.previous_usecs, self.event_usecs = self.event_usecs, start
         return start, end
 
     def _verify(self, kind: TimeKind, start: int, end: int | None, actual: int, what: str) -> None:
@@ -157,7 +162,10 @@ class Runner:
             kind is TimeKind.ANY or self.step_no == 1 or not self.timed
         ):  # the first event is the start: packetdrill checks from the second
             return
-        tol, at, secs = self.tolerance, f"{actual / 1e6:.6f} sec", lambda u: f"{u / 1e6:.6f}"
+        # packetdrill's tolerance_percent (12.5 by default): a timer due D after the previous event
+        # may fire up to 12.5% of D late, the timer wheel's granularity since 4.8 (500462a9de65).
+        dynamic = int(self.percent / 100 * (start - self.previous_usecs)) if self.previous_usecs is not None else 0
+        tol, at, secs = max(self.tolerance, dynamic), f"{actual / 1e6:.6f} sec", lambda u: f"{u / 1e6:.6f}"
         if end is not None:
             if not start - tol <= actual <= end + tol:
                 raise Failure(f"timing error: expected {what} in time range {secs(start)}~{secs(end)} sec but happened at {at}")
