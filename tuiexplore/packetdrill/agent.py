@@ -2,8 +2,7 @@
 
 It enters a private network namespace of its own (as the lab agent does: a user namespace
 when not root), sets the script's sysctls there, makes the TUN device and runs the script,
-writing each event as a JSON line on stdout and ending with an ``end`` event. With ``step``
-it reads one line on stdin before each script line (the explorer's ``n``); end of input stops.
+writing each event as a JSON line on stdout and ending with an ``end`` event.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from .command import PktInputError, check
 from .events import EndEvent, encode
 from .netdev import IPV4, IPV6, Netdev, NetdevError
 from .runner import Runner
-from .script import Event as ScriptEvent
 from .sysctls import apply
 
 
@@ -64,13 +62,9 @@ def main() -> int:
     tolerance = (
         opts["tolerance_usecs"] if opts["tolerance_usecs"] is not None else int(given) if given and given.isdigit() else 4000
     )
-    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"), timed=not opts.get("step"))
-
-    def wait_for_next(step: int, event: ScriptEvent) -> bool:
-        return bool(sys.stdin.readline())
-
+    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"))
     try:
-        status = runner.run(wait_for_next if opts.get("step") else None)
+        status = runner.run()
     finally:
         runner.calls.close_all()
         dev.close()

@@ -21,7 +21,6 @@ class RunOptions:
     defines: dict[str, str] = field(default_factory=dict)
     ipv6: bool = False
     tolerance_usecs: int | None = None  # None: the script's --tolerance_usecs, else packetdrill's 4000
-    step: bool = False  # one script line per line written to ``next_line``
     unread_rule: str | None = None
 
 
@@ -33,11 +32,11 @@ class ScriptRun:
         self._stderr = tempfile.TemporaryFile(mode="w+")
         arg = json.dumps(
             {"path": opts.path, "defines": opts.defines, "ipv6": opts.ipv6, "tolerance_usecs": opts.tolerance_usecs,
-             "step": opts.step, "unread_rule": opts.unread_rule}
+             "unread_rule": opts.unread_rule}
         )  # fmt: skip
         self.proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "tuiexplore.packetdrill.agent", arg],
-            stdin=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=env,
@@ -45,15 +44,6 @@ class ScriptRun:
             bufsize=1,
             start_new_session=True,
         )
-
-    def next_line(self) -> None:
-        """Step mode: run the next script line."""
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write("n\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # the run is over
 
     def events(self) -> Iterator[Event]:
         """Every event until the run's end (an EndEvent last, also when the process died)."""
@@ -76,7 +66,6 @@ class ScriptRun:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout):
-            if f is not None:
-                f.close()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self._stderr.close()

@@ -1,22 +1,19 @@
-"""The interpreter loop (packetdrill's ``run.c``): each event at its time, checked as packetdrill
-checks it, the first line that does not hold ends the run.
-
-Times follow packetdrill's model: an absolute time counts from the script's start; a relative
-one from the moment the previous event finished (from the previous packet's script time when
-both are injected packets, so a burst keeps its spacing); ``a~b`` is a window; ``*`` any time;
-``start...end`` a call that blocks until ``end`` while the script goes on. Every event must
-happen within ``--tolerance_usecs`` of its time.
+"""The interpreter loop (packetdrill's ``run.c``): each event at its time (``clock``), checked as
+packetdrill checks it; the first line that does not hold ends the run. ``a~b`` is a window,
+``*`` any time, ``start...end`` a call that blocks until ``end`` while the script goes on.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent
+from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
 
+from .clock import Clock, TimingError
 from .events import LineEvent
 from .ippacket import Live, build, decode
 from .netdev import Netdev
@@ -31,7 +28,6 @@ from .verdicts import Closing, row, tcp_info
 
 ANY_TIME_WAIT = 10.0  # seconds a `*` packet may take
 LATE_GRACE = 0.2  # seconds past a packet's window to wait, so a late packet is a timing error, not a timeout
-SPIN = 0.002  # seconds spent spinning before an event, not asleep
 NONBLOCKING_LIMIT = 1.0  # seconds a call without `...` may take before it counts as blocked
 
 
@@ -61,6 +57,14 @@ def _kind(ev: ScriptEvent) -> str:
     return {Syscall: "syscall", Command: "shell", Code: "code"}[type(a)]
 
 
+def packet_event(live: Live, rel: TcpPacket, src: str, dst: str, t: float, step: int) -> PacketEvent:
+    """The contract's packet event, with the script's relative numbers."""
+    return PacketEvent(
+        t, src, dst, live.sport, live.dport, live.flags, rel.start_seq, rel.ack or 0, live.payload, live.win, step,
+        options=options_text(live.options),
+    )  # fmt: skip
+
+
 class Runner:
     def __init__(
         self,
@@ -70,50 +74,33 @@ class Runner:
         tolerance_usecs: int,
         emit: Callable[[Event], None],
         unread_rule: str | None = None,
-        timed: bool = True,
     ) -> None:
-        """``timed`` False when stepped by hand: the kernel's timers go on in real time while the
-        user reads, so no time is checked; what each line does still is."""
         self.script, self.path, self.dev, self.emit = script, path, netdev, emit
-        self.tolerance = tolerance_usecs
         percent = script.option("tolerance_percent")
-        self.percent = float(percent) if percent and percent.replace(".", "", 1).isdigit() else 12.5
-        self.previous_usecs: int | None = None  # the previous event's script time
-        self.event_usecs: int | None = None  # this event's
+        self.clock = Clock(tolerance_usecs, float(percent) if percent and percent.replace(".", "", 1).isdigit() else 12.5)
         tick = script.option("tcp_ts_tick_usecs")
         self.packets = Packets(netdev.addrs, int(tick) if tick and tick.isdigit() else None, tolerance_usecs)
         self.calls = Syscalls(netdev.addrs)
         self.unread_rule = unread_rule
-        self.timed = timed
-        self.start = time.monotonic()
         self.seen: list[tuple[float, Live]] = []
         self.cursor = 0  # the next of ``seen`` a > line takes
         self.pending: Pending | None = None
         self.under_test: int | None = None  # the live fd %{ }% blocks read (the last one a call used)
-        self.last_inbound_usecs: int | None = None  # the script time of the previous event, if it was injected
+        self.last_verdict: VerdictEvent | None = None
         self.step_no = 0
-        # When the previous event was done, as packetdrill would have been: a call's return, an
-        # injection's write, an expected packet's arrival. Relative times count from here, so
-        # this runner's own bookkeeping (predictions, counters) never pushes the script later.
-        self.done_usecs = 0
-
-    def now_usecs(self) -> int:
-        return int((time.monotonic() - self.start) * 1_000_000)
 
     # -- the loop
 
-    def run(self, before_each: Callable[[int, ScriptEvent], bool] | None = None) -> int:
-        """0 when every line held, 1 otherwise; ``before_each(step, event)`` may stop the run (False)."""
-        self.start = time.monotonic()
+    def run(self) -> int:
+        """0 when every line held, 1 otherwise."""
+        self.clock.restart()
         self.dev.start()
         for n, ev in enumerate(self.script.events, 1):
-            if before_each is not None and not before_each(n, ev):
-                return 1
             if not self.step(n, ev):
                 return 1
         try:
             self._finish_pending()
-        except Failure as f:
+        except (Failure, TimingError) as f:
             self._fail(self.pending_step, f)
             return 1
         self._pump()
@@ -123,16 +110,16 @@ class Runner:
         self.step_no = n
         try:
             ok, text = self._event(n, ev)
-        except Failure as f:
+        except (Failure, TimingError) as f:
             self._fail((n, ev), f)
             return False
         self._pump()
         if not isinstance(ev.action, (Syscall, TcpPacket)):
-            self.done_usecs = self.now_usecs()
+            self.clock.done()
         self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), ok, text))
         return True
 
-    def _fail(self, where: tuple[int, ScriptEvent] | None, f: Failure) -> None:
+    def _fail(self, where: tuple[int, ScriptEvent] | None, f: Exception) -> None:
         self._pump()
         n, ev = where or (self.step_no, self.script.events[self.step_no - 1])
         self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), False, f"{self.path}:{ev.line}: {f}"))
@@ -142,44 +129,11 @@ class Runner:
         return (self.pending.step, self.pending.event) if self.pending else None
 
     def t(self) -> float:
-        return time.monotonic() - self.start
-
-    # -- times
-
-    def _times(self, ev: ScriptEvent) -> tuple[int, int | None]:
-        k, start, end = ev.time.kind, ev.time.usecs, ev.time.end_usecs
-        inbound = isinstance(ev.action, TcpPacket) and ev.action.inbound
-        if k in (TimeKind.ANY, TimeKind.RELATIVE, TimeKind.RELATIVE_RANGE):
-            offset = self.last_inbound_usecs if inbound and self.last_inbound_usecs is not None else self.done_usecs
-            start += offset
-            end = end + offset if end is not None and k is TimeKind.RELATIVE_RANGE else end
-        self.last_inbound_usecs = start if inbound else None
-        self.previous_usecs, self.event_usecs = self.event_usecs, start
-        return start, end
+        return self.clock.t()
 
     def _verify(self, kind: TimeKind, start: int, end: int | None, actual: int, what: str) -> None:
-        if (
-            kind is TimeKind.ANY or self.step_no == 1 or not self.timed
-        ):  # the first event is the start: packetdrill checks from the second
-            return
-        # packetdrill's tolerance_percent (12.5 by default): a timer due D after the previous event
-        # may fire up to 12.5% of D late, the timer wheel's granularity since 4.8 (500462a9de65).
-        dynamic = int(self.percent / 100 * (start - self.previous_usecs)) if self.previous_usecs is not None else 0
-        tol, at, secs = max(self.tolerance, dynamic), f"{actual / 1e6:.6f} sec", lambda u: f"{u / 1e6:.6f}"
-        if end is not None:
-            if not start - tol <= actual <= end + tol:
-                raise Failure(f"timing error: expected {what} in time range {secs(start)}~{secs(end)} sec but happened at {at}")
-        elif abs(actual - start) > tol:
-            raise Failure(f"timing error: expected {what} at {secs(start)} sec but happened at {at}; tolerance {secs(tol)} sec")
-
-    def _wait(self, usecs: int) -> None:
-        """Until the event's time: asleep until just before, then spinning, as packetdrill does
-        (a sleep alone wakes late by a scheduler tick on a busy machine)."""
-        target = usecs / 1e6
-        if target - self.t() > SPIN:
-            time.sleep(target - self.t() - SPIN)
-        while self.t() < target:
-            time.sleep(0)  # lets a blocking call's thread take the GIL as soon as its syscall returns
+        if self.step_no > 1:  # the first event is the start: packetdrill checks from the second
+            self.clock.verify(kind, start, end, actual, what)
 
     # -- events
 
@@ -187,20 +141,20 @@ class Runner:
         a = ev.action
         if isinstance(a, Syscall):
             return self._syscall(n, ev, a)
-        start, end = self._times(ev)
+        start, end = self.clock.times(ev)
         if isinstance(a, TcpPacket) and a.inbound:
-            self._wait(start)
-            self._verify(ev.time.kind, start, end, self.now_usecs(), "inbound packet")
+            self.clock.wait(start)
+            self._verify(ev.time.kind, start, end, self.clock.now_usecs(), "inbound packet")
             live, t = self.packets.inject(a), self.t()
             self.dev.write(build(live))
-            self.done_usecs = self.now_usecs()
-            self.emit(self._packet_event(live, a, "peer", "local", t))
+            self.clock.done()
+            self.emit(packet_event(live, a, "peer", "local", t, n))
             return True, ""
         if isinstance(a, TcpPacket):
             return self._expect(ev, a, start, end)
-        self._wait(start)
+        self.clock.wait(start)
         self._verify(
-            ev.time.kind, start, end, self.now_usecs(), "command" if isinstance(a, Command) else "data collection for code"
+            ev.time.kind, start, end, self.clock.now_usecs(), "command" if isinstance(a, Command) else "data collection for code"
         )
         if isinstance(a, Command):
             plan = translate(a.text, ev.line)
@@ -219,7 +173,7 @@ class Runner:
         deadline = (
             time.monotonic() + ANY_TIME_WAIT
             if ev.time.kind is TimeKind.ANY
-            else self.start + last + self.tolerance / 1e6 + LATE_GRACE
+            else self.clock.start + last + self.clock.tolerance_at(start) / 1e6 + LATE_GRACE
         )
         while self.cursor >= len(self.seen):
             left = deadline - time.monotonic()
@@ -228,16 +182,16 @@ class Runner:
                     raise Failure(f"error handling packet: timed out waiting for packet: expected {show(want)}")
         when, live = self.seen[self.cursor]
         self.cursor += 1
-        self.done_usecs = max(self.done_usecs, int((when - self.start) * 1e6))
+        self.clock.done(self.clock.usecs(when))
         try:
             self.packets.check(live, want)
         except PacketError as e:
             raise Failure(f"error handling packet: {e}{self._why()}") from None
-        self._verify(ev.time.kind, start, end, int((when - self.start) * 1e6), "outbound packet")
+        self._verify(ev.time.kind, start, end, self.clock.usecs(when), "outbound packet")
         return True, ""
 
     def _why(self) -> str:
-        v = getattr(self, "last_verdict", None)
+        v = self.last_verdict
         return f" · {v.call}() took the kernel's {v.branch} branch: {v.explanation}" if v is not None else ""
 
     def _pump(self, timeout: float = 0.0) -> bool:
@@ -252,30 +206,26 @@ class Runner:
                     if timeout
                     else self.dev.packets.get_nowait()
                 )
-            except Exception:  # queue.Empty
+            except queue.Empty:
                 return got
             live = decode(sniffed.data)
             if live is None or not self.packets.ours(live):
                 continue
             self.packets.observe(live)
             self.seen.append((sniffed.t, live))
-            self.emit(self._packet_event(live, self.packets.relative(live), "local", "peer", sniffed.t - self.start))
+            self.emit(
+                packet_event(live, self.packets.relative(live), "local", "peer", sniffed.t - self.clock.start, self.step_no)
+            )
             got = True
             timeout = 0.0  # one came: take the rest without waiting
-
-    def _packet_event(self, live: Live, rel: TcpPacket, src: str, dst: str, t: float | None = None) -> PacketEvent:
-        return PacketEvent(
-            self.t() if t is None else t, src, dst, live.sport, live.dport, live.flags, rel.start_seq, rel.ack or 0,
-            live.payload, live.win, self.step_no, options=options_text(live.options),
-        )  # fmt: skip
 
     # -- system calls
 
     def _syscall(self, n: int, ev: ScriptEvent, call: Syscall) -> tuple[bool | None, str]:
         self._finish_pending()
-        start, end = self._times(ev)
-        self._wait(start)
-        self._verify(ev.time.kind, start, end, self.now_usecs(), "system call start")
+        start, end = self.clock.times(ev)
+        self.clock.wait(start)
+        self._verify(ev.time.kind, start, end, self.clock.now_usecs(), "system call start")
         closing = self._closing(call)
         self._pump()
         p = Pending(n, ev, threading.Thread(target=lambda: None), 0, closing, len(self.seen))
@@ -285,12 +235,12 @@ class Runner:
         p.thread.start()
         if call.end_usecs is not None:
             self.pending = p
-            self.done_usecs = self.now_usecs()
+            self.clock.done()
             return None, "blocking: the script goes on while the call waits"
         p.thread.join(NONBLOCKING_LIMIT)
         if p.thread.is_alive():
             raise Failure(f"expected non-blocking system call but it blocked for over {NONBLOCKING_LIMIT:.0f} s")
-        self.done_usecs = int((p.ended - self.start) * 1e6)
+        self.clock.done(self.clock.usecs(p.ended))
         return True, self._complete(p)
 
     def _call(self, p: Pending, call: Syscall) -> None:
@@ -321,14 +271,14 @@ class Runner:
         p = self.pending
         if p is None:
             return
-        limit = self.start + p.end_usecs / 1e6 + self.tolerance / 1e6 + LATE_GRACE
+        limit = self.clock.start + p.end_usecs / 1e6 + self.clock.tolerance / 1e6 + LATE_GRACE
         p.thread.join(max(0.0, limit - time.monotonic()))
         if p.thread.is_alive():
             raise Failure(f"the blocking call did not return by {p.end_usecs / 1e6:.6f} sec")
         self.pending = None
         self._pump()
         text = self._complete(p)
-        self._verify(TimeKind.ABSOLUTE, p.end_usecs, None, int((p.ended - self.start) * 1e6), "system call return")
+        self._verify(TimeKind.ABSOLUTE, p.end_usecs, None, self.clock.usecs(p.ended), "system call return")
         self.emit(LineEvent(self.t(), p.step, p.event.line, p.event.source, "syscall", True, text))
 
     def _complete(self, p: Pending) -> str:
