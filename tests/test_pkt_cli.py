@@ -64,3 +64,9 @@ def test_without_dry_run_the_script_runs_against_the_kernel() -> None:
     r = tx(str(DATA / "close_unread.pkt"), "--tolerance-usecs=14000")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == "# every line held (exit 0)"
+
+
+def test_options_a_script_run_does_not_take_yet_are_refused_in_one_line() -> None:
+    r = tx(str(DATA / "close_unread.pkt"), "--kernel", "6.1", "--pcap", "x.pcap")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"tuiexplore: {DATA / 'close_unread.pkt'}: --kernel, --pcap not supported with a .pkt script yet\n"
