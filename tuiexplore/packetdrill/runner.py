@@ -299,12 +299,9 @@ class Runner:
             raise Failure(f"runtime error in {call.name} call: Expected result {want} but got {out.ret}{got}")
         if call.errno and out.errno != call.errno and {out.errno, call.errno} != {"EAGAIN", "EWOULDBLOCK"}:
             raise Failure(f"runtime error in {call.name} call: Expected errno {call.errno} but got {out.errno}")
-        if call.name == "getsockopt" and len(call.args) > 3:
-            expected = value(call.args[3])
-            if expected is not None and out.value != expected:
-                raise Failure(
-                    f"runtime error in getsockopt call: Bad getsockopt optval: expected: {expected} actual: {out.value}"
-                )
+        expected = self.calls.expected(call)
+        if expected is not None and out.value != expected:
+            raise Failure(f"runtime error in {call.name} call: Bad {call.name} value: expected: {expected} actual: {out.value}")
         if p.closing is None:
             return ""
         self._pump()

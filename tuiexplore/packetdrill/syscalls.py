@@ -36,7 +36,11 @@ SYMBOLS: dict[str, int] = {
     "F_GETFL": 3, "F_SETFL": 4, "O_RDONLY": 0, "O_WRONLY": 1, "O_RDWR": 2, "O_NONBLOCK": 0o4000,
     "SHUT_RD": 0, "SHUT_WR": 1, "SHUT_RDWR": 2,
     "MSG_PEEK": 2, "MSG_DONTWAIT": 0x40, "MSG_WAITALL": 0x100, "MSG_NOSIGNAL": 0x4000, "MSG_FASTOPEN": 0x20000000,
+    "POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10, "POLLNVAL": 0x20,
+    "POLLRDNORM": 0x40, "POLLRDBAND": 0x80, "POLLWRNORM": 0x100, "POLLWRBAND": 0x200, "POLLRDHUP": 0x2000,
+    "SIOCINQ": 0x541B, "FIONREAD": 0x541B, "SIOCOUTQ": 0x5411, "SIOCOUTQNSD": 0x894B,
 }  # fmt: skip
+SYMBOLS.update({name: number for number, name in errno_mod.errorcode.items()})  # getsockopt(SO_ERROR)'s [ECONNRESET]
 
 
 class SyscallError(Exception):
@@ -118,7 +122,6 @@ class Syscalls:
         new = ret if name in ("socket", "accept", "accept4") and ret >= 0 else None
         if new is not None:
             self.read.pop(new, None)
-        if new is not None:
             script_fd = value(call.result)
             if script_fd is not None:
                 self.fds[script_fd] = new
@@ -127,7 +130,21 @@ class Syscalls:
             self.fds.pop(n if n is not None else -1, None)
         return Outcome(ret, errname, fd, new, extra)
 
-    # Each returns (return value, the live fd acted on, getsockopt's value).
+    @staticmethod
+    def expected(call: Syscall) -> int | None:
+        """The value a call reads back that its line checks: getsockopt's optval, ioctl's
+        value, poll's first revents; None when the line does not say."""
+        args = call.args
+        if call.name == "getsockopt" and len(args) > 3:
+            return value(args[3])
+        if call.name == "ioctl" and len(args) > 2:
+            return value(args[2])
+        if call.name == "poll" and args and isinstance(args[0], List) and args[0].items and isinstance(args[0].items[0], Struct):
+            revents = args[0].items[0].get("revents")
+            return value(revents) if revents is not None else None
+        return None
+
+    # Each returns (return value, the live fd acted on, the value it read back).
     def _socket(self, args: tuple[Expr, ...]) -> tuple[int, int | None, None]:
         domain = value(args[0])
         kind = value(args[1]) or socket.SOCK_STREAM
@@ -216,3 +233,22 @@ class Syscalls:
         size = ctypes.c_uint32(4)
         ret = _libc.getsockopt(fd, value(args[1]) or 0, value(args[2]) or 0, buf, ctypes.byref(size))
         return ret, fd, struct.unpack("i", buf.raw)[0] if ret == 0 else None
+
+    def _ioctl(self, args: tuple[Expr, ...]) -> tuple[int, int, int | None]:
+        fd = self.live(args[0])
+        v = ctypes.c_int(0)
+        ret = _libc.ioctl(fd, value(args[1]) or 0, ctypes.byref(v))
+        return ret, fd, v.value if ret == 0 else None
+
+    def _poll(self, args: tuple[Expr, ...]) -> tuple[int, int | None, int | None]:
+        """``poll([{fd=4, events=POLLIN, revents=...}], 1, 0)``: the first entry's revents is read back."""
+        entries = args[0].items if isinstance(args[0], List) else ()
+        fds = [
+            (self.live(e.get("fd") or Ellipsis_()), value(e.get("events") or Int(0, "0")) or 0)
+            for e in entries
+            if isinstance(e, Struct)
+        ]
+        raw = ctypes.create_string_buffer(b"".join(struct.pack("ihh", fd, ev, 0) for fd, ev in fds) or b"\0" * 8)
+        ret = _libc.poll(raw, len(fds), value(args[2]) or 0 if len(args) > 2 else 0)
+        first = struct.unpack_from("ihh", raw.raw)[2] if fds and ret >= 0 else None
+        return ret, fds[0][0] if fds else None, first

@@ -101,7 +101,7 @@ class Closing:
         deltas = counters.delta(self.before, counters.read())
         agree = observed == self.pred.outcome
         text = f"{self.call}() -> {observed}: {self.pred.text}"
-        if "drain" in self.pred.path and self.pred.branch != "data_was_unread":
+        if "drain" in self.pred.path and self.sock.inq == 0 and self.pred.branch != "already_closed":
             # the question a teardown script is usually about: why not RST?
             text += " · nothing unread in the receive queue, so __tcp_close() did not reset"
         if not agree:
