@@ -41,7 +41,7 @@ def lines(evs: list[dict]) -> dict[int, dict]:
 
 
 @pytest.mark.parametrize("who", AS)
-@pytest.mark.parametrize("name", ["reread_fin", "active_close", "syn_sent_close", "close_unread", "poll_reset"])
+@pytest.mark.parametrize("name", ["reread_fin", "active_close", "syn_sent_close", "close_unread", "poll_reset", "sack_retransmit"])
 def test_a_script_whose_every_line_holds_exits_0(name: str, who: str) -> None:
     script = DATA / f"{name}.pkt"
     r = pkt(str(script), "--json", UNPRIVILEGED if who == "nobody" else SLOW, who=who)

@@ -92,10 +92,7 @@ class Packets:
         ack = 0
         if p.ack is not None:
             ack = (p.ack + (c.local_isn or 0)) % MOD
-        opts = tuple(
-            replace(o, ecr=((o.ecr or 0) + (c.ts_offset or 0)) % MOD) if o.kind == "TS" and o.ecr else o
-            for o in (p.options or ())
-        )
+        opts = tuple(self._live_option(o) for o in (p.options or ()))
         win = 65535 if p.win is None else p.win  # packetdrill's htons(-1) for a window not given
         a = self.addrs
         return Live(
@@ -112,6 +109,17 @@ class Packets:
             opts,
             p.payload,
         )
+
+    def _live_option(self, o: TcpOption) -> TcpOption:
+        """An injected option in live numbers: TS ecr echoes the kernel's clock, SACK blocks
+        acknowledge the kernel's sequence space."""
+        c = self.conn
+        if o.kind == "TS" and o.ecr:
+            return replace(o, ecr=((o.ecr or 0) + (c.ts_offset or 0)) % MOD)
+        if o.kind == "sack":
+            isn = c.local_isn or 0
+            return replace(o, blocks=tuple(((a + isn) % MOD, (b + isn) % MOD) for a, b in o.blocks))
+        return o
 
     def sniffed(self, live: Live, script: TcpPacket) -> None:
         """Learn the kernel's ISN (and ports, for an active open) from a SYN it sent."""

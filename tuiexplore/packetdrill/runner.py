@@ -61,7 +61,7 @@ def packet_event(live: Live, rel: TcpPacket, src: str, dst: str, t: float, step:
     """The contract's packet event, with the script's relative numbers."""
     return PacketEvent(
         t, src, dst, live.sport, live.dport, live.flags, rel.start_seq, rel.ack or 0, live.payload, live.win, step,
-        options=options_text(live.options),
+        options=options_text(rel.options if src == "peer" and rel.options else live.options),  # injected: as written
     )  # fmt: skip
 
 
