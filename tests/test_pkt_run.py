@@ -41,7 +41,9 @@ def lines(evs: list[dict]) -> dict[int, dict]:
 
 
 @pytest.mark.parametrize("who", AS)
-@pytest.mark.parametrize("name", ["reread_fin", "active_close", "syn_sent_close", "close_unread", "poll_reset", "sack_retransmit"])
+@pytest.mark.parametrize(
+    "name", ["reread_fin", "active_close", "syn_sent_close", "close_unread", "poll_reset", "sack_retransmit"]
+)
 def test_a_script_whose_every_line_holds_exits_0(name: str, who: str) -> None:
     script = DATA / f"{name}.pkt"
     r = pkt(str(script), "--json", UNPRIVILEGED if who == "nobody" else SLOW, who=who)
@@ -180,3 +182,13 @@ def test_a_value_read_back_that_differs_fails_its_line(tmp_path: Path) -> None:
     r = pkt(str(script), SLOW)
     assert r.returncode == 1
     assert r.stderr == f"{script}:{line}: runtime error in getsockopt call: Bad getsockopt value: expected: 32 actual: 104\n"
+
+
+def test_a_blocking_call_that_returns_otherwise_fails_on_its_own_line(tmp_path: Path) -> None:
+    text = (DATA / "active_close.pkt").read_text().replace("connect(5, ..., ...) = 0", "connect(5, ..., ...) = -1 ECONNREFUSED")
+    script = tmp_path / "refused.pkt"
+    script.write_text(text)
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "connect(5" in t)
+    r = pkt(str(script), SLOW)
+    assert r.returncode == 1
+    assert r.stderr == f"{script}:{line}: runtime error in connect call: Expected result -1 but got 0\n"

@@ -32,7 +32,12 @@ NONBLOCKING_LIMIT = 1.0  # seconds a call without `...` may take before it count
 
 
 class Failure(Exception):
-    """A line that did not hold: the text after ``FILE:LINE: ``."""
+    """A line that did not hold: the text after ``FILE:LINE: ``; ``where`` (step, event) when it
+    is not the line in hand (a blocking call found failed when the script comes back to it)."""
+
+    def __init__(self, text: str, where: tuple[int, ScriptEvent] | None = None) -> None:
+        super().__init__(text)
+        self.where = where
 
 
 @dataclass
@@ -100,8 +105,8 @@ class Runner:
                 return 1
         try:
             self._finish_pending()
-        except (Failure, TimingError) as f:
-            self._fail(self.pending_step, f)
+        except Failure as f:
+            self._fail(f.where, f)
             return 1
         self._pump()
         return 0
@@ -111,7 +116,7 @@ class Runner:
         try:
             ok, text = self._event(n, ev)
         except (Failure, TimingError) as f:
-            self._fail((n, ev), f)
+            self._fail(f.where if isinstance(f, Failure) and f.where else (n, ev), f)
             return False
         self._pump()
         if not isinstance(ev.action, (Syscall, TcpPacket)):
@@ -123,10 +128,6 @@ class Runner:
         self._pump()
         n, ev = where or (self.step_no, self.script.events[self.step_no - 1])
         self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), False, f"{self.path}:{ev.line}: {f}"))
-
-    @property
-    def pending_step(self) -> tuple[int, ScriptEvent] | None:
-        return (self.pending.step, self.pending.event) if self.pending else None
 
     def t(self) -> float:
         return self.clock.t()
@@ -271,14 +272,17 @@ class Runner:
         p = self.pending
         if p is None:
             return
+        self.pending = None
         limit = self.clock.start + p.end_usecs / 1e6 + self.clock.tolerance / 1e6 + LATE_GRACE
         p.thread.join(max(0.0, limit - time.monotonic()))
-        if p.thread.is_alive():
-            raise Failure(f"the blocking call did not return by {p.end_usecs / 1e6:.6f} sec")
-        self.pending = None
-        self._pump()
-        text = self._complete(p)
-        self._verify(TimeKind.ABSOLUTE, p.end_usecs, None, self.clock.usecs(p.ended), "system call return")
+        try:
+            if p.thread.is_alive():
+                raise Failure(f"the blocking call did not return by {p.end_usecs / 1e6:.6f} sec")
+            self._pump()
+            text = self._complete(p)
+            self._verify(TimeKind.ABSOLUTE, p.end_usecs, None, self.clock.usecs(p.ended), "system call return")
+        except (Failure, TimingError) as f:
+            raise Failure(str(f), (p.step, p.event)) from None
         self.emit(LineEvent(self.t(), p.step, p.event.line, p.event.source, "syscall", True, text))
 
     def _complete(self, p: Pending) -> str:
