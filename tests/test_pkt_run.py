@@ -192,3 +192,12 @@ def test_a_blocking_call_that_returns_otherwise_fails_on_its_own_line(tmp_path: 
     r = pkt(str(script), SLOW)
     assert r.returncode == 1
     assert r.stderr == f"{script}:{line}: runtime error in connect call: Expected result -1 but got 0\n"
+
+
+def test_a_listener_closed_over_a_fast_open_child_names_the_childs_own_state() -> None:
+    r = pkt(str(DATA / "tfo_listener_close.pkt"), SLOW, "-D", COOKIE["4"])
+    assert r.returncode == 0, r.stderr
+    assert (
+        "verdict  close() -> RST, predicted RST (held); branch listen_stop: close() -> RST: listener closed: "
+        "1 un-accepted connection, tcp_disconnect() on each (SYN_RECV: SYN_RECV needs a reset)"
+    ) in r.stdout

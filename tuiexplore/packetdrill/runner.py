@@ -24,7 +24,7 @@ from .shell import translate
 from .syscalls import Outcome, SyscallError, Syscalls, value
 from .sysctls import apply
 from .tcpinfo import evaluate
-from .verdicts import Closing, row, tcp_info
+from .verdicts import Closing, children, row, tcp_info
 
 ANY_TIME_WAIT = 10.0  # seconds a `*` packet may take
 LATE_GRACE = 0.2  # seconds past a packet's window to wait, so a late packet is a timing error, not a timeout
@@ -261,12 +261,9 @@ class Runner:
             return None
         c = self.packets.conn
         how = value(call.args[1]) if call.name == "shutdown" and len(call.args) > 1 else None
-        return Closing(
-            call.name,
-            how,
-            row(fd, str(value(call.args[0])), c.local_port, c.remote_port, self.calls.read.get(fd, 0)),
-            self.unread_rule,
-        )
+        sock = row(fd, str(value(call.args[0])), c.local_port, c.remote_port, self.calls.read.get(fd, 0))
+        kids = children(sock, [f for f in self.calls.fds.values() if f != fd]) if sock.state == "LISTEN" else None
+        return Closing(call.name, how, sock, self.unread_rule, kids)
 
     def _finish_pending(self) -> None:
         p = self.pending

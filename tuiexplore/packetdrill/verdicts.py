@@ -8,14 +8,17 @@ inputs are read here from the live fd, as the lab's actor reads them.
 from __future__ import annotations
 
 import ctypes
+import os
+import socket
 import struct
 
 from tuiexplore.domain import SocketRow
-from tuiexplore.lab import counters
+from tuiexplore.lab import counters, sockdiag
 from tuiexplore.lab.advice import advise
 from tuiexplore.lab.calls import SIOCINQ, SIOCOUTQNSD, TCP_LINGER2, TCP_STATES
 from tuiexplore.lab.predict import (
     BRANCHES,
+    Child,
     Prediction,
     SocketView,
     kernel_version,
@@ -77,13 +80,43 @@ def row(fd: int, name: str, lport: int, rport: int, read: int) -> SocketRow:
     )
 
 
+def children(listener: SocketRow, open_fds: list[int]) -> tuple[Child, ...] | None:
+    """A listener's un-accepted children, as this namespace's socket table has them. A Fast Open
+    child is a full socket already in SYN_RECV (the lab's ``kernel_inputs`` meets only ESTABLISHED
+    and CLOSE_WAIT ones); a plain SYN_RECV entry may be a request socket, outside the queue, so
+    those count last, up to the queue's length (sk_ack_backlog)."""
+    accepted = {_peer_port(fd) for fd in open_fds}
+    try:
+        table = sockdiag.dump((socket.AF_INET, socket.AF_INET6))
+    except OSError:
+        return None
+    rank = {"ESTABLISHED": 0, "CLOSE_WAIT": 0, "SYN_RECV": 1}
+    found = sorted(
+        (rank[st], d.rport, st)
+        for d in table
+        if d.lport == listener.lport and d.rport and d.rport not in accepted and (st := TCP_STATES.get(d.state, "")) in rank
+    )
+    kids = [Child(rport, st) for _, rport, st in found][: listener.accept_queue]
+    return (*kids, *(Child(0, "CLOSE") for _ in range(listener.accept_queue - len(kids))))
+
+
+def _peer_port(fd: int) -> int:
+    try:
+        with socket.socket(fileno=os.dup(fd)) as s:
+            return int(s.getpeername()[1])
+    except (OSError, IndexError, TypeError):
+        return 0
+
+
 class Closing:
     """One closing call: predicted before it runs, judged once it has returned."""
 
-    def __init__(self, call: str, how: int | None, sock: SocketRow, unread_rule: str | None) -> None:
+    def __init__(
+        self, call: str, how: int | None, sock: SocketRow, unread_rule: str | None, kids: tuple[Child, ...] | None = None
+    ) -> None:
         self.call, self.sock = call, sock
         view = SocketView(
-            sock.state, sock.inq, sock.unsent, sock.linger, sock.linger2, sock.accept_queue,
+            sock.state, sock.inq, sock.unsent, sock.linger, sock.linger2, sock.accept_queue, kids,
             lport=sock.lport, rport=sock.rport, peer_acks_fin=False,
         )  # fmt: skip
         version = kernel_version()
