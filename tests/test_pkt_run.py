@@ -8,9 +8,12 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+
+from tuiexplore.packetdrill import netdev
 
 DATA = Path(__file__).parent / "data" / "pkt"
 IS_ROOT = os.geteuid() == 0
@@ -201,3 +204,24 @@ def test_a_listener_closed_over_a_fast_open_child_names_the_childs_own_state() -
         "verdict  close() -> RST, predicted RST (held); branch listen_stop: close() -> RST: listener closed: "
         "1 un-accepted connection, tcp_disconnect() on each (SYN_RECV: SYN_RECV needs a reset)"
     ) in r.stdout
+
+
+def test_an_address_still_tentative_is_waited_for(tmp_path: Path) -> None:
+    """Right after it is added, the run's IPv6 address reads flags 0xc0 (tentative) in
+    /proc/net/if_inet6, DAD off or not, until addrconf's work runs; a bind() in between failed
+    with EADDRNOTAVAIL in a run on a busy machine. The device waits for the flag to clear."""
+    table = tmp_path / "if_inet6"
+    row = "fd3d0a0b17d600000000000000000001 03 10 00 {} tun0\n"
+    table.write_text(row.format("c0"))
+    flipping = threading.Event()
+
+    def flip() -> None:
+        flipping.set()
+        table.write_text(row.format("80"))
+
+    threading.Timer(0.05, flip).start()
+    netdev.until_usable("fd3d:a0b:17d6::1", str(table))
+    assert flipping.is_set()  # it returned only once the flag was being cleared, not before
+    table.write_text(row.format("c0"))
+    with pytest.raises(OSError, match="stayed tentative"):
+        netdev.until_usable("fd3d:a0b:17d6::1", str(table), wait=0.05)

@@ -117,6 +117,7 @@ class Netdev:
             req = socket.inet_pton(socket.AF_INET6, a.local) + struct.pack("Ii", a.prefix, index)
             with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s6:
                 fcntl.ioctl(s6, SIOCSIFADDR, req)
+            until_usable(a.local)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._read, name="netdev", daemon=True)
@@ -166,3 +167,21 @@ class Netdev:
         self.tap.close()
         for fd in (self.fd, self._stop_r, self._stop_w):
             os.close(fd)
+
+
+IFA_F_TENTATIVE = 0x40
+USABLE_WAIT = 2.0  # seconds
+
+
+def until_usable(addr: str, table: str = "/proc/thread-self/net/if_inet6", wait: float = USABLE_WAIT) -> None:
+    """An IPv6 address is tentative until addrconf's work runs, even with DAD off; bind() to it
+    fails with EADDRNOTAVAIL until then (seen on a busy machine): wait for the flag to clear."""
+    want = socket.inet_pton(socket.AF_INET6, addr).hex()
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        with open(table) as f:
+            rows = [line.split() for line in f]
+        if any(r[0] == want and not int(r[4], 16) & IFA_F_TENTATIVE for r in rows if len(r) >= 6):
+            return
+        time.sleep(0.001)
+    raise OSError(0, f"the address {addr} stayed tentative for {wait:g} s")
