@@ -70,3 +70,13 @@ def test_options_a_script_run_does_not_take_yet_are_refused_in_one_line() -> Non
     r = tx(str(DATA / "close_unread.pkt"), "--kernel", "6.1", "--pcap", "x.pcap")
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == f"tuiexplore: {DATA / 'close_unread.pkt'}: --kernel, --pcap not supported with a .pkt script yet\n"
+
+
+def test_the_explorer_refuses_a_script_it_cannot_run_in_one_line(tmp_path: Path) -> None:
+    marker = tmp_path / "made-by-the-script"
+    script = tmp_path / "evil.pkt"
+    script.write_text(f"`touch {marker}`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
+    r = subprocess.run([sys.executable, "-m", "tuiexplore", str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"tuiexplore: {script}:1: refused `touch {marker}`: ") and len(r.stderr.splitlines()) == 1
+    assert not marker.exists()
