@@ -19,7 +19,7 @@ def test_dry_run_lists_each_line_with_what_it_is_and_the_lab_settings() -> None:
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "   21  syscall close          +0 close(4) = 0" in lines
-    assert "   22  expect R.              +0 > R. 1:1(0) ack 11 win 0" in lines
+    assert "   22  expect R.              +0 > R. 1:1(0) ack 11" in lines
     assert any(line.startswith("    7  sysctl net.ipv4.tcp_timestamps=0") for line in lines)
     assert lines[-1].endswith("13 events: 6 syscalls, 3 injected, 3 expected, 23 sysctls")
 
@@ -60,6 +60,23 @@ def test_a_fifo_or_a_directory_is_refused_at_once(tmp_path: Path) -> None:
         assert r.stderr.rstrip().endswith(("not a regular file", "No such file or directory")), r.stderr
 
 
-def test_without_dry_run_it_says_it_cannot_run_scripts_yet() -> None:
-    r = tx(str(DATA / "close_unread.pkt"))
-    assert r.returncode == 2 and "scripted peer" in r.stderr and "--dry-run" in r.stderr
+def test_without_dry_run_the_script_runs_against_the_kernel() -> None:
+    r = tx(str(DATA / "close_unread.pkt"), "--tolerance-usecs=14000")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "# every line held (exit 0)"
+
+
+def test_options_a_script_run_does_not_take_yet_are_refused_in_one_line() -> None:
+    r = tx(str(DATA / "close_unread.pkt"), "--kernel", "6.1", "--pcap", "x.pcap")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"tuiexplore: {DATA / 'close_unread.pkt'}: --kernel, --pcap not supported with a .pkt script yet\n"
+
+
+def test_the_explorer_refuses_a_script_it_cannot_run_in_one_line(tmp_path: Path) -> None:
+    marker = tmp_path / "made-by-the-script"
+    script = tmp_path / "evil.pkt"
+    script.write_text(f"`touch {marker}`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n")
+    r = subprocess.run([sys.executable, "-m", "tuiexplore", str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"tuiexplore: {script}:1: refused `touch {marker}`: ") and len(r.stderr.splitlines()) == 1
+    assert not marker.exists()

@@ -125,6 +125,8 @@ def _command(argv: list[str]) -> int:
     r.add_argument("scenario", help="a built-in name (see 'tuiexplore list'), a TOML file, or a packetdrill .pkt script")
     r.add_argument("--dry-run", action="store_true", help="a .pkt script: read and check it, list its events, run nothing")
     r.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE", help="a .pkt macro, as packetdrill's -D")
+    r.add_argument("-6", "--ipv6", action="store_true", help="a .pkt script: run it over IPv6 (packetdrill's --ip_version=ipv6)")
+    r.add_argument("--tolerance-usecs", type=int, metavar="N", help="a .pkt script's timing tolerance (default 4000)")
     fmt = r.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON Lines events on stdout (the contract's stream)")
     fmt.add_argument("--text", action="store_true", help="a transcript for humans and bug reports (default)")
@@ -352,11 +354,17 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     p.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
     room.add_arguments(p, demo)
     wire_option(p)
+    p.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE", help="a .pkt script's macro")
+    p.add_argument("-6", "--ipv6", action="store_true", help="a .pkt script: step it over IPv6")
     args = p.parse_args(argv)
     settings = user_settings()
     launcher = guest(args.kernel)
     kernel_src = args.kernel_src or (launcher.kernel.source if launcher else None)
 
+    if args.scenario and args.scenario.endswith(".pkt"):
+        from tuiexplore.tui.pkt_app import open_script
+
+        return open_script(args.scenario, args.define, args.ipv6)
     scn = scenario(default_scenario(args.scenario), args.wire)
     if (code := room.headless(argv, args, demo)) is not None:
         return code

@@ -27,10 +27,16 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     """``tuiexplore run``; ``screenshot(path, result, excerpt)`` draws the export's screen.svg (the
     TUI's job, handed in by the CLI entry: this module imports no UI)."""
     if args.scenario.endswith(".pkt"):
-        from tuiexplore.packetdrill.command import PktInputError, run
+        from tuiexplore.packetdrill.command import PktInputError, PktRunFlags, run
 
+        unsupported = [f"--{k}" for k in ("kernel", "pcap", "export", "kernel_src") if getattr(args, k, None)]
+        if unsupported:  # said, not silently run on the host or without the files asked for
+            raise InputError(
+                f"{args.scenario}: {', '.join(u.replace('_', '-') for u in unsupported)} not supported with a .pkt script yet"
+            )
+        flags = PktRunFlags(json=args.json, ipv6=args.ipv6, tolerance_usecs=args.tolerance_usecs)
         try:
-            return run(args.scenario, args.define, args.dry_run, print)
+            return run(args.scenario, args.define, args.dry_run, print, flags)
         except PktInputError as exc:
             raise InputError(str(exc)) from None
     import platform

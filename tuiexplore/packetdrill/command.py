@@ -1,19 +1,22 @@
 """``tuiexplore run FILE.pkt``: read a packetdrill script, check it, and say what it holds.
 
-Running a script needs the lab's scripted peer (the injected ``<`` segments); until the lab has
-one, ``--dry-run`` (packetdrill's own ``--dry_run``: parse, don't execute) is what this does, and
-a run without it says so in one line instead of pretending.
+Without ``--dry-run`` (packetdrill's own ``--dry_run``: parse, don't execute) the script runs in
+a process of its own (``agent``) against the running kernel, and its events come back here:
+a transcript, or the contract's JSON Lines; packetdrill's ``FILE:LINE: ...`` on stderr when a
+line fails. Exit status as packetdrill's: 0 every line held, 1 one did not (2: unusable input).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from tuiexplore import safetext
 
+from .events import EndEvent, LineEvent
 from .lexer import MAX_SCRIPT_BYTES
 from .parser import parse
 from .script import Code, Command, Script, ScriptError, Syscall, TcpPacket
@@ -103,12 +106,38 @@ def dry_run(path: str, defines: dict[str, str], emit: Callable[[str], None]) -> 
     return 2 if plan.refused else 0
 
 
-def run(path: str, defines: list[str], dry: bool, emit: Callable[[str], None]) -> int:
-    """The CLI's ``run FILE.pkt [--dry-run] [-D NAME=VALUE]``."""
+def run(path: str, defines: list[str], dry: bool, emit: Callable[[str], None], opts: PktRunFlags | None = None) -> int:
+    """The CLI's ``run FILE.pkt [--dry-run] [-D NAME=VALUE] [--json] [-6] [--tolerance-usecs N]``."""
     macros = dict(d.partition("=")[::2] for d in defines)
     if dry:
         return dry_run(path, macros, emit)
-    raise PktInputError(
-        f"{path}: running a packetdrill script needs the lab's scripted peer, which this version does not have yet;"
-        " --dry-run reads and checks it"
-    )
+    flags = opts or PktRunFlags()
+    checked = check(path, macros)
+    for r in checked.plan.refused:
+        raise PktInputError(f"{path}:{r.line}: refused `{r.text}`: {r.why} (--dry-run lists the script)")
+    from .client import RunOptions, ScriptRun
+    from .render import line
+
+    run_ = ScriptRun(RunOptions(path, macros, flags.ipv6, flags.tolerance_usecs, unread_rule=flags.unread_rule))
+    status = 2
+    try:
+        for event in run_.events():
+            if isinstance(event, EndEvent):
+                status = event.status
+            text = event.to_json() if flags.json else line(event)
+            if text:
+                emit(text)
+            if isinstance(event, LineEvent) and event.ok is False:
+                flags.error(safetext.terminal(event.text))
+    finally:
+        run_.close()
+    return status
+
+
+@dataclass(frozen=True)
+class PktRunFlags:
+    json: bool = False
+    ipv6: bool = False
+    tolerance_usecs: int | None = None
+    unread_rule: str | None = None
+    error: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)

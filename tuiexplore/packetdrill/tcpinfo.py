@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -114,3 +115,33 @@ def _value(node: ast.expr, tcpi: Mapping[str, int]) -> int:
             left = right
         return 1
     raise _Skip(f"{type(node).__name__} is not evaluated")
+
+
+# struct tcp_info (include/uapi/linux/tcp.h): the byte fields, then (name, offset, format).
+_U8 = ("tcpi_state", "tcpi_ca_state", "tcpi_retransmits", "tcpi_probes", "tcpi_backoff", "tcpi_options")
+_U32 = (
+    "rto ato snd_mss rcv_mss unacked sacked lost retrans fackets last_data_sent last_ack_sent last_data_recv "
+    "last_ack_recv pmtu rcv_ssthresh rtt rttvar snd_ssthresh snd_cwnd advmss reordering rcv_rtt rcv_space total_retrans"
+).split()
+_LATER = (
+    ("pacing_rate", 104, "Q"), ("max_pacing_rate", 112, "Q"), ("bytes_acked", 120, "Q"), ("bytes_received", 128, "Q"),
+    ("segs_out", 136, "I"), ("segs_in", 140, "I"), ("notsent_bytes", 144, "I"), ("min_rtt", 148, "I"),
+    ("data_segs_in", 152, "I"), ("data_segs_out", 156, "I"), ("delivery_rate", 160, "Q"), ("busy_time", 168, "Q"),
+    ("rwnd_limited", 176, "Q"), ("sndbuf_limited", 184, "Q"), ("delivered", 192, "I"), ("delivered_ce", 196, "I"),
+    ("bytes_sent", 200, "Q"), ("bytes_retrans", 208, "Q"), ("dsack_dups", 216, "I"), ("reord_seen", 220, "I"),
+    ("rcv_ooopack", 224, "I"), ("snd_wnd", 228, "I"),
+)  # fmt: skip
+
+
+def fields(info: bytes) -> dict[str, int]:
+    """The ``tcpi_*`` fields a ``getsockopt(TCP_INFO)`` answer holds (a shorter answer: fewer)."""
+    out = {name: info[i] for i, name in enumerate(_U8) if i < len(info)}
+    if len(info) > 6:
+        out["tcpi_snd_wscale"], out["tcpi_rcv_wscale"] = info[6] & 0x0F, info[6] >> 4
+    for i, name in enumerate(_U32):
+        if 8 + 4 * i + 4 <= len(info):
+            out["tcpi_" + name] = struct.unpack_from("I", info, 8 + 4 * i)[0]
+    for name, offset, fmt in _LATER:
+        if offset + struct.calcsize(fmt) <= len(info):
+            out["tcpi_" + name] = struct.unpack_from(fmt, info, offset)[0]
+    return out

@@ -1,0 +1,76 @@
+"""The explorer over a packetdrill script (``tuiexplore FILE.pkt``), driven by keys with Pilot:
+the script really runs against the kernel; ``n`` walks through it one line at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from textual.widgets import DataTable, RichLog, Static
+
+from tuiexplore.packetdrill.client import RunOptions
+from tuiexplore.packetdrill.command import check
+from tuiexplore.tui.pkt_app import PktApp
+
+DATA = Path(__file__).parent / "data" / "pkt"
+
+
+async def until(pilot, cond, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        await pilot.pause(0.05)
+
+
+def app_for(path: Path) -> PktApp:
+    # The kernel runner's tolerance on slow machines: the test machine is shared (see test_pkt_run).
+    return PktApp(RunOptions(str(path), tolerance_usecs=14000), check(str(path), {}).script)
+
+
+def detail(app: PktApp) -> str:
+    assert app.query_one("#detail", RichLog).lines  # shown, not only kept
+    return "\n".join(app.said)
+
+
+def test_n_walks_the_script_line_by_line_with_what_the_kernel_did() -> None:
+    asyncio.run(_walk())
+
+
+async def _walk() -> None:
+    app = app_for(DATA / "reread_fin.pkt")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.status_code is not None)
+        assert set(app.marks.values()) == {"waiting"}  # nothing shown before n
+        await pilot.press("n")
+        assert app.marks[1] == "held" and app.marks[2] == "waiting"
+        assert "line 6: 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3" in detail(app)
+        for _ in range(len(app.script.events) - 1):
+            await pilot.press("n")
+        assert set(app.marks.values()) == {"held"}
+        text = detail(app)
+        assert "  kernel sent   F. 1:1(0) ack 202 win " in text
+        assert "  verdict: close() -> FIN, predicted FIN (held); branch fin" in text
+        assert str(app.query_one("#status", Static).render()).startswith("every line held")
+        table = app.query_one("#lines", DataTable)
+        assert table.cursor_row == len(app.script.events) - 1
+
+
+def test_a_failing_line_is_marked_in_place_with_packetdrills_message(tmp_path: Path) -> None:
+    asyncio.run(_failing(tmp_path))
+
+
+async def _failing(tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.pkt"
+    wrong.write_text((DATA / "reread_fin.pkt").read_text().replace("+0 > F. 1:1(0) ack 202", "+0 > R. 1:1(0) ack 202"))
+    app = app_for(wrong)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.status_code is not None)
+        assert app.status_code == 1
+        for _ in range(len(app.script.events)):
+            await pilot.press("n")
+        failed = [n for n, m in app.marks.items() if m == "failed"]
+        source_line = app.script.events[failed[0] - 1].line
+        assert failed == [15] and app.marks[16] == "waiting"  # the run stopped there
+        assert f"{wrong}:{source_line}: error handling packet: expected R. 1:1(0) ack 202 got F. 1:1(0) ack 202" in detail(app)
+        assert str(app.query_one("#status", Static).render()).startswith(f"{wrong}:{source_line}: error handling packet")

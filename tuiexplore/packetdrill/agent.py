@@ -1,0 +1,76 @@
+"""The process a script runs in: ``python -m tuiexplore.packetdrill.agent OPTIONS_JSON``.
+
+It enters a private network namespace of its own (as the lab agent does: a user namespace
+when not root), sets the script's sysctls there, makes the TUN device and runs the script,
+writing each event as a JSON line on stdout and ending with an ``end`` event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from tuiexplore.lab.namespace import NamespaceError, enter
+from tuiexplore.timeline import Event, NoteEvent
+
+from .command import PktInputError, check
+from .events import EndEvent, encode
+from .netdev import IPV4, IPV6, Netdev, NetdevError
+from .runner import Runner
+from .sysctls import apply
+
+
+def _emit(event: Event) -> None:
+    sys.stdout.write(encode(event) + "\n")
+    sys.stdout.flush()
+
+
+def _realtime() -> None:
+    """packetdrill's set_scheduling_priority(): the lowest real-time priority, round-robin, when
+    there is more than one CPU, so a busy machine does not make the script's events late. Not
+    allowed without root (CAP_SYS_NICE): then the run goes on at normal priority, as packetdrill's."""
+    if (os.cpu_count() or 1) <= 1:
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(os.sched_get_priority_min(os.SCHED_RR)))
+    except OSError:
+        pass
+
+
+def main() -> int:
+    opts = json.loads(sys.argv[1])
+    # A blocking call's thread gets the interpreter back within 0.5 ms of its syscall returning
+    # (the default 5 ms would be more than the tolerance).
+    sys.setswitchinterval(0.0005)
+    _realtime()
+    path = opts["path"]
+    try:
+        checked = check(path, opts["defines"])
+        enter()
+        for note in apply(checked.plan.settings):
+            _emit(NoteEvent(0.0, "warn", note))
+        # The script's own --ip_version line wins, as the kernel's runner reads it.
+        version = checked.script.option("ip_version")
+        dev = Netdev(IPV6 if (version == "ipv6" if version else opts["ipv6"]) else IPV4)
+    except (PktInputError, NamespaceError, NetdevError) as exc:
+        _emit(NoteEvent(0.0, "error", str(exc)))
+        _emit(EndEvent(0.0, 2))
+        return 2
+    script = checked.script
+    given = script.option("tolerance_usecs")
+    tolerance = (
+        opts["tolerance_usecs"] if opts["tolerance_usecs"] is not None else int(given) if given and given.isdigit() else 4000
+    )
+    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"))
+    try:
+        status = runner.run()
+    finally:
+        runner.calls.close_all()
+        dev.close()
+    _emit(EndEvent(runner.t(), status))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
