@@ -106,3 +106,36 @@ def test_watch_layout(snap_compare, size):
         await screen_settled(pilot, pilot.app)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=select_unread)
+
+
+FILTERS = {  # what is typed after / -> the servers' ports of the rows it leaves
+    "RST": {"5002", "5003", "5005"},  # not the FIN/FIN rows' "client first"
+    "end:RST": {"5002", "5003", "5005"},
+    "end:fin/fin": {"5001", "5006"},
+    "port:5002": {"5002"},
+    "port:500": set(),  # a port is matched whole
+    "5099": {"5099"},
+    "cause:data": {"5002", "5005"},
+    "unread client": {"5002"},
+    "evidence:wire refused": {"5099"},
+}
+
+
+@pytest.mark.parametrize("typed", list(FILTERS))
+def test_the_filter_matches_words_and_fields(typed):
+    asyncio.run(_filter_fields(typed))
+
+
+async def _filter_fields(typed: str) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("slash", *typed, "enter")
+        assert {r.server.rsplit(":", 1)[1] for r in app.query_one(ConnTable).shown} == FILTERS[typed]
+
+
+def test_every_filter_field_is_in_the_manual():
+    from tuiexplore.watch.query import FIELDS
+
+    manual = (HERE.parent / "docs" / "watch.md").read_text()
+    assert [f for f in FIELDS if f"`{f}:" not in manual] == []

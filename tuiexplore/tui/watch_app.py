@@ -50,7 +50,7 @@ class WatchApp(App):
     CSS = WATCH_CSS  # loaded after CSS_PATH: the watch layout wins over the explorer's
     BINDINGS = [
         Binding("q", "quit", "Quit", id="watch.quit", tooltip="quit (the capture stops)"),
-        Binding("slash", "filter", "Filter", id="watch.filter", tooltip="filter: address, port, process, state, how it ended"),
+        Binding("slash", "filter", "Filter", id="watch.filter", tooltip="filter: words, or end:RST port:80 process:NAME"),
         Binding("s", "sort(1)", "Sort", id="watch.sort", tooltip="sort by the next column"),
         Binding("S", "sort(0)", "Reverse", id="watch.reverse", tooltip="reverse the order"),
         Binding("p", "focus_packets", "Packets", id="watch.packets", tooltip="the selected connection's packets"),
@@ -75,7 +75,7 @@ class WatchApp(App):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status", markup=False)
-        yield Input(placeholder="/ filters: address, port, process, state, how it ended", id="filter")
+        yield Input(placeholder="/ filter: words, or fields: end:RST port:80 process:NAME cause:…", id="filter")
         yield ConnTable(self.columns, id="conns")
         with Horizontal(id="detail"):
             with Vertical(id="left"):

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from tuiexplore.safetext import quoted
 from tuiexplore.timeline import PacketEvent
 from tuiexplore.tui.widgets import printable, relayout
+from tuiexplore.watch import query
 from tuiexplore.watch.classify import End
 from tuiexplore.watch.tracker import Conn
 
@@ -39,6 +40,8 @@ class ConnRow:
     end: End | None
     kind: str
     evidence: str
+    processes: tuple[str, ...] = ()  # the local ends' process names and pids, for the filter
+    pids: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, conn: Conn) -> ConnRow:
@@ -57,11 +60,27 @@ class ConnRow:
             end,
             end.summary if end else "",
             end.evidence if end else "",
+            tuple(x.process for x in (c, s) if x.process),
+            tuple(x.pid for x in (c, s) if x.pid),
         )
 
-    def text(self) -> str:
-        """What the / filter matches against."""
-        return " ".join(map(str, (self.id, self.client, self.server, self.owner, self.state, self.kind, self.evidence)))
+    def fields(self) -> dict[str, list[str]]:
+        """What the / filter matches against (watch/query.py's field names)."""
+        ends = [self.client, self.server]
+        e = self.end
+        return {
+            "end": [e.kind] if e else ["open"],
+            "summary": [self.kind],
+            "cause": [e.cause] if e else [],
+            "evidence": [self.evidence],
+            "state": [self.state],
+            "client": [self.client],
+            "server": [self.server],
+            "host": [a.rpartition(":")[0].strip("[]") for a in ends],
+            "port": [a.rpartition(":")[2] for a in ends],
+            "process": list(self.processes),
+            "pid": [str(p) for p in self.pids],
+        }
 
 
 @dataclass(frozen=True)
@@ -155,8 +174,8 @@ class ConnTable(DataTable):
     def show(self, rows: list[ConnRow]) -> None:
         self.given = rows
         selected = self.selected_id()
-        needle = self.needle.lower()
-        rows = [r for r in rows if needle in r.text().lower()] if needle else rows
+        terms = query.parse(self.needle)
+        rows = [r for r in rows if query.matches(terms, r.fields())] if terms else rows
         rows = sorted(rows, key=SORTS[self.sort_by], reverse=self.reverse)
         if not self.reverse and self.sort_by == "#":
             rows = rows[-MAX_ROWS:]
