@@ -173,6 +173,42 @@ def test_a_connect_lends_its_task_only_when_it_is_ours_still(task):
     assert conn.sides[0].pid == (pid if task == "ours" else None)
 
 
+def _close_line(task: str, mono: float, sport: int, dport: int) -> str:
+    """A close()'s ESTABLISHED -> FIN_WAIT1, run in the task that called it."""
+    return (
+        f"  {task}  [001] ..... {mono:.6f}: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport={sport} "
+        f"dport={dport} saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 daddrv6=::ffff:127.0.0.1 "
+        "oldstate=TCP_ESTABLISHED newstate=TCP_FIN_WAIT1"
+    )
+
+
+def test_a_threaded_server_is_named_by_its_process_not_the_thread():
+    """trace_pipe names the thread that ran the syscall; the owner is its process (the tgid), as
+    psutil names the listener, so one server is one owner on every row."""
+    import threading
+
+    from tuiexplore.watch.engine import WatchTracer
+    from tuiexplore.watch.owners import Owners, trace_endpoints
+
+    tracer = WatchTracer("/nonexistent", [], None)
+    tid, done = [], threading.Event()
+    worker = threading.Thread(target=lambda: (tid.append(threading.get_native_id()), done.wait(30)))
+    worker.start()
+    try:
+        while not tid:
+            time.sleep(0.01)
+        assert tid[0] != os.getpid()
+        ev = tracer.parse(_close_line(f"python3-{tid[0]}", time.monotonic(), 5301, 40000))
+    finally:
+        done.set()
+        worker.join()
+    t = Tracker(classify, on_kernel=Owners().kernel_event)
+    t.add(_pkt(ev.ts - 0.5, ("127.0.0.1", 40000), ("127.0.0.1", 5301), 0x02))
+    t.add_kernel(ev, *trace_endpoints(ev))
+    (conn,) = t.open.values()
+    assert conn.sides[1].pid == os.getpid()
+
+
 def test_a_connection_is_reported_once_the_tracer_has_read_past_its_close():
     """On a busy box the tracer's thread can be kept waiting while packets are handled: the reset's
     reason must still be in the report, however long ago the close was."""
