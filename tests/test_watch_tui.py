@@ -139,3 +139,25 @@ def test_every_filter_field_is_in_the_manual():
 
     manual = (HERE.parent / "docs" / "watch.md").read_text()
     assert [f for f in FIELDS if f"`{f}:" not in manual] == []
+
+
+def test_story_times_never_show_minus_zero():
+    """connect()'s tracepoint comes microseconds before its SYN, the connection's first packet."""
+    asyncio.run(_minus_zero())
+
+
+async def _minus_zero() -> None:
+    from dataclasses import replace
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("down")
+        await pilot.pause()
+        story = app.query_one(Story)
+        d = story.detail
+        early = [(d.first - 0.0002, "kernel", "client CLOSE → SYN_SENT"), (d.first - 0.002, "kernel", "earlier")]
+        story.show(replace(d, events=early + d.events))
+        text = str(story.render())
+        assert "-0.000" not in text
+        assert "   0.000  kernel client CLOSE → SYN_SENT" in text and "  -0.002  kernel earlier" in text

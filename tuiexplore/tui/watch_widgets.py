@@ -259,7 +259,7 @@ class Story(Static):
         for ts, source, text in d.events:
             lines.append(
                 Text(
-                    f"  {ts - d.first:8.3f}  {source:<6} {printable(text)}",
+                    f"  {round(ts - d.first, 3) + 0.0:8.3f}  {source:<6} {printable(text)}",  # + 0.0: no -0.000
                     style=style("story--wire") if source == "wire" else "",
                 )
             )
