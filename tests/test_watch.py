@@ -93,9 +93,13 @@ def test_the_written_pcap_gives_the_same_answers_minus_owners(traced):
     # tcpdump reads the -w file too (raw IP): one line per packet, as many as watch counted
     assert len(traced["tcpdump_r"].splitlines()) == traced["live"][-1]["packets"]
     for port, r in back.items():
-        same = ("client", "server", "end", "cause", "summary", "closed_first_by", "rst_by", "bytes", "packets")
+        same = ("client", "server", "end", "cause", "closed_first_by", "rst_by", "bytes", "packets")
         assert {k: r[k] for k in same} == {k: live[port][k] for k in same}
         assert r["evidence"] == "wire" and r["client_pid"] is None and r["server_pid"] is None
+        # the kernel's reason told the two resets apart; the wire alone says it cannot
+        from tuiexplore.watch.classify import WIRE_SUMMARY as WIRE
+
+        assert r["summary"] == (f"RST by client: {WIRE[r['cause']]}" if r["cause"] in WIRE else live[port]["summary"])
 
 
 def test_wire_only_live_capture_agrees(tmp_path):
@@ -429,3 +433,45 @@ def test_our_own_ssh_session_is_read_from_the_environment(monkeypatch):
     assert ssh_pair() == (50122, 22)
     monkeypatch.setenv("SSH_CONNECTION", "garbage")
     assert ssh_pair() is None
+
+
+def _conn_of(packets: list[tuple]) -> object:
+    t = Tracker(classify)
+    for ts, src, dst, bits, payload in packets:
+        conn = t.add(_pkt(ts, src, dst, bits, payload=payload))
+    return conn.end
+
+
+C, S = ("10.0.0.1", 40000), ("10.0.0.2", 8080)
+HANDSHAKE = [(1.0, C, S, 0x02, 0), (1.0, S, C, 0x12, 0), (1.0, C, S, 0x10, 0)]
+
+
+def test_wire_only_says_when_it_cannot_tell_unread_data_from_so_linger_0():
+    """Without the kernel's reason, an active [R.] with the peer's byte outstanding is close() with
+    it unread, or SO_LINGER 0 after reading it: the row says both, and what settles it."""
+    end = _conn_of([*HANDSHAKE, (1.1, S, C, 0x18, 1), (1.1, C, S, 0x10, 0), (1.2, C, S, 0x14, 0)])
+    assert (end.kind, end.cause, end.evidence) == ("RST", "data_was_unread", "wire")
+    assert end.summary == "RST by client: unread data, or SO_LINGER 0 after reading"
+    assert "the wire cannot tell; run as root for the kernel's reason" in end.explanation
+    end = _conn_of([*HANDSHAKE, (1.1, C, S, 0x18, 3), (1.1, S, C, 0x10, 0), (1.2, C, S, 0x14, 0)])
+    assert (end.cause, end.evidence) == ("linger_zero", "wire")
+    assert end.summary == "RST by client: SO_LINGER 0, or older unread data"
+    assert "the wire cannot tell" in end.explanation
+
+
+@pytest.mark.parametrize("bits", [0x04, 0x14], ids=["[R]", "[R.]"])
+def test_a_lone_rst_is_named_by_what_the_wire_shows_only(bits):
+    """An RST and nothing before it (the capture joined late): no branch can be read off the wire."""
+    end = _conn_of([(5.0, C, S, bits, 0)])
+    assert (end.kind, end.cause, end.evidence, end.rst_by) == ("RST", "reset", "wire", "10.0.0.1:40000")
+    assert "SO_LINGER" not in end.summary and "unread" not in end.summary
+    assert end.summary == "RST by client: the wire shows no cause"
+    end = _conn_of([(5.0, S, C, bits, 0)])  # from the server's end: no SYN was seen, so not "refused"
+    assert (end.cause, end.summary) == ("reset", "RST by server: the wire shows no cause")
+
+
+def test_an_rst_without_ack_is_not_a_close_of_linux():
+    """Linux's active resets (tcp_send_active_reset) always carry ACK: a [R] with a window is not one."""
+    end = _conn_of([*HANDSHAKE, (1.1, S, C, 0x18, 1), (1.2, C, S, 0x04, 0)])
+    assert (end.cause, end.evidence) == ("reset", "wire")
+    assert "SO_LINGER" not in end.summary

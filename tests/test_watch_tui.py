@@ -53,17 +53,18 @@ async def _rows_filter_sort() -> None:
         kinds = {r.server.rsplit(":", 1)[1]: r.kind for r in table.shown}
         assert kinds == {
             "5001": "FIN/FIN, client first",
-            "5002": "RST by client: unread data",
-            "5003": "RST by client: SO_LINGER 0",
+            "5002": "RST by client: unread data, or SO_LINGER 0 after reading",
+            "5003": "RST by client: SO_LINGER 0, or older unread data",
             "5005": "RST reply to data after close",
             "5006": "FIN/FIN, client first (half-close)",
             "5099": "refused",
         }
-        await pilot.press("slash", *"unread", "enter")
+        await pilot.press("slash", *"cause:data_was_unread", "enter")
         assert [r.server for r in table.shown] == ["127.0.0.1:5002"]
         await pilot.pause()
         story = str(app.query_one(Story).render())
         assert "RST by client: unread data" in story and "RFC 2525" in story and "client RST [R.]" in story
+        assert "the wire cannot tell; run as root for the kernel's reason" in story
         kernel = app.query_one(KernelView)
         assert kernel.taken == ["shutdown_mask", "drain", "data_was_unread"]
         packets = app.query_one(PacketTable)
@@ -116,7 +117,7 @@ FILTERS = {  # what is typed after / -> the servers' ports of the rows it leaves
     "port:500": set(),  # a port is matched whole
     "5099": {"5099"},
     "cause:data": {"5002", "5005"},
-    "unread client": {"5002"},
+    "unread client": {"5002", "5003"},  # 5003: "SO_LINGER 0, or older unread data"
     "evidence:wire refused": {"5099"},
 }
 
