@@ -371,11 +371,15 @@ def test_a_tcpdump_expression_runs_after_our_blocks():
     assert not bpf.run(prog, _v4(80, 1234)) and not bpf.run(prog, _v4(50000, 80))
 
 
-def _pkt(ts, src, dst, bits, seq=1, ack=1, payload=0):
+def _raw(src, dst, bits, seq=1, ack=1, payload=0) -> bytes:
     (sa, sp), (da, dp) = src, dst
     tcp = struct.pack("!HHIIHHHH", sp, dp, seq, ack, (5 << 12) | bits, 1000, 0, 0) + b"x" * payload
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, socket.inet_aton(sa), socket.inet_aton(da))
-    return parse_ip(ts, ip + tcp)
+    return ip + tcp
+
+
+def _pkt(ts, src, dst, bits, seq=1, ack=1, payload=0):
+    return parse_ip(ts, _raw(src, dst, bits, seq, ack, payload))
 
 
 def test_memory_is_bounded_and_aged_connections_counted():
@@ -475,3 +479,40 @@ def test_an_rst_without_ack_is_not_a_close_of_linux():
     end = _conn_of([*HANDSHAKE, (1.1, S, C, 0x18, 1), (1.2, C, S, 0x04, 0)])
     assert (end.cause, end.evidence) == ("reset", "wire")
     assert "SO_LINGER" not in end.summary
+
+
+def test_a_late_rst_after_fin_fin_is_the_rst_by(tmp_path):
+    """Both FINs ACKed, then the peer resets (as some stacks do after a graceful close): the
+    connection ended FIN/FIN, and rst_by names the first RST, as the manual defines it."""
+    from tuiexplore.watch.sources import PcapWriter
+
+    c, s = ("10.0.0.1", 40000), ("10.0.0.2", 8080)
+    segments = [  # (time, src, dst, bits, seq, ack): relative seqs, each side's ISN 0
+        (1.0, c, s, 0x02, 0, 0),
+        (1.0, s, c, 0x12, 0, 1),
+        (1.0, c, s, 0x10, 1, 1),
+        (1.1, c, s, 0x11, 1, 1),  # client FIN
+        (1.1, s, c, 0x10, 1, 2),
+        (1.2, s, c, 0x11, 1, 2),  # server FIN
+        (1.2, c, s, 0x10, 2, 2),  # both ACKed: FIN/FIN
+        (1.25, s, c, 0x04, 2, 0),  # the server's late [R]
+    ]
+    pcap = tmp_path / "late.pcap"
+    w = PcapWriter(str(pcap))
+    for ts, src, dst, bits, seq, ack in segments:
+        w.write(ts, _raw(src, dst, bits, seq, ack))
+    w.close()
+    res = cli("watch", "--json", "-r", str(pcap))
+    assert res.returncode == 0, res.stderr
+    (conn,) = [r for r in map(json.loads, res.stdout.splitlines()) if r["type"] == "connection"]
+    assert (conn["end"], conn["cause"], conn["rst_by"]) == ("FIN/FIN", "fin", "10.0.0.2:8080"), conn
+    assert conn["closed_first_by"] == "10.0.0.1:40000"
+    assert conn["summary"] == "FIN/FIN, client first; then RST by server"
+    # read from a pipe nothing is held (a read waits for the next packet): the row still learns it
+    t = Tracker(classify)
+    t.late_rst_s = 0.0
+    for i, (ts, src, dst, bits, seq, ack) in enumerate(segments):
+        conn_ = t.add(_pkt(ts, src, dst, bits, seq, ack))
+        t.tick(ts, 0.0)
+        assert conn_.final == (i >= 6), i  # reported at the last ACK
+    assert (conn_.end.kind, conn_.end.rst_by) == ("FIN/FIN", "10.0.0.2:8080")

@@ -186,7 +186,7 @@ class ConnTable(DataTable):
         for r in rows:
             style: str | Style = ""
             if r.end is not None:
-                rst = "RST" in r.kind or r.end.kind in ("refused", "timeout")
+                rst = r.end.kind not in ("FIN/FIN", "open")  # a reset after FIN/FIN did not end it
                 style = self.get_component_rich_style("conntable--rst" if rst else "conntable--fin", partial=True)
             cells = {
                 "#": Text(str(r.id)),
@@ -250,7 +250,7 @@ class Story(Static):
         if e is None:
             head.append(f"{r.state} (still open)", style=style("story--open"))
         else:
-            head.append(e.summary, style=style("story--rst" if e.rst_by or e.kind == "timeout" else "story--fin"))
+            head.append(e.summary, style=style("story--fin" if e.kind in ("FIN/FIN", "open") else "story--rst"))
             head.append(f"  [{e.cause}, evidence: {e.evidence}]")
             head.append(f"\n{printable(e.explanation)}")
             if e.advice:

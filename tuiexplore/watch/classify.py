@@ -132,8 +132,8 @@ def classify(conn: Conn) -> End:
     first = 0 if firsts[0] <= firsts[1] else 1
     closed_first_by = conn.ep(first) if firsts[first] != float("inf") else None
     resets = {d: rst for d in (0, 1) if (rst := conn.sides[d].rst) is not None}
-    if resets:
-        r = min(resets, key=lambda d: resets[d].ts)
+    r = min(resets, key=lambda d: resets[d].ts) if resets else None
+    if r is not None and not conn.fin_fin:
         cause = _wire_rst_cause(conn, r)
         evidence, reason = "wire", _reset_reason(conn, r)
         mapped = _REASONS.get(reason or "")
@@ -154,6 +154,9 @@ def classify(conn: Conn) -> End:
         half = conn.sides[first].acked_after_fin
         cause = "shutdown_fin" if half else "fin"
         summary = f"FIN/FIN, {conn.name(first)} first" + (" (half-close)" if half else "")
+        if r is not None:  # reset after both FINs were ACKed: it did not end the connection, but it is the first RST
+            rst_by, reason = conn.ep(r), _reset_reason(conn, r)
+            summary += f"; then RST by {conn.name(r)}"
         evidence = "tracepoint" if any(ev.event == "inet_sock_set_state" for ev in conn.kernel) else "wire"
     elif not conn.synack and c.syn_ts is not None and conn.closed_at is not None:
         kind, summary, cause, evidence, rst_by, reason = "timeout", "timeout: SYN unanswered", "syn_timeout", "wire", None, None
@@ -169,9 +172,12 @@ def classify(conn: Conn) -> End:
         )
         settle = "and this kernel's reset gave no reason" if reason else "run as root for the kernel's reason"
         text += f": {WIRE_SUMMARY[cause]}: the wire cannot tell; {settle}"
+    if kind == "FIN/FIN" and rst_by:
+        text += f"; then {rst_by} sent an RST, after both FINs were ACKed"
     if reason:
         text += f"; kernel reason {reason}"
-    advice = WIRE_ADVICE.get(cause) or advise(cause, "RST" if rst_by else "FIN", SocketRow("", -1, "ESTABLISHED"))
+    verdict = "RST" if rst_by and kind != "FIN/FIN" else "FIN"
+    advice = WIRE_ADVICE.get(cause) or advise(cause, verdict, SocketRow("", -1, "ESTABLISHED"))
     if advice and evidence == "wire" and cause in ("data_was_unread", "linger_zero"):
         advice = f"if the wire's guess is right: {advice}"
     return End(kind, summary, cause, evidence, closed_first_by, rst_by, reason, text, PATHS.get(cause, ()), advice)

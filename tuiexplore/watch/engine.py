@@ -161,6 +161,9 @@ class Watch:
         if o.write:
             self.writer = PcapWriter(o.write)
         if o.read:
+            if isinstance(self.source, PcapSource) and self.source.streaming:
+                # its reads wait for the next packet: a held connection would wait for it too
+                self.tracker.late_rst_s = 0.0
             if o.pid is not None or o.expr or o.ports or o.host:
                 self.notes.append("filters apply to live capture only; a pcap is read whole")
             return
@@ -220,7 +223,8 @@ class Watch:
                         conn = self.tracker.add(p)
                         if o.pid is not None and conn.packets == 1:
                             self._pid_owner(conn, o.pid)
-                        if conn.closed_at is not None and not self.settle and not conn.final:
+                        held = conn.fin_fin and self.tracker.late_rst_s  # for a late RST
+                        if conn.closed_at is not None and not self.settle and not conn.final and not held:
                             self.tracker.finalize(conn)
             if now >= next_housekeep or item is None:
                 next_housekeep = now + HOUSEKEEP
