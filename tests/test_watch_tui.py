@@ -162,3 +162,35 @@ async def _minus_zero() -> None:
         text = str(story.render())
         assert "-0.000" not in text
         assert "   0.000  kernel client CLOSE → SYN_SENT" in text and "  -0.002  kernel earlier" in text
+
+
+def test_80x24_shows_every_row_with_its_end_cause_and_owner():
+    asyncio.run(_compact())
+
+
+async def _compact() -> None:
+    from test_newcomer import settled as screen_settled
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(app, pilot)
+        with app.engine.lock:  # the owners a live watch as root finds
+            for conn in app.engine.tracker.conns():
+                conn.sides[0].pid, conn.sides[0].process = 1000 + conn.id, "curl"
+                conn.sides[1].pid, conn.sides[1].process = 4242, "nginx"
+            app.engine.tracker.version += 1
+        app.refresh_view()
+        await pilot.press("down")
+        screen = await screen_settled(pilot, app)
+        text = "\n".join(screen)
+        for conn in app.engine.tracker.conns():
+            line = next((s for s in screen if f"curl/{1000 + conn.id}" in s), "")
+            assert conn.end.kind in line and conn.end.cause in line and "nginx/4242" in line, (conn.end, text)
+        table = app.query_one(ConnTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width, "no column cut at the right"
+        assert not app.query_one(KernelView).display, "a 30-column kernel panel says nothing: none"
+        story = app.query_one(Story)
+        assert story.region.height >= 8, story.region
+        assert "unread data, or SO_LINGER 0 after reading  [data_was_unread, evidence: wire]" in text
+        assert "data/watch-world.pcap" in screen[1], "the status line says what is read, in two lines"
+        assert "127.0.0.1:60868 (curl/1002) → 127.0.0.1:5002 (nginx/4242)" in str(story.render())
