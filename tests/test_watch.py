@@ -131,6 +131,17 @@ def test_a_lab_tracing_at_the_same_time_lends_watch_nothing(tmp_path):
     assert (conn["client_pid"], conn["server_pid"]) == (d["pids"]["client"], d["pids"]["server"]), conn
 
 
+def test_a_threaded_server_is_one_owner_live(tmp_path):
+    """close() in a worker thread: its tracepoint names the thread; both rows name the process."""
+    d = world(tmp_path, "--thread-mode")
+    assert "tracepoints on" in d["first"]
+    conns = [r for r in d["records"] if r["type"] == "connection"]
+    assert len(conns) == 2
+    for r in conns:
+        assert (r["end"], r["closed_first_by"], r["evidence"]) == ("FIN/FIN", r["server"], "tracepoint"), r
+        assert (r["server_pid"], r["client_pid"]) == (d["pid"], d["client"]), r
+
+
 def _connect_line(task: str, mono: float, port: int) -> str:
     """A connect()'s CLOSE -> SYN_SENT as trace_pipe prints it: before its source port is chosen."""
     return (
