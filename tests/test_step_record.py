@@ -29,9 +29,10 @@ def drive(args: list[str], steps: list[tuple[str, bytes]], timeout: float = 90) 
     pyte terminal fed what it draws), ``key`` is typed. Its exit status and its last screen."""
     pid, master = pty.fork()
     if pid == 0:
-        os.environ["PYTHONPATH"] = str(ROOT)
-        os.environ.setdefault("TERM", "xterm-256color")
-        os.execv(sys.executable, [sys.executable, "-m", "tuiexplore", *args])
+        # execve with os.environ: under pytest the C environment that execv passes on held COLUMNS=80
+        # LINES=24 (os.environ did not), and they override the pty's size
+        env = {"TERM": "xterm-256color", **{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}}
+        os.execve(sys.executable, [sys.executable, "-m", "tuiexplore", *args], {**env, "PYTHONPATH": str(ROOT)})
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", H, W, 0, 0))
     screen = pyte.Screen(W, H)
     stream = pyte.ByteStream(screen)

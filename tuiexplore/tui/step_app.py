@@ -112,7 +112,8 @@ def run_step_app(
     actors = [name for name, _ in programs] + (["server"] if with_server else [])
     app = StepApp(session, batcher, actors, where, theme=theme, find_source=True, settings=settings)
     try:
-        recorder = recorded.start(app, record, f"tuiexplore step: {' | '.join(' '.join(argv) for _, argv in programs)}")
+        title = f"tuiexplore step: {' | '.join(' '.join(argv) for _, argv in programs)}"
+        recorder = recorded.start(app, record, title) if record else None  # None would record to a temporary file
     except OSError as exc:  # checked writable before the programs started; it can still fail here
         print(f"tuiexplore step: cannot write {exc.filename}: {exc.strerror}; not recording", file=sys.stderr)
         recorder = None
