@@ -192,7 +192,6 @@ class ConnTable(DataTable):
             self.add_column(name, key=name)
         self.show(self.given)
 
-
     def show(self, rows: list[ConnRow]) -> None:
         self.given = rows
         selected = self.selected_id()
