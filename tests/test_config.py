@@ -172,7 +172,7 @@ def watch_app(settings):
 
 
 def test_watch_shows_the_columns_the_file_names(tmp_path):
-    from tuiexplore.tui.watch_widgets import SORTS, ConnTable
+    from tuiexplore.tui.watch_widgets import DEFAULT_COLUMNS, SORTS, ConnTable
 
     settings = config.load(write(tmp_path, '[watch]\ncolumns = ["ended", "#", "process"]\n'))
 
@@ -200,9 +200,9 @@ def test_watch_shows_the_columns_the_file_names(tmp_path):
         app = watch_app(settings)
         async with app.run_test(size=(120, 40)):
             table = app.query_one(ConnTable)
-            assert [str(c.label) for c in table.columns.values()] == list(SORTS)
+            assert [str(c.label) for c in table.columns.values()] == DEFAULT_COLUMNS
             assert [n.message for n in app._notifications] == [
-                f"{settings.path}: watch: no column 'colour' (the columns: {', '.join(SORTS)}); showing them all"
+                f"{settings.path}: watch: no column 'colour' (the columns: {', '.join(SORTS)}); showing the default ones"
             ]
 
     asyncio.run(unknown())

@@ -102,6 +102,7 @@ STDLIB_ONLY = {
     "tuiexplore.lab.protocol",
     "tuiexplore.lab.calls",
     "tuiexplore.lab.tcpinfo",
+    "tuiexplore.lab.inkernel",
     "tuiexplore.safetext",  # calls quotes keys in its errors through it
 }
 

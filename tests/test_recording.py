@@ -145,8 +145,10 @@ def run_in_terminal(args: list[str], keys: bytes, wait_for: bytes, width: int = 
 
     pid, master = pty.fork()
     if pid == 0:
-        os.environ["PYTHONPATH"] = str(ROOT)
-        os.execv(sys.executable, [sys.executable, "-m", "tuiexplore", *args])
+        # execve with os.environ: under pytest the C environment that execv passes on held COLUMNS=80
+        # LINES=24 (os.environ did not), and they override the pty's size
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        os.execve(sys.executable, [sys.executable, "-m", "tuiexplore", *args], {**env, "PYTHONPATH": str(ROOT)})
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
     seen, typed, end = b"", False, time.monotonic() + 60
     try:

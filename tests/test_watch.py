@@ -93,9 +93,13 @@ def test_the_written_pcap_gives_the_same_answers_minus_owners(traced):
     # tcpdump reads the -w file too (raw IP): one line per packet, as many as watch counted
     assert len(traced["tcpdump_r"].splitlines()) == traced["live"][-1]["packets"]
     for port, r in back.items():
-        same = ("client", "server", "end", "cause", "summary", "closed_first_by", "rst_by", "bytes", "packets")
+        same = ("client", "server", "end", "cause", "closed_first_by", "rst_by", "bytes", "packets")
         assert {k: r[k] for k in same} == {k: live[port][k] for k in same}
         assert r["evidence"] == "wire" and r["client_pid"] is None and r["server_pid"] is None
+        # the kernel's reason told the two resets apart; the wire alone says it cannot
+        from tuiexplore.watch.classify import WIRE_SUMMARY as WIRE
+
+        assert r["summary"] == (f"RST by client: {WIRE[r['cause']]}" if r["cause"] in WIRE else live[port]["summary"])
 
 
 def test_wire_only_live_capture_agrees(tmp_path):
@@ -125,6 +129,17 @@ def test_a_lab_tracing_at_the_same_time_lends_watch_nothing(tmp_path):
     (conn,) = [r for r in d["records"] if r["type"] == "connection"]
     assert (conn["end"], conn["cause"], conn["evidence"]) == ("FIN/FIN", "fin", "tracepoint"), conn
     assert (conn["client_pid"], conn["server_pid"]) == (d["pids"]["client"], d["pids"]["server"]), conn
+
+
+def test_a_threaded_server_is_one_owner_live(tmp_path):
+    """close() in a worker thread: its tracepoint names the thread; both rows name the process."""
+    d = world(tmp_path, "--thread-mode")
+    assert "tracepoints on" in d["first"]
+    conns = [r for r in d["records"] if r["type"] == "connection"]
+    assert len(conns) == 2
+    for r in conns:
+        assert (r["end"], r["closed_first_by"], r["evidence"]) == ("FIN/FIN", r["server"], "tracepoint"), r
+        assert (r["server_pid"], r["client_pid"]) == (d["pid"], d["client"]), r
 
 
 def _connect_line(task: str, mono: float, port: int) -> str:
@@ -171,6 +186,42 @@ def test_a_connect_lends_its_task_only_when_it_is_ours_still(task):
     conn = t.add(_pkt(ev.ts + 0.001, ("127.0.0.1", 40000), ("127.0.0.1", 5301), 0x02))
     assert conn.kernel == [ev], "the connect() is this SYN's either way"
     assert conn.sides[0].pid == (pid if task == "ours" else None)
+
+
+def _close_line(task: str, mono: float, sport: int, dport: int) -> str:
+    """A close()'s ESTABLISHED -> FIN_WAIT1, run in the task that called it."""
+    return (
+        f"  {task}  [001] ..... {mono:.6f}: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport={sport} "
+        f"dport={dport} saddr=127.0.0.1 daddr=127.0.0.1 saddrv6=::ffff:127.0.0.1 daddrv6=::ffff:127.0.0.1 "
+        "oldstate=TCP_ESTABLISHED newstate=TCP_FIN_WAIT1"
+    )
+
+
+def test_a_threaded_server_is_named_by_its_process_not_the_thread():
+    """trace_pipe names the thread that ran the syscall; the owner is its process (the tgid), as
+    psutil names the listener, so one server is one owner on every row."""
+    import threading
+
+    from tuiexplore.watch.engine import WatchTracer
+    from tuiexplore.watch.owners import Owners, trace_endpoints
+
+    tracer = WatchTracer("/nonexistent", [], None)
+    tid, done = [], threading.Event()
+    worker = threading.Thread(target=lambda: (tid.append(threading.get_native_id()), done.wait(30)))
+    worker.start()
+    try:
+        while not tid:
+            time.sleep(0.01)
+        assert tid[0] != os.getpid()
+        ev = tracer.parse(_close_line(f"python3-{tid[0]}", time.monotonic(), 5301, 40000))
+    finally:
+        done.set()
+        worker.join()
+    t = Tracker(classify, on_kernel=Owners().kernel_event)
+    t.add(_pkt(ev.ts - 0.5, ("127.0.0.1", 40000), ("127.0.0.1", 5301), 0x02))
+    t.add_kernel(ev, *trace_endpoints(ev))
+    (conn,) = t.open.values()
+    assert conn.sides[1].pid == os.getpid()
 
 
 def test_a_connection_is_reported_once_the_tracer_has_read_past_its_close():
@@ -331,11 +382,15 @@ def test_a_tcpdump_expression_runs_after_our_blocks():
     assert not bpf.run(prog, _v4(80, 1234)) and not bpf.run(prog, _v4(50000, 80))
 
 
-def _pkt(ts, src, dst, bits, seq=1, ack=1, payload=0):
+def _raw(src, dst, bits, seq=1, ack=1, payload=0) -> bytes:
     (sa, sp), (da, dp) = src, dst
     tcp = struct.pack("!HHIIHHHH", sp, dp, seq, ack, (5 << 12) | bits, 1000, 0, 0) + b"x" * payload
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, socket.inet_aton(sa), socket.inet_aton(da))
-    return parse_ip(ts, ip + tcp)
+    return ip + tcp
+
+
+def _pkt(ts, src, dst, bits, seq=1, ack=1, payload=0):
+    return parse_ip(ts, _raw(src, dst, bits, seq, ack, payload))
 
 
 def test_memory_is_bounded_and_aged_connections_counted():
@@ -393,3 +448,82 @@ def test_our_own_ssh_session_is_read_from_the_environment(monkeypatch):
     assert ssh_pair() == (50122, 22)
     monkeypatch.setenv("SSH_CONNECTION", "garbage")
     assert ssh_pair() is None
+
+
+def _conn_of(packets: list[tuple]) -> object:
+    t = Tracker(classify)
+    for ts, src, dst, bits, payload in packets:
+        conn = t.add(_pkt(ts, src, dst, bits, payload=payload))
+    return conn.end
+
+
+C, S = ("10.0.0.1", 40000), ("10.0.0.2", 8080)
+HANDSHAKE = [(1.0, C, S, 0x02, 0), (1.0, S, C, 0x12, 0), (1.0, C, S, 0x10, 0)]
+
+
+def test_wire_only_says_when_it_cannot_tell_unread_data_from_so_linger_0():
+    """Without the kernel's reason, an active [R.] with the peer's byte outstanding is close() with
+    it unread, or SO_LINGER 0 after reading it: the row says both, and what settles it."""
+    end = _conn_of([*HANDSHAKE, (1.1, S, C, 0x18, 1), (1.1, C, S, 0x10, 0), (1.2, C, S, 0x14, 0)])
+    assert (end.kind, end.cause, end.evidence) == ("RST", "data_was_unread", "wire")
+    assert end.summary == "RST by client: unread data, or SO_LINGER 0 after reading"
+    assert "the wire cannot tell; run as root for the kernel's reason" in end.explanation
+    end = _conn_of([*HANDSHAKE, (1.1, C, S, 0x18, 3), (1.1, S, C, 0x10, 0), (1.2, C, S, 0x14, 0)])
+    assert (end.cause, end.evidence) == ("linger_zero", "wire")
+    assert end.summary == "RST by client: SO_LINGER 0, or older unread data"
+    assert "the wire cannot tell" in end.explanation
+
+
+@pytest.mark.parametrize("bits", [0x04, 0x14], ids=["[R]", "[R.]"])
+def test_a_lone_rst_is_named_by_what_the_wire_shows_only(bits):
+    """An RST and nothing before it (the capture joined late): no branch can be read off the wire."""
+    end = _conn_of([(5.0, C, S, bits, 0)])
+    assert (end.kind, end.cause, end.evidence, end.rst_by) == ("RST", "reset", "wire", "10.0.0.1:40000")
+    assert "SO_LINGER" not in end.summary and "unread" not in end.summary
+    assert end.summary == "RST by client: the wire shows no cause"
+    end = _conn_of([(5.0, S, C, bits, 0)])  # from the server's end: no SYN was seen, so not "refused"
+    assert (end.cause, end.summary) == ("reset", "RST by server: the wire shows no cause")
+
+
+def test_an_rst_without_ack_is_not_a_close_of_linux():
+    """Linux's active resets (tcp_send_active_reset) always carry ACK: a [R] with a window is not one."""
+    end = _conn_of([*HANDSHAKE, (1.1, S, C, 0x18, 1), (1.2, C, S, 0x04, 0)])
+    assert (end.cause, end.evidence) == ("reset", "wire")
+    assert "SO_LINGER" not in end.summary
+
+
+def test_a_late_rst_after_fin_fin_is_the_rst_by(tmp_path):
+    """Both FINs ACKed, then the peer resets (as some stacks do after a graceful close): the
+    connection ended FIN/FIN, and rst_by names the first RST, as the manual defines it."""
+    from tuiexplore.watch.sources import PcapWriter
+
+    c, s = ("10.0.0.1", 40000), ("10.0.0.2", 8080)
+    segments = [  # (time, src, dst, bits, seq, ack): relative seqs, each side's ISN 0
+        (1.0, c, s, 0x02, 0, 0),
+        (1.0, s, c, 0x12, 0, 1),
+        (1.0, c, s, 0x10, 1, 1),
+        (1.1, c, s, 0x11, 1, 1),  # client FIN
+        (1.1, s, c, 0x10, 1, 2),
+        (1.2, s, c, 0x11, 1, 2),  # server FIN
+        (1.2, c, s, 0x10, 2, 2),  # both ACKed: FIN/FIN
+        (1.25, s, c, 0x04, 2, 0),  # the server's late [R]
+    ]
+    pcap = tmp_path / "late.pcap"
+    w = PcapWriter(str(pcap))
+    for ts, src, dst, bits, seq, ack in segments:
+        w.write(ts, _raw(src, dst, bits, seq, ack))
+    w.close()
+    res = cli("watch", "--json", "-r", str(pcap))
+    assert res.returncode == 0, res.stderr
+    (conn,) = [r for r in map(json.loads, res.stdout.splitlines()) if r["type"] == "connection"]
+    assert (conn["end"], conn["cause"], conn["rst_by"]) == ("FIN/FIN", "fin", "10.0.0.2:8080"), conn
+    assert conn["closed_first_by"] == "10.0.0.1:40000"
+    assert conn["summary"] == "FIN/FIN, client first; then RST by server"
+    # read from a pipe nothing is held (a read waits for the next packet): the row still learns it
+    t = Tracker(classify)
+    t.late_rst_s = 0.0
+    for i, (ts, src, dst, bits, seq, ack) in enumerate(segments):
+        conn_ = t.add(_pkt(ts, src, dst, bits, seq, ack))
+        t.tick(ts, 0.0)
+        assert conn_.final == (i >= 6), i  # reported at the last ACK
+    assert (conn_.end.kind, conn_.end.rst_by) == ("FIN/FIN", "10.0.0.2:8080")

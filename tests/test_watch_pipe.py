@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from pilot_wait import until
+
 from tuiexplore.tui.watch_app import WatchApp
 from tuiexplore.watch.engine import Options, Watch
 
@@ -26,8 +28,7 @@ def test_q_ends_a_watch_reading_a_pipe_that_stays_open():
     async def body():
         app = WatchApp(watch)
         async with app.run_test(size=(120, 40)) as pilot:
-            while watch.stats().connections < 6:
-                await pilot.pause(0.05)
+            await until(pilot, lambda: watch.stats().connections >= 6, what="the six connections the pipe carried")
             await pilot.press("q")
 
     try:

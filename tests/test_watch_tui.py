@@ -51,17 +51,18 @@ async def _rows_filter_sort() -> None:
         kinds = {r.server.rsplit(":", 1)[1]: r.kind for r in table.shown}
         assert kinds == {
             "5001": "FIN/FIN, client first",
-            "5002": "RST by client: unread data",
-            "5003": "RST by client: SO_LINGER 0",
+            "5002": "RST by client: unread data, or SO_LINGER 0 after reading",
+            "5003": "RST by client: SO_LINGER 0, or older unread data",
             "5005": "RST reply to data after close",
             "5006": "FIN/FIN, client first (half-close)",
             "5099": "refused",
         }
-        await pilot.press("slash", *"unread", "enter")
+        await pilot.press("slash", *"cause:data_was_unread", "enter")
         assert [r.server for r in table.shown] == ["127.0.0.1:5002"]
         await pilot.pause()
         story = str(app.query_one(Story).render())
         assert "RST by client: unread data" in story and "RFC 2525" in story and "client RST [R.]" in story
+        assert "the wire cannot tell; run as root for the kernel's reason" in story
         kernel = app.query_one(KernelView)
         assert kernel.taken == ["shutdown_mask", "drain", "data_was_unread"]
         packets = app.query_one(PacketTable)
@@ -104,3 +105,90 @@ def test_watch_layout(snap_compare, size):
         await screen_settled(pilot, pilot.app)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=select_unread)
+
+
+FILTERS = {  # what is typed after / -> the servers' ports of the rows it leaves
+    "RST": {"5002", "5003", "5005"},  # not the FIN/FIN rows' "client first"
+    "end:RST": {"5002", "5003", "5005"},
+    "end:fin/fin": {"5001", "5006"},
+    "port:5002": {"5002"},
+    "port:500": set(),  # a port is matched whole
+    "5099": {"5099"},
+    "cause:data": {"5002", "5005"},
+    "unread client": {"5002", "5003"},  # 5003: "SO_LINGER 0, or older unread data"
+    "evidence:wire refused": {"5099"},
+}
+
+
+@pytest.mark.parametrize("typed", list(FILTERS))
+def test_the_filter_matches_words_and_fields(typed):
+    asyncio.run(_filter_fields(typed))
+
+
+async def _filter_fields(typed: str) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("slash", *typed, "enter")
+        assert {r.server.rsplit(":", 1)[1] for r in app.query_one(ConnTable).shown} == FILTERS[typed]
+
+
+def test_every_filter_field_is_in_the_manual():
+    from tuiexplore.watch.query import FIELDS
+
+    manual = (HERE.parent / "docs" / "watch.md").read_text()
+    assert [f for f in FIELDS if f"`{f}:" not in manual] == []
+
+
+def test_story_times_never_show_minus_zero():
+    """connect()'s tracepoint comes microseconds before its SYN, the connection's first packet."""
+    asyncio.run(_minus_zero())
+
+
+async def _minus_zero() -> None:
+    from dataclasses import replace
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("down")
+        await pilot.pause()
+        story = app.query_one(Story)
+        d = story.detail
+        early = [(d.first - 0.0002, "kernel", "client CLOSE → SYN_SENT"), (d.first - 0.002, "kernel", "earlier")]
+        story.show(replace(d, events=early + d.events))
+        text = str(story.render())
+        assert "-0.000" not in text
+        assert "   0.000  kernel client CLOSE → SYN_SENT" in text and "  -0.002  kernel earlier" in text
+
+
+def test_80x24_shows_every_row_with_its_end_cause_and_owner():
+    asyncio.run(_compact())
+
+
+async def _compact() -> None:
+    from test_newcomer import settled as screen_settled
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(app, pilot)
+        with app.engine.lock:  # the owners a live watch as root finds
+            for conn in app.engine.tracker.conns():
+                conn.sides[0].pid, conn.sides[0].process = 1000 + conn.id, "curl"
+                conn.sides[1].pid, conn.sides[1].process = 4242, "nginx"
+            app.engine.tracker.version += 1
+        app.refresh_view()
+        await pilot.press("down")
+        screen = await screen_settled(pilot, app)
+        text = "\n".join(screen)
+        for conn in app.engine.tracker.conns():
+            line = next((s for s in screen if f"curl/{1000 + conn.id}" in s), "")
+            assert conn.end.kind in line and conn.end.cause in line and "nginx/4242" in line, (conn.end, text)
+        table = app.query_one(ConnTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width, "no column cut at the right"
+        assert not app.query_one(KernelView).display, "a 30-column kernel panel says nothing: none"
+        story = app.query_one(Story)
+        assert story.region.height >= 8, story.region
+        assert "unread data, or SO_LINGER 0 after reading  [data_was_unread, evidence: wire]" in text
+        assert "data/watch-world.pcap" in screen[1], "the status line says what is read, in two lines"
+        assert "127.0.0.1:60868 (curl/1002) → 127.0.0.1:5002 (nginx/4242)" in str(story.render())

@@ -2,8 +2,9 @@
 events and the kept packets, every field) and the summary's counts, for a set of captures in
 every shape the reader meets (pcap both byte orders and both resolutions, Ethernet, Linux
 cooked, pcapng both byte orders, several interfaces, cut short, lying lengths, more than one
-read's worth). tests/data/watch-stories.json holds the digests main e4e2eb8's reader gave
-(before the batched reader), made by this file run as a script:
+read's worth). tests/data/watch-stories.json holds the digests the reader before the batched one
+gave (branch h-watchuser at 998d60d: main e4e2eb8's reader with watch's later reporting: words and
+fields, owners by tgid, wire-only causes, a late RST's rst_by), made by this file run as a script:
 
     PYTHONPATH=OLD_CHECKOUT python tests/watch_stories.py > tests/data/watch-stories.json
 """

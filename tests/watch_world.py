@@ -2,7 +2,7 @@
 client process and a real server process on its own port, watched live by ``tuiexplore watch
 --json -w`` and then read back with ``-r``. Prints one JSON object: pids, live and read records.
 
-Usage: unshare -n python tests/watch_world.py OUT_DIR [--no-trace | --pid-mode | --lab-mode]
+Usage: unshare -n python tests/watch_world.py OUT_DIR [--no-trace | --pid-mode | --lab-mode | --thread-mode]
 """
 
 from __future__ import annotations
@@ -115,6 +115,31 @@ def pid_world() -> None:
     print(json.dumps({"pid": watched.pid, "records": records(out)}))
 
 
+THREAD_PORT = 5401
+# accepts in its main thread and closes each connection in a thread of its own: close()'s
+# tracepoint runs in that thread, whose id is not the process's
+THREADED = (  # each thread lives on after its close(), as a pool's would, so its line is placed
+    "import threading\nfor _ in range(2):\n    a, _ = l.accept()\n"
+    "    threading.Thread(target=lambda a=a: (a.close(), time.sleep(HOLD))).start()\n"
+)
+
+
+def thread_world() -> None:
+    """A threaded server, as root with tracepoints: each row's owner is its process."""
+    lo_up()
+    server = py(PRELUDE.format(hold=HOLD, port=THREAD_PORT, host="127.0.0.1") + SERVER + THREADED)
+    assert server.stdout.readline().strip() == "ready"
+    w = watch("--port", str(THREAD_PORT), "--count", "2", "--duration", BOUND)
+    first = w.stdout.readline()
+    for _ in range(2):
+        c = socket.create_connection(("127.0.0.1", THREAD_PORT))
+        c.recv(10)
+        c.close()
+    out, _ = w.communicate(timeout=90)
+    server.wait(20)
+    print(json.dumps({"first": first, "pid": server.pid, "client": os.getpid(), "records": records(out)}))
+
+
 LAB_PORT = 5301
 LAB_SCENARIO = """title = "a lab's connect() to the watched port, in its own namespace"
 summary = "its tracepoints run in a tracefs instance of its own while watch's run in another"
@@ -165,6 +190,9 @@ def main() -> None:
         return
     if extra == ["--lab-mode"]:
         lab_world(out_dir)
+        return
+    if extra == ["--thread-mode"]:
+        thread_world()
         return
     lo_up()
     pcap = str(out_dir / "world.pcap")

@@ -34,10 +34,12 @@ def _term(signum: int, frame: Any) -> None:  # noqa: ARG001
     raise SystemExit(128 + signum)
 
 
-def _step_screen(programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_server: str | None = None) -> int:
+def _step_screen(
+    programs: list[tuple[str, list[str]]], lab: bool, capture: bool, with_server: str | None = None, record: str | None = None
+) -> int:
     from tuiexplore.tui.step_app import run_step_app
 
-    return run_step_app(programs, lab=lab, capture=capture, with_server=with_server, settings=user_settings())
+    return run_step_app(programs, lab=lab, capture=capture, with_server=with_server, settings=user_settings(), record=record)
 
 
 def main(argv: list[str] | None = None) -> int:

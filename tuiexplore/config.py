@@ -38,7 +38,7 @@ class Settings:
     scenario: str | None = None
     kernel_src: str | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)  # binding id -> "key[,key...]"
-    watch_columns: tuple[str, ...] = ()  # () is every column
+    watch_columns: tuple[str, ...] = ()  # () is the default ones (fewer under 120 columns)
     path: str = ""  # the file they were read from ("" when there was none)
     problems: tuple[str, ...] = ()  # one line each: why (part of) the file was not used
 

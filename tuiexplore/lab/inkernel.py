@@ -10,12 +10,12 @@ for the network.
 
 from __future__ import annotations
 
-import platform
+import os
 import threading
 import time
 
 # futex's number per architecture (asm/unistd.h); elsewhere the clock decides, as it did before.
-FUTEX = {"x86_64": 202, "aarch64": 98}.get(platform.machine())
+FUTEX = {"x86_64": 202, "aarch64": 98}.get(os.uname().machine)
 POLL_S = 0.01
 # A call that never sleeps and never returns within this is reported as blocked all the same, so
 # that a step always ends; the kernel answers long before it on any machine the lab runs on.

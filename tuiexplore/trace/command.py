@@ -29,7 +29,7 @@ class Ending(Protocol):
 USAGE = (
     "tuiexplore step [--auto] [--json] [--lab [--with-server seed]] [--no-capture] -- PROGRAM ARGS\n"
     "       tuiexplore step [--auto] [--json] [--lab] --server -- PROG ARGS --client -- PROG ARGS [--actor NAME -- PROG ARGS]\n"
-    "       (without --auto: the explorer, stepped by keys: n, N, g, tab, d, q)"
+    "       (without --auto: the explorer, stepped by keys: n, N, g, tab, d, q; --record FILE.cast writes what it shows)"
 )
 
 
@@ -130,7 +130,7 @@ def left_behind(session: Ending) -> str:
 
 
 def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
-    """``interactive(programs, lab=, capture=)`` opens the step screen (the CLI entry passes it:
+    """``interactive(programs, lab=, capture=, with_server=, record=)`` opens the step screen (the CLI entry passes it:
     this package imports no UI)."""
     try:
         opts, programs = split_programs(argv)
@@ -152,6 +152,7 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         metavar="NAME",
         help="with --lab: a lab actor as the programs' server (seed: the seed's epoll server on 127.0.0.1:9999)",
     )
+    p.add_argument("--record", metavar="FILE.cast", help="write what the step screen shows to FILE (asciicast v2)")
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the step screen's --lab child (trace/child.py)
     p.add_argument("--origin", help=argparse.SUPPRESS)  # --serve: the user's signals (trace/origin.py)
     args = p.parse_args(opts)
@@ -167,11 +168,18 @@ def main(argv: list[str], interactive: Callable[..., int] | None = None) -> int:
         return serve(
             programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, auto=args.auto, origin=origin
         )
+    if args.record and args.auto:
+        print("tuiexplore step: --record writes what the step screen shows: leave out --auto", file=sys.stderr)
+        return 2
     if not args.auto:
         if interactive is None:
             print("tuiexplore step: no explorer in this build; use --auto (headless)", file=sys.stderr)
             return 2
-        return interactive(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server)
+        if args.record:
+            from tuiexplore import outputs
+
+            outputs.check(None, [args.record])  # before any program starts
+        return interactive(programs, lab=args.lab, capture=not args.no_capture, with_server=args.with_server, record=args.record)
     from tuiexplore.trace.child import ChildStepper
     from tuiexplore.trace.launch import Untraceable
 

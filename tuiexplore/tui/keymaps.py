@@ -20,7 +20,7 @@ from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import Dialog, ReadOnlyDialog
 from tuiexplore.tui.step_screen import STEP_BINDINGS
 from tuiexplore.tui.watch_app import WatchApp
-from tuiexplore.tui.watch_widgets import SORTS, pick_columns
+from tuiexplore.tui.watch_widgets import COMPACT_COLUMNS, DEFAULT_COLUMNS, pick_columns
 
 
 def _with_ids(bindings: list[BindingType]) -> list[Binding]:
@@ -72,10 +72,9 @@ def show(settings: Settings) -> str:
         _setting("kernel_src", settings.kernel_src, "default: looked for ($TUIEXPLORE_KERNEL_SRC, /lib/modules, /usr/src)")
     )
     lines += ["", "[watch]"]
-    columns = list(settings.watch_columns) or list(SORTS)
-    lines.append(
-        f"columns = {json.dumps(columns, ensure_ascii=False)}{'' if settings.watch_columns else '  # default: every column'}"
-    )
+    columns = list(settings.watch_columns) or DEFAULT_COLUMNS
+    default = f"  # default (80 columns: {', '.join(COMPACT_COLUMNS)})"
+    lines.append(f"columns = {json.dumps(columns, ensure_ascii=False)}{'' if settings.watch_columns else default}")
     lines += ["", "[keymap]  # binding id = keys; the keys in force, and what each does"]
     for group, bindings in groups():
         lines.append(f"# {group}")

@@ -16,6 +16,7 @@ from tuiexplore.config import Settings
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import discover
+from tuiexplore.tui import recorded
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.messages import KernelSourceFound
 from tuiexplore.tui.settings import apply as apply_settings
@@ -82,8 +83,10 @@ def run_step_app(
     theme: str | None = None,
     with_server: str | None = None,
     settings: Settings | None = None,
+    record: str | None = None,
 ) -> int:
-    """Start the programs (one line and exit 2 if they cannot be traced), then the screen."""
+    """Start the programs (one line and exit 2 if they cannot be traced), then the screen;
+    ``record``: an asciicast v2 file of what the screen shows (``--record``)."""
     from tuiexplore.trace.command import left_behind
     from tuiexplore.trace.launch import Untraceable
 
@@ -108,6 +111,15 @@ def run_step_app(
         return 2
     actors = [name for name, _ in programs] + (["server"] if with_server else [])
     app = StepApp(session, batcher, actors, where, theme=theme, find_source=True, settings=settings)
-    app.run()
+    try:
+        title = f"tuiexplore step: {' | '.join(' '.join(argv) for _, argv in programs)}"
+        recorder = recorded.start(app, record, title) if record else None  # None would record to a temporary file
+    except OSError as exc:  # checked writable before the programs started; it can still fail here
+        print(f"tuiexplore step: cannot write {exc.filename}: {exc.strerror}; not recording", file=sys.stderr)
+        recorder = None
+    try:
+        app.run()
+    finally:
+        recorded.finish(recorder)
     print(f"tuiexplore step: {left_behind(session)}", file=sys.stderr)  # by pid: nothing survives unsaid
     return app.return_code or 0

@@ -24,7 +24,7 @@ from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.packets import PacketTable
 from tuiexplore.tui.screens import TextScreen
 from tuiexplore.tui.settings import apply as apply_settings
-from tuiexplore.tui.watch_widgets import ConnRow, ConnTable, Detail, Story, detail_of, pick_columns
+from tuiexplore.tui.watch_widgets import COMPACT_COLUMNS, ConnRow, ConnTable, Detail, Story, detail_of, pick_columns
 from tuiexplore.tui.widgets import printable
 from tuiexplore.watch.engine import Watch
 from tuiexplore.watch.packet import dissect
@@ -41,16 +41,29 @@ ConnTable { height: 2fr; }
 #left PacketTable { height: 1fr; }
 #story { height: auto; max-height: 50%; padding: 0 1; background: $panel; }
 #detail KernelView { width: 2fr; }
+/* Under COMPACT_BELOW columns (80x24): every row whole, then the selected connection's story; no
+   kernel panel (its branch is in the story's first line), the packets in the story's place on p. */
+.-compact #status { height: auto; max-height: 2; }
+.-compact ConnTable { height: auto; max-height: 50%; }
+.-compact #detail { height: 1fr; }
+.-compact #detail KernelView { display: none; }
+.-compact #left PacketTable { display: none; }
+.-compact #left.-packets PacketTable { display: block; height: 1fr; }
+.-compact #left.-packets Story { display: none; }
+.-compact #story { height: 1fr; max-height: 100%; overflow-y: auto; }
 """
+COMPACT_BELOW = 120  # columns: the explorer's narrow layout ends there too
 
 
 class WatchApp(App):
     TITLE = "tuiexplore watch"
     CSS_PATH = themes.stylesheet_path()
     CSS = WATCH_CSS  # loaded after CSS_PATH: the watch layout wins over the explorer's
+    # not the explorer's -narrow: its stylesheet hides every .panel but one on narrow terminals
+    HORIZONTAL_BREAKPOINTS = [(0, "-compact"), (COMPACT_BELOW, "-roomy")]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="watch.quit", tooltip="quit (the capture stops)"),
-        Binding("slash", "filter", "Filter", id="watch.filter", tooltip="filter: address, port, process, state, how it ended"),
+        Binding("slash", "filter", "Filter", id="watch.filter", tooltip="filter: words, or end:RST port:80 process:NAME"),
         Binding("s", "sort(1)", "Sort", id="watch.sort", tooltip="sort by the next column"),
         Binding("S", "sort(0)", "Reverse", id="watch.reverse", tooltip="reverse the order"),
         Binding("p", "focus_packets", "Packets", id="watch.packets", tooltip="the selected connection's packets"),
@@ -64,6 +77,7 @@ class WatchApp(App):
         self.start_engine = start
         self.settings = apply_settings(self, settings, theme)  # theme and keymap
         self.columns, why = pick_columns(self.settings.watch_columns)
+        self.chosen = bool(self.settings.watch_columns)  # the user's columns, at every size
         if why:
             self.notify(printable(f"{self.settings.path}: {why}"), title="config", severity="warning", timeout=15, markup=False)
         self._version = -1
@@ -75,7 +89,7 @@ class WatchApp(App):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status", markup=False)
-        yield Input(placeholder="/ filters: address, port, process, state, how it ended", id="filter")
+        yield Input(placeholder="/ filter: words, or fields: end:RST port:80 process:NAME cause:…", id="filter")
         yield ConnTable(self.columns, id="conns")
         with Horizontal(id="detail"):
             with Vertical(id="left"):
@@ -111,10 +125,8 @@ class WatchApp(App):
             detail = detail_of(conn) if conn is not None and self._detail_key != self._key(conn) else None
             if conn is not None:
                 self._detail_key = self._key(conn)
-            status = (
-                f"{len(t.open)} open · {t.finished} finished · {t.aged_out} aged out · {t.index} packets · "
-                f"{w.source.drops()} dropped by the kernel"
-            )
+            aged = f" · {t.aged_out} aged out" if t.aged_out else ""  # short: 80 columns show what is read from where
+            status = f"{len(t.open)} open · {t.finished} finished{aged} · {t.index} packets · {w.source.drops()} kernel drops"
             return t.version, rows, detail, status
 
     @staticmethod
@@ -197,10 +209,16 @@ class WatchApp(App):
     def filter_done(self) -> None:
         self.query_one(ConnTable).focus()
 
+    def on_resize(self, event: events.Resize) -> None:
+        compact = event.size.width < COMPACT_BELOW and not self.chosen
+        self.query_one(ConnTable).set_names(COMPACT_COLUMNS if compact else self.columns)
+
     def action_focus_packets(self) -> None:
+        self.query_one("#left").add_class("-packets")
         self.query_one(PacketTable).focus()
 
     def action_focus_conns(self) -> None:
+        self.query_one("#left").remove_class("-packets")
         self.query_one(ConnTable).focus()
 
     @on(PacketTable.Selected)

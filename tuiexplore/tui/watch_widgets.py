@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from tuiexplore.safetext import quoted
 from tuiexplore.timeline import PacketEvent
 from tuiexplore.tui.widgets import printable, relayout
+from tuiexplore.watch import query
 from tuiexplore.watch.classify import End
 from tuiexplore.watch.tracker import Conn
 
@@ -39,17 +40,20 @@ class ConnRow:
     end: End | None
     kind: str
     evidence: str
+    processes: tuple[str, ...] = ()  # the local ends' process names and pids, for the filter
+    pids: tuple[int, ...] = ()
+    owners: tuple[str, str] = ("", "")  # "process/pid" of the client's end and the server's, "" if unknown
 
     @classmethod
     def of(cls, conn: Conn) -> ConnRow:
         c, s = conn.sides
-        owners = [f"{x.process or '?'}/{x.pid}" for x in (c, s) if x.pid]
+        owners = tuple(f"{x.process or '?'}/{x.pid}" if x.pid else "" for x in (c, s))
         end = conn.end if isinstance(conn.end, End) else None
         return cls(
             conn.id,
             conn.ep(0),
             conn.ep(1),
-            " ⇄ ".join(owners),
+            " ⇄ ".join(o for o in owners if o),
             conn.state() if not conn.final or end is None else "CLOSED",
             c.bytes,
             s.bytes,
@@ -57,11 +61,28 @@ class ConnRow:
             end,
             end.summary if end else "",
             end.evidence if end else "",
+            tuple(x.process for x in (c, s) if x.process),
+            tuple(x.pid for x in (c, s) if x.pid),
+            (owners[0], owners[1]),
         )
 
-    def text(self) -> str:
-        """What the / filter matches against."""
-        return " ".join(map(str, (self.id, self.client, self.server, self.owner, self.state, self.kind, self.evidence)))
+    def fields(self) -> dict[str, list[str]]:
+        """What the / filter matches against (watch/query.py's field names)."""
+        ends = [self.client, self.server]
+        e = self.end
+        return {
+            "end": [e.kind] if e else ["open"],
+            "summary": [self.kind],
+            "cause": [e.cause] if e else [],
+            "evidence": [self.evidence],
+            "state": [self.state],
+            "client": [self.client],
+            "server": [self.server],
+            "host": [a.rpartition(":")[0].strip("[]") for a in ends],
+            "port": [a.rpartition(":")[2] for a in ends],
+            "process": list(self.processes),
+            "pid": [str(p) for p in self.pids],
+        }
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,8 @@ def detail_of(conn: Conn) -> Detail:
 SORTS = {  # the columns, in order: how it ended comes first, so 80 columns show it
     "#": lambda r: r.id,
     "ended": lambda r: r.kind,
+    "end": lambda r: r.end.kind if r.end else "open",
+    "cause": lambda r: r.end.cause if r.end else "",
     "client": lambda r: r.client,
     "server": lambda r: r.server,
     "evidence": lambda r: r.evidence,
@@ -115,13 +138,20 @@ SORTS = {  # the columns, in order: how it ended comes first, so 80 columns show
 }
 
 
+# What a wide terminal shows ("ended" says the end and cause in words), and what fits 80 columns
+# whole: how it ended, the branch, and who owns each end (the story below has the rest).
+DEFAULT_COLUMNS = [c for c in SORTS if c not in ("end", "cause")]
+COMPACT_COLUMNS = ["#", "end", "cause", "process"]
+
+
 def pick_columns(wanted: Sequence[str]) -> tuple[list[str], str]:
-    """The columns to show, in the user's order (config's watch.columns); every column, and the
-    line that says why, when a name is not one of them."""
+    """The columns to show, in the user's order (config's watch.columns); the default ones, and
+    the line that says why, when a name is not one of them."""
     unknown = [c for c in wanted if c not in SORTS]
     if unknown:
-        return list(SORTS), f"watch: no column {quoted(unknown[0])} (the columns: {', '.join(SORTS)}); showing them all"
-    return list(dict.fromkeys(wanted)) or list(SORTS), ""
+        names = ", ".join(SORTS)
+        return list(DEFAULT_COLUMNS), f"watch: no column {quoted(unknown[0])} (the columns: {names}); showing the default ones"
+    return list(dict.fromkeys(wanted)) or list(DEFAULT_COLUMNS), ""
 
 
 class ConnTable(DataTable):
@@ -138,7 +168,7 @@ class ConnTable(DataTable):
 
     def __init__(self, columns: Sequence[str] = (), **kw: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, classes="panel", **kw)
-        self.names = list(columns) or list(SORTS)  # shown, in this order (pick_columns)
+        self.names = list(columns) or list(DEFAULT_COLUMNS)  # shown, in this order (pick_columns)
         self.border_title = "Connections"
         self.sort_by = "#"
         self.reverse = False
@@ -152,11 +182,21 @@ class ConnTable(DataTable):
         # The cells hold their styles: a new theme (published once its styles are in) fills them anew.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.show(self.given))
 
+    def set_names(self, names: Sequence[str]) -> None:
+        """Other columns (the terminal got narrower or wider): the same rows, shown anew."""
+        if list(names) == self.names:
+            return
+        self.names = list(names)
+        self.clear(columns=True)
+        for name in self.names:
+            self.add_column(name, key=name)
+        self.show(self.given)
+
     def show(self, rows: list[ConnRow]) -> None:
         self.given = rows
         selected = self.selected_id()
-        needle = self.needle.lower()
-        rows = [r for r in rows if needle in r.text().lower()] if needle else rows
+        terms = query.parse(self.needle)
+        rows = [r for r in rows if query.matches(terms, r.fields())] if terms else rows
         rows = sorted(rows, key=SORTS[self.sort_by], reverse=self.reverse)
         if not self.reverse and self.sort_by == "#":
             rows = rows[-MAX_ROWS:]
@@ -167,11 +207,13 @@ class ConnTable(DataTable):
         for r in rows:
             style: str | Style = ""
             if r.end is not None:
-                rst = "RST" in r.kind or r.end.kind in ("refused", "timeout")
+                rst = r.end.kind not in ("FIN/FIN", "open")  # a reset after FIN/FIN did not end it
                 style = self.get_component_rich_style("conntable--rst" if rst else "conntable--fin", partial=True)
             cells = {
                 "#": Text(str(r.id)),
                 "ended": Text(r.kind, style=style),
+                "end": Text(r.end.kind if r.end else "open", style=style),
+                "cause": Text(r.end.cause if r.end else ""),
                 "client": Text(printable(r.client)),
                 "server": Text(printable(r.server)),
                 "evidence": Text(r.evidence),
@@ -227,11 +269,12 @@ class Story(Static):
             return Text("Select a connection (↑/↓) to see its packets, state changes and the kernel's branch.")
         r, e = d.row, d.row.end
         style = partial(self.get_component_rich_style, partial=True)
-        head = Text(f"{r.client} → {r.server}  ")
+        client, server = (f"{ep} ({who})" if who else ep for ep, who in ((r.client, r.owners[0]), (r.server, r.owners[1])))
+        head = Text(f"{printable(client)} → {printable(server)}  ")
         if e is None:
             head.append(f"{r.state} (still open)", style=style("story--open"))
         else:
-            head.append(e.summary, style=style("story--rst" if e.rst_by or e.kind == "timeout" else "story--fin"))
+            head.append(e.summary, style=style("story--fin" if e.kind in ("FIN/FIN", "open") else "story--rst"))
             head.append(f"  [{e.cause}, evidence: {e.evidence}]")
             head.append(f"\n{printable(e.explanation)}")
             if e.advice:
@@ -240,7 +283,7 @@ class Story(Static):
         for ts, source, text in d.events:
             lines.append(
                 Text(
-                    f"  {ts - d.first:8.3f}  {source:<6} {printable(text)}",
+                    f"  {round(ts - d.first, 3) + 0.0:8.3f}  {source:<6} {printable(text)}",  # + 0.0: no -0.000
                     style=style("story--wire") if source == "wire" else "",
                 )
             )

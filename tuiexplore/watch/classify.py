@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab.advice import advise
 from tuiexplore.lab.predict import BRANCHES
-from tuiexplore.watch.packet import parse_endpoint
+from tuiexplore.watch.packet import ACK, parse_endpoint
 from tuiexplore.watch.tracker import Conn, Side
 
 # Causes that are not a tcp_close() branch: what happened on the wire (or in tcp_input.c).
@@ -32,6 +32,8 @@ WIRE_CLASSES = {
     "half_open": "only one side closed before the capture ended",
     "keepalive_timeout": "keepalive probes went unanswered: the kernel gave up",
     "oom": "too many orphaned sockets or out of socket memory: tcp_check_oom() reset it",
+    "reset": "an RST, and too little on the wire to say why: it has no ACK bit (Linux's active resets always "
+    "carry one), or the capture missed what came before it",
 }
 EXPLAIN = {**BRANCHES, **WIRE_CLASSES}
 # What to do about a wire class (a branch's advice is lab/advice.py's); none for a connection still open.
@@ -44,6 +46,7 @@ WIRE_ADVICE = {
     "syn_timeout": "the SYN was never answered: check the address, the port and any firewall in between",
     "keepalive_timeout": "the peer stopped answering keepalives (gone, or the path dropped it): the application sees ETIMEDOUT",
     "oom": "the host ran short of socket memory or orphan slots (net.ipv4.tcp_max_orphans): fewer orphaned sockets",
+    "reset": "capture the connection from its start, or watch it live as root for the kernel's reason",
 }
 
 # The tcp_close() branches passed, for the kernel panel (same ids as lab/predict.py's paths).
@@ -109,7 +112,7 @@ def _reset_reason(conn: Conn, d: int) -> str | None:
 
 def _wire_rst_cause(conn: Conn, r: int) -> str:
     rs, other = conn.sides[r], conn.sides[1 - r]
-    if r == 1 and not conn.synack:
+    if r == 1 and conn.client_known and not conn.synack:
         return "refused"
     if _reply(rs):
         if rs.fin_ts is not None and rs.received_after_fin:
@@ -118,6 +121,8 @@ def _wire_rst_cause(conn: Conn, r: int) -> str:
             return "linger2_orphan_ack"
         if other.rst is None:
             return "no_socket"
+    if (rs.rst is not None and not rs.rst.bits & ACK) or (not conn.client_known and not rs.received_since_sent):
+        return "reset"  # not tcp_send_active_reset's, or nothing seen that it could have answered
     return "data_was_unread" if rs.received_since_sent else "linger_zero"
 
 
@@ -127,8 +132,8 @@ def classify(conn: Conn) -> End:
     first = 0 if firsts[0] <= firsts[1] else 1
     closed_first_by = conn.ep(first) if firsts[first] != float("inf") else None
     resets = {d: rst for d in (0, 1) if (rst := conn.sides[d].rst) is not None}
-    if resets:
-        r = min(resets, key=lambda d: resets[d].ts)
+    r = min(resets, key=lambda d: resets[d].ts) if resets else None
+    if r is not None and not conn.fin_fin:
         cause = _wire_rst_cause(conn, r)
         evidence, reason = "wire", _reset_reason(conn, r)
         mapped = _REASONS.get(reason or "")
@@ -140,7 +145,7 @@ def classify(conn: Conn) -> End:
             mapped = reason.lower()
         if mapped:
             evidence, cause = "tracepoint", mapped
-        summary = _summary_for(conn, r, cause)
+        summary = _summary_for(conn, r, cause, evidence)
         fin_before = any(x.fin_ts is not None and x.fin_ts <= resets[r].ts for x in conn.sides)
         kind = "refused" if cause == "refused" else ("FIN then RST" if fin_before else "RST")
         rst_by = conn.ep(r)
@@ -149,6 +154,9 @@ def classify(conn: Conn) -> End:
         half = conn.sides[first].acked_after_fin
         cause = "shutdown_fin" if half else "fin"
         summary = f"FIN/FIN, {conn.name(first)} first" + (" (half-close)" if half else "")
+        if r is not None:  # reset after both FINs were ACKed: it did not end the connection, but it is the first RST
+            rst_by, reason = conn.ep(r), _reset_reason(conn, r)
+            summary += f"; then RST by {conn.name(r)}"
         evidence = "tracepoint" if any(ev.event == "inet_sock_set_state" for ev in conn.kernel) else "wire"
     elif not conn.synack and c.syn_ts is not None and conn.closed_at is not None:
         kind, summary, cause, evidence, rst_by, reason = "timeout", "timeout: SYN unanswered", "syn_timeout", "wire", None, None
@@ -162,16 +170,30 @@ def classify(conn: Conn) -> End:
         text += " — from the wire: an active [R.] (real window" + (
             ", the peer's data outstanding)" if cause == "data_was_unread" else ", nothing outstanding)"
         )
+        settle = "and this kernel's reset gave no reason" if reason else "run as root for the kernel's reason"
+        text += f": {WIRE_SUMMARY[cause]}: the wire cannot tell; {settle}"
+    if kind == "FIN/FIN" and rst_by:
+        text += f"; then {rst_by} sent an RST, after both FINs were ACKed"
     if reason:
         text += f"; kernel reason {reason}"
-    advice = WIRE_ADVICE.get(cause) or advise(cause, "RST" if rst_by else "FIN", SocketRow("", -1, "ESTABLISHED"))
+    verdict = "RST" if rst_by and kind != "FIN/FIN" else "FIN"
+    advice = WIRE_ADVICE.get(cause) or advise(cause, verdict, SocketRow("", -1, "ESTABLISHED"))
     if advice and evidence == "wire" and cause in ("data_was_unread", "linger_zero"):
         advice = f"if the wire's guess is right: {advice}"
     return End(kind, summary, cause, evidence, closed_first_by, rst_by, reason, text, PATHS.get(cause, ()), advice)
 
 
-def _summary_for(conn: Conn, r: int, cause: str) -> str:
+# What the wire alone shows for the two close() resets: each looks like the other in some cases.
+WIRE_SUMMARY = {
+    "data_was_unread": "unread data, or SO_LINGER 0 after reading",
+    "linger_zero": "SO_LINGER 0, or older unread data",
+}
+
+
+def _summary_for(conn: Conn, r: int, cause: str, evidence: str) -> str:
     who = conn.name(r)
+    if evidence == "wire" and cause in WIRE_SUMMARY:
+        return f"RST by {who}: {WIRE_SUMMARY[cause]}"
     return {
         "data_was_unread": f"RST by {who}: unread data",
         "linger_zero": f"RST by {who}: SO_LINGER 0",
@@ -180,4 +202,5 @@ def _summary_for(conn: Conn, r: int, cause: str) -> str:
         "linger2_abort": f"RST by {who}: TCP_LINGER2 < 0",
         "linger2_orphan_ack": f"RST by {who}: orphan answered the ACK of its FIN",
         "no_socket": f"RST by {who}: no socket",
+        "reset": f"RST by {who}: the wire shows no cause",
     }.get(cause, f"RST by {who}: {cause}")

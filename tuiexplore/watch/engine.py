@@ -162,6 +162,10 @@ class Watch:
         if o.write:
             self.writer = PcapWriter(o.write)
         if o.read:
+            if isinstance(self.source, PcapSource) and self.source.streaming or o.count:
+                # A pipe's reads wait for the next packet: a held connection would wait for it too.
+                # --count N stops at the Nth connection to end: a FIN/FIN one ends at its last ACK.
+                self.tracker.late_rst_s = 0.0
             if o.pid is not None or o.expr or o.ports or o.host:
                 self.notes.append("filters apply to live capture only; a pcap is read whole")
             return
@@ -229,7 +233,12 @@ class Watch:
                         if o.pid is not None and conn.packets == 1:
                             self._pid_owner(conn, o.pid)
                         if conn.closed_at is not None and not self.settle and not conn.final:
-                            tracker.finalize(conn)
+                            if conn.fin_fin and tracker.late_rst_s:
+                                tracker.hold(conn)  # a late RST is its rst_by: final once its window has passed
+                            else:
+                                tracker.finalize(conn)
+                        if tracker.held:
+                            tracker.release(p.ts)
                         if count and tracker.finished >= count:
                             used = i + 1
                             break

@@ -130,10 +130,12 @@ def netns_of(pid: int | str) -> int | None:
         return None
 
 
-def task_netns(pid: int, at_boot: float) -> int | None:
-    """The network namespace of task ``pid`` if it is still the task that ran ``at_boot`` seconds
-    after boot; None once it has exited or its pid names a task started since (pids wrap, at 32768
-    by default). Both are read through one /proc/PID handle, so they are the same task's."""
+def task_netns(pid: int, at_boot: float) -> tuple[int, int] | None:
+    """The network namespace of task ``pid`` and its process (the tgid: trace lines name the
+    thread that ran, which is not the process psutil names for a threaded server) if it is still
+    the task that ran ``at_boot`` seconds after boot; None once it has exited or its pid names a
+    task started since (pids wrap, at 32768 by default). All are read through one /proc/PID
+    handle, so they are the same task's."""
     try:
         fd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
@@ -142,8 +144,12 @@ def task_netns(pid: int, at_boot: float) -> int | None:
         with open(os.open("stat", os.O_RDONLY, dir_fd=fd), "rb") as f:
             # starttime (field 22), in clock ticks rounded down: never later than the true start
             started = int(f.read().rpartition(b")")[2].split()[19]) / os.sysconf("SC_CLK_TCK")
-        return None if started > at_boot else os.stat("ns/net", dir_fd=fd).st_ino
-    except (OSError, ValueError, IndexError):
+        if started > at_boot:
+            return None
+        with open(os.open("status", os.O_RDONLY, dir_fd=fd), "rb") as f:
+            tgid = next(int(line.split()[1]) for line in f if line.startswith(b"Tgid:"))
+        return os.stat("ns/net", dir_fd=fd).st_ino, tgid
+    except (OSError, ValueError, IndexError, StopIteration):
         return None
     finally:
         os.close(fd)
@@ -151,18 +157,19 @@ def task_netns(pid: int, at_boot: float) -> int | None:
 
 def placed(ev: TraceEvent, ours: int | None, at_boot: float) -> TraceEvent | None:
     """A syscall's event as watch may use it: None when its task is in another network namespace
-    (a lab's, a container's), without its task when that task can no longer be placed.
-    Tracepoints are global, and 127.0.0.1:port exists in every namespace: without this, a lab's
-    connect() to the watched port would lend its actor's pid to our next connection there; and a
-    lab's actor has often exited by the time its line is read. Softirq-driven events run on an
-    unrelated task and are kept as they are."""
+    (a lab's, a container's), without its task when that task can no longer be placed, and with
+    its task named by its process (tgid) otherwise. Tracepoints are global, and 127.0.0.1:port
+    exists in every namespace: without this, a lab's connect() to the watched port would lend its
+    actor's pid to our next connection there; and a lab's actor has often exited by the time its
+    line is read. Softirq-driven events run on an unrelated task and are kept as they are."""
     task = task_pid(ev.task) if ours is not None and syscall_made(ev) else None
     if task is None:
         return ev
     theirs = task_netns(task[0], at_boot)
     if theirs is None:
         return replace(ev, task="")
-    return ev if theirs == ours else None
+    netns, tgid = theirs
+    return replace(ev, task=f"{task[1]}-{tgid}") if netns == ours else None
 
 
 def process_name(pid: int, fallback: str | None = None) -> str | None:

@@ -270,6 +270,11 @@ class PcapSource:
         finally:
             self.notes += ng.notes
 
+    @property
+    def streaming(self) -> bool:
+        """Read as it comes (a pipe, a FIFO): a read waits for the next packet."""
+        return self._pipe is not None
+
     def drops(self) -> int:
         return 0
 

@@ -20,6 +20,9 @@ OVERALL = 5000
 MAX_CLOSED = 2000
 MAX_OPEN = 20000
 SYN_TIMEOUT = 3.0  # seconds of capture time without an answer to a SYN
+# A connection closed by FIN/FIN waits this long (capture time) before it is reported: some peers
+# reset it right after the graceful close, and that RST belongs in its report (rst_by).
+LATE_RST_S = 1.0
 _MASK = 0xFFFFFFFF
 
 Ep = tuple[str, int]
@@ -68,6 +71,8 @@ class Conn:
     kernel: list[TraceEvent] = field(default_factory=list)
     synack: bool = False
     closed_at: float | None = None
+    fin_fin: bool = False  # closed by both FINs ACKed, not by an RST (one may still come)
+    held: bool = False  # kept for a late RST (Tracker.hold)
     final: bool = False
     end: object = None  # classify.End, set when the connection closes on the wire
 
@@ -129,6 +134,10 @@ class Tracker:
         self._closing: dict[int, Conn] = {}
         self._unanswered: dict[int, Conn] = {}
         self.now = 0.0
+        self.late_rst_s = LATE_RST_S  # 0 where no time passes between packets (a pipe, read as it comes)
+        # FIN/FIN connections of a capture read whole, kept for a late RST: (deadline, conn) in the
+        # order they closed, finalized as the capture's own time passes their deadline
+        self.held: deque[tuple[float, Conn]] = deque()
         self.version = 0  # bumped on every change, so a view can skip redraws
 
     @property
@@ -239,7 +248,10 @@ class Tracker:
         if closed and not conn.final:
             if conn.closed_at is None:
                 conn.closed_at = p.ts
+                conn.fin_fin = not p.bits & RST
                 self._closing[conn.id] = conn
+            conn.end = self.classify(conn)
+        elif conn.final and me.rst is p:  # a late first RST: the row shows it (its report went out)
             conn.end = self.classify(conn)
 
     def add_kernel(self, ev: TraceEvent, local: Ep, remote: Ep) -> Conn | None:
@@ -273,13 +285,24 @@ class Tracker:
     def tick(self, now: float, settle: float) -> None:
         """Finalize connections closed ``settle`` seconds ago, and SYNs left unanswered."""
         for conn in list(self._closing.values()):
-            if conn.closed_at is not None and now - conn.closed_at >= settle:
+            if conn.closed_at is not None and now - conn.closed_at >= (max(settle, self.late_rst_s) if conn.fin_fin else settle):
                 self.finalize(conn)
         for conn in list(self._unanswered.values()):
             if conn.closed_at is None and now - conn.last >= SYN_TIMEOUT:
                 conn.closed_at = conn.last
                 conn.end = self.classify(conn)
                 self.finalize(conn)
+
+    def hold(self, conn: Conn) -> None:
+        """Keep a FIN/FIN connection open for ``late_rst_s`` of capture time (a late RST is its rst_by)."""
+        if not conn.held:
+            conn.held = True
+            self.held.append(((conn.closed_at or self.now) + self.late_rst_s, conn))
+
+    def release(self, now: float) -> None:
+        """Finalize the held connections whose late-RST window ended by ``now`` (capture time)."""
+        while self.held and self.held[0][0] <= now:
+            self.finalize(self.held.popleft()[1])
 
     def finalize(self, conn: Conn) -> None:
         if conn.final:
