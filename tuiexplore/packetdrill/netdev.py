@@ -73,8 +73,9 @@ def _sockaddr_in(addr: str) -> bytes:
 class Netdev:
     """Made in the calling thread's namespace; ``start`` begins reading what the kernel sends."""
 
-    def __init__(self, addrs: Addresses) -> None:
+    def __init__(self, addrs: Addresses, mtu: int | None = None) -> None:
         self.addrs = addrs
+        self.mtu = mtu if mtu is not None else MTU[addrs.family]  # the script's --mtu, as packetdrill's
         try:
             self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
         except OSError as exc:
@@ -106,7 +107,7 @@ class Netdev:
             with open(f"/proc/sys/net/ipv6/conf/{NAME}/accept_dad", "w") as f:
                 f.write("0")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            fcntl.ioctl(s, SIOCSIFMTU, _ifreq(struct.pack("i", MTU[a.family])))
+            fcntl.ioctl(s, SIOCSIFMTU, _ifreq(struct.pack("i", self.mtu)))
             flags = struct.unpack_from("H", fcntl.ioctl(s, SIOCGIFFLAGS, _ifreq()), 16)[0]
             fcntl.ioctl(s, SIOCSIFFLAGS, _ifreq(struct.pack("H", flags | IFF_UP)))
             if a.family == socket.AF_INET:

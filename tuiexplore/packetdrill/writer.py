@@ -29,6 +29,7 @@ from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, Verdic
 # The lab's steps run a few ms apart and the kernel's timers fire to the jiffy (4 ms at HZ=250):
 # the tolerance the kernel's own packetdrill runner gives slow machines.
 TOLERANCE_USECS = 14000
+_IPV4_TCP_HEADERS = 40  # the lab's sockets are IPv4: an MSS is the MTU less 20 + 20 bytes
 # lab/inbox.py's note for a call that blocked past its step and came back later
 _LATE = re.compile(r"^step (\d+): \S+ \w+\(\) returned (-?\d+)(?: \((\w+)\))? after")
 
@@ -86,10 +87,26 @@ def write(events: list[Event], origin: Origin, side: str | None = None, sysctls:
     if not any(x.text for x in lines):
         raise WriteError(f"none of {comment_text(me)}'s calls returned and no segment reached it: there is no script to write")
     own = sum(1 for p in events if isinstance(p, PacketEvent) and p.src == p.dst == me)
-    return "\n".join([*_header(origin, me, actors(events), own, sysctls or {}), *_timed(lines)]) + "\n"
+    header = _header(origin, me, actors(events), own, sysctls or {}, _mtu(events, me))
+    return "\n".join([*header, *_timed(lines)]) + "\n"
 
 
-def _header(origin: Origin, me: str, who: list[str], own: int, sysctls: Mapping[str, str]) -> list[str]:
+def _mtu(events: list[Event], me: str) -> int | None:
+    """The device MTU a replay needs for the side's kernel to advertise the MSS it did here.
+
+    A SYN's MSS is the route's advmss, the device's MTU less the IPv4 and TCP headers (the
+    kernel's ipv4_default_advmss(), at most 65495): loopback's 65536 gives 65495, a replay's TUN
+    device at packetdrill's default 1500 gives 1460, and the SYN-ACK's window is rounded to that
+    MSS. So the script says the MTU (packetdrill's ``--mtu``) under which its SYNs were made."""
+    for p in events:
+        if isinstance(p, PacketEvent) and p.src == me != p.dst and "S" in p.flags:
+            mss = re.search(r"(?:^|,)\s*mss (\d+)", p.options)
+            if mss:
+                return int(mss.group(1)) + _IPV4_TCP_HEADERS
+    return None
+
+
+def _header(origin: Origin, me: str, who: list[str], own: int, sysctls: Mapping[str, str], mtu: int | None) -> list[str]:
     remote = ", ".join(a for a in who if a != me) or "no other actor"
     where = f" ({origin.where})" if origin.where else ""
     out = [
@@ -109,6 +126,8 @@ def _header(origin: Origin, me: str, who: list[str], own: int, sysctls: Mapping[
         if not _settable(n, v)
     ]
     out.append(f"--tolerance_usecs={TOLERANCE_USECS}")
+    if mtu is not None:
+        out.append(f"--mtu={mtu}")
     if settable:
         out.append(f"`sysctl -q {' '.join(settable)}`")
     return out
