@@ -84,9 +84,8 @@ def _mtu(script: Script, path: str) -> int | None:
         return None
     if not given.isdigit() or int(given) not in MTU_RANGE:
         line = next(o.line for o in reversed(script.options) if o.name == "mtu")
-        raise PktInputError(
-            f"{path}:{line}: --mtu={safetext.terminal(given)}: not an MTU a TUN device takes ({MTU_RANGE.start} to {MTU_RANGE.stop - 1})"
-        )
+        took = f"{MTU_RANGE.start} to {MTU_RANGE.stop - 1}"
+        raise PktInputError(f"{path}:{line}: --mtu={safetext.terminal(given)}: not an MTU a TUN device takes ({took})")
     return int(given)
 
 
