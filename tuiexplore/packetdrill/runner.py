@@ -309,7 +309,9 @@ class Runner:
         if p.closing is None:
             return ""
         self._pump()
-        sent = [live for _, live in self.seen[p.mark :] if live.sport == p.closing.sock.lport]
+        # What the call sent: a blocking one is judged after the script went on, and what its
+        # socket sent after it returned (a FIN once the window reopened) is not the call's.
+        sent = [live for when, live in self.seen[p.mark :] if when <= p.ended and live.sport == p.closing.sock.lport]
         verdict = p.closing.judge(self.t(), p.step, sent)
         self.last_verdict = verdict
         self.emit(verdict)

@@ -30,6 +30,7 @@ from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, Verdic
 # the tolerance the kernel's own packetdrill runner gives slow machines.
 TOLERANCE_USECS = 14000
 _IPV4_TCP_HEADERS = 40  # the lab's sockets are IPv4: an MSS is the MTU less 20 + 20 bytes
+LATER = "Written later than in the session by"  # the comment before a line after a silent timer
 # lab/inbox.py's note for a call that blocked past its step and came back later
 _LATE = re.compile(r"^step (\d+): \S+ \w+\(\) returned (-?\d+)(?: \((\w+)\))? after")
 
@@ -57,6 +58,7 @@ class _Line:
     text: str = field(compare=False)  # after the time; "" for a comment only
     end: float | None = field(default=None, compare=False)  # a blocking call's return
     comments: list[str] = field(default_factory=list, compare=False)
+    timer: bool = field(default=False, compare=False)  # the lab waited here for a kernel timer
 
 
 def actors(events: list[Event]) -> list[str]:
@@ -170,7 +172,7 @@ def _syscalls(events: list[Event], me: str, arrivals: list[float]) -> list[_Line
         t, order = min((e.t, float(index)), steps.get(e.step, (e.t, float(index))))
         said = f"step {e.step}: {e.actor} {call_text(e.call, e.args)}"
         if e.actor != me or e.call == "sleep" or e.call in WIRE_CALLS:  # the wire's calls act on no socket
-            out.append(_Line(t, order, "", comments=[said]))
+            out.append(_Line(t, order, "", comments=[said], timer=e.call == "wait"))
             continue
         v = verdicts.get((e.step, me))
         if v is not None:
@@ -209,14 +211,25 @@ def _timed(lines: list[_Line]) -> list[str]:
     out: list[str] = []
     start = next((x.t for x in lines if x.text), 0.0)
     previous: int | None = None
+    silent_timer, shift = False, 0
     for x in lines:
         out += [f"// {comment_text(c)}" for c in x.comments]
+        silent_timer |= x.timer
         if not x.text:
             continue
-        at = _ms(x.t - start)
+        at = _ms(x.t - start) + shift
+        if silent_timer and previous is not None and not x.text.startswith(">"):
+            # The lab waited for a timer that sent nothing (a FIN_WAIT2 timeout), then went on: in
+            # a replay only the time says "after it fired", and a timer due D later fires up to
+            # D/8 late (the timer wheel's granularity, as packetdrill's tolerance_percent).
+            late = -(-(at - previous) // 8)
+            at, shift = at + late, shift + late
+            waited = at - late - previous
+            out.append(f"// {LATER} {late} ms: the lab waited {waited} ms for a kernel timer that sent nothing")
+        silent_timer &= not x.text  # a line after the timer: it has fired (or is expected)
         when = _seconds(at) if previous is None else "+" + _seconds(at - previous)
         if x.end is not None:
-            when += "..." + _seconds(max(_ms(x.end - start), at) - (previous if previous is not None else 0))
+            when += "..." + _seconds(max(_ms(x.end - start) + shift, at) - (previous if previous is not None else 0))
         out.append(f"{when} {x.text}")
         previous = at
     return out
