@@ -114,6 +114,7 @@ def connected_to_itself(events: list[Event], side: str) -> bool:
     """The side has a connection between its own sockets: no remote end a script could be."""
     return any(isinstance(p, PacketEvent) and p.src == p.dst == side for p in events)
 
+
 _NOTE = re.compile(r"^relay: (inject|drop|hold) #(\d+) ")
 
 
@@ -435,43 +436,3 @@ def test_a_call_that_returned_in_a_later_step_is_written_blocking():
     assert read.action.result == Int(5, "5") and read.action.end_usecs is not None
     assert isinstance(data.action, TcpPacket) and (data.action.inbound, data.action.flags, data.action.payload) == (True, "P.", 5)
     assert read.action.end_usecs >= data.time.usecs  # it returns once the injected data is in
-
-
-def test_a_line_after_a_timer_that_sent_nothing_leaves_the_timer_its_slack():
-    """fin-wait2-timeout: the lab waits for the orphan's FIN_WAIT2 timer (it sends nothing), then
-    the peer's FIN gets an RST. A replay must inject that FIN after the timer fired on its own
-    run, which the timer wheel lets be up to 1/8 of its time late: so the FIN is written 1/8 later
-    than the session sent it, and says so."""
-    result = _session("fin-wait2-timeout")
-    assert result.info is not None
-    text = pkt_text(result.scenario, result.info, result.events)
-    lines = [x for x in text.splitlines() if x and not x.startswith("// step")]
-    fin = next(i for i, x in enumerate(lines) if " < F. " in x)
-    said = re.fullmatch(rf"// {LATER} (\d+) ms: the lab waited (\d+) ms for a kernel timer that sent nothing", lines[fin - 1])
-    assert said, lines[fin - 1]
-    late, waited = int(said[1]), int(said[2])
-    assert waited >= 2000 and late == -(-waited // 8)  # tcp_fin_timeout = 2 in the scenario's lab
-    assert lines[fin].startswith(f"+{(waited + late) / 1000:.3f}".rstrip("0").rstrip(".") + " < F. ")
-    assert lines[fin + 1].startswith("+0 > R ")  # what follows keeps its time after the FIN
-
-
-def test_a_blocking_close_is_judged_on_what_it_sent_before_it_returned(tmp_path):
-    """zero-window-close: close() with SO_LINGER {1, 1} gives up after 1 s, its FIN held behind
-    the peer's zero window. Here the window reopens 0.3 s later than in the session, well after
-    close() returned; the FIN leaves then, while the blocking call is still to be judged (at the
-    script's end): the verdict is what the call sent before it returned, the session's none."""
-    result = _session("zero-window-close")
-    assert result.info is not None
-    lines = pkt_text(result.scenario, result.info, result.events).splitlines()
-    close = next(i for i, x in enumerate(lines) if "close(" in x and "..." in x.split()[0])
-    reopen = next(i for i, x in enumerate(lines) if i > close and re.match(r"\+[\d.]+ < \. .* win [1-9]", x))
-    when, rest = lines[reopen].split(" ", 1)
-    lines[reopen] = f"+{float(when) + 0.3:.3f} {rest}"
-    path = tmp_path / "later.pkt"
-    path.write_text("\n".join(lines) + "\n")
-    status, events, err = replay(str(path), "root" if os.geteuid() == 0 else "user")
-    assert status == 0, err
-    (verdict,) = [e for e in events if e["type"] == "verdict"]
-    session = next(v for v in result.events if isinstance(v, VerdictEvent) and v.call == "close")
-    assert (verdict["observed"], verdict["branch"]) == (session.observed, session.branch) == ("none", "fin")
-    assert any(e["type"] == "packet" and e["from"] == "local" and "F" in e["flags"] for e in events)  # it left later

@@ -296,7 +296,7 @@ class Runner:
         self.emit(StepEvent(self.t(), p.step, "local", call.name, {"line": p.event.source}, out.ret, out.errno, {}))
         self.under_test = out.new_fd if out.new_fd is not None else out.fd if out.fd is not None else self.under_test
         want = value(call.result)
-        if call.name in ("socket", "accept", "accept4") and want is not None and want >= 0:
+        if call.name in ("socket", "accept", "accept4", "epoll_create") and want is not None and want >= 0:
             want = out.ret if out.ret >= 0 else want
         if want is not None and want != out.ret:
             got = f" with errno {out.errno}" if out.errno else ""

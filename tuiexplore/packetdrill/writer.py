@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from tuiexplore import __version__
-from tuiexplore.lab.calls import CALLS, WIRE_CALLS, is_closing
+from tuiexplore.lab.calls import CALLS, LAB_CALLS, WIRE_CALLS, is_closing
 from tuiexplore.packetdrill.delivery import Delivery, delivery
 from tuiexplore.packetdrill.shell import translate
 from tuiexplore.packetdrill.write_calls import Fds, calls, comment_text
@@ -63,7 +63,7 @@ class _Line:
 
 def actors(events: list[Event]) -> list[str]:
     """The actors that made syscalls, in order of their first one."""
-    return list(dict.fromkeys(e.actor for e in events if isinstance(e, StepEvent) and e.call not in (*WIRE_CALLS, "sleep")))
+    return list(dict.fromkeys(e.actor for e in events if isinstance(e, StepEvent) and e.call not in (*WIRE_CALLS, *LAB_CALLS)))
 
 
 def script_side(events: list[Event], asked: str | None = None) -> str:
