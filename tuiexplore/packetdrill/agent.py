@@ -52,7 +52,7 @@ def main() -> int:
             _emit(NoteEvent(0.0, "warn", note))
         # The script's own --ip_version line wins, as the kernel's runner reads it.
         version = checked.script.option("ip_version")
-        dev = Netdev(IPV6 if (version == "ipv6" if version else opts["ipv6"]) else IPV4)
+        dev = Netdev(IPV6 if (version == "ipv6" if version else opts["ipv6"]) else IPV4, checked.mtu)
     except (PktInputError, NamespaceError, NetdevError) as exc:
         _emit(NoteEvent(0.0, "error", str(exc)))
         _emit(EndEvent(0.0, 2))

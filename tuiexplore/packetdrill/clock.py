@@ -59,16 +59,18 @@ class Clock:
         self.previous_usecs, self.event_usecs = self.event_usecs, start
         return start, end
 
-    def tolerance_at(self, start: int) -> int:
-        # packetdrill's tolerance_percent: a timer due D after the previous event may fire up to
-        # 12.5% of D late, the timer wheel's granularity since 4.8 (500462a9de65).
-        dynamic = int(self.percent / 100 * (start - self.previous_usecs)) if self.previous_usecs is not None else 0
+    def tolerance_at(self, start: int, since: int | None = None) -> int:
+        # packetdrill's tolerance_percent: a timer due D after the previous event (``since``: a
+        # blocking call's start, for its return) may fire up to 12.5% of D late, the timer
+        # wheel's granularity since 4.8 (500462a9de65).
+        since = self.previous_usecs if since is None else since
+        dynamic = int(self.percent / 100 * (start - since)) if since is not None else 0
         return max(self.tolerance, dynamic)
 
-    def verify(self, kind: TimeKind, start: int, end: int | None, actual: int, what: str) -> None:
+    def verify(self, kind: TimeKind, start: int, end: int | None, actual: int, what: str, since: int | None = None) -> None:
         if kind is TimeKind.ANY:
             return
-        tol, at, secs = self.tolerance_at(start), f"{actual / 1e6:.6f} sec", lambda u: f"{u / 1e6:.6f}"
+        tol, at, secs = self.tolerance_at(start, since), f"{actual / 1e6:.6f} sec", lambda u: f"{u / 1e6:.6f}"
         if end is not None:
             if not start - tol <= actual <= end + tol:
                 raise TimingError(

@@ -31,6 +31,7 @@ class PktInputError(Exception):
 class Checked:
     script: Script
     plan: ShellPlan
+    mtu: int | None = None  # the script's --mtu: its device's MTU (None: packetdrill's default)
 
 
 def read_script(path: str) -> str:
@@ -68,7 +69,24 @@ def check(path: str, defines: dict[str, str]) -> Checked:
             translate(event.action.text, event.line, plan)
     if script.cleanup_command:
         translate(script.cleanup_command.text, script.cleanup_line, plan)
-    return Checked(script, plan)
+    return Checked(script, plan, _mtu(script, path))
+
+
+# A TUN device takes MTUs up to 65535 (the kernel's tun.c MAX_MTU); 68 is IPv4's least.
+MTU_RANGE = range(68, 65536)
+
+
+def _mtu(script: Script, path: str) -> int | None:
+    """packetdrill's ``--mtu``: the MTU its TUN device is given, so the MSS the kernel derives
+    from it (and the windows that follow) are the ones the script expects."""
+    given = script.option("mtu")
+    if given is None:
+        return None
+    if not given.isdigit() or int(given) not in MTU_RANGE:
+        line = next(o.line for o in reversed(script.options) if o.name == "mtu")
+        took = f"{MTU_RANGE.start} to {MTU_RANGE.stop - 1}"
+        raise PktInputError(f"{path}:{line}: --mtu={safetext.terminal(given)}: not an MTU a TUN device takes ({took})")
+    return int(given)
 
 
 def describe(event_action: object) -> str:

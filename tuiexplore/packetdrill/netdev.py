@@ -3,8 +3,11 @@
 TUN, as packetdrill's local mode: the kernel hands each IP packet it routes to the remote
 address to the device's file descriptor inside the sending call (``tun_net_xmit`` queues it
 there), so when a syscall returns, what it sent is already readable (``sync``); and what is written to the
-descriptor arrives as from the network. No link layer: no ARP, no neighbour entries, no
-checksum or segmentation offload to undo (the relay's veth wire has to do all three). A reader
+descriptor arrives as from the network. No link layer: no ARP, no neighbour entries. The
+device offloads checksums and TSO "to be like a typical ethernet device", as packetdrill's
+(its set_device_offload_flags()): the kernel hands it a send of several MSS as one segment,
+which is what a script (and one written from the lab's loopback, which offloads too) expects;
+without it the kernel would cut that send in MSS pieces before the device. A reader
 packet socket on the device gives what the kernel sent with the kernel's own time stamp of
 its sending (``dev_queue_xmit_nit`` runs in the same call), so a late reader thread on a busy
 machine never makes a packet late; the TUN queue itself is only emptied.
@@ -22,7 +25,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-TUNSETIFF = 0x400454CA
+TUNSETIFF, TUNSETOFFLOAD = 0x400454CA, 0x400454D0
+TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN = 0x01, 0x02, 0x04, 0x08
+# A TSO send is one IP packet of up to 64 KiB (GSO's legacy maximum) plus headers.
+FRAME_MAX = 131072
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCSIFADDR, SIOCSIFNETMASK, SIOCSIFMTU = 0x8913, 0x8914, 0x8916, 0x891C, 0x8922
 IFF_UP = 0x1
@@ -73,14 +79,16 @@ def _sockaddr_in(addr: str) -> bytes:
 class Netdev:
     """Made in the calling thread's namespace; ``start`` begins reading what the kernel sends."""
 
-    def __init__(self, addrs: Addresses) -> None:
+    def __init__(self, addrs: Addresses, mtu: int | None = None) -> None:
         self.addrs = addrs
+        self.mtu = mtu if mtu is not None else MTU[addrs.family]  # the script's --mtu, as packetdrill's
         try:
             self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
         except OSError as exc:
             raise NetdevError(f"cannot open /dev/net/tun: {exc.strerror} (a packetdrill run needs a TUN device)") from None
         try:
             fcntl.ioctl(self.fd, TUNSETIFF, struct.pack("16sH22x", NAME.encode(), IFF_TUN | IFF_NO_PI))
+            fcntl.ioctl(self.fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
             self._configure()
         except OSError as exc:
             os.close(self.fd)
@@ -106,7 +114,7 @@ class Netdev:
             with open(f"/proc/sys/net/ipv6/conf/{NAME}/accept_dad", "w") as f:
                 f.write("0")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            fcntl.ioctl(s, SIOCSIFMTU, _ifreq(struct.pack("i", MTU[a.family])))
+            fcntl.ioctl(s, SIOCSIFMTU, _ifreq(struct.pack("i", self.mtu)))
             flags = struct.unpack_from("H", fcntl.ioctl(s, SIOCGIFFLAGS, _ifreq()), 16)[0]
             fcntl.ioctl(s, SIOCSIFFLAGS, _ifreq(struct.pack("H", flags | IFF_UP)))
             if a.family == socket.AF_INET:
@@ -137,7 +145,7 @@ class Netdev:
         with self._lock:
             while True:  # the device's own queue: emptied, or it would fill and drop
                 try:
-                    os.read(self.fd, 65536)
+                    os.read(self.fd, FRAME_MAX)
                 except BlockingIOError:
                     break
                 except OSError:
@@ -145,7 +153,7 @@ class Netdev:
             clock = time.time() - time.monotonic()
             while True:
                 try:
-                    data, anc, _, addr = self.tap.recvmsg(65536, 64)
+                    data, anc, _, addr = self.tap.recvmsg(FRAME_MAX, 64)
                 except BlockingIOError:
                     return True
                 except OSError:

@@ -39,7 +39,13 @@ SYMBOLS: dict[str, int] = {
     "POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10, "POLLNVAL": 0x20,
     "POLLRDNORM": 0x40, "POLLRDBAND": 0x80, "POLLWRNORM": 0x100, "POLLWRBAND": 0x200, "POLLRDHUP": 0x2000,
     "SIOCINQ": 0x541B, "FIONREAD": 0x541B, "SIOCOUTQ": 0x5411, "SIOCOUTQNSD": 0x894B,
+    "EPOLLIN": 0x1, "EPOLLPRI": 0x2, "EPOLLOUT": 0x4, "EPOLLERR": 0x8, "EPOLLHUP": 0x10, "EPOLLRDNORM": 0x40,
+    "EPOLLRDBAND": 0x80, "EPOLLWRNORM": 0x100, "EPOLLWRBAND": 0x200, "EPOLLRDHUP": 0x2000, "EPOLLET": 1 << 31,
+    "EPOLL_CTL_ADD": 1, "EPOLL_CTL_DEL": 2, "EPOLL_CTL_MOD": 3,
 }  # fmt: skip
+# struct epoll_event is packed on x86-64 (__EPOLL_PACKED): events, then the 64-bit data the
+# script's fd is kept in.
+_EPOLL_EVENT = struct.Struct("=IQ")
 SYMBOLS.update({name: number for number, name in errno_mod.errorcode.items()})  # getsockopt(SO_ERROR)'s [ECONNRESET]
 
 
@@ -125,6 +131,8 @@ class Syscalls:
             script_fd = value(call.result)
             if script_fd is not None:
                 self.fds[script_fd] = new
+        if name == "epoll_create" and ret >= 0 and (script_fd := value(call.result)) is not None:
+            self.fds[script_fd] = ret  # a name for it, not the socket under test
         if name == "close" and ret == 0:
             n = value(args[0])
             self.fds.pop(n if n is not None else -1, None)
@@ -139,6 +147,8 @@ class Syscalls:
             return value(args[3])
         if call.name == "ioctl" and len(args) > 2:
             return value(args[2])
+        if call.name == "epoll_wait" and len(args) > 1 and isinstance(args[1], Struct) and args[1].get("events") is not None:
+            return value(args[1].get("events") or Int(0, "0"))
         if call.name == "poll" and args and isinstance(args[0], List) and args[0].items and isinstance(args[0].items[0], Struct):
             revents = args[0].items[0].get("revents")
             return value(revents) if revents is not None else None
@@ -252,3 +262,21 @@ class Syscalls:
         ret = _libc.poll(raw, len(fds), value(args[2]) or 0 if len(args) > 2 else 0)
         first = struct.unpack_from("ihh", raw.raw)[2] if fds and ret >= 0 else None
         return ret, fds[0][0] if fds else None, first
+
+    def _epoll_create(self, args: tuple[Expr, ...]) -> tuple[int, None, None]:
+        return _libc.epoll_create(value(args[0]) or 1 if args else 1), None, None
+
+    def _epoll_ctl(self, args: tuple[Expr, ...]) -> tuple[int, None, None]:
+        """``epoll_ctl(4, EPOLL_CTL_ADD, 3, {events=EPOLLIN, fd=3})``: the event's data is the script's fd."""
+        ep, fd = self.live(args[0]), self.live(args[2])
+        spec = args[3] if len(args) > 3 and isinstance(args[3], Struct) else None
+        events = value(spec.get("events") or Int(0, "0")) or 0 if spec is not None else 0
+        event = ctypes.create_string_buffer(_EPOLL_EVENT.pack(events, value(args[2]) or 0))
+        return _libc.epoll_ctl(ep, value(args[1]) or 0, fd, event), None, None
+
+    def _epoll_wait(self, args: tuple[Expr, ...]) -> tuple[int, None, int | None]:
+        """``epoll_wait(4, {events=EPOLLIN, fd=3}, 10, 1000)``: the first ready event's events are read back."""
+        most = max(1, value(args[2]) or 1) if len(args) > 2 else 1
+        ready = ctypes.create_string_buffer(_EPOLL_EVENT.size * most)
+        ret = _libc.epoll_wait(self.live(args[0]), ready, most, value(args[3]) if len(args) > 3 else 0)
+        return ret, None, _EPOLL_EVENT.unpack_from(ready.raw)[0] if ret > 0 else None

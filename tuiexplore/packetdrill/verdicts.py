@@ -15,7 +15,8 @@ import struct
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab import counters, sockdiag
 from tuiexplore.lab.advice import advise
-from tuiexplore.lab.calls import SIOCINQ, SIOCOUTQNSD, TCP_LINGER2, TCP_STATES
+from tuiexplore.lab.calls import SIOCINQ, SIOCOUTQ, SIOCOUTQNSD, TCP_LINGER2, TCP_STATES
+from tuiexplore.lab.kernel_inputs import usable_window
 from tuiexplore.lab.predict import (
     BRANCHES,
     Child,
@@ -74,6 +75,7 @@ def row(fd: int, name: str, lport: int, rport: int, read: int) -> SocketRow:
         else _ioctl(fd, SIOCINQ)
         if state != "LISTEN"
         else 0,
+        outq=_ioctl(fd, SIOCOUTQ) if state != "LISTEN" else 0,
         unsent=_ioctl(fd, SIOCOUTQNSD) if state != "LISTEN" else 0,
         accept_queue=info.get("tcpi_unacked", 0) if state == "LISTEN" else 0,
         snd_wnd=info.get("tcpi_snd_wnd"),
@@ -115,9 +117,12 @@ class Closing:
         self, call: str, how: int | None, sock: SocketRow, unread_rule: str | None, kids: tuple[Child, ...] | None = None
     ) -> None:
         self.call, self.sock = call, sock
+        # The peer's usable window, as the lab gives it: whether unsent data (and a FIN behind
+        # it) is held by the window or by TCP_CORK/Nagle decides whether close() sends the FIN.
+        window = usable_window(sock, ()) if sock.rport else None
         view = SocketView(
             sock.state, sock.inq, sock.unsent, sock.linger, sock.linger2, sock.accept_queue, kids,
-            lport=sock.lport, rport=sock.rport, peer_acks_fin=False,
+            send_window=window, lport=sock.lport, rport=sock.rport, peer_acks_fin=False,
         )  # fmt: skip
         version = kernel_version()
         if call == "shutdown":

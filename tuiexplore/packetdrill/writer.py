@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from tuiexplore import __version__
-from tuiexplore.lab.calls import CALLS, WIRE_CALLS, is_closing
+from tuiexplore.lab.calls import CALLS, LAB_CALLS, WIRE_CALLS, is_closing
 from tuiexplore.packetdrill.delivery import Delivery, delivery
 from tuiexplore.packetdrill.shell import translate
 from tuiexplore.packetdrill.write_calls import Fds, calls, comment_text
@@ -29,6 +29,8 @@ from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, Verdic
 # The lab's steps run a few ms apart and the kernel's timers fire to the jiffy (4 ms at HZ=250):
 # the tolerance the kernel's own packetdrill runner gives slow machines.
 TOLERANCE_USECS = 14000
+_IPV4_TCP_HEADERS = 40  # the lab's sockets are IPv4: an MSS is the MTU less 20 + 20 bytes
+LATER = "Written later than in the session by"  # the comment before a line after a silent timer
 # lab/inbox.py's note for a call that blocked past its step and came back later
 _LATE = re.compile(r"^step (\d+): \S+ \w+\(\) returned (-?\d+)(?: \((\w+)\))? after")
 
@@ -56,11 +58,12 @@ class _Line:
     text: str = field(compare=False)  # after the time; "" for a comment only
     end: float | None = field(default=None, compare=False)  # a blocking call's return
     comments: list[str] = field(default_factory=list, compare=False)
+    timer: bool = field(default=False, compare=False)  # the lab waited here for a kernel timer
 
 
 def actors(events: list[Event]) -> list[str]:
     """The actors that made syscalls, in order of their first one."""
-    return list(dict.fromkeys(e.actor for e in events if isinstance(e, StepEvent) and e.call not in (*WIRE_CALLS, "sleep")))
+    return list(dict.fromkeys(e.actor for e in events if isinstance(e, StepEvent) and e.call not in (*WIRE_CALLS, *LAB_CALLS)))
 
 
 def script_side(events: list[Event], asked: str | None = None) -> str:
@@ -86,10 +89,26 @@ def write(events: list[Event], origin: Origin, side: str | None = None, sysctls:
     if not any(x.text for x in lines):
         raise WriteError(f"none of {comment_text(me)}'s calls returned and no segment reached it: there is no script to write")
     own = sum(1 for p in events if isinstance(p, PacketEvent) and p.src == p.dst == me)
-    return "\n".join([*_header(origin, me, actors(events), own, sysctls or {}), *_timed(lines)]) + "\n"
+    header = _header(origin, me, actors(events), own, sysctls or {}, _mtu(events, me))
+    return "\n".join([*header, *_timed(lines)]) + "\n"
 
 
-def _header(origin: Origin, me: str, who: list[str], own: int, sysctls: Mapping[str, str]) -> list[str]:
+def _mtu(events: list[Event], me: str) -> int | None:
+    """The device MTU a replay needs for the side's kernel to advertise the MSS it did here.
+
+    A SYN's MSS is the route's advmss, the device's MTU less the IPv4 and TCP headers (the
+    kernel's ipv4_default_advmss(), at most 65495): loopback's 65536 gives 65495, a replay's TUN
+    device at packetdrill's default 1500 gives 1460, and the SYN-ACK's window is rounded to that
+    MSS. So the script says the MTU (packetdrill's ``--mtu``) under which its SYNs were made."""
+    for p in events:
+        if isinstance(p, PacketEvent) and p.src == me != p.dst and "S" in p.flags:
+            mss = re.search(r"(?:^|,)\s*mss (\d+)", p.options)
+            if mss:
+                return int(mss.group(1)) + _IPV4_TCP_HEADERS
+    return None
+
+
+def _header(origin: Origin, me: str, who: list[str], own: int, sysctls: Mapping[str, str], mtu: int | None) -> list[str]:
     remote = ", ".join(a for a in who if a != me) or "no other actor"
     where = f" ({origin.where})" if origin.where else ""
     out = [
@@ -109,6 +128,8 @@ def _header(origin: Origin, me: str, who: list[str], own: int, sysctls: Mapping[
         if not _settable(n, v)
     ]
     out.append(f"--tolerance_usecs={TOLERANCE_USECS}")
+    if mtu is not None:
+        out.append(f"--mtu={mtu}")
     if settable:
         out.append(f"`sysctl -q {' '.join(settable)}`")
     return out
@@ -151,7 +172,7 @@ def _syscalls(events: list[Event], me: str, arrivals: list[float]) -> list[_Line
         t, order = min((e.t, float(index)), steps.get(e.step, (e.t, float(index))))
         said = f"step {e.step}: {e.actor} {call_text(e.call, e.args)}"
         if e.actor != me or e.call == "sleep" or e.call in WIRE_CALLS:  # the wire's calls act on no socket
-            out.append(_Line(t, order, "", comments=[said]))
+            out.append(_Line(t, order, "", comments=[said], timer=e.call == "wait"))
             continue
         v = verdicts.get((e.step, me))
         if v is not None:
@@ -190,14 +211,25 @@ def _timed(lines: list[_Line]) -> list[str]:
     out: list[str] = []
     start = next((x.t for x in lines if x.text), 0.0)
     previous: int | None = None
+    silent_timer, shift = False, 0
     for x in lines:
         out += [f"// {comment_text(c)}" for c in x.comments]
+        silent_timer |= x.timer
         if not x.text:
             continue
-        at = _ms(x.t - start)
+        at = _ms(x.t - start) + shift
+        if silent_timer and previous is not None and not x.text.startswith(">"):
+            # The lab waited for a timer that sent nothing (a FIN_WAIT2 timeout), then went on: in
+            # a replay only the time says "after it fired", and a timer due D later fires up to
+            # D/8 late (the timer wheel's granularity, as packetdrill's tolerance_percent).
+            late = -(-(at - previous) // 8)
+            at, shift = at + late, shift + late
+            waited = at - late - previous
+            out.append(f"// {LATER} {late} ms: the lab waited {waited} ms for a kernel timer that sent nothing")
+        silent_timer &= not x.text  # a line after the timer: it has fired (or is expected)
         when = _seconds(at) if previous is None else "+" + _seconds(at - previous)
         if x.end is not None:
-            when += "..." + _seconds(max(_ms(x.end - start), at) - (previous if previous is not None else 0))
+            when += "..." + _seconds(max(_ms(x.end - start) + shift, at) - (previous if previous is not None else 0))
         out.append(f"{when} {x.text}")
         previous = at
     return out

@@ -12,6 +12,7 @@ from tuiexplore import safetext, statedraw
 from tuiexplore.domain import LabInfo
 from tuiexplore.files import write_file
 from tuiexplore.kernel.excerpt import Excerpt
+from tuiexplore.lab.sysctl import full_name
 from tuiexplore.outputs import BUNDLE
 from tuiexplore.packetdrill import writer
 from tuiexplore.reports import relaymarks
@@ -83,7 +84,9 @@ def write(
 def pkt_text(scn: Scenario, info: LabInfo, events: list[Event], side: str | None = None) -> str:
     """The session as a packetdrill script (``side``: whose syscalls; None: by the writer's rule)."""
     origin = writer.Origin(scn.name, scn.title, info.kernel, info.release, info.wire, info.where)
-    return writer.write(events, origin, side)
+    # The lab's own sysctls (a keepalive scenario's short timers): a replay without them waits
+    # for the host's defaults, hours, and fails on the first probe.
+    return writer.write(events, origin, side, {full_name(k): str(v) for k, v in info.sysctls.items()})
 
 
 def write_text(path: str, text: str) -> None:
