@@ -9,6 +9,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from tuiexplore.checksum import internet_checksum
+
 from .script import TcpOption
 
 MOD = 1 << 32
@@ -151,15 +153,6 @@ def option_bytes(options: tuple[TcpOption, ...]) -> bytes:
     return out + b"\x00" * (-len(out) % 4)
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def build(seg: Live) -> bytes:
     """The IP packet that carries ``seg`` (its payload zeros, as packetdrill's)."""
     opts = option_bytes(seg.options)
@@ -181,8 +174,8 @@ def build(seg: Live) -> bytes:
         pseudo = src + dst + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(tcp))
     else:
         pseudo = src + dst + struct.pack("!I3xB", len(tcp), socket.IPPROTO_TCP)
-    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+    tcp = tcp[:16] + struct.pack("!H", internet_checksum(pseudo + tcp)) + tcp[18:]
     if seg.family == socket.AF_INET:
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, socket.IPPROTO_TCP, 0, src, dst)
-        return ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:] + tcp
+        return ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:] + tcp
     return struct.pack("!IHBB16s16s", 6 << 28, len(tcp), socket.IPPROTO_TCP, 64, src, dst) + tcp

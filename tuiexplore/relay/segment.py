@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuiexplore.checksum import internet_checksum
 from tuiexplore.lab.capture import Frame
 
 SYN, FIN, ACK = 0x02, 0x01, 0x10
@@ -94,15 +95,6 @@ def _ts_val(f: Frame) -> int | None:
     return int(f.options.split(marker, 1)[1].split()[0])
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def build(l2: bytes, addrs: tuple[str, str, int, int], seq: int, ack: int, bits: int, win: int, payload: bytes, ts: Any) -> bytes:
     """An Ethernet frame with one IPv4/TCP segment from ``addrs`` (saddr, daddr, sport, dport),
     both checksums right; ``ts``: (TS val, TS ecr) or None for no options."""
@@ -112,7 +104,7 @@ def build(l2: bytes, addrs: tuple[str, str, int, int], seq: int, ack: int, bits:
     src, dst = socket.inet_aton(saddr), socket.inet_aton(daddr)
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq % MOD, ack % MOD, doff << 4, bits, win & 0xFFFF, 0, 0) + opts + payload
     pseudo = src + dst + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+    tcp = tcp[:16] + struct.pack("!H", internet_checksum(pseudo + tcp)) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, socket.IPPROTO_TCP, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", internet_checksum(ip)) + ip[12:]
     return l2 + b"\x08\x00" + ip + tcp
