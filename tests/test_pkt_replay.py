@@ -79,7 +79,9 @@ def test_a_line_after_a_timer_that_sent_nothing_leaves_the_timer_its_slack():
     late, waited = int(said[1]), int(said[2])
     assert waited >= 2000 and late == -(-waited // 8)  # tcp_fin_timeout = 2 in the scenario's lab
     assert lines[fin].startswith(f"+{(waited + late) / 1000:.3f}".rstrip("0").rstrip(".") + " < F. ")
-    assert lines[fin + 1].startswith("+0 > R ")  # what follows keeps its time after the FIN
+    # What follows keeps its own time after the FIN (the kernel's answer, within a few ms as the
+    # session saw it; +0.001 when it came 0.5 ms or more after), not the slack given to the FIN.
+    assert re.match(r"\+0(\.00\d)? > R ", lines[fin + 1]), lines[fin + 1]
 
 
 def test_a_blocking_close_is_judged_on_what_it_sent_before_it_returned(tmp_path):

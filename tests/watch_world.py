@@ -66,7 +66,12 @@ SERVER = (
     "l.bind((host, port)); l.listen()\nprint('ready', flush=True)\n"
 )
 CLIENT = "c = socket.create_connection((host, port))\n"
-REFUSED = "time.sleep(HOLD)\ntry:\n    socket.create_connection((host, port))\nexcept ConnectionRefusedError:\n    pass\n"
+# after the refusal the client lives on like every other role: watch places a tracepoint's task by
+# /proc, and never credits a connection to a task that has exited (its pid may be reused)
+REFUSED = (
+    "time.sleep(HOLD)\ntry:\n    socket.create_connection((host, port))\nexcept ConnectionRefusedError:\n    pass\n"
+    "time.sleep(HOLD)\n"
+)
 
 
 def lo_up() -> None:
