@@ -11,6 +11,7 @@ from textual.widgets import DataTable, RichLog, Static
 
 from tuiexplore.packetdrill.client import RunOptions
 from tuiexplore.packetdrill.command import check
+from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.pkt_app import PktApp
 
 DATA = Path(__file__).parent / "data" / "pkt"
@@ -74,3 +75,30 @@ async def _failing(tmp_path: Path) -> None:
         assert failed == [15] and app.marks[16] == "waiting"  # the run stopped there
         assert f"{wrong}:{source_line}: error handling packet: expected R. 1:1(0) ack 202 got F. 1:1(0) ack 202" in detail(app)
         assert str(app.query_one("#status", Static).render()).startswith(f"{wrong}:{source_line}: error handling packet")
+
+
+def test_the_kernel_panel_marks_the_branch_close_takes_as_n_reaches_it() -> None:
+    asyncio.run(_kernel_panel())
+
+
+async def _kernel_panel() -> None:
+    app = app_for(DATA / "close_unread.pkt")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.status_code is not None)
+        kernel = app.query_one(KernelView)
+        close = next(n for n, ev in enumerate(app.script.events, 1) if ev.source.strip().startswith("+0 close(4)"))
+        for _ in range(close - 1):
+            await pilot.press("n")
+        # The line before close(): close's predicted branch, marked as predicted, not yet taken.
+        assert kernel.taken == [] and kernel.predicted[-1] == "data_was_unread"
+        assert kernel.note.startswith("next: line 21 close() predicted RST [data_was_unread]")
+        await pilot.press("n")  # the close line
+        assert app.marks[close] == "held"
+        assert kernel.excerpt.function == "tcp_close" and kernel.taken[-1] == "data_was_unread"
+        assert kernel.note == "line 21: data_was_unread (RST)"
+        marked = kernel.lines_of(["data_was_unread"])
+        assert marked
+        code = str(kernel._code.render())
+        rows = {int(r.split()[0]): r for r in code.splitlines() if r.strip() and r.split()[0].isdigit()}
+        assert all(rows[n].split()[1] == "▶" for n in marked), "every line of the branch is marked taken"
+        assert any("TCPABORTONCLOSE" in rows[n] for n in marked)
