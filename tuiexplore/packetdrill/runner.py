@@ -17,6 +17,7 @@ from .clock import Clock, TimingError
 from .events import LineEvent
 from .ippacket import Live, build, decode
 from .netdev import Netdev
+from .reasons import Reasons
 from .run_packet import PacketError, Packets, options_text, show
 from .script import Code, Command, Script, Syscall, TcpPacket, TimeKind, Word
 from .script import Event as ScriptEvent
@@ -80,6 +81,7 @@ class Runner:
         tolerance_usecs: int,
         emit: Callable[[Event], None],
         unread_rule: str | None = None,
+        reasons: Reasons | None = None,
     ) -> None:
         self.script, self.path, self.dev, self.emit = script, path, netdev, emit
         percent = script.option("tolerance_percent")
@@ -88,6 +90,7 @@ class Runner:
         self.packets = Packets(netdev.addrs, int(tick) if tick and tick.isdigit() else None, tolerance_usecs)
         self.calls = Syscalls(netdev.addrs)
         self.unread_rule = unread_rule
+        self.reasons = reasons or Reasons(None)
         self.seen: list[tuple[float, Live]] = []
         self.cursor = 0  # the next of ``seen`` a > line takes
         self.pending: Pending | None = None
@@ -188,9 +191,19 @@ class Runner:
         try:
             self.packets.check(live, want)
         except PacketError as e:
-            raise Failure(f"error handling packet: {e}{self._why()}") from None
+            reason = self._reason(live)
+            raise Failure(f"error handling packet: {e}{f' reason {reason}' if reason else ''}{self._why()}") from None
         self._verify(ev.time.kind, start, end, self.clock.usecs(when), "outbound packet")
-        return True, ""
+        reason = self._reason(live)
+        return True, f"kernel reason {reason}" if reason else ""
+
+    def _reason(self, live: Live) -> str | None:
+        """The kernel's reason for an RST it sent (root, 6.10 on), None for other segments."""
+        if not live.bits & 0x04:
+            return None
+        ends = (live.sport, live.dport)
+        resets = [s for _, s in self.seen if s.bits & 0x04 and (s.sport, s.dport) == ends]
+        return self.reasons.reason(next(k for k, s in enumerate(resets) if s is live), *ends)
 
     def _why(self) -> str:
         v = self.last_verdict
@@ -312,7 +325,8 @@ class Runner:
         # What the call sent: a blocking one is judged after the script went on, and what its
         # socket sent after it returned (a FIN once the window reopened) is not the call's.
         sent = [live for when, live in self.seen[p.mark :] if when <= p.ended and live.sport == p.closing.sock.lport]
-        verdict = p.closing.judge(self.t(), p.step, sent)
+        resets = [live for live in sent if live.bits & 0x04]
+        verdict = p.closing.judge(self.t(), p.step, sent, self._reason(resets[0]) if resets else None)
         self.last_verdict = verdict
         self.emit(verdict)
         return verdict.explanation
