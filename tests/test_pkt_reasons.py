@@ -24,7 +24,7 @@ def test_a_closing_verdict_and_the_expected_rst_carry_the_kernels_reason() -> No
     r = pkt(str(DATA / "close_unread.pkt"), "--json", SLOW)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     evs = events(r.stdout)
-    (verdict,) = [e for e in evs if e["type"] == "verdict"]
+    (verdict,) = [e for e in evs if e["type"] == "verdict" and e["call"] == "close"]
     assert verdict["branch"] == "data_was_unread" and verdict["rst_reason"] == "TCP_ABORT_ON_CLOSE"
     assert lines(evs)[22]["text"] == "kernel reason TCP_ABORT_ON_CLOSE"  # the `> R.` line
     assert not [e for e in evs if e["type"] == "note" and "reason" in e["text"]]
@@ -47,6 +47,6 @@ def test_unprivileged_the_run_says_once_that_reasons_need_root() -> None:
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     evs = events(r.stdout)
     assert [e["text"] for e in evs if e["type"] == "note" and "reason" in e["text"]] == [NEEDS_ROOT]
-    (verdict,) = [e for e in evs if e["type"] == "verdict"]
+    (verdict,) = [e for e in evs if e["type"] == "verdict" and e["call"] == "close"]
     assert verdict["observed"] == "RST" and verdict["rst_reason"] is None
     assert lines(evs)[22]["text"] == ""

@@ -4,6 +4,7 @@ the script really runs against the kernel; ``n`` walks through it one line at a 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -102,3 +103,35 @@ async def _kernel_panel() -> None:
         rows = {int(r.split()[0]): r for r in code.splitlines() if r.strip() and r.split()[0].isdigit()}
         assert all(rows[n].split()[1] == "▶" for n in marked), "every line of the branch is marked taken"
         assert any("TCPABORTONCLOSE" in rows[n] for n in marked)
+
+
+def test_at_a_failing_line_the_panel_shows_the_branch_the_kernel_took_and_why(tmp_path: Path) -> None:
+    asyncio.run(_wrong_expectation(tmp_path))
+
+
+async def _wrong_expectation(tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.pkt"
+    # The script says the kernel ACKs data sent to the socket it closed; the kernel resets it.
+    wrong.write_text((DATA / "data_after_close.pkt").read_text().replace("+0 > R 1:1(0)", "+0 > . 2:2(0) ack 11"))
+    app = app_for(wrong)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.status_code is not None)
+        assert app.status_code == 1
+        kernel = app.query_one(KernelView)
+        for _ in range(len(app.script.events)):
+            await pilot.press("n")
+        assert [n for n, m in app.marks.items() if m == "failed"] == [len(app.script.events)]
+        # The injected data's receipt: the function it was decided in, its branch marked taken.
+        assert kernel.excerpt.function == "tcp_rcv_state_process" and kernel.taken[-1] == "rcv_data_after_close"
+        assert kernel.note == "line 22: rcv_data_after_close (RST)"
+        code = str(kernel._code.render())
+        marked = [int(r.split()[0]) for r in code.splitlines() if len(r.split()) > 1 and r.split()[1] == "▶"]
+        assert marked == sorted(kernel.lines_of(["rcv_data_after_close"]))
+        ex = kernel.excerpt
+        assert any("TCPABORTONDATA" in ex.lines[n - ex.first_line] for n in marked)
+        status = str(app.query_one("#status", Static).render())
+        assert status.startswith(f"{wrong}:23: error handling packet: expected . 2:2(0) ack 11 got R 1:1(0)")
+        if os.geteuid() == 0:  # the kernel's own reason is read from a tracepoint: root only
+            assert "reason TCP_ABORT_ON_DATA" in status
+        assert "the injected segment took the kernel's rcv_data_after_close branch" in status
+        assert "  verdict: segment -> RST, predicted RST (held); branch rcv_data_after_close" in detail(app)

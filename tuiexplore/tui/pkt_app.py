@@ -32,7 +32,7 @@ from tuiexplore.kernel.source import discover
 from tuiexplore.packetdrill.client import RunOptions, ScriptRun
 from tuiexplore.packetdrill.command import PktInputError, check
 from tuiexplore.packetdrill.events import EndEvent, LineEvent
-from tuiexplore.packetdrill.render import packet_text
+from tuiexplore.packetdrill.render import packet_text, verdict_head, what
 from tuiexplore.packetdrill.script import Script
 from tuiexplore.safetext import terminal
 from tuiexplore.timeline import Event, NoteEvent, PacketEvent, VerdictEvent
@@ -171,7 +171,7 @@ class PktApp(App[int]):
             p = nxt[0]
             line = self.script.events[self.shown].line
             self.query_one(KernelView).mark(
-                predicted=list(p.path), note=f"next: line {line} {p.call}() predicted {p.predicted} [{p.branch}]"
+                predicted=list(p.path), note=f"next: line {line} {what(p.call)} predicted {p.predicted} [{p.branch}]"
             )
 
     def say(self, text: Text) -> None:
@@ -206,11 +206,8 @@ class PktApp(App[int]):
             who = "kernel sent" if e.src == "local" else "peer injected"
             self.say(Text(f"  {who:<13} {terminal(packet_text(e))}"))
         elif isinstance(e, VerdictEvent):
-            held = "held" if e.agree else "DID NOT HOLD"
-            style = "green" if e.agree else "bold red"
-            self.say(
-                Text(f"  verdict: {e.call}() -> {e.observed}, predicted {e.predicted} ({held}); branch {e.branch}", style=style)
-            )
+            style = "green" if e.agree else "yellow" if e.agree is None else "bold red"
+            self.say(Text(f"  verdict: {verdict_head(e)}", style=style))
             self.say(Text(f"  why: {terminal(e.explanation)}"))
             if e.advice:
                 self.say(Text(f"  advice: {terminal(e.advice)}", style="italic"))
