@@ -165,6 +165,8 @@ class Runner:
             self.clock.done()
             self.receipts.saw(time.monotonic(), live)
             self.awaiting = Awaiting(n, expected, len(self.seen)) if expected is not None else None
+            if expected is None:  # what the kernel does next answers this segment: no branch to cite
+                self.last_verdict = None
             self.emit(packet_event(live, a, "peer", "local", t, n))
             return True, ""
         if isinstance(a, TcpPacket):
