@@ -4,6 +4,8 @@ kernel sent back and the state it left, as the lab's scripted peer gets (lab/arr
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,19 @@ def test_a_failing_line_after_an_inject_says_the_branch_and_reason_the_kernel_to
     (message,) = [ln for ln in r.stderr.splitlines() if ln.startswith(f"{wrong}:23: ")]
     assert "got R 1:1(0) win 0 (flags . vs R; seq 2 vs 1) reason TCP_ABORT_ON_DATA" in message
     assert "· the injected segment took the kernel's rcv_data_after_close branch: inject -> RST, CLOSE: 10 new bytes" in message
+
+
+@pytest.mark.parametrize("name", ["fin-full-window", "zero-window-close", "timewait-segments", "reset-loses-response"])
+def test_a_built_ins_written_script_replays_with_every_receipt_held(name: str, tmp_path: Path) -> None:
+    """The kernel paths these take: an ACK that opens the window sends the queued data and FIN
+    (tcp_data_snd_check()), a SYN with a newer timestamp reopens TIME_WAIT, a listener's answer
+    leaves it listening; and a zero-window probe sent later is no answer to the ACK before it."""
+    script = tmp_path / f"{name}.pkt"
+    w = subprocess.run([sys.executable, "-m", "tuiexplore", "run", name, "--pkt", str(script)], capture_output=True, text=True)
+    assert w.returncode == 0, w.stderr
+    r = pkt(str(script), "--json")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    got = receipts(events(r.stdout))
+    assert got and all(v["agree"] is True for v in got.values()), [
+        (n, v["branch"], v["predicted"], v["observed"]) for n, v in got.items()
+    ]

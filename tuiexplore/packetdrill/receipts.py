@@ -9,15 +9,18 @@ sysctls; RCV.NXT, the window and SND.NXT from the segments both ways so far, as 
 them from its frames (``lab/arrivals.sequence``). A receiver the predictor does not follow
 (a handshake under way: SYN_SENT, SYN_RECV) gets no prediction.
 
-A segment's verdict waits for the script's next event that is not an expected ``>`` (or the
-run's end, or a failure), so what the kernel answered at once is in; an ACK that the kernel may
-delay (data or a FIN queued) and that had not come by then is said, not judged.
+A segment's verdict is made at the script's next event that is not an expected ``>`` (or the
+run's end, or a failure). Its answer is what the kernel sent while taking it; only an ACK the
+kernel may delay (data or a FIN queued) is looked for until then, and one that had not come is
+said, not judged. What waits to be sent (the write queue, a FIN held by a shut window), the
+window the segment offers and the peer's last timestamp are inputs too (``_send_queue``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -37,7 +40,11 @@ from .netdev import Addresses
 from .run_packet import options_text
 from .verdicts import row
 
+_TSVAL = re.compile(r"\bTS val (\d+)")
+_WSCALE = re.compile(r"\bwscale (\d+)")
+MOD = 1 << 32
 FOLLOWED = ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "FIN_WAIT2", "CLOSING", "LAST_ACK", "TIME_WAIT")
+AT_ONCE_S = 0.002  # slack between the device's time stamps and time.monotonic()
 MAY_DELAY_ACK = ("rcv_data", "rcv_fin")  # queued data or a FIN: tcp_data_queue() may delay its ACK
 
 
@@ -56,6 +63,7 @@ class Awaiting:
     step: int
     expected: Expected
     mark: int  # how many of the runner's seen segments came before the inject
+    written: float  # time.monotonic() once the device took it: the kernel had answered by then
 
 
 class Receipts:
@@ -71,7 +79,8 @@ class Receipts:
     def predict(self, live: Live) -> Expected | None:
         """For the segment about to be injected; None when its receiver is not one the predictor follows."""
         lport, rport = live.dport, live.sport
-        states = self._states(lport, rport)
+        found = self._lookup(lport, rport)
+        states = {k: TCP_STATES.get(d.state, "") for k, d in found.items()}
         state, listener = states.get((lport, rport)), states.get((lport, 0)) == "LISTEN"
         if state is None and listener:
             state = "LISTEN"  # tcp_v4_rcv(): no connection has these ends, the listener takes it
@@ -85,12 +94,17 @@ class Receipts:
         )
         seg = frame(0.0, live)
         limit_s = _sysctl("tcp_invalid_ratelimit", 500) / 1000
-        view = sequence(sorted(self.frames, key=lambda f: f.ts), seg, set(), limit_s)
+        frames = sorted(self.frames, key=lambda f: f.ts)
+        view = sequence(frames, seg, set(), limit_s)
+        ts = live.ts()
+        conn = found.get((lport, rport))
+        unsent, fin_queued = _send_queue(frames, seg, state or "", conn.wqueue if conn else 0, view.snd_nxt)
         receiver = Receiver(
             state=state,
             closed=fd is None,
             timewait=state == "TIME_WAIT" or (state == "FIN_WAIT2" and fd is None),
             listener=listener,
+            ts_recent=_ts_recent(frames, seg),
             linger2=sock.linger2,
             rfc1337=_sysctl("tcp_rfc1337", 0),
             challenge_limit=_sysctl("tcp_challenge_ack_limit", 1 << 31),
@@ -99,15 +113,23 @@ class Receipts:
             rcv_nxt=view.rcv_nxt,
             rcv_wnd=view.rcv_wnd,
             snd_nxt=view.snd_nxt,
+            unsent=unsent,
+            fin_queued=fin_queued,
         )
-        arrival = Arrival(live.bits, live.seq, live.ack, live.payload)
+        win = live.win << _shift(frames, seg)
+        arrival = Arrival(live.bits, live.seq, live.ack, live.payload, ts[0] if ts else None, win)
         return Expected(sock, "local", live.dst, predict_arrival(receiver, arrival), counters.read())
 
     def judge(self, t: float, a: Awaiting, sent: list[tuple[float, Live]], reason: str | None) -> VerdictEvent:
-        """``sent``: what the kernel sent since the inject; ``reason``: the kernel's for its RST."""
+        """``sent``: what the kernel sent since the inject; ``reason``: the kernel's for its RST.
+        The answer is what the kernel sent while it took the segment (a TUN write is received in
+        the writing call); only an ACK it may delay is looked for later, up to the script's next
+        event (a timer's segment meanwhile, a zero-window probe, is no answer)."""
         s, p = a.expected.sock, a.expected.receipt
+        if p.branch not in MAY_DELAY_ACK:
+            sent = [(when, live) for when, live in sent if when <= a.written + AT_ONCE_S]
         deltas = counters.delta(a.expected.before, counters.read())
-        states = self._states(s.lport, s.rport)
+        states = {k: TCP_STATES.get(d.state, "") for k, d in self._lookup(s.lport, s.rport).items()}
         # A segment the listener took leaves the listener as it was (a SYN's request socket aside).
         now = states.get((s.lport, s.rport)) or (states.get((s.lport, 0)) if p.state == "LISTEN" else None)
         mine = [frame(when, live) for when, live in sent]
@@ -120,16 +142,16 @@ class Receipts:
             v = dataclasses.replace(v, agree=None, explanation=text)
         return v
 
-    def _states(self, lport: int, rport: int) -> dict[tuple[int, int], str]:
-        """The states of the connection with these ends and of a listener on the port, by lookup
-        (one hash lookup each, where a dump would walk every socket: ~0.05 ms against ~3 ms)."""
+    def _lookup(self, lport: int, rport: int) -> dict[tuple[int, int], sockdiag.DiagSocket]:
+        """The connection with these ends and a listener on the port, by lookup (one hash lookup
+        each, where a dump would walk every socket: ~0.05 ms against ~3 ms)."""
         a = self.addrs
         anywhere = "::" if a.family == socket.AF_INET6 else "0.0.0.0"
         try:
             found = sockdiag.lookup([(a.local, lport, a.remote, rport), (a.local, lport, anywhere, 0)])
         except OSError:
             return {}
-        return {(d.lport, d.rport): TCP_STATES.get(d.state, "") for d in found}
+        return {(d.lport, d.rport): d for d in found}
 
     def _holder(self, rport: int) -> int | None:
         """The live fd of the script's that holds the connection to ``rport``, if one still does."""
@@ -144,6 +166,40 @@ class Receipts:
 
     def _name(self, fd: int) -> str:
         return next((str(n) for n, live in self.fds.items() if live == fd), str(fd))
+
+
+def _send_queue(frames: list[Frame], seg: Frame, state: str, wqueue: int, snd_nxt: int) -> tuple[int, bool]:
+    """(bytes written and not sent, whether a FIN waits too): sock_diag's wqueue is write_seq -
+    snd_una (a queued FIN counted), snd_una the peer's last ACK, snd_nxt the end of what the
+    receiver sent; the FIN waits when the state says it was queued and none was sent."""
+    peer, mine = (seg.saddr, seg.sport), (seg.daddr, seg.dport)
+    conn = [f for f in frames if {(f.saddr, f.sport), (f.daddr, f.dport)} == {peer, mine}]
+    start = max((i for i, f in enumerate(conn) if f.flag_bits & 0x02), default=0)
+    acks = [f.ack for f in conn[start:] if (f.saddr, f.sport) == peer and f.flag_bits & 0x10]
+    if not acks or not wqueue:
+        return 0, False
+    queued = (acks[-1] + wqueue - snd_nxt) % MOD
+    if queued >= MOD // 2:
+        return 0, False
+    fin_sent = any(f.flag_bits & 0x01 for f in conn[start:] if (f.saddr, f.sport) == mine)
+    fin_queued = state in ("FIN_WAIT1", "CLOSING", "LAST_ACK") and not fin_sent and queued > 0
+    return queued - fin_queued, fin_queued
+
+
+def _shift(frames: list[Frame], seg: Frame) -> int:
+    """The peer's window scale, when both SYNs of the connection offered one (RFC 7323)."""
+    ends = {(seg.saddr, seg.sport), (seg.daddr, seg.dport)}
+    syns = [f for f in frames if f.flag_bits & 0x02 and {(f.saddr, f.sport), (f.daddr, f.dport)} == ends]
+    scales = {(f.saddr, f.sport): m[1] for f in syns if (m := _WSCALE.search(f.options))}
+    return int(scales[(seg.saddr, seg.sport)]) if len(scales) == 2 else 0
+
+
+def _ts_recent(frames: list[Frame], seg: Frame) -> int | None:
+    """The TS val of the peer's last segment on these ends (what the receiver keeps as ts_recent)."""
+    for f in reversed(frames):
+        if (f.saddr, f.sport, f.dport) == (seg.saddr, seg.sport, seg.dport) and (m := _TSVAL.search(f.options)):
+            return int(m[1])
+    return None
 
 
 def _sysctl(name: str, default: int) -> int:

@@ -163,8 +163,9 @@ class Runner:
             t = self.t()
             self.dev.write(build(live))
             self.clock.done()
-            self.receipts.saw(time.monotonic(), live)
-            self.awaiting = Awaiting(n, expected, len(self.seen)) if expected is not None else None
+            written = time.monotonic()
+            self.receipts.saw(written, live)
+            self.awaiting = Awaiting(n, expected, len(self.seen), written) if expected is not None else None
             if expected is None:  # what the kernel does next answers this segment: no branch to cite
                 self.last_verdict = None
             self.emit(packet_event(live, a, "peer", "local", t, n))
