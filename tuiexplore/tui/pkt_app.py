@@ -72,7 +72,7 @@ class PktApp(App[int]):
     .-wide #left { width: 1fr; }
     .-narrow #body { layout: vertical; }
     .-narrow #left { height: 13; }
-    .-narrow #lines { height: 6; }
+    .-narrow #lines { height: 6; overflow-x: hidden; }  /* a line's whole text is in the log */
     .-narrow #kernel { height: 1fr; }
     #status { height: 1; padding: 0 1; }
     """
