@@ -155,6 +155,7 @@ class Guest:
         # The guest's own tcp.c decides, never the host's (None: the agent goes by the version).
         return GuestTransport(self, dataclasses.replace(opts, unread_rule=self.unread_rule()))
 
+
     def check_wire(self) -> None:
         """The relay's wire needs veth in the guest: said in one line before a boot that would fail."""
         k = self.kernel

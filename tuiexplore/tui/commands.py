@@ -63,7 +63,7 @@ class ActorCalls(Entries):
 
 
 def release_entries(explorer: CallsHost) -> Iterator[tuple[str, str, Callable[[], None]]]:
-    """ "release #N" for each held segment (one released before another held earlier: a
+    """"release #N" for each held segment (one released before another held earlier: a
     reorder), and "release all" (each direction's release of everything it holds)."""
     held = [(p, sender(p, explorer.actor_names())) for p in still_held(explorer.events)]
     for p, actor in held:
