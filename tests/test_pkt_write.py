@@ -82,7 +82,7 @@ def replayed(who: str) -> Callable[[str], tuple[list[ScriptEvent], list[Verdict]
         verdicts = [
             (e["call"], e["predicted"], e["branch"], None if "..." in sources[e["step"]].split()[0] else e["observed"])
             for e in events
-            if e["type"] == "verdict"
+            if e["type"] == "verdict" and e["call"] != "inject"  # the closing calls' (injects have their own)
         ]
         return script, verdicts
 

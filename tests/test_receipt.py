@@ -47,6 +47,18 @@ def est(**kw) -> Receiver:
         (dataclasses.replace(est(), state="FIN_WAIT1"), Arrival(FIN | ACK, N, 500), "ACK", "rcv_fin", "TIME_WAIT"),
         (dataclasses.replace(est(), state="FIN_WAIT2"), Arrival(FIN | ACK, N, 500), "ACK", "rcv_fin", "TIME_WAIT"),
         (dataclasses.replace(est(), state="LAST_ACK"), Arrival(ACK, N, 500), "none", "rcv_ack", "CLOSE"),
+        # An ACK that opens the window: what waited for it goes (tcp_data_snd_check()).
+        (est(unsent=100), Arrival(ACK, N, 500, win=0), "none", "rcv_ack", "ESTABLISHED"),
+        (est(unsent=5000), Arrival(ACK, N, 500, win=4096), "ACK", "rcv_ack", "ESTABLISHED"),
+        (est(fin_queued=True), Arrival(ACK, N, 500, win=4096), "FIN", "rcv_ack", "ESTABLISHED"),
+        (est(unsent=4096, fin_queued=True), Arrival(ACK, N, 500, win=4096), "FIN", "rcv_ack", "ESTABLISHED"),
+        (
+            dataclasses.replace(est(fin_queued=True), state="FIN_WAIT1"),
+            Arrival(ACK, N, 500, win=4096),
+            "FIN",
+            "rcv_ack",
+            "FIN_WAIT1",  # its FIN was not sent, so this ACK does not ACK it
+        ),
         (
             dataclasses.replace(est(closed=True), state="FIN_WAIT1"),
             Arrival(PSH | ACK, N, 500, 4),
@@ -63,6 +75,20 @@ def est(**kw) -> Receiver:
         (Receiver("TIME_WAIT", N, timewait=True, listener=True), Arrival(SYN, N + 9), "SYN-ACK", "tw_syn", ""),
         (Receiver("TIME_WAIT", N, timewait=True), Arrival(SYN, N + 9), "ACK", "tw_ack", "TIME_WAIT"),
         (Receiver("TIME_WAIT", N, timewait=True, listener=True), Arrival(SYN, N - 9), "ACK", "tw_ack", "TIME_WAIT"),
+        (
+            Receiver("TIME_WAIT", N, timewait=True, listener=True, ts_recent=7),
+            Arrival(SYN, N - 9, tsval=8),
+            "SYN-ACK",
+            "tw_syn",
+            "",
+        ),
+        (
+            Receiver("TIME_WAIT", N, timewait=True, listener=True, ts_recent=7),
+            Arrival(SYN, N - 9, tsval=7),
+            "ACK",
+            "tw_ack",
+            "TIME_WAIT",
+        ),
         (Receiver("FIN_WAIT2", N, timewait=True), Arrival(PSH | ACK, N, 1, 4), "RST", "tw_rst", ""),
         (Receiver("FIN_WAIT2", N, timewait=True), Arrival(FIN | ACK, N, 1), "ACK", "tw_fin", "TIME_WAIT"),
     ],

@@ -70,7 +70,7 @@ class Arrivals:
         owner, fd = self.who.owner(*key)
         state = states.get(key)
         limit_s = _or(self.net.sysctl(seg.daddr, "tcp_invalid_ratelimit"), 500) / 1000
-        view = _sequence(frames, seg, self.net.undelivered(), limit_s)
+        view = sequence(frames, seg, self.net.undelivered(), limit_s)
         receiver = Receiver(
             state=state,
             closed=row is None,
@@ -93,33 +93,49 @@ class Arrivals:
         """``resets``: the step's tcp_send_reset tracepoint events (root), for the RST's reason.
         The verdict's counters are the receiver's kernel's own (the other side's challenge ACKs
         or resets are not this socket's doing)."""
-        p, s = expected.receipt, expected.sock
+        s = expected.sock
         deltas = delta(expected.before, self.net.counters_of(expected.addr))
-        mine = [f for f in frames if f.saddr == expected.addr and (f.sport, f.dport) == (s.lport, s.rport)]
-        observed = outcome_of(mine)
-        reasons = [r.fields.get("reason") for r in resets if (r.sport, r.dport) == (s.lport, s.rport) and r.fields.get("reason")]
-        reason = reasons[0] if reasons else None
         key = (s.lport, s.rport)
-        now = self.states([key]).get(key)
-        state = "SYN_RECV" if now in SYN_STATES else now or "CLOSE"
-        want = "SYN_RECV" if p.outcome == "SYN-ACK" else (p.state or "CLOSE")
-        agree = observed == p.outcome and state == want and (reason is None or p.reason is None or reason == p.reason)
-        parts = [said(call, observed, state, p.text)]
-        parts += [f"{k.split('.', 1)[1]} {v:+d}" for k, v in deltas.items() if k in p.counters]
-        if reason:
-            parts.append(f"kernel reason {reason}")
-        if p.errno:
-            parts.append(f"the application now gets {p.errno}")
-        if not agree:
-            why = RECEIPT_BRANCHES[p.branch]
-            with_reason = f" with reason {p.reason}" if p.reason and reason and p.reason != reason else ""
-            parts.append(f"PREDICTED {p.outcome}{with_reason}, {want} ({why}) - the kernel did otherwise")
-        # predicted/observed: what the socket sends back (the contract's FIN/RST/none, and ACK or
-        # SYN-ACK for an answer to a segment); the state it is left in is in the explanation.
-        return VerdictEvent(
-            t, step, expected.actor, s.name, call, p.outcome, observed, p.branch, reason, dict(deltas), agree,
-            " · ".join(parts), tuple(p.path), advise(p.branch, p.outcome, s, call, held=agree),
-        )  # fmt: skip
+        return receipt_verdict(t, step, call, expected, frames, resets, deltas, self.states([key]).get(key))
+
+
+def receipt_verdict(
+    t: float,
+    step: int,
+    call: str,
+    expected: Expected,
+    frames: list[Frame],
+    resets: list[Any],
+    deltas: dict[str, int],
+    now: str | None,
+) -> VerdictEvent:
+    """The verdict on one received segment: what its receiver sent back (among ``frames``) and
+    ``now``, the state it is in (None: gone), against the prediction. The lab's and the
+    packetdrill runner's (packetdrill/receipts.py)."""
+    p, s = expected.receipt, expected.sock
+    mine = [f for f in frames if f.saddr == expected.addr and (f.sport, f.dport) == (s.lport, s.rport)]
+    observed = outcome_of(mine)
+    reasons = [r.fields.get("reason") for r in resets if (r.sport, r.dport) == (s.lport, s.rport) and r.fields.get("reason")]
+    reason = reasons[0] if reasons else None
+    state = "SYN_RECV" if now in SYN_STATES else now or "CLOSE"
+    want = "SYN_RECV" if p.outcome == "SYN-ACK" else (p.state or "CLOSE")
+    agree = observed == p.outcome and state == want and (reason is None or p.reason is None or reason == p.reason)
+    parts = [said(call, observed, state, p.text)]
+    parts += [f"{k.split('.', 1)[1]} {v:+d}" for k, v in deltas.items() if k in p.counters]
+    if reason:
+        parts.append(f"kernel reason {reason}")
+    if p.errno:
+        parts.append(f"the application now gets {p.errno}")
+    if not agree:
+        why = RECEIPT_BRANCHES[p.branch]
+        with_reason = f" with reason {p.reason}" if p.reason and reason and p.reason != reason else ""
+        parts.append(f"PREDICTED {p.outcome}{with_reason}, {want} ({why}) - the kernel did otherwise")
+    # predicted/observed: what the socket sends back (the contract's FIN/RST/none, and ACK or
+    # SYN-ACK for an answer to a segment); the state it is left in is in the explanation.
+    return VerdictEvent(
+        t, step, expected.actor, s.name, call, p.outcome, observed, p.branch, reason, dict(deltas), agree,
+        " · ".join(parts), tuple(p.path), advise(p.branch, p.outcome, s, call, held=agree),
+    )  # fmt: skip
 
 
 def outcome_of(frames: list[Frame]) -> str:
@@ -145,7 +161,7 @@ class View:
     last_oow: float | None  # when it last answered an invalid segment (its last_oow_ack_time)
 
 
-def _sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: float) -> View:
+def sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: float) -> View:
     """RCV.NXT, the window and SND.NXT of the receiver, from the frames of its connection since
     the last SYN on these ends, in order: RCV.NXT moves with each segment of the sender's that
     was delivered, and is what the receiver's own ACKs say (an ACK carries RCV.NXT: a segment

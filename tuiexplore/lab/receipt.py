@@ -51,6 +51,8 @@ class Arrival:
     seq: int
     ack: int = 0
     length: int = 0  # payload bytes
+    tsval: int | None = None  # its TCP timestamp, when it carries one
+    win: int | None = None  # the window it offers, scaled (the sender's wscale), when known
 
     @property
     def end(self) -> int:
@@ -72,6 +74,9 @@ class Receiver:
     closed: bool = False  # no fd holds it any more (close()d: RCV_SHUTDOWN, SOCK_DEAD)
     timewait: bool = False  # a TIME_WAIT mini-socket (substate TIME_WAIT or FIN_WAIT2)
     listener: bool = False  # a listener on its port (a SYN into TIME_WAIT may reopen)
+    ts_recent: int | None = None  # the peer's last timestamp it took (tw_ts_recent), when known
+    unsent: int = 0  # bytes written and not yet sent (write_seq - snd_nxt, a queued FIN not counted)
+    fin_queued: bool = False  # close() or shutdown() queued a FIN it has not sent (held by the window)
     linger2: int = 0
     rfc1337: int = 0  # net.ipv4.tcp_rfc1337
     challenge_limit: int = 1 << 31  # net.ipv4.tcp_challenge_ack_limit (INT_MAX from 6.0: no limit)
@@ -225,13 +230,36 @@ def _established_path(r: Receiver, a: Arrival) -> Receipt:
         return _receipt(r, "ACK", "rcv_data", state, _join(said, f"{a.length} bytes queued for read(), ACKed"), path)
     if a.end != a.seq:  # all of it already received: tcp_data_queue() sends a duplicate ACK at once
         return _receipt(r, "ACK", "rcv_data", state, _join(said, "already received (a retransmission): a duplicate ACK"), path)
+    sends = _window_opened(r, a, state)
+    if sends:
+        return _receipt(r, sends[0], "rcv_ack", state, _join(said, sends[1]), path)
     return _receipt(r, "none", "rcv_ack", state, said or f"a bare ACK: nothing to answer in {state}", path)
+
+
+def _window_opened(r: Receiver, a: Arrival, state: str) -> tuple[str, str] | None:
+    """tcp_ack() takes the window the ACK offers, then tcp_data_snd_check() sends what waited
+    for it (tcp_write_xmit(): as much as the window allows; the FIN goes with the last byte):
+    ("FIN", why) when all of it and the FIN fit, ("ACK", why) for data alone (the outcome of
+    any segment without SYN, FIN or RST); None when nothing waits or the window stays shut."""
+    if not (r.unsent or r.fin_queued) or a.win is None or state in ("TIME_WAIT", "CLOSE"):
+        return None
+    room = (a.ack + a.win - r.snd_nxt) % MOD if after((a.ack + a.win) % MOD, r.snd_nxt) else 0
+    if room <= 0:
+        return None
+    data = f"{r.unsent} queued byte{'s' if r.unsent != 1 else ''}" if r.unsent else ""
+    if room >= r.unsent and r.fin_queued:
+        what = f"{data} and the FIN" if data else "the FIN"
+        return "FIN", f"the ACK opens the window ({room} bytes): tcp_data_snd_check() sends {what} that waited for it"
+    if not r.unsent:
+        return None
+    sent = min(room, r.unsent)
+    return "ACK", f"the ACK opens the window ({room} bytes): tcp_data_snd_check() sends {sent} of the {data} that waited"
 
 
 def _acked(r: Receiver, a: Arrival) -> tuple[str, str]:
     """tcp_ack() then tcp_rcv_state_process()'s step 5: does it ACK our FIN?"""
     s = r.state or ""
-    all_acked = a.has(ACK) and a.ack == r.snd_nxt
+    all_acked = a.has(ACK) and a.ack == r.snd_nxt and not r.fin_queued  # a FIN not yet sent is not ACKed
     if s == "FIN_WAIT1" and all_acked:
         return "FIN_WAIT2", "our FIN is ACKed: FIN_WAIT1 -> FIN_WAIT2"
     if s == "CLOSING" and all_acked:
@@ -298,12 +326,15 @@ def _timewait(r: Receiver, a: Arrival) -> Receipt:
             )
         what = "an RST (tcp_rfc1337 = 1 ignores it)" if a.has(RST) else "a bare ACK at RCV.NXT"
         return _receipt(r, "none", "tw_quiet", s, f"{what}: nothing sent, TIME_WAIT goes on", path)
-    if a.has(SYN) and not a.has(RST | ACK) and after(a.seq, r.rcv_nxt):
+    # A new SYN: past RCV.NXT, or with a newer timestamp than the last one taken (RFC 6191).
+    newer_ts = a.tsval is not None and r.ts_recent is not None and (r.ts_recent - a.tsval) % MOD >= MOD // 2
+    if a.has(SYN) and not a.has(RST | ACK) and (after(a.seq, r.rcv_nxt) or newer_ts):
+        new = "past RCV.NXT" if after(a.seq, r.rcv_nxt) else "with a newer timestamp"
         if r.listener:
             return _receipt(
-                r, "SYN-ACK", "tw_syn", "", "a new SYN past RCV.NXT: TIME_WAIT gives way and the listener answers SYN-ACK", path
+                r, "SYN-ACK", "tw_syn", "", f"a new SYN {new}: TIME_WAIT gives way and the listener answers SYN-ACK", path
             )
-        return _receipt(r, "ACK", "tw_ack", s, "a new SYN past RCV.NXT, but no listener: the TIME_WAIT socket ACKs it", path)
+        return _receipt(r, "ACK", "tw_ack", s, f"a new SYN {new}, but no listener: the TIME_WAIT socket ACKs it", path)
     if a.has(RST):
         return _receipt(r, "none", "tw_quiet", s, f"an RST not at RCV.NXT ({_where(r, a)}): dropped", path)
     what = f"{a.length} bytes of data" if a.length else "a SYN at or before RCV.NXT" if a.has(SYN) else "a segment"

@@ -17,6 +17,7 @@ from tuiexplore.timeline import Event, NoteEvent
 from .command import PktInputError, check
 from .events import EndEvent, encode
 from .netdev import IPV4, IPV6, Netdev, NetdevError
+from .reasons import start as start_reasons
 from .runner import Runner
 from .sysctls import apply
 
@@ -47,7 +48,7 @@ def main() -> int:
     path = opts["path"]
     try:
         checked = check(path, opts["defines"])
-        enter()
+        ns = enter()
         for note in apply(checked.plan.settings):
             _emit(NoteEvent(0.0, "warn", note))
         # The script's own --ip_version line wins, as the kernel's runner reads it.
@@ -63,10 +64,15 @@ def main() -> int:
         opts["tolerance_usecs"] if opts["tolerance_usecs"] is not None else int(given) if given and given.isdigit() else 4000
     )
     runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"))
+    conn = runner.packets.conn
+    runner.reasons, why = start_reasons(ns, lambda: (conn.local_port, conn.remote_port))
+    if why:
+        _emit(NoteEvent(0.0, "info", why))
     try:
         status = runner.run()
     finally:
         runner.calls.close_all()
+        runner.reasons.close()
         dev.close()
     _emit(EndEvent(runner.t(), status))
     return status

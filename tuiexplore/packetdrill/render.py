@@ -18,6 +18,16 @@ def packet_text(e: PacketEvent) -> str:
     return text + (f" <{e.options}>" if e.options else "")
 
 
+def what(call: str) -> str:
+    """A verdict's subject: a closing call, or an injected segment (its receipt)."""
+    return "segment" if call == "inject" else f"{call}()"
+
+
+def verdict_head(e: VerdictEvent) -> str:
+    held = {True: "held", False: "DID NOT HOLD", None: "not judged"}[e.agree]
+    return f"{what(e.call)} -> {e.observed}, predicted {e.predicted} ({held}); branch {e.branch}"
+
+
 def line(e: Event) -> str:
     if isinstance(e, LineEvent):
         out = f"{e.line:>5}  {MARKS[e.ok]}  {terminal(e.source)}"
@@ -28,8 +38,7 @@ def line(e: Event) -> str:
         who = "sent" if e.src == "local" else "injected"
         return f"{e.t:>10.6f}  {who:<8} {terminal(packet_text(e))}"
     if isinstance(e, VerdictEvent):
-        held = "held" if e.agree else "DID NOT HOLD"
-        out = f"{'':>10}  verdict  {e.call}() -> {e.observed}, predicted {e.predicted} ({held}); branch {e.branch}"
+        out = f"{'':>10}  verdict  {verdict_head(e)}"
         out += f": {terminal(e.explanation)}"
         return out + (f"\n{'':>10}  advice   {terminal(e.advice)}" if e.advice else "")
     if isinstance(e, NoteEvent):

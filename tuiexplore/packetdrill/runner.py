@@ -17,6 +17,8 @@ from .clock import Clock, TimingError
 from .events import LineEvent
 from .ippacket import Live, build, decode
 from .netdev import Netdev
+from .reasons import Reasons
+from .receipts import Awaiting, Receipts
 from .run_packet import PacketError, Packets, options_text, show
 from .script import Code, Command, Script, Syscall, TcpPacket, TimeKind, Word
 from .script import Event as ScriptEvent
@@ -80,6 +82,7 @@ class Runner:
         tolerance_usecs: int,
         emit: Callable[[Event], None],
         unread_rule: str | None = None,
+        reasons: Reasons | None = None,
     ) -> None:
         self.script, self.path, self.dev, self.emit = script, path, netdev, emit
         percent = script.option("tolerance_percent")
@@ -88,11 +91,14 @@ class Runner:
         self.packets = Packets(netdev.addrs, int(tick) if tick and tick.isdigit() else None, tolerance_usecs)
         self.calls = Syscalls(netdev.addrs)
         self.unread_rule = unread_rule
+        self.reasons = reasons or Reasons(None)
         self.seen: list[tuple[float, Live]] = []
         self.cursor = 0  # the next of ``seen`` a > line takes
         self.pending: Pending | None = None
         self.under_test: int | None = None  # the live fd %{ }% blocks read (the last one a call used)
         self.last_verdict: VerdictEvent | None = None
+        self.receipts = Receipts(netdev.addrs, self.calls.fds)
+        self.awaiting: Awaiting | None = None  # the last inject's prediction, judged at the next event not a `>`
         self.step_no = 0
 
     # -- the loop
@@ -110,10 +116,13 @@ class Runner:
             self._fail(f.where, f)
             return 1
         self._pump()
+        self._judge_receipt()
         return 0
 
     def step(self, n: int, ev: ScriptEvent) -> bool:
         self.step_no = n
+        if not (isinstance(ev.action, TcpPacket) and not ev.action.inbound):
+            self._judge_receipt()
         try:
             ok, text = self._event(n, ev)
         except (Failure, TimingError) as f:
@@ -127,6 +136,7 @@ class Runner:
 
     def _fail(self, where: tuple[int, ScriptEvent] | None, f: Exception) -> None:
         self._pump()
+        self._judge_receipt()
         n, ev = where or (self.step_no, self.script.events[self.step_no - 1])
         self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), False, f"{self.path}:{ev.line}: {f}"))
 
@@ -147,9 +157,17 @@ class Runner:
         if isinstance(a, TcpPacket) and a.inbound:
             self.clock.wait(start)
             self._verify(ev.time.kind, start, end, self.clock.now_usecs(), "inbound packet")
-            live, t = self.packets.inject(a), self.t()
+            live = self.packets.inject(a)
+            self._pump()  # what the kernel sent before: the receiver's view ends there
+            expected = self.receipts.predict(live)
+            t = self.t()
             self.dev.write(build(live))
             self.clock.done()
+            written = time.monotonic()
+            self.receipts.saw(written, live)
+            self.awaiting = Awaiting(n, expected, len(self.seen), written) if expected is not None else None
+            if expected is None:  # what the kernel does next answers this segment: no branch to cite
+                self.last_verdict = None
             self.emit(packet_event(live, a, "peer", "local", t, n))
             return True, ""
         if isinstance(a, TcpPacket):
@@ -188,13 +206,39 @@ class Runner:
         try:
             self.packets.check(live, want)
         except PacketError as e:
-            raise Failure(f"error handling packet: {e}{self._why()}") from None
+            self._judge_receipt()  # the segment the kernel answered: its branch says why
+            reason = self._reason(live)
+            raise Failure(f"error handling packet: {e}{f' reason {reason}' if reason else ''}{self._why()}") from None
         self._verify(ev.time.kind, start, end, self.clock.usecs(when), "outbound packet")
-        return True, ""
+        reason = self._reason(live)
+        return True, f"kernel reason {reason}" if reason else ""
+
+    def _reason(self, live: Live) -> str | None:
+        """The kernel's reason for an RST it sent (root, 6.10 on), None for other segments."""
+        if not live.bits & 0x04:
+            return None
+        ends = (live.sport, live.dport)
+        resets = [s for _, s in self.seen if s.bits & 0x04 and (s.sport, s.dport) == ends]
+        return self.reasons.reason(next(k for k, s in enumerate(resets) if s is live), *ends)
 
     def _why(self) -> str:
         v = self.last_verdict
-        return f" · {v.call}() took the kernel's {v.branch} branch: {v.explanation}" if v is not None else ""
+        if v is None:
+            return ""
+        what = "the injected segment" if v.call == "inject" else f"{v.call}()"
+        return f" · {what} took the kernel's {v.branch} branch: {v.explanation}"
+
+    def _judge_receipt(self) -> None:
+        a, self.awaiting = self.awaiting, None
+        if a is None:
+            return
+        self._pump()
+        c = self.packets.conn
+        sent = [(w, s) for w, s in self.seen[a.mark :] if (s.sport, s.dport) == (c.local_port, c.remote_port)]
+        resets = [s for _, s in sent if s.bits & 0x04]
+        verdict = self.receipts.judge(self.t(), a, sent, self._reason(resets[0]) if resets else None)
+        self.last_verdict = verdict
+        self.emit(verdict)
 
     def _pump(self, timeout: float = 0.0) -> bool:
         """Move what the device has read into ``seen``; True if anything of the script's came."""
@@ -215,6 +259,7 @@ class Runner:
                 continue
             self.packets.observe(live)
             self.seen.append((sniffed.t, live))
+            self.receipts.saw(sniffed.t, live)
             self.emit(
                 packet_event(live, self.packets.relative(live), "local", "peer", sniffed.t - self.clock.start, self.step_no)
             )
@@ -312,7 +357,8 @@ class Runner:
         # What the call sent: a blocking one is judged after the script went on, and what its
         # socket sent after it returned (a FIN once the window reopened) is not the call's.
         sent = [live for when, live in self.seen[p.mark :] if when <= p.ended and live.sport == p.closing.sock.lport]
-        verdict = p.closing.judge(self.t(), p.step, sent)
+        resets = [live for live in sent if live.bits & 0x04]
+        verdict = p.closing.judge(self.t(), p.step, sent, self._reason(resets[0]) if resets else None)
         self.last_verdict = verdict
         self.emit(verdict)
         return verdict.explanation

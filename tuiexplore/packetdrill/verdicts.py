@@ -133,19 +133,24 @@ class Closing:
             self.pred = predict_close(view, version, unread_rule=unread_rule)
         self.before = counters.read()
 
-    def judge(self, t: float, step: int, sent: list[Live]) -> VerdictEvent:
+    def judge(self, t: float, step: int, sent: list[Live], reason: str | None = None) -> VerdictEvent:
+        """``reason``: the kernel's own for the RST it sent (tcp_send_reset), when read."""
         bits = [p.bits for p in sent]
         observed = "RST" if any(b & 0x04 for b in bits) else "FIN" if any(b & 0x01 for b in bits) else "none"
         deltas = counters.delta(self.before, counters.read())
-        agree = observed == self.pred.outcome
+        want = self.pred.reason
+        agree = observed == self.pred.outcome and (reason is None or want is None or reason == want)
         text = f"{self.call}() -> {observed}: {self.pred.text}"
         if "drain" in self.pred.path and self.sock.inq == 0 and self.pred.branch != "already_closed":
             # the question a teardown script is usually about: why not RST?
             text += " · nothing unread in the receive queue, so __tcp_close() did not reset"
+        if reason:
+            text += f" · kernel reason {reason}"
         if not agree:
-            text += f" · PREDICTED {self.pred.outcome} ({BRANCHES[self.pred.branch]}) - the kernel did otherwise"
+            with_reason = f" with reason {want}" if want and reason and want != reason else ""
+            text += f" · PREDICTED {self.pred.outcome}{with_reason} ({BRANCHES[self.pred.branch]}) - the kernel did otherwise"
         return VerdictEvent(
-            t, step, "local", self.sock.name, self.call, self.pred.outcome, observed, self.pred.branch, None,
+            t, step, "local", self.sock.name, self.call, self.pred.outcome, observed, self.pred.branch, reason,
             deltas, agree, text, tuple(self.pred.path), self._advice(agree),
         )  # fmt: skip
 

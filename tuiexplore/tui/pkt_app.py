@@ -14,20 +14,30 @@ stepping tcp_close_no_rst live failed on a retransmitted SYN-ACK).
 
 from __future__ import annotations
 
+import platform
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import Container, Vertical
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 from tuiexplore.cli_common import InputError
+from tuiexplore.kernel.excerpt import bundled
+from tuiexplore.kernel.notes import version_notes
+from tuiexplore.kernel.source import discover
 from tuiexplore.packetdrill.client import RunOptions, ScriptRun
 from tuiexplore.packetdrill.command import PktInputError, check
 from tuiexplore.packetdrill.events import EndEvent, LineEvent
-from tuiexplore.packetdrill.render import packet_text
+from tuiexplore.packetdrill.render import packet_text, verdict_head, what
 from tuiexplore.packetdrill.script import Script
 from tuiexplore.safetext import terminal
 from tuiexplore.timeline import Event, NoteEvent, PacketEvent, VerdictEvent
+from tuiexplore.tui import theme as themes
+from tuiexplore.tui.kernel_view import KernelView
 
 MARKS = {
     "waiting": ("·", "dim"),
@@ -36,14 +46,34 @@ MARKS = {
     "failed": ("✗", "bold red"),
     "blocked": ("…", "yellow"),
 }
+
+
+class Run(Protocol):
+    """A script's run as the screen reads it (packetdrill.client.ScriptRun)."""
+
+    def events(self) -> Iterator[Event]: ...
+    def close(self) -> None: ...
+
+
 COLUMNS = (("step", "step"), ("line", "line"), ("", "mark"), ("script", "script"))  # (label, key)
 
 
 class PktApp(App[int]):
     TITLE = "tuiexplore packetdrill"
+    # Wide: the script and what it did on the left, the kernel's source on the right. Narrow
+    # (80x24): the three stacked, the kernel panel last with its marked line scrolled into view.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     CSS = """
+    #body { height: 1fr; }
     #lines { height: 1fr; }
     #detail { height: 1fr; border-top: solid $accent; }
+    #kernel { width: 1fr; border: round $accent; border-title-color: $text; }
+    .-wide #body { layout: horizontal; }
+    .-wide #left { width: 1fr; }
+    .-narrow #body { layout: vertical; }
+    .-narrow #left { height: 13; }
+    .-narrow #lines { height: 6; overflow-x: hidden; }  /* a line's whole text is in the log */
+    .-narrow #kernel { height: 1fr; }
     #status { height: 1; padding: 0 1; }
     """
     BINDINGS = [
@@ -51,20 +81,31 @@ class PktApp(App[int]):
         Binding("q", "quit", "Quit", id="pkt_quit", tooltip="stop the script's run and leave"),
     ]
 
-    def __init__(self, opts: RunOptions, script: Script) -> None:
+    def __init__(
+        self, opts: RunOptions, script: Script, start: Callable[[RunOptions], Run] = ScriptRun, find_source: bool = True
+    ) -> None:
+        """``start``: what runs the script (a recorded run in tests); ``find_source``: look for the
+        running kernel's own source (else the bundled one is shown)."""
         super().__init__()
         self.opts, self.script = opts, script
-        self.run_: ScriptRun | None = None
+        self.start, self.find_source = start, find_source
+        self.run_: Run | None = None
         self.shown = 0  # lines walked through with n
         self.status_code: int | None = None
         self.marks: dict[int, str] = {}
         self.later: list[Event] = []  # events of lines not walked through yet
         self.said: list[str] = []  # the detail log's lines, unwrapped
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(themes.APP_VARIABLES)  # the kernel panel's marked lines
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="lines", cursor_type="row", zebra_stripes=False)
-        yield RichLog(id="detail", wrap=True, markup=False)
+        with Container(id="body"):
+            with Vertical(id="left"):
+                yield DataTable(id="lines", cursor_type="row", zebra_stripes=False)
+                yield RichLog(id="detail", wrap=True, markup=False)
+            yield KernelView(bundled(), id="kernel")
         yield Static(Text(f"{terminal(self.opts.path)} runs at its own times: n shows the next line"), id="status")
         yield Footer()
 
@@ -75,11 +116,20 @@ class PktApp(App[int]):
         for n, ev in enumerate(self.script.events, 1):
             table.add_row(Text(str(n)), Text(str(ev.line)), self._mark("waiting"), Text(terminal(ev.source)), key=str(n))
             self.marks[n] = "waiting"
-        self.run_ = ScriptRun(self.opts)
+        self.run_ = self.start(self.opts)
         self._read(self.run_)
+        if self.find_source:
+            self._find_source()
+
+    @work(thread=True, exit_on_error=False, description="finding tcp.c")
+    def _find_source(self) -> None:
+        """The running kernel's own source when this machine has it, else the bundled one stays."""
+        ex = discover(None)
+        notes = version_notes(ex, platform.release())
+        self.call_from_thread(self.query_one(KernelView).set_excerpt, ex, notes)
 
     @work(thread=True, exit_on_error=False)
-    def _read(self, run: ScriptRun) -> None:
+    def _read(self, run: Run) -> None:
         for event in run.events():
             self.call_from_thread(self.arrived, event)
 
@@ -109,7 +159,20 @@ class PktApp(App[int]):
         due, self.later = [e for e in self.later if _step(e) <= self.shown], [e for e in self.later if _step(e) > self.shown]
         for e in due:
             self.show(e)
+        if not any(isinstance(e, VerdictEvent) for e in due):
+            self._predict_next()
         self._finished()
+
+    def _predict_next(self) -> None:
+        """The next line's predicted branch on the kernel panel, when it is one the app predicts:
+        the prediction was made from the live socket before the call ran, its outcome is not told."""
+        nxt = [e for e in self.later if isinstance(e, VerdictEvent) and _step(e) == self.shown + 1]
+        if nxt:
+            p = nxt[0]
+            line = self.script.events[self.shown].line
+            self.query_one(KernelView).mark(
+                predicted=list(p.path), note=f"next: line {line} {what(p.call)} predicted {p.predicted} [{p.branch}]"
+            )
 
     def say(self, text: Text) -> None:
         self.said.append(text.plain)
@@ -143,14 +206,13 @@ class PktApp(App[int]):
             who = "kernel sent" if e.src == "local" else "peer injected"
             self.say(Text(f"  {who:<13} {terminal(packet_text(e))}"))
         elif isinstance(e, VerdictEvent):
-            held = "held" if e.agree else "DID NOT HOLD"
-            style = "green" if e.agree else "bold red"
-            self.say(
-                Text(f"  verdict: {e.call}() -> {e.observed}, predicted {e.predicted} ({held}); branch {e.branch}", style=style)
-            )
+            style = "green" if e.agree else "yellow" if e.agree is None else "bold red"
+            self.say(Text(f"  verdict: {verdict_head(e)}", style=style))
             self.say(Text(f"  why: {terminal(e.explanation)}"))
             if e.advice:
                 self.say(Text(f"  advice: {terminal(e.advice)}", style="italic"))
+            line = self.script.events[e.step - 1].line if 1 <= e.step <= len(self.script.events) else e.step
+            self.query_one(KernelView).mark(taken=list(e.path), note=f"line {line}: {e.branch} ({e.observed})")
         elif isinstance(e, NoteEvent):
             self.say(Text(f"  note: {terminal(e.text)}", style="yellow" if e.level != "error" else "bold red"))
         elif isinstance(e, EndEvent):
