@@ -243,3 +243,21 @@ async def _wide_owned() -> None:
         column = " ".join(s[left:right].strip() for s in screen[screen.index(header) + 1 :] if s.startswith("│"))
         for r in table.shown:
             assert r.kind in column, (r.kind, column)
+
+
+def test_a_live_captures_status_line_is_whole_at_160_columns(monkeypatch):
+    """What a live capture says it reads ends with its ring: at 160 columns it was cut there."""
+    asyncio.run(_live_status(monkeypatch))
+
+
+async def _live_status(monkeypatch) -> None:
+    from test_newcomer import settled as screen_settled
+
+    live = "watching all interfaces; kernel filter of 19 BPF instructions; no tracepoints; read through a 16 MiB TPACKET_V3 ring"
+    app = make_app()
+    monkeypatch.setattr(app.engine, "describe", lambda: live)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        screen = await screen_settled(pilot, app)
+        said = " ".join(line.strip() for line in screen[:2])
+        assert f"capture ended · {live}" in said, screen[:3]
