@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
+
+_LINES: dict[tuple[str, int], int] = {}  # (text, width) -> lines: a table repeats its causes row after row
 
 
 def longest_word(texts: Iterable[Text]) -> int:
     """The narrowest a column of these cells can be without cutting a word."""
-    return max((Text(word).cell_len for t in texts for word in t.plain.split()), default=1)
+    return max((cell_len(word) for t in texts for word in t.plain.split()), default=1)
 
 
 def fit(natural: Mapping[str, int], floors: Mapping[str, int], room: int, padding: int) -> dict[str, int]:
@@ -40,4 +43,13 @@ def fit(natural: Mapping[str, int], floors: Mapping[str, int], room: int, paddin
 
 def row_height(console: Console, cells: Sequence[Text], widths: Sequence[int]) -> int:
     """The lines a row needs once each cell wraps in its column's width."""
-    return max((len(c.wrap(console, w)) for c, w in zip(cells, widths, strict=True) if c.cell_len > w), default=1)
+    return max((_lines(console, c.plain, w) for c, w in zip(cells, widths, strict=True) if c.cell_len > w), default=1)
+
+
+def _lines(console: Console, plain: str, width: int) -> int:
+    key = (plain, width)
+    if key not in _LINES:
+        if len(_LINES) > 4096:
+            _LINES.clear()
+        _LINES[key] = len(Text(plain).wrap(console, width))
+    return _LINES[key]
