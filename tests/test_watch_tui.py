@@ -261,3 +261,18 @@ async def _live_status(monkeypatch) -> None:
         screen = await screen_settled(pilot, app)
         said = " ".join(line.strip() for line in screen[:2])
         assert f"capture ended · {live}" in said, screen[:3]
+
+
+def test_quitting_as_the_rows_are_rebuilt_says_nothing():
+    """A rebuild highlights the selected row again; quitting before that message is handled left
+    it for a screen without its table (a traceback on the way out)."""
+    asyncio.run(_quit_mid_rebuild())
+
+
+async def _quit_mid_rebuild() -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("down")
+        table = app.query_one(ConnTable)
+        table.show(table.given)  # as the 0.25 s refresh does; q comes before its highlight is handled

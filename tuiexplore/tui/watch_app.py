@@ -162,6 +162,8 @@ class WatchApp(App):
     @on(DataTable.RowHighlighted, "#conns")
     def row_changed(self) -> None:
         # rebuilding the rows highlights the same one again: only a new connection resets the detail
+        if not self.query(ConnTable):  # handled after a quit took the table away
+            return
         selected = self.query_one(ConnTable).selected_id()
         if selected != (self._detail_key[:1] or (None,))[0]:
             self._detail_key = ()
