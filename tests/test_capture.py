@@ -114,12 +114,14 @@ sys.path.insert(0, {str(ROOT)!r})
 from tuiexplore.lab.capture import Capture
 from tuiexplore.lab.namespace import lo_up
 lo_up()
-gate = threading.Event()
-cap = Capture(on_frame=lambda: gate.wait(10))
+entered, gate = threading.Event(), threading.Event()
+cap = Capture(on_frame=lambda: (entered.set(), gate.wait(10)))
 cap.start()
 srv = socket.create_server(("127.0.0.1", 0))
 c = socket.create_connection(srv.getsockname())  # three frames: S, S., .
-time.sleep(0.3)  # the reader holds the first frame in on_frame; the other two stay queued
+# the reader holds the first frame in on_frame; the other two stay queued (a fixed 0.3 s was not
+# always enough for the reader to get there: 8 of 15 starts took longer under load)
+assert entered.wait(10), "the reader never handed on the first frame"
 mark = cap.mark()
 before = (mark, cap.frames.qsize(), cap.read_up_to(mark))
 gate.set()

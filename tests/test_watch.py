@@ -168,7 +168,13 @@ def test_a_connect_lends_its_task_only_when_it_is_ours_still(task):
     else:
         proc = subprocess.Popen(["unshare", "-n", "sleep", "0" if task.endswith("exited") else "30"])
     pid = proc.pid if proc else os.getpid()
-    time.sleep(0.05)  # unshare has switched namespace and exec'd sleep
+    if task == "another namespace's":
+        # unshare takes its new namespace some time after Popen returns: 50 ms was not always
+        # enough under load (50.4 ms in 1 of 200 starts with two spinning loads)
+        end = time.monotonic() + 10
+        while os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+            assert time.monotonic() < end, "unshare never switched namespace"
+            time.sleep(0.001)
     then = before if task == "pid reused since" else time.monotonic()
     if task.endswith("exited"):
         proc.wait()

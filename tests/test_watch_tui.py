@@ -107,6 +107,19 @@ def test_watch_layout(snap_compare, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=select_unread)
 
 
+def test_watch_layout_with_owners_at_160x48(snap_compare):
+    """Owners and wire-only causes (watch --no-trace live): the cause wraps, every column whole."""
+    from test_newcomer import settled as screen_settled
+
+    async def owned(pilot) -> None:
+        await settled(pilot.app, pilot)
+        live_owners(pilot.app)
+        await pilot.press("down")
+        await screen_settled(pilot, pilot.app)
+
+    assert snap_compare(make_app(), terminal_size=(160, 48), run_before=owned)
+
+
 FILTERS = {  # what is typed after / -> the servers' ports of the rows it leaves
     "RST": {"5002", "5003", "5005"},  # not the FIN/FIN rows' "client first"
     "end:RST": {"5002", "5003", "5005"},
@@ -172,12 +185,7 @@ async def _compact() -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(app, pilot)
-        with app.engine.lock:  # the owners a live watch as root finds
-            for conn in app.engine.tracker.conns():
-                conn.sides[0].pid, conn.sides[0].process = 1000 + conn.id, "curl"
-                conn.sides[1].pid, conn.sides[1].process = 4242, "nginx"
-            app.engine.tracker.version += 1
-        app.refresh_view()
+        own(app, lambda conn: ("curl", 1000 + conn.id), lambda conn: ("nginx", 4242))  # as a live watch as root finds them
         await pilot.press("down")
         screen = await screen_settled(pilot, app)
         text = "\n".join(screen)
@@ -192,3 +200,79 @@ async def _compact() -> None:
         assert "unread data, or SO_LINGER 0 after reading  [data_was_unread, evidence: wire]" in text
         assert "data/watch-world.pcap" in screen[1], "the status line says what is read, in two lines"
         assert "127.0.0.1:60868 (curl/1002) → 127.0.0.1:5002 (nginx/4242)" in str(story.render())
+
+
+def own(app: WatchApp, client, server) -> None:
+    """Puts owners on the capture's connections (a pcap carries none): ``client(conn)`` and
+    ``server(conn)`` give each end's (process, pid)."""
+    with app.engine.lock:
+        for conn in app.engine.tracker.conns():
+            (conn.sides[0].process, conn.sides[0].pid), (conn.sides[1].process, conn.sides[1].pid) = client(conn), server(conn)
+        app.engine.tracker.version += 1
+    app.refresh_view()
+
+
+def live_owners(app: WatchApp) -> None:
+    """The owners of tests/watch_world.py's roles as ``watch --no-trace`` named them live at 160x48,
+    where the wire-only causes and the owners made the table scroll sideways past ``duration``."""
+    own(app, lambda conn: ("python", 31700 + 2 * conn.id + 1), lambda conn: ("python", 31700 + 2 * conn.id))
+
+
+def test_160x48_shows_every_column_whole_and_the_cause_in_full():
+    asyncio.run(_wide_owned())
+
+
+async def _wide_owned() -> None:
+    from test_newcomer import settled as screen_settled
+
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        live_owners(app)
+        screen = await screen_settled(pilot, app)
+        text = "\n".join(screen)
+        table = app.query_one(ConnTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width, "no column cut at the right"
+        header = next(s for s in screen if s.startswith("│ #"))
+        assert all(name in header for name in table.names), header
+        for r in table.shown:
+            line = next((s for s in screen if f"python/{31700 + 2 * r.id + 1}" in s), "")
+            assert r.client in line and f"{r.duration:.3f}" in line, (r, text)
+        # the cause wraps in its column: read down the column, every row's words are there in order
+        left, right = header.index(" ended ") + 1, header.index(" client ")
+        column = " ".join(s[left:right].strip() for s in screen[screen.index(header) + 1 :] if s.startswith("│"))
+        for r in table.shown:
+            assert r.kind in column, (r.kind, column)
+
+
+def test_a_live_captures_status_line_is_whole_at_160_columns(monkeypatch):
+    """What a live capture says it reads ends with its ring: at 160 columns it was cut there."""
+    asyncio.run(_live_status(monkeypatch))
+
+
+async def _live_status(monkeypatch) -> None:
+    from test_newcomer import settled as screen_settled
+
+    live = "watching all interfaces; kernel filter of 19 BPF instructions; no tracepoints; read through a 16 MiB TPACKET_V3 ring"
+    app = make_app()
+    monkeypatch.setattr(app.engine, "describe", lambda: live)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        screen = await screen_settled(pilot, app)
+        said = " ".join(line.strip() for line in screen[:2])
+        assert f"capture ended · {live}" in said, screen[:3]
+
+
+def test_quitting_as_the_rows_are_rebuilt_says_nothing():
+    """A rebuild highlights the selected row again; quitting before that message is handled left
+    it for a screen without its table (a traceback on the way out)."""
+    asyncio.run(_quit_mid_rebuild())
+
+
+async def _quit_mid_rebuild() -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(app, pilot)
+        await pilot.press("down")
+        table = app.query_one(ConnTable)
+        table.show(table.given)  # as the 0.25 s refresh does; q comes before its highlight is handled

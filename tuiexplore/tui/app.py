@@ -11,6 +11,7 @@ from typing import Any
 
 from textual import on, work
 from textual.app import App
+from textual.driver import Driver
 from textual.message_pump import MessagePump
 from textual.worker import Worker, WorkerState
 
@@ -69,6 +70,14 @@ class ExplorerApp(App):
         self.error = ""  # why the lab failed, printed when the app exits
         self.transport = transport
         self.running_release = platform.release()  # the lab's kernel (a guest's, with a transport)
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        if "TEXTUAL_DRIVER" in os.environ:  # serve: the page's sizes in order
+            from tuiexplore.tui.web_driver import in_order
+
+            driver = in_order(driver)
+        return driver
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(themes.APP_VARIABLES)

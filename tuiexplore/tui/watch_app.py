@@ -33,7 +33,7 @@ from tuiexplore.watch.tracker import Conn
 REFRESH = 0.25
 SNAPSHOT = 5000
 WATCH_CSS = """
-#status { height: 1; background: $panel; padding: 0 1; }
+#status { height: auto; max-height: 2; background: $panel; padding: 0 1; }  /* a live capture's says more than 160 columns */
 #filter { height: 1; border: none; padding: 0 1; }
 ConnTable { height: 2fr; }
 #detail { height: 3fr; }
@@ -43,7 +43,6 @@ ConnTable { height: 2fr; }
 #detail KernelView { width: 2fr; }
 /* Under COMPACT_BELOW columns (80x24): every row whole, then the selected connection's story; no
    kernel panel (its branch is in the story's first line), the packets in the story's place on p. */
-.-compact #status { height: auto; max-height: 2; }
 .-compact ConnTable { height: auto; max-height: 50%; }
 .-compact #detail { height: 1fr; }
 .-compact #detail KernelView { display: none; }
@@ -163,6 +162,8 @@ class WatchApp(App):
     @on(DataTable.RowHighlighted, "#conns")
     def row_changed(self) -> None:
         # rebuilding the rows highlights the same one again: only a new connection resets the detail
+        if not self.query(ConnTable):  # handled after a quit took the table away
+            return
         selected = self.query_one(ConnTable).selected_id()
         if selected != (self._detail_key[:1] or (None,))[0]:
             self._detail_key = ()

@@ -16,9 +16,11 @@ from rich.text import Text
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 from tuiexplore.safetext import quoted
 from tuiexplore.timeline import PacketEvent
+from tuiexplore.tui.fit_columns import fit, longest_word, row_height
 from tuiexplore.tui.widgets import printable, relayout
 from tuiexplore.watch import query
 from tuiexplore.watch.classify import End
@@ -142,6 +144,7 @@ SORTS = {  # the columns, in order: how it ended comes first, so 80 columns show
 # whole: how it ended, the branch, and who owns each end (the story below has the rest).
 DEFAULT_COLUMNS = [c for c in SORTS if c not in ("end", "cause")]
 COMPACT_COLUMNS = ["#", "end", "cause", "process"]
+WRAPS = ("ended", "cause", "process")  # words: these wrap, so the table fits its panel (fit_columns.py)
 
 
 def pick_columns(wanted: Sequence[str]) -> tuple[list[str], str]:
@@ -203,32 +206,55 @@ class ConnTable(DataTable):
         else:
             rows = rows[:MAX_ROWS]
         self.shown = rows
+        table = [self._cells(r) for r in rows]
+        widths = self._fit(table)
         self.clear()
-        for r in rows:
-            style: str | Style = ""
-            if r.end is not None:
-                rst = r.end.kind not in ("FIN/FIN", "open")  # a reset after FIN/FIN did not end it
-                style = self.get_component_rich_style("conntable--rst" if rst else "conntable--fin", partial=True)
-            cells = {
-                "#": Text(str(r.id)),
-                "ended": Text(r.kind, style=style),
-                "end": Text(r.end.kind if r.end else "open", style=style),
-                "cause": Text(r.end.cause if r.end else ""),
-                "client": Text(printable(r.client)),
-                "server": Text(printable(r.server)),
-                "evidence": Text(r.evidence),
-                "process": Text(printable(r.owner)),
-                "state": Text(r.state),
-                "→ bytes": Text(str(r.up), justify="right"),
-                "← bytes": Text(str(r.down), justify="right"),
-                "duration": Text(f"{r.duration:.3f}", justify="right"),
-            }
-            self.add_row(*(cells[name] for name in self.names), key=str(r.id))
+        for r, cells in zip(rows, table, strict=True):
+            self.add_row(*cells, key=str(r.id), height=row_height(self.app.console, cells, widths))
         ids = [r.id for r in rows]
         if selected in ids:
             self.move_cursor(row=ids.index(selected), animate=False)
         filt = f" · filter: {printable(self.needle)}" if self.needle else ""
         self.border_subtitle = Content(f"sorted by {self.sort_by}{' ↓' if self.reverse else ''}{filt} · {len(rows)} shown")
+
+    def _cells(self, r: ConnRow) -> list[Text]:
+        style: str | Style = ""
+        if r.end is not None:
+            rst = r.end.kind not in ("FIN/FIN", "open")  # a reset after FIN/FIN did not end it
+            style = self.get_component_rich_style("conntable--rst" if rst else "conntable--fin", partial=True)
+        cells = {
+            "#": Text(str(r.id)),
+            "ended": Text(r.kind, style=style),
+            "end": Text(r.end.kind if r.end else "open", style=style),
+            "cause": Text(r.end.cause if r.end else ""),
+            "client": Text(printable(r.client)),
+            "server": Text(printable(r.server)),
+            "evidence": Text(r.evidence),
+            "process": Text(printable(r.owner)),
+            "state": Text(r.state),
+            "→ bytes": Text(str(r.up), justify="right"),
+            "← bytes": Text(str(r.down), justify="right"),
+            "duration": Text(f"{r.duration:.3f}", justify="right"),
+        }
+        return [cells[name] for name in self.names]
+
+    def _fit(self, table: list[list[Text]]) -> list[int]:
+        """Sets each column's width to fit the panel (fit_columns.py) and returns them. Before the
+        first layout the panel has no width yet: natural widths, until on_resize fits them."""
+        columns = dict(zip(self.names, zip(*table, strict=True), strict=True)) if table else {n: () for n in self.names}
+        natural = {n: max([Text(n).cell_len, *(c.cell_len for c in cells)]) for n, cells in columns.items()}
+        wraps = [n for n in WRAPS if n in columns] if self.size.width else []
+        floors = {n: max(Text(n).cell_len, longest_word(columns[n])) for n in wraps}
+        # the vertical scrollbar's cells are kept free: rows added later may bring it
+        room = self.content_region.width - self.styles.scrollbar_size_vertical
+        widths = fit(natural, floors, room, 2 * self.cell_padding)
+        for name, width in widths.items():
+            column = self.columns[ColumnKey(name)]
+            column.width, column.auto_width = width, False
+        return list(widths.values())
+
+    def on_resize(self) -> None:
+        self.show(self.given)  # the columns are sized to the panel's new width
 
     def selected_id(self) -> int | None:
         if 0 <= self.cursor_row < len(self.shown):
