@@ -71,3 +71,20 @@ def test_a_fetched_line_keeps_the_timer_source_for_the_panel(tmp_path):
     ]
     # inet_timewait_sock.c was not in the package: the bundled excerpt, which says so
     assert receipt_source.excerpt("tw_timer_handler", kernel.source, env={}).origin.startswith("bundled")
+
+
+def test_the_receipt_branches_are_found_in_the_older_shapes_a_line_has():
+    """A line's own tcp_input.c and tcp_minisocks.c (6.1 and older): tcp_sequence() is tested in
+    an if, not stored as a drop reason, and the timewait code compares with tcptw->tw_rcv_nxt."""
+    older = {
+        "tcp_validate_incoming": ("reason = tcp_sequence(tp,", "if (!tcp_sequence(tp,"),
+        "tcp_timewait_state_process": ("seq == rcv_nxt &&", "seq == tcptw->tw_rcv_nxt &&"),
+    }
+    for name, (new, old) in older.items():
+        bundled = receipt_source.bundled(name)
+        assert new in bundled.text()
+        ex = receipt_source.extract(bundled.text().replace(new, old), name, "6.1", "a 6.1 tree")
+        assert ex is not None
+        for branch, (fn, patterns) in receipt_source.RECEIPT_PATTERNS.items():
+            if fn == name:
+                assert len(ex.branches.get(branch, [])) == len(patterns), (branch, ex.branches.get(branch))
