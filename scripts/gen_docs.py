@@ -119,9 +119,10 @@ def branches_page() -> str:
 def timer_lines() -> str:
     """Each timer branch's lines as the kernel panel marks them, in the bundled 6.12 excerpt."""
     out = [
-        "\n## The timer branches in the source\n\nAfter a `wait` step the kernel panel shows the timer function "
-        "that decided (`tuiexplore/kernel/timer_source.py`), found by its code in the running kernel's tree "
-        "(`--kernel-src`, a guest line's) or else in the bundled excerpt of Debian's 6.12 source, and marks these "
+        "\n## The timer branches in the source\n\nAfter a `wait` step the kernel panel (and the verdict dialog, `v`, "
+        "and the export's transcript) shows the timer function that decided (`tuiexplore/kernel/timer_source.py`), "
+        "found by its code in the running kernel's tree (`--kernel-src`, a guest line's) or else in the bundled "
+        "excerpt of Debian's 6.12 source, and marks these "
         "lines, its deciding condition first. Their numbers in the bundled excerpt:\n"
     ]
     for branch, (fn, _) in timer_source.TIMER_PATTERNS.items():

@@ -151,3 +151,26 @@ def test_snapshot_of_the_keepalive_timer_on_the_panel(snap_compare, size):
 
     assert snap_compare(app, terminal_size=size, run_before=shown)
 
+
+
+def test_the_verdict_dialog_and_the_export_show_the_timers_lines():
+    """keepalive-abort's recorded timeline: the verdict dialog (v) and the export's transcript give
+    the abort's lines in tcp_keepalive_timer(), not tcp_close's (where a timer branch has none)."""
+    from tui_fakes import INFO, recorded
+
+    from tuiexplore.kernel.excerpt import bundled
+    from tuiexplore.reports.details import verdict_text
+    from tuiexplore.reports.export import markdown
+    from tuiexplore.timeline import VerdictEvent
+
+    events = recorded(Path(__file__).parent / "data" / "keepalive-abort-events.jsonl")
+    [abort] = [e for e in events if isinstance(e, VerdictEvent) and e.branch == "keepalive_abort"]
+    timer = receipt_source.bundled("tcp_keepalive_timer")
+    want = [f"{n}: {timer.lines[n - timer.first_line].strip()}" for n in timer.branches["keepalive_abort"]]
+    _, text = verdict_text(abort, events, bundled())
+    assert f"Source ({timer.origin}):\n" + "\n".join(f"  {w}" for w in want) in text
+    md = markdown(load("keepalive-abort"), dataclasses.replace(INFO, wire="relay"), events, bundled())
+    section = md.split("### Step 11:")[1].split("###")[0]
+    where = f"tcp\\_timer.c {timer.first_line}-{timer.last_line}"  # the origin, Markdown-escaped
+    assert "Branch `keepalive_abort` in bundled: Linux 6.12.118" in section and where in section
+    assert all(w in section for w in want)

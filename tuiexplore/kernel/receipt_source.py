@@ -69,6 +69,13 @@ def function_of(path: tuple[str, ...] | list[str]) -> str | None:
     return next((PATTERNS[b][0] for b in reversed(path) if b in PATTERNS), None)
 
 
+def deciding(path: tuple[str, ...] | list[str], base: Excerpt, kernel_src: str | None = None) -> Excerpt:
+    """The source a branch path decides in: its receipt or timer function (``for_panel``), else
+    ``base`` (tcp_close's). The kernel panel, the verdict dialog and the export show this one."""
+    name = function_of(path)
+    return for_panel(name, kernel_src) if name else base
+
+
 def _located(name: str, lines: list[str], first: int, version: str, origin: str, hint: str = "") -> Excerpt:
     patterns = {b: pats for b, (fn, pats) in PATTERNS.items() if fn == name}
     return Excerpt(lines, first, version, origin, branches=locate(lines, first, patterns), hint=hint, function=name)

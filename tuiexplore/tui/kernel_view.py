@@ -102,8 +102,7 @@ class KernelView(VerticalScroll):
     def mark(self, predicted: list[str] | None = None, taken: list[str] | None = None, note: str = "") -> None:
         self.predicted, self.taken, self.note = predicted or [], taken or [], note
         # The function the path decides in: a received segment's or a timer's (kernel/receipt_source.py), else tcp_close.
-        name = receipt_source.function_of(self.taken or self.predicted)
-        shown = receipt_source.for_panel(name, self.kernel_src) if name else self.base
+        shown = receipt_source.deciding(self.taken or self.predicted, self.base, self.kernel_src)
         if shown is not self.excerpt:
             self._use(shown)
         self.render_code()
