@@ -28,8 +28,10 @@ WANTED = re.compile(r"^linux-(image|binary|modules|base)-(unsigned-)?\d[\w.+~-]*
 ROOT_MODULES = ("virtio_pci", "virtiofs")
 CONSOLE_MODULES = ("virtio_console",)
 # What the lab itself needs, loaded at boot where it is a module: veth for the relay's wire
-# (relay/link.py), tcp_diag (and inet_diag) for the sock_diag lookups of socket states and timers.
-LAB_MODULES = ("veth", "tcp_diag")
+# (relay/link.py), tcp_diag (and inet_diag) for the sock_diag lookups of socket states and timers,
+# bridge for the relay to bridge the sides no rule controls (without it every frame is the relay's
+# copy, charged at the copy's size: window-reopen-close took another path on 6.12 and 7.x).
+LAB_MODULES = ("veth", "tcp_diag", "bridge")
 # What the kernel panel reads of a line's own source: tcp.c, and the files of the receipt and
 # timer functions (kernel/receipt_source.py, kernel/timer_source.py).
 PANEL_FILES = (TCP_C, *sorted({file for file, _ in SHOWN.values()}))
