@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tuiexplore import timeline  # noqa: E402
+from tuiexplore.kernel import receipt_source, timer_source  # noqa: E402
 from tuiexplore.lab import calls, predict  # noqa: E402
 from tuiexplore.lab.timerpath import TIMER_BRANCHES  # noqa: E402
 from tuiexplore.scenarios import reader, scenario  # noqa: E402
@@ -111,7 +112,26 @@ def branches_page() -> str:
         + "# Branch ids\n\nA verdict's `branch` (JSON Lines, the transcript, the kernel panel) and watch's `cause` "
         + "name the kernel code path the predictor followed (`tuiexplore/lab/predict.py`).\n\n"
         + table(("id", "the kernel's path"), [(f"`{k}`", v) for k, v in {**predict.BRANCHES, **TIMER_BRANCHES}.items()])
+        + timer_lines()
     )
+
+
+def timer_lines() -> str:
+    """Each timer branch's lines as the kernel panel marks them, in the bundled 6.12 excerpt."""
+    out = [
+        "\n## The timer branches in the source\n\nAfter a `wait` step the kernel panel (and the verdict dialog, `v`, "
+        "and the export's transcript) shows the timer function that decided (`tuiexplore/kernel/timer_source.py`), "
+        "found by its code in the running kernel's tree (`--kernel-src`, a guest line's) or else in the bundled "
+        "excerpt of Debian's 6.12 source, and marks these "
+        "lines, its deciding condition first. Their numbers in the bundled excerpt:\n"
+    ]
+    for branch, (fn, _) in timer_source.TIMER_PATTERNS.items():
+        ex = receipt_source.bundled(fn)
+        file = timer_source.FUNCTIONS[fn]
+        out.append(f"`{branch}`: `{fn}()`, {file} {ex.first_line}-{ex.last_line} ({ex.version}):\n\n```c")
+        out += [f"{n}  {ex.lines[n - ex.first_line].strip()}" for n in ex.branches[branch]]
+        out.append("```\n")
+    return "\n".join(out)
 
 
 def _dummy(tp: Any) -> Any:

@@ -25,6 +25,7 @@ def test_crossing_fins_through_the_relay_on_a_guest_kernel():
     assert f"guest Linux {k.version}" in header and "relay wire" in header, header
     assert "client sock: FIN_WAIT1 -> CLOSING" in out.stdout
     assert "[relay: held #4]" in out.stdout and "release() = 0 released #4" in out.stdout
+    assert "cannot make the bridge" not in out.stdout  # the guest loaded bridge at boot (fetch.LAB_MODULES)
     # The guest's sock_diag lookups work (tcp_diag loaded at boot): the TIME_WAIT sockets are
     # found; without them every socket read as gone ("LISTEN -> CLOSE" for a live listener).
     assert "server conn: FIN_WAIT2 -> TIME_WAIT (tcp_info)" in out.stdout

@@ -82,9 +82,11 @@ def test_an_accepted_socket_inherits_its_listeners_options():
     assert opts.of("server", "conn") == {"TCP_USER_TIMEOUT": 500}
 
 
-def test_the_kernel_panel_says_where_a_timers_code_is():
-    from tuiexplore.kernel.excerpt import ELSEWHERE
+def test_the_kernel_panel_shows_a_timers_own_function():
+    from tuiexplore.kernel import receipt_source
+    from tuiexplore.kernel.excerpt import ELSEWHERE, bundled
 
     p = predict_timer(_p("keepalive", retrans=2, timer=2), _sock(), SYSCTLS.get, V618)
-    assert p.path == ("keepalive_abort",)
-    assert ELSEWHERE["keepalive_abort"].startswith("a timer decided, in tcp_timer.c, not tcp_close: tcp_keepalive_timer()")
+    assert p.path == ("keepalive_abort",) and "keepalive_abort" not in ELSEWHERE  # not elsewhere: shown
+    shown = receipt_source.deciding(p.path, bundled())
+    assert shown.function == "tcp_keepalive_timer" and shown.branches["keepalive_abort"]

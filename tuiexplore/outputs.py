@@ -7,7 +7,8 @@ import os
 from tuiexplore.files import FileError, check_output
 from tuiexplore.safetext import terminal
 
-BUNDLE = ("timeline.jsonl", "capture.pcap", "transcript.md", "screen.svg", "diagram.svg", "session.pkt")  # what --export writes
+# What --export writes; the capture twice: classic pcap for every reader, pcapng with the relay's marks.
+BUNDLE = ("timeline.jsonl", "capture.pcap", "capture.pcapng", "transcript.md", "screen.svg", "diagram.svg", "session.pkt")
 
 
 class Unusable(ValueError):

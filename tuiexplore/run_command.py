@@ -83,7 +83,8 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
         excerpt = side_excerpt(launcher.kernel.source) if launcher and not args.kernel_src else discover(args.kernel_src)
     except SourceError as exc:
         raise InputError(str(exc)) from None
-    pcaps = [p for p in (args.pcap, args.export and os.path.join(args.export, "capture.pcap")) if p]
+    bundled = [os.path.join(args.export, name) for name in ("capture.pcap", "capture.pcapng")] if args.export else []
+    pcaps = [p for p in (args.pcap, *bundled) if p]
     try:
         result = runner.run(
             scn,

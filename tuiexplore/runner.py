@@ -11,6 +11,7 @@ from tuiexplore.lab.names import process_names
 from tuiexplore.lab.predict import kernel_version
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.transport import AgentProcess, Transport
+from tuiexplore.reports import pcapng
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.timeline import Event, PacketEvent, VerdictEvent
 
@@ -63,8 +64,8 @@ def run(
         result.names = process_names(result.sockets, guest=bool(result.info.where))
         stats = lab.stats()
         result.drops, result.frames = stats.drops, stats.frames
-        for path in [pcap] if isinstance(pcap, str) else pcap or []:
-            lab.write_pcap(path)
+        if paths := [pcap] if isinstance(pcap, str) else pcap or []:
+            pcapng.write(paths, lab.pcap(), result.events)  # one capture: every file has the same frames
     result.failures = check(scn, result)
     return result
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from tuiexplore.guest import initramfs
 from tuiexplore.guest.catalog import BUILTIN, ORIGINS, Kernel, Origin, kernels_dir
-from tuiexplore.kernel.source import cache_dir, read_tarball
+from tuiexplore.kernel.receipt_source import SHOWN
+from tuiexplore.kernel.source import TCP_C, cache_dir, tarball_files
 
 META = "linux-image-cloud-amd64"
 # From 7.x on, modules.builtin (what needs no module) is in linux-base-RELEASE.
@@ -27,8 +28,13 @@ WANTED = re.compile(r"^linux-(image|binary|modules|base)-(unsigned-)?\d[\w.+~-]*
 ROOT_MODULES = ("virtio_pci", "virtiofs")
 CONSOLE_MODULES = ("virtio_console",)
 # What the lab itself needs, loaded at boot where it is a module: veth for the relay's wire
-# (relay/link.py), tcp_diag (and inet_diag) for the sock_diag lookups of socket states and timers.
-LAB_MODULES = ("veth", "tcp_diag")
+# (relay/link.py), tcp_diag (and inet_diag) for the sock_diag lookups of socket states and timers,
+# bridge for the relay to bridge the sides no rule controls (without it every frame is the relay's
+# copy, charged at the copy's size: window-reopen-close took another path on 6.12 and 7.x).
+LAB_MODULES = ("veth", "tcp_diag", "bridge")
+# What the kernel panel reads of a line's own source: tcp.c, and the files of the receipt and
+# timer functions (kernel/receipt_source.py, kernel/timer_source.py).
+PANEL_FILES = (TCP_C, *sorted({file for file, _ in SHOWN.values()}))
 
 
 class FetchError(RuntimeError):
@@ -99,13 +105,14 @@ def _install(tree: Path, dest: Path, label: str, version: str, image: str, say: 
 
 
 def _source(apt: Apt, kernel: Kernel, say: Callable[[str], None]) -> None:
-    """net/ipv4/tcp.c from the matching linux-source package, for the kernel panel."""
+    """net/ipv4/tcp.c and the other PANEL_FILES from the matching linux-source package, for the
+    kernel panel."""
     series = ".".join(kernel.version.split(".")[:2])
     pkg = f"linux-source-{series}"
     if not apt.exists(pkg):
         say(f"no {pkg} package in these suites: the kernel panel will show the bundled excerpt")
         return
-    say(f"downloading {pkg} (the kernel panel's tcp.c; ~150 MB, only tcp.c is kept)")
+    say(f"downloading {pkg} (the kernel panel's tcp.c; ~150 MB, only {len(PANEL_FILES)} files are kept)")
     with tempfile.TemporaryDirectory(prefix="tuiexplore-src-") as tmp:
         try:
             (deb,) = apt.download([pkg], tmp)
@@ -115,17 +122,17 @@ def _source(apt: Apt, kernel: Kernel, say: Callable[[str], None]) -> None:
         _run(["dpkg-deb", "-x", str(deb), tmp])
         deb.unlink()
         tarball = next(Path(tmp, "usr/src").glob("linux-source-*.tar.*"), None)
-        got = read_tarball(str(tarball)) if tarball else None
-    if got is None:
+        version, texts = tarball_files(str(tarball), PANEL_FILES) if tarball else ("", {})
+    if TCP_C not in texts:
         say(f"{pkg} has no net/ipv4/tcp.c")
         return
-    version, text = got
     src = Path(kernel.path, "src")
-    (src / "net/ipv4").mkdir(parents=True, exist_ok=True)
     v = (version.split(".") + ["0", "0"])[:3]
+    for file, text in texts.items():
+        (src / file).parent.mkdir(parents=True, exist_ok=True)
+        (src / file).write_text(text)
     (src / "Makefile").write_text(f"VERSION = {v[0]}\nPATCHLEVEL = {v[1]}\nSUBLEVEL = {v[2]}\n")
-    (src / "net/ipv4/tcp.c").write_text(text)
-    say(f"tcp.c of Linux {version} in {src}")
+    say(f"{', '.join(Path(f).name for f in texts)} of Linux {version} in {src}")
 
 
 class Apt:

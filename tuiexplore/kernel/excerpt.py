@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 
-from tuiexplore.lab.timerpath import TIMER_BRANCHES
-
 # Each branch: patterns matched in order, each on a line after the previous match. The first
 # pattern anchors the branch; missing later patterns shrink it; a missing anchor means this
 # kernel has no such branch. Each pattern's work is linear in the line: "sk_shutdown then
@@ -35,14 +33,14 @@ BRANCH_PATTERNS: dict[str, list[str]] = {
     "oom": [r"tcp_check_oom", r"TCPABORTONMEMORY"],
 }
 
-# Branches whose code is elsewhere: the panel says where instead of highlighting.
+# Branches whose code is elsewhere and not shown: the panel says where instead of highlighting
+# (a receipt's or a timer's function is shown itself: kernel/receipt_source.py).
 ELSEWHERE = {
     "linger2_orphan_ack": "the RST comes later, from tcp_rcv_state_process() in tcp_input.c, when the peer's ACK "
     "reaches the orphan",
     "shutdown_fin": "shutdown() does not run tcp_close: tcp_shutdown() -> tcp_close_state() -> tcp_send_fin()",
     "shutdown_none": "shutdown() does not run tcp_close: tcp_shutdown() sends nothing in this state",
     "disconnect": "connect(AF_UNSPEC) does not run tcp_close: it calls tcp_disconnect() directly",
-    **{b: f"a timer decided, in tcp_timer.c, not tcp_close: {text}" for b, text in TIMER_BRANCHES.items()},
 }
 
 

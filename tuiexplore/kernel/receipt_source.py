@@ -1,7 +1,9 @@
 """The kernel functions that decide on receipt of a segment, for the kernel panel: each branch of
 lab/receipt.py located by its code in the function it lives in, in the running kernel's own
 source when a tree is found (kernel/source.py's discovery order), else in the bundled 6.12
-excerpt. As for tcp_close (kernel/excerpt.py), lines are found by code, never by number.
+excerpt. As for tcp_close (kernel/excerpt.py), lines are found by code, never by number. The
+timer functions (kernel/timer_source.py's table, lab/timerpath.py's branches) are read and
+located the same way.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from functools import cache
 from importlib import resources
 
 from tuiexplore.files import FileError, read_regular
+from tuiexplore.kernel import timer_source
 from tuiexplore.kernel.excerpt import Excerpt, function_lines, locate
-from tuiexplore.kernel.source import TCP_C_MAX, candidates
+from tuiexplore.kernel.source import TCP_C_MAX, Found, candidates
 
 BUNDLE = "receipt-6.12.118.json"
 TCP_INPUT, MINISOCKS, TCP_IPV4 = "net/ipv4/tcp_input.c", "net/ipv4/tcp_minisocks.c", "net/ipv4/tcp_ipv4.c"
@@ -31,8 +34,9 @@ RECEIPT_PATTERNS: dict[str, tuple[str, list[str]]] = {
     "rcv_no_socket": ("tcp_v4_rcv", [r"^no_tcp_socket:", r"tcp_v4_send_reset\s*\(\s*NULL"]),
     "rcv_listen": ("tcp_rcv_state_process", [r"case\s+TCP_LISTEN:", r"th->ack", r"conn_request"]),
     "rcv_no_ack": ("tcp_rcv_state_process", [r"!th->ack\s*&&\s*!th->rst\s*&&\s*!th->syn", r"goto\s+discard"]),
-    "rcv_out_of_window": ("tcp_validate_incoming", [r"=\s*tcp_sequence\s*\(", r"if\s*\(!th->rst\)", r"tcp_send_dupack"]),
-    "rcv_rst_ignored": ("tcp_validate_incoming", [r"=\s*tcp_sequence\s*\(", r"tcp_reset_check", r"goto\s+discard"]),
+    # tcp_sequence(): "reason = tcp_sequence(...)" from 6.10, "if (!tcp_sequence(...))" before
+    "rcv_out_of_window": ("tcp_validate_incoming", [r"\btcp_sequence\s*\(", r"if\s*\(!th->rst\)", r"tcp_send_dupack"]),
+    "rcv_rst_ignored": ("tcp_validate_incoming", [r"\btcp_sequence\s*\(", r"tcp_reset_check", r"goto\s+discard"]),
     "rcv_rst_exact": ("tcp_validate_incoming", [r"seq\s*==\s*tp->rcv_nxt", r"goto\s+reset", r"^reset:", r"tcp_reset\s*\("]),
     "rcv_rst_challenge": ("tcp_validate_incoming", [r"seq\s*==\s*tp->rcv_nxt", r"tcp_send_challenge_ack\s*\("]),
     "rcv_syn_challenge": ("tcp_validate_incoming", [r"^syn_challenge:", r"TCPSYNCHALLENGE", r"tcp_send_challenge_ack\s*\("]),
@@ -42,12 +46,18 @@ RECEIPT_PATTERNS: dict[str, tuple[str, list[str]]] = {
     "rcv_data_after_close": ("tcp_rcv_state_process", [r"RCV_SHUTDOWN", r"TCPABORTONDATA", r"tcp_reset\s*\("]),
     "rcv_fin": ("tcp_fin", [r"TCP_CLOSE_WAIT\)", r"TCP_CLOSING\)", r"tcp_time_wait\s*\(sk,\s*TCP_TIME_WAIT"]),
     "tw_ack": ("tcp_timewait_state_process", [r"paws_reject\s*\|\|\s*th->ack", r"oow_rate_limit|TCP_TW_ACK"]),
-    "tw_quiet": ("tcp_timewait_state_process", [r"seq\s*==\s*rcv_nxt\s*&&", r"inet_twsk_put\s*\(tw\)"]),
+    "tw_quiet": ("tcp_timewait_state_process", [r"seq\s*==\s*(?:tcptw->tw_)?rcv_nxt\s*&&", r"inet_twsk_put\s*\(tw\)"]),
     "tw_kill": ("tcp_timewait_state_process", [r"sysctl_tcp_rfc1337", r"^kill:", r"inet_twsk_deschedule_put"]),
     "tw_syn": ("tcp_timewait_state_process", [r"th->syn\s*&&\s*!th->rst\s*&&\s*!th->ack", r"TCP_TW_SYN"]),
     "tw_rst": ("tcp_timewait_state_process", [r"return\s+TCP_TW_RST", r"return\s+TCP_TW_RST"]),
     "tw_fin": ("tcp_timewait_state_process", [r"tw_substate\W+TCP_TIME_WAIT", r"return\s+TCP_TW_ACK"]),
 }
+# Every function shown besides tcp_close -> (its file, its bundle); every branch -> its function and patterns.
+SHOWN = {
+    **{name: (file, BUNDLE) for name, file in FUNCTIONS.items()},
+    **{name: (file, timer_source.BUNDLE) for name, file in timer_source.FUNCTIONS.items()},
+}
+PATTERNS = {**RECEIPT_PATTERNS, **timer_source.TIMER_PATTERNS}
 HINT = (
     "this is not your kernel's own source: install your distribution's kernel source "
     "(Debian/Ubuntu: apt install linux-source) or pass --kernel-src"
@@ -55,12 +65,19 @@ HINT = (
 
 
 def function_of(path: tuple[str, ...] | list[str]) -> str | None:
-    """The function the decisive (last) receipt branch of a path lives in, or None."""
-    return next((RECEIPT_PATTERNS[b][0] for b in reversed(path) if b in RECEIPT_PATTERNS), None)
+    """The function the decisive (last) receipt or timer branch of a path lives in, or None."""
+    return next((PATTERNS[b][0] for b in reversed(path) if b in PATTERNS), None)
+
+
+def deciding(path: tuple[str, ...] | list[str], base: Excerpt, kernel_src: str | None = None) -> Excerpt:
+    """The source a branch path decides in: its receipt or timer function (``for_panel``), else
+    ``base`` (tcp_close's). The kernel panel, the verdict dialog and the export show this one."""
+    name = function_of(path)
+    return for_panel(name, kernel_src) if name else base
 
 
 def _located(name: str, lines: list[str], first: int, version: str, origin: str, hint: str = "") -> Excerpt:
-    patterns = {b: pats for b, (fn, pats) in RECEIPT_PATTERNS.items() if fn == name}
+    patterns = {b: pats for b, (fn, pats) in PATTERNS.items() if fn == name}
     return Excerpt(lines, first, version, origin, branches=locate(lines, first, patterns), hint=hint, function=name)
 
 
@@ -69,12 +86,12 @@ def extract(text: str, name: str, version: str, origin: str) -> Excerpt | None:
     if got is None:
         return None
     first, lines = got
-    return _located(name, lines, first, version, f"{origin}: {FUNCTIONS[name]} {first}-{first + len(lines) - 1}")
+    return _located(name, lines, first, version, f"{origin}: {SHOWN[name][0]} {first}-{first + len(lines) - 1}")
 
 
 @cache
 def bundled(name: str) -> Excerpt:
-    meta = json.loads((resources.files("tuiexplore.kernel") / "bundled" / BUNDLE).read_text())
+    meta = json.loads((resources.files("tuiexplore.kernel") / "bundled" / SHOWN[name][1]).read_text())
     fn = meta["functions"][name]
     origin = f"bundled: {meta['release']}, {fn['file']} {fn['first_line']}-{fn['first_line'] + len(fn['lines']) - 1}, GPL-2.0"
     return _located(name, fn["lines"], fn["first_line"], meta["version"], origin, HINT)
@@ -89,11 +106,14 @@ def _tree_text(path: str, file: str) -> str | None:
 
 
 def excerpt(name: str, kernel_src: str | None = None, env: Mapping[str, str] | None = None) -> Excerpt:
-    """The function from the first kernel tree found (a tarball is not read for these), else bundled."""
-    for found in candidates(kernel_src, env):
+    """The function from the first kernel tree found (a tarball is not read for these), else
+    bundled. A tree given (``--kernel-src``, a guest line's) is the only one read: a file it
+    lacks means the bundled excerpt, never another kernel's tree."""
+    trees = [Found(kernel_src, "--kernel-src")] if kernel_src else candidates(None, env)
+    for found in trees:
         if not os.path.isdir(found.path):
             continue
-        text = _tree_text(found.path, FUNCTIONS[name])
+        text = _tree_text(found.path, SHOWN[name][0])
         ex = extract(text, name, "", f"tree {found.path} ({found.how})") if text else None
         if ex is not None:
             return ex
@@ -101,6 +121,6 @@ def excerpt(name: str, kernel_src: str | None = None, env: Mapping[str, str] | N
 
 
 @cache
-def for_panel(name: str) -> Excerpt:
-    """``excerpt(name)`` once per run: the panel asks at every mark."""
-    return excerpt(name)
+def for_panel(name: str, kernel_src: str | None = None) -> Excerpt:
+    """``excerpt(name, kernel_src)`` once per run: the panel asks at every mark."""
+    return excerpt(name, kernel_src)

@@ -91,11 +91,17 @@ def read_tree(path: str) -> tuple[str, str] | None:
 
 def read_tarball(path: str) -> tuple[str, str] | None:
     """Stream the tarball once, keeping only the top Makefile and net/ipv4/tcp.c."""
+    version, texts = tarball_files(path, (TCP_C,))
+    return (version, texts[TCP_C]) if TCP_C in texts else None
+
+
+def tarball_files(path: str, files: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """(version, each of ``files`` found -> its text), streaming the tarball once."""
     from tuiexplore.kernel import tarball  # tarfile and its codecs: only when there is a tarball to read
 
-    wanted = {"Makefile": (MAKEFILE_MAX, "a kernel Makefile"), TCP_C: (TCP_C_MAX, TCP_C)}
+    wanted = {"Makefile": (MAKEFILE_MAX, "a kernel Makefile"), **{f: (TCP_C_MAX, f) for f in files}}
     got = tarball.read_members(path, wanted)
-    return (_version(_text(got.get("Makefile", b""))), _text(got[TCP_C])) if TCP_C in got else None
+    return _version(_text(got.get("Makefile", b""))), {f: _text(got[f]) for f in files if f in got}
 
 
 def _text(data: bytes) -> str:

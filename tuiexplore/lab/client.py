@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
-from tuiexplore.files import write_file
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.codec import encode
 from tuiexplore.lab.transport import AgentProcess, Transport
@@ -95,13 +94,13 @@ class Lab:
     def inspect(self) -> dict[str, ActorInventory]:
         return self._ask(proto.InspectCmd(self._id())).actors
 
-    def write_pcap(self, path: str) -> int:
-        """The agent sends the bytes and this process writes them (a FileError names the path)."""
+    def pcap(self) -> bytes:
+        """The capture so far as a classic pcap: the agent sends the bytes, this process writes
+        them (reports/pcapng.py's write() says what each file holds)."""
         reply = self._ask(proto.PcapCmd(self._id()))
         if reply.error:
             raise LabError(f"cannot write the pcap: {reply.error}")
-        write_file(path, base64.b64decode(reply.data))
-        return reply.frames
+        return base64.b64decode(reply.data)
 
     def set_unread_rule(self, rule: str | None) -> None:
         """How the running kernel judges unread data, from its own source ("copied_seq"/"skb_len")."""

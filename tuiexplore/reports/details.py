@@ -4,6 +4,7 @@ branch path it carries (``VerdictEvent.path``), never from a guess at which bran
 
 from __future__ import annotations
 
+from tuiexplore.kernel import receipt_source
 from tuiexplore.kernel.excerpt import ELSEWHERE, Excerpt
 from tuiexplore.lab.predict import CLOSE_STATE
 from tuiexplore.reports.transcript import call_text
@@ -11,7 +12,7 @@ from tuiexplore.timeline import CountersEvent, Event, PacketEvent, StateEvent, S
 
 
 def branch_lines(excerpt: Excerpt, path: tuple[str, ...] | list[str]) -> list[tuple[int, str]]:
-    """(line number, code) of every branch on the path that is in the shown tcp_close source."""
+    """(line number, code) of every branch on the path that is in the shown source."""
     numbers = sorted({n for b in path if b not in ELSEWHERE for n in excerpt.branches.get(b, [])})
     return [(n, excerpt.lines[n - excerpt.first_line].strip()) for n in numbers]
 
@@ -60,9 +61,10 @@ def verdict_text(v: VerdictEvent, events: list[Event], excerpt: Excerpt) -> tupl
     lines += ["", "Counters:"] + [
         f"  {k} {d:+d}" for c in events if isinstance(c, CountersEvent) and c.step == v.step for k, d in c.deltas.items()
     ]
-    lines += ["", f"Source ({excerpt.origin}):"]
+    source = receipt_source.deciding(v.path, excerpt)  # a receipt's or a timer's function, else tcp_close
+    lines += ["", f"Source ({source.origin}):"]
     lines += [f"  {where}" for where in elsewhere(v.path)]
-    lines += [f"  {n}: {code}" for n, code in branch_lines(excerpt, v.path)]
+    lines += [f"  {n}: {code}" for n, code in branch_lines(source, v.path)]
     every = [e for e in events if isinstance(e, VerdictEvent)]
     if len(every) > 1:
         lines += ["", "Every verdict of this run (▶ the one above):", *verdict_list(every, v)]

@@ -11,6 +11,7 @@ from pathlib import Path
 from tuiexplore import safetext, statedraw
 from tuiexplore.domain import LabInfo
 from tuiexplore.files import write_file
+from tuiexplore.kernel import receipt_source
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.lab.sysctl import full_name
 from tuiexplore.outputs import BUNDLE
@@ -52,11 +53,12 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
         out += [head, "", md(v.explanation), ""]
         if v.advice:
             out += [f"**What to do:** {md(v.advice)}", ""]
+        source = receipt_source.deciding(v.path, excerpt)  # a receipt's or a timer's function, else tcp_close
         for where in elsewhere(v.path):
-            out += [f"Not in {md(excerpt.origin)}: {md(where)}.", ""]
-        lines = branch_lines(excerpt, v.path)
+            out += [f"Not in {md(source.origin)}: {md(where)}.", ""]
+        lines = branch_lines(source, v.path)
         if lines:
-            out += [f"Branch {code(v.branch)} in {md(excerpt.origin)}:", ""]
+            out += [f"Branch {code(v.branch)} in {md(source.origin)}:", ""]
             out += [*safetext.md_fence([f"{n}: {source}" for n, source in lines], "c"), ""]
     out += statedraw.markdown_section(events)
     out += ["## Ladder", "", *safetext.md_fence(ladder(events)), "", "## Full transcript", ""]

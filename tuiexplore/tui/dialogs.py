@@ -107,5 +107,6 @@ def export_bundle(ex: Explorer) -> Notice | None:
         return Notice(f"export failed: {exc}", "error")
     except OSError as exc:
         return Notice(f"export failed: {exc.strerror}: {exc.filename}", "error")
-    ex.driver.submit(SavePcap(os.path.join(directory, "capture.pcap")))
+    captures = tuple(os.path.join(directory, name) for name in ("capture.pcap", "capture.pcapng"))
+    ex.driver.submit(SavePcap(captures, tuple(ex.events)))
     return Notice(f"exported to {directory}", timeout=8)

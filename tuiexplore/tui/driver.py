@@ -14,6 +14,7 @@ from textual.message_pump import MessagePump
 from tuiexplore.lab.client import LabError
 from tuiexplore.lab.names import process_names
 from tuiexplore.lab.transport import AgentProcess, Transport
+from tuiexplore.reports import pcapng
 from tuiexplore.scenarios.scenario import Scenario
 from tuiexplore.session import Session
 from tuiexplore.timeline import Event
@@ -43,7 +44,8 @@ class Restart:
 
 @dataclass(frozen=True)
 class SavePcap:
-    path: str
+    paths: tuple[str, ...]  # each written from the same frames
+    events: tuple[Event, ...] = ()  # for a .pcapng: the relay's marks as comments (reports/pcapng.py)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class LabDriver(threading.Thread):
             elif isinstance(req, SavePcap):
                 if s.lab is None:
                     raise LabError("the lab is not running")
-                s.lab.write_pcap(req.path)
+                pcapng.write(list(req.paths), s.lab.pcap(), list(req.events))
                 return
             elif isinstance(req, UnreadRule):
                 s.set_unread_rule(req.rule)

@@ -57,6 +57,7 @@ class ExplorerHost(Protocol):
 
     driver: LabDriver | None
     error: str
+    kernel_src: str | None  # --kernel-src, or the guest line's tree
 
     def start_driver(self, target: MessagePump) -> None: ...
 
@@ -103,7 +104,7 @@ class ExplorerScreen(Screen):
         yield Static("", id="tabs", markup=False)
         with Container(id="panels"):
             yield ActorLogs(self.actor_names(), id="actors", classes="panel -shown")
-            yield KernelView(self.excerpt, id="kernel")
+            yield KernelView(self.excerpt, self.host.kernel_src, id="kernel")
             yield StateDiagram(self.actor_names(), id="diagram")  # after the kernel: it takes its grid cell
             yield PacketTable(id="packets")
             yield SocketsStrip(id="sockets")

@@ -51,8 +51,10 @@ class KernelView(VerticalScroll):
     KernelView > #kernel-notes { color: $text-muted; }
     """
 
-    def __init__(self, excerpt: Excerpt, **kw: Any) -> None:
+    def __init__(self, excerpt: Excerpt, kernel_src: str | None = None, **kw: Any) -> None:
         super().__init__(classes="panel", **kw)
+        # The tree the receipt and timer functions are read from (--kernel-src, a guest line's); None: looked for.
+        self.kernel_src = kernel_src
         self.predicted: list[str] = []
         self.taken: list[str] = []
         self.note = ""
@@ -99,9 +101,8 @@ class KernelView(VerticalScroll):
 
     def mark(self, predicted: list[str] | None = None, taken: list[str] | None = None, note: str = "") -> None:
         self.predicted, self.taken, self.note = predicted or [], taken or [], note
-        # The function the path decides in: a received segment's (kernel/receipt_source.py), else tcp_close.
-        name = receipt_source.function_of(self.taken or self.predicted)
-        shown = receipt_source.for_panel(name) if name else self.base
+        # The function the path decides in: a received segment's or a timer's (kernel/receipt_source.py), else tcp_close.
+        shown = receipt_source.deciding(self.taken or self.predicted, self.base, self.kernel_src)
         if shown is not self.excerpt:
             self._use(shown)
         self.render_code()
