@@ -72,3 +72,52 @@ def _check(seen: dict) -> None:
     for a, b in pairs:
         assert a[1] == b[0] and b[1] == a[0], seen  # each end's link is its peer
         assert a[0] != b[0], seen  # urgent for the link watch: index != link
+
+
+# A port taken down and brought up again by another thread 0.3 s later: the wait ends when the
+# kernel announces the port forwarding, having looked at the ports' states a few times, not
+# every millisecond (or, had the thread won the race, at once).
+_WAKE = """
+import fcntl, json, socket, struct, threading, time
+from tuiexplore.lab.namespace import enter
+from tuiexplore.relay import bridge, topology
+
+def set_up(name, up):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16s", name.encode()).ljust(40, b"\\0")
+        flags = struct.unpack_from("H", fcntl.ioctl(s, 0x8913, req), 16)[0]
+        flags = flags | 1 if up else flags & ~1
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH", name.encode(), flags).ljust(40, b"\\0"))
+
+enter()
+wire = topology.RelayWire(lambda: None, 0)
+looks = []
+dump = bridge._port_states
+bridge._port_states = lambda: looks.append(1) or dump()
+with wire.wire_ns.inside():
+    set_up("te-c", False)
+    def later():
+        time.sleep(0.3)
+        with wire.wire_ns.inside():
+            set_up("te-c", True)
+    threading.Thread(target=later).start()
+    wire.switch.wait_forwarding()
+    forwarding = dump()[socket.if_nametoindex("te-c")] == bridge.BR_STATE_FORWARDING
+    set_up("te-c", False)
+    try:
+        wire.switch.wait_forwarding(timeout=0.2)
+        error = ""
+    except bridge.LinkError as exc:
+        error = str(exc)
+wire.close()
+print(json.dumps({"looks": len(looks), "forwarding": forwarding, "error": error}))
+"""
+
+
+def test_the_wait_for_the_ports_is_woken_by_the_kernel():
+    proc = subprocess.run([sys.executable, "-c", _WAKE], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert r["forwarding"], r
+    assert r["looks"] <= 10, r  # polled every ms, it looked ~300 times
+    assert "the bridge te-br's ports did not start forwarding within 0.2 s" in r["error"], r
