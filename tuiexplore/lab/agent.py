@@ -246,5 +246,16 @@ def main() -> None:
         agent.close()
 
 
+def exit_now() -> NoReturn:
+    """After an orderly stop: the actors are reaped, the tracefs instance is removed, every line
+    is written, and the namespaces go with the process. What the interpreter's own teardown
+    would add is freeing memory (~30 ms of the client's wait at the end of every run)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
+
+
 if __name__ == "__main__":
     main()
+    exit_now()  # an exception or a signal's SystemExit takes the ordinary way out instead
