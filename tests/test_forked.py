@@ -1,14 +1,19 @@
-"""Actors forked from the agent (lab/forked.py): a lab's first actors are forks of its agent, hold
-only their own pipes, and serve as an exec'd actor does; with another thread running, the agent
-execs a fresh interpreter instead (a fork could inherit a lock held for ever)."""
+"""Forks instead of fresh interpreters (lab/forked.py): a single-threaded client's agent is a fork
+of the client, and a lab's first actors are forks of its agent; each holds only its own pipes
+and serves as an exec'd one does. With another thread running, the parent execs a fresh
+interpreter instead (a fork could inherit a lock held for ever)."""
 
 import os
 import queue
+import subprocess
+import sys
 import threading
 
 from tuiexplore.lab.actors import FromActor, ScriptedActor
 from tuiexplore.lab.client import Lab
 from tuiexplore.lab.protocol import ActorRequest, Sockets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def cmdline(pid: int) -> str:
@@ -20,6 +25,70 @@ def fds(pid: int) -> set[int]:
     return {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
 
 
+def files(pid: int) -> set[str]:
+    """What PID's fds above 2 are open on (pipe:[inode], socket:[inode], paths), less the
+    anonymous inodes, whose names (anon_inode:[pidfd]) are not one object's."""
+    out = set()
+    for fd in fds(pid):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # the fd os.listdir itself held
+            continue
+        if fd > 2 and not target.startswith("anon_inode:"):
+            out.add(target)
+    return out
+
+
+def stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the name: state, ppid, pgrp, session, ..."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rpartition(")")[2].split()
+
+
+def test_a_single_threaded_clients_agent_is_a_fork_of_it():
+    with Lab() as lab:
+        lab.start(["server", "client"])
+        agent = lab.pid
+        assert agent is not None
+        assert cmdline(agent) == cmdline(os.getpid()), "no interpreter of its own"
+        with open(f"/proc/{agent}/comm") as f:
+            assert f.read().strip() == "te-agent"
+        assert stat(agent)[1] == str(os.getpid())
+        assert stat(agent)[3] == str(agent), "a session of its own: Ctrl-C reaches the client, not the lab"
+        assert {os.readlink(f"/proc/{agent}/fd/{fd}").split(":")[0] for fd in (0, 1)} == {"pipe"}
+        assert "/proc/" not in os.readlink(f"/proc/{agent}/fd/2") and 2 in fds(agent)  # its stderr file
+        # Beyond its pipes, stderr and what the lab opened itself (capture, tracer, namespaces),
+        # none of this process's files: a pipe of ours left open would never reach EOF.
+        assert not files(os.getpid()) & files(agent), files(os.getpid()) & files(agent)
+        assert lab.inspect()["server"].pid  # it serves
+
+
+def test_with_another_thread_running_the_agent_is_a_fresh_interpreter():
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        with Lab() as lab:
+            lab.start(["server"])
+            assert lab.pid is not None and "-m tuiexplore.lab.agent" in cmdline(lab.pid)
+    finally:
+        stop.set()
+
+
+def test_the_forked_agent_does_not_import_from_the_current_directory(tmp_path):
+    """As ``python -P`` (the exec'd agent's flag): a module in the directory a root user started
+    ``python -m tuiexplore`` from is not what the agent imports (scapy writes the pcap)."""
+    stray = tmp_path / "scapy"
+    stray.mkdir()
+    (stray / "__init__.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "tuiexplore", "run", "seed-rst", "--pcap", str(tmp_path / "out.pcap")]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "imported").exists()
+    assert (tmp_path / "out.pcap").read_bytes()[:4] == bytes.fromhex("d4c3b2a1")
+
+
 def test_a_labs_actors_are_forks_of_its_agent_holding_only_their_pipes():
     with Lab() as lab:
         lab.start(["server", "client"])
@@ -27,7 +96,7 @@ def test_a_labs_actors_are_forks_of_its_agent_holding_only_their_pipes():
         agent = lab.pid
         for name in ("server", "client"):
             pid = actors[name].pid
-            assert "tuiexplore.lab.agent" in cmdline(pid), "forked from the agent: no interpreter of its own"
+            assert cmdline(pid) == cmdline(agent), "forked from the agent: no interpreter of its own"
             with open(f"/proc/{pid}/comm") as f:
                 assert f.read().strip() == f"te-{name}"
             assert fds(pid) == {0, 1, 2}, "the agent's other fds (its pipes to us, the other actor's) are closed"

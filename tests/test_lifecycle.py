@@ -12,23 +12,28 @@ import pytest
 from conftest import IS_ROOT, ROOT
 
 
-def lab_processes(tag: str) -> dict[int, str]:
-    """Agent and actor processes started by this test (they inherit its environment tag)."""
+def lab_processes(tag: str, client: int) -> dict[int, str]:
+    """Every process the test's client started (they inherit its environment tag), with its
+    command line: the agent and its actors, forks of the client (a headless run's agent is one,
+    under the client's command line) or interpreters of their own."""
     found = {}
     for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+        if not pid.isdigit() or int(pid) == client:
             continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
                 if f"TUIEXPLORE_TEST_TAG={tag}".encode() not in f.read().split(b"\0"):
                     continue
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+                found[int(pid)] = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "tuiexplore.lab.agent" in cmd or "tuiexplore.lab.actor" in cmd:
-            found[int(pid)] = cmd
     return found
+
+
+def parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])
 
 
 def tracefs_instances() -> list[str]:
@@ -64,18 +69,19 @@ class Run:
         for _ in range(5):
             if "[ 1]" in self.proc.stdout.readline():
                 break
-        procs = lab_processes(self.tag)
+        procs = lab_processes(self.tag, self.proc.pid)
         assert procs, "the lab should be running"
-        self.agent = next(pid for pid, cmd in procs.items() if "lab.agent" in cmd)
+        self.agent = next(pid for pid in procs if parent(pid) == self.proc.pid)
         assert len(procs) == 3, procs  # the agent and its two actors
+        assert all(parent(pid) == self.agent for pid in procs if pid != self.agent), procs
         if IS_ROOT:
             assert f"tuiexplore-{self.agent}" in tracefs_instances(), "as root the lab traces in an instance of its own"
 
     def assert_clean(self, timeout: float = 5.0) -> None:
         end = time.time() + timeout
-        while time.time() < end and (lab_processes(self.tag) or f"tuiexplore-{self.agent}" in tracefs_instances()):
+        while time.time() < end and (lab_processes(self.tag, self.proc.pid) or f"tuiexplore-{self.agent}" in tracefs_instances()):
             time.sleep(0.1)
-        assert lab_processes(self.tag) == {}
+        assert lab_processes(self.tag, self.proc.pid) == {}
         assert f"tuiexplore-{self.agent}" not in tracefs_instances()
 
 

@@ -12,6 +12,7 @@ thread, as ``post(FromActor(name, reply))`` with the typed replies of ``lab/prot
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab.codec import encode
-from tuiexplore.lab.forked import Forked
+from tuiexplore.lab.forked import Forked, single_threaded
 from tuiexplore.lab.protocol import ActorReply, ActorRequest, Command, decode_actor_reply
 from tuiexplore.procwait import wait_exit
 
@@ -92,8 +93,11 @@ class ScriptedActor(Actor):
         """``env``: more environment for the process (on the relay's wire, its side's addresses)."""
         # Made from the agent's main thread: PR_SET_PDEATHSIG fires when the creating *thread* ends.
         self.proc: subprocess.Popen | Forked
-        if env is None and threading.active_count() == 1:
-            self.proc = Forked(name)  # the agent's own imports: no interpreter to start
+        if env is None and single_threaded():
+            from tuiexplore.lab import actor  # imported here, before the fork: the child runs it
+
+            # The agent's own imports: no interpreter to start.
+            self.proc = Forked(["fork", "tuiexplore.lab.actor", name], functools.partial(actor.run, name, os.getpid()))
         else:  # another thread could hold a lock for ever in a fork; an environment of its own
             env = {**os.environ, **(env or {})}
             root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -218,10 +218,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def main() -> None:
+def main(opts: proto.LabOptions | None = None) -> None:
+    """``opts``: from the command line when not given (a fork of the client gives them)."""
     # No PR_SET_PDEATHSIG here: the client may start us from a short-lived thread. When the
     # client dies, for any reason, our stdin reaches EOF and we stop (read_stdin -> quit).
-    opts = proto.decode_options(sys.argv[1]) if len(sys.argv) > 1 else proto.LabOptions()
+    if opts is None:
+        opts = proto.decode_options(sys.argv[1]) if len(sys.argv) > 1 else proto.LabOptions()
     try:
         ns = namespace.enter()
     except namespace.NamespaceError as exc:
