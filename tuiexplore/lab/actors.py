@@ -80,7 +80,12 @@ class Actor(ABC):
 
     @abstractmethod
     def kill(self) -> None:
-        """End it now (the lab is closing)."""
+        """End it now (the lab is closing), and wait until it has."""
+
+    def stop(self) -> None:
+        """Start ending it, without waiting (the lab is closing: ``kill`` follows, once the
+        lab's other parts are closed, rather than each waited for in turn)."""
+        self.kill()
 
 
 ActorFactory = Callable[[str, Post], Actor]
@@ -138,9 +143,12 @@ class ScriptedActor(Actor):
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
-    def kill(self) -> None:
+    def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
+
+    def kill(self) -> None:
+        self.stop()
         try:
             wait_exit(self.proc, 2)
         except subprocess.TimeoutExpired:

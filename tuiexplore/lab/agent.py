@@ -204,12 +204,15 @@ class Agent:
 
     # -- shutdown ----------------------------------------------------------------------------
     def close(self) -> None:
+        # The actors' processes end (their memory freed) while the lab's other parts close.
         for a in self.actors.all():
-            a.kill()
+            a.stop()
         if self.evidence is not None:
             self.evidence.close()
         if self.net is not None:
             self.net.close()
+        for a in self.actors.all():
+            a.kill()  # reaped: gone before the agent is
 
 
 def _free_port() -> int:

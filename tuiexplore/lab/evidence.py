@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -175,10 +176,15 @@ class Evidence:
         self.emit(StateEvent(self.rel(ts), actor, fd, old, new, source, self.step, listener))
 
     def close(self) -> None:
-        if self.tracer is not None:
-            self.tracer.close()
-            self.tracer = None
+        # Removing the tracer's tracefs instance and closing the capture's packet socket each
+        # wait for the kernel (RCU grace periods): side by side, not one after the other.
+        tracer, self.tracer = self.tracer, None
+        closing = threading.Thread(target=tracer.close, name="tracer-close") if tracer is not None else None
+        if closing is not None:
+            closing.start()
         self.capture.stop()
+        if closing is not None:
+            closing.join()
 
 
 def start_tracer(ns: LabNamespace, port: int, off: bool, wake: Callable[[], None]) -> tuple[Any, str]:
