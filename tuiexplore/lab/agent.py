@@ -33,7 +33,7 @@ from tuiexplore.lab.attribution import Attribution
 from tuiexplore.lab.calls import RECEIVED
 from tuiexplore.lab.capture import CaptureError, pcap_bytes
 from tuiexplore.lab.codec import encode
-from tuiexplore.lab.evidence import Evidence, start_tracer
+from tuiexplore.lab.evidence import Evidence, TracerStart
 from tuiexplore.lab.inbox import Inbox
 from tuiexplore.lab.output import Output
 from tuiexplore.lab.predict import Prediction, kernel_version
@@ -80,9 +80,10 @@ class Agent:
         self.actors.factory = self.actors.factory or self.net.factory
         sysctls, unset = self.set_sysctls()  # before any socket: the lab's own values from the start
         capture = self.net.capture
-        # Made from this (the main) thread: their interpreters start while we import scapy.
+        # Made from this (the main) thread, while it is the only one: forks of the agent.
         for name in self.opts.actors:
             self.actors.get(name)
+        tracing = TracerStart(ns, self.port, self.opts.no_tracer, lambda: self.items.put(Wake()))
         capture.start()
         notes = [("info", n) for n in capture.notes] + [
             ("warn", f"lab sysctls: {why}; the lab goes on without it") for why in unset
@@ -90,7 +91,8 @@ class Agent:
         if sysctls:
             said = ", ".join(f"{sysctl.full_name(k)} = {v}" for k, v in sysctls.items())
             notes.append(("info", f"lab sysctls (the lab's own namespace; the host's are untouched): {said}"))
-        tracer, why_not = start_tracer(ns, self.port, self.opts.no_tracer, lambda: self.items.put(Wake()))
+        self.inbox.inspect_all(within=ACTOR_START_S)  # every actor has answered once: ready means ready
+        tracer, why_not = tracing.result()
         if why_not:
             notes.append(("warn" if ns.mode == "root" else "info", why_not))  # as root, tracing was expected
         self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
@@ -100,7 +102,6 @@ class Agent:
         self.steps = StepRunner(
             self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, lab_sysctl, self.version, arrivals
         )
-        self.inbox.inspect_all(within=ACTOR_START_S)  # every actor has answered once: ready means ready
         threading.Thread(target=self.read_stdin, daemon=True).start()
         info = LabInfo(
             kernel=".".join(map(str, self.version)),

@@ -187,6 +187,32 @@ class Evidence:
             closing.join()
 
 
+class TracerStart:
+    """``start_tracer`` on a thread of its own, while the agent starts its capture and waits for
+    its actors' first answers: the tracefs instance's set-up waits for the kernel (setting its
+    trace clock resets the ring buffer, an RCU grace period: 20-30 ms on a busy host)."""
+
+    def __init__(self, ns: LabNamespace, port: int, off: bool, wake: Callable[[], None]) -> None:
+        self._started: tuple[Any, str] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(ns, port, off, wake), name="tracer-start", daemon=True)
+        self._thread.start()
+
+    def _run(self, *args: Any) -> None:
+        try:
+            self._started = start_tracer(*args)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the agent's main thread
+            self._error = exc
+
+    def result(self) -> tuple[Any, str]:
+        """``start_tracer``'s: (the tracer, "") or (None, why not); its exception, if it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._started is not None
+        return self._started
+
+
 def start_tracer(ns: LabNamespace, port: int, off: bool, wake: Callable[[], None]) -> tuple[Any, str]:
     """(the tracer, "") when tracepoints run, else (None, why they do not)."""
     if off:
