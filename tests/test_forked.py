@@ -5,6 +5,7 @@ interpreter instead (a fork could inherit a lock held for ever)."""
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -39,6 +40,12 @@ def files(pid: int) -> set[str]:
     return out
 
 
+def caught(pid: int) -> int:
+    """The signals PID has a handler for (SigCgt, bit n-1 for signal n)."""
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(ln for ln in f if ln.startswith("SigCgt:")).split()[1], 16)
+
+
 def stat(pid: int) -> list[str]:
     """/proc/PID/stat's fields after the name: state, ppid, pgrp, session, ..."""
     with open(f"/proc/{pid}/stat") as f:
@@ -61,6 +68,10 @@ def test_a_single_threaded_clients_agent_is_a_fork_of_it():
         # none of this process's files: a pipe of ours left open would never reach EOF.
         assert not files(os.getpid()) & files(agent), files(os.getpid()) & files(agent)
         assert lab.inspect()["server"].pid  # it serves
+        # pytest's faulthandler catches SIGSEGV here, writing to an fd the fork has closed: the
+        # agent, like a fresh interpreter, leaves it to the kernel.
+        assert caught(os.getpid()) & 1 << (signal.SIGSEGV - 1)
+        assert not caught(agent) & 1 << (signal.SIGSEGV - 1)
 
 
 def test_with_another_thread_running_the_agent_is_a_fresh_interpreter():

@@ -12,6 +12,7 @@ parent's code, nor flushes the parent's buffers: it ends with os._exit.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import subprocess
@@ -41,6 +42,8 @@ def _as_after_exec() -> None:
     if signal.getsignal(signal.SIGINT) == signal.SIG_DFL:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.set_wakeup_fd(-1)
+    if faulthandler.is_enabled():  # onto a parent's fd, closed here (or another file by now)
+        faulthandler.disable()
 
 
 class Forked:
