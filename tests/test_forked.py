@@ -13,6 +13,7 @@ import threading
 from tuiexplore.lab.actors import FromActor, ScriptedActor
 from tuiexplore.lab.client import Lab
 from tuiexplore.lab.protocol import ActorRequest, Sockets
+from tuiexplore.scenarios.scenario import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -113,6 +114,27 @@ def test_a_labs_actors_are_forks_of_its_agent_holding_only_their_pipes():
             assert fds(pid) == {0, 1, 2}, "the agent's other fds (its pipes to us, the other actor's) are closed"
             with open(f"/proc/{pid}/stat") as f:
                 assert int(f.read().rpartition(")")[2].split()[1]) == agent
+
+
+def test_on_the_relays_wire_the_actors_are_forks_too_each_in_its_sides_namespace():
+    """A side's actor is forked from inside that side's namespace, with the environment an
+    exec'd one was given: its socket binds at its side's address and connects to the server's."""
+    scn = load("seed-rst")
+    with Lab() as lab:
+        info = lab.start(scn.actors, scn.port, wire="relay")
+        for step in scn.steps[: next(i for i, s in enumerate(scn.steps) if s.call == "connect") + 1]:
+            assert lab.step(step.index, step.actor, step.call, step.resolved(info.port)).ok
+        actors = lab.inspect()
+        agent = lab.pid
+        assert agent is not None
+        nets = {os.readlink(f"/proc/{p}/ns/net") for p in (agent, actors["server"].pid, actors["client"].pid)}
+        assert len(nets) == 3, nets  # the lab's, the server side's, the client side's
+        for name in ("server", "client"):
+            assert cmdline(actors[name].pid) == cmdline(agent) and stat(actors[name].pid)[1] == str(agent)
+        with open(f"/proc/{actors['client'].pid}/net/tcp") as f:  # its namespace's table
+            pairs = [tuple(ln.split()[1:3]) for ln in f.readlines()[1:]]
+        hexed = lambda addr, port: "".join(f"{int(b):02X}" for b in reversed(addr.split("."))) + f":{port:04X}"  # noqa: E731
+        assert any(lo.startswith(hexed("10.47.0.2", 0)[:8]) and rem == hexed("10.47.0.1", info.port) for lo, rem in pairs), pairs
 
 
 def test_with_another_thread_running_the_actor_is_a_fresh_interpreter():

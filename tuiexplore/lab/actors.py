@@ -98,12 +98,13 @@ class ScriptedActor(Actor):
         """``env``: more environment for the process (on the relay's wire, its side's addresses)."""
         # Made from the agent's main thread: PR_SET_PDEATHSIG fires when the creating *thread* ends.
         self.proc: subprocess.Popen | Forked
-        if env is None and single_threaded():
+        if single_threaded():
             from tuiexplore.lab import actor  # imported here, before the fork: the child runs it
 
             # The agent's own imports: no interpreter to start.
-            self.proc = Forked(["fork", "tuiexplore.lab.actor", name], functools.partial(actor.run, name, os.getpid()))
-        else:  # another thread could hold a lock for ever in a fork; an environment of its own
+            run = functools.partial(_in_fork, actor.run, name, os.getpid(), env or {})
+            self.proc = Forked(["fork", "tuiexplore.lab.actor", name], run)
+        else:  # another thread could hold a lock for ever in a fork
             env = {**os.environ, **(env or {})}
             root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
             env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -153,6 +154,12 @@ class ScriptedActor(Actor):
             wait_exit(self.proc, 2)
         except subprocess.TimeoutExpired:
             pass
+
+
+def _in_fork(run: Callable[[str, int], None], name: str, parent: int, env: dict[str, str]) -> None:
+    """An actor's life in a fork of the agent, with the environment an exec'd one is given."""
+    os.environ.update(env)
+    run(name, parent)
 
 
 @dataclass
