@@ -132,3 +132,38 @@ def test_a_killed_agents_tracefs_instance_is_removed_by_the_client():
     assert name in _instances()  # the agent could not clean up after itself
     lab.close()
     assert name not in _instances()
+
+
+# The agent's start fails after its tracer began (on a thread of its own, lab/evidence.py's
+# TracerStart): the instance it made is removed with the failed start, not left to a later lab.
+_FAILED_START = """
+import json, os
+from unittest import mock
+from tuiexplore.lab import namespace, protocol as proto
+from tuiexplore.lab.agent import Agent
+from tuiexplore.lab.capture import Capture, CaptureError
+from tuiexplore.lab.tracepoints import PREFIX, find_tracefs
+
+ns = namespace.enter()
+agent = Agent(proto.LabOptions(["server", "client"]))
+with mock.patch.object(Capture, "start", side_effect=CaptureError("test: no capture")):
+    try:
+        agent.start(ns)
+        said = "started"
+    except CaptureError as exc:
+        said = str(exc)
+    finally:
+        agent.close()
+mine = f"{PREFIX}{os.getpid()}"
+print(json.dumps({"said": said, "left": mine in os.listdir(os.path.join(find_tracefs(False), "instances"))}))
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="tracepoints (and so tracefs instances) are root's")
+def test_a_start_that_fails_after_the_tracer_began_leaves_no_instance():
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _FAILED_START], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert r == {"said": "test: no capture", "left": False}, r

@@ -84,15 +84,19 @@ class Agent:
         for name in self.opts.actors:
             self.actors.get(name)
         tracing = TracerStart(ns, self.port, self.opts.no_tracer, lambda: self.items.put(Wake()))
-        capture.start()
+        try:
+            capture.start()
+            self.inbox.inspect_all(within=ACTOR_START_S)  # every actor has answered once: ready means ready
+        except BaseException:
+            tracing.close()  # its tracefs instance goes too
+            raise
+        tracer, why_not = tracing.result()
         notes = [("info", n) for n in capture.notes] + [
             ("warn", f"lab sysctls: {why}; the lab goes on without it") for why in unset
         ]
         if sysctls:
             said = ", ".join(f"{sysctl.full_name(k)} = {v}" for k, v in sysctls.items())
             notes.append(("info", f"lab sysctls (the lab's own namespace; the host's are untouched): {said}"))
-        self.inbox.inspect_all(within=ACTOR_START_S)  # every actor has answered once: ready means ready
-        tracer, why_not = tracing.result()
         if why_not:
             notes.append(("warn" if ns.mode == "root" else "info", why_not))  # as root, tracing was expected
         self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)

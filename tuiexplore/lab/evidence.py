@@ -212,6 +212,12 @@ class TracerStart:
         assert self._started is not None
         return self._started
 
+    def close(self) -> None:
+        """The lab failed to start: the tracer made meanwhile, if any, is closed."""
+        self._thread.join()
+        if self._started is not None and self._started[0] is not None:
+            self._started[0].close()
+
 
 def start_tracer(ns: LabNamespace, port: int, off: bool, wake: Callable[[], None]) -> tuple[Any, str]:
     """(the tracer, "") when tracepoints run, else (None, why they do not)."""
