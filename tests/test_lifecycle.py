@@ -167,3 +167,35 @@ def test_a_start_that_fails_after_the_tracer_began_leaves_no_instance():
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     assert r == {"said": "test: no capture", "left": False}, r
+
+
+# Closing the lab's evidence fails (here the capture's stop): the actors, already signalled, are
+# still reaped, not left as zombies of the agent, and the tracer's removal is still waited for.
+_FAILED_CLOSE = """
+import json, os
+from unittest import mock
+from tuiexplore.lab import namespace, protocol as proto
+from tuiexplore.lab.agent import Agent
+from tuiexplore.lab.capture import Capture
+
+ns = namespace.enter()
+agent = Agent(proto.LabOptions(["server", "client"]))
+agent.start(ns)
+pids = [a.pid for a in agent.actors.all()]
+with mock.patch.object(Capture, "stop", side_effect=OSError("test: stop failed")):
+    try:
+        agent.close()
+        said = "closed"
+    except OSError as exc:
+        said = str(exc)
+print(json.dumps({"said": said, "left": [p for p in pids if os.path.exists(f"/proc/{p}")]}))
+"""
+
+
+def test_a_failed_close_still_reaps_the_actors():
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _FAILED_CLOSE], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout.splitlines()[-1])  # after the agent's own lines (its Ready)
+    assert r == {"said": "test: stop failed", "left": []}, r

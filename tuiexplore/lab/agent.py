@@ -212,12 +212,14 @@ class Agent:
         # The actors' processes end (their memory freed) while the lab's other parts close.
         for a in self.actors.all():
             a.stop()
-        if self.evidence is not None:
-            self.evidence.close()
-        if self.net is not None:
-            self.net.close()
-        for a in self.actors.all():
-            a.kill()  # reaped: gone before the agent is
+        try:
+            if self.evidence is not None:
+                self.evidence.close()
+            if self.net is not None:
+                self.net.close()
+        finally:
+            for a in self.actors.all():
+                a.kill()  # reaped: gone before the agent is
 
 
 def _free_port() -> int:

@@ -182,9 +182,11 @@ class Evidence:
         closing = threading.Thread(target=tracer.close, name="tracer-close") if tracer is not None else None
         if closing is not None:
             closing.start()
-        self.capture.stop()
-        if closing is not None:
-            closing.join()
+        try:
+            self.capture.stop()
+        finally:
+            if closing is not None:
+                closing.join()
 
 
 class TracerStart:
