@@ -12,23 +12,28 @@ import pytest
 from conftest import IS_ROOT, ROOT
 
 
-def lab_processes(tag: str) -> dict[int, str]:
-    """Agent and actor processes started by this test (they inherit its environment tag)."""
+def lab_processes(tag: str, client: int) -> dict[int, str]:
+    """Every process the test's client started (they inherit its environment tag), with its
+    command line: the agent and its actors, forks of the client (a headless run's agent is one,
+    under the client's command line) or interpreters of their own."""
     found = {}
     for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+        if not pid.isdigit() or int(pid) == client:
             continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
                 if f"TUIEXPLORE_TEST_TAG={tag}".encode() not in f.read().split(b"\0"):
                     continue
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+                found[int(pid)] = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "tuiexplore.lab.agent" in cmd or "tuiexplore.lab.actor" in cmd:
-            found[int(pid)] = cmd
     return found
+
+
+def parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])
 
 
 def tracefs_instances() -> list[str]:
@@ -64,18 +69,19 @@ class Run:
         for _ in range(5):
             if "[ 1]" in self.proc.stdout.readline():
                 break
-        procs = lab_processes(self.tag)
+        procs = lab_processes(self.tag, self.proc.pid)
         assert procs, "the lab should be running"
-        self.agent = next(pid for pid, cmd in procs.items() if "lab.agent" in cmd)
+        self.agent = next(pid for pid in procs if parent(pid) == self.proc.pid)
         assert len(procs) == 3, procs  # the agent and its two actors
+        assert all(parent(pid) == self.agent for pid in procs if pid != self.agent), procs
         if IS_ROOT:
             assert f"tuiexplore-{self.agent}" in tracefs_instances(), "as root the lab traces in an instance of its own"
 
     def assert_clean(self, timeout: float = 5.0) -> None:
         end = time.time() + timeout
-        while time.time() < end and (lab_processes(self.tag) or f"tuiexplore-{self.agent}" in tracefs_instances()):
+        while time.time() < end and (lab_processes(self.tag, self.proc.pid) or f"tuiexplore-{self.agent}" in tracefs_instances()):
             time.sleep(0.1)
-        assert lab_processes(self.tag) == {}
+        assert lab_processes(self.tag, self.proc.pid) == {}
         assert f"tuiexplore-{self.agent}" not in tracefs_instances()
 
 
@@ -126,3 +132,70 @@ def test_a_killed_agents_tracefs_instance_is_removed_by_the_client():
     assert name in _instances()  # the agent could not clean up after itself
     lab.close()
     assert name not in _instances()
+
+
+# The agent's start fails after its tracer began (on a thread of its own, lab/evidence.py's
+# TracerStart): the instance it made is removed with the failed start, not left to a later lab.
+_FAILED_START = """
+import json, os
+from unittest import mock
+from tuiexplore.lab import namespace, protocol as proto
+from tuiexplore.lab.agent import Agent
+from tuiexplore.lab.capture import Capture, CaptureError
+from tuiexplore.lab.tracepoints import PREFIX, find_tracefs
+
+ns = namespace.enter()
+agent = Agent(proto.LabOptions(["server", "client"]))
+with mock.patch.object(Capture, "start", side_effect=CaptureError("test: no capture")):
+    try:
+        agent.start(ns)
+        said = "started"
+    except CaptureError as exc:
+        said = str(exc)
+    finally:
+        agent.close()
+mine = f"{PREFIX}{os.getpid()}"
+print(json.dumps({"said": said, "left": mine in os.listdir(os.path.join(find_tracefs(False), "instances"))}))
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="tracepoints (and so tracefs instances) are root's")
+def test_a_start_that_fails_after_the_tracer_began_leaves_no_instance():
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _FAILED_START], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert r == {"said": "test: no capture", "left": False}, r
+
+
+# Closing the lab's evidence fails (here the capture's stop): the actors, already signalled, are
+# still reaped, not left as zombies of the agent, and the tracer's removal is still waited for.
+_FAILED_CLOSE = """
+import json, os
+from unittest import mock
+from tuiexplore.lab import namespace, protocol as proto
+from tuiexplore.lab.agent import Agent
+from tuiexplore.lab.capture import Capture
+
+ns = namespace.enter()
+agent = Agent(proto.LabOptions(["server", "client"]))
+agent.start(ns)
+pids = [a.pid for a in agent.actors.all()]
+with mock.patch.object(Capture, "stop", side_effect=OSError("test: stop failed")):
+    try:
+        agent.close()
+        said = "closed"
+    except OSError as exc:
+        said = str(exc)
+print(json.dumps({"said": said, "left": [p for p in pids if os.path.exists(f"/proc/{p}")]}))
+"""
+
+
+def test_a_failed_close_still_reaps_the_actors():
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _FAILED_CLOSE], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout.splitlines()[-1])  # after the agent's own lines (its Ready)
+    assert r == {"said": "test: stop failed", "left": []}, r

@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from tuiexplore import __version__, outputs, pipes, room, safetext, stdio
+from tuiexplore import __version__, outputs, pipes, quickexit, room, safetext, stdio
 from tuiexplore.cli_common import InputError, guest, no_empty_paths, scenario, wire_option
 from tuiexplore.cli_config import config_command, default_scenario, user_settings
 from tuiexplore.cli_config import say as _say
@@ -43,6 +43,7 @@ def _step_screen(
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_program = argv is None  # the process's own entry (python -m, the console script), not a caller's
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "step":
         from tuiexplore.trace import origin
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = _dispatch(argv)
         sys.stdout.flush()  # here, not at exit: a full disk is one line too
+        if as_program:
+            quickexit.leave(status)  # returns unless the command allowed it
         return status
     except (InputError, outputs.Unusable) as exc:
         _say(str(exc))

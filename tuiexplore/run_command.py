@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tuiexplore import outputs, pipes, safetext, stdio
+from tuiexplore import outputs, pipes, quickexit, safetext, stdio
 from tuiexplore.cli_common import InputError, guest, no_empty_paths, scenario
 from tuiexplore.cli_config import say, user_settings
 from tuiexplore.pipes import on_sigpipe, output_gone
@@ -121,6 +121,8 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
         print(safetext.terminal(f"FAILED: {f}"), file=stream)  # it may quote an actor's message
     if result.ok:
         print(f"# {scn.name}: every step ran, every verdict and expectation held", file=stream)
+    if launcher is None:  # the lab's processes are reaped, every file written is closed
+        quickexit.allow()
     return 0 if result.ok else 1
 
 

@@ -45,10 +45,6 @@ from tuiexplore.lab.protocol import ActorReply, ActorRequest, Blocked, Failed, R
 from tuiexplore.lab.tcpinfo import TCP_INFO_LEN, window_fields
 
 PR_SET_NAME = 15
-# Where this actor's sockets bind, and the server they connect to: loopback, or on the relay's
-# wire its side's address and the server side's (relay/topology.py starts the actor in its side).
-LOCAL = os.environ.get("TUIEXPLORE_LAB_ADDR", "127.0.0.1")
-SERVER = os.environ.get("TUIEXPLORE_LAB_SERVER", "127.0.0.1")
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -69,6 +65,11 @@ class _Names(dict):
 class Actor:
     def __init__(self, name: str) -> None:
         self.name = name
+        # Where its sockets bind, and the server they connect to: loopback, or on the relay's wire
+        # its side's address and the server side's (relay/topology.py starts it in its side).
+        # Read here, not at import: a fork of the agent has the module already.
+        self.local = os.environ.get("TUIEXPLORE_LAB_ADDR", "127.0.0.1")
+        self.server = os.environ.get("TUIEXPLORE_LAB_SERVER", "127.0.0.1")
         self.objs: dict[str, Any] = _Names(name)  # fd name -> socket.socket | select.epoll
         self.out_lock = threading.Lock()
 
@@ -139,7 +140,7 @@ class Actor:
             socket.socket.setsockopt(self.objs[a["fd"]], level, opt, raw)
             return 0, {}
         if call == "bind":
-            self.objs[a["fd"]].bind((LOCAL, a["port"]))
+            self.objs[a["fd"]].bind((self.local, a["port"]))
             return 0, {}
         if call == "listen":
             self.objs[a["fd"]].listen(a["backlog"])
@@ -195,7 +196,7 @@ class Actor:
             return 0, {}
         if a["nonblocking"]:
             sock.setblocking(False)
-        rc = sock.connect_ex((SERVER, a["port"]))
+        rc = sock.connect_ex((self.server, a["port"]))
         if rc:
             raise OSError(rc, os.strerror(rc))
         return 0, {}

@@ -12,6 +12,7 @@ thread, as ``post(FromActor(name, reply))`` with the typed replies of ``lab/prot
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 
 from tuiexplore.domain import SocketRow
 from tuiexplore.lab.codec import encode
-from tuiexplore.lab.forked import Forked
+from tuiexplore.lab.forked import Forked, single_threaded
 from tuiexplore.lab.protocol import ActorReply, ActorRequest, Command, decode_actor_reply
 from tuiexplore.procwait import wait_exit
 
@@ -79,7 +80,12 @@ class Actor(ABC):
 
     @abstractmethod
     def kill(self) -> None:
-        """End it now (the lab is closing)."""
+        """End it now (the lab is closing), and wait until it has."""
+
+    def stop(self) -> None:
+        """Start ending it, without waiting (the lab is closing: ``kill`` follows, once the
+        lab's other parts are closed, rather than each waited for in turn)."""
+        self.kill()
 
 
 ActorFactory = Callable[[str, Post], Actor]
@@ -92,9 +98,13 @@ class ScriptedActor(Actor):
         """``env``: more environment for the process (on the relay's wire, its side's addresses)."""
         # Made from the agent's main thread: PR_SET_PDEATHSIG fires when the creating *thread* ends.
         self.proc: subprocess.Popen | Forked
-        if env is None and threading.active_count() == 1:
-            self.proc = Forked(name)  # the agent's own imports: no interpreter to start
-        else:  # another thread could hold a lock for ever in a fork; an environment of its own
+        if single_threaded():
+            from tuiexplore.lab import actor  # imported here, before the fork: the child runs it
+
+            # The agent's own imports: no interpreter to start.
+            run = functools.partial(_in_fork, actor.run, name, os.getpid(), env or {})
+            self.proc = Forked(["fork", "tuiexplore.lab.actor", name], run)
+        else:  # another thread could hold a lock for ever in a fork
             env = {**os.environ, **(env or {})}
             root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
             env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -134,13 +144,22 @@ class ScriptedActor(Actor):
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
-    def kill(self) -> None:
+    def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
+
+    def kill(self) -> None:
+        self.stop()
         try:
             wait_exit(self.proc, 2)
         except subprocess.TimeoutExpired:
             pass
+
+
+def _in_fork(run: Callable[[str, int], None], name: str, parent: int, env: dict[str, str]) -> None:
+    """An actor's life in a fork of the agent, with the environment an exec'd one is given."""
+    os.environ.update(env)
+    run(name, parent)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -175,10 +176,49 @@ class Evidence:
         self.emit(StateEvent(self.rel(ts), actor, fd, old, new, source, self.step, listener))
 
     def close(self) -> None:
-        if self.tracer is not None:
-            self.tracer.close()
-            self.tracer = None
-        self.capture.stop()
+        # Removing the tracer's tracefs instance and closing the capture's packet socket each
+        # wait for the kernel (RCU grace periods): side by side, not one after the other.
+        tracer, self.tracer = self.tracer, None
+        closing = threading.Thread(target=tracer.close, name="tracer-close") if tracer is not None else None
+        if closing is not None:
+            closing.start()
+        try:
+            self.capture.stop()
+        finally:
+            if closing is not None:
+                closing.join()
+
+
+class TracerStart:
+    """``start_tracer`` on a thread of its own, while the agent starts its capture and waits for
+    its actors' first answers: the tracefs instance's set-up waits for the kernel (setting its
+    trace clock resets the ring buffer, an RCU grace period: 20-30 ms on a busy host)."""
+
+    def __init__(self, ns: LabNamespace, port: int, off: bool, wake: Callable[[], None]) -> None:
+        self._started: tuple[Any, str] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(ns, port, off, wake), name="tracer-start", daemon=True)
+        self._thread.start()
+
+    def _run(self, *args: Any) -> None:
+        try:
+            self._started = start_tracer(*args)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the agent's main thread
+            self._error = exc
+
+    def result(self) -> tuple[Any, str]:
+        """``start_tracer``'s: (the tracer, "") or (None, why not); its exception, if it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._started is not None
+        return self._started
+
+    def close(self) -> None:
+        """The lab failed to start: the tracer made meanwhile, if any, is closed."""
+        self._thread.join()
+        if self._started is not None and self._started[0] is not None:
+            self._started[0].close()
 
 
 def start_tracer(ns: LabNamespace, port: int, off: bool, wake: Callable[[], None]) -> tuple[Any, str]:

@@ -1,53 +1,92 @@
-"""An actor process forked from the agent, instead of a fresh ``python -m tuiexplore.lab.actor``.
+"""A child process forked from this one, instead of a fresh ``python -m ...``: the lab's agent
+forked from a headless client, an actor forked from the agent.
 
-A fresh interpreter costs each actor its start-up and its imports (~40-50 ms of CPU, on the
-lab's start path); a fork of the agent has them already. A fork is safe only while the agent
-has one thread (another thread's lock could be held for ever in the child), so the caller
-forks only then, and execs otherwise. The child keeps stdin, stdout (its pipes to the agent)
-and stderr, closes every other fd it inherited (the agent's pipes to the client, the other
-actors' pipes, the capture), and never returns into the agent's code: it ends with os._exit.
+A fresh interpreter costs each child its start-up and its imports (~40-50 ms of CPU, on the
+lab's start path); a fork has them already. A fork is safe only while the parent has one thread
+(another thread's lock could be held for ever in the child), so the callers fork only then
+(``single_threaded``), and exec otherwise. The child keeps stdin and stdout (its pipes to the
+parent) and stderr, closes every other fd it inherited (the parent's pipes, the capture, the
+terminal's pipe), finds its signals as an exec'd interpreter would, and never returns into the
+parent's code, nor flushes the parent's buffers: it ends with os._exit.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import IO
 
 
+def single_threaded() -> bool:
+    """One thread in the process, Python's or not (a library's own thread holds locks too)."""
+    return threading.active_count() == 1 and len(os.listdir("/proc/self/task")) == 1
+
+
+def _as_after_exec() -> None:
+    """Signal dispositions as a fresh interpreter finds them: exec resets a caught signal to its
+    default and keeps an ignored one ignored; then Python ignores SIGPIPE and catches SIGINT."""
+    for sig in signal.valid_signals():
+        try:
+            if callable(signal.getsignal(sig)):
+                signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):  # SIGKILL, SIGSTOP
+            pass
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_DFL:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.set_wakeup_fd(-1)
+    if faulthandler.is_enabled():  # onto a parent's fd, closed here (or another file by now)
+        faulthandler.disable()
+
+
 class Forked:
-    """The part of ``subprocess.Popen`` that ``ScriptedActor`` uses, for a forked child."""
+    """The part of ``subprocess.Popen`` that ``ScriptedActor`` and ``AgentProcess`` use."""
 
-    def __init__(self, name: str) -> None:
-        from tuiexplore.lab import actor  # imported here, before the fork: the child runs it
-
+    def __init__(self, args: list[str], run: Callable[[], None], stderr: int | None = None, new_session: bool = False) -> None:
+        """``args``: what it is, for messages (its /proc cmdline stays the parent's); ``run``: its
+        life, already imported (its imports would otherwise be the child's); ``stderr``: an fd
+        for its stderr, else the parent's; ``new_session``: Popen's start_new_session."""
         child_in, self_out = os.pipe()
         self_in, child_out = os.pipe()
-        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             status = 1
             try:
+                if new_session:
+                    os.setsid()
                 os.dup2(child_in, 0)
                 os.dup2(child_out, 1)
+                if stderr is not None:
+                    os.dup2(stderr, 2)
                 os.closerange(3, 1 << 20)  # close_range(2): one call, however many fds
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the agent's handler raises into its code
+                _as_after_exec()
                 sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the child's whole life
                 sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-                actor.run(name, parent)
+                sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+                run()
                 status = 0
-            except BaseException:  # noqa: BLE001 - said on stderr, and never back into the agent's code
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+            except BaseException:  # noqa: BLE001 - said on stderr, and never back into the parent's code
                 traceback.print_exc()
             finally:
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except (OSError, ValueError):
+                        pass
                 os._exit(status)
         os.close(child_in)
         os.close(child_out)
         self.pid = pid
-        self.args = ["fork", "tuiexplore.lab.actor", name]
+        self.args = args
         self.returncode: int | None = None
         self.stdin: IO[str] = open(self_out, "w", buffering=1)  # noqa: SIM115 - closed with the process
         self.stdout: IO[str] = open(self_in, buffering=1)  # noqa: SIM115
@@ -71,6 +110,9 @@ class Forked:
                 time.sleep(0.005)
         return self.poll() or 0
 
-    def kill(self) -> None:
+    def send_signal(self, sig: int) -> None:
         if self.returncode is None:
-            os.kill(self.pid, signal.SIGKILL)
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)

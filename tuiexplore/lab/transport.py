@@ -7,6 +7,8 @@ over a serial line or vsock) is another ``Transport``, handed to ``Lab(transport
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -16,9 +18,12 @@ from abc import ABC, abstractmethod
 from typing import IO
 
 from tuiexplore.lab.codec import encode
+from tuiexplore.lab.forked import Forked, single_threaded
 from tuiexplore.lab.protocol import LabOptions
 from tuiexplore.lab.tracepoints import PREFIX, TRACEFS_PATHS
 from tuiexplore.procwait import wait_exit
+
+PR_SET_NAME = 15
 
 
 class Transport(ABC):
@@ -61,16 +66,21 @@ class AgentProcess(Transport):
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         self._stderr = tempfile.TemporaryFile(mode="w+")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "tuiexplore.lab.agent", encode(opts)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            env=env,
-            text=True,
-            bufsize=1,
-            start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the lab in order
-        )
+        self._proc: subprocess.Popen | Forked
+        if single_threaded():  # (a headless run) a fork has the interpreter and most imports already
+            in_fork = functools.partial(agent_in_fork, opts, env["PYTHONPATH"])
+            self._proc = Forked(["fork", "tuiexplore.lab.agent"], in_fork, stderr=self._stderr.fileno(), new_session=True)
+        else:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "tuiexplore.lab.agent", encode(opts)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=env,
+                text=True,
+                bufsize=1,
+                start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the lab in order
+            )
         self.pid = self._proc.pid
         assert self._proc.stdin is not None and self._proc.stdout is not None  # both PIPEs
         self._stdin, self._stdout = self._proc.stdin, self._proc.stdout
@@ -113,6 +123,19 @@ class AgentProcess(Transport):
         if proc.returncode != 0:  # killed outright, it could not remove its tracefs instance: we do
             remove_instance(f"{PREFIX}{proc.pid}")
         self._stderr.close()
+
+
+def agent_in_fork(opts: LabOptions, pythonpath: str) -> None:
+    """The agent's life in a fork of its client, set up as the exec'd ``python -P -m
+    tuiexplore.lab.agent`` would be: no current directory on the module path (where a stray
+    ``json.py`` would be imported as root), the package's root on its children's PYTHONPATH,
+    and a name of its own (the client's command line is its /proc cmdline)."""
+    sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
+    os.environ["PYTHONPATH"] = pythonpath
+    ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(b"te-agent"))
+    from tuiexplore.lab import agent
+
+    agent.main(opts)
 
 
 # The agent mounts tracefs in a mount namespace of its own, so the host may have none mounted;

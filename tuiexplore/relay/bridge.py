@@ -20,6 +20,8 @@ relay still has to copy.
 from __future__ import annotations
 
 import ctypes
+import errno
+import select
 import socket
 import struct
 import threading
@@ -43,6 +45,7 @@ SINK, SINK_PEER = "te-k", "te-kp"  # a veth pair inside the relay's namespace: w
 AF_BRIDGE = 7
 RTM_DELLINK, RTM_GETLINK, RTM_SETLINK, RTM_NEWNEIGH = 17, 18, 19, 28
 NLM_F_DUMP, NLMSG_DONE = 0x300, 3
+RTMGRP_LINK = 0x1  # the link announcements' multicast group (RTNLGRP_LINK)
 IFLA_BRPORT_STATE, BR_STATE_FORWARDING = 1, 3
 NLM_F_REPLACE = 0x100
 IFLA_IFNAME, IFLA_MASTER, IFLA_PROTINFO, IFLA_LINKINFO, IFLA_INFO_KIND = 3, 10, 12, 18, 1
@@ -79,6 +82,18 @@ def _port_states() -> dict[int, int]:
                             if port_kind & 0x3FFF == IFLA_BRPORT_STATE:
                                 states[index] = port_value[0]
                 at += (size + 3) & ~3
+
+
+def _drain(sock: socket.socket) -> None:
+    """Read what is queued (only that something came matters: the states are dumped again)."""
+    try:
+        while sock.recv(65536, socket.MSG_DONTWAIT):
+            pass
+    except BlockingIOError:
+        pass
+    except OSError as exc:  # ENOBUFS: announcements were lost; the dump that follows sees their states
+        if exc.errno != errno.ENOBUFS:
+            raise
 
 
 def _attrs(data: bytes) -> list[tuple[int, bytes]]:
@@ -136,13 +151,17 @@ class Switch:
     def wait_forwarding(self, timeout: float = 2.0) -> None:
         """Until every port forwards. A port comes up when its veth's carrier does, which the
         bridge learns from the kernel's link watch, a moment later: a frame before that is
-        dropped, unseen by the relay, and the lab's barrier would wait for it forever."""
+        dropped, unseen by the relay, and the lab's barrier would wait for it forever. The
+        kernel announces each port's new state (RTM_NEWLINK on RTNLGRP_LINK): looked at again
+        on each announcement, not on a clock."""
         ports = {socket.if_nametoindex(p) for p in (*self.ends.values(), SINK)}
         deadline = time.monotonic() + timeout
-        while (states := _port_states()) and any(states.get(i) != BR_STATE_FORWARDING for i in ports):
-            if time.monotonic() > deadline:
-                raise LinkError(f"the bridge {BRIDGE}'s ports did not start forwarding within {timeout:.0f} s: {states}")
-            time.sleep(0.001)
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as news:
+            news.bind((0, RTMGRP_LINK))  # before the first look: a change after it is heard
+            while (states := _port_states()) and any(states.get(i) != BR_STATE_FORWARDING for i in ports):
+                if not select.select([news], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                    raise LinkError(f"the bridge {BRIDGE}'s ports did not start forwarding within {timeout:g} s: {states}")
+                _drain(news)
 
     def _route(self, side: str, port: str) -> None:
         """Frames to ``side`` (to its MAC) leave the bridge on ``port``."""

@@ -31,6 +31,9 @@ from tuiexplore.relay.relay import CLIENT, PACKET_VNET_HDR, SERVER, SIDES, Relay
 WIRES = ("loopback", "relay")
 DEVICE = "te-wire"  # in each side's namespace
 ENDS = {SERVER: "te-s", CLIENT: "te-c"}  # the pairs' other ends, in the relay's namespace
+# Their interface indexes: each end's differs from its peer's, so that the kernel handles their
+# carrier at once, not within the second (link.make_veth).
+INDEXES = {SERVER: (12, 22), CLIENT: (13, 23)}  # (DEVICE in the side's namespace, its end in the relay's)
 ADDRS = {SERVER: "10.47.0.1", CLIENT: "10.47.0.2"}  # a private /24 of the lab's own
 NETMASK = "255.255.255.0"
 ETH_P_ALL = 0x0003
@@ -103,7 +106,7 @@ class RelayWire:
             for side, ns in self.ns.items():
                 with ns.inside():
                     lo_up()
-                    make_veth(DEVICE, ENDS[side], self.wire_ns.fd)
+                    make_veth(DEVICE, ENDS[side], self.wire_ns.fd, *INDEXES[side])
                     configure(DEVICE, ADDRS[side], NETMASK)
                     hw[side] = mac(DEVICE)
             for side, ns in self.ns.items():
