@@ -3,7 +3,9 @@
 
 key_to_packet: over STEPS manual steps (client write "x", which puts a data packet and its ACK
 on the wire), the time from the key reaching the app to the first frame composed with the
-packet's row in the table (headless Textual, real lab). first_frame: from spawning `python` to the
+packet's row in the table (headless Textual, real lab): the first that drew the table once it
+held the row, however soon after the row came (a poll for the row, then for a frame after it,
+missed a frame drawn within the poll's 1 ms and then waited for the next one). first_frame: from spawning `python` to the
 first frame the app composes (headless driver), and keys_frame to the first with the footer's keys;
 median of RUNS launches. With --vs DIR (a baseline checkout), ROUNDS rounds (default 3) measure
 this tree and DIR in turn, each in a process of its own: A/B, alternating.
@@ -32,6 +34,7 @@ import tuiexplore.tui  # noqa: E402, F401 - sets Textual's frame rate before Tex
 
 # isort: split
 from textual import events  # noqa: E402
+from textual._compositor import LayoutUpdate  # noqa: E402
 
 from tuiexplore.scenarios.scenario import load  # noqa: E402
 from tuiexplore.tui.app import ExplorerApp  # noqa: E402
@@ -39,10 +42,12 @@ from tuiexplore.tui.packets import PacketTable  # noqa: E402
 
 
 class TimedApp(ExplorerApp):
-    """Notes when each key reaches the app and when each frame is composed."""
+    """Notes when each key reaches the app, and each frame composed: when, and how many packets
+    the packet table held if the frame drew it (-1: the frame left the table as it was)."""
 
     key_at = 0.0
-    frames: list[float]
+    frames: list[tuple[float, int]]
+    table: PacketTable | None = None
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
@@ -50,9 +55,12 @@ class TimedApp(ExplorerApp):
         await super().on_event(event)
 
     def _display(self, screen, renderable) -> None:  # noqa: ANN001
-        # Headless, the driver drops the frame, but it was composed all the same.
+        # Headless, the driver drops the frame, but it was composed all the same; the widgets
+        # it drew are the screen's dirty ones until it returns (all of them in a full update).
         if renderable is not None:
-            self.frames.append(time.perf_counter())
+            table = self.table
+            drawn = table is not None and (table in screen._dirty_widgets or isinstance(renderable, LayoutUpdate))
+            self.frames.append((time.perf_counter(), len(table.packets) if table is not None and drawn else -1))
         super()._display(screen, renderable)
 
 
@@ -83,6 +91,12 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+def row_frame(app: TimedApp, before: int, seen: int) -> float:
+    """The time of the first frame after the first ``seen`` that drew the table with more than
+    ``before`` packets, however soon after the row came (0.0: none yet)."""
+    return next((t for t, n in app.frames[seen:] if n > before), 0.0)
+
+
 async def key_to_packet(steps: int) -> list[float]:
     app = TimedApp(load("read-then-close"))
     app.frames = []
@@ -107,15 +121,13 @@ async def key_to_packet(steps: int) -> list[float]:
             )
         )
         await pilot.pause(0.2)
-        table = app.screen.query_one(PacketTable)
+        table = app.table = app.screen.query_one(PacketTable)
         for _ in range(steps):
-            before = len(table.packets)
+            before, seen = len(table.packets), len(app.frames)
             # The key arrives as a terminal key would; Pilot.press adds its own waits for idleness.
             app.post_message(events.Key("w", "w"))
-            await until(lambda b=before: len(table.packets) > b)
-            row_at = time.perf_counter()
-            await until(lambda r=row_at: app.frames and app.frames[-1] >= r)
-            samples.append((app.frames[-1] - app.key_at) * 1000)
+            await until(lambda b=before, f=seen: row_frame(app, b, f) > 0)
+            samples.append((row_frame(app, before, seen) - app.key_at) * 1000)
             await until(lambda: app.explorer.pending == 0)
             await pilot.pause(0.08)  # let the step settle before the next key
     return samples
