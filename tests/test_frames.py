@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pilot_wait import until
 from textual import _time
-from textual.app import App
+from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from tuiexplore.tui import frames
-from tuiexplore.tui.frames import FrameTimer
+from tuiexplore.tui.frames import FRAME_S, FrameTimer, PromptFrames
 
 INTERVAL = 1 / 120
 
@@ -64,3 +66,37 @@ async def frames_for_changes(clock: list[float]) -> None:
         finally:
             timer.stop()
     assert len(ticks) == 6
+
+
+class Board(PromptFrames):
+    def compose(self) -> ComposeResult:
+        yield Static("one")
+
+
+class Shown(App):
+    """Counts the frames composed (headless, the driver drops them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drawn: list[str] = []
+
+    def get_default_screen(self) -> Board:
+        return Board()
+
+    def _display(self, screen, renderable) -> None:  # noqa: ANN001
+        if renderable is not None:
+            self.drawn.append(str(screen.query_one(Static).render()))
+        super()._display(screen, renderable)
+
+
+def test_a_screen_with_prompt_frames_draws_its_changes_on_the_frame_timer() -> None:
+    async def run() -> None:
+        app = Shown()
+        async with app.run_test() as pilot:
+            timer = app.screen._update_timer
+            assert isinstance(timer, FrameTimer) and timer._interval == FRAME_S
+            await until(pilot, lambda: app.drawn, 10, "the first frame")
+            app.screen.query_one(Static).update("two")
+            await until(pilot, lambda: app.drawn[-1] == "two", 10, "the frame with the change")
+
+    asyncio.run(run())

@@ -35,15 +35,21 @@ class FrameTimer(Timer):
                 break
 
 
+# A step is a burst of three or four frames a few ms apart (the key's "working", the packet
+# row's, the step's end): at twice the app's rate (240 fps unless TEXTUAL_FPS says otherwise)
+# the row's frame does not wait behind the key's, which came ~5 ms before the row.
+FRAME_S = UPDATE_PERIOD / 2
+
+
 class PromptFrames(Screen):
-    """A Screen whose frames are paced by FrameTimer instead of Textual's own timer."""
+    """A Screen whose frames are paced by FrameTimer, at most one every FRAME_S."""
 
     _frame_timer: FrameTimer | None = None
 
     @property
     def _update_timer(self) -> Timer:
         if self._frame_timer is None:
-            timer = FrameTimer(self, UPDATE_PERIOD, name="screen_update", callback=self._on_timer_update, pause=True)
+            timer = FrameTimer(self, FRAME_S, name="screen_update", callback=self._on_timer_update, pause=True)
             timer._start()
             self._timers.add(timer)  # stopped with the screen, as set_interval's are
             self._frame_timer = timer
