@@ -71,18 +71,20 @@ sys.path.insert(0, sys.argv[2])
 import tuiexplore.tui
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.tui.app import ExplorerApp
-frames = []
+frames, cpu = [], []
 class FirstFrame(ExplorerApp):
     def _display(self, screen, renderable):
         if renderable is not None:
             keys = bool(screen.query("FooterKey"))
             if len(frames) < 1 + keys:
                 frames.append(time.time() - t0)  # the first frame, then the first with the keys
+                if len(frames) == 1:
+                    cpu.append(time.process_time())  # the process's CPU by the first frame, all threads
             if keys:
                 self.call_later(self.exit)
         super()._display(screen, renderable)
 FirstFrame(load("seed-rst")).run(headless=True)
-print(*frames, flush=True)
+print(*cpu, *frames, flush=True)
 """
 
 
@@ -133,31 +135,33 @@ async def key_to_packet(steps: int) -> list[float]:
     return samples
 
 
-def first_frame(runs: int) -> list[tuple[float, float]]:
-    """(first frame, first frame with keys) per launch, in seconds from spawning python."""
+def first_frame(runs: int) -> list[tuple[float, float, float]]:
+    """(first frame, first frame with keys, CPU by the first frame) per launch, in seconds from
+    spawning python; the CPU moves far less with the machine's load than the wall time."""
     out = []
     for i in range(runs + 1):  # the first launch writes the bytecode caches (env_for)
         t0 = time.time()
         cmd = [sys.executable, "-c", FIRST_FRAME, str(t0), str(TREE)]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env_for(TREE), cwd=TREE)
-        first, keys = map(float, p.stdout.split()[-2:])
+        cpu, first, keys = map(float, p.stdout.split()[-3:])
         if i:
-            out.append((first, keys))
+            out.append((first, keys, cpu))
     return out
 
 
 def measure(steps: int, runs: int) -> dict[str, list[float]]:
     k = asyncio.run(key_to_packet(steps))
     launches = first_frame(runs)
-    return {"key": k, "first": [a for a, _ in launches], "keys": [b for _, b in launches]}
+    return {"key": k, "first": [a for a, _, _ in launches], "keys": [b for _, b, _ in launches], "cpu": [c for *_, c in launches]}
 
 
 def table(m: dict[str, list[float]], label: str = "") -> None:
-    k, f, fk = m["key"], m["first"], m["keys"]
+    k, f, fk, fc = m["key"], m["first"], m["keys"], m["cpu"]
     print(f"{'measure' + label:<22} {'n':>4} {'median':>9} {'p95':>9} {'max':>9}")
     print(f"{'key_to_packet (ms)':<22} {len(k):>4} {statistics.median(k):>9.1f} {pct(k, 95):>9.1f} {max(k):>9.1f}")
     print(f"{'first_frame (s)':<22} {len(f):>4} {statistics.median(f):>9.3f} {pct(f, 95):>9.3f} {max(f):>9.3f}")
     print(f"{'keys_frame (s)':<22} {len(fk):>4} {statistics.median(fk):>9.3f} {pct(fk, 95):>9.3f} {max(fk):>9.3f}")
+    print(f"{'first_frame_cpu (s)':<22} {len(fc):>4} {statistics.median(fc):>9.3f} {pct(fc, 95):>9.3f} {max(fc):>9.3f}")
 
 
 def ab(steps: int, runs: int, rounds: int, base: Path) -> None:
@@ -169,7 +173,7 @@ def ab(steps: int, runs: int, rounds: int, base: Path) -> None:
             cmd = [sys.executable, __file__, str(steps), str(runs), "--samples"]
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tree, check=True)
             got[tree].append(json.loads(p.stdout.splitlines()[-1]))
-    pooled = {t: {k: [x for r in got[t] for x in r[k]] for k in ("key", "first", "keys")} for t in got}
+    pooled = {t: {k: [x for r in got[t] for x in r[k]] for k in ("key", "first", "keys", "cpu")} for t in got}
     table(pooled[ROOT], " (A: this tree)")
     table(pooled[base], f" (B: {base})")
     a_p95, b_p95 = [pct(r["key"], 95) for r in got[ROOT]], [pct(r["key"], 95) for r in got[base]]
@@ -181,6 +185,10 @@ def ab(steps: int, runs: int, rounds: int, base: Path) -> None:
     print(f"first_frame_s={statistics.median(pooled[ROOT]['first']):.3f}")
     print(f"first_frame_s_base={statistics.median(pooled[base]['first']):.3f}")
     print(f"first_frame_ab_ratio={statistics.median(a / b for a, b in zip(a_first, b_first, strict=True)):.2f}")
+    a_cpu, b_cpu = [statistics.median(r["cpu"]) for r in got[ROOT]], [statistics.median(r["cpu"]) for r in got[base]]
+    print(f"first_frame_cpu_s={statistics.median(pooled[ROOT]['cpu']):.3f}")
+    print(f"first_frame_cpu_s_base={statistics.median(pooled[base]['cpu']):.3f}")
+    print(f"first_frame_cpu_ab_ratio={statistics.median(a / b for a, b in zip(a_cpu, b_cpu, strict=True)):.2f}")
 
 
 def main() -> None:
@@ -205,6 +213,7 @@ def main() -> None:
     print(loadavg())
     print(f"key_to_packet_p95_ms={pct(m['key'], 95):.1f}")
     print(f"first_frame_s={statistics.median(m['first']):.3f}")
+    print(f"first_frame_cpu_s={statistics.median(m['cpu']):.3f}")
 
 
 if __name__ == "__main__":
