@@ -3,7 +3,9 @@
 
 key_to_packet: over STEPS manual steps (client write "x", which puts a data packet and its ACK
 on the wire), the time from the key reaching the app to the first frame composed with the
-packet's row in the table (headless Textual, real lab). first_frame: from spawning `python` to the
+packet's row in the table (headless Textual, real lab): the first that drew the table once it
+held the row, however soon after the row came (a poll for the row, then for a frame after it,
+missed a frame drawn within the poll's 1 ms and then waited for the next one). first_frame: from spawning `python` to the
 first frame the app composes (headless driver), and keys_frame to the first with the footer's keys;
 median of RUNS launches. With --vs DIR (a baseline checkout), ROUNDS rounds (default 3) measure
 this tree and DIR in turn, each in a process of its own: A/B, alternating.
@@ -32,6 +34,7 @@ import tuiexplore.tui  # noqa: E402, F401 - sets Textual's frame rate before Tex
 
 # isort: split
 from textual import events  # noqa: E402
+from textual._compositor import LayoutUpdate  # noqa: E402
 
 from tuiexplore.scenarios.scenario import load  # noqa: E402
 from tuiexplore.tui.app import ExplorerApp  # noqa: E402
@@ -39,10 +42,12 @@ from tuiexplore.tui.packets import PacketTable  # noqa: E402
 
 
 class TimedApp(ExplorerApp):
-    """Notes when each key reaches the app and when each frame is composed."""
+    """Notes when each key reaches the app, and each frame composed: when, and how many packets
+    the packet table held if the frame drew it (-1: the frame left the table as it was)."""
 
     key_at = 0.0
-    frames: list[float]
+    frames: list[tuple[float, int]]
+    table: PacketTable | None = None
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
@@ -50,9 +55,12 @@ class TimedApp(ExplorerApp):
         await super().on_event(event)
 
     def _display(self, screen, renderable) -> None:  # noqa: ANN001
-        # Headless, the driver drops the frame, but it was composed all the same.
+        # Headless, the driver drops the frame, but it was composed all the same; the widgets
+        # it drew are the screen's dirty ones until it returns (all of them in a full update).
         if renderable is not None:
-            self.frames.append(time.perf_counter())
+            table = self.table
+            drawn = table is not None and (table in screen._dirty_widgets or isinstance(renderable, LayoutUpdate))
+            self.frames.append((time.perf_counter(), len(table.packets) if table is not None and drawn else -1))
         super()._display(screen, renderable)
 
 
@@ -63,24 +71,32 @@ sys.path.insert(0, sys.argv[2])
 import tuiexplore.tui
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.tui.app import ExplorerApp
-frames = []
+frames, cpu = [], []
 class FirstFrame(ExplorerApp):
     def _display(self, screen, renderable):
         if renderable is not None:
             keys = bool(screen.query("FooterKey"))
             if len(frames) < 1 + keys:
                 frames.append(time.time() - t0)  # the first frame, then the first with the keys
+                if len(frames) == 1:
+                    cpu.append(time.process_time())  # the process's CPU by the first frame, all threads
             if keys:
                 self.call_later(self.exit)
         super()._display(screen, renderable)
 FirstFrame(load("seed-rst")).run(headless=True)
-print(*frames, flush=True)
+print(*cpu, *frames, flush=True)
 """
 
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def row_frame(app: TimedApp, before: int, seen: int) -> float:
+    """The time of the first frame after the first ``seen`` that drew the table with more than
+    ``before`` packets, however soon after the row came (0.0: none yet)."""
+    return next((t for t, n in app.frames[seen:] if n > before), 0.0)
 
 
 async def key_to_packet(steps: int) -> list[float]:
@@ -107,45 +123,45 @@ async def key_to_packet(steps: int) -> list[float]:
             )
         )
         await pilot.pause(0.2)
-        table = app.screen.query_one(PacketTable)
+        table = app.table = app.screen.query_one(PacketTable)
         for _ in range(steps):
-            before = len(table.packets)
+            before, seen = len(table.packets), len(app.frames)
             # The key arrives as a terminal key would; Pilot.press adds its own waits for idleness.
             app.post_message(events.Key("w", "w"))
-            await until(lambda b=before: len(table.packets) > b)
-            row_at = time.perf_counter()
-            await until(lambda r=row_at: app.frames and app.frames[-1] >= r)
-            samples.append((app.frames[-1] - app.key_at) * 1000)
+            await until(lambda b=before, f=seen: row_frame(app, b, f) > 0)
+            samples.append((row_frame(app, before, seen) - app.key_at) * 1000)
             await until(lambda: app.explorer.pending == 0)
             await pilot.pause(0.08)  # let the step settle before the next key
     return samples
 
 
-def first_frame(runs: int) -> list[tuple[float, float]]:
-    """(first frame, first frame with keys) per launch, in seconds from spawning python."""
+def first_frame(runs: int) -> list[tuple[float, float, float]]:
+    """(first frame, first frame with keys, CPU by the first frame) per launch, in seconds from
+    spawning python; the CPU moves far less with the machine's load than the wall time."""
     out = []
     for i in range(runs + 1):  # the first launch writes the bytecode caches (env_for)
         t0 = time.time()
         cmd = [sys.executable, "-c", FIRST_FRAME, str(t0), str(TREE)]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env_for(TREE), cwd=TREE)
-        first, keys = map(float, p.stdout.split()[-2:])
+        cpu, first, keys = map(float, p.stdout.split()[-3:])
         if i:
-            out.append((first, keys))
+            out.append((first, keys, cpu))
     return out
 
 
 def measure(steps: int, runs: int) -> dict[str, list[float]]:
     k = asyncio.run(key_to_packet(steps))
     launches = first_frame(runs)
-    return {"key": k, "first": [a for a, _ in launches], "keys": [b for _, b in launches]}
+    return {"key": k, "first": [a for a, _, _ in launches], "keys": [b for _, b, _ in launches], "cpu": [c for *_, c in launches]}
 
 
 def table(m: dict[str, list[float]], label: str = "") -> None:
-    k, f, fk = m["key"], m["first"], m["keys"]
+    k, f, fk, fc = m["key"], m["first"], m["keys"], m["cpu"]
     print(f"{'measure' + label:<22} {'n':>4} {'median':>9} {'p95':>9} {'max':>9}")
     print(f"{'key_to_packet (ms)':<22} {len(k):>4} {statistics.median(k):>9.1f} {pct(k, 95):>9.1f} {max(k):>9.1f}")
     print(f"{'first_frame (s)':<22} {len(f):>4} {statistics.median(f):>9.3f} {pct(f, 95):>9.3f} {max(f):>9.3f}")
     print(f"{'keys_frame (s)':<22} {len(fk):>4} {statistics.median(fk):>9.3f} {pct(fk, 95):>9.3f} {max(fk):>9.3f}")
+    print(f"{'first_frame_cpu (s)':<22} {len(fc):>4} {statistics.median(fc):>9.3f} {pct(fc, 95):>9.3f} {max(fc):>9.3f}")
 
 
 def ab(steps: int, runs: int, rounds: int, base: Path) -> None:
@@ -157,7 +173,7 @@ def ab(steps: int, runs: int, rounds: int, base: Path) -> None:
             cmd = [sys.executable, __file__, str(steps), str(runs), "--samples"]
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tree, check=True)
             got[tree].append(json.loads(p.stdout.splitlines()[-1]))
-    pooled = {t: {k: [x for r in got[t] for x in r[k]] for k in ("key", "first", "keys")} for t in got}
+    pooled = {t: {k: [x for r in got[t] for x in r[k]] for k in ("key", "first", "keys", "cpu")} for t in got}
     table(pooled[ROOT], " (A: this tree)")
     table(pooled[base], f" (B: {base})")
     a_p95, b_p95 = [pct(r["key"], 95) for r in got[ROOT]], [pct(r["key"], 95) for r in got[base]]
@@ -169,6 +185,10 @@ def ab(steps: int, runs: int, rounds: int, base: Path) -> None:
     print(f"first_frame_s={statistics.median(pooled[ROOT]['first']):.3f}")
     print(f"first_frame_s_base={statistics.median(pooled[base]['first']):.3f}")
     print(f"first_frame_ab_ratio={statistics.median(a / b for a, b in zip(a_first, b_first, strict=True)):.2f}")
+    a_cpu, b_cpu = [statistics.median(r["cpu"]) for r in got[ROOT]], [statistics.median(r["cpu"]) for r in got[base]]
+    print(f"first_frame_cpu_s={statistics.median(pooled[ROOT]['cpu']):.3f}")
+    print(f"first_frame_cpu_s_base={statistics.median(pooled[base]['cpu']):.3f}")
+    print(f"first_frame_cpu_ab_ratio={statistics.median(a / b for a, b in zip(a_cpu, b_cpu, strict=True)):.2f}")
 
 
 def main() -> None:
@@ -193,6 +213,7 @@ def main() -> None:
     print(loadavg())
     print(f"key_to_packet_p95_ms={pct(m['key'], 95):.1f}")
     print(f"first_frame_s={statistics.median(m['first']):.3f}")
+    print(f"first_frame_cpu_s={statistics.median(m['cpu']):.3f}")
 
 
 if __name__ == "__main__":

@@ -89,3 +89,56 @@ def test_no_character_is_lost_when_the_scrollbar_appears():
             assert max(strip.cell_length for strip in log.lines) <= width  # nothing cut at the edge
 
     asyncio.run(body())
+
+
+def test_the_logs_and_the_packet_list_grow_by_a_chunk_without_a_screen_layout(monkeypatch):
+    """Past its visible height a view's scrollable height grows in chunks (widgets.grow); with the
+    scrollbar already shown a chunk changes nothing else on screen, so it costs no screen layout
+    (one step in seven had one, ~10 ms), and the view still follows its newest line."""
+    from rich.text import Text
+    from textual.screen import Screen
+    from tui_fakes import FakeDriver
+
+    from tuiexplore.timeline import PacketEvent
+    from tuiexplore.tui.packets import PacketTable
+
+    layouts: list[Screen] = []
+    real = Screen._refresh_layout
+
+    def counted(self, *a, **kw):
+        layouts.append(self)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+
+    def packet(n: int) -> PacketEvent:
+        return PacketEvent(float(n), "client", "server", 1, 2, ".", n, 1, 0, 64, 8, n)
+
+    async def body():
+        app = make_app(load("seed-rst"), driver_factory=FakeDriver)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause(0.3)
+            log = app.screen.query_one("#actor-server", ActorLog)
+            table = app.screen.query_one(PacketTable)
+            for i in range(40):  # past the visible height: the scrollbars come, with a layout
+                log.write(Text(f"filler {i}"))
+                table.add_packets([packet(i)])
+            await pilot.pause(0.2)
+            assert log.show_vertical_scrollbar and table.show_vertical_scrollbar
+            heights = log.virtual_size.height, table.virtual_size.height
+            layouts.clear()
+            for i in range(40, 120):  # more than two chunks more
+                log.write(Text(f"filler {i}"))
+                table.add_packets([packet(i)])
+                await pilot.pause(0.01)
+            await pilot.pause(0.2)
+            assert log.virtual_size.height > heights[0] and table.virtual_size.height > heights[1]
+            assert layouts == []
+            assert "filler 119" in shown(log)  # followed
+            assert table.rows[table.cursor].index == 119 and table.cursor == len(table.rows) - 1
+            rows = ["".join(seg.text for seg in table.render_line(y)) for y in range(table.scrollable_content_region.height)]
+            assert any(row.startswith(" 119 ") for row in rows), rows  # the newest row is on screen
+            for view in (log, table):
+                assert view.vertical_scrollbar.window_virtual_size == view.virtual_size.height
+
+    asyncio.run(body())

@@ -24,7 +24,7 @@ from tuiexplore.lab.transport import Transport
 from tuiexplore.recording import Recorder
 from tuiexplore.room import NO_ROOM, Room
 from tuiexplore.scenarios.scenario import Scenario
-from tuiexplore.tui import recorded
+from tuiexplore.tui import gcquiet, recorded
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.driver import LabDriver
 from tuiexplore.tui.explorer import ExplorerScreen
@@ -70,6 +70,7 @@ class ExplorerApp(App):
         self.error = ""  # why the lab failed, printed when the app exits
         self.transport = transport
         self.running_release = platform.release()  # the lab's kernel (a guest's, with a transport)
+        self._gc_quiet = False
 
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
@@ -88,10 +89,17 @@ class ExplorerApp(App):
 
     def on_mount(self) -> None:
         exit_on_signals(self)
+        self.call_after_refresh(self.quiet_gc)
         if self.watch_tty:
             self.set_interval(5, self.check_terminal)
         if self.find_source:
             self.discover_source()
+
+    def quiet_gc(self) -> None:
+        """After the first frame: the garbage collector's full passes off the steps (gcquiet.py)."""
+        if not self._gc_quiet and not self._exit:
+            self._gc_quiet = True
+            gcquiet.start()
 
     def start_driver(self, target: MessagePump) -> None:
         """Called by the explorer once mounted: the driver posts its messages to it."""
@@ -123,6 +131,9 @@ class ExplorerApp(App):
             self.exit()
 
     def on_unmount(self) -> None:
+        if self._gc_quiet:
+            self._gc_quiet = False
+            gcquiet.stop()
         if self.driver is not None:
             self.driver.stop()
             self.driver.join(timeout=10)

@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.containers import Container
 from textual.message_pump import MessagePump
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Static
 
 from tuiexplore.domain import LabInfo
@@ -38,6 +37,7 @@ from tuiexplore.tui.diagram import StateDiagram, toggle_diagram
 from tuiexplore.tui.dialogs import DIALOGS, export_bundle
 from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
 from tuiexplore.tui.footer import KeysFooter
+from tuiexplore.tui.frames import PromptFrames
 from tuiexplore.tui.kernel_view import KernelView
 from tuiexplore.tui.keyhelp import spoken
 from tuiexplore.tui.keys import manual_args
@@ -62,7 +62,7 @@ class ExplorerHost(Protocol):
     def start_driver(self, target: MessagePump) -> None: ...
 
 
-class ExplorerScreen(Screen):
+class ExplorerScreen(PromptFrames):
     BINDINGS = [*EXPLORER_BINDINGS]
     COMMANDS = {ActorCalls, QuizCommands}
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.highlight import highlight
 from textual.widgets import Static
 
 from tuiexplore import safetext
@@ -72,8 +71,18 @@ class KernelView(VerticalScroll):
 
     def _use(self, excerpt: Excerpt) -> None:
         self.excerpt = excerpt
-        # Tabs at 4 columns: the kernel's 8 would push the code off a side panel.
-        self._lines = highlight(excerpt.text().expandtabs(4), language="c").split("\n")
+        self._highlighted: list[Content] | None = None
+
+    @property
+    def _lines(self) -> list[Content]:
+        """The source highlighted when first drawn, once the panel has a width: not before the
+        first frame (pygments' C lexer takes 10-25 ms to build), not at all while it is hidden."""
+        if self._highlighted is None:
+            from textual.highlight import highlight  # imports pygments (~5 ms)
+
+            # Tabs at 4 columns: the kernel's 8 would push the code off a side panel.
+            self._highlighted = highlight(self.excerpt.text().expandtabs(4), language="c").split("\n")
+        return self._highlighted
 
     def set_excerpt(self, excerpt: Excerpt, notes: list[str]) -> None:
         """Another source (the running kernel's own, found in the background) and what it means."""

@@ -57,7 +57,16 @@ def grow(view: ScrollView, width: int, needed: int) -> None:
     else:
         return
     if target != current or width != view.virtual_size.width:
-        view.virtual_size = Size(width, target)
+        size = Size(width, target)
+        if width == view.virtual_size.width and view.show_vertical_scrollbar and target > visible:
+            # Its scrollbars stay as they are, so a screen layout (~10 ms here, one step in
+            # seven had one) would only hand the view its own virtual size back: set it, and
+            # the scrollbar's window, as ScrollView does for a size change without layout.
+            view.set_reactive(Widget.virtual_size, size)
+            view._scroll_update(size)
+            view.refresh()
+        else:
+            view.virtual_size = size
 
 
 def log_id(actor: str) -> str:
