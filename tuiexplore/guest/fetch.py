@@ -28,7 +28,7 @@ ROOT_MODULES = ("virtio_pci", "virtiofs")
 CONSOLE_MODULES = ("virtio_console",)
 # What the lab itself needs, loaded at boot where it is a module: veth for the relay's wire
 # (relay/link.py), tcp_diag (and inet_diag) for the sock_diag lookups of socket states and timers.
-LAB_MODULES = ("veth", "tcp_diag")
+LAB_MODULES = ("veth", "tcp_diag", "tun")
 
 
 class FetchError(RuntimeError):

@@ -32,6 +32,9 @@ class EndEvent(Event):
     status: int
 
 
+# The run process's first line, before it reads its options: a guest's transport waits for it.
+READY = '{"ready": "packetdrill"}'
+
 _OWN: dict[str, type[Event]] = {"line": LineEvent, "end": EndEvent}
 
 
