@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from tuiexplore import __version__, outputs, pipes, room, safetext, stdio
+from tuiexplore import __version__, outputs, pipes, pkt_compare_command, room, safetext, stdio
 from tuiexplore.cli_common import InputError, guest, no_empty_paths, scenario, wire_option
 from tuiexplore.cli_config import config_command, default_scenario, user_settings
 from tuiexplore.cli_config import say as _say
@@ -144,13 +144,14 @@ def _command(argv: list[str]) -> int:
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
     c = sub.add_parser("compare", help="run two scenarios in two labs and show them side by side")
     wire_option(c)
-    c.add_argument("a", help="first scenario (built-in name or TOML file)")
+    c.add_argument("a", help="first scenario (built-in name or TOML file), or a .pkt script run on two --kernel")
     c.add_argument("b", nargs="?", help="second scenario (default: the first again, with two --kernel)")
     c.add_argument(
         "--kernel", action="append", metavar="K", help="kernel of the first, then the second lab (host, a cached line, a vmlinuz)"
     )
     c.add_argument("--text", action="store_true", help="print the comparison instead of opening it in the explorer")
     c.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    pkt_compare_command.add_options(c)
     ks = sub.add_parser("kernels", help="list the guest kernels; 'kernels get LINE' fetches a Debian cloud kernel")
     ks.add_argument("action", nargs="?", choices=["get"], help="get: download and unpack LINE into the cache")
     ks.add_argument("line", nargs="?", help="5.10, 6.1, 6.12 or 7.x")
@@ -240,6 +241,8 @@ def _compare(args: argparse.Namespace) -> int:
     from tuiexplore.lab.client import LabError
     from tuiexplore.reports import compare
 
+    if args.a.endswith(".pkt"):
+        return pkt_compare_command.compare_pkt(args)
     kernels = args.kernel or []
     if len(kernels) > 2 or (args.b is None and len(kernels) != 2):
         raise InputError("compare takes two scenarios, or one scenario and two --kernel")
