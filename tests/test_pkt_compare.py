@@ -4,6 +4,7 @@ The guest runs (marked ``guest``) use the cached 6.1 line against this machine's
 Under TCG the guest needs packetdrill's --tolerance_usecs at 100 ms (see test_pkt_guest.py).
 """
 
+import json
 import platform
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from conftest import cli
 from test_pkt_guest import SLOW, _kernel_with_tun
 
 from tuiexplore.lab.predict import kernel_version
+from tuiexplore.packetdrill.client import RunOptions, ScriptRun
 from tuiexplore.packetdrill.compare import LineRun, SideRun, parting
+from tuiexplore.packetdrill.events import LineEvent
 from tuiexplore.timeline import PacketEvent
 
 PKT = Path(__file__).parent / "data" / "pkt"
@@ -35,6 +38,27 @@ def test_a_window_alone_is_no_parting_and_an_ack_is():
     held, failed = side(), side()
     failed.lines[0] = LineRun(False, "x.pkt:9: ...")
     assert parting(held, failed) == 0
+
+
+def _injected(counted: bool) -> dict[int, dict[str, int]]:
+    run = ScriptRun(RunOptions(str(PKT / "close_unread.pkt"), tolerance_usecs=14000, counted=counted))
+    try:
+        return {e.line: e.counters for e in run.events() if isinstance(e, LineEvent) and e.kind == "inject"}
+    finally:
+        run.close()
+
+
+def test_injected_lines_carry_the_kernels_counters_when_asked():
+    """The namespace's own counters around each injected segment: the SYN is one segment in and
+    one (the SYN-ACK) out; a plain run reads none, and its JSON lines carry no counters."""
+    counted = _injected(True)
+    assert sorted(counted) == [14, 16, 18], counted
+    assert counted[14]["Tcp.InSegs"] == 1 and counted[14]["Tcp.OutSegs"] == 1, counted
+    assert counted[16]["Tcp.PassiveOpens"] == 1, counted
+    assert _injected(False) == {14: {}, 16: {}, 18: {}}
+    out = cli("run", str(PKT / "close_unread.pkt"), "--json", "--tolerance-usecs", "14000")
+    lines = [e for e in map(json.loads, out.stdout.splitlines()) if e["type"] == "line"]
+    assert lines and not any("counters" in e for e in lines), out.stdout
 
 
 def test_one_script_on_the_host_twice_decides_alike():
@@ -79,8 +103,13 @@ def test_a_zero_window_fin_parts_the_host_and_6_1():
         return
     at = lines.index("   21              +0 < F. 60001:60001(0) ack 1 win 257  <<")
     assert lines[at + 1] == "       A ok        sent . 1:1(0) ack 60002 win 0", out.stdout
-    assert lines[at + 2] == "       B ok        sent . 1:1(0) ack 60001 win 0", out.stdout
+    # The kernel's own account of the segment: 6.1 counts the drop in tcp_data_queue()'s zero-window
+    # branch (LINUX_MIB_TCPZEROWINDOWDROP); the host took the FIN and counts no such drop.
+    b_at = lines.index("       B ok        sent . 1:1(0) ack 60001 win 0", at)
+    assert lines[b_at + 1] == "                   counters TcpExt.TCPZeroWindowDrop +1", out.stdout
+    assert "TCPZeroWindowDrop" not in "".join(lines[at + 1 : b_at]), out.stdout
     failed = f"       B FAIL      {script}:22: error handling packet: expected . 1:1(0) ack 60002 win 0 got . 1:1(0) ack 60001"
-    assert lines[at + 5].startswith(failed), out.stdout
+    assert lines[b_at + 4].startswith(failed), out.stdout
     part = "== the runs part at line 21 (+0 < F. 60001:60001(0) ack 1 win 257): A ok, sent . 1:1(0) ack 60002 win 0"
-    assert lines[-1] == part + " | B ok, sent . 1:1(0) ack 60001 win 0", out.stdout
+    assert lines[-1].startswith(part), out.stdout
+    assert lines[-1].endswith(" | B ok, sent . 1:1(0) ack 60001 win 0; counters TcpExt.TCPZeroWindowDrop +1"), out.stdout

@@ -40,7 +40,7 @@ def compare_pkt(args: argparse.Namespace) -> int:
     sides: list[SideRun] = []
     for k, g in zip(kernels, launchers, strict=True):
         print(safetext.terminal(f"running {args.a} on {k}..."), file=sys.stderr, flush=True)
-        opts = RunOptions(args.a, macros, args.ipv6, args.tolerance_usecs, g.unread_rule() if g else None)
+        opts = RunOptions(args.a, macros, args.ipv6, args.tolerance_usecs, g.unread_rule() if g else None, counted=True)
         run = ScriptRun(opts, g.script_transport if g else None)
         try:
             where = run.where or f"host Linux {platform.release()}"

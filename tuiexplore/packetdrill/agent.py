@@ -67,7 +67,7 @@ def main() -> int:
     tolerance = (
         opts["tolerance_usecs"] if opts["tolerance_usecs"] is not None else int(given) if given and given.isdigit() else 4000
     )
-    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"))
+    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"), opts.get("counted", False))
     try:
         status = runner.run()
     finally:

@@ -30,6 +30,7 @@ class RunOptions:
     ipv6: bool = False
     tolerance_usecs: int | None = None  # None: the script's --tolerance_usecs, else packetdrill's 4000
     unread_rule: str | None = None
+    counted: bool = False  # each injected line's TCP counter deltas (compare)
 
 
 class LocalRun(Transport):
@@ -102,7 +103,7 @@ class ScriptRun:
             return
         o = self.opts
         options = {"path": o.path, "text": read_script(o.path), "defines": o.defines, "ipv6": o.ipv6,
-                   "tolerance_usecs": o.tolerance_usecs, "unread_rule": o.unread_rule}  # fmt: skip
+                   "tolerance_usecs": o.tolerance_usecs, "unread_rule": o.unread_rule, "counted": o.counted}  # fmt: skip
         try:
             t.send_line(json.dumps(options))
         except (OSError, ValueError):

@@ -30,6 +30,14 @@ class LineRun:
     text: str = ""
     sent: list[PacketEvent] = field(default_factory=list)
     verdicts: list[VerdictEvent] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)  # an injected line's (LineEvent.counters)
+
+    def own(self, other: LineRun) -> str:
+        """The counters that moved otherwise than on the other kernel: the kernel's own names for
+        what it did with the segment (TcpExt.TCPZeroWindowDrop). Shown, never a parting by
+        themselves: fast-path counters differ between lines that decide alike."""
+        moved = {k: v for k, v in sorted(self.counters.items()) if other.counters.get(k) != v}
+        return ", ".join(f"{k} {v:+d}" for k, v in moved.items())
 
     def decision(self) -> tuple[object, ...]:
         shapes = tuple((p.flags, p.seq, p.len, p.ack) for p in self.sent)
@@ -52,7 +60,7 @@ def collect(script: Script, where: str, events: Iterable[Event]) -> SideRun:
     for e in events:
         if isinstance(e, LineEvent) and 1 <= e.step <= len(side.lines):
             line = side.lines[e.step - 1]
-            line.ok, line.text = e.ok, e.text
+            line.ok, line.text, line.counters = e.ok, e.text, e.counters or line.counters
         elif isinstance(e, PacketEvent) and e.src == "local" and e.step and 1 <= e.step <= len(side.lines):
             side.lines[e.step - 1].sent.append(e)
         elif isinstance(e, VerdictEvent) and 1 <= e.step <= len(side.lines):
@@ -77,9 +85,11 @@ def _state(line: LineRun) -> str:
     return "not reached" if line.ok is None and not line.text else MARKS[line.ok].strip() or ".."
 
 
-def _details(line: LineRun, indent: str) -> list[str]:
+def _details(line: LineRun, indent: str, other: LineRun | None = None) -> list[str]:
     out = [f"{indent}sent {terminal(packet_text(p))}" for p in line.sent]
     out += [f"{indent}{terminal(_verdict(v))}" for v in line.verdicts]
+    if other is not None and line.own(other):
+        out.append(f"{indent}counters {line.own(other)}")
     if line.ok is False:
         out.append(f"{indent}{terminal(line.text)}")
     return out
@@ -105,11 +115,11 @@ def text(script: Script, path: str, a: SideRun, b: SideRun) -> list[str]:
             out += _details(x, " " * 19)
             continue
         out.append(f"{ev.line:>5}  {'':<11} {terminal(ev.source)}{mark}")
-        for name, side in names.items():
+        for (name, side), other in zip(names.items(), (y, x), strict=True):
             line = side.lines[i]
-            first = _details(line, "")[:1]
+            first = _details(line, "", other)[:1]
             out.append(f"{'':>7}{name} {_state(line):<9} {first[0] if first else ''}".rstrip())
-            out += _details(line, " " * 19)[1:]
+            out += _details(line, " " * 19, other)[1:]
     out.append(summary(script, a, b))
     return out
 
@@ -120,7 +130,9 @@ def summary(script: Script, a: SideRun, b: SideRun) -> str:
         return "== the two kernels decided alike on every line"
     ev = script.events[part]
     said = []
-    for name, line in (("A", a.lines[part]), ("B", b.lines[part])):
+    x, y = a.lines[part], b.lines[part]
+    for name, line, other in (("A", x, y), ("B", y, x)):
         what = [f"sent {packet_text(p)}" for p in line.sent] + [f"{v.call}() took {v.branch}" for v in line.verdicts]
+        what += [f"counters {line.own(other)}"] if line.own(other) else []
         said.append(f"{name} {_state(line)}" + (f", {'; '.join(what)}" if what else ", sent nothing"))
     return terminal(f"== the runs part at line {ev.line} ({ev.source.strip()}): {' | '.join(said)}")

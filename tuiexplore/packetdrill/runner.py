@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tuiexplore.lab import counters
 from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
 
 from .clock import Clock, TimingError
@@ -80,6 +81,7 @@ class Runner:
         tolerance_usecs: int,
         emit: Callable[[Event], None],
         unread_rule: str | None = None,
+        counted: bool = False,
     ) -> None:
         self.script, self.path, self.dev, self.emit = script, path, netdev, emit
         percent = script.option("tolerance_percent")
@@ -94,6 +96,8 @@ class Runner:
         self.under_test: int | None = None  # the live fd %{ }% blocks read (the last one a call used)
         self.last_verdict: VerdictEvent | None = None
         self.step_no = 0
+        self.counted = counted  # read the TCP counters around each injected segment (compare)
+        self.took: dict[str, int] = {}
 
     # -- the loop
 
@@ -122,7 +126,8 @@ class Runner:
         self._pump()
         if not isinstance(ev.action, (Syscall, TcpPacket)):
             self.clock.done()
-        self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), ok, text))
+        self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), ok, text, self.took))
+        self.took = {}
         return True
 
     def _fail(self, where: tuple[int, ScriptEvent] | None, f: Exception) -> None:
@@ -148,7 +153,9 @@ class Runner:
             self.clock.wait(start)
             self._verify(ev.time.kind, start, end, self.clock.now_usecs(), "inbound packet")
             live, t = self.packets.inject(a), self.t()
-            self.dev.write(build(live))
+            was = counters.read() if self.counted else {}
+            self.dev.write(build(live))  # the kernel takes it inside the write: its counters move here
+            self.took = counters.delta(was, counters.read()) if self.counted else {}
             self.clock.done()
             self.emit(packet_event(live, a, "peer", "local", t, n))
             return True, ""
