@@ -1,7 +1,7 @@
 """``compare FILE.pkt --kernel A --kernel B``: one script on two kernels, the line where they part.
 
 The guest runs (marked ``guest``) use the cached 6.1 line against this machine's own kernel.
-Under TCG the guest needs packetdrill's --tolerance_usecs at 100 ms (see test_pkt_guest.py).
+Under TCG the guest needs a wide packetdrill --tolerance_usecs (see test_pkt_guest.py).
 """
 
 import json

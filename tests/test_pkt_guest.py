@@ -2,22 +2,31 @@
 tun from the kernel's own modules (kept by `kernels get`) and runs the script's process on its
 port, through the transport the lab's agent uses there.
 
-Under TCG (no hardware KVM here) the guest runs the interpreter ~5-10x slower than the host:
-the runs give the scripts packetdrill's --tolerance_usecs of 100 ms (a syscall alone takes tens
-of ms there), which every line of these scripts still fits well inside.
+Under TCG (no hardware KVM here) the guest runs the interpreter ~5-10x slower than the host, and
+both its vCPUs share one host thread: a syscall alone takes tens of ms there, and with the host
+at load 15-16 on its 2 cores a line started 106 to 207 ms late (100 ms failed 2 runs in 3).
+The runs give the scripts packetdrill's --tolerance_usecs of 500 ms: what these tests check in
+a guest is the kernel's segments, verdicts and messages, which no tolerance loosens.
 """
 
+import asyncio
 import re
 from pathlib import Path
 
 import pytest
 from conftest import cli
 from test_guest_relay import _cached_kernel
+from test_pkt_tui import until
 
 from tuiexplore.guest import catalog
+from tuiexplore.guest.machine import Guest
+from tuiexplore.packetdrill.client import RunOptions
+from tuiexplore.packetdrill.command import check
+from tuiexplore.tui.pkt_app import PktApp
 
 PKT = Path(__file__).parent / "data" / "pkt"
-SLOW = ("--tolerance-usecs", "100000")
+SLOW = ("--tolerance-usecs", "500000")
+SLOW_USECS = int(SLOW[1])
 
 
 def _kernel_with_tun() -> catalog.Kernel:
@@ -71,3 +80,22 @@ def test_a_guest_kernel_without_tun_is_one_line_before_any_boot(tmp_path):
     assert "needs tun, and Linux 6.1.176 has none (neither built in nor a module)" in out.stderr
     built_in = catalog.from_vmlinuz(_cached_kernel(tmp_path / "b", [], ["drivers/net/tun"]))
     assert built_in.ships("tun") is True
+
+
+@pytest.mark.guest
+def test_the_explorer_steps_a_script_run_in_a_guest_kernel():
+    asyncio.run(_explore_in_guest())
+
+
+async def _explore_in_guest() -> None:
+    k = _kernel_with_tun()
+    path = str(PKT / "close_unread.pkt")
+    guest = Guest(k)
+    app = PktApp(RunOptions(path, tolerance_usecs=SLOW_USECS), check(path, {}).script, guest.script_transport)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.status_code is not None, timeout=180)
+        assert app.status_code == 0 and app.said[0].startswith(f"the script runs in a guest Linux {k.version} ({k.release}")
+        for _ in app.script.events:
+            await pilot.press("n")
+        assert set(app.marks.values()) == {"held"}
+        assert "  verdict: close() -> RST, predicted RST (held); branch data_was_unread" in "\n".join(app.said)

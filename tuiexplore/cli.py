@@ -361,6 +361,7 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     wire_option(p)
     p.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE", help="a .pkt script's macro")
     p.add_argument("-6", "--ipv6", action="store_true", help="a .pkt script: step it over IPv6")
+    p.add_argument("--tolerance-usecs", type=int, metavar="N", help="a .pkt script's timing tolerance (default 4000)")
     args = p.parse_args(argv)
     settings = user_settings()
     launcher = guest(args.kernel)
@@ -369,7 +370,7 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     if args.scenario and args.scenario.endswith(".pkt"):
         from tuiexplore.tui.pkt_app import open_script
 
-        return open_script(args.scenario, args.define, args.ipv6)
+        return open_script(args.scenario, args.define, args.ipv6, args.tolerance_usecs, launcher)
     scn = scenario(default_scenario(args.scenario), args.wire)
     if (code := room.headless(argv, args, demo)) is not None:
         return code

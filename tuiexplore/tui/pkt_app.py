@@ -14,6 +14,8 @@ stepping tcp_close_no_rst live failed on a retransmitted SYN-ACK).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
@@ -21,6 +23,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 from tuiexplore.cli_common import InputError
+from tuiexplore.guest.machine import Guest
+from tuiexplore.lab.transport import Transport
 from tuiexplore.packetdrill.client import RunOptions, ScriptRun
 from tuiexplore.packetdrill.command import PktInputError, check
 from tuiexplore.packetdrill.events import EndEvent, LineEvent
@@ -51,9 +55,9 @@ class PktApp(App[int]):
         Binding("q", "quit", "Quit", id="pkt_quit", tooltip="stop the script's run and leave"),
     ]
 
-    def __init__(self, opts: RunOptions, script: Script) -> None:
+    def __init__(self, opts: RunOptions, script: Script, guest: Callable[[], Transport] | None = None) -> None:
         super().__init__()
-        self.opts, self.script = opts, script
+        self.opts, self.script, self.guest = opts, script, guest  # guest: --kernel's script_transport
         self.run_: ScriptRun | None = None
         self.shown = 0  # lines walked through with n
         self.status_code: int | None = None
@@ -75,11 +79,13 @@ class PktApp(App[int]):
         for n, ev in enumerate(self.script.events, 1):
             table.add_row(Text(str(n)), Text(str(ev.line)), self._mark("waiting"), Text(terminal(ev.source)), key=str(n))
             self.marks[n] = "waiting"
-        self.run_ = ScriptRun(self.opts)
-        self._read(self.run_)
+        self._read()
 
     @work(thread=True, exit_on_error=False)
-    def _read(self, run: ScriptRun) -> None:
+    def _read(self) -> None:
+        run = self.run_ = ScriptRun(self.opts, self.guest)  # here: a guest boots for seconds
+        if run.where:
+            self.call_from_thread(self.say, Text(f"the script runs in a {terminal(run.where)}", style="bold"))
         for event in run.events():
             self.call_from_thread(self.arrived, event)
 
@@ -165,7 +171,7 @@ class PktApp(App[int]):
             self.run_.close()
 
 
-def open_script(path: str, defines: list[str], ipv6: bool) -> int:
+def open_script(path: str, defines: list[str], ipv6: bool, tolerance_usecs: int | None = None, guest: Guest | None = None) -> int:
     """The explorer's ``FILE.pkt``: a script that cannot be read or run is one line, exit 2."""
     macros = dict(d.partition("=")[::2] for d in defines)
     try:
@@ -174,7 +180,8 @@ def open_script(path: str, defines: list[str], ipv6: bool) -> int:
         raise InputError(str(exc)) from None
     for r in checked.plan.refused:
         raise InputError(f"{path}:{r.line}: refused `{r.text}`: {r.why}")
-    app = PktApp(RunOptions(path, macros, ipv6), checked.script)
+    opts = RunOptions(path, macros, ipv6, tolerance_usecs, guest.unread_rule() if guest else None)
+    app = PktApp(opts, checked.script, guest.script_transport if guest else None)
     app.run()
     return app.status_code if app.status_code is not None else 0
 
