@@ -14,8 +14,9 @@ from test_pkt_guest import SLOW, _kernel_with_tun
 
 from tuiexplore.lab.predict import kernel_version
 from tuiexplore.packetdrill.client import RunOptions, ScriptRun
-from tuiexplore.packetdrill.compare import LineRun, SideRun, parting
-from tuiexplore.packetdrill.events import LineEvent
+from tuiexplore.packetdrill.compare import LineRun, SideRun, collect, parting
+from tuiexplore.packetdrill.events import EndEvent, LineEvent
+from tuiexplore.packetdrill.parser import parse
 from tuiexplore.timeline import PacketEvent
 
 PKT = Path(__file__).parent / "data" / "pkt"
@@ -27,6 +28,21 @@ BARE_FIN_ACCEPTED = (6, 10)
 
 def _ack(ack: int, win: int = 0) -> PacketEvent:
     return PacketEvent(0.1, "local", "peer", 8080, 4000, ".", 1, ack, 0, win, 1)
+
+
+def test_a_timers_segment_belongs_to_the_line_that_took_it():
+    """A delayed ACK comes in while the inject line runs on a slow guest, and during the > line's
+    wait on a fast host: both put it on the > line that took it, so the kernels decided alike."""
+    script = parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < P. 1:11(10) ack 1 win 257\n* > . 1:1(0) ack 11\n", {})
+
+    def run(pumped_at: int) -> SideRun:
+        lines = [LineEvent(0.1, n, n, e.source, "", True) for n, e in enumerate(script.events, 1)]
+        ack = PacketEvent(0.05, "local", "peer", 8080, 4000, ".", 1, 11, 0, 256, pumped_at)
+        return collect(script, "k", [*lines, ack, EndEvent(0.2, 0)])
+
+    fast, slow = run(3), run(2)
+    assert [len(line.sent) for line in fast.lines] == [len(line.sent) for line in slow.lines] == [0, 0, 1]
+    assert parting(fast, slow) is None
 
 
 def test_a_window_alone_is_no_parting_and_an_ack_is():
@@ -101,15 +117,19 @@ def test_a_zero_window_fin_parts_the_host_and_6_1():
     if host_acks == "60001":
         assert lines[-1] == "== the two kernels decided alike on every line", out.stdout
         return
-    at = lines.index("   21              +0 < F. 60001:60001(0) ack 1 win 257  <<")
-    assert lines[at + 1] == "       A ok        sent . 1:1(0) ack 60002 win 0", out.stdout
-    # The kernel's own account of the segment: 6.1 counts the drop in tcp_data_queue()'s zero-window
-    # branch (LINUX_MIB_TCPZEROWINDOWDROP); the host took the FIN and counts no such drop.
-    b_at = lines.index("       B ok        sent . 1:1(0) ack 60001 win 0", at)
-    assert lines[b_at + 1] == "                   counters TcpExt.TCPZeroWindowDrop +1", out.stdout
-    assert "TCPZeroWindowDrop" not in "".join(lines[at + 1 : b_at]), out.stdout
-    failed = f"       B FAIL      {script}:22: error handling packet: expected . 1:1(0) ack 60002 win 0 got . 1:1(0) ack 60001"
-    assert lines[b_at + 4].startswith(failed), out.stdout
-    part = "== the runs part at line 21 (+0 < F. 60001:60001(0) ack 1 win 257): A ok, sent . 1:1(0) ack 60002 win 0"
-    assert lines[-1].startswith(part), out.stdout
-    assert lines[-1].endswith(" | B ok, sent . 1:1(0) ack 60001 win 0; counters TcpExt.TCPZeroWindowDrop +1"), out.stdout
+    # The 6.1 guest dropped the FIN, and its kernel counts the drop in tcp_data_queue()'s
+    # zero-window branch (LINUX_MIB_TCPZEROWINDOWDROP); the host took the FIN and counts none.
+    at = lines.index("   21              +0 < F. 60001:60001(0) ack 1 win 257")
+    a_line, b_line = lines[at + 1], lines[at + 2]
+    assert a_line.startswith("       A ok        counters ") and "TCPZeroWindowDrop" not in a_line, out.stdout
+    assert b_line.startswith("       B ok        counters ") and "TcpExt.TCPZeroWindowDrop +1" in b_line, out.stdout
+    # The ACK each kernel sent back is the one the next > line took: that line held on one, failed on the other.
+    part = lines.index("   22              +0 > . 1:1(0) ack 60002 win 0  <<")
+    assert lines[part + 1] == "       A ok        sent . 1:1(0) ack 60002 win 0", out.stdout
+    assert lines[part + 2] == "       B FAIL      sent . 1:1(0) ack 60001 win 0", out.stdout
+    failed = f"{script}:22: error handling packet: expected . 1:1(0) ack 60002 win 0 got . 1:1(0) ack 60001"
+    assert lines[part + 3].strip().startswith(failed), out.stdout
+    said = "A ok, sent . 1:1(0) ack 60002 win 0 | B FAIL, sent . 1:1(0) ack 60001 win 0"
+    assert lines[-2] == f"== the runs part at line 22 (+0 > . 1:1(0) ack 60002 win 0): {said}", out.stdout
+    assert lines[-1].startswith("   the kernels' own counters differ at line 21 (+0 < F. 60001:60001(0) ack 1 win 257): A ")
+    assert "| B TcpExt.TCPZeroWindowDrop +1" in lines[-1], out.stdout

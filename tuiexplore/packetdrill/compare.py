@@ -1,12 +1,12 @@
 """One script on two kernels, line by line: where the two runs part, and what each kernel did.
 
 Each side is a run's events (``client.ScriptRun``) folded onto the script's lines: whether the
-line held, what the kernel sent while it ran (the reply to an injected segment, a closing
-call's FIN or RST) and a closing call's verdict with the branch its kernel took. The runs
-*part* at the first line where they differ in what the kernel decided: the line held on one
-and failed (or was never reached) on the other, the kernel sent other segments (flags,
-sequence, acknowledgment, length: a window alone is not a decision, it follows each machine's
-memory), or a closing call took another branch.
+line held, the segments the kernel sent (on the ``>`` line that took each, else on the line that
+was running), a closing call's verdict with the branch its kernel took, and an injected line's
+counters. The runs *part* at the first line where they differ in what the kernel decided: the
+line held on one and failed (or was never reached) on the other, the kernel sent other segments
+(flags, sequence, acknowledgment, length: a window alone is not a decision, it follows each
+machine's memory), or a closing call took another branch.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from tuiexplore.timeline import Event, NoteEvent, PacketEvent, VerdictEvent
 
 from .events import EndEvent, LineEvent
 from .render import MARKS, packet_text
-from .script import Script
+from .script import Script, TcpPacket
+
+TIMED_OUT = "timed out waiting for packet"  # the runner's failure of a > line that took no segment
 
 
 @dataclass
@@ -44,7 +46,8 @@ class LineRun:
         return self.ok, shapes, tuple((v.observed, v.branch) for v in self.verdicts)
 
     def shown(self) -> tuple[object, ...]:
-        return self.ok, self.text, tuple(packet_text(p) for p in self.sent), tuple(_verdict(v) for v in self.verdicts)
+        sent, verdicts = tuple(packet_text(p) for p in self.sent), tuple(_verdict(v) for v in self.verdicts)
+        return self.ok, self.text, sent, verdicts, tuple(sorted(self.counters.items()))
 
 
 @dataclass
@@ -57,19 +60,38 @@ class SideRun:
 
 def collect(script: Script, where: str, events: Iterable[Event]) -> SideRun:
     side = SideRun(where, [LineRun() for _ in script.events])
+    sent: list[PacketEvent] = []
     for e in events:
         if isinstance(e, LineEvent) and 1 <= e.step <= len(side.lines):
             line = side.lines[e.step - 1]
             line.ok, line.text, line.counters = e.ok, e.text, e.counters or line.counters
         elif isinstance(e, PacketEvent) and e.src == "local" and e.step and 1 <= e.step <= len(side.lines):
-            side.lines[e.step - 1].sent.append(e)
+            sent.append(e)
         elif isinstance(e, VerdictEvent) and 1 <= e.step <= len(side.lines):
             side.lines[e.step - 1].verdicts.append(e)
         elif isinstance(e, NoteEvent) and e.level in ("warn", "error"):
             side.notes.append(e.text)
         elif isinstance(e, EndEvent):
             side.status = e.status
+    _place(script, side, sent)
     return side
+
+
+def _place(script: Script, side: SideRun, sent: list[PacketEvent]) -> None:
+    """Each ``>`` line takes the next segment the kernel sent, as the runner's cursor does. A
+    segment a timer sent (a delayed ACK) comes in while whichever line is running, which differs
+    between a fast machine and a slow guest; the ``>`` line that took it does not. The others
+    stay with the line that was running when they came (``PacketEvent.step``)."""
+    rest = list(sent)
+    for ev, line in zip(script.events, side.lines, strict=True):
+        expect = isinstance(ev.action, TcpPacket) and not ev.action.inbound
+        if expect and line.ok is not None and rest and TIMED_OUT not in line.text:
+            line.sent.append(rest.pop(0))
+    for p in rest:
+        assert p.step is not None  # collect() keeps only segments sent during a line
+        side.lines[p.step - 1].sent.append(p)
+    for line in side.lines:
+        line.sent.sort(key=lambda p: p.t)
 
 
 def parting(a: SideRun, b: SideRun) -> int | None:
@@ -120,14 +142,14 @@ def text(script: Script, path: str, a: SideRun, b: SideRun) -> list[str]:
             first = _details(line, "", other)[:1]
             out.append(f"{'':>7}{name} {_state(line):<9} {first[0] if first else ''}".rstrip())
             out += _details(line, " " * 19, other)[1:]
-    out.append(summary(script, a, b))
+    out += summary(script, a, b)
     return out
 
 
-def summary(script: Script, a: SideRun, b: SideRun) -> str:
+def summary(script: Script, a: SideRun, b: SideRun) -> list[str]:
     part = parting(a, b)
     if part is None:
-        return "== the two kernels decided alike on every line"
+        return ["== the two kernels decided alike on every line"]
     ev = script.events[part]
     said = []
     x, y = a.lines[part], b.lines[part]
@@ -135,4 +157,15 @@ def summary(script: Script, a: SideRun, b: SideRun) -> str:
         what = [f"sent {packet_text(p)}" for p in line.sent] + [f"{v.call}() took {v.branch}" for v in line.verdicts]
         what += [f"counters {line.own(other)}"] if line.own(other) else []
         said.append(f"{name} {_state(line)}" + (f", {'; '.join(what)}" if what else ", sent nothing"))
-    return terminal(f"== the runs part at line {ev.line} ({ev.source.strip()}): {' | '.join(said)}")
+    out = [terminal(f"== the runs part at line {ev.line} ({ev.source.strip()}): {' | '.join(said)}")]
+    # The segment the kernels took otherwise may have come a line before the one where they
+    # part (a dropped FIN shows at the > line after it): the nearest injected line at or before
+    # the parting whose counters moved otherwise says so in the kernels' own words.
+    for i in range(part, -1, -1):
+        x, y = a.lines[i], b.lines[i]
+        if x.counters != y.counters:
+            e = script.events[i]
+            own = f"A {x.own(y) or 'nothing else'} | B {y.own(x) or 'nothing else'}"
+            out.append(terminal(f"   the kernels' own counters differ at line {e.line} ({e.source.strip()}): {own}"))
+            break
+    return out
