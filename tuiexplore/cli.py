@@ -138,7 +138,7 @@ def _command(argv: list[str]) -> int:
     r.add_argument("--pkt", metavar="FILE", help="also write the session as a packetdrill script (docs/packetdrill.md)")
     r.add_argument("--pkt-side", metavar="ACTOR", help="--pkt: whose syscalls the script makes (default: the first closer's)")
     r.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* (its unread-data rule, the export)")
-    r.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
+    r.add_argument("--kernel", metavar="K", help="run the lab (a .pkt script) in a QEMU guest: 'tuiexplore kernels' or a vmlinuz")
     k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")
     k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
