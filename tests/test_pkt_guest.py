@@ -18,7 +18,7 @@ from conftest import cli
 from test_guest_relay import _cached_kernel
 from test_pkt_tui import until
 
-from tuiexplore.guest import catalog
+from tuiexplore.guest import catalog, fetch
 from tuiexplore.guest.machine import Guest
 from tuiexplore.packetdrill.client import RunOptions
 from tuiexplore.packetdrill.command import check
@@ -99,3 +99,23 @@ async def _explore_in_guest() -> None:
             await pilot.press("n")
         assert set(app.marks.values()) == {"held"}
         assert "  verdict: close() -> RST, predicted RST (held); branch data_was_unread" in "\n".join(app.said)
+
+
+def test_a_line_without_tun_is_fetched_and_says_so_in_one_line(tmp_path):
+    """`kernels get` keeps the lab's modules a line ships; one it lacks is one line, not a failed fetch."""
+    release = "6.1.0-50-cloud-amd64"
+    tree, mods = tmp_path / "tree", tmp_path / "tree" / "lib" / "modules" / release
+    (tree / "boot").mkdir(parents=True)
+    (tree / "boot" / f"vmlinuz-{release}").write_bytes(b"not booted")
+    mods.mkdir(parents=True)
+    (mods / catalog.BUILTIN).write_text("kernel/drivers/virtio/virtio_pci.ko\nkernel/fs/fuse/virtiofs.ko\n")
+    deps = {"virtio_console": "", "veth": "", "inet_diag": "", "tcp_diag": "inet_diag"}
+    for name, dep in deps.items():
+        (mods / f"{name}.ko").write_bytes(b"\x7fELF\0depends=" + dep.encode() + b"\0")
+    said: list[str] = []
+    k = fetch._install(tree, tmp_path / "6.1", "6.1", "6.1.176", "linux-image-x", said.append)
+    assert [p.name for p in sorted(Path(k.modules).iterdir())] == [
+        "00-virtio_console.ko", "01-veth.ko", "02-inet_diag.ko", "03-tcp_diag.ko",
+    ]  # fmt: skip
+    assert "Linux 6.1.176 has no tun module (neither built in nor shipped): packetdrill scripts cannot run in it" in said
+    assert k.ships("tun") is False and k.ships("veth") is True

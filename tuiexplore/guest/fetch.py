@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tuiexplore.guest import initramfs
 from tuiexplore.guest.catalog import BUILTIN, ORIGINS, Kernel, Origin, kernels_dir
+from tuiexplore.guest.initramfs import InitramfsError
 from tuiexplore.kernel.source import cache_dir, read_tarball
 
 META = "linux-image-cloud-amd64"
@@ -27,8 +28,10 @@ WANTED = re.compile(r"^linux-(image|binary|modules|base)-(unsigned-)?\d[\w.+~-]*
 ROOT_MODULES = ("virtio_pci", "virtiofs")
 CONSOLE_MODULES = ("virtio_console",)
 # What the lab itself needs, loaded at boot where it is a module: veth for the relay's wire
-# (relay/link.py), tcp_diag (and inet_diag) for the sock_diag lookups of socket states and timers.
-LAB_MODULES = ("veth", "tcp_diag", "tun")
+# (relay/link.py), tcp_diag (and inet_diag) for the sock_diag lookups of socket states and timers,
+# tun for a packetdrill script's device (packetdrill/netdev.py). A line without one is still
+# fetched: what needs it is said, then and before a boot (Guest.check_module).
+LAB_MODULES = {"veth": "the relay's wire", "tcp_diag": "socket states and timers", "tun": "packetdrill scripts"}
 
 
 class FetchError(RuntimeError):
@@ -87,7 +90,12 @@ def _install(tree: Path, dest: Path, label: str, version: str, image: str, say: 
     if root:
         say(f"building an initramfs with {', '.join(m.name for m in root)} (not built into {release})")
         initramfs.build(dest / "initramfs.img", root)
-    console = index.needed(CONSOLE_MODULES + LAB_MODULES, skip={m.name for m in root})
+    console = index.needed(CONSOLE_MODULES, skip={m.name for m in root})
+    for name, needer in LAB_MODULES.items():
+        try:
+            console += index.needed((name,), skip={m.name for m in root + console})
+        except InitramfsError:
+            say(f"Linux {version} has no {name} module (neither built in nor shipped): {needer} cannot run in it")
     Path(kernel.modules).mkdir()
     for i, m in enumerate(console):
         Path(kernel.modules, f"{i:02d}-{m.name}.ko").write_bytes(m.data())
