@@ -78,6 +78,9 @@ def test_a_guest_kernel_without_tun_is_one_line_before_any_boot(tmp_path):
     out = cli("run", script, "--kernel", none)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and not out.stdout, out.stderr
     assert "needs tun, and Linux 6.1.176 has none (neither built in nor a module)" in out.stderr
+    out = cli(script, "--kernel", none)  # the explorer: the same line, before its screen
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and not out.stdout, out.stderr
+    assert "needs tun, and Linux 6.1.176 has none (neither built in nor a module)" in out.stderr
     built_in = catalog.from_vmlinuz(_cached_kernel(tmp_path / "b", [], ["drivers/net/tun"]))
     assert built_in.ships("tun") is True
 

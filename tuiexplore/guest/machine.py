@@ -158,10 +158,13 @@ class Guest:
 
     def script_transport(self) -> GuestTransport:
         """A packetdrill script's run process in the guest (it reads its options from the port)."""
+        self.check_scripts()
+        return GuestTransport(self, Agent("packetdrill", "-"))
+
+    def check_scripts(self) -> None:
         if not os.path.isfile(self.kernel.vmlinuz):
             raise LabError(f"{self.kernel.vmlinuz}: no such kernel image")
         self.check_module("tun", "a packetdrill script's device", "scripts ran in guests")
-        return GuestTransport(self, Agent("packetdrill", "-"))
 
     def check_wire(self) -> None:
         self.check_module("veth", "the relay's wire", "the relay existed")

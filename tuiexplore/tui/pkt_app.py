@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 from tuiexplore.cli_common import InputError
 from tuiexplore.guest.machine import Guest
+from tuiexplore.lab.client import LabError
 from tuiexplore.lab.transport import Transport
 from tuiexplore.packetdrill.client import RunOptions, ScriptRun
 from tuiexplore.packetdrill.command import PktInputError, check
@@ -180,6 +181,11 @@ def open_script(path: str, defines: list[str], ipv6: bool, tolerance_usecs: int 
         raise InputError(str(exc)) from None
     for r in checked.plan.refused:
         raise InputError(f"{path}:{r.line}: refused `{r.text}`: {r.why}")
+    try:
+        if guest:
+            guest.check_scripts()  # one line before the screen, not a note in it
+    except LabError as exc:
+        raise InputError(str(exc)) from None
     opts = RunOptions(path, macros, ipv6, tolerance_usecs, guest.unread_rule() if guest else None)
     app = PktApp(opts, checked.script, guest.script_transport if guest else None)
     app.run()
