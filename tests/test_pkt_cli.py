@@ -69,7 +69,7 @@ def test_without_dry_run_the_script_runs_against_the_kernel() -> None:
 def test_options_a_script_run_does_not_take_yet_are_refused_in_one_line() -> None:
     r = tx(str(DATA / "close_unread.pkt"), "--kernel", "6.1", "--pcap", "x.pcap")
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr == f"tuiexplore: {DATA / 'close_unread.pkt'}: --kernel, --pcap not supported with a .pkt script yet\n"
+    assert r.stderr == f"tuiexplore: {DATA / 'close_unread.pkt'}: --pcap not supported with a .pkt script yet\n"
 
 
 def test_the_explorer_refuses_a_script_it_cannot_run_in_one_line(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ DATA = Path(__file__).parent / "data" / "pkt"
 
 
 class Recorded:
+    where = ""
+
     def __init__(self, opts: RunOptions) -> None:
         self.path = DATA / "close_unread.events.jsonl"
 

@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from tuiexplore import __version__, outputs, pipes, quickexit, room, safetext, stdio
+from tuiexplore import __version__, outputs, pipes, pkt_compare_command, quickexit, room, safetext, stdio
 from tuiexplore.cli_common import InputError, guest, no_empty_paths, scenario, wire_option
 from tuiexplore.cli_config import config_command, default_scenario, user_settings
 from tuiexplore.cli_config import say as _say
@@ -141,19 +141,20 @@ def _command(argv: list[str]) -> int:
     r.add_argument("--pkt", metavar="FILE", help="also write the session as a packetdrill script (docs/packetdrill.md)")
     r.add_argument("--pkt-side", metavar="ACTOR", help="--pkt: whose syscalls the script makes (default: the first closer's)")
     r.add_argument("--kernel-src", metavar="PATH", help="kernel tree or linux-*.tar.* (its unread-data rule, the export)")
-    r.add_argument("--kernel", metavar="K", help="run the lab in a QEMU guest: a line from 'tuiexplore kernels' or a vmlinuz")
+    r.add_argument("--kernel", metavar="K", help="run the lab (a .pkt script) in a QEMU guest: 'tuiexplore kernels' or a vmlinuz")
     k = sub.add_parser("kernel", help="print the tcp_close source with its branch markers")
     k.add_argument("--kernel-src", metavar="PATH", help="a kernel tree or a linux-*.tar.* tarball")
     k.add_argument("--table", action="store_true", help="also print tcp_close_state()'s transition table")
     c = sub.add_parser("compare", help="run two scenarios in two labs and show them side by side")
     wire_option(c)
-    c.add_argument("a", help="first scenario (built-in name or TOML file)")
+    c.add_argument("a", help="first scenario (built-in name or TOML file), or a .pkt script run on two --kernel")
     c.add_argument("b", nargs="?", help="second scenario (default: the first again, with two --kernel)")
     c.add_argument(
         "--kernel", action="append", metavar="K", help="kernel of the first, then the second lab (host, a cached line, a vmlinuz)"
     )
     c.add_argument("--text", action="store_true", help="print the comparison instead of opening it in the explorer")
     c.add_argument("--no-trace", action="store_true", help="do not use kernel tracepoints even as root")
+    pkt_compare_command.add_options(c)
     ks = sub.add_parser("kernels", help="list the guest kernels; 'kernels get LINE' fetches a Debian cloud kernel")
     ks.add_argument("action", nargs="?", choices=["get"], help="get: download and unpack LINE into the cache")
     ks.add_argument("line", nargs="?", help="5.10, 6.1, 6.12 or 7.x")
@@ -243,6 +244,8 @@ def _compare(args: argparse.Namespace) -> int:
     from tuiexplore.lab.client import LabError
     from tuiexplore.reports import compare
 
+    if args.a.endswith(".pkt"):
+        return pkt_compare_command.compare_pkt(args)
     kernels = args.kernel or []
     if len(kernels) > 2 or (args.b is None and len(kernels) != 2):
         raise InputError("compare takes two scenarios, or one scenario and two --kernel")
@@ -361,6 +364,7 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     wire_option(p)
     p.add_argument("-D", "--define", action="append", default=[], metavar="NAME=VALUE", help="a .pkt script's macro")
     p.add_argument("-6", "--ipv6", action="store_true", help="a .pkt script: step it over IPv6")
+    p.add_argument("--tolerance-usecs", type=int, metavar="N", help="a .pkt script's timing tolerance (default 4000)")
     args = p.parse_args(argv)
     settings = user_settings()
     launcher = guest(args.kernel)
@@ -369,7 +373,7 @@ def _explorer(argv: list[str], demo: bool = False) -> int:
     if args.scenario and args.scenario.endswith(".pkt"):
         from tuiexplore.tui.pkt_app import open_script
 
-        return open_script(args.scenario, args.define, args.ipv6)
+        return open_script(args.scenario, args.define, args.ipv6, args.tolerance_usecs, launcher)
     scn = scenario(default_scenario(args.scenario), args.wire)
     if (code := room.headless(argv, args, demo)) is not None:
         return code

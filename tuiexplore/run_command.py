@@ -29,12 +29,20 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     if args.scenario.endswith(".pkt"):
         from tuiexplore.packetdrill.command import PktInputError, PktRunFlags, run
 
-        unsupported = [f"--{k}" for k in ("kernel", "pcap", "export", "kernel_src") if getattr(args, k, None)]
-        if unsupported:  # said, not silently run on the host or without the files asked for
+        unsupported = [f"--{k}" for k in ("pcap", "export", "kernel_src") if getattr(args, k, None)]
+        if unsupported:  # said, not silently run without the files asked for
             raise InputError(
                 f"{args.scenario}: {', '.join(u.replace('_', '-') for u in unsupported)} not supported with a .pkt script yet"
             )
-        flags = PktRunFlags(json=args.json, ipv6=args.ipv6, tolerance_usecs=args.tolerance_usecs)
+        no_empty_paths(args, "--kernel")
+        launcher = guest(args.kernel)  # the same guest as a scenario's, running the script's process
+        flags = PktRunFlags(
+            json=args.json,
+            ipv6=args.ipv6,
+            tolerance_usecs=args.tolerance_usecs,
+            unread_rule=launcher.unread_rule() if launcher else None,
+            guest=launcher.script_transport if launcher else None,
+        )
         try:
             return run(args.scenario, args.define, args.dry_run, print, flags)
         except PktInputError as exc:

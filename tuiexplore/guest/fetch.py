@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tuiexplore.guest import initramfs
 from tuiexplore.guest.catalog import BUILTIN, ORIGINS, Kernel, Origin, kernels_dir
+from tuiexplore.guest.initramfs import InitramfsError
 from tuiexplore.kernel.receipt_source import SHOWN
 from tuiexplore.kernel.source import TCP_C, cache_dir, tarball_files
 
@@ -30,8 +31,15 @@ CONSOLE_MODULES = ("virtio_console",)
 # What the lab itself needs, loaded at boot where it is a module: veth for the relay's wire
 # (relay/link.py), tcp_diag (and inet_diag) for the sock_diag lookups of socket states and timers,
 # bridge for the relay to bridge the sides no rule controls (without it every frame is the relay's
-# copy, charged at the copy's size: window-reopen-close took another path on 6.12 and 7.x).
-LAB_MODULES = ("veth", "tcp_diag", "bridge")
+# copy, charged at the copy's size: window-reopen-close took another path on 6.12 and 7.x), tun for
+# a packetdrill script's device (packetdrill/netdev.py). A line without one is still fetched: what
+# needs it is said, then and before a boot (Guest.check_module).
+LAB_MODULES = {
+    "veth": "the relay's wire",
+    "tcp_diag": "socket states and timers",
+    "bridge": "the relay's bridge",
+    "tun": "packetdrill scripts",
+}
 # What the kernel panel reads of a line's own source: tcp.c, and the files of the receipt and
 # timer functions (kernel/receipt_source.py, kernel/timer_source.py).
 PANEL_FILES = (TCP_C, *sorted({file for file, _ in SHOWN.values()}))
@@ -93,7 +101,12 @@ def _install(tree: Path, dest: Path, label: str, version: str, image: str, say: 
     if root:
         say(f"building an initramfs with {', '.join(m.name for m in root)} (not built into {release})")
         initramfs.build(dest / "initramfs.img", root)
-    console = index.needed(CONSOLE_MODULES + LAB_MODULES, skip={m.name for m in root})
+    console = index.needed(CONSOLE_MODULES, skip={m.name for m in root})
+    for name, needer in LAB_MODULES.items():
+        try:
+            console += index.needed((name,), skip={m.name for m in root + console})
+        except InitramfsError:
+            say(f"Linux {version} has no {name} module (neither built in nor shipped): {needer} cannot run in it")
     Path(kernel.modules).mkdir()
     for i, m in enumerate(console):
         Path(kernel.modules, f"{i:02d}-{m.name}.ko").write_bytes(m.data())

@@ -2,8 +2,9 @@
 
 Started by the kernel (``init=PYTHON -- -m tuiexplore.guest.init``, or by the initramfs' switch_root)
 on the host's root, shared read-only. Its settings come from the kernel command line, which the
-kernel hands to init as environment variables: ``tuiopts`` (the agent's options, base64 JSON)
-and ``tuimods`` (a directory of .ko files to load, e.g. virtio_console where it is a module).
+kernel hands to init as environment variables: ``tuiagent`` (which agent: the lab's, or a
+packetdrill script's), ``tuiopts`` (its argument, base64) and ``tuimods`` (a directory of .ko
+files to load, e.g. virtio_console where it is a module).
 Anything it prints goes to the serial console, which the host keeps as the lab's stderr.
 """
 
@@ -19,6 +20,8 @@ import time
 PORT_NAME = "tuiexplore.agent"  # the virtserialport's name= on the QEMU command line
 POWER_OFF = 0x4321FEDC
 SYS_FINIT_MODULE = 313  # x86_64
+# The agents a guest runs on its port, by the name the host gives in ``tuiagent``.
+AGENTS = {"lab": "tuiexplore.lab.agent", "packetdrill": "tuiexplore.packetdrill.agent"}
 MOUNTS = [
     ("proc", "/proc", "proc"),
     ("sysfs", "/sys", "sysfs"),
@@ -96,11 +99,10 @@ def main() -> None:
         scratch = _mount_all()
         _load_modules(os.environ.get("tuimods", ""))
         opts = base64.b64decode(os.environ.get("tuiopts", "")).decode() or "{}"
+        module = AGENTS[os.environ.get("tuiagent", "lab")]
         port = _open_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("tui")} | {"TMPDIR": scratch}
-        agent = subprocess.Popen(
-            [sys.executable, "-P", "-m", "tuiexplore.lab.agent", opts], stdin=port, stdout=port, env=env, cwd=scratch
-        )
+        agent = subprocess.Popen([sys.executable, "-P", "-m", module, opts], stdin=port, stdout=port, env=env, cwd=scratch)
         os.close(port)
         # As PID 1 we inherit every orphan: reap them all until the agent itself is gone.
         while os.wait()[0] != agent.pid:

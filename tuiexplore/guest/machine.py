@@ -109,7 +109,7 @@ class Guest:
     def describe(self) -> str:
         return f"guest Linux {self.kernel.version} ({self.kernel.release}, QEMU {self.accel.upper()})"
 
-    def command(self, qemu: str, vfs_name: str, opts: LabOptions) -> list[str]:
+    def command(self, qemu: str, vfs_name: str, agent: Agent) -> list[str]:
         k = self.kernel
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         args = {
@@ -118,7 +118,8 @@ class Guest:
             "rootfstype": "virtiofs",
             "panic": "-1",
             "PYTHONPATH": root,
-            "tuiopts": base64.b64encode(encode(opts).encode()).decode(),
+            "tuiagent": agent.name,
+            "tuiopts": base64.b64encode(agent.arg.encode()).decode(),
             "tuimods": k.modules,
         }
         if k.initramfs:
@@ -153,26 +154,46 @@ class Guest:
         if opts.wire == "relay":
             self.check_wire()
         # The guest's own tcp.c decides, never the host's (None: the agent goes by the version).
-        return GuestTransport(self, dataclasses.replace(opts, unread_rule=self.unread_rule()))
+        return GuestTransport(self, Agent("lab", encode(dataclasses.replace(opts, unread_rule=self.unread_rule()))))
 
+    def script_transport(self) -> GuestTransport:
+        """A packetdrill script's run process in the guest (it reads its options from the port)."""
+        self.check_scripts()
+        return GuestTransport(self, Agent("packetdrill", "-"))
+
+    def check_scripts(self) -> None:
+        if not os.path.isfile(self.kernel.vmlinuz):
+            raise LabError(f"{self.kernel.vmlinuz}: no such kernel image")
+        self.check_module("tun", "a packetdrill script's device", "scripts ran in guests")
 
     def check_wire(self) -> None:
-        """The relay's wire needs veth in the guest: said in one line before a boot that would fail."""
+        self.check_module("veth", "the relay's wire", "the relay existed")
+
+    def check_module(self, module: str, needer: str, since: str) -> None:
+        """What the lab needs in the guest: said in one line before a boot that would fail."""
         k = self.kernel
-        has = k.ships("veth")
+        has = k.ships(module)
         if has is None and k.fetched:
             raise LabError(
-                f"the relay's wire needs veth, which the cached Linux {k.version} does not carry (fetched before "
-                f"the relay existed): 'tuiexplore kernels get {k.label}' fetches it again with it"
+                f"{needer} needs {module}, which the cached Linux {k.version} does not carry (fetched before "
+                f"{since}): 'tuiexplore kernels get {k.label}' fetches it again with it"
             )
         if has is False:
-            raise LabError(f"the relay's wire needs veth, and Linux {k.version} has none (neither built in nor a module)")
+            raise LabError(f"{needer} needs {module}, and Linux {k.version} has none (neither built in nor a module)")
+
+
+@dataclass(frozen=True)
+class Agent:
+    """Which agent the guest's init runs on its port (``guest.init.AGENTS``) and its argument."""
+
+    name: str
+    arg: str
 
 
 class GuestTransport(Transport):
     """The agent's JSON lines through QEMU's stdin/stdout (the guest's virtio serial port)."""
 
-    def __init__(self, guest: Guest, opts: LabOptions) -> None:
+    def __init__(self, guest: Guest, agent: Agent) -> None:
         try:
             qemu, fsd = find_tools()
         except GuestError as exc:
@@ -186,7 +207,7 @@ class GuestTransport(Transport):
         self._finished = threading.Event()
         self._error = ""
         self._qemu: subprocess.Popen[str] | None = None  # set by _keep() before _started
-        threading.Thread(target=self._keep, args=(guest, qemu, fsd, opts), name="guest-keeper", daemon=True).start()
+        threading.Thread(target=self._keep, args=(guest, qemu, fsd, agent), name="guest-keeper", daemon=True).start()
         self._started.wait()
         if self._error:
             raise LabError(self._error)
@@ -204,7 +225,7 @@ class GuestTransport(Transport):
             self.stop("")
             raise LabError(f"the guest's lab did not start within {guest.start_timeout:.0f} s")
 
-    def _keep(self, guest: Guest, qemu: str, fsd: str, opts: LabOptions) -> None:
+    def _keep(self, guest: Guest, qemu: str, fsd: str, agent: Agent) -> None:
         """Spawns virtiofsd and QEMU and lives exactly as long as QEMU (see the module doc)."""
         name = f"tuiexplore-vfs-{os.getpid()}-{id(self):x}"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -224,7 +245,7 @@ class GuestTransport(Transport):
             )
             listener.close()
             self._qemu = subprocess.Popen(
-                guest.command(qemu, name, opts),
+                guest.command(qemu, name, agent),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,

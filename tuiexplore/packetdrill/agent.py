@@ -1,8 +1,11 @@
-"""The process a script runs in: ``python -m tuiexplore.packetdrill.agent OPTIONS_JSON``.
+"""The process a script runs in: ``python -m tuiexplore.packetdrill.agent -``.
 
-It enters a private network namespace of its own (as the lab agent does: a user namespace
-when not root), sets the script's sysctls there, makes the TUN device and runs the script,
-writing each event as a JSON line on stdout and ending with an ``end`` event.
+It says it is up (``READY``), then reads its options, the script's text among them, as one
+JSON line on stdin: the same way on this host and inside a guest kernel, where stdin and stdout
+are the guest's virtio port and the host's files (its /tmp) are not all visible. It enters a
+private network namespace of its own (as the lab agent does: a user namespace when not root),
+sets the script's sysctls there, makes the TUN device and runs the script, writing each event
+as a JSON line on stdout and ending with an ``end`` event.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from tuiexplore.lab.namespace import NamespaceError, enter
 from tuiexplore.timeline import Event, NoteEvent
 
 from .command import PktInputError, check
-from .events import EndEvent, encode
+from .events import READY, EndEvent, encode
 from .netdev import IPV4, IPV6, Netdev, NetdevError
 from .reasons import start as start_reasons
 from .runner import Runner
@@ -40,14 +43,16 @@ def _realtime() -> None:
 
 
 def main() -> int:
-    opts = json.loads(sys.argv[1])
+    sys.stdout.write(READY + "\n")
+    sys.stdout.flush()
+    opts = json.loads(sys.stdin.readline())
     # A blocking call's thread gets the interpreter back within 0.5 ms of its syscall returning
     # (the default 5 ms would be more than the tolerance).
     sys.setswitchinterval(0.0005)
     _realtime()
     path = opts["path"]
     try:
-        checked = check(path, opts["defines"])
+        checked = check(path, opts["defines"], opts["text"])
         ns = enter()
         for note in apply(checked.plan.settings):
             _emit(NoteEvent(0.0, "warn", note))
@@ -63,7 +68,7 @@ def main() -> int:
     tolerance = (
         opts["tolerance_usecs"] if opts["tolerance_usecs"] is not None else int(given) if given and given.isdigit() else 4000
     )
-    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"))
+    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"), counted=opts.get("counted", False))
     conn = runner.packets.conn
     runner.reasons, why = start_reasons(ns, lambda: (conn.local_port, conn.remote_port))
     if why:

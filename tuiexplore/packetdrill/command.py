@@ -1,30 +1,30 @@
 """``tuiexplore run FILE.pkt``: read a packetdrill script, check it, and say what it holds.
 
 Without ``--dry-run`` (packetdrill's own ``--dry_run``: parse, don't execute) the script runs in
-a process of its own (``agent``) against the running kernel, and its events come back here:
+a process of its own (``agent``) against the running kernel, or in a guest kernel's
+(``--kernel``, through the guest's transport: ``client``), and its events come back here:
 a transcript, or the contract's JSON Lines; packetdrill's ``FILE:LINE: ...`` on stderr when a
 line fails. Exit status as packetdrill's: 0 every line held, 1 one did not (2: unusable input).
 """
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tuiexplore import safetext
+from tuiexplore.timeline import NoteEvent
 
 from .events import EndEvent, LineEvent
-from .lexer import MAX_SCRIPT_BYTES
 from .parser import parse
 from .script import Code, Command, Script, ScriptError, Syscall, TcpPacket
+from .scriptfile import PktInputError, read_script
 from .shell import ShellPlan, translate
 
-
-class PktInputError(Exception):
-    """A script that cannot be used: one line naming the file (and line), exit status 2."""
+if TYPE_CHECKING:
+    from tuiexplore.lab.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -34,31 +34,10 @@ class Checked:
     mtu: int | None = None  # the script's --mtu: its device's MTU (None: packetdrill's default)
 
 
-def read_script(path: str) -> str:
-    """The file's text, read without blocking on a FIFO or a device and never past the limit."""
+def check(path: str, defines: dict[str, str], text: str | None = None) -> Checked:
+    """``text``: the script as read already (a run process in a guest cannot read the host's /tmp)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        raise PktInputError(f"{path}: {e.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise PktInputError(f"{path}: not a regular file")
-        data = os.read(fd, MAX_SCRIPT_BYTES + 1)
-    except OSError as e:
-        raise PktInputError(f"{path}: {e.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_SCRIPT_BYTES:
-        raise PktInputError(f"{path}: over {MAX_SCRIPT_BYTES} bytes, not a packetdrill script")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise PktInputError(f"{path}: not UTF-8 text (byte {e.start})") from None
-
-
-def check(path: str, defines: dict[str, str]) -> Checked:
-    try:
-        script = parse(read_script(path), defines)
+        script = parse(read_script(path) if text is None else text, defines)
     except ScriptError as e:
         raise PktInputError(e.where(path)) from None
     plan = ShellPlan()
@@ -136,9 +115,15 @@ def run(path: str, defines: list[str], dry: bool, emit: Callable[[str], None], o
     from .client import RunOptions, ScriptRun
     from .render import line
 
-    run_ = ScriptRun(RunOptions(path, macros, flags.ipv6, flags.tolerance_usecs, unread_rule=flags.unread_rule))
+    run_ = ScriptRun(RunOptions(path, macros, flags.ipv6, flags.tolerance_usecs, unread_rule=flags.unread_rule), flags.guest)
+    if run_.error:  # the guest cannot run it (no tun, no QEMU, no boot): one line
+        flags.error(safetext.terminal(run_.error))
+        return 2
     status = 2
     try:
+        if run_.where:
+            where = NoteEvent(0.0, "info", f"the script runs in a {run_.where}, not on this host's kernel")
+            emit(where.to_json() if flags.json else line(where))
         for event in run_.events():
             if isinstance(event, EndEvent):
                 status = event.status
@@ -158,4 +143,5 @@ class PktRunFlags:
     ipv6: bool = False
     tolerance_usecs: int | None = None
     unread_rule: str | None = None
+    guest: Callable[[], Transport] | None = None  # --kernel: the guest's Guest.script_transport
     error: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from tuiexplore.timeline import Event, from_wire, to_wire
@@ -22,6 +22,15 @@ class LineEvent(Event):
     kind: str  # syscall, inject, expect, shell, code
     ok: bool | None
     text: str = ""
+    # An injected line's own deltas of the namespace's TCP counters, when the run was asked for
+    # them (compare): the kernel's account of what it did with the segment (TCPZeroWindowDrop).
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if not self.counters:
+            del d["counters"]  # only where asked for: a plain run's lines are as they were
+        return d
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,9 @@ class EndEvent(Event):
     type: ClassVar[str] = "end"
     status: int
 
+
+# The run process's first line, before it reads its options: a guest's transport waits for it.
+READY = '{"ready": "packetdrill"}'
 
 _OWN: dict[str, type[Event]] = {"line": LineEvent, "end": EndEvent}
 

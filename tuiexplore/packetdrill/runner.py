@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tuiexplore.lab import counters
 from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
 
 from .clock import Clock, TimingError
@@ -83,6 +84,7 @@ class Runner:
         emit: Callable[[Event], None],
         unread_rule: str | None = None,
         reasons: Reasons | None = None,
+        counted: bool = False,
     ) -> None:
         self.script, self.path, self.dev, self.emit = script, path, netdev, emit
         percent = script.option("tolerance_percent")
@@ -100,6 +102,8 @@ class Runner:
         self.receipts = Receipts(netdev.addrs, self.calls.fds)
         self.awaiting: Awaiting | None = None  # the last inject's prediction, judged at the next event not a `>`
         self.step_no = 0
+        self.counted = counted  # read the TCP counters around each injected segment (compare)
+        self.took: dict[str, int] = {}
 
     # -- the loop
 
@@ -131,7 +135,8 @@ class Runner:
         self._pump()
         if not isinstance(ev.action, (Syscall, TcpPacket)):
             self.clock.done()
-        self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), ok, text))
+        self.emit(LineEvent(self.t(), n, ev.line, ev.source, _kind(ev), ok, text, self.took))
+        self.took = {}
         return True
 
     def _fail(self, where: tuple[int, ScriptEvent] | None, f: Exception) -> None:
@@ -161,7 +166,9 @@ class Runner:
             self._pump()  # what the kernel sent before: the receiver's view ends there
             expected = self.receipts.predict(live)
             t = self.t()
-            self.dev.write(build(live))
+            was = counters.read() if self.counted else {}
+            self.dev.write(build(live))  # the kernel takes it inside the write: its counters move here
+            self.took = counters.delta(was, counters.read()) if self.counted else {}
             self.clock.done()
             written = time.monotonic()
             self.receipts.saw(written, live)

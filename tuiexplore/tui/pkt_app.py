@@ -26,9 +26,11 @@ from textual.containers import Container, Vertical
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 from tuiexplore.cli_common import InputError
+from tuiexplore.guest.machine import Guest
 from tuiexplore.kernel.excerpt import bundled
 from tuiexplore.kernel.notes import version_notes
-from tuiexplore.kernel.source import discover
+from tuiexplore.kernel.source import SourceError, discover
+from tuiexplore.lab.client import LabError
 from tuiexplore.packetdrill.client import RunOptions, ScriptRun
 from tuiexplore.packetdrill.command import PktInputError, check
 from tuiexplore.packetdrill.events import EndEvent, LineEvent
@@ -50,6 +52,9 @@ MARKS = {
 
 class Run(Protocol):
     """A script's run as the screen reads it (packetdrill.client.ScriptRun)."""
+
+    @property
+    def where(self) -> str: ...  # "" on this host, else e.g. "guest Linux 6.1.176 (...)"
 
     def events(self) -> Iterator[Event]: ...
     def close(self) -> None: ...
@@ -82,13 +87,20 @@ class PktApp(App[int]):
     ]
 
     def __init__(
-        self, opts: RunOptions, script: Script, start: Callable[[RunOptions], Run] = ScriptRun, find_source: bool = True
+        self,
+        opts: RunOptions,
+        script: Script,
+        guest: Guest | None = None,
+        start: Callable[[RunOptions], Run] | None = None,
+        find_source: bool = True,
     ) -> None:
-        """``start``: what runs the script (a recorded run in tests); ``find_source``: look for the
-        running kernel's own source (else the bundled one is shown)."""
+        """``guest``: --kernel's guest, where the script runs (else this host); ``start``: what
+        runs the script (a recorded run in tests); ``find_source``: look for the kernel's own
+        source, the running kernel's or the guest line's (else the bundled one is shown)."""
         super().__init__()
-        self.opts, self.script = opts, script
-        self.start, self.find_source = start, find_source
+        self.opts, self.script, self.guest = opts, script, guest
+        self.start = start or (lambda o: ScriptRun(o, guest.script_transport if guest else None))
+        self.find_source = find_source
         self.run_: Run | None = None
         self.shown = 0  # lines walked through with n
         self.status_code: int | None = None
@@ -116,20 +128,28 @@ class PktApp(App[int]):
         for n, ev in enumerate(self.script.events, 1):
             table.add_row(Text(str(n)), Text(str(ev.line)), self._mark("waiting"), Text(terminal(ev.source)), key=str(n))
             self.marks[n] = "waiting"
-        self.run_ = self.start(self.opts)
-        self._read(self.run_)
+        self._read()
         if self.find_source:
             self._find_source()
 
     @work(thread=True, exit_on_error=False, description="finding tcp.c")
     def _find_source(self) -> None:
-        """The running kernel's own source when this machine has it, else the bundled one stays."""
-        ex = discover(None)
-        notes = version_notes(ex, platform.release())
-        self.call_from_thread(self.query_one(KernelView).set_excerpt, ex, notes)
+        """The kernel's own source when at hand: this machine's for the running kernel, the
+        line's cached tree for a guest (never the host's for a guest); else the bundled one stays."""
+        tree, release = (self.guest.kernel.source, self.guest.kernel.release) if self.guest else (None, platform.release())
+        if self.guest and tree is None:
+            return
+        try:
+            ex = discover(tree)
+        except SourceError:
+            return
+        self.call_from_thread(self.query_one(KernelView).set_excerpt, ex, version_notes(ex, release))
 
     @work(thread=True, exit_on_error=False)
-    def _read(self, run: Run) -> None:
+    def _read(self) -> None:
+        run = self.run_ = self.start(self.opts)  # here: a guest boots for seconds
+        if run.where:
+            self.call_from_thread(self.say, Text(f"the script runs in a {terminal(run.where)}", style="bold"))
         for event in run.events():
             self.call_from_thread(self.arrived, event)
 
@@ -227,7 +247,7 @@ class PktApp(App[int]):
             self.run_.close()
 
 
-def open_script(path: str, defines: list[str], ipv6: bool) -> int:
+def open_script(path: str, defines: list[str], ipv6: bool, tolerance_usecs: int | None = None, guest: Guest | None = None) -> int:
     """The explorer's ``FILE.pkt``: a script that cannot be read or run is one line, exit 2."""
     macros = dict(d.partition("=")[::2] for d in defines)
     try:
@@ -236,7 +256,13 @@ def open_script(path: str, defines: list[str], ipv6: bool) -> int:
         raise InputError(str(exc)) from None
     for r in checked.plan.refused:
         raise InputError(f"{path}:{r.line}: refused `{r.text}`: {r.why}")
-    app = PktApp(RunOptions(path, macros, ipv6), checked.script)
+    try:
+        if guest:
+            guest.check_scripts()  # one line before the screen, not a note in it
+    except LabError as exc:
+        raise InputError(str(exc)) from None
+    opts = RunOptions(path, macros, ipv6, tolerance_usecs, guest.unread_rule() if guest else None)
+    app = PktApp(opts, checked.script, guest)
     app.run()
     return app.status_code if app.status_code is not None else 0
 

@@ -1,0 +1,135 @@
+"""``compare FILE.pkt --kernel A --kernel B``: one script on two kernels, the line where they part.
+
+The guest runs (marked ``guest``) use the cached 6.1 line against this machine's own kernel.
+Under TCG the guest needs a wide packetdrill --tolerance_usecs (see test_pkt_guest.py).
+"""
+
+import json
+import platform
+from pathlib import Path
+
+import pytest
+from conftest import cli
+from test_pkt_guest import SLOW, _kernel_with_tun
+
+from tuiexplore.lab.predict import kernel_version
+from tuiexplore.packetdrill.client import RunOptions, ScriptRun
+from tuiexplore.packetdrill.compare import LineRun, SideRun, collect, parting
+from tuiexplore.packetdrill.events import EndEvent, LineEvent
+from tuiexplore.packetdrill.parser import parse
+from tuiexplore.timeline import PacketEvent
+
+PKT = Path(__file__).parent / "data" / "pkt"
+# "tcp: accept bare FIN packets under memory pressure" (Eric Dumazet, net-next, April 2024):
+# tcp_data_queue() takes a bare FIN that comes at rcv_nxt into a zero window. Debian's 6.1.176
+# has no such test (tcp_input.c 5140-5144: any segment there is dropped as out of window).
+BARE_FIN_ACCEPTED = (6, 10)
+
+
+def _ack(ack: int, win: int = 0) -> PacketEvent:
+    return PacketEvent(0.1, "local", "peer", 8080, 4000, ".", 1, ack, 0, win, 1)
+
+
+def test_a_timers_segment_belongs_to_the_line_that_took_it():
+    """A delayed ACK comes in while the inject line runs on a slow guest, and during the > line's
+    wait on a fast host: both put it on the > line that took it, so the kernels decided alike."""
+    script = parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < P. 1:11(10) ack 1 win 257\n* > . 1:1(0) ack 11\n", {})
+
+    def run(pumped_at: int) -> SideRun:
+        lines = [LineEvent(0.1, n, n, e.source, "", True) for n, e in enumerate(script.events, 1)]
+        ack = PacketEvent(0.05, "local", "peer", 8080, 4000, ".", 1, 11, 0, 256, pumped_at)
+        return collect(script, "k", [*lines, ack, EndEvent(0.2, 0)])
+
+    fast, slow = run(3), run(2)
+    assert [len(line.sent) for line in fast.lines] == [len(line.sent) for line in slow.lines] == [0, 0, 1]
+    assert parting(fast, slow) is None
+
+
+def test_a_window_alone_is_no_parting_and_an_ack_is():
+    def side(*sent: PacketEvent) -> SideRun:
+        return SideRun("k", [LineRun(True), LineRun(True, sent=list(sent))], 0)
+
+    assert parting(side(_ack(60001, 0)), side(_ack(60001, 256))) is None
+    assert parting(side(_ack(60002)), side(_ack(60001))) == 1
+    held, failed = side(), side()
+    failed.lines[0] = LineRun(False, "x.pkt:9: ...")
+    assert parting(held, failed) == 0
+
+
+def _injected(counted: bool) -> dict[int, dict[str, int]]:
+    run = ScriptRun(RunOptions(str(PKT / "close_unread.pkt"), tolerance_usecs=14000, counted=counted))
+    try:
+        return {e.line: e.counters for e in run.events() if isinstance(e, LineEvent) and e.kind == "inject"}
+    finally:
+        run.close()
+
+
+def test_injected_lines_carry_the_kernels_counters_when_asked():
+    """The namespace's own counters around each injected segment: the SYN is one segment in and
+    one (the SYN-ACK) out; a plain run reads none, and its JSON lines carry no counters."""
+    counted = _injected(True)
+    assert sorted(counted) == [14, 16, 18], counted
+    assert counted[14]["Tcp.InSegs"] == 1 and counted[14]["Tcp.OutSegs"] == 1, counted
+    assert counted[16]["Tcp.PassiveOpens"] == 1, counted
+    assert _injected(False) == {14: {}, 16: {}, 18: {}}
+    out = cli("run", str(PKT / "close_unread.pkt"), "--json", "--tolerance-usecs", "14000")
+    lines = [e for e in map(json.loads, out.stdout.splitlines()) if e["type"] == "line"]
+    assert lines and not any("counters" in e for e in lines), out.stdout
+
+
+def test_one_script_on_the_host_twice_decides_alike():
+    out = cli("compare", str(PKT / "close_unread.pkt"), "--kernel", "host", "--kernel", "host", "--tolerance-usecs", "14000")
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[-1] == "== the two kernels decided alike on every line", out.stdout
+    host = f"host Linux {platform.release()}: every line held (exit 0)"
+    assert f"#   A: {host}" in lines and f"#   B: {host}" in lines, out.stdout
+    assert sum("close() -> RST [data_was_unread]" in ln for ln in lines) == 1, out.stdout
+
+
+def test_a_script_compare_takes_two_kernels_in_one_line():
+    for args in (["--kernel", "host"], ["other.pkt", "--kernel", "host", "--kernel", "host"]):
+        out = cli("compare", str(PKT / "close_unread.pkt"), *args)
+        assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
+        assert "compare takes one .pkt script and two --kernel" in out.stderr
+
+
+@pytest.mark.guest
+def test_a_script_on_the_host_and_a_guest_kernel():
+    k = _kernel_with_tun()
+    out = cli("compare", str(PKT / "close_unread.pkt"), "--kernel", "host", "--kernel", k.label, *SLOW, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert any(ln.startswith(f"#   B: guest Linux {k.version} ({k.release}, QEMU") for ln in lines), out.stdout
+    assert sum("every line held (exit 0)" in ln for ln in lines[:6]) == 2, out.stdout
+    assert lines[-1] == "== the two kernels decided alike on every line", out.stdout
+
+
+@pytest.mark.guest
+def test_a_zero_window_fin_parts_the_host_and_6_1():
+    k = _kernel_with_tun()
+    assert kernel_version(k.version) < BARE_FIN_ACCEPTED
+    script = PKT / "zero_window_fin.pkt"
+    out = cli("compare", str(script), "--kernel", "host", "--kernel", k.label, *SLOW, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    host_acks = "60002" if kernel_version(platform.release()) >= BARE_FIN_ACCEPTED else "60001"
+    if host_acks == "60001":
+        assert lines[-1] == "== the two kernels decided alike on every line", out.stdout
+        return
+    # The 6.1 guest dropped the FIN, and its kernel counts the drop in tcp_data_queue()'s
+    # zero-window branch (LINUX_MIB_TCPZEROWINDOWDROP); the host took the FIN and counts none.
+    at = lines.index("   21              +0 < F. 60001:60001(0) ack 1 win 257")
+    a_line, b_line = lines[at + 1], lines[at + 2]
+    assert a_line.startswith("       A ok        counters ") and "TCPZeroWindowDrop" not in a_line, out.stdout
+    assert b_line.startswith("       B ok        counters ") and "TcpExt.TCPZeroWindowDrop +1" in b_line, out.stdout
+    # The ACK each kernel sent back is the one the next > line took: that line held on one, failed on the other.
+    part = lines.index("   22              +0 > . 1:1(0) ack 60002 win 0  <<")
+    assert lines[part + 1] == "       A ok        sent . 1:1(0) ack 60002 win 0", out.stdout
+    assert lines[part + 2] == "       B FAIL      sent . 1:1(0) ack 60001 win 0", out.stdout
+    failed = f"{script}:22: error handling packet: expected . 1:1(0) ack 60002 win 0 got . 1:1(0) ack 60001"
+    assert lines[part + 3].strip().startswith(failed), out.stdout
+    said = "A ok, sent . 1:1(0) ack 60002 win 0 | B FAIL, sent . 1:1(0) ack 60001 win 0"
+    assert lines[-2] == f"== the runs part at line 22 (+0 > . 1:1(0) ack 60002 win 0): {said}", out.stdout
+    assert lines[-1].startswith("   the kernels' own counters differ at line 21 (+0 < F. 60001:60001(0) ack 1 win 257): A ")
+    assert "| B TcpExt.TCPZeroWindowDrop +1" in lines[-1], out.stdout
