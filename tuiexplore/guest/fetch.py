@@ -8,11 +8,13 @@ needed. Only vmlinuz and the few modules a guest needs are kept; the packages ar
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from tuiexplore.guest import initramfs
@@ -53,6 +55,11 @@ def get(label: str, say: Callable[[str], None], source: bool = True, env: Mappin
     origin = ORIGINS.get(label)
     if origin is None:
         raise FetchError(f"unknown kernel line {label!r}; choose one of: {', '.join(ORIGINS)}")
+    with line_lock(label, say, env):
+        return _fetch(origin, label, say, source, env)
+
+
+def _fetch(origin: Origin, label: str, say: Callable[[str], None], source: bool, env: Mapping[str, str] | None) -> Kernel:
     for tool in ("apt-get", "apt-cache", "dpkg-deb"):
         if shutil.which(tool) is None:
             raise FetchError(f"{tool} not found: 'kernels get' uses Debian's package tools")
@@ -78,6 +85,23 @@ def get(label: str, say: Callable[[str], None], source: bool = True, env: Mappin
     if source:
         _source(apt, kernel, say)
     return kernel
+
+
+@contextmanager
+def line_lock(label: str, say: Callable[[str], None], env: Mapping[str, str] | None = None) -> Iterator[None]:
+    """One `kernels get` of a line at a time. Two at once (two terminals, two `setup.sh test`)
+    both deleted and rewrote the same directory and its private package list: one died on
+    FileExistsError, and a guest booting from it meanwhile could read half a line. The second
+    waits for the first, then fetches anew."""
+    base = kernels_dir(env)
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / f".{label}.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"another 'kernels get {label}' is fetching into {base / label}: waiting for it to end")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def _install(tree: Path, dest: Path, label: str, version: str, image: str, say: Callable[[str], None]) -> Kernel:
