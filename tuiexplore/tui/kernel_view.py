@@ -50,10 +50,11 @@ class KernelView(VerticalScroll):
     KernelView > #kernel-notes { color: $text-muted; }
     """
 
-    def __init__(self, excerpt: Excerpt, kernel_src: str | None = None, **kw: Any) -> None:
+    def __init__(self, excerpt: Excerpt, kernel_src: str | None = None, host: bool = True, **kw: Any) -> None:
         super().__init__(classes="panel", **kw)
-        # The tree the receipt and timer functions are read from (--kernel-src, a guest line's); None: looked for.
-        self.kernel_src = kernel_src
+        # The tree the receipt and timer functions are read from (--kernel-src, a guest line's); None:
+        # this machine's looked for when the kernel is this machine's (host), else the bundled ones.
+        self.kernel_src, self.host = kernel_src, host
         self.predicted: list[str] = []
         self.taken: list[str] = []
         self.note = ""
@@ -111,7 +112,7 @@ class KernelView(VerticalScroll):
     def mark(self, predicted: list[str] | None = None, taken: list[str] | None = None, note: str = "") -> None:
         self.predicted, self.taken, self.note = predicted or [], taken or [], note
         # The function the path decides in: a received segment's or a timer's (kernel/receipt_source.py), else tcp_close.
-        shown = receipt_source.deciding(self.taken or self.predicted, self.base, self.kernel_src)
+        shown = receipt_source.deciding(self.taken or self.predicted, self.base, self.kernel_src, self.host)
         if shown is not self.excerpt:
             self._use(shown)
         self.render_code()
