@@ -165,6 +165,7 @@ class ExplorerScreen(PromptFrames):
     def step_started(self, m: StepStarted) -> None:
         if m.generation != self.generation:
             return
+        self.query_one(KernelView).show_expected()  # the step that was predicted (or another) runs now
         logs = self.query_one(ActorLogs)
         logs.origin[m.step] = m.origin
         if m.origin == "scenario":
