@@ -15,7 +15,7 @@ from tui_fakes import recorded
 
 from tuiexplore.kernel.excerpt import Excerpt, locate
 from tuiexplore.reports import compare
-from tuiexplore.reports.sources import branch_code
+from tuiexplore.reports.sources import SideSource, branch_code
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.timeline import VerdictEvent
 from tuiexplore.tui.compare_app import CompareApp
@@ -36,10 +36,11 @@ def excerpt(version: str) -> Excerpt:
     return Excerpt(lines, first, meta["version"], origin, branches=locate(lines, first))
 
 
-def runs() -> tuple[list, tuple[Excerpt, Excerpt]]:
+def runs() -> tuple[list, tuple[SideSource, SideSource]]:
+    """Two guests whose lines were fetched without their trees: the tcp.c excerpts are theirs."""
     left = recorded(DATA / "window-reopen-close-5.10.jsonl")
     right = recorded(DATA / "window-reopen-close-6.12.jsonl")
-    return compare.align(left, right), (excerpt("5.10.262"), excerpt("6.12.118"))
+    return compare.align(left, right), (SideSource(excerpt("5.10.262")), SideSource(excerpt("6.12.118")))
 
 
 def verdict(rows, i, side) -> VerdictEvent:
@@ -61,9 +62,9 @@ def test_text_names_each_sides_kernel_and_its_own_branch_code():
     assert lines[1].startswith(f"   kernel: {KERNELS[0]}") and lines[1].endswith(f"kernel: {KERNELS[1]}")
     tail = lines[lines.index(next(ln for ln in lines if ln.startswith("== the two sides decide differently"))) :]
     at = compare.focus_row(rows)
-    for side, ex in zip(("left", "right"), sources, strict=True):
+    for side, src in zip(("left", "right"), sources, strict=True):
         v = verdict(rows, at, side)
-        code = branch_code(ex, v.path, v.branch)
+        code = branch_code(src.tcp_close, v.path, v.branch)
         assert code and all(f"     {c}" in tail for c in code)  # that kernel's own lines, numbered as in its file
     # 5.10: FIN_WAIT1, the FIN still queued; 6.12: FIN_WAIT2 with TCP_LINGER2 = -1 -> the linger2 reset
     assert any("linger2" in ln and "<" in ln for ln in tail)
@@ -79,7 +80,7 @@ def test_kernel_panels_mark_each_sides_own_branch_and_follow_v():
             await pilot.pause(0.2)
             left, right = (app.query_one(f"#{s}-kernel", KernelView) for s in ("left", "right"))
             at = app.focus
-            for view, side, ex in ((left, "left", sources[0]), (right, "right", sources[1])):
+            for view, side, ex in ((left, "left", sources[0].tcp_close), (right, "right", sources[1].tcp_close)):
                 v = verdict(rows, at, side)
                 assert view.excerpt is ex and view.taken == list(v.path)
                 assert view.lines_of(view.taken) and view.lines_of(view.taken) <= set(range(ex.first_line, ex.last_line + 1))

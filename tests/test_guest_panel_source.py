@@ -88,3 +88,48 @@ def test_the_receipt_branches_are_found_in_the_older_shapes_a_line_has():
         for branch, (fn, patterns) in receipt_source.RECEIPT_PATTERNS.items():
             if fn == name:
                 assert len(ex.branches.get(branch, [])) == len(patterns), (branch, ex.branches.get(branch))
+
+
+def test_the_explorer_on_a_guest_without_its_tree_never_shows_this_machines(tmp_path, monkeypatch):
+    """A guest line fetched without its source (kernel_src None, a transport): the panel's
+    tcp_close and its timer function are the bundled ones, though this machine has a tree."""
+    import asyncio
+    import dataclasses
+
+    from pilot_wait import until
+    from tui_fakes import INFO, recorded
+
+    from tuiexplore.scenarios.scenario import load
+    from tuiexplore.tui.app import make_app
+    from tuiexplore.tui.kernel_view import KernelView
+    from tuiexplore.tui.replay import replay_factory
+
+    host = tmp_path / "host" / "net" / "ipv4"
+    host.mkdir(parents=True)
+    (host / "tcp.c").write_text("/* this machine */\n" + excerpt.bundled().text() + "\n")
+    (host / "tcp_timer.c").write_text("/* this machine */\n" + receipt_source.bundled("tcp_keepalive_timer").text() + "\n")
+    monkeypatch.setenv("TUIEXPLORE_KERNEL_SRC", str(tmp_path / "host"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    receipt_source.for_panel.cache_clear()
+    events = recorded(Path(__file__).parent / "data" / "keepalive-abort-events.jsonl")
+    scn = load("keepalive-abort")
+    replayed = replay_factory(dataclasses.replace(INFO, wire="relay"), events)
+    app = make_app(
+        dataclasses.replace(scn, steps=scn.steps[:11]),
+        driver_factory=lambda target, s, tracer=True, transport=None: replayed(target, s, tracer),
+        transport=lambda: None,  # a guest's: the replay never calls it
+        find_source=True,
+    )
+
+    async def body() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            kernel = app.screen.query_one(KernelView)
+            await until(pilot, lambda: kernel.excerpt.function == "tcp_keepalive_timer", 10, "the keepalive timer")
+            await app.workers.wait_for_complete()  # the source looked for in the background
+            await pilot.pause(0.2)
+            assert kernel.base.origin.startswith("bundled") and kernel.excerpt.origin.startswith("bundled")
+
+    try:
+        asyncio.run(body())
+    finally:
+        receipt_source.for_panel.cache_clear()

@@ -63,10 +63,11 @@ def test_a_process_gone_is_named_so():
 
 def test_each_side_of_a_kernel_comparison_names_its_own_tcp_c(tmp_path):
     from tuiexplore.reports import compare
-    from tuiexplore.reports.sources import side_excerpt
+    from tuiexplore.reports.sources import side_source
     from tuiexplore.timeline import StepEvent, VerdictEvent
 
-    here = side_excerpt(None)
+    src = side_source(None, host=True)
+    here = src.tcp_close
     events = [
         StepEvent(0.1, 1, "client", "close", {"fd": "sock"}, 0, None, {}),
         VerdictEvent(
@@ -85,7 +86,7 @@ def test_each_side_of_a_kernel_comparison_names_its_own_tcp_c(tmp_path):
         ),
     ]
     rows = compare.align(events, events)
-    lines = compare.text(rows, ("a", "b"), width=400, sources=(here, here))
+    lines = compare.text(rows, ("a", "b"), width=400, sources=(src, src))
     assert f"branch lines: {here.origin}" in lines[1]
     lo, hi = min(here.branches["data_was_unread"]), max(here.branches["data_was_unread"])
     assert any(f"-> RST [data_was_unread tcp.c {lo}-{hi}]" in ln for ln in lines)

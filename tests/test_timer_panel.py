@@ -124,6 +124,37 @@ def test_the_panel_shows_the_timer_function_after_a_wait(name, before, key, bran
     asyncio.run(body())
 
 
+def test_the_timers_lines_stay_marked_until_the_next_step_runs():
+    """The whole fin-wait2-timeout: after its wait, the next step (the server's close) is
+    predicted, but the panel keeps tw_timer_handler() and what the timer did, and says the
+    prediction after it, until that close runs; then tcp_close with the close's own branch."""
+
+    async def body():
+        app = make_app(load("fin-wait2-timeout"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.explorer.info is not None)
+            for _ in range(8):  # up to and with the wait, queued as in the scenario
+                await pilot.press("n")
+            await until(pilot, lambda: app.explorer.cursor == 8 and idle(app), 60, "the wait done")
+            await pilot.pause(0.5)  # a later redraw (a resize, the source found) keeps them too
+            v = app.explorer.last_verdict
+            assert (v.step, v.call, v.branch, v.agree) == (8, "wait", "timewait_end", True)
+            kernel = app.screen.query_one(KernelView)
+            assert kernel.excerpt.function == "tw_timer_handler" and kernel.taken == ["timewait_end"]
+            assert kernel.predicted == [] and kernel.lines_of(kernel.taken)
+            nxt = kernel.expected
+            assert nxt is not None and nxt[1].endswith("predicted (FIN)")
+            assert str(kernel.border_subtitle) == f"step 8: timewait_end (none) · {nxt[1]}"
+            await pilot.press("n")  # the server's close: its FIN meets no socket
+            await until(pilot, lambda: app.explorer.last_verdict.step == 9 and idle(app), 30, "the close's verdict")
+            await pilot.pause(0.3)
+            v = app.explorer.last_verdict
+            assert kernel.excerpt is kernel.base and kernel.taken == list(v.path) and kernel.expected is None
+            assert str(kernel.border_subtitle) == f"step 9: {v.branch} ({v.observed})"
+
+    asyncio.run(body())
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_snapshot_of_the_keepalive_timer_on_the_panel(snap_compare, size):
     """keepalive-abort up to its third wait (recorded with runner.run and timeline.to_wire): the
@@ -150,7 +181,6 @@ def test_snapshot_of_the_keepalive_timer_on_the_panel(snap_compare, size):
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=shown)
-
 
 
 def test_the_verdict_dialog_and_the_export_show_the_timers_lines():

@@ -264,10 +264,10 @@ def _compare(args: argparse.Namespace) -> int:
     labels = [f"{s.name}{' on ' + w if w else ''}: {s.title}" for s, w in zip(scns, where, strict=True)]
     names = (labels[0], labels[1])
     sources = None
-    if kernels:  # one scenario on two kernels: each side's branch lines from its own tcp.c
-        from tuiexplore.reports.sources import side_excerpt
+    if kernels:  # one scenario on two kernels: each side's branch lines from its own source
+        from tuiexplore.reports.sources import side_source
 
-        a, b = (side_excerpt(g.kernel.source if g else None) for g in launchers)
+        a, b = (side_source(g.kernel.source if g else None, host=g is None) for g in launchers)
         sources = (a, b)
     if args.text:
         width = shutil.get_terminal_size((140, 40)).columns

@@ -87,8 +87,9 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
         on_event = lambda e: emit(transcript.line(e))  # noqa: E731
         on_ready = lambda info: emit("\n".join(transcript.header(scn.name, scn.title, scn.summary, info)))  # noqa: E731
     outputs.check(args.export, [p for p in (args.pcap, args.pkt) if p])
-    try:  # the running kernel's own source, if found: its rules, the export (a guest's: its cached tcp.c)
-        excerpt = side_excerpt(launcher.kernel.source) if launcher and not args.kernel_src else discover(args.kernel_src)
+    try:  # the running kernel's own source, if found: its rules, the export (a guest's: its cached tcp.c, never ours)
+        guest_src = launcher.kernel.source if launcher else None
+        excerpt = side_excerpt(guest_src, host=False) if launcher and not args.kernel_src else discover(args.kernel_src)
     except SourceError as exc:
         raise InputError(str(exc)) from None
     bundled = [os.path.join(args.export, name) for name in ("capture.pcap", "capture.pcapng")] if args.export else []

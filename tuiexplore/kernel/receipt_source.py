@@ -69,11 +69,11 @@ def function_of(path: tuple[str, ...] | list[str]) -> str | None:
     return next((PATTERNS[b][0] for b in reversed(path) if b in PATTERNS), None)
 
 
-def deciding(path: tuple[str, ...] | list[str], base: Excerpt, kernel_src: str | None = None) -> Excerpt:
+def deciding(path: tuple[str, ...] | list[str], base: Excerpt, kernel_src: str | None = None, host: bool = True) -> Excerpt:
     """The source a branch path decides in: its receipt or timer function (``for_panel``), else
     ``base`` (tcp_close's). The kernel panel, the verdict dialog and the export show this one."""
     name = function_of(path)
-    return for_panel(name, kernel_src) if name else base
+    return for_panel(name, kernel_src, host) if name else base
 
 
 def _located(name: str, lines: list[str], first: int, version: str, origin: str, hint: str = "") -> Excerpt:
@@ -105,11 +105,13 @@ def _tree_text(path: str, file: str) -> str | None:
         return None
 
 
-def excerpt(name: str, kernel_src: str | None = None, env: Mapping[str, str] | None = None) -> Excerpt:
+def excerpt(name: str, kernel_src: str | None = None, env: Mapping[str, str] | None = None, host: bool = True) -> Excerpt:
     """The function from the first kernel tree found (a tarball is not read for these), else
     bundled. A tree given (``--kernel-src``, a guest line's) is the only one read: a file it
-    lacks means the bundled excerpt, never another kernel's tree."""
-    trees = [Found(kernel_src, "--kernel-src")] if kernel_src else candidates(None, env)
+    lacks means the bundled excerpt, never another kernel's tree. ``host`` False: the kernel is
+    not this machine's (a guest line fetched without its source), so no tree of this machine is
+    looked for either."""
+    trees = [Found(kernel_src, "--kernel-src")] if kernel_src else candidates(None, env) if host else []
     for found in trees:
         if not os.path.isdir(found.path):
             continue
@@ -121,6 +123,6 @@ def excerpt(name: str, kernel_src: str | None = None, env: Mapping[str, str] | N
 
 
 @cache
-def for_panel(name: str, kernel_src: str | None = None) -> Excerpt:
-    """``excerpt(name, kernel_src)`` once per run: the panel asks at every mark."""
-    return excerpt(name, kernel_src)
+def for_panel(name: str, kernel_src: str | None = None, host: bool = True) -> Excerpt:
+    """``excerpt(name, kernel_src, host=host)`` once per run: the panel asks at every mark."""
+    return excerpt(name, kernel_src, host=host)

@@ -10,8 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from tuiexplore import safetext
-from tuiexplore.kernel.excerpt import Excerpt
-from tuiexplore.reports.sources import branch_code, branch_lines
+from tuiexplore.reports.sources import SideSource, branch_code, branch_lines
 from tuiexplore.reports.transcript import call_text, result_text
 from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 
@@ -111,11 +110,12 @@ def focus_row(rows: list[Row]) -> int | None:
     return next((i for i in found if verdicts_differ(rows[i])), found[-1] if found else None)
 
 
-def verdict_text(s: Side, ex: Excerpt | None) -> str:
-    """``-> RST [branch]``, with that side's own tcp.c lines for the branch when its source is known."""
+def verdict_text(s: Side, src: SideSource | None) -> str:
+    """``-> RST [branch]``, with that side's own lines for the branch (in tcp.c, or in the receipt
+    or timer function it decides in) when its source is known."""
     if s.verdict is None:
         return ""
-    where = branch_lines(ex, s.verdict.path, s.verdict.branch) if ex else ""
+    where = branch_lines(src.deciding(s.verdict.path), s.verdict.path, s.verdict.branch) if src else ""
     return f"-> {s.verdict.observed} [{s.verdict.branch}{' ' + where if where else ''}]"
 
 
@@ -126,7 +126,7 @@ def text(
     rows: list[Row],
     names: tuple[str, str],
     width: int = 70,
-    sources: tuple[Excerpt, Excerpt] | None = None,
+    sources: tuple[SideSource, SideSource] | None = None,
     kernels: tuple[str, str] | None = None,
 ) -> list[str]:
     first = first_divergence(rows)
@@ -137,7 +137,7 @@ def text(
         lk, rk = (f"kernel: {safetext.terminal(k)}" for k in kernels)
         out.append(f"   {lk[:half]:<{half}} | {rk[:half]}")
     if sources:
-        lo, ro = (f"branch lines: {safetext.terminal(ex.origin)}" for ex in sources)  # a path
+        lo, ro = (f"branch lines: {safetext.terminal(src.tcp_close.origin)}" for src in sources)  # a path
         out.append(f"   {lo[:half]:<{half}} | {ro[:half]}")
     out.append(f"   {'-' * half}-+-{'-' * half}")
     for i, r in enumerate(rows):
@@ -159,18 +159,21 @@ def text(
     return out
 
 
-def decision_text(rows: list[Row], sources: tuple[Excerpt, Excerpt], kernels: tuple[str, str]) -> list[str]:
-    """The focus row's deciding branch on each side, as that side's own tcp.c has it."""
+def decision_text(rows: list[Row], sources: tuple[SideSource, SideSource], kernels: tuple[str, str]) -> list[str]:
+    """The focus row's deciding branch on each side, as that side's own source has it."""
     at = focus_row(rows)
     if at is None:
         return []
     r = rows[at]
     how = "the two sides decide differently" if verdicts_differ(r) else "the last verdict"
-    out = [f"== {how} at {r.label()}; each side's branch in its own tcp.c:"]
-    for side, ex, kernel in zip((r.left, r.right), sources, kernels, strict=True):
+    out = [f"== {how} at {r.label()}; each side's branch in its own source:"]
+    for side, src, kernel in zip((r.left, r.right), sources, kernels, strict=True):
         if side.verdict is None:
             out.append(f"   {safetext.terminal(kernel)}: no verdict at this step")
             continue
-        out.append(f"   {safetext.terminal(kernel)}: {side.text()} {verdict_text(side, ex)}")
+        ex = src.deciding(side.verdict.path)
+        out.append(f"   {safetext.terminal(kernel)}: {side.text()} {verdict_text(side, src)}")
+        if ex is not src.tcp_close:  # another file than the header's: say which
+            out.append(f"     ({safetext.terminal(ex.function)}(), {safetext.terminal(ex.origin)})")
         out += [f"     {safetext.terminal(line)}" for line in branch_code(ex, side.verdict.path, side.verdict.branch)]
     return out

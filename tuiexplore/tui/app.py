@@ -109,8 +109,9 @@ class ExplorerApp(App):
 
     @work(thread=True, exclusive=True, group="kernel-source", exit_on_error=False, description="finding tcp.c")
     def discover_source(self) -> None:
-        """The running kernel's own tcp.c, if this machine has it (a first tarball read takes ~10 s)."""
-        ex = discover(self.kernel_src)
+        """The running kernel's own tcp.c, if this machine has it (a first tarball read takes ~10 s);
+        a guest's only from its line's tree (kernel_src): never this machine's, else the bundled one."""
+        ex = discover(self.kernel_src) if self.kernel_src or self.transport is None else bundled()
         if self.transport is None:  # the host's kernel: probed for its unread rule if its source does not say
             unread_probe.unread_rule(ex)
         self.explorer.post_message(KernelSourceFound(ex, version_notes(ex, self.running_release)))

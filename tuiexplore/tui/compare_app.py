@@ -1,7 +1,8 @@
 """Two runs side by side in the terminal, the first divergence on the wire highlighted.
 
-One scenario on two kernels: under each side's steps, that kernel's own tcp_close (from its own
-tcp.c) with the branch its verdict took marked; ``v`` moves both panels to the next verdict.
+One scenario on two kernels: under each side's steps, the function that kernel decided a verdict
+in (tcp_close, or a receipt or timer function), from its own source, with the branch it took
+marked; ``v`` moves both panels to the next verdict.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from tuiexplore.config import Settings
-from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.reports.compare import Row, first_divergence, focus_row, verdict_rows, verdict_text, verdicts_differ
+from tuiexplore.reports.sources import SideSource
 from tuiexplore.tui import theme as themes
 from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.kernel_view import KernelView
@@ -47,7 +48,7 @@ class CompareApp(App):
         rows: list[Row],
         names: tuple[str, str],
         theme: str | None = None,
-        sources: tuple[Excerpt, Excerpt] | None = None,
+        sources: tuple[SideSource, SideSource] | None = None,
         kernels: tuple[str, str] | None = None,
         settings: Settings | None = None,
     ) -> None:
@@ -55,7 +56,7 @@ class CompareApp(App):
         self.settings = apply_settings(self, settings, theme)  # theme and keymap
         self.rows = rows
         self.names = (printable(names[0]), printable(names[1]))  # titles come from files: shown, never run
-        self.sources = sources  # each side's own tcp.c: its branch lines and its kernel panel
+        self.sources = sources  # each side's own source: its branch lines and its kernel panel
         self.kernels = kernels  # what each side ran on, e.g. "guest Linux 6.1.176 (..., QEMU TCG)"
         self.first = first_divergence(rows)
         self.focus = focus_row(rows) if sources else None  # the verdict row the kernel panels show
@@ -95,10 +96,11 @@ class CompareApp(App):
                     with VerticalScroll(id=side) as v:
                         v.border_title = Content(name)  # a plain str would be parsed as markup
                         if self.sources:
-                            v.border_subtitle = Content(printable(f"branch lines: {self.sources[i].origin}"))
+                            v.border_subtitle = Content(printable(f"branch lines: {self.sources[i].tcp_close.origin}"))
                         yield Static(self.column(side), markup=False, id=f"{side}-rows")
                     if self.sources:
-                        yield KernelView(self.sources[i], id=f"{side}-kernel")
+                        src = self.sources[i]
+                        yield KernelView(src.tcp_close, src.tree, src.host, id=f"{side}-kernel")
         yield KeysFooter()
 
     def on_mount(self) -> None:

@@ -58,6 +58,7 @@ class ExplorerHost(Protocol):
     driver: LabDriver | None
     error: str
     kernel_src: str | None  # --kernel-src, or the guest line's tree
+    transport: object | None  # how a guest's lab is reached; None: the lab runs on this machine
 
     def start_driver(self, target: MessagePump) -> None: ...
 
@@ -104,7 +105,7 @@ class ExplorerScreen(PromptFrames):
         yield Static("", id="tabs", markup=False)
         with Container(id="panels"):
             yield ActorLogs(self.actor_names(), id="actors", classes="panel -shown")
-            yield KernelView(self.excerpt, self.host.kernel_src, id="kernel")
+            yield KernelView(self.excerpt, self.host.kernel_src, host=self.host.transport is None, id="kernel")
             yield StateDiagram(self.actor_names(), id="diagram")  # after the kernel: it takes its grid cell
             yield PacketTable(id="packets")
             yield SocketsStrip(id="sockets")
@@ -165,6 +166,7 @@ class ExplorerScreen(PromptFrames):
     def step_started(self, m: StepStarted) -> None:
         if m.generation != self.generation:
             return
+        self.query_one(KernelView).show_expected()  # the step that was predicted (or another) runs now
         logs = self.query_one(ActorLogs)
         logs.origin[m.step] = m.origin
         if m.origin == "scenario":

@@ -50,13 +50,16 @@ class KernelView(VerticalScroll):
     KernelView > #kernel-notes { color: $text-muted; }
     """
 
-    def __init__(self, excerpt: Excerpt, kernel_src: str | None = None, **kw: Any) -> None:
+    def __init__(self, excerpt: Excerpt, kernel_src: str | None = None, host: bool = True, **kw: Any) -> None:
         super().__init__(classes="panel", **kw)
-        # The tree the receipt and timer functions are read from (--kernel-src, a guest line's); None: looked for.
-        self.kernel_src = kernel_src
+        # The tree the receipt and timer functions are read from (--kernel-src, a guest line's); None:
+        # this machine's looked for when the kernel is this machine's (host), else the bundled ones.
+        self.kernel_src, self.host = kernel_src, host
         self.predicted: list[str] = []
         self.taken: list[str] = []
         self.note = ""
+        # The next step's prediction while a verdict's marks are kept: (its path, its note).
+        self.expected: tuple[list[str], str] | None = None
         self.notes: list[str] = []
         self._notes = Static("", markup=False, id="kernel-notes")
         self._code = Static("", markup=False)
@@ -109,12 +112,31 @@ class KernelView(VerticalScroll):
         return max(0, self.content_region.width - self.styles.scrollbar_size_vertical)
 
     def mark(self, predicted: list[str] | None = None, taken: list[str] | None = None, note: str = "") -> None:
-        self.predicted, self.taken, self.note = predicted or [], taken or [], note
+        self.predicted, self.taken, self.note, self.expected = predicted or [], taken or [], note, None
         # The function the path decides in: a received segment's or a timer's (kernel/receipt_source.py), else tcp_close.
-        shown = receipt_source.deciding(self.taken or self.predicted, self.base, self.kernel_src)
+        shown = receipt_source.deciding(self.taken or self.predicted, self.base, self.kernel_src, self.host)
         if shown is not self.excerpt:
             self._use(shown)
         self.render_code()
+
+    def expect(self, predicted: list[str], note: str, keep: bool) -> None:
+        """The next step's prediction. ``keep``: the step just done was judged, so what the kernel
+        did stays marked (a timer's lines in its own function too) until the next step starts
+        (``show_expected``); the prediction is said after the verdict's note meanwhile."""
+        if not keep or not self.taken:
+            self.mark(predicted=predicted, note=note)
+            return
+        self.expected = (predicted, note)
+        self.border_subtitle = self._subtitle()
+
+    def show_expected(self) -> None:
+        """A step starts: the prediction kept by ``expect`` now replaces the last verdict's marks."""
+        if self.expected is not None:
+            predicted, note = self.expected
+            self.mark(predicted=predicted, note=note)
+
+    def _subtitle(self) -> str:
+        return " · ".join([*([self.note] if self.note else []), *([self.expected[1]] if self.expected else [])])
 
     def lines_of(self, branches: list[str]) -> set[int]:
         return {n for b in branches for n in self.excerpt.branches.get(b, [])}
@@ -157,7 +179,7 @@ class KernelView(VerticalScroll):
         target = sorted(self.lines_of(decisive) or hot or pred)
         self._mark_row = first_row[target[0]] if target else None
         self.call_after_refresh(self._scroll_to_mark)
-        self.border_subtitle = " · ".join([self.note] if self.note else [])
+        self.border_subtitle = self._subtitle()
 
     def _scroll_to_mark(self) -> None:
         above = self._notes.outer_size.height

@@ -68,8 +68,10 @@ def add_events(screen: Screen, timeline: list[Event], batch: list[Event]) -> Non
 
 def show_prediction(screen: Screen, p: PredictionView, nxt: Step, on_verdict_line: bool) -> None:
     """The next step's predicted branch on the kernel panel, and said on the verdict line unless
-    that line is to keep the verdict of the step just done."""
-    screen.query_one(KernelView).mark(predicted=list(p.path), note=f"next: {p.branch} predicted ({p.outcome})")
+    that line is to keep the verdict of the step just done; then the panel keeps that verdict's
+    marks too, until the next step starts (a wait's timer lines would otherwise be gone at once)."""
+    note = f"next: {p.branch} predicted ({p.outcome})"
+    screen.query_one(KernelView).expect(list(p.path), note, keep=not on_verdict_line)
     if on_verdict_line:
         screen.query_one(VerdictLine).show_text(
             f"next: {nxt.actor} {call_text(nxt.call, nxt.args)} — predicted {p.outcome} [{p.branch}]: {p.text}"
