@@ -27,6 +27,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     """``tuiexplore run``; ``screenshot(path, result, excerpt)`` draws the export's screen.svg (the
     TUI's job, handed in by the CLI entry: this module imports no UI)."""
     if args.scenario.endswith(".pkt"):
+        from tuiexplore import bare_fin_probe
         from tuiexplore.packetdrill.command import PktInputError, PktRunFlags, run
 
         unsupported = [f"--{k}" for k in ("pcap", "export", "kernel_src") if getattr(args, k, None)]
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             ipv6=args.ipv6,
             tolerance_usecs=args.tolerance_usecs,
             unread_rule=launcher.unread_rule() if launcher else None,
+            bare_fin=None if args.dry_run else bare_fin_probe.for_kernel(launcher),
             guest=launcher.script_transport if launcher else None,
         )
         try:
