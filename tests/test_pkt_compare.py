@@ -117,19 +117,26 @@ def test_a_zero_window_fin_parts_the_host_and_6_1():
     if host_acks == "60001":
         assert lines[-1] == "== the two kernels decided alike on every line", out.stdout
         return
-    # The 6.1 guest dropped the FIN, and its kernel counts the drop in tcp_data_queue()'s
-    # zero-window branch (LINUX_MIB_TCPZEROWINDOWDROP); the host took the FIN and counts none.
-    at = lines.index("   21              +0 < F. 60001:60001(0) ack 1 win 257")
-    a_line, b_line = lines[at + 1], lines[at + 2]
-    assert a_line.startswith("       A ok        counters ") and "TCPZeroWindowDrop" not in a_line, out.stdout
-    assert b_line.startswith("       B ok        counters ") and "TcpExt.TCPZeroWindowDrop +1" in b_line, out.stdout
+    # Each side's receipt verdict under the injected FIN, then the counters: the host took it
+    # (tcp_data_queue()'s bare-FIN exception, tcp_fin()); 6.1 dropped it in the zero-window
+    # branch, and its kernel counts the drop (LINUX_MIB_TCPZEROWINDOWDROP). Both predictions held.
+    at = lines.index("   21              +0 < F. 60001:60001(0) ack 1 win 257  <<")
+    a_verdict, a_counters, b_verdict, b_counters = lines[at + 1 : at + 5]
+    assert a_verdict.startswith("       A ok        inject() -> ACK [rcv_fin]: inject -> ACK, CLOSE_WAIT: "), out.stdout
+    assert a_counters.startswith("                   counters ") and "TCPZeroWindowDrop" not in a_counters, out.stdout
+    assert b_verdict.startswith("       B ok        inject() -> ACK [rcv_zero_window]: inject -> ACK, ESTABLISHED: "), out.stdout
+    assert b_counters == "                   counters TcpExt.TCPZeroWindowDrop +1", out.stdout
+    assert "PREDICTED" not in a_verdict + b_verdict and "TCPZeroWindowDrop +1" in b_verdict, out.stdout
     # The ACK each kernel sent back is the one the next > line took: that line held on one, failed on the other.
-    part = lines.index("   22              +0 > . 1:1(0) ack 60002 win 0  <<")
+    part = lines.index("   22              +0 > . 1:1(0) ack 60002 win 0")
     assert lines[part + 1] == "       A ok        sent . 1:1(0) ack 60002 win 0", out.stdout
     assert lines[part + 2] == "       B FAIL      sent . 1:1(0) ack 60001 win 0", out.stdout
     failed = f"{script}:22: error handling packet: expected . 1:1(0) ack 60002 win 0 got . 1:1(0) ack 60001"
     assert lines[part + 3].strip().startswith(failed), out.stdout
-    said = "A ok, sent . 1:1(0) ack 60002 win 0 | B FAIL, sent . 1:1(0) ack 60001 win 0"
-    assert lines[-2] == f"== the runs part at line 22 (+0 > . 1:1(0) ack 60002 win 0): {said}", out.stdout
+    assert "took the kernel's rcv_zero_window branch" in lines[part + 3], out.stdout
+    # The kernels part where they decided otherwise: the FIN's line, each with its branch.
+    said = lines[-2]
+    assert said.startswith("== the runs part at line 21 (+0 < F. 60001:60001(0) ack 1 win 257): A ok, inject() took rcv_fin; ")
+    assert "| B ok, inject() took rcv_zero_window; counters TcpExt.TCPZeroWindowDrop +1" in said, out.stdout
     assert lines[-1].startswith("   the kernels' own counters differ at line 21 (+0 < F. 60001:60001(0) ack 1 win 257): A ")
     assert "| B TcpExt.TCPZeroWindowDrop +1" in lines[-1], out.stdout
