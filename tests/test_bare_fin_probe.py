@@ -3,15 +3,17 @@ read from tcp_data_queue() in the kernel's own source, else asked of the running
 probe script's scripted peer, cached per release; never from a version number."""
 
 import platform
+from pathlib import Path
 
 import pytest
 
-from tuiexplore import bare_fin_probe
+from tuiexplore import bare_fin_probe, runner
 from tuiexplore.kernel import receipt_source
 from tuiexplore.kernel.receipt_source import TCP_INPUT
 from tuiexplore.packetdrill.client import RunOptions, ScriptRun
 from tuiexplore.packetdrill.events import LineEvent
-from tuiexplore.timeline import PacketEvent
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.timeline import PacketEvent, VerdictEvent
 
 EXCEPTION = (
     "\t\t\tif (!skb->len &&\n",
@@ -85,3 +87,19 @@ def test_the_running_kernel_is_probed_with_the_scripted_peer(tmp_path):
     dropped = fin[0].counters.get("TcpExt.TCPZeroWindowDrop", 0) == 1
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     assert bare_fin_probe.probe(platform.release(), lambda path: events, env) is (not dropped)
+
+
+def test_the_lab_carries_the_rule_to_the_relays_receipt_predictor(tmp_path, monkeypatch):
+    """The same bare FIN through the relay: predicted with the rule the probe found, the verdict
+    holds; predicted with the other rule, the kernel is seen to do otherwise."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    taken = bare_fin_probe.for_kernel(None)
+    assert taken is not None
+    scn = load(str(Path(__file__).parent / "data" / "zero_window_fin_relay.toml"))
+    for rule, agree in ((taken, True), (not taken, False)):
+        result = runner.run(scn, tracer=False, bare_fin=rule)
+        fin = [e for e in result.events if isinstance(e, VerdictEvent) and e.call == "inject"]
+        assert len(fin) == 1, result.events
+        assert fin[0].branch == ("rcv_fin" if rule else "rcv_zero_window"), fin[0].explanation
+        assert fin[0].agree is agree, fin[0].explanation
+        assert ("TcpExt.TCPZeroWindowDrop" in fin[0].counters) is not taken, fin[0].counters

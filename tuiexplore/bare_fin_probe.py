@@ -119,9 +119,9 @@ def bare_fin_taken(
     return taken if taken is not None else probe(release, run)
 
 
-def for_kernel(guest: Guest | None) -> bool | None:
-    """For the kernel a script runs on: ``guest``'s line (its own tree, or the probe run in
-    that guest), else this machine's running kernel."""
+def for_kernel(guest: Guest | None, kernel_src: str | None = None) -> bool | None:
+    """For the kernel a script or lab runs on: ``guest``'s line (its own tree, or the probe run
+    in that guest), else this machine's running kernel (``kernel_src``, else its own tree)."""
     from tuiexplore.packetdrill.client import RunOptions, ScriptRun
 
     def run(path: str) -> list[Event]:
@@ -133,4 +133,4 @@ def for_kernel(guest: Guest | None) -> bool | None:
 
     if guest is not None:
         return bare_fin_taken(guest.kernel.release, run, guest.kernel.source, guest=True)
-    return bare_fin_taken(platform.release(), run)
+    return bare_fin_taken(platform.release(), run, kernel_src)

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             raise InputError(str(exc)) from None
     import platform
 
-    from tuiexplore import runner, unread_probe
+    from tuiexplore import bare_fin_probe, runner, unread_probe
     from tuiexplore.kernel.notes import running_unread_rule
     from tuiexplore.kernel.source import SourceError, discover
     from tuiexplore.lab.client import LabError
@@ -105,6 +105,8 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             # A guest's rule comes from its own source; the host's own kernel may be probed (unread_probe.py).
             unread_rule=running_unread_rule(excerpt, platform.release()) if launcher else unread_probe.unread_rule(excerpt),
             transport=launcher.transport if launcher else None,
+            # Only the relay delivers segments the receipt predictor judges.
+            bare_fin=bare_fin_probe.for_kernel(launcher, args.kernel_src) if scn.wire == "relay" else None,
         )
     except LabError as exc:
         say(f"the lab could not run: {exc}")
