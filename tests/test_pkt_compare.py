@@ -14,10 +14,10 @@ from test_pkt_guest import SLOW, _kernel_with_tun
 
 from tuiexplore.lab.predict import kernel_version
 from tuiexplore.packetdrill.client import RunOptions, ScriptRun
-from tuiexplore.packetdrill.compare import LineRun, SideRun, collect, parting
+from tuiexplore.packetdrill.compare import LineRun, SideRun, collect, parting, summary
 from tuiexplore.packetdrill.events import EndEvent, LineEvent
 from tuiexplore.packetdrill.parser import parse
-from tuiexplore.timeline import PacketEvent
+from tuiexplore.timeline import PacketEvent, VerdictEvent
 
 PKT = Path(__file__).parent / "data" / "pkt"
 # "tcp: accept bare FIN packets under memory pressure" (Eric Dumazet, net-next, April 2024):
@@ -54,6 +54,46 @@ def test_a_window_alone_is_no_parting_and_an_ack_is():
     held, failed = side(), side()
     failed.lines[0] = LineRun(False, "x.pkt:9: ...")
     assert parting(held, failed) == 0
+
+
+def _receipt(branch: str, agree: bool) -> VerdictEvent:
+    return VerdictEvent(0.1, 1, "peer", "4", "inject", "ACK", "ACK", branch, None, {}, agree, "")
+
+
+def _fin_then_ack(branch: str, agree: bool, ack: int, drop: int) -> SideRun:
+    """An injected FIN (its verdict and counters) then the > line that took the kernel's ACK."""
+    counters = {"TcpExt.TCPZeroWindowDrop": drop} if drop else {"TcpExt.TCPRcvCoalesce": 1}
+    fin = LineRun(True, verdicts=[_receipt(branch, agree)], counters=counters)
+    return SideRun("k", [LineRun(True), fin, LineRun(ack == 60002, sent=[_ack(ack)])], 0)
+
+
+def test_the_summary_names_the_branch_each_kernel_took_where_they_part():
+    script = parse("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < F. 1:1(0) ack 1 win 257\n+0 > . 1:1(0) ack 2\n", {})
+    a, b = _fin_then_ack("rcv_fin", True, 60002, 0), _fin_then_ack("rcv_zero_window", True, 60001, 1)
+    assert parting(a, b) == 1
+    said = summary(script, a, b)
+    assert said == [
+        "== the runs part at line 2 (+0 < F. 1:1(0) ack 1 win 257): A ok, inject() took rcv_fin; counters "
+        "TcpExt.TCPRcvCoalesce +1 | B ok, inject() took rcv_zero_window; counters TcpExt.TCPZeroWindowDrop +1"
+    ]
+    # A prediction that did not hold names no branch as its kernel's, and is no longer the same
+    # decision as the other kernel's held one (before, both read "rcv_fin" and the runs parted
+    # only at the > line after).
+    wrong = _fin_then_ack("rcv_fin", False, 60001, 1)
+    assert parting(a, wrong) == 1
+    not_taken = "| B ok, inject() -> ACK, not the predicted rcv_fin; counters TcpExt.TCPZeroWindowDrop +1"
+    assert summary(script, a, wrong)[0].endswith(not_taken)
+    # No verdicts (a receiver no prediction follows): the runs part at the > line, and the FIN's
+    # line before it says what each kernel counted there.
+    bare_a, bare_b = (_fin_then_ack("rcv_fin", True, 60002, 0), _fin_then_ack("rcv_fin", True, 60001, 1))
+    bare_a.lines[1].verdicts, bare_b.lines[1].verdicts = [], []
+    assert parting(bare_a, bare_b) == 2
+    said = summary(script, bare_a, bare_b)
+    assert said[0].startswith("== the runs part at line 3 (+0 > . 1:1(0) ack 2): A ok, sent . 1:1(0) ack 60002")
+    assert said[1] == (
+        "   the kernels' own counters differ at line 2 (+0 < F. 1:1(0) ack 1 win 257): "
+        "A TcpExt.TCPRcvCoalesce +1 | B TcpExt.TCPZeroWindowDrop +1"
+    )
 
 
 def _injected(counted: bool) -> dict[int, dict[str, int]]:
@@ -117,19 +157,24 @@ def test_a_zero_window_fin_parts_the_host_and_6_1():
     if host_acks == "60001":
         assert lines[-1] == "== the two kernels decided alike on every line", out.stdout
         return
-    # The 6.1 guest dropped the FIN, and its kernel counts the drop in tcp_data_queue()'s
-    # zero-window branch (LINUX_MIB_TCPZEROWINDOWDROP); the host took the FIN and counts none.
-    at = lines.index("   21              +0 < F. 60001:60001(0) ack 1 win 257")
-    a_line, b_line = lines[at + 1], lines[at + 2]
-    assert a_line.startswith("       A ok        counters ") and "TCPZeroWindowDrop" not in a_line, out.stdout
-    assert b_line.startswith("       B ok        counters ") and "TcpExt.TCPZeroWindowDrop +1" in b_line, out.stdout
+    # Each side's receipt verdict under the injected FIN, then the counters: the host took it
+    # (tcp_data_queue()'s bare-FIN exception, tcp_fin()); 6.1 dropped it in the zero-window
+    # branch, and its kernel counts the drop (LINUX_MIB_TCPZEROWINDOWDROP). Both predictions held.
+    at = lines.index("   21              +0 < F. 60001:60001(0) ack 1 win 257  <<")
+    a_verdict, a_counters, b_verdict, b_counters = lines[at + 1 : at + 5]
+    assert a_verdict.startswith("       A ok        inject() -> ACK [rcv_fin]: inject -> ACK, CLOSE_WAIT: "), out.stdout
+    assert a_counters.startswith("                   counters ") and "TCPZeroWindowDrop" not in a_counters, out.stdout
+    assert b_verdict.startswith("       B ok        inject() -> ACK [rcv_zero_window]: inject -> ACK, ESTABLISHED: "), out.stdout
+    assert b_counters == "                   counters TcpExt.TCPZeroWindowDrop +1", out.stdout
+    assert "PREDICTED" not in a_verdict + b_verdict and "TCPZeroWindowDrop +1" in b_verdict, out.stdout
     # The ACK each kernel sent back is the one the next > line took: that line held on one, failed on the other.
-    part = lines.index("   22              +0 > . 1:1(0) ack 60002 win 0  <<")
+    part = lines.index("   22              +0 > . 1:1(0) ack 60002 win 0")
     assert lines[part + 1] == "       A ok        sent . 1:1(0) ack 60002 win 0", out.stdout
     assert lines[part + 2] == "       B FAIL      sent . 1:1(0) ack 60001 win 0", out.stdout
     failed = f"{script}:22: error handling packet: expected . 1:1(0) ack 60002 win 0 got . 1:1(0) ack 60001"
     assert lines[part + 3].strip().startswith(failed), out.stdout
-    said = "A ok, sent . 1:1(0) ack 60002 win 0 | B FAIL, sent . 1:1(0) ack 60001 win 0"
-    assert lines[-2] == f"== the runs part at line 22 (+0 > . 1:1(0) ack 60002 win 0): {said}", out.stdout
-    assert lines[-1].startswith("   the kernels' own counters differ at line 21 (+0 < F. 60001:60001(0) ack 1 win 257): A ")
-    assert "| B TcpExt.TCPZeroWindowDrop +1" in lines[-1], out.stdout
+    assert "took the kernel's rcv_zero_window branch" in lines[part + 3], out.stdout
+    # The kernels part where they decided otherwise: the FIN's line, each with its branch.
+    said = lines[-1]  # the parting line's counters are in it: no second line repeats them
+    assert said.startswith("== the runs part at line 21 (+0 < F. 60001:60001(0) ack 1 win 257): A ok, inject() took rcv_fin; ")
+    assert said.endswith("| B ok, inject() took rcv_zero_window; counters TcpExt.TCPZeroWindowDrop +1"), out.stdout

@@ -99,6 +99,37 @@ def test_the_receive_path_by_state_and_segment(receiver, arrival, outcome, branc
     assert p.path[-1] == branch and branch in RECEIPT_BRANCHES
 
 
+def shut(**kw) -> Receiver:
+    """A receiver whose buffer is full: it last advertised a zero window (tcp_receive_window() == 0)."""
+    return Receiver("ESTABLISHED", rcv_nxt=N, rcv_wnd=0, snd_nxt=500, **kw)
+
+
+@pytest.mark.parametrize(
+    "receiver,arrival,branch,state",
+    [
+        # tcp_data_queue()'s zero-window branch: a bare FIN passes only where this kernel's
+        # source (or probe) shows the exception; data never does; the version plays no part.
+        (shut(bare_fin_taken=True), Arrival(FIN | ACK, N, 500), "rcv_fin", "CLOSE_WAIT"),
+        (shut(bare_fin_taken=True, version=(6, 1, 0)), Arrival(FIN | ACK, N, 500), "rcv_fin", "CLOSE_WAIT"),
+        (shut(bare_fin_taken=False), Arrival(FIN | ACK, N, 500), "rcv_zero_window", "ESTABLISHED"),
+        (shut(bare_fin_taken=False, version=(6, 18, 0)), Arrival(FIN | ACK, N, 500), "rcv_zero_window", "ESTABLISHED"),
+        (shut(bare_fin_taken=True), Arrival(FIN | PSH | ACK, N, 500, 10), "rcv_zero_window", "ESTABLISHED"),
+        (shut(bare_fin_taken=True), Arrival(PSH | ACK, N, 500, 10), "rcv_zero_window", "ESTABLISHED"),
+        (shut(), Arrival(FIN | ACK, N, 500), "rcv_zero_window", "ESTABLISHED"),
+        # A bare ACK into the zero window is no data: tcp_ack() alone.
+        (shut(bare_fin_taken=False), Arrival(ACK, N, 500), "rcv_ack", "ESTABLISHED"),
+    ],
+)
+def test_a_segment_into_a_zero_window_follows_tcp_data_queue(receiver, arrival, branch, state):
+    p = predict_arrival(receiver, arrival)
+    assert (p.outcome, p.branch, p.state) == ("none" if branch == "rcv_ack" else "ACK", branch, state), p.text
+    assert p.path[-1] == branch
+    assert p.counters == (("TcpExt.TCPZeroWindowDrop",) if branch == "rcv_zero_window" else ())
+    if branch == "rcv_zero_window" and arrival.length == 0:
+        known = receiver.bare_fin_taken is not None
+        assert ("not known" in p.text) != known, p.text
+
+
 def test_rst_reasons_and_errnos_follow_the_kernel_version():
     old, new = dataclasses.replace(est(), version=(6, 9, 0)), est()
     assert predict_arrival(Receiver(None, version=(6, 9, 0)), Arrival(ACK, 1, 2)).reason is None

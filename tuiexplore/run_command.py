@@ -27,6 +27,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     """``tuiexplore run``; ``screenshot(path, result, excerpt)`` draws the export's screen.svg (the
     TUI's job, handed in by the CLI entry: this module imports no UI)."""
     if args.scenario.endswith(".pkt"):
+        from tuiexplore import bare_fin_probe
         from tuiexplore.packetdrill.command import PktInputError, PktRunFlags, run
 
         unsupported = [f"--{k}" for k in ("pcap", "export", "kernel_src") if getattr(args, k, None)]
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             ipv6=args.ipv6,
             tolerance_usecs=args.tolerance_usecs,
             unread_rule=launcher.unread_rule() if launcher else None,
+            bare_fin=None if args.dry_run else bare_fin_probe.for_kernel(launcher),
             guest=launcher.script_transport if launcher else None,
         )
         try:
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             raise InputError(str(exc)) from None
     import platform
 
-    from tuiexplore import runner, unread_probe
+    from tuiexplore import bare_fin_probe, runner, unread_probe
     from tuiexplore.kernel.notes import running_unread_rule
     from tuiexplore.kernel.source import SourceError, discover
     from tuiexplore.lab.client import LabError
@@ -104,6 +106,8 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             # A guest's rule comes from its own source; the host's own kernel may be probed (unread_probe.py).
             unread_rule=running_unread_rule(excerpt, platform.release()) if launcher else unread_probe.unread_rule(excerpt),
             transport=launcher.transport if launcher else None,
+            # Only the relay delivers segments the receipt predictor judges.
+            bare_fin=bare_fin_probe.for_kernel(launcher, args.kernel_src) if scn.wire == "relay" else None,
         )
     except LabError as exc:
         say(f"the lab could not run: {exc}")

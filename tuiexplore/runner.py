@@ -43,6 +43,7 @@ def run(
     on_ready: Callable[[LabInfo], None] | None = None,
     unread_rule: str | None = None,
     transport: Callable[[LabOptions], Transport] | None = None,
+    bare_fin: bool | None = None,
 ) -> RunResult:
     """``unread_rule``: from ``kernel.notes.running_unread_rule`` (the explorer uses the same).
     ``transport``: how to reach the agent (e.g. in a guest kernel); None is a local process."""
@@ -54,7 +55,9 @@ def run(
             on_event(e)
 
     with Lab(collect, transport=transport or AgentProcess) as lab:
-        result.info = lab.start(scn.actors, scn.port, tracer, unread_rule=unread_rule, wire=scn.wire, sysctls=scn.sysctls)
+        result.info = lab.start(
+            scn.actors, scn.port, tracer, unread_rule=unread_rule, wire=scn.wire, sysctls=scn.sysctls, bare_fin=bare_fin
+        )
         if on_ready:
             on_ready(result.info)
         for step in scn.steps:

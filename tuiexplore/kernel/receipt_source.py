@@ -25,6 +25,7 @@ FUNCTIONS = {
     "tcp_validate_incoming": TCP_INPUT,
     "tcp_reset": TCP_INPUT,
     "tcp_fin": TCP_INPUT,
+    "tcp_data_queue": TCP_INPUT,
     "tcp_rcv_state_process": TCP_INPUT,
     "tcp_timewait_state_process": MINISOCKS,
     "tcp_v4_rcv": TCP_IPV4,
@@ -44,6 +45,11 @@ RECEIPT_PATTERNS: dict[str, tuple[str, list[str]]] = {
     "rcv_ack": ("tcp_rcv_state_process", [r"=\s*tcp_ack\s*\(sk", r"case\s+TCP_FIN_WAIT1:", r"TCP_FIN_WAIT2\)"]),
     "rcv_data": ("tcp_rcv_state_process", [r"case\s+TCP_ESTABLISHED:", r"tcp_data_queue\s*\("]),
     "rcv_data_after_close": ("tcp_rcv_state_process", [r"RCV_SHUTDOWN", r"TCPABORTONDATA", r"tcp_reset\s*\("]),
+    "rcv_zero_window": (
+        "tcp_data_queue",
+        [r"tcp_receive_window\(tp\)\s*==\s*0", r"TCPZEROWINDOWDROP", r"goto\s+out_of_window", r"^out_of_window:"]
+        + [r"inet_csk_schedule_ack"],
+    ),
     "rcv_fin": ("tcp_fin", [r"TCP_CLOSE_WAIT\)", r"TCP_CLOSING\)", r"tcp_time_wait\s*\(sk,\s*TCP_TIME_WAIT"]),
     "tw_ack": ("tcp_timewait_state_process", [r"paws_reject\s*\|\|\s*th->ack", r"oow_rate_limit|TCP_TW_ACK"]),
     "tw_quiet": ("tcp_timewait_state_process", [r"seq\s*==\s*(?:tcptw->tw_)?rcv_nxt\s*&&", r"inet_twsk_put\s*\(tw\)"]),
@@ -111,15 +117,22 @@ def excerpt(name: str, kernel_src: str | None = None, env: Mapping[str, str] | N
     lacks means the bundled excerpt, never another kernel's tree. ``host`` False: the kernel is
     not this machine's (a guest line fetched without its source), so no tree of this machine is
     looked for either."""
-    trees = [Found(kernel_src, "--kernel-src")] if kernel_src else candidates(None, env) if host else []
-    for found in trees:
-        if not os.path.isdir(found.path):
-            continue
+    for found in _trees(kernel_src, env, host):
         text = _tree_text(found.path, SHOWN[name][0])
         ex = extract(text, name, "", f"tree {found.path} ({found.how})") if text else None
         if ex is not None:
             return ex
     return bundled(name)
+
+
+def _trees(kernel_src: str | None, env: Mapping[str, str] | None = None, host: bool = True) -> list[Found]:
+    trees = [Found(kernel_src, "--kernel-src")] if kernel_src else candidates(None, env) if host else []
+    return [found for found in trees if os.path.isdir(found.path)]
+
+
+def tree_text(file: str, kernel_src: str | None = None) -> str | None:
+    """``file`` of the first kernel tree found that has it (the same trees as ``excerpt``)."""
+    return next((text for found in _trees(kernel_src) if (text := _tree_text(found.path, file))), None)
 
 
 @cache

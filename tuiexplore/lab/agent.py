@@ -102,7 +102,7 @@ class Agent:
         self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
         # What a timer's prediction reads: the scenario's value, else a new namespace's default.
         lab_sysctl = lambda name: v if isinstance(v := sysctls.get(name), int) else sysctl.read(name)  # noqa: E731
-        arrivals = Arrivals(self.net, self.who, self.net.states, self.version)
+        arrivals = Arrivals(self.net, self.who, self.net.states, self.version, self.opts.bare_fin)
         self.steps = StepRunner(
             self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, lab_sysctl, self.version, arrivals
         )

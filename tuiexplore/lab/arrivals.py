@@ -55,6 +55,7 @@ class Arrivals:
     who: Attribution
     states: Callable[[Iterable[Key]], dict[Key, str]]
     version: tuple[int, int, int]
+    bare_fin: bool | None = None  # bare_fin_probe.py: from the kernel's source or a probe
 
     def predict(self, actor: str, call: str, args: dict, frames: list[Frame], held: Iterable[SocketRow]) -> list[Expected]:
         """For an inject, or a release of exactly one segment: [] otherwise (several segments
@@ -84,6 +85,7 @@ class Arrivals:
             rcv_nxt=view.rcv_nxt,
             rcv_wnd=view.rcv_wnd,
             snd_nxt=view.snd_nxt,
+            bare_fin_taken=self.bare_fin,
         )
         arrival = Arrival(seg.flag_bits, seg.seq, seg.ack, seg.payload_len)
         sock = row or SocketRow(fd if fd != "?" else "(no fd)", -1, state or "CLOSE", lport=key[0], rport=key[1])

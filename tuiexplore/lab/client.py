@@ -60,8 +60,9 @@ class Lab:
         unread_rule: str | None = None,
         wire: str = "loopback",
         sysctls: Mapping[str, int | str] | None = None,
+        bare_fin: bool | None = None,
     ) -> LabInfo:
-        options = proto.LabOptions(actors or [], port, not tracer, unread_rule, wire, dict(sysctls or {}))
+        options = proto.LabOptions(actors or [], port, not tracer, unread_rule, wire, dict(sysctls or {}), bare_fin)
         link = self._link = self._transport(options)
         threading.Thread(target=self._read, args=(link,), name="lab-reader", daemon=True).start()
         self.info = dataclasses.replace(self._wait("ready", timeout).info, where=link.where)

@@ -95,9 +95,7 @@ class Inbox:
         for a in live:
             ids[a.name] = proto.ActorRequest(next(self.req_ids), "inspect")
             a.send(ids[a.name])
-        self.pump(
-            lambda: all(r.id in self.replies or not self.actors.get(n).alive for n, r in ids.items()), time.time() + within
-        )
+        self.pump(lambda: all(r.id in self.replies or not self.actors.get(n).alive for n, r in ids.items()), time.time() + within)
         for r in ids.values():
             self.replies.pop(r.id, None)
         return {

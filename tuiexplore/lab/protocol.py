@@ -87,6 +87,7 @@ class LabOptions:
     unread_rule: str | None = None
     wire: str = "loopback"  # or "relay" (tuiexplore/relay/)
     sysctls: dict[str, int | str] = field(default_factory=dict)  # set in the lab's namespaces (lab/sysctl.py)
+    bare_fin: bool | None = None  # the kernel takes a bare FIN into a zero window (bare_fin_probe.py)
 
 
 decode_options = decoder(LabOptions)

@@ -82,6 +82,10 @@ class Receiver:
     challenge_limit: int = 1 << 31  # net.ipv4.tcp_challenge_ack_limit (INT_MAX from 6.0: no limit)
     oow_recent: bool = False  # it answered an out-of-window segment within tcp_invalid_ratelimit
     version: tuple[int, int, int] = (6, 18, 0)
+    # tcp_data_queue()'s zero-window test lets a bare FIN through ("tcp: accept bare FIN packets
+    # under memory pressure"): read from this kernel's source or a probe (bare_fin_probe.py),
+    # never from its version (stable trees may carry it); None: neither was at hand.
+    bare_fin_taken: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,8 @@ def _established_path(r: Receiver, a: Arrival) -> Receipt:
             reason=rst_reason("TCP_ABORT_ON_DATA", r.version, passive=True),
             counters=("TcpExt.TCPAbortOnData", "Tcp.OutRsts"),
         )  # fmt: skip
+    if a.seq == r.rcv_nxt and a.end != a.seq and r.rcv_wnd == 0 and not (bare_fin(a) and r.bare_fin_taken):
+        return _zero_window(r, a, state, path)
     if after(a.seq, r.rcv_nxt) and a.end != a.seq:
         return _receipt(
             r, "ACK", "rcv_data", state, _join(said, "out of order (a hole before it): queued, a duplicate ACK at once"), path
@@ -234,6 +240,27 @@ def _established_path(r: Receiver, a: Arrival) -> Receipt:
     if sends:
         return _receipt(r, sends[0], "rcv_ack", state, _join(said, sends[1]), path)
     return _receipt(r, "none", "rcv_ack", state, said or f"a bare ACK: nothing to answer in {state}", path)
+
+
+def bare_fin(a: Arrival) -> bool:
+    """!skb->len && (tcp_flags & TCPHDR_FIN): a FIN with no data."""
+    return a.has(FIN) and not a.length
+
+
+def _zero_window(r: Receiver, a: Arrival, state: str, path: list[str]) -> Receipt:
+    """tcp_data_queue(): in order, but tcp_receive_window() is 0: the segment is dropped
+    (TCPZeroWindowDrop) and out_of_window's quick ACK repeats RCV.NXT."""
+    what = "a bare FIN" if bare_fin(a) else f"{a.length} byte{'s' if a.length != 1 else ''}"
+    if bare_fin(a):
+        what += (
+            " (this kernel has no bare-FIN exception there)" if r.bare_fin_taken is False
+            else " (whether this kernel lets a bare FIN through is not known: no source, no probe; assumed not)"
+        )  # fmt: skip
+    return _receipt(
+        r, "ACK", "rcv_zero_window", state,
+        f"{what} into a zero receive window: dropped, a duplicate ACK of RCV.NXT, {state} stays", path,
+        counters=("TcpExt.TCPZeroWindowDrop",),
+    )  # fmt: skip
 
 
 def _window_opened(r: Receiver, a: Arrival, state: str) -> tuple[str, str] | None:

@@ -48,6 +48,10 @@ RECEIPT_ADVICE: dict[str, Advice] = {
         "data reached a socket its application has closed: nobody can read it, so the kernel resets "
         "(RFC 1122); the sender should not write after the peer's close (read the FIN, stop writing)"
     ),
+    "rcv_zero_window": _line(
+        "the receiver's buffer is full (window 0): the application is not reading; the segment is dropped and "
+        "the sender must wait for a window update (zero-window probes) and send it again"
+    ),
     "rcv_fin": _line("the peer's FIN: read() returns 0 (EOF) once the data before it is read; then close()"),
     "tw_ack": _line("TIME_WAIT does its job: a late segment of the old connection is ACKed, not taken for a new one"),
     "tw_quiet": _line("TIME_WAIT ignores a bare ACK or an RST it does not accept"),

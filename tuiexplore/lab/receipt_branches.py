@@ -15,6 +15,8 @@ RECEIPT_BRANCHES: dict[str, str] = {
     "rcv_ack": "tcp_ack(): an ACK; one that ACKs our FIN moves FIN_WAIT1, CLOSING or LAST_ACK on",
     "rcv_data": "tcp_data_queue(): data in order: queued for read(), ACKed",
     "rcv_data_after_close": "tcp_rcv_state_process(): data after our close() (RCV_SHUTDOWN): tcp_reset() and RST, TCPAbortOnData",
+    "rcv_zero_window": "tcp_data_queue(): in order into a zero receive window: dropped (TCPZeroWindowDrop), a duplicate ACK"
+    " (a bare FIN is taken instead where the kernel has 6.10's bare-FIN exception)",
     "rcv_fin": "tcp_data_queue() -> tcp_fin(): the FIN moves the state (CLOSE_WAIT, CLOSING, TIME_WAIT) and is ACKed",
     "tw_ack": "tcp_timewait_state_process(): anything but a bare ACK or RST at RCV.NXT is ACKed again",
     "tw_quiet": "tcp_timewait_state_process(): a bare ACK at RCV.NXT: nothing sent, TIME_WAIT restarted",

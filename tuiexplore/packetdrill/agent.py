@@ -68,7 +68,8 @@ def main() -> int:
     tolerance = (
         opts["tolerance_usecs"] if opts["tolerance_usecs"] is not None else int(given) if given and given.isdigit() else 4000
     )
-    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"), counted=opts.get("counted", False))
+    counted, bare_fin = opts.get("counted", False), opts.get("bare_fin")
+    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"), counted=counted, bare_fin=bare_fin)
     conn = runner.packets.conn
     runner.reasons, why = start_reasons(ns, lambda: (conn.local_port, conn.remote_port))
     if why:

@@ -31,6 +31,7 @@ class RunOptions:
     tolerance_usecs: int | None = None  # None: the script's --tolerance_usecs, else packetdrill's 4000
     unread_rule: str | None = None
     counted: bool = False  # each injected line's TCP counter deltas (compare)
+    bare_fin: bool | None = None  # the kernel takes a bare FIN into a zero window (bare_fin_probe.py)
 
 
 class LocalRun(Transport):
@@ -103,7 +104,8 @@ class ScriptRun:
             return
         o = self.opts
         options = {"path": o.path, "text": read_script(o.path), "defines": o.defines, "ipv6": o.ipv6,
-                   "tolerance_usecs": o.tolerance_usecs, "unread_rule": o.unread_rule, "counted": o.counted}  # fmt: skip
+                   "tolerance_usecs": o.tolerance_usecs, "unread_rule": o.unread_rule, "counted": o.counted,
+                   "bare_fin": o.bare_fin}  # fmt: skip
         try:
             t.send_line(json.dumps(options))
         except (OSError, ValueError):

@@ -115,7 +115,8 @@ def run(path: str, defines: list[str], dry: bool, emit: Callable[[str], None], o
     from .client import RunOptions, ScriptRun
     from .render import line
 
-    run_ = ScriptRun(RunOptions(path, macros, flags.ipv6, flags.tolerance_usecs, unread_rule=flags.unread_rule), flags.guest)
+    options = RunOptions(path, macros, flags.ipv6, flags.tolerance_usecs, unread_rule=flags.unread_rule, bare_fin=flags.bare_fin)
+    run_ = ScriptRun(options, flags.guest)
     if run_.error:  # the guest cannot run it (no tun, no QEMU, no boot): one line
         flags.error(safetext.terminal(run_.error))
         return 2
@@ -143,5 +144,6 @@ class PktRunFlags:
     ipv6: bool = False
     tolerance_usecs: int | None = None
     unread_rule: str | None = None
+    bare_fin: bool | None = None  # bare_fin_probe.py
     guest: Callable[[], Transport] | None = None  # --kernel: the guest's Guest.script_transport
     error: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)

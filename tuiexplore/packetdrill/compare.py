@@ -42,8 +42,17 @@ class LineRun:
         return ", ".join(f"{k} {v:+d}" for k, v in moved.items())
 
     def decision(self) -> tuple[object, ...]:
+        """A verdict's branch is the one its kernel took only when the prediction held: one that
+        did not hold says only what the kernel sent."""
         shapes = tuple((p.flags, p.seq, p.len, p.ack) for p in self.sent)
-        return self.ok, shapes, tuple((v.observed, v.branch) for v in self.verdicts)
+        return self.ok, shapes, tuple((v.observed, v.branch if v.agree is not False else None) for v in self.verdicts)
+
+    def took(self) -> list[str]:
+        """The branch each verdict's kernel took, as the summary says it."""
+        return [
+            f"{v.call}() took {v.branch}" if v.agree is not False else f"{v.call}() -> {v.observed}, not the predicted {v.branch}"
+            for v in self.verdicts
+        ]
 
     def shown(self) -> tuple[object, ...]:
         sent, verdicts = tuple(packet_text(p) for p in self.sent), tuple(_verdict(v) for v in self.verdicts)
@@ -154,18 +163,23 @@ def summary(script: Script, a: SideRun, b: SideRun) -> list[str]:
     said = []
     x, y = a.lines[part], b.lines[part]
     for name, line, other in (("A", x, y), ("B", y, x)):
-        what = [f"sent {packet_text(p)}" for p in line.sent] + [f"{v.call}() took {v.branch}" for v in line.verdicts]
+        what = [f"sent {packet_text(p)}" for p in line.sent] + line.took()
         what += [f"counters {line.own(other)}"] if line.own(other) else []
         said.append(f"{name} {_state(line)}" + (f", {'; '.join(what)}" if what else ", sent nothing"))
     out = [terminal(f"== the runs part at line {ev.line} ({ev.source.strip()}): {' | '.join(said)}")]
     # The segment the kernels took otherwise may have come a line before the one where they
-    # part (a dropped FIN shows at the > line after it): the nearest injected line at or before
-    # the parting whose counters moved otherwise says so in the kernels' own words.
-    for i in range(part, -1, -1):
+    # part (a dropped FIN shows at the > line after it, when a prediction did not hold): the
+    # nearest earlier injected line whose counters moved otherwise says so in the kernels' own
+    # words, with the branch each took there. The parting line's own are said above.
+    for i in range(part - 1, -1, -1):
         x, y = a.lines[i], b.lines[i]
         if x.counters != y.counters:
             e = script.events[i]
-            own = f"A {x.own(y) or 'nothing else'} | B {y.own(x) or 'nothing else'}"
+            own = f"A {_own(x, y)} | B {_own(y, x)}"
             out.append(terminal(f"   the kernels' own counters differ at line {e.line} ({e.source.strip()}): {own}"))
             break
     return out
+
+
+def _own(line: LineRun, other: LineRun) -> str:
+    return "; ".join([*line.took(), *([line.own(other)] if line.own(other) else [])]) or "nothing else"

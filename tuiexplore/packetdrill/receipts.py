@@ -67,9 +67,10 @@ class Awaiting:
 
 
 class Receipts:
-    def __init__(self, addrs: Addresses, fds: dict[int, int]) -> None:
-        """``fds``: the script's fds, name -> live fd (syscalls.Syscalls.fds), read at each inject."""
-        self.addrs, self.fds = addrs, fds
+    def __init__(self, addrs: Addresses, fds: dict[int, int], bare_fin: bool | None = None) -> None:
+        """``fds``: the script's fds, name -> live fd (syscalls.Syscalls.fds), read at each inject;
+        ``bare_fin``: whether this kernel takes a bare FIN into a zero window (bare_fin_probe.py)."""
+        self.addrs, self.fds, self.bare_fin = addrs, fds, bare_fin
         self.frames: list[Frame] = []  # both ways, for RCV.NXT, the window and SND.NXT
         self.version = kernel_version()
 
@@ -115,6 +116,7 @@ class Receipts:
             snd_nxt=view.snd_nxt,
             unsent=unsent,
             fin_queued=fin_queued,
+            bare_fin_taken=self.bare_fin,
         )
         win = live.win << _shift(frames, seg)
         arrival = Arrival(live.bits, live.seq, live.ack, live.payload, ts[0] if ts else None, win)

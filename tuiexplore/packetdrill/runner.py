@@ -85,6 +85,7 @@ class Runner:
         unread_rule: str | None = None,
         reasons: Reasons | None = None,
         counted: bool = False,
+        bare_fin: bool | None = None,
     ) -> None:
         self.script, self.path, self.dev, self.emit = script, path, netdev, emit
         percent = script.option("tolerance_percent")
@@ -99,7 +100,7 @@ class Runner:
         self.pending: Pending | None = None
         self.under_test: int | None = None  # the live fd %{ }% blocks read (the last one a call used)
         self.last_verdict: VerdictEvent | None = None
-        self.receipts = Receipts(netdev.addrs, self.calls.fds)
+        self.receipts = Receipts(netdev.addrs, self.calls.fds, bare_fin)
         self.awaiting: Awaiting | None = None  # the last inject's prediction, judged at the next event not a `>`
         self.step_no = 0
         self.counted = counted  # read the TCP counters around each injected segment (compare)

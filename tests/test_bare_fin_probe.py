@@ -1,0 +1,105 @@
+"""Whether a kernel takes a bare FIN into a zero receive window (tuiexplore/bare_fin_probe.py):
+read from tcp_data_queue() in the kernel's own source, else asked of the running kernel with the
+probe script's scripted peer, cached per release; never from a version number."""
+
+import platform
+from pathlib import Path
+
+import pytest
+
+from tuiexplore import bare_fin_probe, runner
+from tuiexplore.kernel import receipt_source
+from tuiexplore.kernel.receipt_source import TCP_INPUT
+from tuiexplore.packetdrill.client import RunOptions, ScriptRun
+from tuiexplore.packetdrill.events import LineEvent
+from tuiexplore.scenarios.scenario import load
+from tuiexplore.timeline import PacketEvent, VerdictEvent
+
+EXCEPTION = (
+    "\t\t\tif (!skb->len &&\n",
+    "\t\t\t    (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_FIN))\n",
+    "\t\t\t\tgoto queue_and_out;\n",
+)
+
+
+def data_queue(with_exception: bool) -> str:
+    """tcp_data_queue() as Debian's 6.12.118 has it (bundled), or with the exception cut out as
+    in 6.1's, where any in-order segment into a zero window is dropped."""
+    lines = [ln + "\n" for ln in receipt_source.bundled("tcp_data_queue").lines]
+    text = "".join(lines)
+    assert "".join(EXCEPTION) in text
+    return text if with_exception else text.replace("".join(EXCEPTION), "")
+
+
+def test_the_source_says_whether_the_zero_window_branch_lets_a_bare_fin_through(tmp_path):
+    assert bare_fin_probe.from_source(data_queue(True)) is True
+    assert bare_fin_probe.from_source(data_queue(False)) is False
+    assert bare_fin_probe.from_source("static void tcp_fin(struct sock *sk)\n{\n}\n") is None
+    tree = tmp_path / "net" / "ipv4"
+    tree.mkdir(parents=True)
+    (tmp_path / TCP_INPUT).write_text(data_queue(False))
+    assert bare_fin_probe.from_tree(str(tmp_path)) is False
+
+
+def ack(n: int) -> PacketEvent:
+    return PacketEvent(0.1, "local", "peer", 8080, 4000, ".", 1, n, 0, 0, 17)
+
+
+def refuse(path: str) -> list:
+    raise AssertionError("probed again: the cache was not used")
+
+
+@pytest.mark.parametrize(
+    "events,taken",
+    [
+        ([ack(60001), ack(60002)], True),
+        ([ack(60001), ack(60001)], False),
+        ([], None),  # the run did not get that far: not cached, not guessed
+    ],
+)
+def test_the_ack_after_the_fin_decides_and_is_cached(tmp_path, events, taken):
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert bare_fin_probe.probe("bare-fin-test-1", lambda path: events, env) is taken
+    if taken is not None:
+        assert bare_fin_probe.probe("bare-fin-test-1", refuse, env) is taken
+    assert (tmp_path / "tuiexplore" / "bare-fin-v1-bare-fin-test-1.json").exists() == (taken is not None)
+
+
+def test_a_guest_without_its_own_tree_is_probed_not_read_from_this_hosts_tree(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "net" / "ipv4").mkdir(parents=True)
+    (tmp_path / TCP_INPUT).write_text(data_queue(True))
+    monkeypatch.setattr(receipt_source, "candidates", lambda *a, **k: [receipt_source.Found(str(tmp_path), "test")])
+    assert bare_fin_probe.bare_fin_taken("bare-fin-test-2", lambda path: [ack(60001)]) is True  # the host: its tree
+    assert bare_fin_probe.bare_fin_taken("bare-fin-test-2", lambda path: [ack(60001)], guest=True) is False  # probed
+
+
+def test_the_running_kernel_is_probed_with_the_scripted_peer(tmp_path):
+    """This machine's kernel, asked with the probe script: the answer is the ACK it really sent,
+    and its own counter agrees (TCPZeroWindowDrop moves at the FIN's line only when dropped)."""
+    script = ScriptRun(RunOptions(bare_fin_probe.probe_path(), tolerance_usecs=bare_fin_probe.PROBE_USECS, counted=True))
+    try:
+        events = list(script.events())
+    finally:
+        script.close()
+    fin = [e for e in events if isinstance(e, LineEvent) and e.kind == "inject" and "< F." in e.source]
+    assert len(fin) == 1 and fin[0].counters, events
+    dropped = fin[0].counters.get("TcpExt.TCPZeroWindowDrop", 0) == 1
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert bare_fin_probe.probe(platform.release(), lambda path: events, env) is (not dropped)
+
+
+def test_the_lab_carries_the_rule_to_the_relays_receipt_predictor(tmp_path, monkeypatch):
+    """The same bare FIN through the relay: predicted with the rule the probe found, the verdict
+    holds; predicted with the other rule, the kernel is seen to do otherwise."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    taken = bare_fin_probe.for_kernel(None)
+    assert taken is not None
+    scn = load(str(Path(__file__).parent / "data" / "zero_window_fin_relay.toml"))
+    for rule, agree in ((taken, True), (not taken, False)):
+        result = runner.run(scn, tracer=False, bare_fin=rule)
+        fin = [e for e in result.events if isinstance(e, VerdictEvent) and e.call == "inject"]
+        assert len(fin) == 1, result.events
+        assert fin[0].branch == ("rcv_fin" if rule else "rcv_zero_window"), fin[0].explanation
+        assert fin[0].agree is agree, fin[0].explanation
+        assert ("TcpExt.TCPZeroWindowDrop" in fin[0].counters) is not taken, fin[0].counters
