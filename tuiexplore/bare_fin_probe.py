@@ -12,20 +12,16 @@ sends a bare FIN into the closed window; the ACK after it says which. Cached per
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuiexplore.files import FileError, read_regular
+from tuiexplore import probe_cache
 from tuiexplore.kernel.excerpt import function_lines
 from tuiexplore.kernel.receipt_source import tree_text
-from tuiexplore.kernel.source import cache_dir
 from tuiexplore.timeline import Event, PacketEvent
 
 if TYPE_CHECKING:
@@ -70,28 +66,12 @@ def seen(events: Iterable[Event]) -> bool | None:
 
 
 def _cache(release: str, env: Mapping[str, str] | None) -> Path:
-    return cache_dir(env) / f"bare-fin-v{FORMAT}-{re.sub(r'[^A-Za-z0-9._+-]', '_', release)}.json"
+    return probe_cache.path("bare-fin", FORMAT, release, env)
 
 
-def _cached(path: Path, release: str) -> bool | None:
-    try:
-        d = json.loads(read_regular(str(path), 4096, "a cache file"))
-    except (FileError, ValueError):
-        return None
-    ok = isinstance(d, dict) and d.get("format") == FORMAT and d.get("release") == release
-    return d["taken"] if ok and isinstance(d.get("taken"), bool) else None
-
-
-def _store(path: Path, release: str, taken: bool) -> None:
-    """Written whole or not at all; no cache is no failure (the next run probes again)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bare-fin-")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"format": FORMAT, "release": release, "taken": taken}, f)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+def _cached(where: Path, release: str) -> bool | None:
+    taken = probe_cache.read(where, FORMAT, release, "taken")
+    return taken if isinstance(taken, bool) else None
 
 
 def probe(release: str, run: Callable[[str], Iterable[Event]], env: Mapping[str, str] | None = None) -> bool | None:
@@ -106,7 +86,7 @@ def probe(release: str, run: Callable[[str], Iterable[Event]], env: Mapping[str,
     except Exception:  # a run that cannot start: not known, the predictor says so
         return None
     if taken is not None:
-        _store(path, release, taken)
+        probe_cache.store(path, release=release, fmt=FORMAT, key="taken", value=taken)
     return taken
 
 

@@ -10,18 +10,13 @@ answer is cached per kernel release (``uname -r``), so each kernel is probed onc
 
 from __future__ import annotations
 
-import json
-import os
 import platform
-import re
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from tuiexplore.files import FileError, read_regular
+from tuiexplore import probe_cache
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.kernel.notes import running_unread_rule
-from tuiexplore.kernel.source import cache_dir
 from tuiexplore.lab.predict import kernel_version
 from tuiexplore.timeline import VerdictEvent
 
@@ -33,28 +28,12 @@ UPSTREAM = (6, 18, 0)  # every kernel from here has the copied_seq test
 
 
 def _cache(release: str, env: Mapping[str, str] | None) -> Path:
-    return cache_dir(env) / f"unread-rule-v{FORMAT}-{re.sub(r'[^A-Za-z0-9._+-]', '_', release)}.json"
+    return probe_cache.path("unread-rule", FORMAT, release, env)
 
 
-def _cached(path: Path, release: str) -> str | None:
-    try:
-        d = json.loads(read_regular(str(path), 4096, "a cache file"))
-    except (FileError, ValueError):
-        return None
-    ok = isinstance(d, dict) and d.get("format") == FORMAT and d.get("release") == release
-    return d["rule"] if ok and d.get("rule") in RULES.values() else None
-
-
-def _store(path: Path, release: str, rule: str) -> None:
-    """Written whole or not at all; no cache is no failure (the next run probes again)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".unread-rule-")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"format": FORMAT, "release": release, "rule": rule}, f)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+def _cached(where: Path, release: str) -> str | None:
+    rule = probe_cache.read(where, FORMAT, release, "rule")
+    return rule if isinstance(rule, str) and rule in RULES.values() else None
 
 
 def _run_probe() -> list[VerdictEvent]:
@@ -82,7 +61,7 @@ def probe(
     seen = [v.observed for v in verdicts if v.step == CLOSE_STEP and v.call == "close"]
     rule = RULES.get(seen[0]) if seen else None
     if rule is not None:
-        _store(path, release, rule)
+        probe_cache.store(path, release=release, fmt=FORMAT, key="rule", value=rule)
     return rule
 
 
