@@ -25,6 +25,14 @@ def in_thread(target) -> tuple[threading.Thread, threading.Event]:
     return t, started
 
 
+def end_accept(listener: socket.socket, accepting: threading.Thread) -> None:
+    """A client lets the accept() return before the listener closes: closed under it, accept()
+    raised in the thread, and pytest pinned that on whichever test ran next."""
+    with socket.create_connection(listener.getsockname()):
+        accepting.join(5)
+    listener.close()
+
+
 def wait_for(cond) -> bool:
     done = threading.Event()
     for _ in range(500):
@@ -53,7 +61,7 @@ def test_the_kernel_tells_asleep_in_a_call_from_running_and_from_a_lock():
     finally:
         stop.set()
         lock.release()
-        listener.close()
+        end_accept(listener, accepting)
 
 
 def test_a_slow_call_that_never_sleeps_is_waited_for_and_a_sleeping_one_is_blocked():
@@ -79,7 +87,7 @@ def test_a_slow_call_that_never_sleeps_is_waited_for_and_a_sleeping_one_is_block
     try:
         assert inkernel.blocked(accepting.native_id, threading.Event()) is True
     finally:
-        listener.close()
+        end_accept(listener, accepting)
 
 
 def answers(a: ScriptedActor, replies: queue.Queue, req: ActorRequest) -> object:
