@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from tui_fakes import recorded
+from tui_fakes import INFO, recorded
 
 from tuiexplore.kernel import receipt_source
 from tuiexplore.kernel.excerpt import bundled
@@ -105,3 +105,25 @@ def test_a_guest_without_its_tree_never_reads_this_machines(sides, tmp_path):
     here = side_source(None, host=True)  # a side on this machine: its own tree is looked for
     assert here.tcp_close.origin.startswith(f"tree {host_tree} ")
     assert here.deciding(("keepalive_abort",)).origin.startswith(f"tree {host_tree} ")
+
+
+def test_the_verdict_dialog_and_the_export_read_the_runs_kernel_not_this_machine(sides, tmp_path):
+    """One run, no comparison: the verdict text (the `v` dialog) and the export's transcript explain
+    a guest's timer verdict from the guest line's tree, or the bundled excerpt when it has none,
+    never from this machine's tree ($TUIEXPLORE_KERNEL_SRC here)."""
+    from tuiexplore.reports import details, export
+    from tuiexplore.safetext import markdown
+    from tuiexplore.scenarios.scenario import load
+    from tuiexplore.timeline import VerdictEvent
+
+    events = recorded(EVENTS)
+    v = next(e for e in events if isinstance(e, VerdictEvent) and e.branch == "keepalive_abort")
+    for tree_given, host, origin in (
+        (str(tmp_path / "a"), False, f"tree {tmp_path / 'a'} "),  # the guest line's own tree
+        (None, False, "bundled: "),  # a guest line fetched without its source
+        (None, True, f"tree {tmp_path / 'host'} "),  # this machine's kernel: its tree is looked for
+    ):
+        _, text = details.verdict_text(v, events, bundled(), tree_given, host)
+        assert f"Source ({origin}" in text, text
+        md = export.markdown(load("keepalive-abort"), INFO, events, bundled(), tree_given, host)
+        assert f"Branch `keepalive_abort` in {markdown(origin)}" in md, md  # escaped as Markdown

@@ -126,7 +126,8 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
         def shoot(path: str) -> None:
             screenshot(path, result, excerpt)
 
-        export.write(args.export, scn, info, result.events, excerpt, shoot)
+        tree = args.kernel_src or (launcher.kernel.source if launcher else None)  # a guest's: never this machine's
+        export.write(args.export, scn, info, result.events, excerpt, shoot, tree, host=launcher is None)
         summary.append(f"bundle in {args.export}: {export.summary(args.export)}")
     stream = sys.stderr if args.json else sys.stdout
     print(safetext.terminal("# " + "; ".join(summary)), file=stream)  # it names the user's paths

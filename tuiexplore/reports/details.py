@@ -45,7 +45,9 @@ def verdict_list(verdicts: list[VerdictEvent], shown: VerdictEvent | None) -> li
     ]
 
 
-def verdict_text(v: VerdictEvent, events: list[Event], excerpt: Excerpt) -> tuple[str, str]:
+def verdict_text(
+    v: VerdictEvent, events: list[Event], excerpt: Excerpt, kernel_src: str | None = None, host: bool = True
+) -> tuple[str, str]:
     lines = [
         v.explanation,
         "",
@@ -61,7 +63,9 @@ def verdict_text(v: VerdictEvent, events: list[Event], excerpt: Excerpt) -> tupl
     lines += ["", "Counters:"] + [
         f"  {k} {d:+d}" for c in events if isinstance(c, CountersEvent) and c.step == v.step for k, d in c.deltas.items()
     ]
-    source = receipt_source.deciding(v.path, excerpt)  # a receipt's or a timer's function, else tcp_close
+    # a receipt's or a timer's function, else tcp_close: from the run's kernel's own tree (``kernel_src``;
+    # ``host`` False: a guest's, never this machine's), else the bundled excerpt
+    source = receipt_source.deciding(v.path, excerpt, kernel_src, host)
     lines += ["", f"Source ({source.origin}):"]
     lines += [f"  {where}" for where in elsewhere(v.path)]
     lines += [f"  {n}: {code}" for n, code in branch_lines(source, v.path)]

@@ -26,7 +26,10 @@ from tuiexplore.timeline import Event, PacketEvent, StepEvent, VerdictEvent
 FILES = (*BUNDLE, "session.cast")  # session.cast: what a terminal showed, so the explorer's ctrl+e only
 
 
-def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt) -> str:
+def markdown(
+    scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt, kernel_src: str | None = None, host: bool = True
+) -> str:
+    """``kernel_src``, ``host``: where the run's kernel's other functions are read (details.verdict_text)."""
     md, code = safetext.markdown, safetext.md_code  # titles, names and results come from files and the lab
     out = [f"# {md(scn.title)}", "", md(scn.summary), ""]
     out += [f"- {md(h.lstrip('# '))}" for h in header(scn.name, scn.title, "", info)[1:]]
@@ -53,7 +56,7 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
         out += [head, "", md(v.explanation), ""]
         if v.advice:
             out += [f"**What to do:** {md(v.advice)}", ""]
-        source = receipt_source.deciding(v.path, excerpt)  # a receipt's or a timer's function, else tcp_close
+        source = receipt_source.deciding(v.path, excerpt, kernel_src, host)  # a receipt's or a timer's, else tcp_close
         for where in elsewhere(v.path):
             out += [f"Not in {md(source.origin)}: {md(where)}.", ""]
         lines = branch_lines(source, v.path)
@@ -67,14 +70,21 @@ def markdown(scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt
 
 
 def write(
-    directory: str, scn: Scenario, info: LabInfo, events: list[Event], excerpt: Excerpt, screenshot: Callable[[str], None]
+    directory: str,
+    scn: Scenario,
+    info: LabInfo,
+    events: list[Event],
+    excerpt: Excerpt,
+    screenshot: Callable[[str], None],
+    kernel_src: str | None = None,
+    host: bool = True,
 ) -> None:
     """The bundle but the pcap (the lab writes that). ``screenshot(path)`` saves the SVG: the
-    TUI's job, handed in so that reports never import the TUI."""
+    TUI's job, handed in so that reports never import the TUI. ``kernel_src``, ``host``: markdown's."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     write_text(str(d / "timeline.jsonl"), "".join(e.to_json() + "\n" for e in events))
-    write_text(str(d / "transcript.md"), markdown(scn, info, events, excerpt))
+    write_text(str(d / "transcript.md"), markdown(scn, info, events, excerpt, kernel_src, host))
     write_text(str(d / "diagram.svg"), statedraw.svg(statedraw.for_export(events), f"TCP states: {scn.name}"))
     try:
         write_text(str(d / "session.pkt"), pkt_text(scn, info, events))

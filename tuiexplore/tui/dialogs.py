@@ -53,6 +53,10 @@ class Explorer(Protocol):
     @property
     def driver(self) -> LabDriver: ...
 
+    @property
+    def source_place(self) -> tuple[str | None, bool]: ...
+
+
 
 def ladder_dialog(ex: Explorer) -> Screen:
     lines = ladder(list(ex.events), width=max(60, int(ex.size.width * 0.9) - 12))  # inside the dialog
@@ -65,7 +69,9 @@ def table_dialog(ex: Explorer) -> Screen:
 
 
 def verdict_dialog(ex: Explorer) -> Screen | None:
-    return TextScreen(*verdict_text(ex.last_verdict, ex.events, ex.excerpt)) if ex.last_verdict else None
+    if ex.last_verdict is None:
+        return None
+    return TextScreen(*verdict_text(ex.last_verdict, ex.events, ex.excerpt, *ex.source_place))
 
 
 def help_dialog(ex: Explorer) -> Screen:
@@ -100,7 +106,7 @@ def export_bundle(ex: Explorer) -> Notice | None:
         write_file(path, ex.app.export_screenshot().encode())
 
     try:
-        export.write(directory, ex.scenario, ex.info, list(ex.events), ex.excerpt, shoot)
+        export.write(directory, ex.scenario, ex.info, list(ex.events), ex.excerpt, shoot, *ex.source_place)
         if (recorder := getattr(ex.app, "recorder", None)) is not None:  # what the terminal showed so far
             recorder.copy_to(os.path.join(directory, "session.cast"))
     except FileError as exc:

@@ -94,6 +94,13 @@ class ExplorerScreen(PromptFrames):
         return cast(ExplorerHost, self.app)  # ExplorerApp is the only app that shows this screen
 
     @property
+    def source_place(self) -> tuple[str | None, bool]:
+        """Where the run's kernel's other functions are read (receipt_source.deciding): its tree
+        (--kernel-src, a guest line's), and whether this machine's trees may be looked in (not for
+        a guest's kernel)."""
+        return self.host.kernel_src, self.host.transport is None
+
+    @property
     def driver(self) -> LabDriver:
         driver = self.host.driver
         assert driver is not None, "the driver starts as the screen mounts"
