@@ -64,7 +64,7 @@ class NetdevError(RuntimeError):
 
 @dataclass(frozen=True)
 class Sniffed:
-    t: float  # when the kernel sent it, on time.monotonic()'s clock
+    t: float  # when the kernel sent it, on the device's clock (``Netdev.clock``)
     data: bytes  # the IP packet
 
 
@@ -105,6 +105,7 @@ class Netdev:
         self.packets: queue.SimpleQueue[Sniffed] = queue.SimpleQueue()
         self._stop_r, self._stop_w = os.pipe()
         self._lock = threading.Lock()  # one reader at a time: the packets stay in the device's order
+        self._offset = _realtime_offset()
         self._thread: threading.Thread | None = None
 
     def _configure(self) -> None:
@@ -126,6 +127,15 @@ class Netdev:
             with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s6:
                 fcntl.ioctl(s6, SIOCSIFADDR, req)
             until_usable(a.local)
+
+    def clock(self) -> float:
+        """Now, on the clock of the packets' time stamps (CLOCK_REALTIME, moved by a fixed offset
+        to about time.monotonic()). A packet a call sent is stamped before a ``clock()`` read
+        after the call returned: the same clock, so that order holds to the nanosecond, as no
+        conversion from one clock to another can (on a TCG guest, reading two clocks in turn
+        took longer than close() took to return after its RST, and the RST was judged not the
+        call's)."""
+        return time.time() - self._offset
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._read, name="netdev", daemon=True)
@@ -150,7 +160,6 @@ class Netdev:
                     break
                 except OSError:
                     return False
-            clock = time.time() - time.monotonic()
             while True:
                 try:
                     data, anc, _, addr = self.tap.recvmsg(FRAME_MAX, 64)
@@ -161,7 +170,7 @@ class Netdev:
                 if addr[2] != PACKET_OUTGOING:
                     continue
                 stamp = next((struct.unpack("qq", d[:16]) for lvl, kind, d in anc if kind == SO_TIMESTAMPNS), None)
-                t = stamp[0] + stamp[1] / 1e9 - clock if stamp else time.monotonic()
+                t = stamp[0] + stamp[1] / 1e9 - self._offset if stamp else self.clock()
                 self.packets.put(Sniffed(t, data))
 
     def write(self, packet: bytes) -> None:
@@ -175,6 +184,17 @@ class Netdev:
         self.tap.close()
         for fd in (self.fd, self._stop_r, self._stop_w):
             os.close(fd)
+
+
+def _realtime_offset() -> float:
+    """time.time() minus time.monotonic(), from the narrowest of a few bracketed reads."""
+    best = (float("inf"), 0.0)
+    for _ in range(5):
+        before = time.monotonic()
+        real = time.time()
+        after = time.monotonic()
+        best = min(best, (after - before, real - (before + after) / 2))
+    return best[1]
 
 
 IFA_F_TENTATIVE = 0x40

@@ -44,7 +44,6 @@ _TSVAL = re.compile(r"\bTS val (\d+)")
 _WSCALE = re.compile(r"\bwscale (\d+)")
 MOD = 1 << 32
 FOLLOWED = ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT1", "FIN_WAIT2", "CLOSING", "LAST_ACK", "TIME_WAIT")
-AT_ONCE_S = 0.002  # slack between the device's time stamps and time.monotonic()
 MAY_DELAY_ACK = ("rcv_data", "rcv_fin")  # queued data or a FIN: tcp_data_queue() may delay its ACK
 
 
@@ -63,7 +62,7 @@ class Awaiting:
     step: int
     expected: Expected
     mark: int  # how many of the runner's seen segments came before the inject
-    written: float  # time.monotonic() once the device took it: the kernel had answered by then
+    written: float  # the device's clock once it took the segment: the kernel had answered by then
 
 
 class Receipts:
@@ -129,7 +128,7 @@ class Receipts:
         event (a timer's segment meanwhile, a zero-window probe, is no answer)."""
         s, p = a.expected.sock, a.expected.receipt
         if p.branch not in MAY_DELAY_ACK:
-            sent = [(when, live) for when, live in sent if when <= a.written + AT_ONCE_S]
+            sent = [(when, live) for when, live in sent if when <= a.written]
         deltas = counters.delta(a.expected.before, counters.read())
         states = {k: TCP_STATES.get(d.state, "") for k, d in self._lookup(s.lport, s.rport).items()}
         # A segment the listener took leaves the listener as it was (a SYN's request socket aside).

@@ -171,7 +171,7 @@ class Runner:
             self.dev.write(build(live))  # the kernel takes it inside the write: its counters move here
             self.took = counters.delta(was, counters.read()) if self.counted else {}
             self.clock.done()
-            written = time.monotonic()
+            written = self.dev.clock()
             self.receipts.saw(written, live)
             self.awaiting = Awaiting(n, expected, len(self.seen), written) if expected is not None else None
             if expected is None:  # what the kernel does next answers this segment: no branch to cite
@@ -303,7 +303,7 @@ class Runner:
             p.outcome = self.calls.run(call)
         except SyscallError as e:
             p.error = str(e)
-        p.ended = time.monotonic()
+        p.ended = self.dev.clock()  # the clock of the packets' stamps: what the call sent is before
 
     def _closing(self, call: Syscall) -> Closing | None:
         disconnect = call.name == "connect" and len(call.args) > 1 and call.args[1] == Word("AF_UNSPEC")
