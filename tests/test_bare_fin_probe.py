@@ -2,18 +2,23 @@
 read from tcp_data_queue() in the kernel's own source, else asked of the running kernel with the
 probe script's scripted peer, cached per release; never from a version number."""
 
+import asyncio
 import platform
 from pathlib import Path
 
 import pytest
+from test_tui import idle, until
 
 from tuiexplore import bare_fin_probe, runner
 from tuiexplore.kernel import receipt_source
+from tuiexplore.kernel.excerpt import bundled
 from tuiexplore.kernel.receipt_source import TCP_INPUT
 from tuiexplore.packetdrill.client import RunOptions, ScriptRun
 from tuiexplore.packetdrill.events import LineEvent
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.timeline import PacketEvent, VerdictEvent
+from tuiexplore.tui.app import make_app
+from tuiexplore.tui.messages import KernelSourceFound
 
 EXCEPTION = (
     "\t\t\tif (!skb->len &&\n",
@@ -103,3 +108,26 @@ def test_the_lab_carries_the_rule_to_the_relays_receipt_predictor(tmp_path, monk
         assert fin[0].branch == ("rcv_fin" if rule else "rcv_zero_window"), fin[0].explanation
         assert fin[0].agree is agree, fin[0].explanation
         assert ("TcpExt.TCPZeroWindowDrop" in fin[0].counters) is not taken, fin[0].counters
+
+
+def test_the_explorer_carries_the_rule_to_a_running_relay_lab(tmp_path, monkeypatch):
+    """The scenario explorer: the rule its source worker found (KernelSourceFound) reaches the
+    lab already running, so the bare FIN's verdict there holds as under `run`."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    taken = bare_fin_probe.for_kernel(None)
+    assert taken is not None
+    scn = load(str(Path(__file__).parent / "data" / "zero_window_fin_relay.toml"))
+
+    async def body() -> VerdictEvent:
+        app = make_app(scn, tracer=False)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.explorer.info is not None)
+            app.explorer.post_message(KernelSourceFound(bundled(), [], taken))
+            for _ in scn.steps:
+                await pilot.press("n")
+            await until(pilot, lambda: app.explorer.cursor == len(scn.steps) and idle(app))
+            return next(e for e in app.explorer.events if isinstance(e, VerdictEvent) and e.call == "inject")
+
+    fin = asyncio.run(body())
+    assert fin.branch == ("rcv_fin" if taken else "rcv_zero_window"), fin.explanation
+    assert fin.agree, fin.explanation

@@ -75,6 +75,7 @@ class Session:
         self.seed_server = False
         self._seed_written: set[str] = set()
         self.unread_rule: str | None = None  # from the running kernel's own source, when found
+        self.bare_fin: bool | None = None  # the bare-FIN rule (bare_fin_probe.py), when known
         self.generation = 0  # handed to on_batch with the events of the lab it belongs to
 
     # -- life cycle --------------------------------------------------------------------------
@@ -93,13 +94,15 @@ class Session:
             unread_rule=self.unread_rule,
             wire=self.scenario.wire,
             sysctls=self.scenario.sysctls,
+            bare_fin=self.bare_fin,
         )
         return self.info
 
-    def set_unread_rule(self, rule: str | None) -> None:
-        self.unread_rule = rule
+    def set_rules(self, unread_rule: str | None, bare_fin: bool | None) -> None:
+        """The kernel's rules learnt after start: this lab's and every later one's."""
+        self.unread_rule, self.bare_fin = unread_rule, bare_fin
         if self.lab is not None:
-            self.lab.set_unread_rule(rule)
+            self.lab.set_rules(unread_rule, bare_fin)
 
     def restart(self) -> LabInfo:
         self.close()

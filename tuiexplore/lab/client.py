@@ -103,9 +103,10 @@ class Lab:
             raise LabError(f"cannot write the pcap: {reply.error}")
         return base64.b64decode(reply.data)
 
-    def set_unread_rule(self, rule: str | None) -> None:
-        """How the running kernel judges unread data, from its own source ("copied_seq"/"skb_len")."""
-        self._ask(proto.ConfigCmd(self._id(), rule))
+    def set_rules(self, unread_rule: str | None, bare_fin: bool | None) -> None:
+        """How the running kernel judges unread data ("copied_seq"/"skb_len") and whether it takes
+        a bare FIN into a zero window, from its own source or a probe."""
+        self._ask(proto.ConfigCmd(self._id(), unread_rule, bare_fin))
 
     def stats(self) -> proto.Stats:
         return self._ask(proto.StatsCmd(self._id()))

@@ -54,11 +54,13 @@ class PcapCmd:
 
 @dataclass(frozen=True)
 class ConfigCmd:
-    """Settings learnt after start, e.g. the unread-data rule from the running kernel's source."""
+    """Settings learnt after start: the unread-data rule and the bare-FIN rule, from the running
+    kernel's source or a probe (each None: not known)."""
 
     KIND: ClassVar[str] = "config"
     id: int
     unread_rule: str | None
+    bare_fin: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from textual.driver import Driver
 from textual.message_pump import MessagePump
 from textual.worker import Worker, WorkerState
 
-from tuiexplore import unread_probe
+from tuiexplore import bare_fin_probe, unread_probe
 from tuiexplore.config import Settings
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
@@ -112,9 +112,12 @@ class ExplorerApp(App):
         """The running kernel's own tcp.c, if this machine has it (a first tarball read takes ~10 s);
         a guest's only from its line's tree (kernel_src): never this machine's, else the bundled one."""
         ex = discover(self.kernel_src) if self.kernel_src or self.transport is None else bundled()
-        if self.transport is None:  # the host's kernel: probed for its unread rule if its source does not say
+        if self.transport is None:  # the host's kernel: probed for its rules where its source does not say
             unread_probe.unread_rule(ex)
-        self.explorer.post_message(KernelSourceFound(ex, version_notes(ex, self.running_release)))
+            bare_fin = bare_fin_probe.for_kernel(None, self.kernel_src)
+        else:  # a guest's: its line's tree only (a probe would share the guest with the lab)
+            bare_fin = bare_fin_probe.from_tree(self.kernel_src) if self.kernel_src else None
+        self.explorer.post_message(KernelSourceFound(ex, version_notes(ex, self.running_release), bare_fin))
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:

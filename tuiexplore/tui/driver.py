@@ -49,8 +49,11 @@ class SavePcap:
 
 
 @dataclass(frozen=True)
-class UnreadRule:
-    rule: str | None
+class KernelRules:
+    """The lab kernel's rules from its source or a probe (unread_probe.py, bare_fin_probe.py)."""
+
+    unread_rule: str | None
+    bare_fin: bool | None
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class SeedLoop:
     on: bool
 
 
-Request = Next | Manual | Restart | SavePcap | UnreadRule | SeedLoop
+Request = Next | Manual | Restart | SavePcap | KernelRules | SeedLoop
 
 
 class LabDriver(threading.Thread):
@@ -118,8 +121,8 @@ class LabDriver(threading.Thread):
                     raise LabError("the lab is not running")
                 pcapng.write(list(req.paths), s.lab.pcap(), list(req.events))
                 return
-            elif isinstance(req, UnreadRule):
-                s.set_unread_rule(req.rule)
+            elif isinstance(req, KernelRules):
+                s.set_rules(req.unread_rule, req.bare_fin)
                 return
             elif isinstance(req, SeedLoop):
                 s.seed_server = req.on

@@ -35,7 +35,7 @@ from tuiexplore.tui.bindings import EXPLORER_BINDINGS, PANELS
 from tuiexplore.tui.commands import ActorCalls
 from tuiexplore.tui.diagram import StateDiagram, toggle_diagram
 from tuiexplore.tui.dialogs import DIALOGS, export_bundle
-from tuiexplore.tui.driver import LabDriver, Manual, Next, Restart, SeedLoop, UnreadRule
+from tuiexplore.tui.driver import KernelRules, LabDriver, Manual, Next, Restart, SeedLoop
 from tuiexplore.tui.footer import KeysFooter
 from tuiexplore.tui.frames import PromptFrames
 from tuiexplore.tui.kernel_view import KernelView
@@ -140,8 +140,8 @@ class ExplorerScreen(PromptFrames):
         rule = running_unread_rule(m.excerpt, platform.release()) or (
             probed_unread_rule(self.info.release) if self.info else None
         )
-        if rule:
-            self.driver.submit(UnreadRule(rule))
+        if rule or m.bare_fin is not None:
+            self.driver.submit(KernelRules(rule, m.bare_fin))
 
     def watch_shown(self, index: int) -> None:
         show_panel(self, PANELS, index)

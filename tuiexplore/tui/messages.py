@@ -67,3 +67,4 @@ class KernelSourceFound(Message):
 
     excerpt: Excerpt
     notes: list[str]
+    bare_fin: bool | None = None  # whether the lab's kernel takes a bare FIN into a zero window
