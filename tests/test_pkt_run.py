@@ -225,3 +225,30 @@ def test_an_address_still_tentative_is_waited_for(tmp_path: Path) -> None:
     table.write_text(row.format("c0"))
     with pytest.raises(OSError, match="stayed tentative"):
         netdev.until_usable("fd3d:a0b:17d6::1", str(table), wait=0.05)
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        # a negative count once reached read() as a huge size_t over a 1-byte buffer
+        ("read(3, ..., -1) = -1", "read call: a byte count out of range (0..67108864): -1"),
+        # a huge one was allocated, or raised in the call's thread: "the run's process ended: AssertionError"
+        (
+            "write(3, ..., 99999999999999999999999) = 10",
+            "write call: a byte count out of range (0..67108864): 99999999999999999999999",
+        ),
+        ("epoll_wait(3, ..., 1000000000, 0) = 0", "epoll_wait call: maxevents out of range (0..1024): 1000000000"),
+        ("write(3, ...) = -1", "write call: write() needs more arguments than the line gives"),
+        (
+            "setsockopt(3, SOL_SOCKET, SO_LINGER, [99999999999], 4) = -1",
+            "setsockopt call: an argument of setsockopt() is out of range: "
+            "'i' format requires -2147483648 <= number <= 2147483647",
+        ),
+    ],
+)
+def test_a_call_the_kernel_cannot_be_given_is_a_runtime_error_on_its_line(tmp_path: Path, call: str, error: str) -> None:
+    script = tmp_path / "bad.pkt"
+    script.write_text(f"0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 {call}\n")
+    r = pkt(str(script))
+    assert (r.returncode, r.stderr) == (1, f"{script}:2: runtime error in {error}\n")
+    assert "    2  FAIL  " in r.stdout

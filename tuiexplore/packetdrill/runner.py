@@ -303,6 +303,8 @@ class Runner:
             p.outcome = self.calls.run(call)
         except SyscallError as e:
             p.error = str(e)
+        except Exception as e:  # said on the line, not lost with this thread: the run goes on to its end
+            p.error = f"{type(e).__name__}: {e}"
         p.ended = self.dev.clock()  # the clock of the packets' stamps: what the call sent is before
 
     def _closing(self, call: Syscall) -> Closing | None:

@@ -46,6 +46,11 @@ SYMBOLS: dict[str, int] = {
 # struct epoll_event is packed on x86-64 (__EPOLL_PACKED): events, then the 64-bit data the
 # script's fd is kept in.
 _EPOLL_EVENT = struct.Struct("=IQ")
+# What a script's counts may ask for: each is the size of a buffer made here and handed to the
+# kernel, so a larger one is refused before anything is allocated, and a negative one never
+# reaches the kernel as a huge size_t over a buffer smaller than it.
+BUFFER_MAX = 64 << 20  # bytes a read, recv, write or send may name
+EVENTS_MAX = 1024  # epoll_wait's maxevents
 SYMBOLS.update({name: number for number, name in errno_mod.errorcode.items()})  # getsockopt(SO_ERROR)'s [ECONNRESET]
 
 
@@ -84,6 +89,14 @@ def value(e: Expr) -> int | None:
     raise SyscallError(f"not an integer argument: {type(e).__name__}")
 
 
+def count(e: Expr, most: int, what: str = "a byte count") -> int:
+    """A count the script gives for a buffer: 0 to ``most``."""
+    n = value(e) or 0
+    if not 0 <= n <= most:
+        raise SyscallError(f"{what} out of range (0..{most}): {n}")
+    return n
+
+
 class Syscalls:
     def __init__(self, addrs: Addresses) -> None:
         self.addrs = addrs
@@ -120,7 +133,12 @@ class Syscalls:
         method = getattr(self, "_" + name, None)
         if method is None:
             raise SyscallError(f"the system call {name}() is not supported")
-        ret, fd, extra = method(args)
+        try:
+            ret, fd, extra = method(args)
+        except IndexError:
+            raise SyscallError(f"{name}() needs more arguments than the line gives") from None
+        except (OverflowError, struct.error, ctypes.ArgumentError) as exc:
+            raise SyscallError(f"an argument of {name}() is out of range: {exc}") from None
         err = ctypes.get_errno() if ret == -1 else 0
         errname = errno_mod.errorcode.get(err, str(err)) if ret == -1 else None
         if name in ("read", "recv") and ret > 0 and fd is not None:
@@ -186,12 +204,12 @@ class Syscalls:
 
     def _read(self, args: tuple[Expr, ...]) -> tuple[int, int, None]:
         fd = self.live(args[0])
-        n = value(args[2]) or 0
+        n = count(args[2], BUFFER_MAX)
         return _libc.read(fd, ctypes.create_string_buffer(max(n, 1)), n), fd, None
 
     def _recv(self, args: tuple[Expr, ...]) -> tuple[int, int, None]:
         fd = self.live(args[0])
-        n = value(args[2]) or 0
+        n = count(args[2], BUFFER_MAX)
         return _libc.recv(fd, ctypes.create_string_buffer(max(n, 1)), n, value(args[3]) or 0), fd, None
 
     def _data(self, buf: Expr, n: int) -> bytes:
@@ -199,17 +217,17 @@ class Syscalls:
 
     def _write(self, args: tuple[Expr, ...]) -> tuple[int, int, None]:
         fd = self.live(args[0])
-        n = value(args[2]) or 0
+        n = count(args[2], BUFFER_MAX)
         return _libc.write(fd, self._data(args[1], n), n), fd, None
 
     def _send(self, args: tuple[Expr, ...]) -> tuple[int, int, None]:
         fd = self.live(args[0])
-        n = value(args[2]) or 0
+        n = count(args[2], BUFFER_MAX)
         return _libc.send(fd, self._data(args[1], n), n, value(args[3]) or 0), fd, None
 
     def _sendto(self, args: tuple[Expr, ...]) -> tuple[int, int, None]:
         fd = self.live(args[0])
-        n = value(args[2]) or 0
+        n = count(args[2], BUFFER_MAX)
         sa = self.sockaddr(args[4], remote=True)
         return _libc.sendto(fd, self._data(args[1], n), n, value(args[3]) or 0, sa, len(sa)), fd, None
 
@@ -276,7 +294,7 @@ class Syscalls:
 
     def _epoll_wait(self, args: tuple[Expr, ...]) -> tuple[int, None, int | None]:
         """``epoll_wait(4, {events=EPOLLIN, fd=3}, 10, 1000)``: the first ready event's events are read back."""
-        most = max(1, value(args[2]) or 1) if len(args) > 2 else 1
+        most = max(1, count(args[2], EVENTS_MAX, "maxevents")) if len(args) > 2 else 1
         ready = ctypes.create_string_buffer(_EPOLL_EVENT.size * most)
         ret = _libc.epoll_wait(self.live(args[0]), ready, most, value(args[3]) if len(args) > 3 else 0)
         return ret, None, _EPOLL_EVENT.unpack_from(ready.raw)[0] if ret > 0 else None
