@@ -47,6 +47,16 @@ def test_children_from_the_table_plus_the_reset_ones():
 def test_tcp_info_without_snd_wnd():
     # Before 5.4 struct tcp_info ends before tcpi_snd_wnd: getsockopt() returns fewer bytes.
     short = bytes([1, 0, 0, 0, 0, 0, 0x97, 0]) + bytes(96)
-    assert window_fields(short) == {"snd_wscale": 7}
+    assert window_fields(short) == {"snd_wscale": 7, "snd_mss": 0, "cwnd_room": 0}
     long = short + bytes(124) + (4096).to_bytes(4, "little")
-    assert window_fields(long) == {"snd_wscale": 7, "snd_wnd": 4096}
+    assert window_fields(long) == {"snd_wscale": 7, "snd_mss": 0, "cwnd_room": 0, "snd_wnd": 4096}
+
+
+def test_the_congestion_windows_room_is_cwnd_minus_the_packets_in_flight():
+    # tcp_packets_in_flight(): packets_out - (sacked_out + lost_out) + retrans_out
+    info = bytearray(232)
+    info[16:20] = (1448).to_bytes(4, "little")  # tcpi_snd_mss
+    info[24:40] = b"".join(n.to_bytes(4, "little") for n in (5, 1, 2, 1))  # unacked, sacked, lost, retrans
+    info[80:84] = (4).to_bytes(4, "little")  # tcpi_snd_cwnd
+    got = window_fields(bytes(info))
+    assert (got["snd_mss"], got["cwnd_room"]) == (1448, 4 - (5 - 1 - 2 + 1))

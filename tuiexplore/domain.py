@@ -59,6 +59,8 @@ class SocketRow:
     backlog: int = 0
     snd_wscale: int = 0
     snd_wnd: int | None = None  # tcpi_snd_wnd; None on kernels before 5.4 (see lab/tcpinfo.py)
+    snd_mss: int = 0  # tcpi_snd_mss
+    cwnd_room: int | None = None  # tcpi_snd_cwnd minus the packets in flight; None: not read
 
 
 @dataclass(frozen=True)

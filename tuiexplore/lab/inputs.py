@@ -34,6 +34,8 @@ def socket_view(s: SocketRow, states: dict[Key, str]) -> SocketView:
         linger2=s.linger2,
         accept_queue=s.accept_queue,
         peer_acks_fin=states.get((s.rport, s.lport)) in PEER_ACKS_FIN,
+        cwnd_room=s.cwnd_room,
+        mss=s.snd_mss,
     )
 
 

@@ -98,6 +98,9 @@ class SocketView:
     lport: int = 0
     rport: int = 0
     peer_acks_fin: bool = True  # a live peer on loopback ACKs our FIN at once
+    # tcp_cwnd_test()'s room: snd_cwnd minus the packets in flight; None when not read.
+    cwnd_room: int | None = None
+    mss: int = 0  # tcpi_snd_mss: whether the unsent bytes are one segment
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ def predict_close(
     nxt, send_fin = CLOSE_STATE.get(s.state, (s.state, False))
     if send_fin:
         path.append("fin")
-        outcome, text = _fin_now(s, nxt)
+        outcome, text = _fin_now(s, nxt, version)
         wait = bool(s.linger[0] and s.linger[1] > 0 and not exiting)
         if wait:
             text += f"; close() waits up to {s.linger[1]} s for the FIN to be ACKed (SO_LINGER)"
@@ -235,11 +238,14 @@ def _linger2(version: tuple[int, int, int], path: tuple[str, ...], text: str) ->
     )
 
 
-def _fin_now(s: SocketView, nxt: str) -> tuple[str, str]:
+def _fin_now(s: SocketView, nxt: str, version: tuple[int, int, int]) -> tuple[str, str]:
     """tcp_send_fin(): the FIN rides on the last unsent skb, else a FIN-only skb is queued; then
-    tcp_write_xmit() sends it only if tcp_snd_wnd_test() passes: its end_seq (snd_nxt + 1) must not
-    be after tcp_wnd_end() = snd_una + snd_wnd. tcp_cwnd_test() lets a lone FIN through, the peer's
-    window does not: with no usable byte of window the FIN waits for the window to open."""
+    tcp_write_xmit() sends the head of the unsent queue only if tcp_cwnd_test() finds room in the
+    congestion window and tcp_snd_wnd_test() finds its end_seq within tcp_wnd_end() = snd_una +
+    snd_wnd: with no usable byte of window the FIN waits for the window to open."""
+    held = _cwnd_holds(s, version)
+    if held:
+        return "none", f"{s.state} -> {nxt}: FIN queued, {held}"
     if s.unsent and s.send_window is not None and s.send_window > s.unsent:
         # Held by TCP_CORK or Nagle, not by the window: tcp_send_fin() marks the last unsent skb and
         # pushes with TCP_NAGLE_OFF, and the window has room for the data and the FIN's sequence number.
@@ -252,6 +258,27 @@ def _fin_now(s: SocketView, nxt: str) -> tuple[str, str]:
             "tcp_write_xmit() holds the FIN-only skb (tcp_snd_wnd_test) until the peer's window opens"
         )
     return "FIN", f"{s.state} -> {nxt}: FIN"
+
+
+# "tcp: remove dubious FIN exception from tcp_cwnd_test()" (net-next, April 2024): before it, a
+# send head that carries the FIN in one segment passed the congestion window test.
+FIN_EXEMPT_UNTIL = (6, 10, 0)
+
+
+def _cwnd_holds(s: SocketView, version: tuple[int, int, int]) -> str:
+    """Why tcp_cwnd_test() keeps the FIN back ("" when it does not): the congestion window has
+    no room for the packets up to the FIN's (after a retransmission timeout it is one segment)."""
+    needed = max(1, -(-s.unsent // s.mss)) if s.mss else 1  # the unsent bytes in MSS packets, the FIN on the last
+    if s.cwnd_room is None or s.cwnd_room >= needed:
+        return ""
+    if version < FIN_EXEMPT_UNTIL and needed == 1:
+        return ""  # the send head is the FIN's own one-segment skb: exempt from the congestion window
+    what = f"behind {s.unsent} unsent bytes ({needed} packets)" if s.unsent else "alone"
+    room = f"room for {s.cwnd_room} more packets in flight" if s.cwnd_room > 0 else "no room for another packet in flight"
+    return (
+        f"{what}, but the congestion window has {room}: tcp_write_xmit() holds it (tcp_cwnd_test) "
+        "until ACKs or a retransmission make room"
+    )
 
 
 def listen_stop(s: SocketView, version: tuple[int, int, int]) -> tuple[str, str | None, str]:
@@ -309,6 +336,6 @@ def predict_shutdown(s: SocketView, how: str, version: tuple[int, int, int]) -> 
         )
     nxt, send_fin = CLOSE_STATE.get(s.state, (s.state, False))
     if send_fin and s.state in ("ESTABLISHED", "SYN_RECV", "CLOSE_WAIT"):
-        outcome, text = _fin_now(s, nxt)
+        outcome, text = _fin_now(s, nxt, version)
         return Prediction(outcome, "shutdown_fin", None, (), text, ("shutdown_fin",))
     return Prediction("none", "shutdown_none", None, (), f"{s.state}: no FIN to send", ("shutdown_none",))

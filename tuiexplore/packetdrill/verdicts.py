@@ -79,7 +79,17 @@ def row(fd: int, name: str, lport: int, rport: int, read: int) -> SocketRow:
         unsent=_ioctl(fd, SIOCOUTQNSD) if state != "LISTEN" else 0,
         accept_queue=info.get("tcpi_unacked", 0) if state == "LISTEN" else 0,
         snd_wnd=info.get("tcpi_snd_wnd"),
+        snd_mss=info.get("tcpi_snd_mss", 0),
+        cwnd_room=_cwnd_room(info) if state != "LISTEN" else None,
     )
+
+
+def _cwnd_room(info: dict[str, int]) -> int | None:
+    """tcp_cwnd_test()'s room: snd_cwnd minus tcp_packets_in_flight() (lab/tcpinfo.py's)."""
+    if "tcpi_snd_cwnd" not in info:
+        return None
+    flight = info["tcpi_unacked"] - info["tcpi_sacked"] - info["tcpi_lost"] + info["tcpi_retrans"]
+    return info["tcpi_snd_cwnd"] - flight
 
 
 def children(listener: SocketRow, open_fds: list[int]) -> tuple[Child, ...] | None:
@@ -123,6 +133,7 @@ class Closing:
         view = SocketView(
             sock.state, sock.inq, sock.unsent, sock.linger, sock.linger2, sock.accept_queue, kids,
             send_window=window, lport=sock.lport, rport=sock.rport, peer_acks_fin=False,
+            cwnd_room=sock.cwnd_room, mss=sock.snd_mss,
         )  # fmt: skip
         version = kernel_version()
         if call == "shutdown":
