@@ -27,12 +27,16 @@ FUNCTIONS = {
     "tcp_fin": TCP_INPUT,
     "tcp_data_queue": TCP_INPUT,
     "tcp_rcv_state_process": TCP_INPUT,
+    "tcp_rcv_synsent_state_process": TCP_INPUT,
+    "tcp_check_req": MINISOCKS,
     "tcp_timewait_state_process": MINISOCKS,
     "tcp_v4_rcv": TCP_IPV4,
 }
 # branch id -> (the function it lives in, patterns matched in order as in excerpt.BRANCH_PATTERNS).
 RECEIPT_PATTERNS: dict[str, tuple[str, list[str]]] = {
     "rcv_no_socket": ("tcp_v4_rcv", [r"^no_tcp_socket:", r"tcp_v4_send_reset\s*\(\s*NULL"]),
+    "rcv_syn_sent": ("tcp_rcv_synsent_state_process", [r"if\s*\(th->ack\)", r"tcp_finish_connect\s*\("]),
+    "rcv_syn_recv": ("tcp_check_req", [r"snt_isn\s*\+\s*1", r"syn_recv_sock\s*\("]),
     "rcv_listen": ("tcp_rcv_state_process", [r"case\s+TCP_LISTEN:", r"th->ack", r"conn_request"]),
     "rcv_no_ack": ("tcp_rcv_state_process", [r"!th->ack\s*&&\s*!th->rst\s*&&\s*!th->syn", r"goto\s+discard"]),
     # tcp_sequence(): "reason = tcp_sequence(...)" from 6.10, "if (!tcp_sequence(...))" before

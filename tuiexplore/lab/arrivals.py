@@ -86,6 +86,7 @@ class Arrivals:
             rcv_wnd=view.rcv_wnd,
             snd_nxt=view.snd_nxt,
             bare_fin_taken=self.bare_fin,
+            accept_full=_full(held_rows.get((seg.dport, 0))),
         )
         arrival = Arrival(seg.flag_bits, seg.seq, seg.ack, seg.payload_len)
         sock = row or SocketRow(fd if fd != "?" else "(no fd)", -1, state or "CLOSE", lport=key[0], rport=key[1])
@@ -117,13 +118,20 @@ def receipt_verdict(
     p, s = expected.receipt, expected.sock
     mine = [f for f in frames if f.saddr == expected.addr and (f.sport, f.dport) == (s.lport, s.rport)]
     observed = outcome_of(mine)
-    reasons = [r.fields.get("reason") for r in resets if (r.sport, r.dport) == (s.lport, s.rport) and r.fields.get("reason")]
+    # A listener's reset is traced with the listener's own ends (its dport is 0).
+    ends = ((s.lport, s.rport), (s.lport, 0))
+    reasons = [r.fields.get("reason") for r in resets if (r.sport, r.dport) in ends and r.fields.get("reason")]
     reason = reasons[0] if reasons else None
     state = "SYN_RECV" if now in SYN_STATES else now or "CLOSE"
     want = "SYN_RECV" if p.outcome == "SYN-ACK" else (p.state or "CLOSE")
+    # The peer's own kernel ACKed the SYN-ACK within the step: ESTABLISHED is that ACK's doing.
+    moved_on = want == "SYN_RECV" and state == "ESTABLISHED" and _acked_by_peer(mine, frames, expected.addr)
+    state = want if moved_on else state
     agree = observed == p.outcome and state == want and (reason is None or p.reason is None or reason == p.reason)
     parts = [said(call, observed, state, p.text)]
     parts += [f"{k.split('.', 1)[1]} {v:+d}" for k, v in deltas.items() if k in p.counters]
+    if moved_on:
+        parts.append("then the peer ACKed the SYN-ACK: ESTABLISHED")
     if reason:
         parts.append(f"kernel reason {reason}")
     if p.errno:
@@ -140,6 +148,16 @@ def receipt_verdict(
     )  # fmt: skip
 
 
+def _acked_by_peer(mine: list[Frame], frames: list[Frame], addr: str) -> bool:
+    """The receiver's SYN-ACK was ACKed back (by the real peer) among the step's frames."""
+    synacks = [f for f in mine if f.flag_bits & SYN]
+    return any(
+        f.saddr != addr and f.flag_bits & 0x10 and (f.dport, f.sport) == (s.sport, s.dport) and f.ack == (s.seq + 1) % (1 << 32)
+        for s in synacks
+        for f in frames
+    )
+
+
 def outcome_of(frames: list[Frame]) -> str:
     """What the receiver sent back: RST, SYN-ACK, FIN, ACK (any other segment), or none."""
     bits = [f.flag_bits for f in frames]
@@ -147,6 +165,11 @@ def outcome_of(frames: list[Frame]) -> str:
         if any(b & bit for b in bits):
             return name
     return "ACK" if frames else "none"
+
+
+def _full(listener: SocketRow | None) -> bool:
+    """sk_acceptq_is_full(): more children queued than listen()'s backlog (sk_max_ack_backlog)."""
+    return listener is not None and listener.accept_queue > listener.backlog
 
 
 def _or(value: int | None, default: int) -> int:
@@ -172,7 +195,8 @@ def sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: fl
     segment that the receiver had to answer as invalid (``_invalid``) sets the time of its last
     such answer, unless it came within the rate limit of the last (__tcp_oow_rate_limited())."""
     ends = {(seg.saddr, seg.sport), (seg.daddr, seg.dport)}
-    start = max((i for i, f in enumerate(frames) if f.flag_bits & SYN and _ends(f) == ends), default=0)
+    # The connection begins at its last SYN without ACK (its SYN-ACK comes after: a held one too).
+    start = max((i for i, f in enumerate(frames) if f.flag_bits & (SYN | 0x10) == SYN and _ends(f) == ends), default=0)
     rcv_nxt = snd_nxt = last_oow = None
     win, shift = 65535, 0
     for f in frames[start:]:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tuiexplore.lab import receipt_handshake as handshake
+from tuiexplore.lab import receipt_timewait
 from tuiexplore.lab.predict import Prediction, rst_reason
+from tuiexplore.lab.receipt_answer import ACK, FIN, MOD, RST, SYN, Answer, after, before, where_in_window
 
-FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
-MOD = 1 << 32
+PSH = 0x08
 # tcp_fin()'s switch: the state a FIN in sequence moves a socket to.
 FIN_STATE = {
     "SYN_RECV": "CLOSE_WAIT",
@@ -33,14 +35,6 @@ RESET_ERRNO = {"SYN_SENT": "ECONNREFUSED", "CLOSE_WAIT": "EPIPE"}
 # tcp_reset_check(): after the peer's FIN, an RST at RCV.NXT - 1 is accepted too.
 AFTER_PEER_FIN = ("CLOSE_WAIT", "LAST_ACK", "CLOSING")
 TIMEWAIT_SUBSTATES = ("TIME_WAIT", "FIN_WAIT2")
-
-
-def before(a: int, b: int) -> bool:
-    return 0 < (b - a) % MOD < MOD // 2
-
-
-def after(a: int, b: int) -> bool:
-    return before(b, a)
 
 
 @dataclass(frozen=True)
@@ -86,6 +80,7 @@ class Receiver:
     # under memory pressure"): read from this kernel's source or a probe (bare_fin_probe.py),
     # never from its version (stable trees may carry it); None: neither was at hand.
     bare_fin_taken: bool | None = None
+    accept_full: bool = False  # its listener's accept queue is full (sk_acceptq_is_full())
 
 
 @dataclass(frozen=True)
@@ -110,13 +105,24 @@ def state_said(explanation: str) -> str:
 
 
 def predict_arrival(r: Receiver, a: Arrival) -> Receipt:
-    if r.state is None or r.state == "CLOSE":
-        return _no_socket(r, a)
+    if r.state is None or r.state == "CLOSE":  # no connection matches: a listener on the port, else none
+        return _listen(r, a) if r.listener else _no_socket(r, a)
     if r.timewait:
-        return _timewait(r, a)
+        return _answered(r, receipt_timewait.timewait(r, a))
     if r.state == "LISTEN":
         return _listen(r, a)
+    if r.state == "SYN_SENT":
+        return _answered(r, handshake.syn_sent(r, a))
+    if r.state == "SYN_RECV":  # a request socket (the lab makes no Fast Open child)
+        return _answered(r, handshake.request(r, a))
     return _established_path(r, a)
+
+
+def _answered(r: Receiver, h: Answer) -> Receipt:
+    reason = rst_reason(h.reset, r.version, passive=True) if h.reset else None
+    return _receipt(
+        r, h.outcome, h.branch, h.state, h.text, ["lookup", h.where], reason=reason, counters=h.counters, errno=h.errno
+    )
 
 
 def _receipt(
@@ -153,15 +159,18 @@ def _no_socket(r: Receiver, a: Arrival) -> Receipt:
 
 
 def _listen(r: Receiver, a: Arrival) -> Receipt:
+    """The listener takes it: a SYN, or a segment no connection matched (its ends are left with none)."""
     path = ["lookup", "rcv_state_process"]
     if a.has(ACK):  # tcp_rcv_state_process() returns TCP_FLAGS: tcp_v4_do_rcv() resets
+        left = "LISTEN" if r.state == "LISTEN" else ""
+        what = "an ACK to a listener" if left else "no connection has these ends, so the port's listener takes it: an ACK"
         return _receipt(
-            r, "RST", "rcv_listen", "LISTEN", "an ACK to a listener: RST", path,
+            r, "RST", "rcv_listen", left, f"{what}: RST", path,
             reason=rst_reason("TCP_FLAGS", r.version, passive=True), counters=("Tcp.OutRsts",),
         )  # fmt: skip
     if a.has(SYN) and not a.has(RST | FIN):
         return _receipt(r, "SYN-ACK", "rcv_listen", "LISTEN", "a SYN to a listener: a new connection, SYN-ACK", path)
-    return _receipt(r, "none", "rcv_listen", "LISTEN", "dropped by the listener (no SYN)", path)
+    return _receipt(r, "none", "rcv_listen", "LISTEN" if r.state == "LISTEN" else "", "dropped by the listener (no SYN)", path)
 
 
 def _established_path(r: Receiver, a: Arrival) -> Receipt:
@@ -330,55 +339,8 @@ def _limited(r: Receiver, path: list[str], counter: str) -> Receipt:
     )  # fmt: skip
 
 
-def _timewait(r: Receiver, a: Arrival) -> Receipt:
-    """tcp_timewait_state_process() (PAWS aside: the scripted peer's timestamps only grow)."""
-    path = ["lookup", "timewait"]
-    s = r.state or ""
-    if s == "FIN_WAIT2":  # "repeat all the checks of tcp_rcv_state_process()"
-        if not (not before(a.end, r.rcv_nxt) and not after(a.seq, (r.rcv_nxt + r.rcv_wnd) % MOD)):
-            return _receipt(r, "ACK", "tw_ack", s, "outside the FIN_WAIT2 mini-socket's window: ACK", path)
-        if a.has(RST):
-            return _receipt(r, "none", "tw_kill", "", "an RST in the window ends the FIN_WAIT2 mini-socket", path)
-        if a.has(SYN) and not before(a.seq, r.rcv_nxt):
-            return _tw_rst(r, path, "a SYN in the window")
-        if not a.has(ACK) or not after(a.end, r.rcv_nxt) or a.end == a.seq:
-            return _receipt(r, "none", "tw_quiet", s, "a duplicate ACK: nothing to answer", path)
-        if not a.has(FIN) or a.end != (r.rcv_nxt + 1) % MOD:
-            return _tw_rst(r, path, f"{a.length} new bytes after our close()")
-        return _receipt(r, "ACK", "tw_fin", "TIME_WAIT", "the peer's FIN: ACKed, FIN_WAIT2 -> TIME_WAIT (60 s)", path)
-    if a.seq == r.rcv_nxt and (a.end == a.seq or a.has(RST)):
-        if a.has(RST) and not r.rfc1337:
-            return _receipt(
-                r, "none", "tw_kill", "", "an RST at RCV.NXT: TIME_WAIT assassination (RFC 1337), the socket is gone", path
-            )
-        what = "an RST (tcp_rfc1337 = 1 ignores it)" if a.has(RST) else "a bare ACK at RCV.NXT"
-        return _receipt(r, "none", "tw_quiet", s, f"{what}: nothing sent, TIME_WAIT goes on", path)
-    # A new SYN: past RCV.NXT, or with a newer timestamp than the last one taken (RFC 6191).
-    newer_ts = a.tsval is not None and r.ts_recent is not None and (r.ts_recent - a.tsval) % MOD >= MOD // 2
-    if a.has(SYN) and not a.has(RST | ACK) and (after(a.seq, r.rcv_nxt) or newer_ts):
-        new = "past RCV.NXT" if after(a.seq, r.rcv_nxt) else "with a newer timestamp"
-        if r.listener:
-            return _receipt(
-                r, "SYN-ACK", "tw_syn", "", f"a new SYN {new}: TIME_WAIT gives way and the listener answers SYN-ACK", path
-            )
-        return _receipt(r, "ACK", "tw_ack", s, f"a new SYN {new}, but no listener: the TIME_WAIT socket ACKs it", path)
-    if a.has(RST):
-        return _receipt(r, "none", "tw_quiet", s, f"an RST not at RCV.NXT ({_where(r, a)}): dropped", path)
-    what = f"{a.length} bytes of data" if a.length else "a SYN at or before RCV.NXT" if a.has(SYN) else "a segment"
-    return _receipt(r, "ACK", "tw_ack", s, f"{what} into TIME_WAIT: ACKed with what it expects, TIME_WAIT restarted", path)
-
-
-def _tw_rst(r: Receiver, path: list[str], why: str) -> Receipt:
-    return _receipt(
-        r, "RST", "tw_rst", "", f"{why} to a FIN_WAIT2 mini-socket: RST, the mini-socket is gone", path,
-        reason=rst_reason("TCP_TIMEWAIT_SOCKET", r.version, passive=True), counters=("Tcp.OutRsts",),
-    )  # fmt: skip
-
-
 def _where(r: Receiver, a: Arrival) -> str:
-    off = (a.seq - r.rcv_nxt) % MOD
-    off = off - MOD if off >= MOD // 2 else off
-    return f"seq RCV.NXT{off:+d}"
+    return where_in_window(a.seq, r.rcv_nxt)
 
 
 def _join(*parts: str) -> str:

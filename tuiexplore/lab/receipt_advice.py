@@ -19,6 +19,14 @@ RECEIPT_ADVICE: dict[str, Advice] = {
         "the segment reached a connection this host has forgotten (closed, reset, or never made): a late "
         "retransmission or a peer that missed the close; the RST tells it so"
     ),
+    "rcv_syn_sent": _line(
+        "the handshake's answer: a SYN-ACK that ACKs our SYN completes connect(); an RST that ACKs it is "
+        "connection refused (ECONNREFUSED); any other ACK is not for this attempt and gets an RST"
+    ),
+    "rcv_syn_recv": _line(
+        "a connection in the listener's SYN queue: the handshake's ACK makes it a full socket that accept() "
+        "returns; a repeated SYN gets the SYN-ACK again; a wrong ACK gets an RST"
+    ),
     "rcv_listen": _line("a listener answers only SYNs: anything else is a stray segment of an old connection"),
     "rcv_no_ack": _line("a segment without ACK, RST or SYN is never valid on a connection: the kernel drops it"),
     "rcv_out_of_window": _line(

@@ -4,6 +4,10 @@ in without importing the predictor that uses predict.py."""
 
 RECEIPT_BRANCHES: dict[str, str] = {
     "rcv_no_socket": "tcp_v4_rcv(): no socket matches: tcp_v4_send_reset(NULL) answers anything but an RST",
+    "rcv_syn_sent": "tcp_rcv_synsent_state_process(): our SYN's answer: a SYN-ACK that ACKs it establishes, a wrong ACK gets RST,"
+    " an RST that ACKs it refuses the connection",
+    "rcv_syn_recv": "tcp_check_req(): the listener's request socket: the handshake's ACK makes the child (ESTABLISHED),"
+    " the SYN again gets the SYN-ACK again, a wrong ACK gets RST",
     "rcv_listen": "tcp_rcv_state_process() in LISTEN: a SYN is a new connection (SYN-ACK), an ACK is answered with RST",
     "rcv_no_ack": "tcp_rcv_state_process(): no ACK, RST or SYN flag: dropped without a word",
     "rcv_out_of_window": "tcp_validate_incoming(): outside the receive window: a duplicate ACK (rate-limited)",
