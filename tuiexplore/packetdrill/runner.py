@@ -169,11 +169,13 @@ class Runner:
             expected = self.receipts.predict(live)
             t = self.t()
             was = counters.read() if self.counted else {}
+            # Stamped before the write: what the kernel answers inside it is stamped later, and the
+            # receiver's view (receipts.py) reads the segments in the order of their stamps.
+            self.receipts.saw(self.dev.clock(), live)
             self.dev.write(build(live))  # the kernel takes it inside the write: its counters move here
             self.took = counters.delta(was, counters.read()) if self.counted else {}
             self.clock.done()
             written = self.dev.clock()
-            self.receipts.saw(written, live)
             self.awaiting = Awaiting(n, expected, len(self.seen), written) if expected is not None else None
             if expected is None:  # what the kernel does next answers this segment: no branch to cite
                 self.last_verdict = None
