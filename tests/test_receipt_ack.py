@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tuiexplore import rules_probe, runner
-from tuiexplore.lab.receipt import ACK, FIN, PSH, Arrival, Receiver, predict_arrival
+from tuiexplore.lab.arrivals import sequence
+from tuiexplore.lab.capture import Frame
+from tuiexplore.lab.receipt import ACK, FIN, PSH, SYN, Arrival, Receiver, predict_arrival
 from tuiexplore.lab.receive_rules import ReceiveRules
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.timeline import VerdictEvent
@@ -144,3 +146,26 @@ def test_an_old_ack_within_bytes_acked_is_ignored(found):
     """/var/tmp/hostile/ackold2.toml: 1000 bytes sent, 500 ACKed, then ack=100."""
     v = inject_verdict("ack_old_within_relay.toml", found)
     assert (v.predicted, v.observed, v.branch, v.agree) == ("none", "none", "rcv_ack", True), v.explanation
+
+
+def test_the_view_does_not_take_the_data_of_a_segment_whose_ack_was_refused():
+    """The sender's data with an ACK past the receiver's SND.NXT is discarded whole: RCV.NXT stays
+    (the receiver's answer, if any, would say so too; without one only the view can)."""
+    peer_, me = ("10.0.0.2", 4000), ("10.0.0.1", 8080)
+
+    def f(src, seq, ack, flags, length=0, options=""):
+        dst = me if src == peer_ else peer_
+        return Frame(0.0, b"", src[0], dst[0], src[1], dst[1], seq, ack, flags, 512, length, options)
+
+    frames = [
+        f(peer_, 100, 0, SYN, options="mss 1000,wscale 7"),
+        f(me, 900, 101, SYN | ACK, options="mss 1000,wscale 7"),
+        f(peer_, 101, 901, ACK),
+        f(peer_, 101, 6000, PSH | ACK, 10),  # its ACK is past SND.NXT (901): refused
+    ]
+    nxt = f(peer_, 101, 901, PSH | ACK, 10)
+    view = sequence(frames, nxt, set(), 0.5)
+    assert (view.rcv_nxt, view.snd_nxt, view.snd_una, view.bytes_acked) == (101, 901, 901, 0)
+    assert view.max_window == 512 << 7
+    taken = sequence(frames[:3] + [f(peer_, 101, 901, PSH | ACK, 10)], nxt, set(), 0.5)
+    assert taken.rcv_nxt == 111

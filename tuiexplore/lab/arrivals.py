@@ -181,7 +181,8 @@ def sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: fl
     SND.UNA starts at the receiver's SYN (one past it for a passive opener, whose SND.UNA the
     handshake sets) and moves with each of the sender's delivered ACKs that tcp_ack() takes,
     which add up to bytes_acked (tcp_snd_una_update()); max_window is the largest window the
-    sender offered, scaled by the shift its own SYN announced."""
+    sender offered, scaled by the shift its own SYN announced. A segment whose ACK is past SND.NXT
+    moves none of them: tcp_ack() discards it whole (receipt_ack.py)."""
     ends = {(seg.saddr, seg.sport), (seg.daddr, seg.dport)}
     opening = [i for i, f in enumerate(frames) if f.flag_bits & SYN and _ends(f) == ends]  # SYN, SYN-ACK
     start = max((i for i in opening if not frames[i].flag_bits & ACK_BIT), default=max(opening, default=0))
@@ -192,8 +193,8 @@ def sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: fl
             continue
         end = (f.seq + f.payload_len + bool(f.flag_bits & SYN) + bool(f.flag_bits & FIN_BIT)) % (1 << 32)
         if (f.saddr, f.sport) == (seg.saddr, seg.sport):
-            if id(f) in undelivered:
-                continue
+            if id(f) in undelivered or (f.flag_bits & ACK_BIT and snd_nxt is not None and after(f.ack, snd_nxt)):
+                continue  # not delivered, or discarded whole by tcp_ack() (an ACK of data never sent)
             if rcv_nxt is not None and _invalid(f, end, rcv_nxt, win) and (last_oow is None or f.ts - last_oow >= limit_s):
                 last_oow = f.ts
             if not f.flag_bits & RST_BIT and end != f.seq and (rcv_nxt is None or after(end, rcv_nxt)):
