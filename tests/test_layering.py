@@ -100,6 +100,7 @@ STDLIB_ONLY = {
     "tuiexplore.domain",
     "tuiexplore.lab.codec",
     "tuiexplore.lab.protocol",
+    "tuiexplore.lab.receive_rules",  # protocol's LabOptions and ConfigCmd carry the rules
     "tuiexplore.lab.calls",
     "tuiexplore.lab.tcpinfo",
     "tuiexplore.lab.inkernel",

@@ -57,3 +57,25 @@ def test_a_built_ins_written_script_replays_with_every_receipt_held(name: str, t
     assert got and all(v["agree"] is True for v in got.values()), [
         (n, v["branch"], v["predicted"], v["observed"]) for n, v in got.items()
     ]
+
+
+def test_ack_numbers_tcp_ack_refuses_are_predicted_with_this_kernels_rules() -> None:
+    """tests/data/pkt/ack_refused.pkt, written as 6.18 answers: each refused ACK (past SND.NXT,
+    before SND.UNA by more than bytes_acked, with data, in CLOSE_WAIT) is predicted from the rules
+    `run` finds for this kernel (its source or the probe) and the verdict holds."""
+    r = pkt(str(DATA / "ack_refused.pkt"), "--json", SLOW)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    got = receipts(events(r.stdout))
+    want = {
+        25: "rcv_ack_unsent",
+        27: "rcv_ack_too_old",
+        29: "rcv_ack_unsent",
+        31: "rcv_data",
+        35: "rcv_fin",
+        37: "rcv_ack_unsent",
+    }
+    assert {n: (v["branch"], v["predicted"], v["agree"]) for n, v in got.items() if n in want} == {
+        n: (b, "ACK", True) for n, b in want.items()
+    }, {n: (v["branch"], v["predicted"], v["observed"]) for n, v in got.items()}
+    for n in (25, 27, 29, 37):
+        assert got[n]["counters"]["TcpExt.TCPChallengeACK"] == 1, (n, got[n]["counters"])

@@ -17,6 +17,7 @@ from tuiexplore.lab.advice import advise
 from tuiexplore.lab.predict import BRANCHES
 from tuiexplore.lab.receipt import ACK, FIN, PSH, RST, SYN, Arrival, Receiver, predict_arrival
 from tuiexplore.lab.receipt_branches import RECEIPT_BRANCHES
+from tuiexplore.lab.receive_rules import ReceiveRules
 from tuiexplore.scenarios.scenario import load
 from tuiexplore.timeline import PacketEvent, StateEvent, StepEvent, VerdictEvent
 
@@ -99,6 +100,10 @@ def test_the_receive_path_by_state_and_segment(receiver, arrival, outcome, branc
     assert p.path[-1] == branch and branch in RECEIPT_BRANCHES
 
 
+def fin(taken: bool) -> ReceiveRules:
+    return ReceiveRules(bare_fin=taken)
+
+
 def shut(**kw) -> Receiver:
     """A receiver whose buffer is full: it last advertised a zero window (tcp_receive_window() == 0)."""
     return Receiver("ESTABLISHED", rcv_nxt=N, rcv_wnd=0, snd_nxt=500, **kw)
@@ -109,15 +114,15 @@ def shut(**kw) -> Receiver:
     [
         # tcp_data_queue()'s zero-window branch: a bare FIN passes only where this kernel's
         # source (or probe) shows the exception; data never does; the version plays no part.
-        (shut(bare_fin_taken=True), Arrival(FIN | ACK, N, 500), "rcv_fin", "CLOSE_WAIT"),
-        (shut(bare_fin_taken=True, version=(6, 1, 0)), Arrival(FIN | ACK, N, 500), "rcv_fin", "CLOSE_WAIT"),
-        (shut(bare_fin_taken=False), Arrival(FIN | ACK, N, 500), "rcv_zero_window", "ESTABLISHED"),
-        (shut(bare_fin_taken=False, version=(6, 18, 0)), Arrival(FIN | ACK, N, 500), "rcv_zero_window", "ESTABLISHED"),
-        (shut(bare_fin_taken=True), Arrival(FIN | PSH | ACK, N, 500, 10), "rcv_zero_window", "ESTABLISHED"),
-        (shut(bare_fin_taken=True), Arrival(PSH | ACK, N, 500, 10), "rcv_zero_window", "ESTABLISHED"),
+        (shut(rules=fin(True)), Arrival(FIN | ACK, N, 500), "rcv_fin", "CLOSE_WAIT"),
+        (shut(rules=fin(True), version=(6, 1, 0)), Arrival(FIN | ACK, N, 500), "rcv_fin", "CLOSE_WAIT"),
+        (shut(rules=fin(False)), Arrival(FIN | ACK, N, 500), "rcv_zero_window", "ESTABLISHED"),
+        (shut(rules=fin(False), version=(6, 18, 0)), Arrival(FIN | ACK, N, 500), "rcv_zero_window", "ESTABLISHED"),
+        (shut(rules=fin(True)), Arrival(FIN | PSH | ACK, N, 500, 10), "rcv_zero_window", "ESTABLISHED"),
+        (shut(rules=fin(True)), Arrival(PSH | ACK, N, 500, 10), "rcv_zero_window", "ESTABLISHED"),
         (shut(), Arrival(FIN | ACK, N, 500), "rcv_zero_window", "ESTABLISHED"),
         # A bare ACK into the zero window is no data: tcp_ack() alone.
-        (shut(bare_fin_taken=False), Arrival(ACK, N, 500), "rcv_ack", "ESTABLISHED"),
+        (shut(rules=fin(False)), Arrival(ACK, N, 500), "rcv_ack", "ESTABLISHED"),
     ],
 )
 def test_a_segment_into_a_zero_window_follows_tcp_data_queue(receiver, arrival, branch, state):
@@ -126,7 +131,7 @@ def test_a_segment_into_a_zero_window_follows_tcp_data_queue(receiver, arrival, 
     assert p.path[-1] == branch
     assert p.counters == (("TcpExt.TCPZeroWindowDrop",) if branch == "rcv_zero_window" else ())
     if branch == "rcv_zero_window" and arrival.length == 0:
-        known = receiver.bare_fin_taken is not None
+        known = receiver.rules.bare_fin is not None
         assert ("not known" in p.text) != known, p.text
 
 

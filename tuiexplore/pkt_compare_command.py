@@ -12,7 +12,7 @@ import argparse
 import platform
 import sys
 
-from tuiexplore import bare_fin_probe, safetext
+from tuiexplore import rules_probe, safetext
 from tuiexplore.cli_common import InputError, guest
 
 
@@ -40,8 +40,8 @@ def compare_pkt(args: argparse.Namespace) -> int:
     sides: list[SideRun] = []
     for k, g in zip(kernels, launchers, strict=True):
         print(safetext.terminal(f"running {args.a} on {k}..."), file=sys.stderr, flush=True)
-        bare_fin = bare_fin_probe.for_kernel(g)
-        opts = RunOptions(args.a, macros, args.ipv6, args.tolerance_usecs, g.unread_rule() if g else None, True, bare_fin)
+        rules = rules_probe.for_kernel(g)
+        opts = RunOptions(args.a, macros, args.ipv6, args.tolerance_usecs, g.unread_rule() if g else None, True, rules)
         run = ScriptRun(opts, g.script_transport if g else None)
         try:
             where = run.where or f"host Linux {platform.release()}"

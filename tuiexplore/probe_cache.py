@@ -1,5 +1,5 @@
 """What a probe of a kernel found, kept per kernel release (``uname -r``) so that each kernel is
-probed once: the unread-data rule (unread_probe.py) and the bare-FIN rule (bare_fin_probe.py).
+probed once: the unread-data rule (unread_probe.py) and the receive rules (rules_probe.py).
 
 A file holds one answer with the format and the release it was made for; a file of another
 format or release, or one that cannot be read, is no answer (the next run probes again).

@@ -27,7 +27,8 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
     """``tuiexplore run``; ``screenshot(path, result, excerpt)`` draws the export's screen.svg (the
     TUI's job, handed in by the CLI entry: this module imports no UI)."""
     if args.scenario.endswith(".pkt"):
-        from tuiexplore import bare_fin_probe
+        from tuiexplore import rules_probe
+        from tuiexplore.lab.receive_rules import ReceiveRules
         from tuiexplore.packetdrill.command import PktInputError, PktRunFlags, run
 
         unsupported = [f"--{k}" for k in ("pcap", "export", "kernel_src") if getattr(args, k, None)]
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             ipv6=args.ipv6,
             tolerance_usecs=args.tolerance_usecs,
             unread_rule=launcher.unread_rule() if launcher else None,
-            bare_fin=None if args.dry_run else bare_fin_probe.for_kernel(launcher),
+            rules=ReceiveRules() if args.dry_run else rules_probe.for_kernel(launcher),
             guest=launcher.script_transport if launcher else None,
         )
         try:
@@ -51,10 +52,11 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             raise InputError(str(exc)) from None
     import platform
 
-    from tuiexplore import bare_fin_probe, runner, unread_probe
+    from tuiexplore import rules_probe, runner, unread_probe
     from tuiexplore.kernel.notes import running_unread_rule
     from tuiexplore.kernel.source import SourceError, discover
     from tuiexplore.lab.client import LabError
+    from tuiexplore.lab.receive_rules import ReceiveRules
     from tuiexplore.reports import transcript
     from tuiexplore.reports.sources import side_excerpt
 
@@ -107,7 +109,7 @@ def run(args: argparse.Namespace, screenshot: Screenshot) -> int:
             unread_rule=running_unread_rule(excerpt, platform.release()) if launcher else unread_probe.unread_rule(excerpt),
             transport=launcher.transport if launcher else None,
             # Only the relay delivers segments the receipt predictor judges.
-            bare_fin=bare_fin_probe.for_kernel(launcher, args.kernel_src) if scn.wire == "relay" else None,
+            rules=rules_probe.for_kernel(launcher, args.kernel_src) if scn.wire == "relay" else ReceiveRules(),
         )
     except LabError as exc:
         say(f"the lab could not run: {exc}")

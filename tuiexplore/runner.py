@@ -10,6 +10,7 @@ from tuiexplore.lab.client import Lab
 from tuiexplore.lab.names import process_names
 from tuiexplore.lab.predict import kernel_version
 from tuiexplore.lab.protocol import LabOptions
+from tuiexplore.lab.receive_rules import UNKNOWN, ReceiveRules
 from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.reports import pcapng
 from tuiexplore.scenarios.scenario import Scenario
@@ -43,7 +44,7 @@ def run(
     on_ready: Callable[[LabInfo], None] | None = None,
     unread_rule: str | None = None,
     transport: Callable[[LabOptions], Transport] | None = None,
-    bare_fin: bool | None = None,
+    rules: ReceiveRules = UNKNOWN,
 ) -> RunResult:
     """``unread_rule``: from ``kernel.notes.running_unread_rule`` (the explorer uses the same).
     ``transport``: how to reach the agent (e.g. in a guest kernel); None is a local process."""
@@ -56,7 +57,7 @@ def run(
 
     with Lab(collect, transport=transport or AgentProcess) as lab:
         result.info = lab.start(
-            scn.actors, scn.port, tracer, unread_rule=unread_rule, wire=scn.wire, sysctls=scn.sysctls, bare_fin=bare_fin
+            scn.actors, scn.port, tracer, unread_rule=unread_rule, wire=scn.wire, sysctls=scn.sysctls, rules=rules
         )
         if on_ready:
             on_ready(result.info)

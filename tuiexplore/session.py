@@ -15,6 +15,7 @@ from tuiexplore.domain import REFUSED, ActorInventory, LabInfo, PredictionView, 
 from tuiexplore.lab.calls import RECEIVED, ArgError, complete_args, is_closing
 from tuiexplore.lab.client import Lab, LabError
 from tuiexplore.lab.protocol import LabOptions
+from tuiexplore.lab.receive_rules import ReceiveRules
 from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.scenarios.scenario import Scenario, Step
 from tuiexplore.timeline import Event, StepEvent
@@ -75,7 +76,7 @@ class Session:
         self.seed_server = False
         self._seed_written: set[str] = set()
         self.unread_rule: str | None = None  # from the running kernel's own source, when found
-        self.bare_fin: bool | None = None  # the bare-FIN rule (bare_fin_probe.py), when known
+        self.rules = ReceiveRules()  # the receive rules (rules_probe.py), as far as known
         self.generation = 0  # handed to on_batch with the events of the lab it belongs to
 
     # -- life cycle --------------------------------------------------------------------------
@@ -94,15 +95,15 @@ class Session:
             unread_rule=self.unread_rule,
             wire=self.scenario.wire,
             sysctls=self.scenario.sysctls,
-            bare_fin=self.bare_fin,
+            rules=self.rules,
         )
         return self.info
 
-    def set_rules(self, unread_rule: str | None, bare_fin: bool | None) -> None:
+    def set_rules(self, unread_rule: str | None, rules: ReceiveRules) -> None:
         """The kernel's rules learnt after start: this lab's and every later one's."""
-        self.unread_rule, self.bare_fin = unread_rule, bare_fin
+        self.unread_rule, self.rules = unread_rule, rules
         if self.lab is not None:
-            self.lab.set_rules(unread_rule, bare_fin)
+            self.lab.set_rules(unread_rule, rules)
 
     def restart(self) -> LabInfo:
         self.close()

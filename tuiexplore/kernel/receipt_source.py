@@ -32,6 +32,9 @@ FUNCTIONS = {
     "tcp_timewait_state_process": MINISOCKS,
     "tcp_v4_rcv": TCP_IPV4,
 }
+# tcp_ack()'s own checks of the ACK number are not bundled: a refusal is shown where
+# tcp_rcv_state_process() takes it (and, outside ESTABLISHED, sends the challenge ACK itself).
+ACK_REFUSED = ("tcp_rcv_state_process", [r"=\s*tcp_ack\s*\(sk", r"FLAG_NO_CHALLENGE_ACK", r"tcp_send_challenge_ack\s*\("])
 # branch id -> (the function it lives in, patterns matched in order as in excerpt.BRANCH_PATTERNS).
 RECEIPT_PATTERNS: dict[str, tuple[str, list[str]]] = {
     "rcv_no_socket": ("tcp_v4_rcv", [r"^no_tcp_socket:", r"tcp_v4_send_reset\s*\(\s*NULL"]),
@@ -46,6 +49,8 @@ RECEIPT_PATTERNS: dict[str, tuple[str, list[str]]] = {
     "rcv_rst_challenge": ("tcp_validate_incoming", [r"seq\s*==\s*tp->rcv_nxt", r"tcp_send_challenge_ack\s*\("]),
     "rcv_syn_challenge": ("tcp_validate_incoming", [r"^syn_challenge:", r"TCPSYNCHALLENGE", r"tcp_send_challenge_ack\s*\("]),
     "rcv_oow_limited": ("tcp_validate_incoming", [r"tcp_oow_rate_limited\s*\(", r"tcp_oow_rate_limited\s*\("]),
+    "rcv_ack_too_old": ACK_REFUSED,
+    "rcv_ack_unsent": ACK_REFUSED,
     "rcv_ack": ("tcp_rcv_state_process", [r"=\s*tcp_ack\s*\(sk", r"case\s+TCP_FIN_WAIT1:", r"TCP_FIN_WAIT2\)"]),
     "rcv_data": ("tcp_rcv_state_process", [r"case\s+TCP_ESTABLISHED:", r"tcp_data_queue\s*\("]),
     "rcv_data_after_close": ("tcp_rcv_state_process", [r"RCV_SHUTDOWN", r"TCPABORTONDATA", r"tcp_reset\s*\("]),

@@ -102,7 +102,7 @@ class Agent:
         self.evidence = Evidence(capture, tracer, self.who, self.out.emit, self.out.rel, self.sockets_of, self.net.timers)
         # What a timer's prediction reads: the scenario's value, else a new namespace's default.
         lab_sysctl = lambda name: v if isinstance(v := sysctls.get(name), int) else sysctl.read(name)  # noqa: E731
-        arrivals = self.arrivals = Arrivals(self.net, self.who, self.net.states, self.version, self.opts.bare_fin)
+        arrivals = self.arrivals = Arrivals(self.net, self.who, self.net.states, self.version, self.opts.rules)
         self.steps = StepRunner(
             self.out, self.inbox, self.actors, self.evidence, self.who, self.predict, self.net, lab_sysctl, self.version, arrivals
         )
@@ -204,8 +204,8 @@ class Agent:
         self.out.reply(proto.PcapWritten(cmd.id, frames=len(frames), data=base64.b64encode(pcap_bytes(frames)).decode()))
 
     def configure(self, cmd: proto.ConfigCmd) -> None:  # e.g. the running kernel's own source was found after start
-        self.opts = dataclasses.replace(self.opts, unread_rule=cmd.unread_rule, bare_fin=cmd.bare_fin)
-        self.arrivals.bare_fin = cmd.bare_fin
+        self.opts = dataclasses.replace(self.opts, unread_rule=cmd.unread_rule, rules=cmd.rules)
+        self.arrivals.rules = cmd.rules
         self.out.reply(proto.Configured(cmd.id))
 
     # -- shutdown ----------------------------------------------------------------------------

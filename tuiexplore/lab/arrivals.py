@@ -22,10 +22,11 @@ from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.counters import delta
 from tuiexplore.lab.receipt import SYN, Arrival, Receipt, Receiver, after, before, predict_arrival, said
 from tuiexplore.lab.receipt_branches import RECEIPT_BRANCHES
+from tuiexplore.lab.receive_rules import UNKNOWN, ReceiveRules
 from tuiexplore.relay import topology
 from tuiexplore.timeline import VerdictEvent
 
-RST_BIT, FIN_BIT = 0x04, 0x01
+RST_BIT, FIN_BIT, ACK_BIT = 0x04, 0x01, 0x10
 SYN_STATES = ("SYN_RECV", "NEW_SYN_RECV")
 
 
@@ -55,7 +56,7 @@ class Arrivals:
     who: Attribution
     states: Callable[[Iterable[Key]], dict[Key, str]]
     version: tuple[int, int, int]
-    bare_fin: bool | None = None  # bare_fin_probe.py: from the kernel's source or a probe
+    rules: ReceiveRules = UNKNOWN  # rules_probe.py: from the kernel's source or a probe
 
     def predict(self, actor: str, call: str, args: dict, frames: list[Frame], held: Iterable[SocketRow]) -> list[Expected]:
         """For an inject, or a release of exactly one segment: [] otherwise (several segments
@@ -85,8 +86,11 @@ class Arrivals:
             rcv_nxt=view.rcv_nxt,
             rcv_wnd=view.rcv_wnd,
             snd_nxt=view.snd_nxt,
-            bare_fin_taken=self.bare_fin,
             accept_full=_full(held_rows.get((seg.dport, 0))),
+            rules=self.rules,
+            snd_una=view.snd_una,
+            max_window=view.max_window,
+            bytes_acked=view.bytes_acked,
         )
         arrival = Arrival(seg.flag_bits, seg.seq, seg.ack, seg.payload_len)
         sock = row or SocketRow(fd if fd != "?" else "(no fd)", -1, state or "CLOSE", lport=key[0], rport=key[1])
@@ -184,42 +188,63 @@ class View:
     rcv_wnd: int
     snd_nxt: int
     last_oow: float | None  # when it last answered an invalid segment (its last_oow_ack_time)
+    snd_una: int | None = None  # None: its SYN was not seen
+    max_window: int = 65535  # the largest window the sender offered it, scaled
+    bytes_acked: int = 0
 
 
 def sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: float) -> View:
     """RCV.NXT, the window and SND.NXT of the receiver, from the frames of its connection since
-    the last SYN on these ends, in order: RCV.NXT moves with each segment of the sender's that
+    the last handshake's SYN on these ends, in order: RCV.NXT moves with each segment of the sender's that
     was delivered, and is what the receiver's own ACKs say (an ACK carries RCV.NXT: a segment
     the receiver discarded does not move it); the window is its last, scaled by the shift its
     SYN announced; SND.NXT the end of all it sent, held segments included. Each delivered
     segment that the receiver had to answer as invalid (``_invalid``) sets the time of its last
-    such answer, unless it came within the rate limit of the last (__tcp_oow_rate_limited())."""
+    such answer, unless it came within the rate limit of the last (__tcp_oow_rate_limited()).
+    SND.UNA starts at the receiver's SYN (one past it for a passive opener, whose SND.UNA the
+    handshake sets) and moves with each of the sender's delivered ACKs that tcp_ack() takes,
+    which add up to bytes_acked (tcp_snd_una_update()); max_window is the largest window the
+    sender offered, scaled by the shift its own SYN announced. A segment whose ACK is past SND.NXT
+    moves none of them: tcp_ack() discards it whole (receipt_ack.py)."""
     ends = {(seg.saddr, seg.sport), (seg.daddr, seg.dport)}
-    # The connection begins at its last SYN without ACK (its SYN-ACK comes after: a held one too).
-    start = max((i for i, f in enumerate(frames) if f.flag_bits & (SYN | 0x10) == SYN and _ends(f) == ends), default=0)
-    rcv_nxt = snd_nxt = last_oow = None
-    win, shift = 65535, 0
+    opening = [i for i, f in enumerate(frames) if f.flag_bits & SYN and _ends(f) == ends]  # SYN, SYN-ACK
+    start = max((i for i in opening if not frames[i].flag_bits & ACK_BIT), default=max(opening, default=0))
+    rcv_nxt = snd_nxt = last_oow = snd_una = None
+    win, shift, peer_shift, max_window, acked = 65535, 0, 0, 0, 0
     for f in frames[start:]:
         if _ends(f) != ends:
             continue
         end = (f.seq + f.payload_len + bool(f.flag_bits & SYN) + bool(f.flag_bits & FIN_BIT)) % (1 << 32)
         if (f.saddr, f.sport) == (seg.saddr, seg.sport):
-            if id(f) in undelivered:
-                continue
+            if id(f) in undelivered or (f.flag_bits & ACK_BIT and snd_nxt is not None and after(f.ack, snd_nxt)):
+                continue  # not delivered, or discarded whole by tcp_ack() (an ACK of data never sent)
             if rcv_nxt is not None and _invalid(f, end, rcv_nxt, win) and (last_oow is None or f.ts - last_oow >= limit_s):
                 last_oow = f.ts
             if not f.flag_bits & RST_BIT and end != f.seq and (rcv_nxt is None or after(end, rcv_nxt)):
                 rcv_nxt = end
+            if f.flag_bits & RST_BIT:
+                continue
+            peer_shift = _wscale(f, peer_shift)
+            max_window = max(max_window, f.win << (0 if f.flag_bits & SYN else peer_shift))
+            if f.flag_bits & ACK_BIT and snd_una is not None and after(f.ack, snd_una) and not after(f.ack, snd_nxt or 0):
+                acked, snd_una = acked + (f.ack - snd_una) % (1 << 32), f.ack
             continue
         if f.flag_bits & RST_BIT:
             continue
         snd_nxt = end if snd_nxt is None or after(end, snd_nxt) else snd_nxt
-        if f.flag_bits & 0x10:
+        if f.flag_bits & SYN and snd_una is None:
+            snd_una = (f.seq + bool(f.flag_bits & ACK_BIT)) % (1 << 32)
+        if f.flag_bits & ACK_BIT:
             rcv_nxt = f.ack
-        m = re.search(r"wscale (\d+)", f.options) if f.flag_bits & SYN else None
-        shift = int(m[1]) if m else shift
+        shift = _wscale(f, shift)
         win = f.win << (0 if f.flag_bits & SYN else shift)
-    return View(seg.seq if rcv_nxt is None else rcv_nxt, win, snd_nxt or 0, last_oow)
+    return View(seg.seq if rcv_nxt is None else rcv_nxt, win, snd_nxt or 0, last_oow, snd_una, max_window or 65535, acked)
+
+
+def _wscale(f: Frame, shift: int) -> int:
+    """The shift a SYN announces; ``shift`` for any other segment."""
+    m = re.search(r"wscale (\d+)", f.options) if f.flag_bits & SYN else None
+    return int(m[1]) if m else shift
 
 
 def _invalid(f: Frame, end: int, rcv_nxt: int, win: int) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
 from tuiexplore.lab import protocol as proto
 from tuiexplore.lab.codec import encode
+from tuiexplore.lab.receive_rules import UNKNOWN, ReceiveRules
 from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.timeline import Event, from_wire
 
@@ -60,9 +61,9 @@ class Lab:
         unread_rule: str | None = None,
         wire: str = "loopback",
         sysctls: Mapping[str, int | str] | None = None,
-        bare_fin: bool | None = None,
+        rules: ReceiveRules = UNKNOWN,
     ) -> LabInfo:
-        options = proto.LabOptions(actors or [], port, not tracer, unread_rule, wire, dict(sysctls or {}), bare_fin)
+        options = proto.LabOptions(actors or [], port, not tracer, unread_rule, wire, dict(sysctls or {}), rules)
         link = self._link = self._transport(options)
         threading.Thread(target=self._read, args=(link,), name="lab-reader", daemon=True).start()
         self.info = dataclasses.replace(self._wait("ready", timeout).info, where=link.where)
@@ -103,10 +104,10 @@ class Lab:
             raise LabError(f"cannot write the pcap: {reply.error}")
         return base64.b64decode(reply.data)
 
-    def set_rules(self, unread_rule: str | None, bare_fin: bool | None) -> None:
-        """How the running kernel judges unread data ("copied_seq"/"skb_len") and whether it takes
-        a bare FIN into a zero window, from its own source or a probe."""
-        self._ask(proto.ConfigCmd(self._id(), unread_rule, bare_fin))
+    def set_rules(self, unread_rule: str | None, rules: ReceiveRules) -> None:
+        """How the running kernel judges unread data ("copied_seq"/"skb_len") and its receive
+        rules (a bare FIN into a zero window, refused ACK numbers), from its own source or a probe."""
+        self._ask(proto.ConfigCmd(self._id(), unread_rule, rules))
 
     def stats(self) -> proto.Stats:
         return self._ask(proto.StatsCmd(self._id()))

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, SocketRow, StepDone
 from tuiexplore.lab.codec import decoder
+from tuiexplore.lab.receive_rules import UNKNOWN, ReceiveRules
 
 
 # -- client -> agent -----------------------------------------------------------------------------
@@ -54,13 +55,13 @@ class PcapCmd:
 
 @dataclass(frozen=True)
 class ConfigCmd:
-    """Settings learnt after start: the unread-data rule and the bare-FIN rule, from the running
+    """Settings learnt after start: the unread-data rule and the receive rules, from the running
     kernel's source or a probe (each None: not known)."""
 
     KIND: ClassVar[str] = "config"
     id: int
     unread_rule: str | None
-    bare_fin: bool | None = None
+    rules: ReceiveRules = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class LabOptions:
     unread_rule: str | None = None
     wire: str = "loopback"  # or "relay" (tuiexplore/relay/)
     sysctls: dict[str, int | str] = field(default_factory=dict)  # set in the lab's namespaces (lab/sysctl.py)
-    bare_fin: bool | None = None  # the kernel takes a bare FIN into a zero window (bare_fin_probe.py)
+    rules: ReceiveRules = UNKNOWN  # where the kernel's receive path differs (rules_probe.py)
 
 
 decode_options = decoder(LabOptions)

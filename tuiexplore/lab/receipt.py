@@ -3,10 +3,11 @@
 It follows the receive path of net/ipv4 (v6.12/6.18) branch by branch, never a table of cases:
 ``tcp_v4_rcv()`` finds a full socket, a TIME_WAIT mini-socket or none (``tcp_v4_send_reset()``
 with no socket); a full socket's segment goes through ``tcp_validate_incoming()`` (the sequence
-check, an RST exactly at RCV.NXT or a challenge ACK, RFC 5961), ``tcp_reset()``, the ACK's
-effect on our FIN, ``tcp_rcv_state_process()``'s data-after-close reset and ``tcp_fin()``; a
-TIME_WAIT one through ``tcp_timewait_state_process()``. The inputs are the segment as it will be
-sent (``Arrival``) and what the kernel and the relay's view say of the receiver (``Receiver``).
+check, an RST exactly at RCV.NXT or a challenge ACK, RFC 5961), ``tcp_reset()``, ``tcp_ack()``'s
+checks of the ACK number (lab/receipt_ack.py), the ACK's effect on our FIN,
+``tcp_rcv_state_process()``'s data-after-close reset and ``tcp_fin()``; a TIME_WAIT one through
+``tcp_timewait_state_process()``. The inputs are the segment as it will be sent (``Arrival``)
+and what the kernel and the relay's view say of the receiver (``Receiver``).
 Branch ids: lab/receipt_branches.py.
 """
 
@@ -17,7 +18,10 @@ from dataclasses import dataclass
 from tuiexplore.lab import receipt_handshake as handshake
 from tuiexplore.lab import receipt_timewait
 from tuiexplore.lab.predict import Prediction, rst_reason
-from tuiexplore.lab.receipt_answer import ACK, FIN, MOD, RST, SYN, Answer, after, before, where_in_window
+from tuiexplore.lab.receipt_ack import refused
+from tuiexplore.lab.receipt_answer import ACK, FIN, RST, SYN, Answer, where_in_window
+from tuiexplore.lab.receive_rules import UNKNOWN, ReceiveRules
+from tuiexplore.lab.seqnum import MOD, after, before
 
 PSH = 0x08
 # tcp_fin()'s switch: the state a FIN in sequence moves a socket to.
@@ -76,10 +80,11 @@ class Receiver:
     challenge_limit: int = 1 << 31  # net.ipv4.tcp_challenge_ack_limit (INT_MAX from 6.0: no limit)
     oow_recent: bool = False  # it answered an out-of-window segment within tcp_invalid_ratelimit
     version: tuple[int, int, int] = (6, 18, 0)
-    # tcp_data_queue()'s zero-window test lets a bare FIN through ("tcp: accept bare FIN packets
-    # under memory pressure"): read from this kernel's source or a probe (bare_fin_probe.py),
-    # never from its version (stable trees may carry it); None: neither was at hand.
-    bare_fin_taken: bool | None = None
+    # What the version does not tell: read from this kernel's source or a probe (rules_probe.py).
+    rules: ReceiveRules = UNKNOWN
+    snd_una: int | None = None  # the oldest byte it has sent and not had ACKed (None: not known)
+    max_window: int = 65535  # the largest window the peer offered it, scaled
+    bytes_acked: int = 0  # tcp_snd_una_update()'s sum: SND.UNA's every advance through tcp_ack()
     accept_full: bool = False  # its listener's accept queue is full (sk_acceptq_is_full())
 
 
@@ -189,7 +194,7 @@ def _established_path(r: Receiver, a: Arrival) -> Receipt:
                 return _reset(r, path, "an RST at RCV.NXT - 1 after the peer's FIN (tcp_reset_check)")
             return _receipt(r, "none", "rcv_rst_ignored", s, f"an RST outside the window ({_where(r, a)}) is dropped", path)
         if a.has(SYN):
-            return _challenge(r, path, "a SYN outside the window", syn=True)
+            return _challenge(r, path, "a SYN outside the window", "rcv_syn_challenge")
         if r.oow_recent and a.seq == a.end:  # tcp_oow_rate_limited(): data segments are always answered
             return _limited(r, path, "TcpExt.TCPACKSkippedSeq")
         return _receipt(
@@ -199,10 +204,15 @@ def _established_path(r: Receiver, a: Arrival) -> Receipt:
     if a.has(RST):
         if a.seq == r.rcv_nxt or reset_check:
             return _reset(r, path, "an RST at exactly RCV.NXT")
-        return _challenge(r, path, f"an RST in the window but not at RCV.NXT ({_where(r, a)})")
+        return _challenge(r, path, f"an RST in the window but not at RCV.NXT ({_where(r, a)})", "rcv_rst_challenge")
     if a.has(SYN):
-        return _challenge(r, path, "a SYN on a synchronized connection", syn=True)
+        return _challenge(r, path, "a SYN on a synchronized connection", "rcv_syn_challenge")
     path.append("ack")
+    bad = refused(s, a.ack, r.snd_una, r.snd_nxt, r.max_window, r.bytes_acked, r.rules)
+    if bad and bad.challenged:
+        return _challenge(r, path, bad.why, bad.branch)
+    if bad:
+        return _receipt(r, "none", bad.branch, s, bad.why, path)
     state, said = _acked(r, a)
     if r.closed and s == "FIN_WAIT1" and state == "FIN_WAIT2" and r.linger2 < 0:
         return _receipt(
@@ -226,7 +236,7 @@ def _established_path(r: Receiver, a: Arrival) -> Receipt:
             reason=rst_reason("TCP_ABORT_ON_DATA", r.version, passive=True),
             counters=("TcpExt.TCPAbortOnData", "Tcp.OutRsts"),
         )  # fmt: skip
-    if a.seq == r.rcv_nxt and a.end != a.seq and r.rcv_wnd == 0 and not (bare_fin(a) and r.bare_fin_taken):
+    if a.seq == r.rcv_nxt and a.end != a.seq and r.rcv_wnd == 0 and not (bare_fin(a) and r.rules.bare_fin):
         return _zero_window(r, a, state, path)
     if after(a.seq, r.rcv_nxt) and a.end != a.seq:
         return _receipt(
@@ -262,7 +272,7 @@ def _zero_window(r: Receiver, a: Arrival, state: str, path: list[str]) -> Receip
     what = "a bare FIN" if bare_fin(a) else f"{a.length} byte{'s' if a.length != 1 else ''}"
     if bare_fin(a):
         what += (
-            " (this kernel has no bare-FIN exception there)" if r.bare_fin_taken is False
+            " (this kernel has no bare-FIN exception there)" if r.rules.bare_fin is False
             else " (whether this kernel lets a bare FIN through is not known: no source, no probe; assumed not)"
         )  # fmt: skip
     return _receipt(
@@ -316,9 +326,9 @@ def _reset(r: Receiver, path: list[str], why: str) -> Receipt:
     )
 
 
-def _challenge(r: Receiver, path: list[str], why: str, syn: bool = False) -> Receipt:
+def _challenge(r: Receiver, path: list[str], why: str, branch: str) -> Receipt:
     """tcp_send_challenge_ack(): the per-socket rate limit, then the namespace's quota."""
-    branch = "rcv_syn_challenge" if syn else "rcv_rst_challenge"
+    syn = branch == "rcv_syn_challenge"
     if r.oow_recent:
         return _limited(r, [*path, branch], "TcpExt.TCPACKSkippedChallenge")
     if r.challenge_limit <= 0:

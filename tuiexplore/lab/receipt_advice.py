@@ -50,6 +50,14 @@ RECEIPT_ADVICE: dict[str, Advice] = {
         "answers to invalid segments are rate-limited per socket (net.ipv4.tcp_invalid_ratelimit) so that two "
         "hosts cannot ping-pong them"
     ),
+    "rcv_ack_too_old": _line(
+        "an ACK older than anything the peer may still ACK (RFC 5961 §5.2, blind data injection): the segment "
+        "is dropped, its data too; a challenge ACK tells a real peer where the connection is"
+    ),
+    "rcv_ack_unsent": _line(
+        "an ACK of data this side never sent: a forged or confused peer; the segment is dropped, its data too "
+        "(a challenge ACK says what was sent, where the kernel sends one)"
+    ),
     "rcv_ack": _line("an ACK: the state moves as the peer acknowledges our FIN; nothing to answer"),
     "rcv_data": _line("data in sequence: queued for read() and ACKed"),
     "rcv_data_after_close": _line(

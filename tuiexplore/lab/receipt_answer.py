@@ -7,16 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from tuiexplore.lab.seqnum import MOD
+
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
-MOD = 1 << 32
-
-
-def before(a: int, b: int) -> bool:
-    return 0 < (b - a) % MOD < MOD // 2
-
-
-def after(a: int, b: int) -> bool:
-    return before(b, a)
 
 
 class Segment(Protocol):

@@ -16,6 +16,10 @@ RECEIPT_BRANCHES: dict[str, str] = {
     "rcv_rst_challenge": "tcp_validate_incoming(): RST in the window but not at RCV.NXT: challenge ACK (RFC 5961 §3.2)",
     "rcv_syn_challenge": "tcp_validate_incoming(): SYN on a synchronized socket: challenge ACK (RFC 5961 §4.2)",
     "rcv_oow_limited": "__tcp_oow_rate_limited(): an answer within tcp_invalid_ratelimit of the last: not sent",
+    "rcv_ack_too_old": "tcp_ack(): an ACK before SND.UNA by more than the old-ACK bound (RFC 5961 §5.2): dropped,"
+    " a challenge ACK (TCP_TOO_OLD_ACK)",
+    "rcv_ack_unsent": "tcp_ack(): an ACK of data never sent (past SND.NXT): dropped (TCP_ACK_UNSENT_DATA); a challenge ACK"
+    " where the kernel's tcp_ack() sends one, or outside ESTABLISHED (tcp_rcv_state_process())",
     "rcv_ack": "tcp_ack(): an ACK; one that ACKs our FIN moves FIN_WAIT1, CLOSING or LAST_ACK on",
     "rcv_data": "tcp_data_queue(): data in order: queued for read(), ACKed",
     "rcv_data_after_close": "tcp_rcv_state_process(): data after our close() (RCV_SHUTDOWN): tcp_reset() and RST, TCPAbortOnData",

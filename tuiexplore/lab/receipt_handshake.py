@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tuiexplore.lab.receipt_answer import ACK, FIN, MOD, RST, SYN, Answer, Receiving, Segment, after
+from tuiexplore.lab.receipt_answer import ACK, FIN, RST, SYN, Answer, Receiving, Segment
+from tuiexplore.lab.seqnum import MOD, after
 
 
 def _answers(branch: str, where: str) -> Callable[..., Answer]:

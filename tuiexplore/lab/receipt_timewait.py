@@ -4,7 +4,8 @@ timestamps only grow). A leaf: lab/receipt.py turns each ``Answer`` into its ``R
 
 from __future__ import annotations
 
-from tuiexplore.lab.receipt_answer import ACK, FIN, MOD, RST, SYN, Answer, Receiving, Segment, after, before, where_in_window
+from tuiexplore.lab.receipt_answer import ACK, FIN, RST, SYN, Answer, Receiving, Segment, where_in_window
+from tuiexplore.lab.seqnum import MOD, after, before
 
 
 def _answer(outcome: str, branch: str, state: str, text: str) -> Answer:

@@ -14,7 +14,9 @@ import json
 import os
 import sys
 
+from tuiexplore.lab.codec import from_data
 from tuiexplore.lab.namespace import NamespaceError, enter
+from tuiexplore.lab.receive_rules import ReceiveRules
 from tuiexplore.timeline import Event, NoteEvent
 
 from .command import PktInputError, check
@@ -68,8 +70,8 @@ def main() -> int:
     tolerance = (
         opts["tolerance_usecs"] if opts["tolerance_usecs"] is not None else int(given) if given and given.isdigit() else 4000
     )
-    counted, bare_fin = opts.get("counted", False), opts.get("bare_fin")
-    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"), counted=counted, bare_fin=bare_fin)
+    counted, rules = opts.get("counted", False), from_data(ReceiveRules, opts.get("rules") or {})
+    runner = Runner(script, path, dev, tolerance, _emit, opts.get("unread_rule"), counted=counted, rules=rules)
     conn = runner.packets.conn
     runner.reasons, why = start_reasons(ns, lambda: (conn.local_port, conn.remote_port))
     if why:

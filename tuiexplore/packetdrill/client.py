@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tuiexplore.lab.client import LabError
+from tuiexplore.lab.codec import to_data
+from tuiexplore.lab.receive_rules import UNKNOWN, ReceiveRules
 from tuiexplore.lab.transport import Transport, last_line
 from tuiexplore.timeline import Event, NoteEvent
 
@@ -31,7 +33,7 @@ class RunOptions:
     tolerance_usecs: int | None = None  # None: the script's --tolerance_usecs, else packetdrill's 4000
     unread_rule: str | None = None
     counted: bool = False  # each injected line's TCP counter deltas (compare)
-    bare_fin: bool | None = None  # the kernel takes a bare FIN into a zero window (bare_fin_probe.py)
+    rules: ReceiveRules = UNKNOWN  # where this kernel's receive path differs (rules_probe.py)
 
 
 class LocalRun(Transport):
@@ -105,7 +107,7 @@ class ScriptRun:
         o = self.opts
         options = {"path": o.path, "text": read_script(o.path), "defines": o.defines, "ipv6": o.ipv6,
                    "tolerance_usecs": o.tolerance_usecs, "unread_rule": o.unread_rule, "counted": o.counted,
-                   "bare_fin": o.bare_fin}  # fmt: skip
+                   "rules": to_data(o.rules)}  # fmt: skip
         try:
             t.send_line(json.dumps(options))
         except (OSError, ValueError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tuiexplore import safetext
+from tuiexplore.lab.receive_rules import UNKNOWN, ReceiveRules
 from tuiexplore.timeline import NoteEvent
 
 from .events import EndEvent, LineEvent
@@ -115,7 +116,7 @@ def run(path: str, defines: list[str], dry: bool, emit: Callable[[str], None], o
     from .client import RunOptions, ScriptRun
     from .render import line
 
-    options = RunOptions(path, macros, flags.ipv6, flags.tolerance_usecs, unread_rule=flags.unread_rule, bare_fin=flags.bare_fin)
+    options = RunOptions(path, macros, flags.ipv6, flags.tolerance_usecs, unread_rule=flags.unread_rule, rules=flags.rules)
     run_ = ScriptRun(options, flags.guest)
     if run_.error:  # the guest cannot run it (no tun, no QEMU, no boot): one line
         flags.error(safetext.terminal(run_.error))
@@ -144,6 +145,6 @@ class PktRunFlags:
     ipv6: bool = False
     tolerance_usecs: int | None = None
     unread_rule: str | None = None
-    bare_fin: bool | None = None  # bare_fin_probe.py
+    rules: ReceiveRules = UNKNOWN  # rules_probe.py
     guest: Callable[[], Transport] | None = None  # --kernel: the guest's Guest.script_transport
     error: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)

@@ -32,6 +32,7 @@ from tuiexplore.lab.calls import TCP_STATES
 from tuiexplore.lab.capture import Frame
 from tuiexplore.lab.predict import kernel_version
 from tuiexplore.lab.receipt import Arrival, Receiver, predict_arrival, said
+from tuiexplore.lab.receive_rules import ReceiveRules
 from tuiexplore.lab.tracepoints import TraceEvent
 from tuiexplore.timeline import VerdictEvent
 
@@ -66,10 +67,10 @@ class Awaiting:
 
 
 class Receipts:
-    def __init__(self, addrs: Addresses, fds: dict[int, int], bare_fin: bool | None = None) -> None:
+    def __init__(self, addrs: Addresses, fds: dict[int, int], rules: ReceiveRules | None = None) -> None:
         """``fds``: the script's fds, name -> live fd (syscalls.Syscalls.fds), read at each inject;
-        ``bare_fin``: whether this kernel takes a bare FIN into a zero window (bare_fin_probe.py)."""
-        self.addrs, self.fds, self.bare_fin = addrs, fds, bare_fin
+        ``rules``: this kernel's rules where versions differ (rules_probe.py)."""
+        self.addrs, self.fds, self.rules = addrs, fds, rules or ReceiveRules()
         self.frames: list[Frame] = []  # both ways, for RCV.NXT, the window and SND.NXT
         self.version = kernel_version()
 
@@ -115,7 +116,10 @@ class Receipts:
             snd_nxt=view.snd_nxt,
             unsent=unsent,
             fin_queued=fin_queued,
-            bare_fin_taken=self.bare_fin,
+            rules=self.rules,
+            snd_una=view.snd_una,
+            max_window=view.max_window,
+            bytes_acked=view.bytes_acked,
         )
         win = live.win << _shift(frames, seg)
         arrival = Arrival(live.bits, live.seq, live.ack, live.payload, ts[0] if ts else None, win)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tuiexplore.lab import counters
+from tuiexplore.lab.receive_rules import ReceiveRules
 from tuiexplore.timeline import Event, NoteEvent, PacketEvent, StepEvent, VerdictEvent
 
 from .clock import Clock, TimingError
@@ -85,7 +86,7 @@ class Runner:
         unread_rule: str | None = None,
         reasons: Reasons | None = None,
         counted: bool = False,
-        bare_fin: bool | None = None,
+        rules: ReceiveRules | None = None,
     ) -> None:
         self.script, self.path, self.dev, self.emit = script, path, netdev, emit
         percent = script.option("tolerance_percent")
@@ -100,7 +101,7 @@ class Runner:
         self.pending: Pending | None = None
         self.under_test: int | None = None  # the live fd %{ }% blocks read (the last one a call used)
         self.last_verdict: VerdictEvent | None = None
-        self.receipts = Receipts(netdev.addrs, self.calls.fds, bare_fin)
+        self.receipts = Receipts(netdev.addrs, self.calls.fds, rules)
         self.awaiting: Awaiting | None = None  # the last inject's prediction, judged at the next event not a `>`
         self.step_no = 0
         self.counted = counted  # read the TCP counters around each injected segment (compare)
@@ -168,11 +169,13 @@ class Runner:
             expected = self.receipts.predict(live)
             t = self.t()
             was = counters.read() if self.counted else {}
+            # Stamped before the write: what the kernel answers inside it is stamped later, and the
+            # receiver's view (receipts.py) reads the segments in the order of their stamps.
+            self.receipts.saw(self.dev.clock(), live)
             self.dev.write(build(live))  # the kernel takes it inside the write: its counters move here
             self.took = counters.delta(was, counters.read()) if self.counted else {}
             self.clock.done()
             written = self.dev.clock()
-            self.receipts.saw(written, live)
             self.awaiting = Awaiting(n, expected, len(self.seen), written) if expected is not None else None
             if expected is None:  # what the kernel does next answers this segment: no branch to cite
                 self.last_verdict = None

@@ -15,11 +15,12 @@ from textual.driver import Driver
 from textual.message_pump import MessagePump
 from textual.worker import Worker, WorkerState
 
-from tuiexplore import bare_fin_probe, unread_probe
+from tuiexplore import rules_probe, unread_probe
 from tuiexplore.config import Settings
 from tuiexplore.kernel.excerpt import Excerpt, bundled
 from tuiexplore.kernel.notes import version_notes
 from tuiexplore.kernel.source import SourceError, discover
+from tuiexplore.lab.receive_rules import ReceiveRules
 from tuiexplore.lab.transport import Transport
 from tuiexplore.recording import Recorder
 from tuiexplore.room import NO_ROOM, Room
@@ -114,10 +115,10 @@ class ExplorerApp(App):
         ex = discover(self.kernel_src) if self.kernel_src or self.transport is None else bundled()
         if self.transport is None:  # the host's kernel: probed for its rules where its source does not say
             unread_probe.unread_rule(ex)
-            bare_fin = bare_fin_probe.for_kernel(None, self.kernel_src)
+            rules = rules_probe.for_kernel(None, self.kernel_src)
         else:  # a guest's: its line's tree only (a probe would share the guest with the lab)
-            bare_fin = bare_fin_probe.from_tree(self.kernel_src) if self.kernel_src else None
-        self.explorer.post_message(KernelSourceFound(ex, version_notes(ex, self.running_release), bare_fin))
+            rules = rules_probe.from_tree(self.kernel_src) if self.kernel_src else ReceiveRules()
+        self.explorer.post_message(KernelSourceFound(ex, version_notes(ex, self.running_release), rules))
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:

@@ -13,6 +13,7 @@ from textual.message_pump import MessagePump
 
 from tuiexplore.lab.client import LabError
 from tuiexplore.lab.names import process_names
+from tuiexplore.lab.receive_rules import ReceiveRules
 from tuiexplore.lab.transport import AgentProcess, Transport
 from tuiexplore.reports import pcapng
 from tuiexplore.scenarios.scenario import Scenario
@@ -50,10 +51,10 @@ class SavePcap:
 
 @dataclass(frozen=True)
 class KernelRules:
-    """The lab kernel's rules from its source or a probe (unread_probe.py, bare_fin_probe.py)."""
+    """The lab kernel's rules from its source or a probe (unread_probe.py, rules_probe.py)."""
 
     unread_rule: str | None
-    bare_fin: bool | None
+    rules: ReceiveRules
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class LabDriver(threading.Thread):
                 pcapng.write(list(req.paths), s.lab.pcap(), list(req.events))
                 return
             elif isinstance(req, KernelRules):
-                s.set_rules(req.unread_rule, req.bare_fin)
+                s.set_rules(req.unread_rule, req.rules)
                 return
             elif isinstance(req, SeedLoop):
                 s.seed_server = req.on

@@ -24,6 +24,7 @@ from textual.widgets import Static
 from tuiexplore.domain import LabInfo
 from tuiexplore.kernel.excerpt import Excerpt
 from tuiexplore.kernel.notes import running_unread_rule
+from tuiexplore.lab.receive_rules import ReceiveRules
 from tuiexplore.reports.details import featured, packet_text
 from tuiexplore.room import NO_ROOM, Room
 from tuiexplore.scenarios.scenario import Scenario
@@ -140,8 +141,8 @@ class ExplorerScreen(PromptFrames):
         rule = running_unread_rule(m.excerpt, platform.release()) or (
             probed_unread_rule(self.info.release) if self.info else None
         )
-        if rule or m.bare_fin is not None:
-            self.driver.submit(KernelRules(rule, m.bare_fin))
+        if rule or m.rules != ReceiveRules():
+            self.driver.submit(KernelRules(rule, m.rules))
 
     def watch_shown(self, index: int) -> None:
         show_panel(self, PANELS, index)

@@ -8,6 +8,7 @@ from textual.message import Message
 
 from tuiexplore.domain import ActorInventory, LabInfo, PredictionView, StepDone
 from tuiexplore.kernel.excerpt import Excerpt
+from tuiexplore.lab.receive_rules import UNKNOWN, ReceiveRules
 from tuiexplore.session import FdModel
 from tuiexplore.timeline import Event
 
@@ -67,4 +68,4 @@ class KernelSourceFound(Message):
 
     excerpt: Excerpt
     notes: list[str]
-    bare_fin: bool | None = None  # whether the lab's kernel takes a bare FIN into a zero window
+    rules: ReceiveRules = UNKNOWN  # the lab's kernel's receive rules, as far as known

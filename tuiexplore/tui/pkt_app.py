@@ -25,7 +25,7 @@ from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
-from tuiexplore import bare_fin_probe
+from tuiexplore import rules_probe
 from tuiexplore.cli_common import InputError
 from tuiexplore.guest.machine import Guest
 from tuiexplore.kernel.excerpt import bundled
@@ -262,9 +262,9 @@ def open_script(path: str, defines: list[str], ipv6: bool, tolerance_usecs: int 
             guest.check_scripts()  # one line before the screen, not a note in it
     except LabError as exc:
         raise InputError(str(exc)) from None
-    # Before the screen: a kernel without its source is probed once per release (bare_fin_probe.py).
-    bare_fin = bare_fin_probe.for_kernel(guest)
-    opts = RunOptions(path, macros, ipv6, tolerance_usecs, guest.unread_rule() if guest else None, bare_fin=bare_fin)
+    # Before the screen: a kernel without its source is probed once per release (rules_probe.py).
+    rules = rules_probe.for_kernel(guest)
+    opts = RunOptions(path, macros, ipv6, tolerance_usecs, guest.unread_rule() if guest else None, rules=rules)
     app = PktApp(opts, checked.script, guest)
     app.run()
     return app.status_code if app.status_code is not None else 0
