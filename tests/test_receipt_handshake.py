@@ -30,7 +30,9 @@ def request(**kw) -> Receiver:
         (sent(), Arrival(SYN | ACK, PEER, ISN + 7), "RST", "rcv_syn_sent", "SYN_SENT"),
         (sent(), Arrival(ACK, PEER, ISN), "RST", "rcv_syn_sent", "SYN_SENT"),  # !after(ack, snd_una)
         (sent(), Arrival(RST | ACK, 0, ISN + 1), "none", "rcv_syn_sent", "CLOSE"),  # refused
-        (sent(), Arrival(RST | ACK, 0, ISN + 2), "none", "rcv_syn_sent", "SYN_SENT"),  # an RST is never answered
+        # An RST is never answered, but before any retransmission the SYN goes again at once.
+        (sent(), Arrival(RST | ACK, 0, ISN + 2), "SYN", "rcv_syn_sent", "SYN_SENT"),
+        (sent(retransmits=1), Arrival(RST | ACK, 0, ISN + 2), "none", "rcv_syn_sent", "SYN_SENT"),
         (sent(), Arrival(RST, 0), "none", "rcv_syn_sent", "SYN_SENT"),
         (sent(), Arrival(ACK, PEER, ISN + 1), "none", "rcv_syn_sent", "SYN_SENT"),  # no SYN: TCP_FLAGS
         (sent(), Arrival(SYN, PEER), "SYN-ACK", "rcv_syn_sent", "SYN_RECV"),  # simultaneous open
@@ -95,3 +97,27 @@ def test_the_syn_ack_to_a_closed_client_meets_no_socket():
     assert result.ok, result.failures
     v = next(e for e in result.events if isinstance(e, VerdictEvent) and e.call == "release")
     assert (v.branch, v.predicted, v.observed, v.agree) == ("rcv_no_socket", "RST", "RST", True), v.explanation
+
+
+@pytest.mark.parametrize(
+    "flags,ack,wait,predicted,state",
+    [
+        ("R.", None, False, "none", "CLOSE"),  # ACKs the SYN: refused
+        ("R.", 5, False, "SYN", "SYN_SENT"),  # dropped; the SYN's timer re-armed for TCP_TIMEOUT_MIN
+        ("R.", 5, True, "none", "SYN_SENT"),  # dropped; the SYN went again already: no re-arming
+        ("S.", 5, False, "RST", "SYN_SENT"),  # a wrong ACK: reset_and_undo
+        # A simultaneous open; the server's listener resets the client's SYN-ACK within the step.
+        ("S", None, False, "SYN-ACK", "SYN_RECV"),
+    ],
+)
+def test_a_segment_injected_into_a_handshake_whose_syn_ack_is_held(flags, ack, wait, predicted, state):
+    """The relay holds the server's SYN-ACK; the peer injects as the server (its seq one past its
+    held SYN, its ack the client's SYN's end unless given): tcp_rcv_synsent_state_process()."""
+    waited = step("client", "wait") if wait else ""
+    inject = step("server", "inject", flags=flags) if ack is None else step("server", "inject", flags=flags, ack=ack)
+    text = steps(RELAY, SERVER, step("server", "hold", flags="S."), *CONNECT, waited, inject)
+    result = run_text(text, f"inject-{flags}-{ack}-{wait}")
+    assert result.ok, result.failures
+    v = next(e for e in result.events if isinstance(e, VerdictEvent) and e.call == "inject")
+    assert (v.branch, v.predicted, v.observed, v.agree) == ("rcv_syn_sent", predicted, predicted, True), v.explanation
+    assert f"inject -> {predicted}, {state}" in v.explanation

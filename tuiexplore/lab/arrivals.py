@@ -91,6 +91,7 @@ class Arrivals:
             snd_una=view.snd_una,
             max_window=view.max_window,
             bytes_acked=view.bytes_acked,
+            retransmits=view.syn_retransmits,
         )
         arrival = Arrival(seg.flag_bits, seg.seq, seg.ack, seg.payload_len)
         sock = row or SocketRow(fd if fd != "?" else "(no fd)", -1, state or "CLOSE", lport=key[0], rport=key[1])
@@ -128,14 +129,19 @@ def receipt_verdict(
     reason = reasons[0] if reasons else None
     state = "SYN_RECV" if now in SYN_STATES else now or "CLOSE"
     want = "SYN_RECV" if p.outcome == "SYN-ACK" else (p.state or "CLOSE")
-    # The peer's own kernel ACKed the SYN-ACK within the step: ESTABLISHED is that ACK's doing.
-    moved_on = want == "SYN_RECV" and state == "ESTABLISHED" and _acked_by_peer(mine, frames, expected.addr)
+    # The peer's own kernel answered the answer within the step: it ACKed the SYN-ACK
+    # (ESTABLISHED), or it reset the connection (CLOSE): that state is the peer's doing.
+    moved_on = ""
+    if want == "SYN_RECV" and state == "ESTABLISHED" and _acked_by_peer(mine, frames, expected.addr):
+        moved_on = "then the peer ACKed the SYN-ACK: ESTABLISHED"
+    elif want != "CLOSE" and state == "CLOSE" and _reset_by_peer(mine, frames, expected.addr):
+        moved_on = "then the peer answered it with RST: CLOSE"
     state = want if moved_on else state
     agree = observed == p.outcome and state == want and (reason is None or p.reason is None or reason == p.reason)
     parts = [said(call, observed, state, p.text)]
     parts += [f"{k.split('.', 1)[1]} {v:+d}" for k, v in deltas.items() if k in p.counters]
     if moved_on:
-        parts.append("then the peer ACKed the SYN-ACK: ESTABLISHED")
+        parts.append(moved_on)
     if reason:
         parts.append(f"kernel reason {reason}")
     if p.errno:
@@ -152,6 +158,14 @@ def receipt_verdict(
     )  # fmt: skip
 
 
+def _reset_by_peer(mine: list[Frame], frames: list[Frame], addr: str) -> bool:
+    """The peer sent an RST on the receiver's connection after the receiver's first answer."""
+    if not mine:
+        return False
+    first, ends = frames.index(mine[0]), (mine[0].dport, mine[0].sport)
+    return any(f.saddr != addr and f.flag_bits & RST_BIT and (f.sport, f.dport) == ends for f in frames[first + 1 :])
+
+
 def _acked_by_peer(mine: list[Frame], frames: list[Frame], addr: str) -> bool:
     """The receiver's SYN-ACK was ACKed back (by the real peer) among the step's frames."""
     synacks = [f for f in mine if f.flag_bits & SYN]
@@ -163,11 +177,15 @@ def _acked_by_peer(mine: list[Frame], frames: list[Frame], addr: str) -> bool:
 
 
 def outcome_of(frames: list[Frame]) -> str:
-    """What the receiver sent back: RST, SYN-ACK, FIN, ACK (any other segment), or none."""
+    """What the receiver sent back: RST, SYN-ACK, SYN (its own SYN again), FIN, ACK (any other
+    segment), or none."""
     bits = [f.flag_bits for f in frames]
-    for bit, name in ((RST_BIT, "RST"), (SYN, "SYN-ACK"), (FIN_BIT, "FIN")):
-        if any(b & bit for b in bits):
-            return name
+    if any(b & RST_BIT for b in bits):
+        return "RST"
+    if any(b & SYN for b in bits):
+        return "SYN-ACK" if any(b & (SYN | ACK_BIT) == SYN | ACK_BIT for b in bits) else "SYN"
+    if any(b & FIN_BIT for b in bits):
+        return "FIN"
     return "ACK" if frames else "none"
 
 
@@ -191,6 +209,7 @@ class View:
     snd_una: int | None = None  # None: its SYN was not seen
     max_window: int = 65535  # the largest window the sender offered it, scaled
     bytes_acked: int = 0
+    syn_retransmits: int = 0  # its own SYN sent again (icsk_retransmits while in SYN_SENT)
 
 
 def sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: float) -> View:
@@ -211,6 +230,13 @@ def sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: fl
     start = max((i for i in opening if not frames[i].flag_bits & ACK_BIT), default=max(opening, default=0))
     rcv_nxt = snd_nxt = last_oow = snd_una = None
     win, shift, peer_shift, max_window, acked = 65535, 0, 0, 0, 0
+    # The receiver's SYN as often as it went (the first and each retransmission), before start too.
+    syn = frames[start] if frames else None
+    syns = sum(
+        1
+        for f in frames
+        if syn and f.flag_bits & (SYN | ACK_BIT) == SYN and f.seq == syn.seq and (f.saddr, f.sport) == (seg.daddr, seg.dport)
+    )
     for f in frames[start:]:
         if _ends(f) != ends:
             continue
@@ -238,7 +264,8 @@ def sequence(frames: list[Frame], seg: Frame, undelivered: set[int], limit_s: fl
             rcv_nxt = f.ack
         shift = _wscale(f, shift)
         win = f.win << (0 if f.flag_bits & SYN else shift)
-    return View(seg.seq if rcv_nxt is None else rcv_nxt, win, snd_nxt or 0, last_oow, snd_una, max_window or 65535, acked)
+    rcv_nxt = seg.seq if rcv_nxt is None else rcv_nxt
+    return View(rcv_nxt, win, snd_nxt or 0, last_oow, snd_una, max_window or 65535, acked, max(syns - 1, 0))
 
 
 def _wscale(f: Frame, shift: int) -> int:

@@ -85,13 +85,14 @@ class Receiver:
     snd_una: int | None = None  # the oldest byte it has sent and not had ACKed (None: not known)
     max_window: int = 65535  # the largest window the peer offered it, scaled
     bytes_acked: int = 0  # tcp_snd_una_update()'s sum: SND.UNA's every advance through tcp_ack()
+    retransmits: int = 0  # icsk_retransmits: in SYN_SENT, how often its SYN went again
     accept_full: bool = False  # its listener's accept queue is full (sk_acceptq_is_full())
 
 
 @dataclass(frozen=True)
 class Receipt(Prediction):
     """A prediction for a received segment: ``outcome`` is what the receiver sends back
-    ("RST", "ACK", "SYN-ACK", "none"), ``state`` the state it is left in ("" when none), ``errno``
+    ("RST", "ACK", "SYN-ACK", "SYN", "none"), ``state`` the state it is left in ("" when none), ``errno``
     what its application's next read() or write() then gets ("" when nothing changes)."""
 
     state: str = ""

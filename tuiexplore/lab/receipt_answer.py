@@ -49,11 +49,13 @@ class Receiving(Protocol):
     def ts_recent(self) -> int | None: ...
     @property
     def listener(self) -> bool: ...
+    @property
+    def retransmits(self) -> int: ...
 
 
 @dataclass(frozen=True)
 class Answer:
-    outcome: str  # what is sent back: "ACK", "RST", "SYN-ACK", "none"
+    outcome: str  # what is sent back: "ACK", "RST", "SYN-ACK", "SYN" (its own SYN again), "none"
     branch: str
     state: str  # the state the connection is left in ("" when none is left)
     text: str

@@ -29,10 +29,18 @@ def syn_sent(r: Receiving, a: Segment) -> Answer:
     answer = _answers("rcv_syn_sent", "synsent")
     if a.has(ACK):
         if a.ack != r.snd_nxt:  # !after(ack, snd_una) || after(ack, snd_nxt): reset_and_undo
+            # "Previous FIN/ACK or RST/ACK might be ignored": before any retransmission the SYN's
+            # timer is re-armed for TCP_TIMEOUT_MIN (2 jiffies), so the SYN goes again at once.
+            again = r.retransmits == 0
+            soon = ": no SYN was sent again yet, so its timer is re-armed for TCP_TIMEOUT_MIN and the SYN goes again at once"
             if a.has(RST):
-                return answer("none", "SYN_SENT", "an RST whose ACK is not our SYN's: dropped (an RST is never answered)")
+                return answer(
+                    "SYN" if again else "none", "SYN_SENT",
+                    "an RST whose ACK is not our SYN's: dropped (an RST is never answered)" + (soon if again else ""),
+                )  # fmt: skip
+            wrong = f"its ACK {a.ack} is not our SYN's end {r.snd_nxt}: reset_and_undo, RST (seq = its ACK)"
             return answer(
-                "RST", "SYN_SENT", f"its ACK {a.ack} is not our SYN's end {r.snd_nxt}: reset_and_undo, RST (seq = its ACK)",
+                "RST", "SYN_SENT", wrong + (soon if again else ""),
                 reset="TCP_INVALID_ACK_SEQUENCE", counters=("Tcp.OutRsts",),
             )  # fmt: skip
         if a.has(RST):

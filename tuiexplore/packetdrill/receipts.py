@@ -120,6 +120,7 @@ class Receipts:
             snd_una=view.snd_una,
             max_window=view.max_window,
             bytes_acked=view.bytes_acked,
+            retransmits=view.syn_retransmits,
         )
         win = live.win << _shift(frames, seg)
         arrival = Arrival(live.bits, live.seq, live.ack, live.payload, ts[0] if ts else None, win)

@@ -2,7 +2,8 @@
 
 ``inject`` sends one segment into the lab as if the actor's side had sent it on the lab port's
 last connection; every field it leaves out comes from the relay's view of that connection
-(``segment.Connection``): seq the sender's next (for an RST exactly the receiver's RCV.NXT), ack
+(``segment.Connection``): seq the sender's next (for an RST exactly the receiver's RCV.NXT; one
+past its SYN while the relay holds that), ack
 what the other side has delivered, the last window, timestamps. seq/ack are relative to each
 side's ISN as in the packet list, or absolute with ``absolute = true``. ``expect`` checks the
 next segment the actor's side sends after the peer's last step, and says what differed.
@@ -25,14 +26,12 @@ class PeerError(ValueError):
 def inject(addr: str, args: dict[str, Any], frames: list[Frame], undelivered: set[int], port: int) -> bytes:
     """The frame ``addr``'s side would send, as asked."""
     mine, theirs = _directions(addr, frames, undelivered, port)
-    if mine.nxt is None or mine.isn is None or theirs.isn is None:
-        raise PeerError("the connection's handshake has not been seen through the relay")
     letters = args["flags"]
     absolute = bool(args.get("absolute"))
-    seq = mine.nxt if args.get("seq") is None else args["seq"] + (0 if absolute else mine.isn)
-    ack = 0
-    if "." in letters:
-        ack = (theirs.nxt or 0) if args.get("ack") is None else args["ack"] + (0 if absolute else theirs.isn)
+    # Inside a handshake whose SYN(-ACK) is still held, the sender's next is one past its SYN.
+    sent = mine.nxt if mine.nxt is not None else (None if mine.isn is None else (mine.isn + 1) % (1 << 32))
+    seq = _number(args.get("seq"), absolute, mine.isn, sent, "seq")
+    ack = _number(args.get("ack"), absolute, theirs.isn, theirs.nxt or 0, "ack") if "." in letters else 0
     win = mine.win if args.get("win") is None else args["win"]
     ts = (mine.ts_val + 1, theirs.ts_val or 0) if mine.ts_val is not None else None
     payload = (args.get("data") or "").encode()
@@ -68,6 +67,16 @@ def expect(
     acked = f" ack {ack}" if "." in got.flags else ""
     saw = f"#{number} {who} {got.flags} seq {seq}{acked} len {got.payload_len}"
     return f"expected {who} {args['flags']} ({', '.join(wrong)}), saw {saw}", number
+
+
+def _number(given: int | None, absolute: bool, isn: int | None, default: int | None, what: str) -> int:
+    if given is None and default is not None:
+        return default
+    if given is not None and absolute:
+        return given
+    if given is None or isn is None:
+        raise PeerError(f"{what}: this side's SYN has not been seen through the relay; give {what} with absolute = true")
+    return given + isn
 
 
 def _directions(addr: str, frames: list[Frame], undelivered: set[int], port: int) -> tuple[Any, Any]:
