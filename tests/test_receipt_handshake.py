@@ -8,7 +8,7 @@ import pytest
 from conftest import SERVER, run_text, step, steps
 
 from tuiexplore.lab.receipt import ACK, RST, SYN, Arrival, Receiver, predict_arrival
-from tuiexplore.timeline import VerdictEvent
+from tuiexplore.timeline import StateEvent, VerdictEvent
 
 ISN, PEER = 5000, 9000  # our SYN's sequence number, the peer's
 
@@ -121,3 +121,12 @@ def test_a_segment_injected_into_a_handshake_whose_syn_ack_is_held(flags, ack, w
     v = next(e for e in result.events if isinstance(e, VerdictEvent) and e.call == "inject")
     assert (v.branch, v.predicted, v.observed, v.agree) == ("rcv_syn_sent", predicted, predicted, True), v.explanation
     assert f"inject -> {predicted}, {state}" in v.explanation
+
+
+def test_a_connect_whose_syn_ack_is_held_stays_in_syn_sent():
+    """getpeername() fails in SYN_SENT (inet_getname()): the socket is still known by the port
+    it dialled, so the kernel's table is not read as the client having gone to CLOSE and back."""
+    result = run_text(steps(RELAY, SERVER, step("server", "hold", flags="S."), *CONNECT), "held-syn-ack")
+    assert result.ok, result.failures
+    client = [(e.old, e.new) for e in result.events if isinstance(e, StateEvent) and e.actor == "client"]
+    assert client == [("CLOSE", "SYN_SENT")]

@@ -71,6 +71,7 @@ class Actor:
         self.local = os.environ.get("TUIEXPLORE_LAB_ADDR", "127.0.0.1")
         self.server = os.environ.get("TUIEXPLORE_LAB_SERVER", "127.0.0.1")
         self.objs: dict[str, Any] = _Names(name)  # fd name -> socket.socket | select.epoll
+        self.dialled: dict[str, int] = {}  # fd name -> the port its last connect() went to
         self.out_lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -111,8 +112,8 @@ class Actor:
             d["lport"] = 0
         try:
             d["rport"] = sock.getpeername()[1]
-        except OSError:
-            d["rport"] = 0
+        except OSError:  # ENOTCONN in SYN_SENT too (inet_getname()): the port it dialled
+            d["rport"] = self.dialled.get(name, 0) if state == "SYN_SENT" else 0
         if state == "LISTEN":
             # For a listener TCP_INFO reports the accept queue: unacked = length, sacked = backlog.
             d.update(accept_queue=unacked, backlog=sacked, inq=0, outq=0, unsent=0)
@@ -196,6 +197,7 @@ class Actor:
             return 0, {}
         if a["nonblocking"]:
             sock.setblocking(False)
+        self.dialled[a["fd"]] = a["port"]
         rc = sock.connect_ex((self.server, a["port"]))
         if rc:
             raise OSError(rc, os.strerror(rc))
