@@ -75,7 +75,7 @@ def _number(given: int | None, absolute: bool, isn: int | None, default: int | N
     if given is not None and absolute:
         return given
     if given is None or isn is None:
-        raise PeerError(f"{what}: this side's SYN has not been seen through the relay; give {what} with absolute = true")
+        raise PeerError(f"{what}: the SYN it counts from has not been seen through the relay; give it with absolute = true")
     return given + isn
 
 
